@@ -1,0 +1,137 @@
+// Package config is the only reader of the environment: flags' defaults
+// from CERULEAN_* variables, the data folder, and where a client finds its
+// server and admin token.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Files in the data folder.
+const (
+	DBFile         = "cerulean.db"
+	AdminTokenFile = "admin-token" // mode 0600
+	SecretFile     = "secret.key"  // 32 bytes, mode 0600: seals project keys
+	AddressFile    = "server.addr" // the running server's base URL
+)
+
+// Config is what `cerulean serve` runs with.
+type Config struct {
+	Addr            string        // listen address, default 127.0.0.1:8080
+	DataDir         string        // state folder
+	AdminToken      string        // from CERULEAN_ADMIN_TOKEN; generated and saved when empty
+	PublicURL       string        // base URL shown as the endpoint; derived from the listener when empty
+	ShutdownTimeout time.Duration // how long in-flight requests may take to finish
+	MaxBodyBytes    int64
+	LogLevel        string // debug, info, warn, error
+}
+
+// Defaults returns the configuration read from the environment.
+func Defaults(getenv func(string) string) Config {
+	c := Config{
+		Addr:            "127.0.0.1:8080",
+		DataDir:         DefaultDataDir(getenv),
+		AdminToken:      getenv("CERULEAN_ADMIN_TOKEN"),
+		PublicURL:       getenv("CERULEAN_PUBLIC_URL"),
+		ShutdownTimeout: 30 * time.Second,
+		MaxBodyBytes:    8 << 20,
+		LogLevel:        "info",
+	}
+	if v := getenv("CERULEAN_ADDR"); v != "" {
+		c.Addr = v
+	}
+	if v := getenv("CERULEAN_DATA"); v != "" {
+		c.DataDir = v
+	}
+	if v := getenv("CERULEAN_LOG_LEVEL"); v != "" {
+		c.LogLevel = v
+	}
+	if v := getenv("CERULEAN_SHUTDOWN_TIMEOUT"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			c.ShutdownTimeout = d
+		}
+	}
+	return c
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/cerulean, else ~/.local/share/cerulean.
+func DefaultDataDir(getenv func(string) string) string {
+	if x := getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "cerulean")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		if h, err := os.UserHomeDir(); err == nil {
+			home = h
+		}
+	}
+	return filepath.Join(home, ".local", "share", "cerulean")
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("config: --addr %q: want HOST:PORT: %w", c.Addr, err)
+	}
+	if c.DataDir == "" {
+		return errors.New("config: --data is empty")
+	}
+	if c.ShutdownTimeout <= 0 {
+		return errors.New("config: shutdown timeout must be positive")
+	}
+	if c.MaxBodyBytes <= 0 {
+		return errors.New("config: max body bytes must be positive")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// Client is where a CLI command finds its server: CERULEAN_HOST and
+// CERULEAN_ADMIN_TOKEN, falling back to the files a local `cerulean serve`
+// left in the data folder.
+type Client struct {
+	Host  string // base URL, e.g. http://127.0.0.1:8080
+	Token string
+}
+
+// ClientFromEnv resolves the client settings.
+func ClientFromEnv(getenv func(string) string) (Client, error) {
+	c := Client{Host: getenv("CERULEAN_HOST"), Token: getenv("CERULEAN_ADMIN_TOKEN")}
+	dir := getenv("CERULEAN_DATA")
+	if dir == "" {
+		dir = DefaultDataDir(getenv)
+	}
+	if c.Host == "" {
+		b, err := os.ReadFile(filepath.Join(dir, AddressFile))
+		switch {
+		case err == nil:
+			c.Host = strings.TrimSpace(string(b))
+		case getenv("CERULEAN_ADDR") != "":
+			c.Host = "http://" + getenv("CERULEAN_ADDR")
+		default:
+			c.Host = "http://127.0.0.1:8080"
+		}
+	}
+	if !strings.Contains(c.Host, "://") {
+		c.Host = "http://" + c.Host
+	}
+	c.Host = strings.TrimRight(c.Host, "/")
+	if c.Token == "" {
+		b, err := os.ReadFile(filepath.Join(dir, AdminTokenFile))
+		if err != nil {
+			return c, fmt.Errorf("no admin token: set CERULEAN_ADMIN_TOKEN or run `cerulean serve` with the data folder %s (%w)", dir, err)
+		}
+		c.Token = strings.TrimSpace(string(b))
+	}
+	return c, nil
+}
