@@ -1,0 +1,115 @@
+package tokenizer
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// sharedDir returns ../shared/testdata next to the repository root, or
+// skips the test when it is absent.
+func sharedDir(t testing.TB, sub string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+	p := filepath.Join(dir, "..", "shared", "testdata", sub)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("test data %s is absent (%v); it lives in ../shared beside the repository", p, err)
+	}
+	return p
+}
+
+const vocabSep = "\n__ggml_vocab_test__\n"
+
+// readVectors reads an .inp/.out pair.
+func readVectors(t testing.TB, inp string) (texts []string, want [][]int32) {
+	t.Helper()
+	in, err := os.ReadFile(inp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(strings.TrimSuffix(inp, ".inp") + ".out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts = strings.Split(string(in), vocabSep)
+	if len(texts) > 0 && texts[len(texts)-1] == "" {
+		texts = texts[:len(texts)-1]
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(texts) {
+		t.Fatalf("%s: %d inputs but %d output lines", inp, len(texts), len(lines))
+	}
+	for _, l := range lines {
+		var ids []int32
+		for _, f := range strings.Fields(l) {
+			n, err := strconv.ParseInt(f, 10, 32)
+			if err != nil {
+				t.Fatalf("%s: bad id %q", inp, f)
+			}
+			ids = append(ids, int32(n))
+		}
+		want = append(want, ids)
+	}
+	return texts, want
+}
+
+func loadVocab(t testing.TB, path string) *Tokenizer {
+	t.Helper()
+	tok, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestLlamaCppVectors runs every ggml-vocab-*.gguf.inp/.out pair the way
+// llama.cpp's test-tokenizer-0 does: no special tokens added, special-token
+// text not parsed.
+func TestLlamaCppVectors(t *testing.T) {
+	dir := sharedDir(t, "tokenizer")
+	inps, err := filepath.Glob(filepath.Join(dir, "*.gguf.inp"))
+	if err != nil || len(inps) == 0 {
+		t.Fatalf("no vectors in %s (%v)", dir, err)
+	}
+	total, passed := 0, 0
+	for _, inp := range inps {
+		name := strings.TrimSuffix(filepath.Base(inp), ".gguf.inp")
+		t.Run(name, func(t *testing.T) {
+			tok := loadVocab(t, strings.TrimSuffix(inp, ".inp"))
+			texts, want := readVectors(t, inp)
+			ok := 0
+			for i, text := range texts {
+				got := tok.Encode(text, false, false)
+				if len(got) == 0 {
+					got = nil
+				}
+				if diff := cmp.Diff(want[i], got); diff != "" {
+					t.Errorf("Encode(%q) mismatch (-want +got):\n%s", text, diff)
+					continue
+				}
+				ok++
+			}
+			t.Logf("%s: %d/%d vectors pass", name, ok, len(texts))
+			total += len(texts)
+			passed += ok
+		})
+	}
+	t.Logf("total: %d/%d vectors pass", passed, total)
+}
