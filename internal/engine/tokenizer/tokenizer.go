@@ -17,7 +17,10 @@ type Tokenizer struct {
 	// special holds the ids matched as whole tokens in the input, longest
 	// text first.
 	special []int32
-	eog     map[int32]bool
+	// specialKey is the first two bytes of each special token (-1 when
+	// shorter), to skip tokens that cannot occur in a text quickly.
+	specialKey []int32
+	eog        map[int32]bool
 
 	// SPM
 	byteIDs [256]int32 // "<0xNN>" token per byte, NoToken when absent
@@ -114,9 +117,9 @@ func New(v Vocab) (*Tokenizer, error) {
 		return nil, fmt.Errorf("tokenizer model %q: %w", v.Model, ErrUnsupported)
 	}
 
-	if strings.Contains(v.Arch, "phi3") || strings.Contains(strings.ToLower(v.Name), "phi-3") ||
-		strings.Contains(strings.ToLower(v.Name), "phi3") {
-		// llama.cpp strips whitespace after phi-3's special tokens.
+	if name := strings.ToLower(v.Name); strings.Contains(name, "phi-3") || strings.Contains(name, "phi3") {
+		// llama.cpp strips whitespace after phi-3's special tokens (it
+		// recognises the model by general.name).
 		for i := range t.attrs {
 			if t.attrs[i]&(attrControl|attrUserDefined|attrUnknown) != 0 {
 				t.attrs[i] |= attrRStrip
@@ -140,6 +143,10 @@ func New(v Vocab) (*Tokenizer, error) {
 	slices.SortStableFunc(t.special, func(a, b int32) int {
 		return len(v.Tokens[b]) - len(v.Tokens[a])
 	})
+	t.specialKey = make([]int32, len(t.special))
+	for i, id := range t.special {
+		t.specialKey[i] = pairKey(v.Tokens[id])
+	}
 
 	for _, id := range []int32{v.EOS, v.EOT, v.EOM} {
 		if id != NoToken {
@@ -268,9 +275,22 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 // Without parseSpecial only user-defined tokens are split out.
 func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 	frags := []fragment{{text: text, id: NoToken}}
-	for _, id := range t.special {
+	if len(t.special) == 0 {
+		return frags
+	}
+	// Byte pairs present in the text: a special token whose first two
+	// bytes are absent cannot match.
+	var pairs [1 << 16 / 64]uint64
+	for i := 0; i+1 < len(text); i++ {
+		k := uint16(text[i])<<8 | uint16(text[i+1])
+		pairs[k/64] |= 1 << (k % 64)
+	}
+	for i, id := range t.special {
 		a := t.attrs[id]
 		if !parseSpecial && a&(attrControl|attrUnknown) != 0 {
+			continue
+		}
+		if k := t.specialKey[i]; k >= 0 && pairs[k/64]&(1<<(k%64)) == 0 {
 			continue
 		}
 		tok := t.v.Tokens[id]
@@ -321,4 +341,12 @@ func containsRaw(frags []fragment, tok string) bool {
 		}
 	}
 	return false
+}
+
+// pairKey packs the first two bytes of s, or returns -1 if s is shorter.
+func pairKey(s string) int32 {
+	if len(s) < 2 {
+		return -1
+	}
+	return int32(s[0])<<8 | int32(s[1])
 }

@@ -113,3 +113,42 @@ func TestLlamaCppVectors(t *testing.T) {
 	}
 	t.Logf("total: %d/%d vectors pass", passed, total)
 }
+
+// TestVectorsRoundTrip checks Decode(Encode(s)) == s on the vector inputs
+// for every lossless vocabulary (SPM with byte fallback, byte-level BPE).
+func TestVectorsRoundTrip(t *testing.T) {
+	dir := sharedDir(t, "tokenizer")
+	inps, _ := filepath.Glob(filepath.Join(dir, "*.gguf.inp"))
+	for _, inp := range inps {
+		name := strings.TrimSuffix(filepath.Base(inp), ".gguf.inp")
+		tok := loadVocab(t, strings.TrimSuffix(inp, ".inp"))
+		if tok.Model() == ModelWPM {
+			continue // WordPiece lowercases and strips accents
+		}
+		texts, _ := readVectors(t, inp)
+		ok := 0
+		for _, text := range texts {
+			ids := tok.Encode(text, true, false)
+			if got := tok.Decode(ids); got != text {
+				t.Errorf("%s: Decode(Encode(%q)) = %q", name, text, got)
+				continue
+			}
+			ok++
+		}
+		t.Logf("%s: %d/%d round trips", name, ok, len(texts))
+	}
+}
+
+func TestStories260K(t *testing.T) {
+	tok := loadVocab(t, filepath.Join(sharedDir(t, "models"), "stories260K.gguf"))
+	if got, want := tok.Len(), 512; got != want {
+		t.Errorf("Len() = %d, want %d", got, want)
+	}
+	ids := tok.Encode("Once upon a time", true, false)
+	if diff := cmp.Diff([]int32{1, 403, 407, 261, 378}, ids); diff != "" {
+		t.Errorf("Encode mismatch (-want +got):\n%s", diff)
+	}
+	if got := tok.Decode(ids); got != "Once upon a time" {
+		t.Errorf("Decode = %q", got)
+	}
+}

@@ -105,6 +105,9 @@ func VocabFromMetadata(m Metadata) (Vocab, error) {
 		v.AddBOS, v.AddSpacePrefix = true, true
 	case ModelBPE:
 		v.BOS, v.EOS = 11, 11
+		if p, err := newPreTokenizer(v.Pre); err == nil && p.ignoreMerges {
+			v.AddBOS = true // the Llama 3 family starts with <|begin_of_text|>
+		}
 	case ModelWPM:
 		v.BOS, v.UNK, v.SEP, v.PAD, v.MASK = 101, 100, 102, 0, 103
 		v.CLS = 101
