@@ -152,3 +152,56 @@ func TestStories260K(t *testing.T) {
 		t.Errorf("Decode = %q", got)
 	}
 }
+
+// TestLoadAllVocabs loads every vocabulary, including those without
+// vectors, and round-trips a short text through it.
+func TestLoadAllVocabs(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join(sharedDir(t, "tokenizer"), "*.gguf"))
+	for _, p := range paths {
+		tok := loadVocab(t, p)
+		const text = "Hello world, 12345 Äpfel!"
+		ids := tok.Encode(text, true, false)
+		if len(ids) == 0 {
+			t.Errorf("%s: no ids", filepath.Base(p))
+		}
+		if got := tok.Decode(ids); tok.Model() != ModelWPM && got != text {
+			t.Errorf("%s: Decode(Encode(%q)) = %q", filepath.Base(p), text, got)
+		}
+	}
+}
+
+func TestParseSpecialReal(t *testing.T) {
+	dir := sharedDir(t, "tokenizer")
+	tests := []struct {
+		vocab, text              string
+		addSpecial, parseSpecial bool
+		want                     []string // token texts; "=x" means Encode(x) without specials
+	}{
+		// phi-3 strips the whitespace after its chat tokens, as llama.cpp does.
+		{"phi-3", "<|user|>\nHello<|end|>\n<|assistant|>", false, true,
+			[]string{"<|user|>", "=Hello", "<|end|>", "<|assistant|>"}},
+		{"llama-spm", "<s>Hi</s>", true, true, []string{"<s>", "<s>", "=Hi", "</s>"}},
+		{"gpt-2", "Hi<|endoftext|>", true, true, []string{"=Hi", "<|endoftext|>"}},
+		{"gpt-2", "<|endoftext|>", false, false, []string{"=<|endoftext|>"}},
+		{"bert-bge", "hi [SEP] there", true, true, []string{"[CLS]", "=hi", "[SEP]", "=there", "[SEP]"}},
+	}
+	for _, tt := range tests {
+		tok := loadVocab(t, filepath.Join(dir, "ggml-vocab-"+tt.vocab+".gguf"))
+		var want []int32
+		for _, w := range tt.want {
+			if s, ok := strings.CutPrefix(w, "="); ok {
+				want = append(want, tok.Encode(s, false, false)...)
+				continue
+			}
+			id, ok := tok.ID(w)
+			if !ok {
+				t.Fatalf("%s: no token %q", tt.vocab, w)
+			}
+			want = append(want, id)
+		}
+		got := tok.Encode(tt.text, tt.addSpecial, tt.parseSpecial)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s Encode(%q) mismatch (-want +got):\n%s", tt.vocab, tt.text, diff)
+		}
+	}
+}

@@ -129,6 +129,11 @@ func VocabFromMetadata(m Metadata) (Vocab, error) {
 			*id.dst = clampID(i, len(v.Tokens))
 		}
 	}
+	for _, id := range ids {
+		if *id.dst >= int32(len(v.Tokens)) {
+			*id.dst = NoToken // a default that this vocabulary is too small for
+		}
+	}
 	if model == ModelWPM && v.CLS != NoToken {
 		// BERT vocabularies name the classifier token CLS; it doubles as BOS.
 		v.BOS = v.CLS
