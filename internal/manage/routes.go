@@ -1,0 +1,62 @@
+package manage
+
+import (
+	"net/http"
+
+	"github.com/cerulean-ai/cerulean/internal/fault"
+)
+
+// Register adds every management route to mux. All of them need the admin
+// token.
+func (a *API) Register(mux *http.ServeMux) {
+	routes := []struct {
+		pattern string
+		h       handlerFunc
+	}{
+		// Hubs.
+		{"GET /api/v1/hubs", a.listHubs},
+		{"POST /api/v1/hubs", a.createHub},
+		{"GET /api/v1/hubs/{hub}", a.getHub},
+		{"PATCH /api/v1/hubs/{hub}", a.updateHub},
+		{"DELETE /api/v1/hubs/{hub}", a.deleteHub},
+		{"GET /api/v1/hubs/{hub}/quotas", a.hubQuotas},
+
+		// Projects.
+		{"GET /api/v1/projects", a.listProjects},
+		{"POST /api/v1/projects", a.createProject},
+		{"GET /api/v1/projects/{project}", a.getProject},
+		{"DELETE /api/v1/projects/{project}", a.deleteProject},
+
+		// Keys, with Azure's listKeys and regenerateKey spellings.
+		{"GET /api/v1/projects/{project}/keys", a.listKeys},
+		{"POST /api/v1/projects/{project}/listKeys", a.listKeys},
+		{"POST /api/v1/projects/{project}/keys/regenerate", a.regenerateKey},
+		{"POST /api/v1/projects/{project}/regenerateKey", a.regenerateKey},
+
+		// Models.
+		{"GET /api/v1/models", a.listModels},
+		{"POST /api/v1/models", a.createModel},
+		{"GET /api/v1/models/{model}", a.getModel},
+		{"PATCH /api/v1/models/{model}", a.updateModel},
+		{"DELETE /api/v1/models/{model}", a.deleteModel},
+
+		// Deployments.
+		{"GET /api/v1/projects/{project}/deployments", a.listDeployments},
+		{"POST /api/v1/projects/{project}/deployments", a.createDeployment},
+		{"GET /api/v1/projects/{project}/deployments/{deployment}", a.getDeployment},
+		{"PUT /api/v1/projects/{project}/deployments/{deployment}", a.putDeployment},
+		{"PATCH /api/v1/projects/{project}/deployments/{deployment}", a.updateDeployment},
+		{"DELETE /api/v1/projects/{project}/deployments/{deployment}", a.deleteDeployment},
+
+		// Anything else under /api/v1/ is a JSON 404 (after the token check).
+		{"/api/v1/", a.noRoute},
+	}
+	for _, rt := range routes {
+		mux.Handle(rt.pattern, a.handle(rt.h))
+	}
+}
+
+// noRoute answers a path or method the API does not have.
+func (a *API) noRoute(r *http.Request) (reply, error) {
+	return reply{}, fault.New(fault.NotFound, codeNotFound, "there is no management route %s %s", r.Method, r.URL.Path)
+}
