@@ -76,14 +76,21 @@ func TestQuantizeMatchesLlamaQuantize(t *testing.T) {
 		{"llama-tiny-F32.gguf", "llama-tiny-Q4_K_M.gguf"},
 		{"qwen2-tiny-F32.gguf", "qwen2-tiny-Q8_0.gguf"},
 		{"qwen2-tiny-F32.gguf", "qwen2-tiny-Q4_K.gguf"},
+		// stories260K (one folder up): its ffn_down stays F16 in the Q8_0
+		// and Q4_0 files, and output.weight is Q8_0 in the Q4_0 file.
+		{"../stories260K.gguf", "../stories260K-F16.gguf"},
+		{"../stories260K.gguf", "../stories260K-Q8_0.gguf"},
+		{"../stories260K.gguf", "../stories260K-Q4_0.gguf"},
 	}
 	for _, p := range pairs {
 		t.Run(p.dst, func(t *testing.T) {
 			src, dst := openGGUF(t, p.src), openGGUF(t, p.dst)
+			checked := 0
 			for _, ti := range dst.Tensors {
 				if !tensor.CanQuantize(ti.Type) || ti.Type == tensor.F32 {
 					continue
 				}
+				checked++
 				_, x := dequantTensor(t, src, ti.Name)
 				_, want, _ := dst.Tensor(ti.Name)
 				got := make([]byte, len(want))
@@ -93,6 +100,9 @@ func TestQuantizeMatchesLlamaQuantize(t *testing.T) {
 				if !bytes.Equal(got, want) {
 					t.Errorf("%s (%v): %s", ti.Name, ti.Type, firstBlockDiff(ti.Type, got, want))
 				}
+			}
+			if checked == 0 {
+				t.Error("no tensor compared")
 			}
 		})
 	}
@@ -115,4 +125,45 @@ func firstBlockDiff(typ tensor.Type, got, want []byte) string {
 		return "equal"
 	}
 	return fmt.Sprintf("%d of %d blocks differ, first block %d:\n got %x\nwant %x", n, len(got)/bs, first, got[first*bs:(first+1)*bs], want[first*bs:(first+1)*bs])
+}
+
+// TestDequantizeNearF32 dequantizes every tensor of each quantized
+// synthetic model and compares it with the F32 model's tensor: the relative
+// RMS error must be what the type's precision allows.
+func TestDequantizeNearF32(t *testing.T) {
+	tests := []struct {
+		file   string
+		maxRMS float64
+	}{
+		{"llama-tiny-F16.gguf", 1e-3},
+		{"llama-tiny-BF16.gguf", 5e-3},
+		{"llama-tiny-Q8_0.gguf", 0.01},
+		{"llama-tiny-Q6_K.gguf", 0.03},
+		{"llama-tiny-Q5_0.gguf", 0.05},
+		{"llama-tiny-Q5_1.gguf", 0.05},
+		{"llama-tiny-Q5_K.gguf", 0.05},
+		{"llama-tiny-Q4_0.gguf", 0.12},
+		{"llama-tiny-Q4_1.gguf", 0.12},
+		{"llama-tiny-Q4_K.gguf", 0.12},
+		{"llama-tiny-Q4_K_M.gguf", 0.12},
+	}
+	ref := openGGUF(t, "llama-tiny-F32.gguf")
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			f := openGGUF(t, tc.file)
+			for _, ti := range f.Tensors {
+				_, got := dequantTensor(t, f, ti.Name)
+				_, want := dequantTensor(t, ref, ti.Name)
+				var se, sx float64
+				for i := range want {
+					d := float64(got[i] - want[i])
+					se += d * d
+					sx += float64(want[i]) * float64(want[i])
+				}
+				if rms := math.Sqrt(se / sx); rms > tc.maxRMS {
+					t.Errorf("%s (%v): relative RMS error %.3g > %.3g", ti.Name, ti.Type, rms, tc.maxRMS)
+				}
+			}
+		})
+	}
 }

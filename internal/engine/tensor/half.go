@@ -6,25 +6,18 @@ import "math"
 // is exact for every input, including subnormals, infinities and NaNs (the
 // NaN payload is kept).
 func FP16ToFP32(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0: // normal
-		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
-	case mant == 0: // signed zero
-		return math.Float32frombits(sign)
+	const shiftedExp = 0x7c00 << 13 // binary16 exponent mask, moved to float32's
+	o := uint32(h&0x7fff) << 13     // exponent and mantissa in place
+	exp := o & shiftedExp
+	o += (127 - 15) << 23 // rebias the exponent
+	switch exp {
+	case shiftedExp: // Inf or NaN: the exponent must be all ones
+		o += (128 - 16) << 23
+	case 0: // zero or subnormal: renormalise with one float subtraction
+		o += 1 << 23
+		o = math.Float32bits(math.Float32frombits(o) - math.Float32frombits(113<<23))
 	}
-	// Subnormal: normalise the mantissa.
-	e := uint32(113)
-	for mant&0x400 == 0 {
-		mant <<= 1
-		e--
-	}
-	mant &= 0x3ff
-	return math.Float32frombits(sign | e<<23 | mant<<13)
+	return math.Float32frombits(o | uint32(h&0x8000)<<16)
 }
 
 // FP32ToFP16 converts a float32 to IEEE 754 binary16, rounding to nearest
