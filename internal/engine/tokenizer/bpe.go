@@ -33,7 +33,11 @@ var gpt2Bytes = sync.OnceValue(func() *byteTables {
 	return t
 })
 
-// initBPE prepares merge ranks and the pre-tokenizer.
+// initBPE prepares merge ranks and the pre-tokenizer. Merges are looked
+// up by the token ids of their two parts. A merge part or result that is
+// not a token (some vocabularies drop tokens but keep their merges) gets a
+// virtual id past the end of the vocabulary, so merging still follows the
+// text exactly as llama.cpp does.
 func (t *Tokenizer) initBPE() error {
 	pre, err := newPreTokenizer(t.v.Pre)
 	if err != nil {
@@ -41,7 +45,24 @@ func (t *Tokenizer) initBPE() error {
 	}
 	t.pre = pre
 	t.ignoreMrg = pre.ignoreMerges
-	t.ranks = make(map[[2]string]int32, len(t.v.Merges))
+	virt := map[string]int32{}
+	idOf := func(s string) int32 {
+		if id, ok := t.ids[s]; ok {
+			return id
+		}
+		if id, ok := virt[s]; ok {
+			return id
+		}
+		id := int32(len(t.v.Tokens) + len(t.virtual))
+		virt[s] = id
+		t.virtual = append(t.virtual, s)
+		return id
+	}
+	bt := gpt2Bytes()
+	for b := range 256 {
+		t.byteTok[b] = idOf(bt.encoded[b])
+	}
+	t.pairs = make(map[uint64]mergeInfo, len(t.v.Merges))
 	for i, m := range t.v.Merges {
 		// The separator is the first space after the first byte, so a merge
 		// may start with a space.
@@ -54,96 +75,123 @@ func (t *Tokenizer) initBPE() error {
 		if j < 0 {
 			return fmt.Errorf("tokenizer: merge %d %q has no separator", i, m)
 		}
-		key := [2]string{m[:j], m[j+1:]}
-		if _, dup := t.ranks[key]; !dup {
-			t.ranks[key] = int32(i)
+		key := pairID(idOf(m[:j]), idOf(m[j+1:]))
+		if _, dup := t.pairs[key]; !dup {
+			t.pairs[key] = mergeInfo{rank: int32(i), id: idOf(m[:j] + m[j+1:])}
 		}
 	}
 	return nil
 }
 
-type bpeBigram struct {
+// mergeInfo is the rank of a merge and the id of the token it makes.
+type mergeInfo struct{ rank, id int32 }
+
+func pairID(l, r int32) uint64 { return uint64(uint32(l))<<32 | uint64(uint32(r)) }
+
+// idSymbol is a merged span of a word and its token id.
+type idSymbol struct {
+	n, prev, next int
+	id            int32
+}
+
+type idBigram struct {
 	left, right int
-	rank        int32
+	rank, id    int32
 	size        int
 }
 
-func bpeLess(a, b bpeBigram) bool {
+func idBigramLess(a, b idBigram) bool {
 	if a.rank != b.rank {
 		return a.rank < b.rank
 	}
 	return a.left < b.left
 }
 
-// encodeBPE pre-tokenizes a raw fragment, byte-encodes each word and merges
-// it by rank, appending ids to out.
-func (t *Tokenizer) encodeBPE(text string, out []int32) []int32 {
-	bt := gpt2Bytes()
-	var (
-		word strings.Builder
-		syms []symbol
-		q    = heap[bpeBigram]{less: bpeLess}
-	)
-	for _, w := range t.pre.split(text) {
-		word.Reset()
-		for i := 0; i < len(w); i++ {
-			word.WriteString(bt.encoded[w[i]])
+// bpeSession holds the buffers reused across the words of one Encode.
+type bpeSession struct {
+	syms []idSymbol
+	q    heap[idBigram]
+}
+
+func (s *bpeSession) tryAdd(t *Tokenizer, left, right int) {
+	if left < 0 || right < 0 {
+		return
+	}
+	l, r := s.syms[left], s.syms[right]
+	m, ok := t.pairs[pairID(l.id, r.id)]
+	if !ok {
+		return
+	}
+	s.q.push(idBigram{left: left, right: right, rank: m.rank, id: m.id, size: l.n + r.n})
+}
+
+// encodeWord merges one pre-tokenized word (raw bytes) by token id.
+func (t *Tokenizer) encodeWord(s *bpeSession, w string, out []int32) []int32 {
+	s.syms = s.syms[:0]
+	for i := 0; i < len(w); i++ {
+		next := i + 1
+		if next == len(w) {
+			next = -1
 		}
-		s := word.String()
-		if t.ignoreMrg {
-			if id, ok := t.ids[s]; ok {
-				out = append(out, id)
-				continue
-			}
-		}
-		syms = splitSymbols(s, syms)
-		q.items = q.items[:0]
-		tryAdd := func(left, right int) {
-			if left < 0 || right < 0 {
-				return
-			}
-			l, r := syms[left], syms[right]
-			rank, ok := t.ranks[[2]string{s[l.start : l.start+l.n], s[r.start : r.start+r.n]}]
-			if !ok {
-				return
-			}
-			q.push(bpeBigram{left: left, right: right, rank: rank, size: l.n + r.n})
-		}
-		for i := 1; i < len(syms); i++ {
-			tryAdd(i-1, i)
-		}
-		for q.len() > 0 {
-			b := q.pop()
-			l, r := &syms[b.left], &syms[b.right]
-			if l.n == 0 || r.n == 0 || l.n+r.n != b.size {
-				continue
-			}
-			l.n += r.n
-			r.n = 0
-			l.next = r.next
-			if r.next >= 0 {
-				syms[r.next].prev = b.left
-			}
-			tryAdd(l.prev, b.left)
-			tryAdd(b.left, l.next)
-		}
-		if len(syms) == 0 {
+		s.syms = append(s.syms, idSymbol{n: 1, prev: i - 1, next: next, id: t.byteTok[w[i]]})
+	}
+	s.q.items = s.q.items[:0]
+	for i := 1; i < len(s.syms); i++ {
+		s.tryAdd(t, i-1, i)
+	}
+	for s.q.len() > 0 {
+		b := s.q.pop()
+		l, r := &s.syms[b.left], &s.syms[b.right]
+		if l.n == 0 || r.n == 0 || l.n+r.n != b.size {
 			continue
 		}
-		for i := 0; i != -1; i = syms[i].next {
-			sym := syms[i]
-			piece := s[sym.start : sym.start+sym.n]
-			if id, ok := t.ids[piece]; ok {
+		l.n += r.n
+		l.id = b.id
+		r.n = 0
+		l.next = r.next
+		if r.next >= 0 {
+			s.syms[r.next].prev = b.left
+		}
+		s.tryAdd(t, l.prev, b.left)
+		s.tryAdd(t, b.left, l.next)
+	}
+	n := int32(len(t.v.Tokens))
+	for i := 0; i != -1 && len(s.syms) > 0; i = s.syms[i].next {
+		id := s.syms[i].id
+		if id < n {
+			out = append(out, id)
+			continue
+		}
+		// Not a token: fall back to the single bytes that are tokens.
+		text := t.virtual[id-n]
+		for j := 0; j < len(text); j++ {
+			if id, ok := t.ids[text[j:j+1]]; ok {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// encodeBPE pre-tokenizes a raw fragment and merges each word by rank,
+// appending ids to out.
+func (t *Tokenizer) encodeBPE(text string, out []int32) []int32 {
+	bt := gpt2Bytes()
+	var word strings.Builder
+	sess := bpeSession{q: heap[idBigram]{less: idBigramLess}}
+	for _, w := range t.pre.split(text) {
+		if t.ignoreMrg {
+			// Llama 3: a word that is a token is used whole.
+			word.Reset()
+			for i := 0; i < len(w); i++ {
+				word.WriteString(bt.encoded[w[i]])
+			}
+			if id, ok := t.ids[word.String()]; ok {
 				out = append(out, id)
 				continue
 			}
-			// No token for the piece: fall back to single bytes that exist.
-			for j := 0; j < len(piece); j++ {
-				if id, ok := t.ids[piece[j:j+1]]; ok {
-					out = append(out, id)
-				}
-			}
 		}
+		out = t.encodeWord(&sess, w, out)
 	}
 	return out
 }

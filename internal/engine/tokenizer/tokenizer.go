@@ -26,7 +26,9 @@ type Tokenizer struct {
 	byteIDs [256]int32 // "<0xNN>" token per byte, NoToken when absent
 
 	// BPE
-	ranks     map[[2]string]int32
+	pairs     map[uint64]mergeInfo // merges by the ids of their parts
+	byteTok   [256]int32           // (virtual) id of each byte's printable form
+	virtual   []string             // texts of virtual ids, from len(Tokens) on
 	pre       preTokenizer
 	ignoreMrg bool
 

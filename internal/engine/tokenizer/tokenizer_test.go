@@ -268,3 +268,33 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBPEMergeWithoutToken covers merges whose parts or result are not
+// tokens: merging still follows the text, and a piece that is no token
+// falls back to its single-byte tokens, as in llama.cpp.
+func TestBPEMergeWithoutToken(t *testing.T) {
+	v := NewVocab()
+	v.Model, v.Pre = ModelBPE, "gpt-2"
+	bt := gpt2Bytes()
+	for b := range 256 {
+		v.Tokens = append(v.Tokens, string(bt.toRune[b]))
+	}
+	v.Tokens = append(v.Tokens, "abc")
+	v.Merges = []string{"a b", "ab c"}
+	tok, err := New(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		text string
+		want []int32
+	}{
+		{"abc", []int32{256}},
+		{"abd", []int32{'a', 'b', 'd'}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, tok.Encode(tt.text, false, false)); diff != "" {
+			t.Errorf("Encode(%q) mismatch (-want +got):\n%s", tt.text, diff)
+		}
+	}
+}
