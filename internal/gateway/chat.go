@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -56,7 +55,7 @@ func (g *Gateway) chat(w *responseWriter, r *http.Request, c *call, in input) (e
 			}
 		}
 	}
-	data, err := json.Marshal(&out)
+	data, err := marshal(&out)
 	if err != nil {
 		return fmt.Errorf("gateway: encode chat completion: %w", err)
 	}

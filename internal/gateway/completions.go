@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -53,7 +52,7 @@ func (g *Gateway) completions(w *responseWriter, r *http.Request, c *call, in in
 			}
 		}
 	}
-	data, err := json.Marshal(&out)
+	data, err := marshal(&out)
 	if err != nil {
 		return fmt.Errorf("gateway: encode completion: %w", err)
 	}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 )
@@ -37,9 +36,9 @@ func (g *Gateway) embeddings(w *responseWriter, r *http.Request, c *call, in inp
 	}
 	var data []byte
 	if format == "base64" {
-		data, err = json.Marshal(out.Base64())
+		data, err = marshal(out.Base64())
 	} else {
-		data, err = json.Marshal(&out)
+		data, err = marshal(&out)
 	}
 	if err != nil {
 		return fmt.Errorf("gateway: encode embeddings: %w", err)

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
@@ -73,7 +72,7 @@ func (g *Gateway) writeError(w *responseWriter, r *http.Request, c *call, err er
 	} else {
 		g.log.DebugContext(ctx, "gateway: request refused", "request_id", c.id, "status", status, "err", err)
 	}
-	data, _ := json.Marshal(body) // plain structs of strings: cannot fail
+	data, _ := marshal(body) // plain structs of strings: cannot fail
 	if w.started() {
 		if c.stream {
 			_ = writeEvent(w, data)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -156,7 +155,7 @@ func (g *Gateway) azureDeployments(w *responseWriter, r *http.Request, c *call) 
 
 // sendJSON writes v as a 200 JSON body.
 func sendJSON(w *responseWriter, v any) error {
-	data, err := json.Marshal(v)
+	data, err := marshal(v)
 	if err != nil {
 		return fmt.Errorf("gateway: encode response: %w", err)
 	}

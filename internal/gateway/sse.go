@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -34,7 +35,7 @@ func (s *sse) start() {
 
 // send marshals v and writes it as one event, flushed at once.
 func (s *sse) send(v any) error {
-	data, err := json.Marshal(v)
+	data, err := marshal(v)
 	if err != nil {
 		return fmt.Errorf("gateway: encode stream event: %w", err)
 	}
@@ -62,4 +63,15 @@ func writeEvent(w *responseWriter, data []byte) error {
 		return fmt.Errorf("gateway: flush event: %w", err)
 	}
 	return nil
+}
+
+// marshal encodes v as JSON without escaping <, > and & (as OpenAI does).
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
 }
