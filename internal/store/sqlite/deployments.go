@@ -49,7 +49,9 @@ func (s *Store) CreateDeployment(ctx context.Context, d deployment.Deployment) e
 			d.VersionUpgradeOption, d.RAIPolicy, d.State, d.Reason, created, updated); err != nil {
 			return constraint(err, "create deployment",
 				func() error { return alreadyExists("deployment %q already exists in project %q", d.Name, d.Project) },
-				func() error { return fmt.Errorf("sqlite: create deployment %q: project or model vanished: %w", d.Name, err) })
+				func() error {
+					return fmt.Errorf("sqlite: create deployment %q: project or model vanished: %w", d.Name, err)
+				})
 		}
 		return nil
 	})
