@@ -50,15 +50,18 @@ type Store interface {
 	UpdateModel(ctx context.Context, m catalog.Model) error
 	DeleteModel(ctx context.Context, name string) error // ErrInUse while deployments use it
 
-	// Deployments. Create and UpdateCapacity check quota in the same
-	// transaction as the write: the hub's limit for (model, sku) minus the
-	// capacity of the hub's other deployments of that model and sku, through
-	// quota.Check, so that concurrent creations cannot overdraw.
+	// Deployments. CreateDeployment and UpdateDeployment check quota in the
+	// same transaction as the write: the hub's limit for (model, sku) minus
+	// the capacity of the hub's other deployments of that model and sku (in
+	// every state, Deleting included), through quota.Check, so that
+	// concurrent creations cannot overdraw.
 	CreateDeployment(ctx context.Context, d deployment.Deployment) error
 	GetDeployment(ctx context.Context, projectName, name string) (deployment.Deployment, error)
 	ListDeployments(ctx context.Context, projectName string) ([]deployment.Deployment, error) // "" lists all
-	// UpdateDeployment writes capacity, version, versionUpgradeOption,
-	// raiPolicy (checking quota when capacity grows).
+	// UpdateDeployment writes model, version, sku, capacity,
+	// versionUpgradeOption and raiPolicy (checking quota when capacity grows
+	// or the model or sku changes); state, reason and createdAt are kept.
+	// Pass the whole deployment: read it, change it, write it back.
 	UpdateDeployment(ctx context.Context, d deployment.Deployment) error
 	// SetDeploymentState records the observed state and reason.
 	SetDeploymentState(ctx context.Context, projectName, name, state, reason string) error
