@@ -500,8 +500,8 @@ func (f *fakeServer) deleteDeployment(w http.ResponseWriter, r *http.Request) {
 }
 
 // chat answers "echo: PROMPT (turn N)" word by word as an Azure-style
-// stream, where N counts the user messages; the deployment "filtered"
-// refuses every prompt.
+// stream, where N counts the user messages; a prompt with "forbidden" in it
+// is refused.
 func (f *fakeServer) chat(w http.ResponseWriter, r *http.Request) {
 	project := ""
 	for name, k := range f.keys {
@@ -519,7 +519,14 @@ func (f *fakeServer) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.chats = append(f.chats, req)
-	if req.Model == "filtered" {
+	turns, last := 0, ""
+	for _, m := range req.Messages {
+		if m.Role == "user" {
+			turns++
+			last = m.Content
+		}
+	}
+	if strings.Contains(last, "forbidden") {
 		reply(w, http.StatusBadRequest, map[string]any{"error": map[string]any{
 			"code": "content_filter", "param": "prompt", "message": "The prompt was filtered by the content policy."}})
 		return
@@ -528,13 +535,6 @@ func (f *fakeServer) chat(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusNotFound, map[string]any{"error": map[string]any{
 			"code": "DeploymentNotFound", "param": "model", "message": "The API deployment for this resource does not exist."}})
 		return
-	}
-	turns, last := 0, ""
-	for _, m := range req.Messages {
-		if m.Role == "user" {
-			turns++
-			last = m.Content
-		}
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	event := func(v any) {
