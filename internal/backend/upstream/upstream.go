@@ -1,0 +1,384 @@
+// Package upstream is the backend that forwards inference to an
+// OpenAI-compatible server: vLLM, llama.cpp's llama-server, Ollama's /v1,
+// TGI, OpenAI or Azure OpenAI's v1 surface.
+//
+// It rewrites the request's model to the upstream's model name, adds the
+// upstream's API key, passes streams through event by event without
+// buffering, asks streamed responses for usage (stream_options.include_usage)
+// so every request can be metered, and counts tokens itself when the upstream
+// reports none (see EstimateText). Dial errors are retried; every other
+// failure is mapped to a *fault.Error (see errors.go).
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cerulean-ai/cerulean/internal/fault"
+	"github.com/cerulean-ai/cerulean/internal/inference"
+)
+
+// Defaults of Options.
+const (
+	DefaultDialTimeout           = 5 * time.Second
+	DefaultResponseHeaderTimeout = 120 * time.Second
+	DefaultMaxIdleConnsPerHost   = 256
+	DefaultRetries               = 2
+	DefaultRetryBackoff          = 50 * time.Millisecond
+)
+
+// maxBody bounds a non-streamed response body; maxErrorBody an error body.
+const (
+	maxBody      = 64 << 20
+	maxErrorBody = 1 << 20
+)
+
+// Options configure a Backend. The zero value is usable.
+type Options struct {
+	// Client sends the requests. When nil, one is built around Transport.
+	Client *http.Client
+	// Transport is used when Client is nil. When both are nil a transport
+	// is built from the settings below: keep-alives, many idle connections
+	// per host, no transparent compression (it would buffer streams).
+	Transport http.RoundTripper
+	// DialTimeout bounds connecting (DefaultDialTimeout if 0).
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the upstream's response
+	// headers, i.e. its first byte (DefaultResponseHeaderTimeout if 0).
+	ResponseHeaderTimeout time.Duration
+	// MaxIdleConnsPerHost is kept open per upstream
+	// (DefaultMaxIdleConnsPerHost if 0).
+	MaxIdleConnsPerHost int
+	// Retries is how many times a request whose connection could not be
+	// established is tried again (DefaultRetries if 0, none if negative).
+	// Nothing else is retried: once a connection exists, the upstream may
+	// have started work.
+	Retries int
+	// RetryBackoff is the wait before the first retry, doubled for each
+	// further one (DefaultRetryBackoff if 0).
+	RetryBackoff time.Duration
+	// Logger receives retry and failure reports; nil discards them.
+	Logger *slog.Logger
+}
+
+// Backend forwards requests to the upstream named by each target's catalog
+// version. It is safe for concurrent use.
+type Backend struct {
+	client  *http.Client
+	retries int
+	backoff time.Duration
+	log     *slog.Logger
+}
+
+// New returns a backend.
+func New(opts Options) *Backend {
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = DefaultDialTimeout
+	}
+	if opts.ResponseHeaderTimeout <= 0 {
+		opts.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
+	}
+	if opts.MaxIdleConnsPerHost <= 0 {
+		opts.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	}
+	switch {
+	case opts.Retries == 0:
+		opts.Retries = DefaultRetries
+	case opts.Retries < 0:
+		opts.Retries = 0
+	}
+	if opts.RetryBackoff <= 0 {
+		opts.RetryBackoff = DefaultRetryBackoff
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	client := opts.Client
+	if client == nil {
+		rt := opts.Transport
+		if rt == nil {
+			rt = NewTransport(opts.DialTimeout, opts.ResponseHeaderTimeout, opts.MaxIdleConnsPerHost)
+		}
+		client = &http.Client{Transport: rt}
+	}
+	return &Backend{client: client, retries: opts.Retries, backoff: opts.RetryBackoff, log: opts.Logger}
+}
+
+// NewTransport is the transport New builds: keep-alives, up to
+// maxIdlePerHost idle connections per upstream, the given dial and
+// response-header time-outs, HTTP/2 when the upstream offers it, proxies
+// from the environment, and no transparent compression.
+func NewTransport(dialTimeout, responseHeaderTimeout time.Duration, maxIdlePerHost int) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * maxIdlePerHost,
+		MaxIdleConnsPerHost:   maxIdlePerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: responseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+}
+
+// Chat sends a chat completions request and returns the upstream's answer,
+// with usage counted by EstimateChat when the upstream sent none.
+func (b *Backend) Chat(ctx context.Context, t inference.Target, req *inference.ChatRequest) (*inference.ChatCompletion, error) {
+	up, err := upstreamOf(t)
+	if err != nil {
+		return nil, err
+	}
+	r := *req
+	r.Model, r.Stream, r.StreamOptions = up.model, false, nil
+	var out inference.ChatCompletion
+	if err := b.call(ctx, up, "/chat/completions", &r, &out); err != nil {
+		return nil, err
+	}
+	if out.Object == "" {
+		out.Object = "chat.completion"
+	}
+	if out.Usage == nil {
+		var c counter
+		for _, ch := range out.Choices {
+			c.add(ch.Index, messageChars(&ch.Message))
+		}
+		out.Usage = usage(EstimateChat(req), c.tokens())
+	}
+	return &out, nil
+}
+
+// Complete sends a legacy completions request.
+func (b *Backend) Complete(ctx context.Context, t inference.Target, req *inference.CompletionRequest) (*inference.Completion, error) {
+	up, err := upstreamOf(t)
+	if err != nil {
+		return nil, err
+	}
+	r := *req
+	r.Model, r.Stream, r.StreamOptions = up.model, false, nil
+	var out inference.Completion
+	if err := b.call(ctx, up, "/completions", &r, &out); err != nil {
+		return nil, err
+	}
+	if out.Object == "" {
+		out.Object = "text_completion"
+	}
+	if out.Usage == nil {
+		var c counter
+		for _, ch := range out.Choices {
+			text := ch.Text
+			if req.Echo && req.Prompt.Len() == 1 && len(req.Prompt.Texts) == 1 {
+				text = strings.TrimPrefix(text, req.Prompt.Texts[0])
+			}
+			c.add(ch.Index, runes(text))
+		}
+		out.Usage = usage(EstimatePrompt(req.Prompt), c.tokens())
+	}
+	return &out, nil
+}
+
+// Embed sends an embeddings request. It always asks for float vectors (the
+// gateway encodes base64 itself) and still accepts base64 answers.
+func (b *Backend) Embed(ctx context.Context, t inference.Target, req *inference.EmbeddingRequest) (*inference.EmbeddingList, error) {
+	up, err := upstreamOf(t)
+	if err != nil {
+		return nil, err
+	}
+	r := *req
+	r.Model, r.EncodingFormat = up.model, ""
+	var raw struct {
+		Object string `json:"object"`
+		Model  string `json:"model"`
+		Data   []struct {
+			Object    string          `json:"object"`
+			Index     int             `json:"index"`
+			Embedding json.RawMessage `json:"embedding"`
+		} `json:"data"`
+		Usage *inference.Usage `json:"usage"`
+	}
+	if err := b.call(ctx, up, "/embeddings", &r, &raw); err != nil {
+		return nil, err
+	}
+	out := &inference.EmbeddingList{Object: "list", Model: raw.Model, Usage: raw.Usage, Data: make([]inference.Embedding, len(raw.Data))}
+	for i, d := range raw.Data {
+		vec, err := decodeVector(d.Embedding)
+		if err != nil {
+			return nil, badResponse(up, fmt.Errorf("embedding %d: %w", i, err))
+		}
+		out.Data[i] = inference.Embedding{Object: "embedding", Index: d.Index, Embedding: vec}
+	}
+	if out.Usage == nil {
+		p := EstimatePrompt(req.Input)
+		out.Usage = &inference.Usage{PromptTokens: p, TotalTokens: p}
+	}
+	return out, nil
+}
+
+// upstreamOf returns the target's upstream, checking it has one.
+func upstreamOf(t inference.Target) (*endpoint, error) {
+	u := t.Version.Upstream
+	if u == nil || u.BaseURL == "" {
+		return nil, fault.New(fault.BadGateway, "upstream_not_configured",
+			"model %q version %q has no upstream to forward to", t.Model, t.Version.Version)
+	}
+	base, err := url.Parse(u.BaseURL)
+	if err != nil || base.Host == "" {
+		return nil, &fault.Error{Kind: fault.BadGateway, Code: "upstream_not_configured",
+			Message: fmt.Sprintf("model %q version %q has an invalid upstream base URL", t.Model, t.Version.Version), Err: err}
+	}
+	return &endpoint{base: base, model: u.Model, key: u.APIKey}, nil
+}
+
+// endpoint is one upstream server and the model and key to use there.
+type endpoint struct {
+	base  *url.URL
+	model string
+	key   string
+}
+
+// host names the upstream in messages: its host and port, never
+// credentials.
+func (e *endpoint) host() string { return e.base.Host }
+
+// url is the base URL with path appended, keeping the base's query (Azure
+// needs ?api-version= on some surfaces).
+func (e *endpoint) url(path string) string {
+	u := *e.base
+	u.User = nil
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	u.RawPath = ""
+	return u.String()
+}
+
+// isAzure reports whether the upstream is an Azure OpenAI host, which also
+// takes the key in an api-key header.
+func (e *endpoint) isAzure() bool {
+	h := e.base.Hostname()
+	for _, s := range []string{".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com"} {
+		if strings.HasSuffix(h, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// call posts body as JSON and decodes a 200 answer into out.
+func (b *Backend) call(ctx context.Context, up *endpoint, path string, body, out any) error {
+	resp, err := b.send(ctx, up, path, body, false)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(out); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if isTimeout(err) {
+			return timeoutError(up, err)
+		}
+		return badResponse(up, err)
+	}
+	return nil
+}
+
+// send posts body to the upstream, retrying dial errors, and returns a 2xx
+// response; any other status becomes a *fault.Error.
+func (b *Backend) send(ctx context.Context, up *endpoint, path string, body any, stream bool) (*http.Response, error) {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return nil, &fault.Error{Kind: fault.Internal, Code: "internal_error", Message: "could not encode the upstream request", Err: err}
+	}
+	target := up.url(path)
+	var resp *http.Response
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(payload))
+		if err != nil {
+			return nil, &fault.Error{Kind: fault.BadGateway, Code: "upstream_not_configured",
+				Message: fmt.Sprintf("cannot build a request to upstream %s", up.host()), Err: err}
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "cerulean")
+		if stream {
+			req.Header.Set("Accept", "text/event-stream")
+		} else {
+			req.Header.Set("Accept", "application/json")
+		}
+		if up.key != "" {
+			req.Header.Set("Authorization", "Bearer "+up.key)
+			if up.isAzure() {
+				req.Header.Set("api-key", up.key)
+			}
+		}
+		resp, err = b.client.Do(req)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !isDialError(err) {
+			if isTimeout(err) {
+				return nil, timeoutError(up, err)
+			}
+			b.log.WarnContext(ctx, "upstream request failed", "upstream", up.host(), "path", path, "err", err)
+			return nil, connectError(up, err, attempt+1)
+		}
+		if attempt >= b.retries {
+			b.log.WarnContext(ctx, "upstream unreachable", "upstream", up.host(), "attempts", attempt+1, "err", err)
+			return nil, connectError(up, err, attempt+1)
+		}
+		wait := b.backoff << attempt
+		b.log.InfoContext(ctx, "upstream connect failed, retrying", "upstream", up.host(), "attempt", attempt+1, "wait", wait, "err", err)
+		if err := sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	ferr := statusError(up, resp.StatusCode, resp.Header, raw)
+	b.log.WarnContext(ctx, "upstream answered with an error", "upstream", up.host(), "path", path,
+		"status", resp.StatusCode, "err", ferr.Err)
+	return nil, ferr
+}
+
+// isDialError reports whether err happened while connecting, so that the
+// upstream cannot have seen the request.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// isTimeout reports whether err is a network time-out.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
