@@ -32,7 +32,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d deployment.Deployment) e
 			return err
 		}
 		if found {
-			return alreadyExists("deployment %q already exists in project %q", d.Name, d.Project)
+			return alreadyExists(d.Name, "deployment %q already exists in project %q", d.Name, d.Project)
 		}
 		if err := checkQuota(ctx, tx, hubName, d); err != nil {
 			return err
@@ -48,7 +48,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d deployment.Deployment) e
 			d.Project, d.Name, d.Model, d.Version, d.SKU, d.Capacity,
 			d.VersionUpgradeOption, d.RAIPolicy, d.State, d.Reason, created, updated); err != nil {
 			return constraint(err, "create deployment",
-				func() error { return alreadyExists("deployment %q already exists in project %q", d.Name, d.Project) },
+				func() error { return alreadyExists(d.Name, "deployment %q already exists in project %q", d.Name, d.Project) },
 				func() error {
 					return fmt.Errorf("sqlite: create deployment %q: project or model vanished: %w", d.Name, err)
 				})
@@ -306,7 +306,7 @@ func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
 	var v string
 	err := s.reader.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", notFound("SettingNotFound", "setting %q is not set", key)
+		return "", notFound("SettingNotFound", key, "setting %q is not set", key)
 	}
 	if err != nil {
 		return "", fmt.Errorf("sqlite: get setting %q: %w", key, err)

@@ -17,11 +17,11 @@ func (s *Store) CreateHub(ctx context.Context, h hub.Hub) error {
 			return err
 		}
 		if found {
-			return alreadyExists("hub %q already exists", h.Name)
+			return alreadyExists(h.Name, "hub %q already exists", h.Name)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO hubs (name, description, created_at) VALUES (?, ?, ?)`,
 			h.Name, h.Description, formatTime(h.CreatedAt)); err != nil {
-			return constraint(err, "create hub", func() error { return alreadyExists("hub %q already exists", h.Name) }, nil)
+			return constraint(err, "create hub", func() error { return alreadyExists(h.Name, "hub %q already exists", h.Name) }, nil)
 		}
 		return insertQuotas(ctx, tx, h)
 	})
@@ -166,10 +166,10 @@ func (s *Store) DeleteHub(ctx context.Context, name string) error {
 			return err
 		}
 		if n > 0 {
-			return inUse("hub %q is used by %s; delete %s first", name, plural(n, "project"), them(n))
+			return inUse(name, "hub %q is used by %s; delete %s first", name, plural(n, "project"), them(n))
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM hubs WHERE name = ?`, name); err != nil {
-			return constraint(err, "delete hub", nil, func() error { return inUse("hub %q is used by projects; delete them first", name) })
+			return constraint(err, "delete hub", nil, func() error { return inUse(name, "hub %q is used by projects; delete them first", name) })
 		}
 		return nil
 	})

@@ -23,12 +23,12 @@ func (s *Store) CreateModel(ctx context.Context, m catalog.Model) error {
 			return err
 		}
 		if found {
-			return alreadyExists("model %q already exists", m.Name)
+			return alreadyExists(m.Name, "model %q already exists", m.Name)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO models (name, description, default_version, versions, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?)`,
 			m.Name, m.Description, m.DefaultVersion, versions, formatTime(m.CreatedAt), formatTime(m.UpdatedAt)); err != nil {
-			return constraint(err, "create model", func() error { return alreadyExists("model %q already exists", m.Name) }, nil)
+			return constraint(err, "create model", func() error { return alreadyExists(m.Name, "model %q already exists", m.Name) }, nil)
 		}
 		return nil
 	})
@@ -151,11 +151,11 @@ func (s *Store) DeleteModel(ctx context.Context, name string) error {
 			return err
 		}
 		if n > 0 {
-			return inUse("model %q is used by %s; delete %s first", name, plural(n, "deployment"), them(n))
+			return inUse(name, "model %q is used by %s; delete %s first", name, plural(n, "deployment"), them(n))
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM models WHERE name = ?`, name); err != nil {
 			return constraint(err, "delete model", nil, func() error {
-				return inUse("model %q is used by deployments; delete them first", name)
+				return inUse(name, "model %q is used by deployments; delete them first", name)
 			})
 		}
 		return nil

@@ -37,12 +37,12 @@ func (s *Store) CreateProject(ctx context.Context, p project.Project, keys [2]ap
 			return err
 		}
 		if found {
-			return alreadyExists("project %q already exists", p.Name)
+			return alreadyExists(p.Name, "project %q already exists", p.Name)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO projects (name, hub, region, description, created_at) VALUES (?, ?, ?, ?, ?)`,
 			p.Name, p.Hub, p.Region, p.Description, formatTime(p.CreatedAt)); err != nil {
 			return constraint(err, "create project",
-				func() error { return alreadyExists("project %q already exists", p.Name) },
+				func() error { return alreadyExists(p.Name, "project %q already exists", p.Name) },
 				func() error { return hubNotFound(p.Hub) })
 		}
 		for _, k := range keys {
@@ -58,7 +58,7 @@ func (s *Store) CreateProject(ctx context.Context, p project.Project, keys [2]ap
 
 // duplicateKey is the error for a key whose hash another key has.
 func duplicateKey(k apikey.Key) error {
-	return alreadyExists("key %s of project %q: another key has the same hash (id %s); generate a new key", k.Slot, k.Project, k.Hash.ID())
+	return alreadyExists(k.Slot.String(), "key %s of project %q: another key has the same hash (id %s); generate a new key", k.Slot, k.Project, k.Hash.ID())
 }
 
 // nonNil returns b, or an empty slice for nil, since SQLite stores nil as
@@ -235,7 +235,7 @@ func (s *Store) ReplaceKey(ctx context.Context, k apikey.Key) error {
 			return fmt.Errorf("sqlite: replace key: %w", err)
 		}
 		if n == 0 {
-			return notFound("KeyNotFound", "project %q has no %s", k.Project, k.Slot)
+			return notFound("KeyNotFound", k.Slot.String(), "project %q has no %s", k.Project, k.Slot)
 		}
 		return nil
 	})
@@ -246,7 +246,7 @@ func (s *Store) FindKey(ctx context.Context, h apikey.Hash) (apikey.Key, error) 
 	k, err := scanKey(s.reader.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE hash = ?`, h[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		// The message names no part of the hash: it answers a guess.
-		return apikey.Key{}, notFound("KeyNotFound", "no project has this key")
+		return apikey.Key{}, notFound("KeyNotFound", "", "no project has this key")
 	}
 	if err != nil {
 		return apikey.Key{}, fmt.Errorf("sqlite: find key: %w", err)

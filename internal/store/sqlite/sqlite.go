@@ -191,18 +191,21 @@ func count(ctx context.Context, q querier, query string, args ...any) (int, erro
 	return n, nil
 }
 
-// Errors. Each is a *fault.Error wrapping a store sentinel.
+// Errors.
 
-func notFound(code, format string, args ...any) error {
-	return &fault.Error{Kind: fault.NotFound, Code: code, Message: fmt.Sprintf(format, args...), Err: store.ErrNotFound}
+// Each is a *fault.Error wrapping a store sentinel; its Param is the name
+// of the resource it concerns (the API shows it as the error's target).
+
+func notFound(code, name, format string, args ...any) error {
+	return &fault.Error{Kind: fault.NotFound, Code: code, Param: name, Message: fmt.Sprintf(format, args...), Err: store.ErrNotFound}
 }
 
-func alreadyExists(format string, args ...any) error {
-	return &fault.Error{Kind: fault.Conflict, Code: "itemDoesAlreadyExist", Message: fmt.Sprintf(format, args...), Err: store.ErrExists}
+func alreadyExists(name, format string, args ...any) error {
+	return &fault.Error{Kind: fault.Conflict, Code: "itemDoesAlreadyExist", Param: name, Message: fmt.Sprintf(format, args...), Err: store.ErrExists}
 }
 
-func inUse(format string, args ...any) error {
-	return &fault.Error{Kind: fault.Conflict, Code: "conflict", Message: fmt.Sprintf(format, args...), Err: store.ErrInUse}
+func inUse(name, format string, args ...any) error {
+	return &fault.Error{Kind: fault.Conflict, Code: "conflict", Param: name, Message: fmt.Sprintf(format, args...), Err: store.ErrInUse}
 }
 
 func invalid(param, format string, args ...any) error {
@@ -210,19 +213,19 @@ func invalid(param, format string, args ...any) error {
 }
 
 func hubNotFound(name string) error {
-	return notFound("HubNotFound", "hub %q does not exist", name)
+	return notFound("HubNotFound", name, "hub %q does not exist", name)
 }
 
 func projectNotFound(name string) error {
-	return notFound("ProjectNotFound", "project %q does not exist", name)
+	return notFound("ProjectNotFound", name, "project %q does not exist", name)
 }
 
 func modelNotFound(name string) error {
-	return notFound("ModelNotFound", "model %q does not exist in the catalog", name)
+	return notFound("ModelNotFound", name, "model %q does not exist in the catalog", name)
 }
 
 func deploymentNotFound(projectName, name string) error {
-	return notFound("DeploymentNotFound", "deployment %q does not exist in project %q", name, projectName)
+	return notFound("DeploymentNotFound", name, "deployment %q does not exist in project %q", name, projectName)
 }
 
 // plural writes n and a noun, adding "s" unless n is 1.

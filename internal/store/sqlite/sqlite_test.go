@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,11 +159,8 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 	if err := s.PutSetting(t.Context(), "k", "v"); err != nil {
 		t.Fatalf("PutSetting: %v", err)
 	}
-	if _, err := filepath.Glob(path); err != nil {
-		t.Fatal(err)
-	}
-	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "odd*")); len(m) == 0 {
-		t.Errorf("no file named %q was created", path)
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the database is not at %q: %v", path, err)
 	}
 }
 

@@ -186,7 +186,7 @@ func testCascade(t *testing.T, s store.Store) {
 	}
 	for _, k := range keysOf("p1") {
 		_, err := s.FindKey(ctx, k.Hash)
-		wantFault(t, "FindKey of deleted project's "+k.Slot.String(), err, store.ErrNotFound, fault.NotFound, "KeyNotFound", "")
+		wantFault(t, "FindKey of deleted project's "+k.Slot.String(), err, store.ErrNotFound, fault.NotFound, "KeyNotFound", "", "")
 	}
 	for _, k := range keysOf("p2") {
 		if _, err := s.FindKey(ctx, k.Hash); err != nil {
@@ -214,10 +214,10 @@ func testRestrictHub(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreateHub(t, s, newHub("h1"))
 	mustCreateProject(t, s, "h1", "p1")
-	wantFault(t, "DeleteHub with 1 project", s.DeleteHub(ctx, "h1"), store.ErrInUse, fault.Conflict, "conflict",
+	wantFault(t, "DeleteHub with 1 project", s.DeleteHub(ctx, "h1"), store.ErrInUse, fault.Conflict, "conflict", "h1",
 		`hub "h1" is used by 1 project`)
 	mustCreateProject(t, s, "h1", "p2")
-	wantFault(t, "DeleteHub with 2 projects", s.DeleteHub(ctx, "h1"), store.ErrInUse, fault.Conflict, "conflict",
+	wantFault(t, "DeleteHub with 2 projects", s.DeleteHub(ctx, "h1"), store.ErrInUse, fault.Conflict, "conflict", "h1",
 		`hub "h1" is used by 2 projects; delete them first`)
 	if _, err := s.GetHub(ctx, "h1"); err != nil {
 		t.Errorf("GetHub after refused delete: %v", err)
@@ -237,7 +237,7 @@ func testRestrictModel(t *testing.T, s store.Store) {
 	setup(t, s, roomy()...)
 	mustCreateDeployment(t, s, newDeployment("p1", "a", "gpt", "Standard", 1))
 	mustCreateDeployment(t, s, newDeployment("p1", "b", "gpt", "GlobalStandard", 1))
-	wantFault(t, "DeleteModel with 2 deployments", s.DeleteModel(ctx, "gpt"), store.ErrInUse, fault.Conflict, "conflict",
+	wantFault(t, "DeleteModel with 2 deployments", s.DeleteModel(ctx, "gpt"), store.ErrInUse, fault.Conflict, "conflict", "gpt",
 		`model "gpt" is used by 2 deployments; delete them first`)
 	if _, err := s.GetModel(ctx, "gpt"); err != nil {
 		t.Errorf("GetModel after refused delete: %v", err)

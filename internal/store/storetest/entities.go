@@ -152,11 +152,11 @@ func testProjectErrors(t *testing.T, s store.Store) {
 
 	// A failed create leaves nothing behind.
 	err = s.CreateProject(ctx, newProjectValue("h1", "p2"), [2]apikey.Key{newKey("p2", apikey.Key1, "x"), newKey("p2", apikey.Key2, "p1/1")})
-	wantFault(t, "CreateProject with a key hash in use", err, store.ErrExists, fault.Conflict, "itemDoesAlreadyExist", "")
+	wantFault(t, "CreateProject with a key hash in use", err, store.ErrExists, fault.Conflict, "itemDoesAlreadyExist", "key2", "")
 	_, err = s.GetProject(ctx, "p2")
 	wantNotFound(t, "GetProject after failed create", err, "ProjectNotFound", "p2")
 	_, err = s.FindKey(ctx, apikey.Sum("x"))
-	wantFault(t, "FindKey after failed create", err, store.ErrNotFound, fault.NotFound, "KeyNotFound", "")
+	wantFault(t, "FindKey after failed create", err, store.ErrNotFound, fault.NotFound, "KeyNotFound", "", "")
 }
 
 func testKeys(t *testing.T, s store.Store) {
@@ -209,7 +209,7 @@ func testKeys(t *testing.T, s store.Store) {
 			t.Fatalf("ReplaceKey(%s): %v", tt.slot, err)
 		}
 		_, err := s.FindKey(ctx, apikey.Sum(tt.gone))
-		wantFault(t, "FindKey(replaced key)", err, store.ErrNotFound, fault.NotFound, "KeyNotFound", "")
+		wantFault(t, "FindKey(replaced key)", err, store.ErrNotFound, fault.NotFound, "KeyNotFound", "", "")
 		if got, err := s.FindKey(ctx, apikey.Sum(tt.kept)); err != nil || got.Project != "p1" {
 			t.Errorf("FindKey(other slot) after replacing %s = %+v, %v; want p1's key", tt.slot, got, err)
 		}
@@ -251,12 +251,12 @@ func testKeyErrors(t *testing.T, s store.Store) {
 	wantNotFound(t, "ReplaceKey in missing project", err, "ProjectNotFound", "nope")
 	// Taking the other slot's hash would let one key stand for two.
 	err = s.ReplaceKey(ctx, newKey("p1", apikey.Key1, "p1/2"))
-	wantFault(t, "ReplaceKey with the other slot's hash", err, store.ErrExists, fault.Conflict, "itemDoesAlreadyExist", "")
+	wantFault(t, "ReplaceKey with the other slot's hash", err, store.ErrExists, fault.Conflict, "itemDoesAlreadyExist", "key1", "")
 	if got, err := s.FindKey(ctx, apikey.Sum("p1/1")); err != nil || got.Slot != apikey.Key1 {
 		t.Errorf("FindKey(key1) after a refused replace = %+v, %v; want key1 unchanged", got, err)
 	}
 	_, err = s.FindKey(ctx, apikey.Sum("never issued"))
-	wantFault(t, "FindKey(unknown)", err, store.ErrNotFound, fault.NotFound, "KeyNotFound", "")
+	wantFault(t, "FindKey(unknown)", err, store.ErrNotFound, fault.NotFound, "KeyNotFound", "", "")
 }
 
 func testModels(t *testing.T, s store.Store) {

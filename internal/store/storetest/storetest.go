@@ -188,8 +188,9 @@ func setup(t *testing.T, s store.Store, quotas ...hub.QuotaLimit) {
 }
 
 // wantFault checks that err is a *fault.Error of kind and code wrapping
-// sentinel, with a message that names want (when not "") and no SQL.
-func wantFault(t *testing.T, what string, err, sentinel error, kind fault.Kind, code, want string) {
+// sentinel, whose Param is param (the resource's name, which the API shows
+// as the error's target), with a message that contains want and no SQL.
+func wantFault(t *testing.T, what string, err, sentinel error, kind fault.Kind, code, param, want string) {
 	t.Helper()
 	if err == nil {
 		t.Errorf("%s: got no error, want %s", what, code)
@@ -206,7 +207,10 @@ func wantFault(t *testing.T, what string, err, sentinel error, kind fault.Kind, 
 	if f.Kind != kind || f.Code != code {
 		t.Errorf("%s: got kind %v code %q (%v), want kind %v code %q", what, f.Kind, f.Code, err, kind, code)
 	}
-	if want != "" && !strings.Contains(f.Message, want) {
+	if f.Param != param {
+		t.Errorf("%s: got Param %q, want %q", what, f.Param, param)
+	}
+	if !strings.Contains(f.Message, want) {
 		t.Errorf("%s: message %q does not contain %q", what, f.Message, want)
 	}
 	for _, leak := range []string{"SQL", "sql", "constraint", "UNIQUE", "FOREIGN"} {
@@ -218,12 +222,12 @@ func wantFault(t *testing.T, what string, err, sentinel error, kind fault.Kind, 
 
 func wantNotFound(t *testing.T, what string, err error, code, name string) {
 	t.Helper()
-	wantFault(t, what, err, store.ErrNotFound, fault.NotFound, code, fmt.Sprintf("%q", name))
+	wantFault(t, what, err, store.ErrNotFound, fault.NotFound, code, name, fmt.Sprintf("%q", name))
 }
 
 func wantExists(t *testing.T, what string, err error, name string) {
 	t.Helper()
-	wantFault(t, what, err, store.ErrExists, fault.Conflict, "itemDoesAlreadyExist", fmt.Sprintf("%q", name))
+	wantFault(t, what, err, store.ErrExists, fault.Conflict, "itemDoesAlreadyExist", name, fmt.Sprintf("%q", name))
 }
 
 // wantUTC checks that a time read back is in UTC.
@@ -253,7 +257,7 @@ func testEmpty(t *testing.T, s store.Store) {
 		t.Errorf("ListDeployments(\"\") = %v, %v; want none", ds, err)
 	}
 	_, err = s.FindKey(ctx, apikey.Sum("nothing"))
-	wantFault(t, "FindKey", err, store.ErrNotFound, fault.NotFound, "KeyNotFound", "")
+	wantFault(t, "FindKey", err, store.ErrNotFound, fault.NotFound, "KeyNotFound", "", "")
 }
 
 func testSettings(t *testing.T, s store.Store) {
