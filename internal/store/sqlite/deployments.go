@@ -48,7 +48,9 @@ func (s *Store) CreateDeployment(ctx context.Context, d deployment.Deployment) e
 			d.Project, d.Name, d.Model, d.Version, d.SKU, d.Capacity,
 			d.VersionUpgradeOption, d.RAIPolicy, d.State, d.Reason, created, updated); err != nil {
 			return constraint(err, "create deployment",
-				func() error { return alreadyExists(d.Name, "deployment %q already exists in project %q", d.Name, d.Project) },
+				func() error {
+					return alreadyExists(d.Name, "deployment %q already exists in project %q", d.Name, d.Project)
+				},
 				func() error {
 					return fmt.Errorf("sqlite: create deployment %q: project or model vanished: %w", d.Name, err)
 				})
