@@ -13,6 +13,10 @@ import (
 //
 // Supported types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K,
 // Q6_K.
+//
+// Every product that feeds an addition is rounded explicitly (float32(a*b))
+// so that the compiler cannot fuse it into an FMA (it does on arm64 and with
+// GOAMD64=v3), which would change the results.
 func Dequantize(t Type, src []byte, dst []float32) error {
 	fn, err := dequantizer(t)
 	if err != nil {
@@ -199,9 +203,9 @@ func dequantQ4_K(src []byte, dst []float32) {
 		for g := range 4 {
 			q := qs[32*g : 32*g+32]
 			sc, m := scaleMinK4(2*g, scales)
-			d1, m1 := d*float32(sc), dmin*float32(m)
+			d1, m1 := d*float32(sc), float32(dmin*float32(m))
 			sc, m = scaleMinK4(2*g+1, scales)
-			d2, m2 := d*float32(sc), dmin*float32(m)
+			d2, m2 := d*float32(sc), float32(dmin*float32(m))
 			lo := y[64*g : 64*g+32]
 			hi := y[64*g+32 : 64*g+64]
 			for l, v := range q {
@@ -226,9 +230,9 @@ func dequantQ5_K(src []byte, dst []float32) {
 		for g := range 4 {
 			q := qs[32*g : 32*g+32]
 			sc, m := scaleMinK4(2*g, scales)
-			d1, m1 := d*float32(sc), dmin*float32(m)
+			d1, m1 := d*float32(sc), float32(dmin*float32(m))
 			sc, m = scaleMinK4(2*g+1, scales)
-			d2, m2 := d*float32(sc), dmin*float32(m)
+			d2, m2 := d*float32(sc), float32(dmin*float32(m))
 			lo := y[64*g : 64*g+32]
 			hi := y[64*g+32 : 64*g+64]
 			s1, s2 := uint(2*g), uint(2*g+1)

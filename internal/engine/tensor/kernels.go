@@ -284,7 +284,7 @@ func dotQ8_0Q8_0(n int, w, x []byte) float32 {
 	for range n / 32 {
 		bw, bx := w[:sizeQ8_0], x[:sizeQ8_0]
 		sumi := dotI8(bw[2:34], bx[2:34])
-		sum += float32(sumi) * (half(bw) * half(bx))
+		sum += float32(float32(sumi) * (half(bw) * half(bx)))
 		w, x = w[sizeQ8_0:], x[sizeQ8_0:]
 	}
 	return sum
@@ -300,7 +300,7 @@ func dotQ4_0Q8_0(n int, w, x []byte) float32 {
 			sumi += (int32(q&0x0f) - 8) * int32(int8(qx[j]))
 			sumi += (int32(q>>4) - 8) * int32(int8(qx[j+16]))
 		}
-		sum += float32(sumi) * (half(bw) * half(bx))
+		sum += float32(float32(sumi) * (half(bw) * half(bx)))
 		w, x = w[sizeQ4_0:], x[sizeQ8_0:]
 	}
 	return sum
@@ -319,7 +319,7 @@ func dotQ5_0Q8_0(n int, w, x []byte) float32 {
 			sumi += (int32(uint32(q&0x0f)|h0) - 16) * int32(int8(qx[j]))
 			sumi += (int32(uint32(q>>4)|h1) - 16) * int32(int8(qx[j+16]))
 		}
-		sum += float32(sumi) * (half(bw) * half(bx))
+		sum += float32(float32(sumi) * (half(bw) * half(bx)))
 		w, x = w[sizeQ5_0:], x[sizeQ8_0:]
 	}
 	return sum
@@ -335,7 +335,7 @@ func dotQ4_1Q8_1(n int, w, x []byte) float32 {
 			sumi += int32(q&0x0f) * int32(int8(qx[j]))
 			sumi += int32(q>>4) * int32(int8(qx[j+16]))
 		}
-		sum += float32(sumi)*(half(bw)*half(bx)) + half(bw[2:])*half(bx[2:])
+		sum += float32(float32(sumi)*(half(bw)*half(bx))) + float32(half(bw[2:])*half(bx[2:]))
 		w, x = w[sizeQ4_1:], x[sizeQ8_1:]
 	}
 	return sum
@@ -354,7 +354,7 @@ func dotQ5_1Q8_1(n int, w, x []byte) float32 {
 			sumi += int32(uint32(q&0x0f)|h0) * int32(int8(qx[j]))
 			sumi += int32(uint32(q>>4)|h1) * int32(int8(qx[j+16]))
 		}
-		sum += float32(sumi)*(half(bw)*half(bx)) + half(bw[2:])*half(bx[2:])
+		sum += float32(float32(sumi)*(half(bw)*half(bx))) + float32(half(bw[2:])*half(bx[2:]))
 		w, x = w[sizeQ5_1:], x[sizeQ8_1:]
 	}
 	return sum
@@ -388,7 +388,7 @@ func dotQ4_KQ8_K(n int, w, x []byte) float32 {
 			sumi += int32(sc1)*lo + int32(sc2)*hi
 			sumMins += int32(m1)*(bsum(4*g)+bsum(4*g+1)) + int32(m2)*(bsum(4*g+2)+bsum(4*g+3))
 		}
-		sum += dy*half(bw)*float32(sumi) - dy*half(bw[2:])*float32(sumMins)
+		sum += float32(float32(dy*half(bw))*float32(sumi)) - float32(float32(dy*half(bw[2:]))*float32(sumMins))
 		w, x = w[sizeQ4_K:], x[sizeQ8_K:]
 	}
 	return sum
@@ -416,7 +416,7 @@ func dotQ5_KQ8_K(n int, w, x []byte) float32 {
 			sumi += int32(sc1)*lo + int32(sc2)*hi
 			sumMins += int32(m1)*(bsum(4*g)+bsum(4*g+1)) + int32(m2)*(bsum(4*g+2)+bsum(4*g+3))
 		}
-		sum += dy*half(bw)*float32(sumi) - dy*half(bw[2:])*float32(sumMins)
+		sum += float32(float32(dy*half(bw))*float32(sumi)) - float32(float32(dy*half(bw[2:]))*float32(sumMins))
 		w, x = w[sizeQ5_K:], x[sizeQ8_K:]
 	}
 	return sum
@@ -451,7 +451,7 @@ func dotQ6_KQ8_K(n int, w, x []byte) float32 {
 				sumi += int32(int8(sc[j])) * p
 			}
 		}
-		sum += half(bw[208:]) * dy * float32(sumi)
+		sum += float32(float32(half(bw[208:])*dy) * float32(sumi))
 		w, x = w[sizeQ6_K:], x[sizeQ8_K:]
 	}
 	return sum

@@ -13,6 +13,10 @@ import (
 // no importance matrix is given).
 //
 // Supported types: F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q6_K.
+//
+// Products that feed a sum are rounded explicitly (float32(a*b)) so that
+// the compiler cannot fuse them into FMA instructions (it does on arm64 and
+// with GOAMD64=v3), which would change the rounding and so the bytes.
 func Quantize(t Type, src []float32, dst []byte) error {
 	var fn func([]float32, []byte)
 	switch t {
@@ -92,7 +96,7 @@ func toInt(x float32) int32 { return int32(x) }
 // mantissa). It is meant for |x| <= 2^22; outside that range it returns a
 // wrong but harmless value, like ggml.
 func nearestInt(x float32) int32 {
-	v := x + 12582912
+	v := float32(x) + 12582912 // float32(x): callers pass products; do not fuse
 	i := int32(math.Float32bits(v))
 	return (i & 0x007fffff) - 0x00400000
 }
@@ -140,8 +144,8 @@ func quantQ4_0(src []float32, dst []byte) {
 		}
 		put16(b, FP32ToFP16(d))
 		for j := range 16 {
-			x0 := x[j] * id
-			x1 := x[16+j] * id
+			x0 := float32(x[j] * id)
+			x1 := float32(x[16+j] * id)
 			q0 := min(15, int32(int8(toInt(x0+8.5))))
 			q1 := min(15, int32(int8(toInt(x1+8.5))))
 			b[2+j] = byte(q0) | byte(q1)<<4
@@ -158,7 +162,7 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, Laux []uint8, rmin, rde
 	n := len(x)
 	mn, mx := x[0], x[0]
 	sumW := weights[0]
-	sumX := sumW * x[0]
+	sumX := float32(sumW * x[0])
 	for i := 1; i < n; i++ {
 		if x[i] < mn {
 			mn = x[i]
@@ -168,7 +172,7 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, Laux []uint8, rmin, rde
 		}
 		w := weights[i]
 		sumW += w
-		sumX += w * x[i]
+		sumX += float32(w * x[i])
 	}
 	if mn > 0 {
 		mn = 0
@@ -187,22 +191,22 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, Laux []uint8, rmin, rde
 		l := max(0, min(nmax, nearestInt(iscale*(v-mn))))
 		L[i] = uint8(l)
 		diff := float32(scale*float32(l)) + mn - v
-		bestErr += weights[i] * float32(diff*diff)
+		bestErr += float32(weights[i] * float32(diff*diff))
 	}
 	if nstep < 1 {
 		return scale, -mn
 	}
 	for is := 0; is <= nstep; is++ {
-		iscale = (rmin + rdelta*float32(is) + fmax) / (mx - mn)
+		iscale = (rmin + float32(rdelta*float32(is)) + fmax) / (mx - mn)
 		var sumL, sumL2, sumXL float32
 		for i, v := range x {
 			l := max(0, min(nmax, nearestInt(iscale*(v-mn))))
 			Laux[i] = uint8(l)
 			w := weights[i]
 			fl := float32(l)
-			sumL += w * fl
-			sumL2 += float32(w*fl) * fl
-			sumXL += float32(w*fl) * v
+			sumL += float32(w * fl)
+			sumL2 += float32(float32(w*fl) * fl)
+			sumXL += float32(float32(w*fl) * v)
 		}
 		D := float32(sumW*sumL2) - float32(sumL*sumL)
 		if D > 0 {
@@ -215,7 +219,7 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, Laux []uint8, rmin, rde
 			var mad float32
 			for i, v := range x {
 				diff := float32(thisScale*float32(Laux[i])) + thisMin - v
-				mad += weights[i] * float32(diff*diff)
+				mad += float32(weights[i] * float32(diff*diff))
 			}
 			if mad < bestErr {
 				copy(L[:n], Laux[:n])
@@ -248,7 +252,7 @@ func quantQ4_K(src []float32, dst []byte) {
 			xs := x[32*j : 32*j+32]
 			var sumX2 float32
 			for _, v := range xs {
-				sumX2 += v * v
+				sumX2 += float32(v * v)
 			}
 			avX := float32(math.Sqrt(float64(sumX2 / 32)))
 			for l, v := range xs {
@@ -294,7 +298,7 @@ func quantQ4_K(src []float32, dst []byte) {
 			if d == 0 {
 				continue
 			}
-			dm := mf * float32(m)
+			dm := float32(mf * float32(m))
 			for i := range 32 {
 				l := nearestInt((x[32*j+i] + dm) / d)
 				L[32*j+i] = uint8(max(0, min(15, l)))
@@ -340,8 +344,8 @@ func makeQXQuants(nmax int32, x []float32, L []int8) float32 {
 		L[i] = int8(l + nmax)
 		w := v * v
 		fl := float32(l)
-		sumLX += float32(w*v) * fl
-		sumL2 += float32(w*fl) * fl
+		sumLX += float32(float32(w*v) * fl)
+		sumL2 += float32(float32(w*fl) * fl)
 	}
 	var scale float32
 	if sumL2 != 0 {
@@ -352,14 +356,14 @@ func makeQXQuants(nmax int32, x []float32, L []int8) float32 {
 		if is == 0 {
 			continue
 		}
-		iscale = -(fmax + 0.1*float32(is)) / mx
+		iscale = -(fmax + float32(0.1*float32(is))) / mx
 		sumLX, sumL2 = 0, 0
 		for _, v := range x {
 			l := max(-nmax, min(nmax-1, nearestInt(iscale*v)))
 			w := v * v
 			fl := float32(l)
-			sumLX += float32(w*v) * fl
-			sumL2 += float32(w*fl) * fl
+			sumLX += float32(float32(w*v) * fl)
+			sumL2 += float32(float32(w*fl) * fl)
 		}
 		if sumL2 > 0 && float32(sumLX*sumLX) > float32(best*sumL2) {
 			for i, v := range x {
