@@ -83,7 +83,7 @@ func (c *Client) Chat(ctx context.Context, key, deployment string, req ChatReque
 		// The server answered in one body although a stream was asked for.
 		return readCompletion(resp.Body, onDelta)
 	}
-	return readStream(resp.Status, resp.Body, onDelta)
+	return readStream(resp.Body, onDelta)
 }
 
 type chatBody struct {
@@ -189,7 +189,7 @@ func inferenceError(resp *http.Response) error {
 
 // readStream reads server-sent events until [DONE]. The first choice is the
 // answer; Azure's first chunk, with no choices, only carries filter results.
-func readStream(status string, r io.Reader, onDelta func(string)) (ChatResult, error) {
+func readStream(r io.Reader, onDelta func(string)) (ChatResult, error) {
 	var (
 		res     ChatResult
 		content strings.Builder
@@ -259,7 +259,7 @@ func readStream(status string, r io.Reader, onDelta func(string)) (ChatResult, e
 	}
 	res.Content = content.String()
 	if !done && res.FinishReason == "" {
-		return res, fmt.Errorf("chat: stream (%s) ended before the answer was complete: %w", status, io.ErrUnexpectedEOF)
+		return res, fmt.Errorf("chat: the stream ended before the answer was complete: %w", io.ErrUnexpectedEOF)
 	}
 	return res, nil
 }

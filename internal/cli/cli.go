@@ -104,10 +104,7 @@ func (a *app) host() string {
 	if a.client != nil {
 		return a.client.BaseURL()
 	}
-	if cc, err := config.ClientFromEnv(a.env.Getenv); err == nil {
-		return cc.Host
-	}
-	return "the configured host"
+	return "CERULEAN_HOST"
 }
 
 func (a *app) rootCmd() *cobra.Command {

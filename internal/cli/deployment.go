@@ -90,7 +90,7 @@ func (a *app) deploymentCreateCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&d.Model.Name, "model", "", "catalog model to deploy (required)")
 	f.StringVar(&d.Model.Version, "version", "", "model version (default: the model's default version)")
-	f.StringVar(&d.SKU.Name, "sku", "Standard", "deployment type: Standard, GlobalStandard, ProvisionedManaged, ManagedCompute, GlobalBatch")
+	f.StringVar(&d.SKU.Name, "sku", "Standard", "deployment type, e.g. Standard, GlobalStandard, ProvisionedManaged, ManagedCompute")
 	f.IntVar(&d.SKU.Capacity, "capacity", 1, "capacity: K-TPM for Standard, PTUs for ProvisionedManaged, replicas for ManagedCompute")
 	f.StringVar(&d.VersionUpgradeOption, "version-upgrade-option", "", "OnceNewDefaultVersionAvailable, OnceCurrentVersionExpired or NoAutoUpgrade")
 	f.StringVar(&d.RAIPolicyName, "rai-policy", "", "content filter policy name")

@@ -193,9 +193,9 @@ func (a *app) modelsAddCmd() *cobra.Command {
 (vLLM, llama.cpp server, Ollama, OpenAI, ...): --upstream is that server's
 base URL including /v1, --upstream-model the model name it knows.`,
 		Example: `  cerulean models add --name llama3 --upstream http://127.0.0.1:11434/v1 --upstream-model llama3.2:1b`,
-		Args:    cobra.NoArgs,
+		Args:    cobra.MaximumNArgs(1),
 		RunE: a.run(func(ctx context.Context, c *api.Client, args []string) error {
-			m, err := o.model()
+			m, err := o.model(args)
 			if err != nil {
 				return err
 			}
@@ -223,8 +223,12 @@ base URL including /v1, --upstream-model the model name it knows.`,
 	return cmd
 }
 
-// model validates the flags and builds the catalog entry.
-func (o *modelAddOptions) model() (api.Model, error) {
+// model validates the flags and builds the catalog entry. The weights come
+// from the upstream flags; a positional FILE is reserved for local files.
+func (o *modelAddOptions) model(args []string) (api.Model, error) {
+	if len(args) > 0 {
+		return api.Model{}, usagef("models add %s: adding a local file is not supported yet; give an OpenAI-compatible server with --upstream", args[0])
+	}
 	v, err := o.upstreamVersion()
 	if err != nil {
 		return api.Model{}, err

@@ -92,10 +92,11 @@ func TestModelsAdd(t *testing.T) {
 			wantStderr: "Error: invalid argument \"lots\" for \"--context-length\" flag: strconv.ParseInt: parsing \"lots\": invalid syntax\nRun 'cerulean models add --help' for usage.\n",
 		},
 		{
-			name:       "a file is not taken yet",
-			args:       []string{"model.gguf", "--name", "x"},
-			wantCode:   2,
-			wantStderr: "Error: unknown command \"model.gguf\" for \"cerulean models add\"\nRun 'cerulean models add --help' for usage.\n",
+			name:     "a file is not taken yet",
+			args:     []string{"model.gguf", "--name", "x"},
+			wantCode: 2,
+			wantStderr: "Error: models add model.gguf: adding a local file is not supported yet; give an OpenAI-compatible server with --upstream\n" +
+				"Run 'cerulean models add --help' for usage.\n",
 		},
 	}
 	for _, tt := range tests {
