@@ -119,7 +119,7 @@ func TestDeploymentErrors(t *testing.T) {
 		{name: "no quota for the type", method: "POST", path: depsPath, body: `{"name":"d9","model":{"name":"m1"},"sku":{"name":"GlobalBatch"}}`,
 			status: 409, code: "InsufficientQuota", target: "sku.capacity", message: "available capacity '0'"},
 		{name: "duplicate", method: "POST", path: depsPath, body: `{"name":"chat","model":{"name":"m1"}}`,
-			status: 409, code: "DeploymentExists", target: "chat"},
+			status: 409, code: "itemDoesAlreadyExist", target: "chat"},
 		{name: "missing project", method: "POST", path: "/api/v1/projects/nope/deployments", body: `{"name":"d9","model":{"name":"m1"}}`,
 			status: 404, code: "ProjectNotFound", target: "nope"},
 		{name: "list of missing project", method: "GET", path: "/api/v1/projects/nope/deployments", status: 404, code: "ProjectNotFound", target: "nope"},

@@ -18,8 +18,10 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/store"
 )
 
-// fakeStore is an in-memory manage.Store that behaves as store.Store says:
-// faults wrapping the store's sentinels, quota checked on writes. Setting
+// fakeStore is an in-memory manage.Store that behaves as store.Store says
+// and as internal/store/sqlite does: faults wrapping the store's sentinels
+// with sqlite's codes (HubNotFound, itemDoesAlreadyExist, conflict, ...),
+// quota checked on writes. Setting
 // fail makes every call return it.
 type fakeStore struct {
 	mu          sync.Mutex
@@ -49,12 +51,12 @@ func notFoundErr(kind, name string) error {
 }
 
 func existsErr(kind, name string) error {
-	return &fault.Error{Kind: fault.Conflict, Code: kind + "Exists", Param: name,
+	return &fault.Error{Kind: fault.Conflict, Code: "itemDoesAlreadyExist", Param: name,
 		Message: fmt.Sprintf("%s %q already exists", kind, name), Err: store.ErrExists}
 }
 
 func inUseErr(kind, name, by string) error {
-	return &fault.Error{Kind: fault.Conflict, Code: kind + "InUse", Param: name,
+	return &fault.Error{Kind: fault.Conflict, Code: "conflict", Param: name,
 		Message: fmt.Sprintf("%s %q is used by %s", kind, name, by), Err: store.ErrInUse}
 }
 

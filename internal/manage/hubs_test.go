@@ -75,7 +75,7 @@ func TestHubErrors(t *testing.T) {
 		{name: "twice", method: "POST", path: "/api/v1/hubs", body: `{"name":"ab","quotas":[{"model":"*","sku":"Standard","limit":1},{"model":"*","sku":"Standard","limit":2}]}`,
 			status: 400, code: "invalidPayload", target: "quotas", message: "twice"},
 		{name: "duplicate", method: "POST", path: "/api/v1/hubs", body: `{"name":"default"}`,
-			status: 409, code: "HubExists", target: "default"},
+			status: 409, code: "itemDoesAlreadyExist", target: "default"},
 		{name: "get missing", method: "GET", path: "/api/v1/hubs/nope", status: 404, code: "HubNotFound", target: "nope"},
 		{name: "quotas of missing", method: "GET", path: "/api/v1/hubs/nope/quotas", status: 404, code: "HubNotFound", target: "nope"},
 		{name: "patch missing", method: "PATCH", path: "/api/v1/hubs/nope", body: `{"description":"x"}`, status: 404, code: "HubNotFound", target: "nope"},
@@ -86,7 +86,7 @@ func TestHubErrors(t *testing.T) {
 		{name: "patch bad type", method: "PATCH", path: "/api/v1/hubs/default", body: `{"description":1}`,
 			status: 400, code: "invalidPayload", target: "description"},
 		{name: "delete missing", method: "DELETE", path: "/api/v1/hubs/nope", status: 404, code: "HubNotFound", target: "nope"},
-		{name: "delete with projects", method: "DELETE", path: "/api/v1/hubs/default", status: 409, code: "HubInUse", target: "default", message: "project p1"},
+		{name: "delete with projects", method: "DELETE", path: "/api/v1/hubs/default", status: 409, code: "conflict", target: "default", message: "project p1"},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, e) })
 	}

@@ -96,7 +96,7 @@ func TestModelErrors(t *testing.T) {
 			status: 400, code: "invalidPayload", target: "defaultVersion"},
 		{name: "wrong type", method: "POST", path: "/api/v1/models", body: `{"name":"mx","versions":[{"contextLength":"long"}]}`,
 			status: 400, code: "invalidPayload", target: "versions.contextLength"},
-		{name: "duplicate", method: "POST", path: "/api/v1/models", body: chatModel(), status: 409, code: "ModelExists", target: "m1"},
+		{name: "duplicate", method: "POST", path: "/api/v1/models", body: chatModel(), status: 409, code: "itemDoesAlreadyExist", target: "m1"},
 		{name: "get missing", method: "GET", path: "/api/v1/models/nope", status: 404, code: "ModelNotFound", target: "nope"},
 		{name: "patch missing", method: "PATCH", path: "/api/v1/models/nope", body: `{}`, status: 404, code: "ModelNotFound", target: "nope"},
 		{name: "patch bad default", method: "PATCH", path: "/api/v1/models/m1", body: `{"defaultVersion":"9"}`,
@@ -180,7 +180,7 @@ func TestModelUpdate(t *testing.T) {
 	errCase{method: "PATCH", path: "/api/v1/models/m1",
 		body:   api.ModelUpdate{Versions: &[]api.ModelVersion{upstreamV1("http://127.0.0.1:9/v1", "k")}},
 		status: 409, code: "ModelVersionInUse", target: "versions", message: `deployment "d1"`}.run(t, e)
-	errCase{method: "DELETE", path: "/api/v1/models/m1", status: 409, code: "ModelInUse", target: "m1", message: "d1"}.run(t, e)
+	errCase{method: "DELETE", path: "/api/v1/models/m1", status: 409, code: "conflict", target: "m1", message: "d1"}.run(t, e)
 
 	if status, b := e.call(t, "DELETE", "/api/v1/models/m2", nil); status != http.StatusNoContent || len(b) != 0 {
 		t.Fatalf("delete: %d %s", status, b)

@@ -107,7 +107,7 @@ func TestProjectErrors(t *testing.T) {
 		{name: "wrong type", method: "POST", path: "/api/v1/projects", body: `{"name":"p9","hub":true}`,
 			status: 400, code: "invalidPayload", target: "hub"},
 		{name: "duplicate", method: "POST", path: "/api/v1/projects", body: `{"name":"p1"}`,
-			status: 409, code: "ProjectExists", target: "p1"},
+			status: 409, code: "itemDoesAlreadyExist", target: "p1"},
 		{name: "missing hub", method: "POST", path: "/api/v1/projects", body: `{"name":"p9","hub":"nohub"}`,
 			status: 404, code: "HubNotFound", target: "hub", message: `"nohub"`},
 		{name: "list of missing hub", method: "GET", path: "/api/v1/projects?hub=nohub", status: 404, code: "HubNotFound", target: "nohub"},
