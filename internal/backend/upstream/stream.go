@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/cerulean-ai/cerulean/internal/inference"
 )
@@ -171,7 +172,24 @@ func (b *Backend) stream(ctx context.Context, up *endpoint, path string, body an
 		b.log.WarnContext(ctx, "upstream stream ended early", "upstream", up.host(), "path", path)
 		return true, cutError(up, nil)
 	}
+	// A stream that stopped early is closed unread, which aborts the
+	// upstream's work; a finished one is drained so the connection goes
+	// back to the pool.
+	drain(resp.Body, cancel)
 	return true, nil
+}
+
+// drainWait bounds the wait for the end of a finished response.
+const drainWait = 250 * time.Millisecond
+
+// drain reads what is left of a finished response (usually just the
+// chunked terminator after [DONE] or the JSON body) so that its connection
+// can be reused. A server that keeps the response open gets drainWait,
+// then cancel aborts the read.
+func drain(body io.Reader, cancel context.CancelFunc) {
+	t := time.AfterFunc(drainWait, cancel)
+	defer t.Stop()
+	io.CopyN(io.Discard, body, 4<<10)
 }
 
 // handleError marks an error returned by readEvents' handler, to tell it

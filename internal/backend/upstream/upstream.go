@@ -275,8 +275,13 @@ func (e *endpoint) isAzure() bool {
 
 // call posts body as JSON and decodes a 200 answer into out.
 func (b *Backend) call(ctx context.Context, up *endpoint, path string, body, out any) error {
-	resp, err := b.send(ctx, up, path, body, false)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resp, err := b.send(sctx, up, path, body, false)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -289,6 +294,7 @@ func (b *Backend) call(ctx context.Context, up *endpoint, path string, body, out
 		}
 		return badResponse(up, err)
 	}
+	drain(resp.Body, cancel)
 	return nil
 }
 
