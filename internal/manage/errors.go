@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/cerulean-ai/cerulean/api"
 	"github.com/cerulean-ai/cerulean/internal/fault"
@@ -24,7 +26,18 @@ const (
 	codeConflict       = "conflict"
 	codeCanceled       = "requestCanceled"
 	codeTimeout        = "timeout"
+	codeMethod         = "methodNotAllowed"
 )
+
+// methodNotAllowed is a known path asked with a method it does not take.
+type methodNotAllowed struct {
+	method, path string
+	allow        []string
+}
+
+func (e *methodNotAllowed) Error() string {
+	return fmt.Sprintf("%s is not allowed on %s: use %s", e.method, e.path, strings.Join(e.allow, ", "))
+}
 
 // requestIDHeader carries the request id, set by the server's middleware or
 // by the caller; the API makes one when neither did.
@@ -54,6 +67,11 @@ func classify(err error) *fault.Error {
 // of its kind. Internal failures show only the request id; their cause goes
 // to the log.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if m, ok := errors.AsType[*methodNotAllowed](err); ok {
+		w.Header().Set("Allow", strings.Join(m.allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, api.ErrorBody{Error: api.ErrorDetail{Code: codeMethod, Message: m.Error()}})
+		return
+	}
 	f := classify(err)
 	status := f.Kind.Status()
 	body := api.ErrorBody{Error: api.ErrorDetail{Code: f.Code, Message: f.Message, Target: f.Param}}

@@ -71,7 +71,11 @@ func TestAuthEmptyTokenRefusesAll(t *testing.T) {
 func TestNoRoute(t *testing.T) {
 	e := newEnv(t, newFakeStore())
 	errCase{method: "GET", path: "/api/v1/nothing", status: 404, code: "notFound", message: "GET /api/v1/nothing"}.run(t, e)
-	errCase{method: "DELETE", path: "/api/v1/hubs", status: 404, code: "notFound"}.run(t, e)
+	errCase{method: "GET", path: "/api/v1/hubs/a/b", status: 404, code: "notFound"}.run(t, e)
+	errCase{method: "DELETE", path: "/api/v1/hubs", status: 405, code: "methodNotAllowed",
+		message: "DELETE is not allowed on /api/v1/hubs: use GET, POST"}.run(t, e)
+	errCase{method: "POST", path: "/api/v1/projects/p1/deployments/d1", status: 405, code: "methodNotAllowed",
+		message: "use GET, PUT, PATCH, DELETE"}.run(t, e)
 }
 
 func TestBodies(t *testing.T) {

@@ -2,6 +2,7 @@ package manage
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/cerulean-ai/cerulean/internal/fault"
 )
@@ -47,16 +48,23 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"PUT /api/v1/projects/{project}/deployments/{deployment}", a.putDeployment},
 		{"PATCH /api/v1/projects/{project}/deployments/{deployment}", a.updateDeployment},
 		{"DELETE /api/v1/projects/{project}/deployments/{deployment}", a.deleteDeployment},
-
-		// Anything else under /api/v1/ is a JSON 404 (after the token check).
-		{"/api/v1/", a.noRoute},
 	}
+	allowed := map[string][]string{} // path pattern → its methods
 	for _, rt := range routes {
 		mux.Handle(rt.pattern, a.handle(rt.h))
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		allowed[path] = append(allowed[path], method)
 	}
-}
-
-// noRoute answers a path or method the API does not have.
-func (a *API) noRoute(r *http.Request) (reply, error) {
-	return reply{}, fault.New(fault.NotFound, codeNotFound, "there is no management route %s %s", r.Method, r.URL.Path)
+	paths := http.NewServeMux()
+	for p := range allowed {
+		paths.Handle(p, http.NotFoundHandler())
+	}
+	// Anything else under /api/v1/ is a JSON 405 or 404 (after the token
+	// check).
+	mux.Handle("/api/v1/", a.handle(func(r *http.Request) (reply, error) {
+		if _, p := paths.Handler(r); p != "" {
+			return reply{}, &methodNotAllowed{method: r.Method, path: r.URL.Path, allow: allowed[p]}
+		}
+		return reply{}, fault.New(fault.NotFound, codeNotFound, "there is no management route %s %s", r.Method, r.URL.Path)
+	}))
 }
