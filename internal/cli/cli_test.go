@@ -256,3 +256,12 @@ func TestHelpAndVersion(t *testing.T) {
 		})
 	}
 }
+
+func TestInterrupted(t *testing.T) {
+	f := newFakeServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr recorder
+	code := Main(ctx, []string{"project", "list"}, hostEnv(f.URL), strings.NewReader(""), &stdout, &stderr)
+	check(t, result{code: code, stdout: stdout.String(), stderr: stderr.String()}, 130, "Error: interrupted\n", "")
+}
