@@ -21,7 +21,7 @@ import (
 // upstream key scrubbed out.
 type StatusError struct {
 	Host    string // host:port of the upstream
-	Status  int    // HTTP status; 0 for an error event inside a stream
+	Status  int    // HTTP status (200 for an error inside a 200 answer)
 	Type    string
 	Code    string
 	Param   string
@@ -217,12 +217,13 @@ func statusError(up *endpoint, status int, h http.Header, raw []byte) *fault.Err
 	return e
 }
 
-// streamError maps an error event inside a 200 stream.
-func streamError(up *endpoint, env *envelope) *fault.Error {
-	se := &StatusError{Host: up.host()}
+// bodyError maps an error that came inside a 200 answer: an error event
+// in a stream, or an error envelope instead of a completion.
+func bodyError(up *endpoint, env *envelope) *fault.Error {
+	se := &StatusError{Host: up.host(), Status: http.StatusOK}
 	env.fill(se)
 	se.Message = scrub(se.Message, up.key)
-	msg := fmt.Sprintf("upstream %s reported an error mid-stream", se.Host)
+	msg := fmt.Sprintf("upstream %s reported an error", se.Host)
 	if se.Message != "" {
 		msg += ": " + se.Message
 	}

@@ -419,3 +419,60 @@ func TestDrainBounded(t *testing.T) {
 		t.Errorf("ChatStream returned after %v", d)
 	}
 }
+
+func TestStreamGotJSON(t *testing.T) {
+	tg := canned(t, 200, "application/json; charset=utf-8", `{"id":"c","object":"chat.completion","model":"up","choices":[
+		{"index":0,"message":{"role":"assistant","content":"whole answer"},"finish_reason":"stop"},
+		{"index":1,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}],
+		"usage":{"prompt_tokens":4,"completion_tokens":3,"total_tokens":7}}`)
+	var got []inference.ChatChunk
+	u, err := testBackend(t).ChatStream(t.Context(), tg, userReq("x"), func(c *inference.ChatChunk) error { got = append(got, *c); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0
+	want := []inference.ChatChunk{{ID: "c", Object: "chat.completion.chunk", Model: "up", Choices: []inference.ChunkChoice{
+		{Index: 0, Delta: inference.Delta{Role: "assistant", Content: ptr("whole answer")}, FinishReason: ptr("stop")},
+		{Index: 1, Delta: inference.Delta{Role: "assistant", ToolCalls: []inference.ToolCall{{Index: &zero, ID: "t", Type: "function",
+			Function: inference.FunctionCall{Name: "f", Arguments: "{}"}}}}, FinishReason: ptr("tool_calls")},
+	}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("chunks (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&inference.Usage{PromptTokens: 4, CompletionTokens: 3, TotalTokens: 7}, u); diff != "" {
+		t.Errorf("usage (-want +got):\n%s", diff)
+	}
+}
+
+func TestErrorIn200(t *testing.T) {
+	b := testBackend(t)
+	tests := []struct {
+		name string
+		call func(inference.Target) error
+	}{
+		{"chat", func(tg inference.Target) error { _, err := b.Chat(t.Context(), tg, userReq("x")); return err }},
+		{"completion", func(tg inference.Target) error {
+			_, err := b.Complete(t.Context(), tg, &inference.CompletionRequest{Prompt: inference.Prompt{Texts: []string{"x"}}})
+			return err
+		}},
+		{"embeddings", func(tg inference.Target) error {
+			_, err := b.Embed(t.Context(), tg, &inference.EmbeddingRequest{Input: inference.Prompt{Texts: []string{"x"}}})
+			return err
+		}},
+		{"chat stream answered with JSON", func(tg inference.Target) error {
+			_, err := b.ChatStream(t.Context(), tg, userReq("x"), func(*inference.ChatChunk) error { return nil })
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call(canned(t, 200, "application/json", `{"error":{"message":"model is loading","type":"server_error"}}`))
+			fe, ok := fault.As(err)
+			if !ok || fe.Kind != fault.BadGateway || !strings.Contains(fe.Message, "model is loading") {
+				t.Errorf("err = %v, want BadGateway naming the upstream's message", err)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

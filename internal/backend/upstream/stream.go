@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"strings"
 	"time"
 
+	"github.com/cerulean-ai/cerulean/internal/fault"
 	"github.com/cerulean-ai/cerulean/internal/inference"
 )
 
@@ -25,7 +28,14 @@ type chatEvent struct {
 	envelope
 }
 
-// completionEvent is a streamed legacy chunk or an error event.
+// chatResponse is a whole chat completion or an error.
+type chatResponse struct {
+	inference.ChatCompletion
+	envelope
+}
+
+// completionEvent is a streamed legacy chunk, a whole legacy completion,
+// or an error.
 type completionEvent struct {
 	inference.Completion
 	envelope
@@ -37,6 +47,10 @@ type completionEvent struct {
 // returns it — or, when the upstream sent none or the stream ended early,
 // the estimate from EstimateChat and the emitted text. Usage is nil only
 // when the upstream never started the stream.
+//
+// Leniency: an upstream that rejects stream_options is asked again without
+// it (and its usage estimated); one that answers a stream request with a
+// plain JSON completion has it passed on as a single chunk.
 func (b *Backend) ChatStream(ctx context.Context, t inference.Target, req *inference.ChatRequest, emit func(*inference.ChatChunk) error) (*inference.Usage, error) {
 	up, err := upstreamOf(t)
 	if err != nil {
@@ -46,15 +60,7 @@ func (b *Backend) ChatStream(ctx context.Context, t inference.Target, req *infer
 	r.Model, r.Stream, r.StreamOptions = up.model, true, &inference.StreamOptions{IncludeUsage: true}
 	var got *inference.Usage
 	var c counter
-	started, err := b.stream(ctx, up, "/chat/completions", &r, &c, func(data []byte) error {
-		var ev chatEvent
-		if err := json.Unmarshal(data, &ev); err != nil {
-			return badResponse(up, fmt.Errorf("decoding chunk %.200q: %w", data, err))
-		}
-		if ev.hasError() || ev.Object == "error" {
-			return streamError(up, &ev.envelope)
-		}
-		chunk := &ev.ChatChunk
+	onChunk := func(chunk *inference.ChatChunk) error {
 		if chunk.Usage != nil {
 			got, chunk.Usage = chunk.Usage, nil
 		}
@@ -75,7 +81,35 @@ func (b *Backend) ChatStream(ctx context.Context, t inference.Target, req *infer
 			return err
 		}
 		return emit(chunk)
-	})
+	}
+	h := handlers{
+		event: func(data []byte) error {
+			var ev chatEvent
+			if err := json.Unmarshal(data, &ev); err != nil {
+				return badResponse(up, fmt.Errorf("decoding chunk %.200q: %w", data, err))
+			}
+			if ev.hasError() || ev.Object == "error" {
+				return bodyError(up, &ev.envelope)
+			}
+			return onChunk(&ev.ChatChunk)
+		},
+		whole: func(data []byte) error {
+			var cc chatResponse
+			if err := json.Unmarshal(data, &cc); err != nil {
+				return badResponse(up, err)
+			}
+			if cc.hasError() {
+				return bodyError(up, &cc.envelope)
+			}
+			return onChunk(chatChunkOf(&cc.ChatCompletion))
+		},
+	}
+	started, err := b.stream(ctx, up, "/chat/completions", &r, &c, h)
+	if !started && rejectsStreamOptions(err) {
+		b.log.InfoContext(ctx, "upstream rejects stream_options; usage will be estimated", "upstream", up.host())
+		r.StreamOptions = nil
+		started, err = b.stream(ctx, up, "/chat/completions", &r, &c, h)
+	}
 	if !started {
 		return nil, err
 	}
@@ -93,15 +127,7 @@ func (b *Backend) CompleteStream(ctx context.Context, t inference.Target, req *i
 	r.Model, r.Stream, r.StreamOptions = up.model, true, &inference.StreamOptions{IncludeUsage: true}
 	var got *inference.Usage
 	var c counter
-	started, err := b.stream(ctx, up, "/completions", &r, &c, func(data []byte) error {
-		var ev completionEvent
-		if err := json.Unmarshal(data, &ev); err != nil {
-			return badResponse(up, fmt.Errorf("decoding chunk %.200q: %w", data, err))
-		}
-		if ev.hasError() || ev.Object == "error" {
-			return streamError(up, &ev.envelope)
-		}
-		chunk := &ev.Completion
+	onChunk := func(chunk *inference.Completion) error {
 		if chunk.Usage != nil {
 			got, chunk.Usage = chunk.Usage, nil
 		}
@@ -122,11 +148,72 @@ func (b *Backend) CompleteStream(ctx context.Context, t inference.Target, req *i
 			return err
 		}
 		return emit(chunk)
-	})
+	}
+	decode := func(data []byte) error {
+		var ev completionEvent
+		if err := json.Unmarshal(data, &ev); err != nil {
+			return badResponse(up, fmt.Errorf("decoding chunk %.200q: %w", data, err))
+		}
+		if ev.hasError() || ev.Object == "error" {
+			return bodyError(up, &ev.envelope)
+		}
+		return onChunk(&ev.Completion)
+	}
+	// A legacy chunk has the shape of the whole response.
+	h := handlers{event: decode, whole: decode}
+	started, err := b.stream(ctx, up, "/completions", &r, &c, h)
+	if !started && rejectsStreamOptions(err) {
+		b.log.InfoContext(ctx, "upstream rejects stream_options; usage will be estimated", "upstream", up.host())
+		r.StreamOptions = nil
+		started, err = b.stream(ctx, up, "/completions", &r, &c, h)
+	}
 	if !started {
 		return nil, err
 	}
 	return settle(got, func() int { return EstimatePrompt(req.Prompt) }, &c), err
+}
+
+// handlers decode a streamed answer: event takes each SSE event's data,
+// whole the body of an upstream that answered with plain JSON instead.
+type handlers struct {
+	event func(data []byte) error
+	whole func(body []byte) error
+}
+
+// rejectsStreamOptions reports whether err is an upstream's 400 about
+// stream_options, which older servers do not know.
+func rejectsStreamOptions(err error) bool {
+	fe, ok := fault.As(err)
+	return ok && fe.Kind == fault.Invalid && strings.Contains(strings.ToLower(fe.Message+" "+fe.Param), "stream_options")
+}
+
+// chatChunkOf turns a whole chat completion into one chunk.
+func chatChunkOf(cc *inference.ChatCompletion) *inference.ChatChunk {
+	chunk := &inference.ChatChunk{ID: cc.ID, Object: "chat.completion.chunk", Created: cc.Created, Model: cc.Model,
+		SystemFingerprint: cc.SystemFingerprint, PromptFilterResults: cc.PromptFilterResults, Usage: cc.Usage,
+		Choices: make([]inference.ChunkChoice, len(cc.Choices))}
+	for i, ch := range cc.Choices {
+		m := ch.Message
+		d := inference.Delta{Role: m.Role, Refusal: m.Refusal, ToolCalls: m.ToolCalls}
+		if d.Role == "" {
+			d.Role = "assistant"
+		}
+		if m.Content != nil {
+			text := m.Content.String()
+			d.Content = &text
+		}
+		for j := range d.ToolCalls {
+			if d.ToolCalls[j].Index == nil {
+				d.ToolCalls[j].Index = &j
+			}
+		}
+		cch := inference.ChunkChoice{Index: ch.Index, Delta: d, Logprobs: ch.Logprobs, ContentFilterResults: ch.ContentFilterResults}
+		if ch.FinishReason != "" {
+			cch.FinishReason = &ch.FinishReason
+		}
+		chunk.Choices[i] = cch
+	}
+	return chunk
 }
 
 // settle is the upstream's usage, completed, or the estimate.
@@ -144,7 +231,7 @@ func settle(got *inference.Usage, prompt func() int, c *counter) *inference.Usag
 // event's data. started reports whether the upstream answered 200, after
 // which usage must be reported whatever happens. The error is ctx's when
 // ctx ended, handle's when it failed, or a *fault.Error.
-func (b *Backend) stream(ctx context.Context, up *endpoint, path string, body any, c *counter, handle func([]byte) error) (started bool, err error) {
+func (b *Backend) stream(ctx context.Context, up *endpoint, path string, body any, c *counter, h handlers) (started bool, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel() // aborts the upstream request whenever we stop early
 	resp, err := b.send(sctx, up, path, body, true)
@@ -155,7 +242,19 @@ func (b *Backend) stream(ctx context.Context, up *endpoint, path string, body an
 		return false, err
 	}
 	defer resp.Body.Close()
-	done, err := readEvents(resp.Body, handle)
+	var done bool
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" {
+		var data []byte
+		data, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		if err == nil {
+			done = true
+			if herr := h.whole(data); herr != nil {
+				err = &handleError{herr}
+			}
+		}
+	} else {
+		done, err = readEvents(resp.Body, h.event)
+	}
 	switch {
 	case ctx.Err() != nil:
 		return true, ctx.Err()

@@ -142,21 +142,23 @@ func (b *Backend) Chat(ctx context.Context, t inference.Target, req *inference.C
 	}
 	r := *req
 	r.Model, r.Stream, r.StreamOptions = up.model, false, nil
-	var out inference.ChatCompletion
-	if err := b.call(ctx, up, "/chat/completions", &r, &out); err != nil {
+	var resp chatResponse
+	if err := b.call(ctx, up, "/chat/completions", &r, &resp); err != nil {
 		return nil, err
 	}
+	if resp.hasError() {
+		return nil, bodyError(up, &resp.envelope)
+	}
+	out := &resp.ChatCompletion
 	if out.Object == "" {
 		out.Object = "chat.completion"
 	}
-	if out.Usage == nil {
-		var c counter
-		for _, ch := range out.Choices {
-			c.add(ch.Index, messageChars(&ch.Message))
-		}
-		out.Usage = usage(EstimateChat(req), c.tokens())
+	var c counter
+	for _, ch := range out.Choices {
+		c.add(ch.Index, messageChars(&ch.Message))
 	}
-	return &out, nil
+	out.Usage = settle(out.Usage, func() int { return EstimateChat(req) }, &c)
+	return out, nil
 }
 
 // Complete sends a legacy completions request.
@@ -167,25 +169,27 @@ func (b *Backend) Complete(ctx context.Context, t inference.Target, req *inferen
 	}
 	r := *req
 	r.Model, r.Stream, r.StreamOptions = up.model, false, nil
-	var out inference.Completion
-	if err := b.call(ctx, up, "/completions", &r, &out); err != nil {
+	var resp completionEvent
+	if err := b.call(ctx, up, "/completions", &r, &resp); err != nil {
 		return nil, err
 	}
+	if resp.hasError() || resp.Object == "error" {
+		return nil, bodyError(up, &resp.envelope)
+	}
+	out := &resp.Completion
 	if out.Object == "" {
 		out.Object = "text_completion"
 	}
-	if out.Usage == nil {
-		var c counter
-		for _, ch := range out.Choices {
-			text := ch.Text
-			if req.Echo && req.Prompt.Len() == 1 && len(req.Prompt.Texts) == 1 {
-				text = strings.TrimPrefix(text, req.Prompt.Texts[0])
-			}
-			c.add(ch.Index, runes(text))
+	var c counter
+	for _, ch := range out.Choices {
+		text := ch.Text
+		if req.Echo && len(req.Prompt.Texts) == 1 {
+			text = strings.TrimPrefix(text, req.Prompt.Texts[0]) // the echo is not generated
 		}
-		out.Usage = usage(EstimatePrompt(req.Prompt), c.tokens())
+		c.add(ch.Index, runes(text))
 	}
-	return &out, nil
+	out.Usage = settle(out.Usage, func() int { return EstimatePrompt(req.Prompt) }, &c)
+	return out, nil
 }
 
 // Embed sends an embeddings request. It always asks for float vectors (the
@@ -206,9 +210,13 @@ func (b *Backend) Embed(ctx context.Context, t inference.Target, req *inference.
 			Embedding json.RawMessage `json:"embedding"`
 		} `json:"data"`
 		Usage *inference.Usage `json:"usage"`
+		envelope
 	}
 	if err := b.call(ctx, up, "/embeddings", &r, &raw); err != nil {
 		return nil, err
+	}
+	if raw.hasError() {
+		return nil, bodyError(up, &raw.envelope)
 	}
 	out := &inference.EmbeddingList{Object: "list", Model: raw.Model, Usage: raw.Usage, Data: make([]inference.Embedding, len(raw.Data))}
 	for i, d := range raw.Data {
@@ -218,10 +226,7 @@ func (b *Backend) Embed(ctx context.Context, t inference.Target, req *inference.
 		}
 		out.Data[i] = inference.Embedding{Object: "embedding", Index: d.Index, Embedding: vec}
 	}
-	if out.Usage == nil {
-		p := EstimatePrompt(req.Input)
-		out.Usage = &inference.Usage{PromptTokens: p, TotalTokens: p}
-	}
+	out.Usage = settle(out.Usage, func() int { return EstimatePrompt(req.Input) }, &counter{})
 	return out, nil
 }
 

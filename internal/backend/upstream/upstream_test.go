@@ -482,3 +482,25 @@ func waitCancelled(t *testing.T, fake *fakeopenai.Server) {
 		t.Errorf("the upstream saw %d cancelled requests, want 1", fake.Cancelled())
 	}
 }
+
+// TestStreamOptionsRejected checks that an upstream that does not know
+// stream_options is asked again without it, and its usage estimated.
+func TestStreamOptionsRejected(t *testing.T) {
+	b, fake, target := setup(t, fakeopenai.Behavior{}, upstream.Options{})
+	fake.FailNext(1, fakeopenai.Failure{Status: 400, Message: "Unrecognized request argument supplied: stream_options"})
+	sb, emit := collect(t)
+	u, err := b.ChatStream(t.Context(), target, chatReq("one two three"), emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&inference.Usage{PromptTokens: 8, CompletionTokens: 6, TotalTokens: 14}, u); diff != "" {
+		t.Errorf("usage (-want +got):\n%s\ntext %q", diff, sb)
+	}
+	var got []any
+	for _, r := range fake.Requests() {
+		got = append(got, r.Body["stream_options"])
+	}
+	if diff := cmp.Diff([]any{map[string]any{"include_usage": true}, nil}, got); diff != "" {
+		t.Errorf("stream_options sent (-want +got):\n%s", diff)
+	}
+}
