@@ -1,0 +1,89 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cerulean-ai/cerulean/internal/catalog"
+	"github.com/cerulean-ai/cerulean/internal/deployment"
+	"github.com/cerulean-ai/cerulean/internal/fault"
+	"github.com/cerulean-ai/cerulean/internal/gateway"
+	"github.com/cerulean-ai/cerulean/internal/inference"
+)
+
+// backends picks the backend of a target by its model format.
+type backends struct {
+	upstream gateway.Backend
+}
+
+func (b *backends) For(t inference.Target) (gateway.Backend, error) {
+	switch t.Version.Format {
+	case catalog.FormatUpstream:
+		return b.upstream, nil
+	}
+	return nil, fault.New(fault.Unavailable, "ModelNotServable",
+		"deployment %q: model %q version %q has format %q, which this server cannot serve", t.Deployment, t.Model, t.Version.Version, t.Version.Format)
+}
+
+// modelGetter is what the provisioner needs of the store.
+type modelGetter interface {
+	GetModel(ctx context.Context, name string) (catalog.Model, error)
+}
+
+// provisioner makes deployments real. For an upstream model it checks that
+// the upstream answers HTTP at all (any status: some servers have no
+// /models), so that a wrong URL fails the deployment with a reason.
+type provisioner struct {
+	models modelGetter
+	client *http.Client
+}
+
+func (p *provisioner) Provision(ctx context.Context, d deployment.Deployment) error {
+	m, err := p.models.GetModel(ctx, d.Model)
+	if err != nil {
+		return fmt.Errorf("model %q: %w", d.Model, err)
+	}
+	v, ok := m.Version(d.Version)
+	if !ok {
+		return fmt.Errorf("model %q has no version %q", d.Model, d.Version)
+	}
+	switch v.Format {
+	case catalog.FormatUpstream:
+		return p.probe(ctx, v.Upstream)
+	}
+	return fmt.Errorf("model format %q cannot be served by this server", v.Format)
+}
+
+func (p *provisioner) probe(ctx context.Context, u *catalog.Upstream) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	url := strings.TrimRight(u.BaseURL, "/") + "/models"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("upstream %s: %w", u.BaseURL, err)
+	}
+	if u.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+u.APIKey)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("upstream %s does not answer: %w", u.BaseURL, unwrapURLError(err))
+	}
+	resp.Body.Close()
+	return nil
+}
+
+func (p *provisioner) Release(ctx context.Context, d deployment.Deployment) error { return nil }
+
+// unwrapURLError drops net/http's "Get \"url\":" prefix, which would repeat
+// the URL (and could carry credentials in its userinfo).
+func unwrapURLError(err error) error {
+	type unwrapper interface{ Unwrap() error }
+	if u, ok := err.(unwrapper); ok && strings.HasPrefix(err.Error(), "Get ") {
+		return u.Unwrap()
+	}
+	return err
+}

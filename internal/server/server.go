@@ -1,0 +1,181 @@
+// Package server is the composition root: it builds every part of
+// `cerulean serve` — store, gateway, management API, backends, workers — on
+// one HTTP listener, runs them, and owns the orderly shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cerulean-ai/cerulean/internal/apikey"
+	"github.com/cerulean-ai/cerulean/internal/backend/upstream"
+	"github.com/cerulean-ai/cerulean/internal/config"
+	"github.com/cerulean-ai/cerulean/internal/deployment"
+	"github.com/cerulean-ai/cerulean/internal/gateway"
+	"github.com/cerulean-ai/cerulean/internal/manage"
+	"github.com/cerulean-ai/cerulean/internal/project"
+	"github.com/cerulean-ai/cerulean/internal/store"
+	"github.com/cerulean-ai/cerulean/internal/store/sqlite"
+)
+
+// Run serves until ctx is done, then drains: the listener closes, requests
+// and streams in flight get cfg.ShutdownTimeout to finish, the workers stop
+// and the store closes. What a newcomer needs (address, endpoint, where the
+// admin token is, a curl example) is printed to out.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	secret, token, tokenPath, err := loadSecrets(cfg)
+	if err != nil {
+		return err
+	}
+	sealer, err := apikey.NewSealer(secret)
+	if err != nil {
+		return err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, config.DBFile))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	firstStart, err := bootstrap(ctx, st, sealer, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	base := "http://" + ln.Addr().String()
+	publicURL := base
+	if cfg.PublicURL != "" {
+		publicURL = cfg.PublicURL
+	}
+
+	var ready atomic.Bool
+	h := build(cfg, log, st, sealer, token, publicURL, &ready)
+
+	// Requests get a context that outlives the signal by the drain window,
+	// so streams in flight can finish; after it they are cancelled.
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+	srv := &http.Server{
+		Handler:           h.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	addrFile := filepath.Join(cfg.DataDir, config.AddressFile)
+	if err := os.WriteFile(addrFile, []byte(base+"\n"), 0o600); err != nil {
+		ln.Close()
+		return fmt.Errorf("write %s: %w", addrFile, err)
+	}
+	defer os.Remove(addrFile)
+
+	printBanner(ctx, out, st, sealer, base, publicURL, tokenPath, firstStart)
+	log.Info("serving", "addr", base, "data", cfg.DataDir)
+
+	g, gctx := errgroup.WithContext(ctx)
+	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	g.Go(func() error { return h.reconciler.Run(workCtx) })
+	g.Go(func() error {
+		ready.Store(true)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		ready.Store(false)
+		log.Info("shutting down: draining requests", "timeout", cfg.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		if err != nil {
+			log.Warn("drain timed out: cancelling the requests still running", "err", err)
+			cancelRequests()
+			srv.Close()
+		}
+		stopWorkers()
+		return nil
+	})
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// parts are the pieces Run wires together.
+type parts struct {
+	handler    http.Handler
+	reconciler *deployment.Reconciler
+}
+
+func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.Sealer, token, publicURL string, ready *atomic.Bool) parts {
+	up := upstream.New(upstream.Options{Logger: log})
+	router := &backends{upstream: up}
+	dir := gateway.NewDirectory(st, 2*time.Second)
+	prov := &provisioner{models: st, client: &http.Client{Timeout: 10 * time.Second}}
+	rec := deployment.NewReconciler(st, prov, log, dir.Invalidate)
+	gw := gateway.New(gateway.Deps{
+		Logger:       log,
+		Directory:    dir,
+		Backend:      router.For,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Now:          time.Now,
+	})
+	mg := manage.New(manage.Deps{
+		Logger:     log,
+		Store:      st,
+		Sealer:     sealer,
+		AdminToken: token,
+		PublicURL:  func() string { return publicURL },
+		Changed:    dir.Invalidate,
+		Reconcile:  rec.Nudge,
+		Now:        time.Now,
+	})
+	return parts{handler: routes(log, gw, mg, ready), reconciler: rec}
+}
+
+// printBanner tells a newcomer where everything is.
+func printBanner(ctx context.Context, out io.Writer, st store.Store, sealer *apikey.Sealer, base, publicURL, tokenPath string, firstStart bool) {
+	fmt.Fprintf(out, "listening on %s\n", base)
+	fmt.Fprintf(out, "endpoint:    %s  (Azure OpenAI: %s/openai, OpenAI: %s/v1)\n", publicURL, publicURL, publicURL)
+	if tokenPath != "" {
+		fmt.Fprintf(out, "admin token: in %s\n", tokenPath)
+	} else {
+		fmt.Fprintf(out, "admin token: from CERULEAN_ADMIN_TOKEN\n")
+	}
+	key := "$KEY"
+	if firstStart {
+		if ks, err := st.ListKeys(ctx, project.Default); err == nil && len(ks) > 0 {
+			if k, err := sealer.Open(ks[0].Sealed); err == nil {
+				key = k
+				fmt.Fprintf(out, "project %q key1: %s  (`cerulean keys list --project %s` shows both keys)\n", project.Default, k, project.Default)
+			}
+		}
+	}
+	if key == "$KEY" {
+		fmt.Fprintf(out, "keys:        KEY=$(cerulean keys list --project %s -o json | jq -r .key1)\n", project.Default)
+	}
+	fmt.Fprintf(out, "try:\n  curl -s '%s/openai/deployments/DEPLOYMENT/chat/completions?api-version=2024-10-21' \\\n    -H 'api-key: %s' -H 'content-type: application/json' \\\n    -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'\n", publicURL, key)
+}
