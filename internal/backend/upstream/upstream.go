@@ -114,6 +114,10 @@ func New(opts Options) *Backend {
 	return &Backend{client: client, retries: opts.Retries, backoff: opts.RetryBackoff, log: opts.Logger}
 }
 
+// CloseIdleConnections closes the pooled connections to upstreams that are
+// not in use, e.g. when the hub shuts down or an upstream is removed.
+func (b *Backend) CloseIdleConnections() { b.client.CloseIdleConnections() }
+
 // NewTransport is the transport New builds: keep-alives, up to
 // maxIdlePerHost idle connections per upstream, the given dial and
 // response-header time-outs, HTTP/2 when the upstream offers it, proxies
@@ -364,7 +368,14 @@ func (b *Backend) send(ctx context.Context, up *endpoint, path string, body any,
 		return nil, ctx.Err()
 	}
 	ferr := statusError(up, resp.StatusCode, resp.Header, raw)
-	b.log.WarnContext(ctx, "upstream answered with an error", "upstream", up.host(), "path", path,
+	// The operator must act on BadGateway and Timeout (a wrong key, model
+	// or a failing server); the client's own mistakes and rate limits are
+	// routine.
+	level := slog.LevelDebug
+	if ferr.Kind == fault.BadGateway || ferr.Kind == fault.Timeout {
+		level = slog.LevelWarn
+	}
+	b.log.Log(ctx, level, "upstream answered with an error", "upstream", up.host(), "path", path,
 		"status", resp.StatusCode, "err", ferr.Err)
 	return nil, ferr
 }
