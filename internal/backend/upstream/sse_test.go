@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -476,3 +477,21 @@ func TestErrorIn200(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// FuzzReadEvents feeds the SSE reader arbitrary upstream bytes: it must not
+// panic, and what it delivers is never more than it read.
+func FuzzReadEvents(f *testing.F) {
+	for _, s := range []string{"data: a\n\n", "data:a\r\n\r\n", ": c\ndata: x\ndata: y\n\ndata: [DONE]\n\n", "data", "\n\n\r\n", "event: e\nid: 1\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		total := 0
+		_, err := readEvents(bytes.NewReader(in), func(d []byte) error { total += len(d); return nil })
+		if err != nil {
+			t.Fatalf("error on a plain reader: %v", err)
+		}
+		if total > len(in) {
+			t.Errorf("delivered %d bytes from %d", total, len(in))
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package upstream_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -196,7 +198,13 @@ func checkFault(t *testing.T, err error, want wantFault) {
 }
 
 func TestErrorMapping(t *testing.T) {
-	b, fake, target := setup(t, fakeopenai.Behavior{}, upstream.Options{})
+	var logs syncBuffer
+	b, fake, target := setup(t, fakeopenai.Behavior{}, upstream.Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	defer func() {
+		if out := logs.String(); strings.Contains(out, secret) || !strings.Contains(out, "upstream answered with an error") {
+			t.Errorf("logs leak the key or say nothing:\n%s", out)
+		}
+	}()
 	host := strings.TrimPrefix(strings.TrimSuffix(fake.URL(), "/v1"), "http://")
 	tests := []struct {
 		name      string
@@ -503,4 +511,22 @@ func TestStreamOptionsRejected(t *testing.T) {
 	if diff := cmp.Diff([]any{map[string]any{"include_usage": true}, nil}, got); diff != "" {
 		t.Errorf("stream_options sent (-want +got):\n%s", diff)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
