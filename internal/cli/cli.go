@@ -136,6 +136,7 @@ with CERULEAN_ADMIN_TOKEN (default: the token in the data folder).`,
 		a.deploymentCmd(),
 		a.hubCmd(),
 		a.chatCmd(),
+		a.benchCmd(),
 		a.versionCmd(),
 	)
 	a.wrapRun(root)

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cerulean-ai/cerulean/internal/bench"
+)
+
+// benchCmd is `cerulean bench`: measurements that anyone can rerun.
+func (a *app) benchCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench", Short: "Measure Cerulean on this machine"}
+	cmd.AddCommand(a.benchGatewayCmd())
+	return cmd
+}
+
+func (a *app) benchGatewayCmd() *cobra.Command {
+	var rates string
+	o := bench.GatewayOptions{Duration: 5 * time.Second, Warmup: time.Second}
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Latency the gateway adds, at fixed request rates",
+		Long: `Starts a fake OpenAI-compatible upstream and a whole server in this process
+(temporary data folder, key auth, deployment lookup, validation, proxying),
+then sends open-loop load at each rate, first straight at the upstream and
+then through the gateway, and prints the latency the gateway adds.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, f := range strings.Split(rates, ",") {
+				r, err := strconv.Atoi(strings.TrimSpace(f))
+				if err != nil || r <= 0 {
+					return usageError{fmt.Errorf("--rates: %q is not a positive number", f)}
+				}
+				o.Rates = append(o.Rates, r)
+			}
+			dir, err := os.MkdirTemp("", "cerulean-bench-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			o.DataDir = dir
+			log := slog.New(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			res, err := bench.Gateway(cmd.Context(), o, log)
+			if err != nil {
+				return err
+			}
+			return a.print(res, func(w io.Writer) {
+				row(w, "RATE", "SENT", "ERRORS", "DIRECT P50", "DIRECT P99", "GATEWAY P50", "GATEWAY P99", "ADDED P50", "ADDED P99")
+				for _, r := range res {
+					row(w, itoa(r.Rate), itoa(r.Sent), itoa(r.Errors), us(r.DirectP50), us(r.DirectP99),
+						us(r.GatewayP50), us(r.GatewayP99), us(r.AddedP50), us(r.AddedP99))
+				}
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&rates, "rates", "500,1000,2000", "requests per second, comma-separated")
+	f.DurationVar(&o.Duration, "duration", o.Duration, "measured time per rate and path")
+	f.DurationVar(&o.Warmup, "warmup", o.Warmup, "unmeasured time per rate and path")
+	f.BoolVar(&o.Stream, "stream", false, "send streamed requests")
+	return cmd
+}
+
+func us(v float64) string { return strconv.FormatFloat(v/1000, 'f', 3, 64) + "ms" }
