@@ -19,7 +19,7 @@ type Provisioner interface {
 // ReconcileStore is what the reconciler needs of the store.
 type ReconcileStore interface {
 	ListDeployments(ctx context.Context, projectName string) ([]Deployment, error)
-	SetDeploymentState(ctx context.Context, projectName, name, state, reason string) error
+	TransitionDeployment(ctx context.Context, d Deployment, state, reason string) (bool, error)
 	DeleteDeployment(ctx context.Context, projectName, name string) error
 }
 
@@ -82,8 +82,14 @@ func (r *Reconciler) Pass(ctx context.Context) error {
 				}
 				state, reason = Failed, err.Error()
 			}
-			if err := r.store.SetDeploymentState(ctx, d.Project, d.Name, state, reason); err != nil {
+			ok, err := r.store.TransitionDeployment(ctx, d, state, reason)
+			if err != nil {
 				errs = append(errs, err)
+				continue
+			}
+			if !ok {
+				// Changed meanwhile (deleted, new version): the next pass sees it.
+				r.Nudge()
 				continue
 			}
 			r.log.Info("deployment reconciled", "project", d.Project, "deployment", d.Name, "state", state, "reason", reason)

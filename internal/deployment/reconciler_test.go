@@ -26,13 +26,47 @@ func (f *fakeStore) ListDeployments(ctx context.Context, projectName string) ([]
 	return out, nil
 }
 
-func (f *fakeStore) SetDeploymentState(ctx context.Context, p, name, state, reason string) error {
+func (f *fakeStore) TransitionDeployment(ctx context.Context, seen Deployment, state, reason string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	d := f.ds[name]
+	d, ok := f.ds[seen.Name]
+	if !ok || d.State != seen.State || d.Version != seen.Version {
+		return false, nil
+	}
 	d.State, d.Reason = state, reason
-	f.ds[name] = d
+	f.ds[seen.Name] = d
+	return true, nil
+}
+
+// racingProv marks the deployment for deletion while provisioning it, as
+// a DELETE arriving during a pass would.
+type racingProv struct{ st *fakeStore }
+
+func (p racingProv) Provision(ctx context.Context, d Deployment) error {
+	p.st.mu.Lock()
+	defer p.st.mu.Unlock()
+	x := p.st.ds[d.Name]
+	x.State = Deleting
+	p.st.ds[d.Name] = x
 	return nil
+}
+func (p racingProv) Release(ctx context.Context, d Deployment) error { return nil }
+
+func TestReconcilerKeepsChangesMadeDuringAPass(t *testing.T) {
+	st := &fakeStore{ds: map[string]Deployment{"d": {Project: "p", Name: "d", State: Creating}}}
+	r := NewReconciler(st, racingProv{st}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err := r.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.ds["d"]; !ok || st.ds["d"].State != Deleting {
+		t.Fatalf("deployment = %+v, want it still Deleting (not overwritten with Succeeded)", st.ds["d"])
+	}
+	if err := r.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.ds["d"]; ok {
+		t.Errorf("the next pass did not delete it")
+	}
 }
 
 func (f *fakeStore) DeleteDeployment(ctx context.Context, p, name string) error {

@@ -65,6 +65,11 @@ type Store interface {
 	UpdateDeployment(ctx context.Context, d deployment.Deployment) error
 	// SetDeploymentState records the observed state and reason.
 	SetDeploymentState(ctx context.Context, projectName, name, state, reason string) error
+	// TransitionDeployment sets state and reason only if the deployment is
+	// unchanged since d was read (same state and UpdatedAt), and reports
+	// whether it did; a worker that observed d uses it so that it never
+	// overwrites a change made meanwhile (a delete, a new version).
+	TransitionDeployment(ctx context.Context, d deployment.Deployment, state, reason string) (bool, error)
 	DeleteDeployment(ctx context.Context, projectName, name string) error
 	// QuotaUsage is the capacity held by a hub's deployments of model and sku.
 	QuotaUsage(ctx context.Context, hubName, model, sku string) (int, error)

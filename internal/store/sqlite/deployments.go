@@ -264,6 +264,27 @@ func (s *Store) SetDeploymentState(ctx context.Context, projectName, name, state
 	})
 }
 
+// TransitionDeployment sets the state only if the row still has d's state
+// and UpdatedAt.
+func (s *Store) TransitionDeployment(ctx context.Context, d deployment.Deployment, state, reason string) (bool, error) {
+	var changed bool
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE deployments SET state = ?, reason = ?, updated_at = ?
+			WHERE project = ? AND name = ? AND state = ? AND updated_at = ?`,
+			state, reason, formatTime(time.Now()), d.Project, d.Name, d.State, formatTime(d.UpdatedAt))
+		if err != nil {
+			return fmt.Errorf("sqlite: set state of deployment %q: %w", d.Name, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: set state of deployment %q: %w", d.Name, err)
+		}
+		changed = n == 1
+		return nil
+	})
+	return changed, err
+}
+
 // DeleteDeployment deletes a deployment, which releases its quota.
 func (s *Store) DeleteDeployment(ctx context.Context, projectName, name string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {

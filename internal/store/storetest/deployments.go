@@ -480,3 +480,38 @@ func testQuotaConcurrent(t *testing.T, s store.Store) {
 		})
 	}
 }
+
+// testTransition: a transition from a stale view changes nothing.
+func testTransition(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	setup(t, s, roomy()...)
+	mustCreateDeployment(t, s, newDeployment("p1", "chat", "gpt", "Standard", 1))
+	seen, err := s.GetDeployment(ctx, "p1", "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Meanwhile the deployment is marked for deletion.
+	if err := s.SetDeploymentState(ctx, "p1", "chat", deployment.Deleting, ""); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := s.TransitionDeployment(ctx, seen, deployment.Succeeded, "")
+	if err != nil || ok {
+		t.Fatalf("stale TransitionDeployment = %v, %v; want false, nil", ok, err)
+	}
+	got, _ := s.GetDeployment(ctx, "p1", "chat")
+	if got.State != deployment.Deleting {
+		t.Fatalf("state = %s, want Deleting kept", got.State)
+	}
+	ok, err = s.TransitionDeployment(ctx, got, deployment.Failed, "gone wrong")
+	if err != nil || !ok {
+		t.Fatalf("fresh TransitionDeployment = %v, %v; want true, nil", ok, err)
+	}
+	got, _ = s.GetDeployment(ctx, "p1", "chat")
+	if got.State != deployment.Failed || got.Reason != "gone wrong" {
+		t.Errorf("after transition: %s %q", got.State, got.Reason)
+	}
+	ok, err = s.TransitionDeployment(ctx, deployment.Deployment{Project: "p1", Name: "nope"}, deployment.Failed, "")
+	if err != nil || ok {
+		t.Errorf("transition of a missing deployment = %v, %v; want false, nil", ok, err)
+	}
+}

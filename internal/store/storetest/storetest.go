@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Deployments", testDeployments},
 		{"DeploymentErrors", testDeploymentErrors},
 		{"DeploymentState", testDeploymentState},
+		{"DeploymentTransition", testTransition},
 		{"CascadeOnProjectDelete", testCascade},
 		{"RestrictHubDelete", testRestrictHub},
 		{"RestrictModelDelete", testRestrictModel},
