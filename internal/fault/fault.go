@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Kind classifies an error for transport mapping.
@@ -63,6 +64,9 @@ type Error struct {
 	Message string
 	Param   string // the request field or resource it concerns, if any
 	Err     error  // the cause, if any
+	// RetryAfter, for RateLimited and Unavailable, is how long the client
+	// should wait; the transports send it as retry-after headers.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
