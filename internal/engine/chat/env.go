@@ -17,7 +17,7 @@ import (
 const (
 	maxValueBytes = MaxOutputBytes
 	maxWidth      = 1 << 16 // numeric width/count arguments of padding filters
-	maxRange      = 100_000
+	maxRange      = 1 << 15
 	maxMacroDepth = 32
 )
 

@@ -42,6 +42,12 @@ func strMethods() *exec.MethodSet[string] {
 				if len(va.Args) >= 2 && estimateReplace(self, va.Args[0].String(), va.Args[1].String()) > maxValueBytes {
 					return nil, fmt.Errorf("%w: replace result too large", ErrLimit)
 				}
+				if len(va.Args) == 2 {
+					// Python's count defaults to -1 (all); gonja requires it.
+					args := *va
+					args.Args = append(append([]*exec.Value(nil), va.Args...), exec.AsValue(-1))
+					va = &args
+				}
 			}
 			out, err := m(self, sv, va)
 			if s, ok := out.(string); ok && len(s) > maxValueBytes {

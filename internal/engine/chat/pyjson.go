@@ -227,6 +227,14 @@ func (o *dumpOptions) write(sb *strings.Builder, v any, depth int) error {
 			sb.WriteString("false")
 		}
 		return nil
+	case *exec.Dict:
+		if x == nil {
+			sb.WriteString("null")
+			return nil
+		}
+		return o.writeDict(sb, x, depth)
+	case exec.Dict:
+		return o.writeDict(sb, &x, depth)
 	case map[string]any:
 		var keys []string
 		if o.sortKeys || o.keyOrderedBy == nil {
@@ -306,6 +314,42 @@ func (o *dumpOptions) write(sb *strings.Builder, v any, depth int) error {
 	default:
 		return fmt.Errorf("tojson: object of type %T is not JSON serializable", v)
 	}
+	return nil
+}
+
+// writeDict writes a dict literal built by the template; it keeps the
+// literal's order like Python does.
+func (o *dumpOptions) writeDict(sb *strings.Builder, d *exec.Dict, depth int) error {
+	keys := make([]string, 0, len(d.Pairs))
+	m := make(map[string]any, len(d.Pairs))
+	for _, p := range d.Pairs {
+		k := p.Key.String()
+		if _, dup := m[k]; !dup {
+			keys = append(keys, k)
+		}
+		m[k] = p.Value
+	}
+	if o.sortKeys {
+		sort.Strings(keys)
+	}
+	if len(keys) == 0 {
+		sb.WriteString("{}")
+		return nil
+	}
+	sb.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			sb.WriteString(o.itemSep)
+		}
+		o.newline(sb, depth+1)
+		writePyString(sb, k, o.ensureASCII)
+		sb.WriteString(o.keySep)
+		if err := o.write(sb, m[k], depth+1); err != nil {
+			return err
+		}
+	}
+	o.newline(sb, depth)
+	sb.WriteByte('}')
 	return nil
 }
 

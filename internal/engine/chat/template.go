@@ -108,6 +108,9 @@ func (t *Template) RenderContext(ctx context.Context, msgs []Message, tools []To
 		return "", fmt.Errorf("%w: %s", ErrRaised, st.raised)
 	case st.limitErr != nil:
 		return "", st.limitErr
+	case execErr != nil && strings.Contains(execErr.Error(), ErrLimit.Error()):
+		// gonja flattens some errors to text; keep the limit recognisable.
+		return "", fmt.Errorf("%w: %v", ErrLimit, execErr)
 	case execErr != nil:
 		return "", fmt.Errorf("%w: %w", ErrTemplate, execErr)
 	}
@@ -296,7 +299,8 @@ func screenTokens(src string, cfg *config.Config) error {
 	stream := tokens.LexAll(src, cfg)
 	var prev *tokens.Token
 	mults := 0
-	for tok := stream.Current(); !stream.End(); tok = stream.Next() {
+	for ; !stream.End(); stream.Next() {
+		tok := stream.Current()
 		star := prev == nil || prev.Type == tokens.LeftParenthesis || prev.Type == tokens.Comma
 		switch tok.Type {
 		case tokens.Power:
