@@ -167,11 +167,8 @@ func estimateJoin(list *exec.Value, sep string) int {
 		return 0
 	}
 	total := 0
-	list.Iterate(func(_, _ int, key, value *exec.Value) bool {
-		item := key
-		if list.IsList() && key != nil {
-			item = key
-		}
+	// gonja passes list items (and dict keys) as the key argument.
+	list.Iterate(func(_, _ int, item, _ *exec.Value) bool {
 		if item != nil && item.IsString() {
 			total += len(item.String())
 		} else {
