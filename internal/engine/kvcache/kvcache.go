@@ -1,0 +1,210 @@
+// Package kvcache holds the attention keys and values of one sequence, layer
+// by layer, for the built-in engine.
+//
+// A Cache is sized to a capacity (normally the model's context length) but
+// allocates storage only as positions are reserved, growing geometrically up
+// to that capacity, so many short sequences do not each pay for a full
+// context. Its memory is accounted in bytes and may be charged against a
+// shared Budget, so a scheduler can bound the total memory of all caches.
+//
+// Positions are appended in order: Reserve makes room for more positions,
+// the model writes their keys and values past Len, and Commit makes them
+// part of the cache. Truncate drops a suffix, which lets a prefix cache keep
+// a shared prompt and discard the rest.
+//
+// Storage is float32 for now; Spec.DType exists so that an F16 cache can be
+// added without changing callers.
+package kvcache
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// ErrCapacity is wrapped by errors about reserving more positions than the
+// cache's capacity.
+var ErrCapacity = errors.New("kvcache: capacity exceeded")
+
+// ErrBudget is wrapped by errors about growing a cache beyond its Budget.
+var ErrBudget = errors.New("kvcache: memory budget exceeded")
+
+// DType is the element type of the stored keys and values.
+type DType int
+
+// The storage types. Only F32 is implemented.
+const (
+	F32 DType = iota
+)
+
+// Spec is the geometry of a cache.
+type Spec struct {
+	Layers   int   // number of transformer layers
+	KeyDim   int   // floats per position and layer for keys (KV heads × key head size)
+	ValueDim int   // floats per position and layer for values (KV heads × value head size)
+	Capacity int   // largest number of positions
+	DType    DType // storage type (F32)
+}
+
+// maxElems bounds the floats of one layer so that sizes cannot overflow.
+const maxElems = 1 << 40
+
+func (s Spec) validate() error {
+	switch {
+	case s.Layers <= 0 || s.Layers > 1<<16:
+		return fmt.Errorf("kvcache: invalid layer count %d", s.Layers)
+	case s.KeyDim <= 0 || s.ValueDim <= 0 || s.KeyDim > 1<<20 || s.ValueDim > 1<<20:
+		return fmt.Errorf("kvcache: invalid key/value size %d/%d", s.KeyDim, s.ValueDim)
+	case s.Capacity <= 0 || int64(s.Capacity)*int64(max(s.KeyDim, s.ValueDim)) > maxElems:
+		return fmt.Errorf("kvcache: invalid capacity %d", s.Capacity)
+	case s.DType != F32:
+		return fmt.Errorf("kvcache: unsupported storage type %d", s.DType)
+	}
+	return nil
+}
+
+// BytesPerPosition returns the bytes one position occupies over all layers.
+func (s Spec) BytesPerPosition() int64 {
+	return int64(s.Layers) * int64(s.KeyDim+s.ValueDim) * 4
+}
+
+// MaxBytes returns the bytes a cache of this Spec occupies when full.
+func (s Spec) MaxBytes() int64 { return int64(s.Capacity) * s.BytesPerPosition() }
+
+// Budget is a memory limit shared by several caches. It is safe for
+// concurrent use.
+type Budget struct {
+	mu    sync.Mutex
+	limit int64
+	used  int64
+}
+
+// NewBudget returns a Budget of limit bytes.
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// Used returns the bytes currently charged to the budget.
+func (b *Budget) Used() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+// Limit returns the budget's limit in bytes.
+func (b *Budget) Limit() int64 { return b.limit }
+
+func (b *Budget) charge(n int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n > 0 && b.used+n > b.limit {
+		return fmt.Errorf("%w: need %d more bytes, %d of %d in use", ErrBudget, n, b.used, b.limit)
+	}
+	b.used += n
+	return nil
+}
+
+// Cache holds the keys and values of one sequence. It is not safe for
+// concurrent use.
+type Cache struct {
+	spec   Spec
+	budget *Budget
+	n      int         // committed positions
+	alloc  int         // allocated positions
+	k, v   [][]float32 // per layer, alloc × KeyDim / ValueDim
+}
+
+// New returns an empty cache. budget may be nil for no shared limit; the
+// cache charges it as it grows and Free returns the memory.
+func New(spec Spec, budget *Budget) (*Cache, error) {
+	if err := spec.validate(); err != nil {
+		return nil, err
+	}
+	return &Cache{
+		spec:   spec,
+		budget: budget,
+		k:      make([][]float32, spec.Layers),
+		v:      make([][]float32, spec.Layers),
+	}, nil
+}
+
+// Spec returns the cache's geometry.
+func (c *Cache) Spec() Spec { return c.spec }
+
+// Len returns the number of committed positions.
+func (c *Cache) Len() int { return c.n }
+
+// Cap returns the largest number of positions the cache can hold.
+func (c *Cache) Cap() int { return c.spec.Capacity }
+
+// Bytes returns the memory the cache currently holds for its storage.
+func (c *Cache) Bytes() int64 { return int64(c.alloc) * c.spec.BytesPerPosition() }
+
+// Reserve makes room for n positions after Len, allocating storage if
+// needed. It fails if Len()+n exceeds the capacity or the budget.
+func (c *Cache) Reserve(n int) error {
+	if n < 0 || n > c.spec.Capacity-c.n {
+		return fmt.Errorf("%w: %d positions + %d new > capacity %d", ErrCapacity, c.n, n, c.spec.Capacity)
+	}
+	need := c.n + n
+	if need <= c.alloc {
+		return nil
+	}
+	grow := min(c.spec.Capacity, max(need, 2*c.alloc, 16))
+	if c.budget != nil {
+		if err := c.budget.charge(int64(grow-c.alloc) * c.spec.BytesPerPosition()); err != nil {
+			// Retry with exactly what is needed before giving up.
+			grow = need
+			if err := c.budget.charge(int64(grow-c.alloc) * c.spec.BytesPerPosition()); err != nil {
+				return err
+			}
+		}
+	}
+	for l := range c.k {
+		k := make([]float32, grow*c.spec.KeyDim)
+		copy(k, c.k[l][:c.n*c.spec.KeyDim])
+		v := make([]float32, grow*c.spec.ValueDim)
+		copy(v, c.v[l][:c.n*c.spec.ValueDim])
+		c.k[l], c.v[l] = k, v
+	}
+	c.alloc = grow
+	return nil
+}
+
+// Keys returns the key storage of layer: position p occupies
+// [p*KeyDim, (p+1)*KeyDim). Positions below Len are committed; reserved
+// positions after Len may be written before Commit.
+func (c *Cache) Keys(layer int) []float32 { return c.k[layer] }
+
+// Values returns the value storage of layer, laid out like Keys.
+func (c *Cache) Values(layer int) []float32 { return c.v[layer] }
+
+// Commit appends n reserved positions, whose keys and values have been
+// written, to the cache.
+func (c *Cache) Commit(n int) error {
+	if n < 0 || c.n+n > c.alloc {
+		return fmt.Errorf("%w: commit of %d positions after %d, only %d reserved", ErrCapacity, n, c.n, c.alloc)
+	}
+	c.n += n
+	return nil
+}
+
+// Truncate keeps the first n positions and drops the rest; the storage is
+// kept for reuse.
+func (c *Cache) Truncate(n int) error {
+	if n < 0 || n > c.n {
+		return fmt.Errorf("kvcache: truncate to %d positions, have %d", n, c.n)
+	}
+	c.n = n
+	return nil
+}
+
+// Free drops every position and releases the storage (returning it to the
+// budget). The cache can be used again afterwards.
+func (c *Cache) Free() {
+	if c.budget != nil && c.alloc > 0 {
+		_ = c.budget.charge(-c.Bytes())
+	}
+	for l := range c.k {
+		c.k[l], c.v[l] = nil, nil
+	}
+	c.n, c.alloc = 0, 0
+}

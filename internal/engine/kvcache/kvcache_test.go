@@ -1,0 +1,114 @@
+package kvcache
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestNewRejectsBadSpecs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec Spec
+	}{
+		{"no layers", Spec{Layers: 0, KeyDim: 8, ValueDim: 8, Capacity: 4}},
+		{"no key dim", Spec{Layers: 1, KeyDim: 0, ValueDim: 8, Capacity: 4}},
+		{"no capacity", Spec{Layers: 1, KeyDim: 8, ValueDim: 8, Capacity: 0}},
+		{"huge", Spec{Layers: 1, KeyDim: 1 << 20, ValueDim: 8, Capacity: 1 << 30}},
+		{"f16", Spec{Layers: 1, KeyDim: 8, ValueDim: 8, Capacity: 4, DType: F32 + 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.spec, nil); err == nil {
+				t.Errorf("New(%+v) succeeded, want an error", tc.spec)
+			}
+		})
+	}
+}
+
+func TestReserveCommitTruncate(t *testing.T) {
+	spec := Spec{Layers: 2, KeyDim: 3, ValueDim: 2, Capacity: 40}
+	c, err := New(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Bytes(), int64(0); got != want {
+		t.Errorf("Bytes() before use = %d, want %d", got, want)
+	}
+	// Write positions 0..19 with recognisable values, in two steps.
+	write := func(from, n int) {
+		t.Helper()
+		if err := c.Reserve(n); err != nil {
+			t.Fatal(err)
+		}
+		for l := range spec.Layers {
+			for p := from; p < from+n; p++ {
+				for i := range spec.KeyDim {
+					c.Keys(l)[p*spec.KeyDim+i] = float32(100*l + 10*p + i)
+				}
+				for i := range spec.ValueDim {
+					c.Values(l)[p*spec.ValueDim+i] = -float32(100*l + 10*p + i)
+				}
+			}
+		}
+		if err := c.Commit(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0, 5)
+	write(5, 15) // forces a reallocation that must keep positions 0..4
+	if got, want := c.Len(), 20; got != want {
+		t.Fatalf("Len() = %d, want %d", got, want)
+	}
+	wantK := []float32{100 + 40 + 0, 100 + 40 + 1, 100 + 40 + 2}
+	if diff := cmp.Diff(wantK, c.Keys(1)[4*3:5*3]); diff != "" {
+		t.Errorf("keys of layer 1 position 4 (-want +got):\n%s", diff)
+	}
+	if got, want := c.Bytes(), int64(c.alloc)*spec.BytesPerPosition(); got != want || c.alloc < 20 || c.alloc > 40 {
+		t.Errorf("Bytes() = %d with %d positions allocated", got, c.alloc)
+	}
+	if err := c.Truncate(7); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Len(), 7; got != want {
+		t.Errorf("Len() after Truncate = %d, want %d", got, want)
+	}
+	if err := c.Truncate(8); err == nil {
+		t.Error("Truncate beyond Len succeeded")
+	}
+	if err := c.Reserve(34); !errors.Is(err, ErrCapacity) {
+		t.Errorf("Reserve past capacity: err = %v, want ErrCapacity", err)
+	}
+	if err := c.Commit(c.alloc); !errors.Is(err, ErrCapacity) {
+		t.Errorf("Commit of unreserved positions: err = %v, want ErrCapacity", err)
+	}
+	c.Free()
+	if c.Len() != 0 || c.Bytes() != 0 {
+		t.Errorf("after Free: Len %d, Bytes %d, want 0, 0", c.Len(), c.Bytes())
+	}
+}
+
+func TestBudget(t *testing.T) {
+	spec := Spec{Layers: 1, KeyDim: 4, ValueDim: 4, Capacity: 100}
+	per := spec.BytesPerPosition() // 32 bytes
+	b := NewBudget(40 * per)
+	a, _ := New(spec, b)
+	c, _ := New(spec, b)
+	if err := a.Reserve(30); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.Used(), a.Bytes(); got != want {
+		t.Errorf("budget used %d, cache holds %d", got, want)
+	}
+	if err := c.Reserve(20); !errors.Is(err, ErrBudget) {
+		t.Errorf("Reserve over budget: err = %v, want ErrBudget", err)
+	}
+	if err := c.Reserve(10); err != nil {
+		t.Errorf("Reserve within budget: %v", err)
+	}
+	a.Free()
+	c.Free()
+	if got := b.Used(); got != 0 {
+		t.Errorf("budget used after Free = %d, want 0", got)
+	}
+}
