@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ func (a *app) modelsCmd() *cobra.Command {
 		a.modelsShowCmd(),
 		a.modelsAddCmd(),
 		a.modelsDeleteCmd(),
+		a.modelsSynthCmd(),
 	)
 }
 
@@ -187,13 +190,20 @@ type modelAddOptions struct {
 func (a *app) modelsAddCmd() *cobra.Command {
 	var o modelAddOptions
 	cmd := &cobra.Command{
-		Use:   "add --name N --upstream URL --upstream-model NAME [flags]",
-		Short: "Add a model served by an OpenAI-compatible server to the catalog",
-		Long: `Add a model to the catalog. It is served by an OpenAI-compatible server
-(vLLM, llama.cpp server, Ollama, OpenAI, ...): --upstream is that server's
-base URL including /v1, --upstream-model the model name it knows.`,
-		Example: `  cerulean models add --name llama3 --upstream http://127.0.0.1:11434/v1 --upstream-model llama3.2:1b`,
-		Args:    cobra.MaximumNArgs(1),
+		Use:   "add [FILE.gguf] [--name N] [--upstream URL --upstream-model NAME] [flags]",
+		Short: "Add a model to the catalog: a GGUF file or an OpenAI-compatible server",
+		Long: `Add a model to the catalog.
+
+With FILE.gguf, the built-in engine serves the file (it must be readable by
+the server); its name defaults to the file's base name without .gguf, and its
+capabilities and context length are read from the file unless given.
+
+Otherwise it is served by an OpenAI-compatible server (vLLM, llama.cpp
+server, Ollama, OpenAI, ...): --upstream is that server's base URL including
+/v1, --upstream-model the model name it knows.`,
+		Example: `  cerulean models add ./qwen2.5-0.5b-instruct-q8_0.gguf
+  cerulean models add --name llama3 --upstream http://127.0.0.1:11434/v1 --upstream-model llama3.2:1b`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: a.run(func(ctx context.Context, c *api.Client, args []string) error {
 			m, err := o.model(args)
 			if err != nil {
@@ -213,28 +223,40 @@ base URL including /v1, --upstream-model the model name it knows.`,
 	f.StringVar(&o.upstream.BaseURL, "upstream", "", "base URL of the OpenAI-compatible server, including /v1")
 	f.StringVar(&o.upstream.Model, "upstream-model", "", "model name on the upstream server")
 	f.StringVar(&o.upstream.APIKey, "upstream-key", "", "API key of the upstream server")
-	f.StringVar(&o.capabilities, "capabilities", "chat,completion", "comma-separated: "+strings.Join(capabilityNames(), ", "))
+	f.StringVar(&o.capabilities, "capabilities", "", "comma-separated: "+strings.Join(capabilityNames(), ", ")+" (default chat,completion; for a GGUF file, read from the file)")
 	f.IntVar(&o.contextLength, "context-length", 0, "context length in tokens")
 	f.Float64Var(&o.prices.InputPer1K, "input-price", 0, "price per 1,000 prompt tokens")
 	f.Float64Var(&o.prices.OutputPer1K, "output-price", 0, "price per 1,000 completion tokens")
 	f.StringVar(&o.lifecycle, "lifecycle", "", "preview or generally-available")
 	f.StringVar(&o.skus, "skus", "", "comma-separated deployment types it allows, e.g. Standard,GlobalStandard")
-	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }
 
 // model validates the flags and builds the catalog entry. The weights come
 // from the upstream flags; a positional FILE is reserved for local files.
 func (o *modelAddOptions) model(args []string) (api.Model, error) {
-	if len(args) > 0 {
-		return api.Model{}, usagef("models add %s: adding a local file is not supported yet; give an OpenAI-compatible server with --upstream", args[0])
+	var v api.ModelVersion
+	var err error
+	switch {
+	case len(args) > 0:
+		if v, err = o.fileVersion(args[0]); err != nil {
+			return api.Model{}, err
+		}
+	default:
+		if o.name == "" {
+			return api.Model{}, usagef(`required flag "name" not set`)
+		}
+		if v, err = o.upstreamVersion(); err != nil {
+			return api.Model{}, err
+		}
+		if o.capabilities == "" {
+			o.capabilities = "chat,completion"
+		}
 	}
-	v, err := o.upstreamVersion()
-	if err != nil {
-		return api.Model{}, err
-	}
-	if v.Capabilities, err = parseCapabilities(o.capabilities); err != nil {
-		return api.Model{}, err
+	if o.capabilities != "" {
+		if v.Capabilities, err = parseCapabilities(o.capabilities); err != nil {
+			return api.Model{}, err
+		}
 	}
 	switch o.lifecycle {
 	case "", "preview", "generally-available":
@@ -261,6 +283,25 @@ func (o *modelAddOptions) model(args []string) (api.Model, error) {
 		DefaultVersion: o.version,
 		Versions:       []api.ModelVersion{v},
 	}, nil
+}
+
+// fileVersion is a version served by the built-in engine from a GGUF file.
+// The server reads the file, so the path is made absolute here.
+func (o *modelAddOptions) fileVersion(file string) (api.ModelVersion, error) {
+	if o.upstream.BaseURL != "" || o.upstream.Model != "" {
+		return api.ModelVersion{}, usagef("give either FILE.gguf or --upstream, not both")
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return api.ModelVersion{}, fmt.Errorf("models add %s: %w", file, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return api.ModelVersion{}, fmt.Errorf("models add: %w", err)
+	}
+	if o.name == "" {
+		o.name = strings.TrimSuffix(filepath.Base(abs), ".gguf")
+	}
+	return api.ModelVersion{Format: "gguf", File: abs}, nil
 }
 
 // upstreamVersion is a version served by an OpenAI-compatible server.
