@@ -244,7 +244,7 @@ func (o *modelAddOptions) model(args []string) (api.Model, error) {
 		}
 	default:
 		if o.name == "" {
-			return api.Model{}, usagef(`required flag "name" not set`)
+			return api.Model{}, usagef(`required flag(s) "name" not set`)
 		}
 		if v, err = o.upstreamVersion(); err != nil {
 			return api.Model{}, err

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -92,10 +95,10 @@ func TestModelsAdd(t *testing.T) {
 			wantStderr: "Error: invalid argument \"lots\" for \"--context-length\" flag: strconv.ParseInt: parsing \"lots\": invalid syntax\nRun 'cerulean models add --help' for usage.\n",
 		},
 		{
-			name:     "a file is not taken yet",
-			args:     []string{"model.gguf", "--name", "x"},
+			name:     "a file and an upstream",
+			args:     []string{"model.gguf", "--upstream", "http://h/v1", "--upstream-model", "m"},
 			wantCode: 2,
-			wantStderr: "Error: models add model.gguf: adding a local file is not supported yet; give an OpenAI-compatible server with --upstream\n" +
+			wantStderr: "Error: give either FILE.gguf or --upstream, not both\n" +
 				"Run 'cerulean models add --help' for usage.\n",
 		},
 	}
@@ -115,6 +118,28 @@ func TestModelsAdd(t *testing.T) {
 				t.Errorf("stored model (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestModelsAddFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stories260K.gguf")
+	if err := os.WriteFile(path, []byte("GGUF"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeServer(t)
+	got := run(t, f.URL, "", "models", "add", "-o", "json", path)
+	check(t, got, 0, "", "")
+	models := f.state().models
+	m := models[len(models)-1]
+	want := api.ModelVersion{Version: "1", Format: "gguf", File: path}
+	if m.Name != "stories260K" || len(m.Versions) != 1 || !cmp.Equal(m.Versions[0], want) {
+		t.Errorf("server holds %+v; want name stories260K and version %+v", m, want)
+	}
+
+	got = run(t, f.URL, "", "models", "add", filepath.Join(dir, "missing.gguf"))
+	if got.code != 1 || !strings.Contains(got.stderr, "missing.gguf") {
+		t.Errorf("missing file: exit %d, stderr %q", got.code, got.stderr)
 	}
 }
 
