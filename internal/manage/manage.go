@@ -65,6 +65,10 @@ type Deps struct {
 	// created, updated or deleted. May be nil.
 	Reconcile func()
 	Now       func() time.Time // nil means time.Now
+	// Inspect reads a model file (a GGUF version) and fills in what the
+	// version leaves unset — capabilities, context length — or returns an
+	// Invalid error saying why the file cannot be served. May be nil.
+	Inspect func(ctx context.Context, v *catalog.Version) error
 }
 
 // API serves the management routes. Build it with New.
@@ -77,6 +81,7 @@ type API struct {
 	changed   func()
 	reconcile func()
 	now       func() time.Time
+	inspect   func(ctx context.Context, v *catalog.Version) error
 }
 
 // New returns the API over d.
@@ -90,6 +95,7 @@ func New(d Deps) *API {
 		changed:   d.Changed,
 		reconcile: d.Reconcile,
 		now:       d.Now,
+		inspect:   d.Inspect,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -105,6 +111,9 @@ func New(d Deps) *API {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if a.inspect == nil {
+		a.inspect = func(context.Context, *catalog.Version) error { return nil }
 	}
 	return a
 }

@@ -1,6 +1,7 @@
 package manage
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -38,6 +39,9 @@ func (a *API) createModel(r *http.Request) (reply, error) {
 		return reply{}, err
 	}
 	m := modelFromAPI(in)
+	if err := a.inspectFiles(r.Context(), &m); err != nil {
+		return reply{}, err
+	}
 	if err := m.Validate(); err != nil {
 		return reply{}, err
 	}
@@ -81,6 +85,9 @@ func (a *API) updateModel(r *http.Request) (reply, error) {
 	if in.DefaultVersion != nil {
 		m.DefaultVersion = *in.DefaultVersion
 	}
+	if err := a.inspectFiles(ctx, &m); err != nil {
+		return reply{}, err
+	}
 	if err := m.Validate(); err != nil {
 		return reply{}, err
 	}
@@ -95,6 +102,19 @@ func (a *API) updateModel(r *http.Request) (reply, error) {
 	}
 	a.changed()
 	return reply{status: http.StatusOK, body: modelToAPI(m)}, nil
+}
+
+// inspectFiles lets the engine read each GGUF version's file.
+func (a *API) inspectFiles(ctx context.Context, m *catalog.Model) error {
+	for i := range m.Versions {
+		if m.Versions[i].Format != catalog.FormatGGUF {
+			continue
+		}
+		if err := a.inspect(ctx, &m.Versions[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // keepAPIKey gives v the API key of old's version of the same name when v
