@@ -152,6 +152,7 @@ func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.S
 		Changed:    dir.Invalidate,
 		Reconcile:  rec.Nudge,
 		Now:        time.Now,
+		Inspect:    inspectGGUF,
 	})
 	return parts{handler: routes(log, gw, mg, ready), reconciler: rec}
 }

@@ -15,6 +15,10 @@ import (
 	"time"
 
 	"github.com/cerulean-ai/cerulean/internal/apikey"
+	"github.com/cerulean-ai/cerulean/internal/catalog"
+	"github.com/cerulean-ai/cerulean/internal/engine/gguf"
+	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
+	"github.com/cerulean-ai/cerulean/internal/fault"
 	"github.com/cerulean-ai/cerulean/internal/config"
 	"github.com/cerulean-ai/cerulean/internal/store/sqlite"
 )
@@ -102,5 +106,47 @@ func TestRoutes(t *testing.T) {
 	code, body := do("/boom")
 	if code != http.StatusInternalServerError || body["error"] == nil {
 		t.Errorf("panic: %d %v, want a 500 envelope", code, body)
+	}
+}
+
+func TestInspectGGUF(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, arch string, tensors bool) string {
+		w := gguf.NewWriter(3)
+		w.SetKV("general.architecture", arch)
+		w.SetKV(arch+".context_length", uint32(512))
+		if tensors {
+			if err := w.AddTensor("t", tensor.F32, []uint64{4}, make([]byte, 16)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		path := filepath.Join(dir, name)
+		f, _ := os.Create(path)
+		defer f.Close()
+		if _, err := w.WriteTo(f); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := catalog.Version{File: write("good.gguf", "qwen2", true)}
+	if err := inspectGGUF(context.Background(), &good); err != nil {
+		t.Fatal(err)
+	}
+	if good.ContextLength != 512 || !good.Capabilities.Chat || !good.Capabilities.Embeddings {
+		t.Errorf("inspected version = %+v", good)
+	}
+	os.WriteFile(filepath.Join(dir, "junk.gguf"), []byte("not a model"), 0o600)
+	for _, file := range []string{
+		write("bert.gguf", "bert", true),
+		write("vocab.gguf", "llama", false),
+		filepath.Join(dir, "junk.gguf"),
+		filepath.Join(dir, "missing.gguf"),
+		"relative.gguf",
+	} {
+		v := catalog.Version{File: file}
+		err := inspectGGUF(context.Background(), &v)
+		if f, ok := fault.As(err); !ok || f.Kind != fault.Invalid || f.Param != "file" {
+			t.Errorf("inspect %s = %v, want Invalid on file", filepath.Base(file), err)
+		}
 	}
 }
