@@ -16,10 +16,10 @@ import (
 
 	"github.com/cerulean-ai/cerulean/internal/apikey"
 	"github.com/cerulean-ai/cerulean/internal/catalog"
+	"github.com/cerulean-ai/cerulean/internal/config"
 	"github.com/cerulean-ai/cerulean/internal/engine/gguf"
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 	"github.com/cerulean-ai/cerulean/internal/fault"
-	"github.com/cerulean-ai/cerulean/internal/config"
 	"github.com/cerulean-ai/cerulean/internal/store/sqlite"
 )
 
