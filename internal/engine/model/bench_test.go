@@ -1,0 +1,52 @@
+package model
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+)
+
+// benchDecode measures one decode step (batch 1) after a 64-token context:
+// each iteration feeds one token and truncates it away again, so the
+// attention length stays fixed.
+func benchDecode(b *testing.B, m *Model, threads int) {
+	ctx := context.Background()
+	c, err := m.NewCache(0, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	prompt := make([]int32, 64)
+	for i := range prompt {
+		prompt[i] = int32(3 + i)
+	}
+	if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c}}}); err != nil {
+		b.Fatal(err)
+	}
+	logits := make([]float32, m.Config().VocabSize)
+	batch := &Batch{Seqs: []Sequence{{Tokens: []int32{42}, Cache: c, Logits: logits}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.Forward(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Truncate(len(prompt)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N)*1e3, "ms/token")
+}
+
+// BenchmarkDecodeLlamaTinyQ8_0 decodes with the synthetic llama-tiny
+// Q8_0 model of ../shared on 1 and 2 threads.
+func BenchmarkDecodeLlamaTinyQ8_0(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(map[int]string{1: "threads=1", 2: "threads=2"}[threads], func(b *testing.B) {
+			m, err := Options{Threads: threads}.Load(filepath.Join(modelsDir(b), "synthetic", "llama-tiny-Q8_0.gguf"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			benchDecode(b, m, threads)
+		})
+	}
+}

@@ -1,0 +1,341 @@
+// Package model runs decoder-only transformer models stored in GGUF files
+// (architectures llama and qwen2) on the CPU, computing what llama.cpp's CPU
+// backend computes.
+//
+// Weights are used in place: every matrix is a view of the memory-mapped
+// file in its stored type, and matrix products go through the dot-product
+// kernels of package tensor, with the activations quantized per block to 8
+// bits first (Q8_0, Q8_1 or Q8_K, as ggml does), or rounded to F16/BF16 for
+// half-precision weights.
+//
+// Forward runs a batch of one or more sequences, each with its own
+// kvcache.Cache, and writes the logits of the positions asked for into
+// caller-provided buffers. The matrix products are split across rows over a
+// fixed pool of goroutines (Options.Threads).
+package model
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/gguf"
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
+	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
+	"github.com/cerulean-ai/cerulean/internal/engine/tokenizer"
+)
+
+// Options tune how a model runs. The zero value is the default.
+type Options struct {
+	// Threads is the number of goroutines matrix products and attention
+	// are split across (default runtime.NumCPU()).
+	Threads int
+	// Kernels are the dot-product kernels (default
+	// tensor.ReferenceKernels()).
+	Kernels *tensor.Kernels
+}
+
+// Model is a loaded model. Forward and Embed may be called concurrently
+// (with different caches); Close must not overlap them.
+type Model struct {
+	cfg  Config
+	tok  *tokenizer.Tokenizer
+	file *gguf.File
+	own  bool // Close closes file
+	kern *tensor.Kernels
+	pool *pool
+
+	embd      matrix // token_embd: rows are looked up, and it is the output when tied
+	outNorm   []float32
+	output    matrix
+	ropeFreqs []float32 // nil, or RopeDims/2 frequency divisors
+	layers    []layer
+
+	mu     sync.RWMutex // Close takes it exclusively, Forward shared
+	closed bool
+}
+
+// layer holds one transformer block's weights.
+type layer struct {
+	attnNorm, ffnNorm []float32
+	wq, wk, wv, wo    matrix
+	bq, bk, bv        []float32 // nil without biases
+	gate, up, down    matrix
+}
+
+// matrix is a 2-D weight in its stored type: rows rows of cols values,
+// rowBytes bytes each, viewed in the file's memory.
+type matrix struct {
+	name       string
+	typ        tensor.Type
+	xType      tensor.Type // type the activations must be encoded in
+	rows, cols int
+	rowBytes   int
+	data       []byte
+	dot        tensor.DotFunc
+}
+
+// Load opens the GGUF file at path and loads its model with default
+// Options. Close releases the file.
+func Load(path string) (*Model, error) { return Options{}.Load(path) }
+
+// FromFile loads the model of an open GGUF file with default Options. The
+// Model uses the file's memory: the file must stay open until the Model is
+// closed, and closing the Model does not close the file.
+func FromFile(f *gguf.File) (*Model, error) { return Options{}.FromFile(f) }
+
+// Load opens the GGUF file at path and loads its model.
+func (o Options) Load(path string) (*Model, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	m, err := o.FromFile(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("model: %s: %w", path, err)
+	}
+	m.own = true
+	return m, nil
+}
+
+// FromFile loads the model of an open GGUF file; see the function FromFile.
+func (o Options) FromFile(f *gguf.File) (*Model, error) {
+	cfg, err := readConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	m := &Model{cfg: cfg, tok: tok, file: f, kern: o.Kernels}
+	if m.kern == nil {
+		m.kern = tensor.ReferenceKernels()
+	}
+	if err := m.loadTensors(); err != nil {
+		return nil, err
+	}
+	m.cfg.BOS, m.cfg.EOS = tok.BOS(), tok.EOS()
+	threads := o.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	m.pool = newPool(threads)
+	return m, nil
+}
+
+// loadTensors finds and checks every tensor the architecture needs.
+func (m *Model) loadTensors() error {
+	c := &m.cfg
+	l := loader{f: m.file, kern: m.kern}
+	info, ok := m.file.TensorInfo("token_embd.weight")
+	if !ok {
+		return fmt.Errorf("%w: missing tensor token_embd.weight", ErrInvalid)
+	}
+	if len(info.Dims) < 2 || info.Dims[1] == 0 || info.Dims[1] > 1<<24 {
+		return fmt.Errorf("%w: token_embd.weight has dims %v", ErrInvalid, info.Dims)
+	}
+	c.VocabSize = int(info.Dims[1])
+	if n := m.tok.Len(); n > c.VocabSize {
+		return fmt.Errorf("%w: %d tokens in the vocabulary but token_embd.weight has %d rows", ErrInvalid, n, c.VocabSize)
+	}
+	var err error
+	if m.embd, err = l.matrix("token_embd.weight", c.Embedding, c.VocabSize, false); err != nil {
+		return err
+	}
+	if !tensor.CanDequantize(m.embd.typ) {
+		return fmt.Errorf("%w: token_embd.weight of type %v", ErrUnsupported, m.embd.typ)
+	}
+	if m.outNorm, err = l.vector("output_norm.weight", c.Embedding, true); err != nil {
+		return err
+	}
+	if _, ok := m.file.TensorInfo("output.weight"); ok {
+		if m.output, err = l.matrix("output.weight", c.Embedding, c.VocabSize, true); err != nil {
+			return err
+		}
+	} else {
+		c.TiedEmbeddings = true
+		if m.embd.dot == nil {
+			return fmt.Errorf("%w: token_embd.weight of type %v as the output matrix", ErrUnsupported, m.embd.typ)
+		}
+		m.output = m.embd
+	}
+	if _, ok := m.file.TensorInfo("rope_freqs.weight"); ok {
+		if m.ropeFreqs, err = l.vector("rope_freqs.weight", c.RopeDims/2, true); err != nil {
+			return err
+		}
+		c.RopeFreqs = true
+	}
+	qDim, kvDim, vDim := c.Heads*c.KeyLength, c.KVDim(), c.VDim()
+	m.layers = make([]layer, c.Layers)
+	for i := range m.layers {
+		ly := &m.layers[i]
+		p := fmt.Sprintf("blk.%d.", i)
+		mats := []struct {
+			dst        *matrix
+			name       string
+			cols, rows int
+		}{
+			{&ly.wq, "attn_q", c.Embedding, qDim},
+			{&ly.wk, "attn_k", c.Embedding, kvDim},
+			{&ly.wv, "attn_v", c.Embedding, vDim},
+			{&ly.wo, "attn_output", c.Heads * c.ValueLength, c.Embedding},
+			{&ly.gate, "ffn_gate", c.Embedding, c.FeedForward},
+			{&ly.up, "ffn_up", c.Embedding, c.FeedForward},
+			{&ly.down, "ffn_down", c.FeedForward, c.Embedding},
+		}
+		for _, t := range mats {
+			if *t.dst, err = l.matrix(p+t.name+".weight", t.cols, t.rows, true); err != nil {
+				return err
+			}
+		}
+		vecs := []struct {
+			dst      *[]float32
+			name     string
+			n        int
+			required bool
+		}{
+			{&ly.attnNorm, "attn_norm.weight", c.Embedding, true},
+			{&ly.ffnNorm, "ffn_norm.weight", c.Embedding, true},
+			{&ly.bq, "attn_q.bias", qDim, c.QKVBias},
+			{&ly.bk, "attn_k.bias", kvDim, c.QKVBias},
+			{&ly.bv, "attn_v.bias", vDim, c.QKVBias},
+		}
+		for _, t := range vecs {
+			if *t.dst, err = l.vector(p+t.name, t.n, t.required); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loader reads and checks tensors.
+type loader struct {
+	f    *gguf.File
+	kern *tensor.Kernels
+}
+
+// matrix returns the named matrix of rows rows of cols values. With
+// needDot the type must have a kernel; token_embd only needs to be
+// dequantizable unless it doubles as the output.
+func (l loader) matrix(name string, cols, rows int, needDot bool) (matrix, error) {
+	info, data, ok := l.f.Tensor(name)
+	if !ok {
+		return matrix{}, fmt.Errorf("%w: missing tensor %s", ErrInvalid, name)
+	}
+	if err := checkDims(info, cols, rows); err != nil {
+		return matrix{}, err
+	}
+	m := matrix{name: name, typ: info.Type, rows: rows, cols: cols, data: data}
+	rb, err := info.Type.RowBytes(cols)
+	if err != nil || rb*rows != len(data) {
+		return matrix{}, fmt.Errorf("%w: tensor %s: %d bytes of %v for %d×%d (%v)", ErrInvalid, name, len(data), info.Type, rows, cols, err)
+	}
+	m.rowBytes = rb
+	if xt, ok := tensor.VecDotType(info.Type); ok && l.kern.Func(info.Type) != nil {
+		if _, err := xt.RowBytes(cols); err == nil {
+			m.xType, m.dot = xt, l.kern.Func(info.Type)
+		}
+	}
+	if needDot && m.dot == nil {
+		return matrix{}, fmt.Errorf("%w: tensor %s has type %v, which has no %s kernel", ErrUnsupported, name, info.Type, l.kern.Name)
+	}
+	return m, nil
+}
+
+// vector returns the named 1-D tensor of n values as float32 (copied), or
+// nil if it is absent and not required.
+func (l loader) vector(name string, n int, required bool) ([]float32, error) {
+	info, data, ok := l.f.Tensor(name)
+	if !ok {
+		if required {
+			return nil, fmt.Errorf("%w: missing tensor %s", ErrInvalid, name)
+		}
+		return nil, nil
+	}
+	if err := checkDims(info, n, 1); err != nil {
+		return nil, err
+	}
+	if !tensor.CanDequantize(info.Type) {
+		return nil, fmt.Errorf("%w: tensor %s has type %v", ErrUnsupported, name, info.Type)
+	}
+	out := make([]float32, n)
+	if err := tensor.Dequantize(info.Type, data, out); err != nil {
+		return nil, fmt.Errorf("%w: tensor %s: %w", ErrInvalid, name, err)
+	}
+	return out, nil
+}
+
+// checkDims checks that a tensor is cols × rows (trailing dimensions 1).
+func checkDims(info gguf.TensorInfo, cols, rows int) error {
+	want := []uint64{uint64(cols), uint64(rows), 1, 1}
+	ok := len(info.Dims) >= 1
+	for i, d := range info.Dims {
+		if i >= len(want) || d != want[i] {
+			ok = false
+		}
+	}
+	if len(info.Dims) < 2 && rows != 1 {
+		ok = false
+	}
+	if !ok {
+		return fmt.Errorf("%w: tensor %s has dims %v, want [%d %d]", ErrInvalid, info.Name, info.Dims, cols, rows)
+	}
+	return nil
+}
+
+// Config returns the model's hyperparameters.
+func (m *Model) Config() Config { return m.cfg }
+
+// Tokenizer returns the model's tokenizer.
+func (m *Model) Tokenizer() *tokenizer.Tokenizer { return m.tok }
+
+// NewCache returns an empty KV cache for one sequence of up to capacity
+// positions (the context length if capacity ≤ 0), charged to budget if it
+// is not nil.
+func (m *Model) NewCache(capacity int, budget *kvcache.Budget) (*kvcache.Cache, error) {
+	if capacity <= 0 {
+		capacity = m.cfg.ContextLength
+	}
+	c, err := kvcache.New(m.cacheSpec(capacity), budget)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	return c, nil
+}
+
+func (m *Model) cacheSpec(capacity int) kvcache.Spec {
+	return kvcache.Spec{Layers: m.cfg.Layers, KeyDim: m.cfg.KVDim(), ValueDim: m.cfg.VDim(), Capacity: capacity}
+}
+
+// Close stops the model's goroutines and, for a model from Load, unmaps
+// the file. The model cannot be used afterwards.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	m.pool.close()
+	if m.own {
+		return m.file.Close()
+	}
+	return nil
+}
+
+// acquire locks the model for a forward pass.
+func (m *Model) acquire(ctx context.Context) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	if m.closed {
+		m.mu.RUnlock()
+		return nil, fmt.Errorf("model: closed")
+	}
+	return m.mu.RUnlock, nil
+}
