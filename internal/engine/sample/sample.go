@@ -317,10 +317,13 @@ func (s *Sampler) prepare(logits []float32) {
 		s.work = make([]float32, s.vocab)
 	}
 	w := s.work
-	copy(w, logits)
 	s.probsOK = false
+	// Copy and scan in one pass; scan again only if something changed.
+	s.scan(logits)
+	changed := false
 	for id, b := range s.p.LogitBias {
 		w[id] += b
+		changed = true
 	}
 	if rp := s.p.RepetitionPenalty; rp != 1 {
 		for id := range s.window {
@@ -332,6 +335,7 @@ func (s *Sampler) prepare(logits []float32) {
 			} else {
 				w[id] *= rp
 			}
+			changed = true
 		}
 	}
 	if fp, pp := s.p.FrequencyPenalty, s.p.PresencePenalty; fp != 0 || pp != 0 {
@@ -340,26 +344,29 @@ func (s *Sampler) prepare(logits []float32) {
 				continue
 			}
 			w[id] -= float32(float32(c)*fp) + pp
+			changed = true
 		}
 	}
-	s.scan()
+	if changed {
+		s.scan(w)
+	}
 }
 
-// scan replaces NaN by −Inf and +Inf by the largest float32, and records the
-// maximum logit and the lowest id holding it (argmax −1 if every logit is
-// −Inf).
-func (s *Sampler) scan() {
-	w := s.work
+// scan copies src into work (src may be work itself), replacing NaN by −Inf
+// and +Inf by the largest float32, and records the maximum logit and the
+// lowest id holding it (argmax −1 if every logit is −Inf).
+func (s *Sampler) scan(src []float32) {
+	w := s.work[:len(src)]
 	m, arg := float32(math.Inf(-1)), int32(-1)
-	for i, v := range w {
+	for i, v := range src {
 		if !(v <= math.MaxFloat32) {
 			if v > 0 {
 				v = math.MaxFloat32
 			} else {
 				v = float32(math.Inf(-1))
 			}
-			w[i] = v
 		}
+		w[i] = v
 		if v > m {
 			m, arg = v, int32(i)
 		}
@@ -379,7 +386,7 @@ func (s *Sampler) mask(allowed func(int32) bool, rejected int32) {
 		}
 	}
 	s.probsOK = false
-	s.scan()
+	s.scan(w)
 }
 
 // expAll fills probs with exp((work−max)·scale) for every token and returns
