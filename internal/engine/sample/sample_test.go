@@ -621,6 +621,22 @@ func TestConstrained(t *testing.T) {
 		})
 	}
 
+	t.Run("logprobs describe the unconstrained distribution", func(t *testing.T) {
+		p := DefaultParams()
+		p.Temperature, p.Logprobs, p.TopLogprobs = 0, true, 1
+		s := seeded(p, vocab, 1)
+		tok, err := s.SampleConstrained(logits, func(id int32) bool { return id != 500 })
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := softmax(logits, 1)
+		if tok.ID != 16 || math.Abs(math.Exp(float64(tok.Logprob))-want[16]) > 1e-6 {
+			t.Errorf("got token %d with probability %v, want 16 with %v", tok.ID, math.Exp(float64(tok.Logprob)), want[16])
+		}
+		if tok.Top[0].ID != 500 {
+			t.Errorf("top alternative %d, want the rejected 500", tok.Top[0].ID)
+		}
+	})
 	t.Run("nothing allowed", func(t *testing.T) {
 		s := seeded(DefaultParams(), vocab, 1)
 		_, err := s.SampleConstrained(logits, func(int32) bool { return false })
