@@ -22,6 +22,7 @@ func (a *app) modelsCmd() *cobra.Command {
 		a.modelsAddCmd(),
 		a.modelsDeleteCmd(),
 		a.modelsSynthCmd(),
+		a.modelsPullCmd(),
 	)
 }
 
