@@ -244,23 +244,38 @@ func (s *Sampler) weigh() float64 {
 	return z
 }
 
-// drawFull picks index i with probability w[i]/z, where z is the sum of w
-// computed in index order, given u uniform in [0, 1).
-func drawFull(w []float32, z, u float64) int32 {
+// drawFull picks index i with probability w[i]/z, given u uniform in
+// [0, 1), where blockSums holds the sums of w per drawBlock entries and z is
+// their sum in order. It finds the block first, then the entry in it.
+func drawFull(w []float32, blockSums []float64, z, u float64) int32 {
 	target := u * z
 	var acc float64
-	last := int32(-1)
-	for i, e := range w {
-		if e > 0 {
-			acc += float64(e)
-			last = int32(i)
-			if acc > target {
-				return last
+	for b, bs := range blockSums {
+		if acc+bs <= target {
+			acc += bs
+			continue
+		}
+		last := int32(-1)
+		for i := b * drawBlock; i < min((b+1)*drawBlock, len(w)); i++ {
+			if e := w[i]; e > 0 {
+				acc += float64(e)
+				last = int32(i)
+				if acc > target {
+					return last
+				}
 			}
 		}
+		// Summing within the block rounded differently from bs.
+		return last
 	}
-	// Only reachable through rounding of u·z up to z.
-	return last
+	// Only reachable through rounding of u·z up to z: take the last token
+	// with any weight.
+	for i := len(w) - 1; i >= 0; i-- {
+		if w[i] > 0 {
+			return int32(i)
+		}
+	}
+	return -1
 }
 
 // drawCand is drawFull over candidates.

@@ -199,8 +199,10 @@ type Sampler struct {
 	probsT   float32
 	probsSum float64
 	probsOK  bool
-	cand     []cand // surviving candidates after truncation
-	alts     []cand // scratch for the top logprobs
+	// blockSums[b] is the sum of probs[b*drawBlock:][:drawBlock].
+	blockSums []float64
+	cand      []cand // surviving candidates after truncation
+	alts      []cand // scratch for the top logprobs
 }
 
 // cand is a candidate token with its (adjusted) logit and a weight whose
@@ -389,21 +391,35 @@ func (s *Sampler) mask(allowed func(int32) bool, rejected int32) {
 	s.scan(w)
 }
 
-// expAll fills probs with exp((work−max)·scale) for every token and returns
-// their sum, reusing the previous result when nothing changed.
+// drawBlock is the number of tokens per partial sum in expAll, so that a
+// draw over the whole vocabulary walks block sums first and then a single
+// block.
+const drawBlock = 256
+
+// expAll fills probs with exp((work−max)·scale) for every token, and
+// blockSums with their sums per drawBlock tokens, and returns the total,
+// reusing the previous result when nothing changed.
 func (s *Sampler) expAll(scale float32) float64 {
 	if s.probsOK && s.probsT == scale {
 		return s.probsSum
 	}
 	if s.probs == nil {
 		s.probs = make([]float32, s.vocab)
+		s.blockSums = make([]float64, (s.vocab+drawBlock-1)/drawBlock)
 	}
 	m := s.maxLogit
+	w, probs := s.work, s.probs[:len(s.work)]
 	var sum float64
-	for i, v := range s.work {
-		e := exp32(float32((v - m) * scale))
-		s.probs[i] = e
-		sum += float64(e)
+	for b := range s.blockSums {
+		lo, hi := b*drawBlock, min((b+1)*drawBlock, len(w))
+		var bs float64
+		for i := lo; i < hi; i++ {
+			e := exp32(float32((w[i] - m) * scale))
+			probs[i] = e
+			bs += float64(e)
+		}
+		s.blockSums[b] = bs
+		sum += bs
 	}
 	s.probsT, s.probsSum, s.probsOK = scale, sum, true
 	return sum
@@ -442,7 +458,7 @@ func (s *Sampler) choose() int32 {
 	u := s.rng.float64()
 	if s.truncate() {
 		z := s.expAll(s.invTemp)
-		return drawFull(s.probs, z, u)
+		return drawFull(s.probs, s.blockSums, z, u)
 	}
 	return drawCand(s.cand, s.weigh(), u)
 }

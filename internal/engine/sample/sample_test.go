@@ -760,3 +760,41 @@ func TestNoAllocations(t *testing.T) {
 		})
 	}
 }
+
+func TestDrawFull(t *testing.T) {
+	// Weight 1 at ids 3, 255, 256, 600 and 1000 of 1030; nothing after 1000.
+	w := make([]float32, 1030)
+	for _, id := range []int{3, 255, 256, 600, 1000} {
+		w[id] = 1
+	}
+	blocks := make([]float64, (len(w)+drawBlock-1)/drawBlock)
+	var z float64
+	for i, e := range w {
+		blocks[i/drawBlock] += float64(e)
+	}
+	for _, b := range blocks {
+		z += b
+	}
+	tests := []struct {
+		u    float64
+		want int32
+	}{
+		{0, 3},
+		{0.19, 3},
+		{0.2, 255},
+		{0.39, 255},
+		{0.4, 256},
+		{0.7, 600},
+		{0.8, 1000},
+		{math.Nextafter(1, 0), 1000},
+	}
+	for _, tc := range tests {
+		if got := drawFull(w, blocks, z, tc.u); got != tc.want {
+			t.Errorf("u=%v: got %d, want %d", tc.u, got, tc.want)
+		}
+	}
+	// u·z rounding up to z falls back to the last token with weight.
+	if got := drawFull(w, blocks, z, 1); got != 1000 {
+		t.Errorf("u=1: got %d, want 1000", got)
+	}
+}
