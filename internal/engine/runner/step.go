@@ -1,0 +1,215 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
+	"github.com/cerulean-ai/cerulean/internal/engine/model"
+	"github.com/cerulean-ai/cerulean/internal/engine/sample"
+	"github.com/cerulean-ai/cerulean/internal/engine/tokenizer"
+)
+
+// Finish reasons.
+const (
+	FinishStop   = "stop"   // an end-of-generation token or a stop string
+	FinishLength = "length" // MaxTokens or the context length
+)
+
+// seq is one request's sequence.
+type seq struct {
+	id     uint64
+	ctx    context.Context
+	req    Request
+	stream *Stream
+	weight int
+	enq    uint64 // admission clock when queued
+	limit  int    // context length of this sequence
+
+	cache *kvcache.Cache // nil until first scheduled, and after release
+	// tokens are the prompt and the generated tokens; tokens[:fed] are in
+	// the cache, tokens[fed:] are pending (the prompt, or the last sampled
+	// token, or everything after a preemption).
+	tokens    []int32
+	fed       int
+	generated int
+	preempted bool
+
+	sampler *sample.Sampler
+	dec     *tokenizer.Decoder
+	stop    *sample.StopMatcher
+	logits  []float32
+	n       int // tokens fed in the current step
+}
+
+func (s *seq) usage() Usage {
+	return Usage{PromptTokens: len(s.req.Prompt), CompletionTokens: s.generated}
+}
+
+// chunk is how many pending tokens the sequence feeds in one step.
+func (s *seq) chunk(prefill int) int {
+	return min(len(s.tokens)-s.fed, prefill)
+}
+
+// step runs one forward pass over every active sequence and handles its
+// results.
+func (r *Runner) step(ctx context.Context) {
+	r.reap()
+	r.reserve()
+	if len(r.active) == 0 {
+		return
+	}
+	r.batch, r.inStep = r.batch[:0], r.inStep[:0]
+	for _, s := range r.active {
+		s.n = s.chunk(r.o.PrefillChunk)
+		ms := model.Sequence{Tokens: s.tokens[s.fed : s.fed+s.n], Cache: s.cache}
+		if s.fed+s.n == len(s.tokens) {
+			if s.logits == nil {
+				s.logits = make([]float32, r.vocab)
+			}
+			ms.Logits = s.logits
+		}
+		r.batch = append(r.batch, ms)
+		r.inStep = append(r.inStep, s)
+	}
+	err := r.m.Forward(ctx, &model.Batch{Seqs: r.batch})
+	clear(r.batch) // drop references to caches and tokens
+	if err != nil {
+		if ctx.Err() != nil {
+			return // Run returns and fails everything
+		}
+		r.log.Error("runner: forward failed", "err", err, "sequences", len(r.inStep))
+		for _, s := range r.inStep {
+			r.finish(s, Event{Err: fmt.Errorf("runner: forward: %w", err)})
+		}
+		r.compact()
+		return
+	}
+	for _, s := range r.inStep {
+		s.fed += s.n
+		if s.fed == len(s.tokens) {
+			r.next(s)
+		}
+	}
+	r.compact()
+}
+
+// reap drops the active sequences whose request is gone.
+func (r *Runner) reap() {
+	for _, s := range r.active {
+		if s.ctx.Err() != nil {
+			r.finish(s, Event{Err: context.Cause(s.ctx)})
+		}
+	}
+	r.compact()
+}
+
+// reserve makes cache room for every active sequence's next chunk. When
+// the memory budget is exhausted, the most recently admitted sequence is
+// preempted (its cache freed, itself queued again at the front); a
+// sequence that cannot fit even alone fails.
+func (r *Runner) reserve() {
+	for i := 0; i < len(r.active); {
+		s := r.active[i]
+		if s.cache == nil {
+			c, err := r.m.NewCache(s.limit, r.budget)
+			if err != nil {
+				r.finish(s, Event{Err: fmt.Errorf("runner: %w", err)})
+				r.active = append(r.active[:i], r.active[i+1:]...)
+				continue
+			}
+			s.cache = c
+		}
+		err := s.cache.Reserve(s.chunk(r.o.PrefillChunk))
+		if err == nil {
+			i++
+			continue
+		}
+		if !errors.Is(err, kvcache.ErrBudget) || len(r.active) == 1 {
+			r.finish(s, Event{Err: fmt.Errorf("runner: %w", err)})
+			r.active = append(r.active[:i], r.active[i+1:]...)
+			continue
+		}
+		last := len(r.active) - 1
+		v := r.active[last]
+		r.active[last] = nil
+		r.active = r.active[:last]
+		r.preempt(v)
+	}
+	r.nActive.Store(int64(len(r.active)))
+}
+
+// preempt frees v's cache and queues it again, first in line; it will
+// recompute its cache from all its tokens.
+func (r *Runner) preempt(v *seq) {
+	r.log.Debug("runner: preempting a sequence for KV memory", "seq", v.id, "tokens", len(v.tokens))
+	r.release(v)
+	v.fed = 0
+	v.preempted = true
+	r.squeezed = true
+	r.mu.Lock()
+	r.waiting = append([]*seq{v}, r.waiting...)
+	r.mu.Unlock()
+}
+
+// next samples the sequence's next token from its logits and streams it.
+func (r *Runner) next(s *seq) {
+	tok, err := s.sampler.Sample(s.logits)
+	if err != nil {
+		r.finish(s, Event{Err: fmt.Errorf("runner: sample: %w", err)})
+		return
+	}
+	s.sampler.Accept(tok.ID)
+	s.generated++
+	s.tokens = append(s.tokens, tok.ID)
+	if r.tok.IsEOG(tok.ID) {
+		r.finish(s, Event{Text: s.flush(), FinishReason: FinishStop})
+		return
+	}
+	text, stopped := s.stop.Push(s.dec.Add(tok.ID))
+	if stopped {
+		r.finish(s, Event{Text: text, FinishReason: FinishStop})
+		return
+	}
+	if (s.req.MaxTokens > 0 && s.generated >= s.req.MaxTokens) || s.fed >= s.limit {
+		text += s.flush()
+		r.finish(s, Event{Text: text, Token: &tok, FinishReason: FinishLength})
+		return
+	}
+	s.stream.push(Event{Text: text, Token: &tok}, s.usage())
+}
+
+// flush returns the text still held by the decoder and the stop matcher at
+// the end of a generation.
+func (s *seq) flush() string {
+	text, stopped := s.stop.Push(s.dec.Flush())
+	if !stopped {
+		text += s.stop.Flush()
+	}
+	return text
+}
+
+// finish ends s with e (marked Done, with the usage), frees its cache and
+// marks it for removal from the active list by compact.
+func (r *Runner) finish(s *seq, e Event) {
+	r.release(s)
+	s.stream.end(e, s.usage())
+	s.logits = nil
+	s.fed = -1 // marks a finished sequence for compact
+	r.squeezed = false
+}
+
+// compact removes finished sequences from the active list.
+func (r *Runner) compact() {
+	kept := r.active[:0]
+	for _, s := range r.active {
+		if s.fed >= 0 {
+			kept = append(kept, s)
+		}
+	}
+	clear(r.active[len(kept):])
+	r.active = kept
+	clear(r.inStep)
+	r.nActive.Store(int64(len(r.active)))
+}
