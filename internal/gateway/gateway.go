@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cerulean-ai/cerulean/internal/deployment"
+	"github.com/cerulean-ai/cerulean/internal/fault"
 	"github.com/cerulean-ai/cerulean/internal/inference"
 )
 
@@ -137,6 +138,11 @@ func New(d Deps) *Gateway {
 	}
 	if g.now == nil {
 		g.now = time.Now
+	}
+	if g.backend == nil {
+		g.backend = func(inference.Target) (Backend, error) {
+			return nil, fault.New(fault.Unavailable, "no_backend", "No inference backend is configured on this server.")
+		}
 	}
 	return g
 }
