@@ -54,6 +54,19 @@ func (e *statusError) Unwrap() error { return e.err }
 // retryAfter is implemented by rate-limit errors that know when to retry.
 type retryAfter interface{ RetryAfter() time.Duration }
 
+// retryAfterOf is the wait err asks for: a *fault.Error's RetryAfter, else
+// that of a cause with a RetryAfter method (an upstream's 429).
+func retryAfterOf(err error) (time.Duration, bool) {
+	if f, ok := fault.As(err); ok && f.RetryAfter > 0 {
+		return f.RetryAfter, true
+	}
+	var ra retryAfter
+	if errors.As(err, &ra) {
+		return max(ra.RetryAfter(), 0), true
+	}
+	return 0, false
+}
+
 // writeError renders any error of the gateway: this is the one place that
 // maps errors to HTTP. A *fault.Error gets its kind's status and the
 // dialect's envelope; any other error is a 500 with a generic message and
@@ -80,9 +93,7 @@ func (g *Gateway) writeError(w *responseWriter, r *http.Request, c *call, err er
 		return
 	}
 	h := w.Header()
-	var ra retryAfter
-	if status == http.StatusTooManyRequests && errors.As(err, &ra) {
-		d := max(ra.RetryAfter(), 0)
+	if d, ok := retryAfterOf(err); ok && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
 		h.Set("retry-after", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 		h.Set("retry-after-ms", strconv.FormatInt(d.Milliseconds(), 10))
 	}
