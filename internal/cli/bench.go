@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,35 @@ import (
 
 // benchCmd is `cerulean bench`: measurements that anyone can rerun.
 func (a *app) benchCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "bench", Short: "Measure Cerulean on this machine"}
+	o := bench.EngineOptions{Threads: runtime.NumCPU(), Prompt: 128, Gen: 32, Seed: 1}
+	cmd := &cobra.Command{
+		Use:   "bench --model FILE.gguf [--threads N] [--prompt N] [--gen N]",
+		Short: "Measure Cerulean on this machine",
+		Long: `With --model, load a GGUF file in the built-in engine and measure prompt
+processing (one batched pass over --prompt random tokens) and generation
+(--gen tokens one at a time), in tokens per second, printed as JSON.
+Subcommands measure other parts.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Model == "" {
+				return usageError{fmt.Errorf("give --model FILE.gguf, or a subcommand such as gateway")}
+			}
+			if o.Threads < 1 || o.Prompt < 1 || o.Gen < 0 {
+				return usageError{fmt.Errorf("--threads and --prompt must be at least 1, --gen at least 0")}
+			}
+			res, err := bench.Engine(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			return writeJSON(a.env.Stdout, res)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Model, "model", "", "GGUF file")
+	f.IntVar(&o.Threads, "threads", o.Threads, "threads")
+	f.IntVar(&o.Prompt, "prompt", o.Prompt, "prompt tokens")
+	f.IntVar(&o.Gen, "gen", o.Gen, "generated tokens")
+	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the random prompt")
 	cmd.AddCommand(a.benchGatewayCmd())
 	return cmd
 }
