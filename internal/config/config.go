@@ -30,6 +30,15 @@ type Config struct {
 	ShutdownTimeout time.Duration // how long in-flight requests may take to finish
 	MaxBodyBytes    int64
 	LogLevel        string // debug, info, warn, error
+	// Demo makes and deploys a small random-weight demo model on first
+	// start (CERULEAN_DEMO=0 turns it off).
+	Demo bool
+	// Model is a GGUF file to register and deploy at start, in project
+	// "default", as deployment Deployment (default: the file's base name).
+	Model      string
+	Deployment string
+	// Threads is how many threads the built-in engine uses (default: all cores).
+	Threads int
 }
 
 // Defaults returns the configuration read from the environment.
@@ -42,6 +51,11 @@ func Defaults(getenv func(string) string) Config {
 		ShutdownTimeout: 30 * time.Second,
 		MaxBodyBytes:    8 << 20,
 		LogLevel:        "info",
+		Demo:            true,
+	}
+	switch strings.ToLower(getenv("CERULEAN_DEMO")) {
+	case "0", "false", "no", "off":
+		c.Demo = false
 	}
 	if v := getenv("CERULEAN_ADDR"); v != "" {
 		c.Addr = v
@@ -87,6 +101,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		return errors.New("config: max body bytes must be positive")
+	}
+	if c.Deployment != "" && c.Model == "" {
+		return errors.New("config: --deployment names the deployment of --model; give --model too")
+	}
+	if c.Threads < 0 {
+		return errors.New("config: --threads must not be negative")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
