@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 )
@@ -9,7 +10,7 @@ import (
 // benchDecode measures one decode step (batch 1) after a 64-token context:
 // each iteration feeds one token and truncates it away again, so the
 // attention length stays fixed.
-func benchDecode(b *testing.B, m *Model, threads int) {
+func benchDecode(b *testing.B, m *Model) {
 	ctx := context.Background()
 	c, err := m.NewCache(0, nil)
 	if err != nil {
@@ -33,20 +34,20 @@ func benchDecode(b *testing.B, m *Model, threads int) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N)*1e3, "ms/token")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
 
 // BenchmarkDecodeLlamaTinyQ8_0 decodes with the synthetic llama-tiny
 // Q8_0 model of ../shared on 1 and 2 threads.
 func BenchmarkDecodeLlamaTinyQ8_0(b *testing.B) {
 	for _, threads := range []int{1, 2} {
-		b.Run(map[int]string{1: "threads=1", 2: "threads=2"}[threads], func(b *testing.B) {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
 			m, err := Options{Threads: threads}.Load(filepath.Join(modelsDir(b), "synthetic", "llama-tiny-Q8_0.gguf"))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer m.Close()
-			benchDecode(b, m, threads)
+			benchDecode(b, m)
 		})
 	}
 }

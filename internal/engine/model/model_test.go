@@ -306,3 +306,31 @@ func TestRope(t *testing.T) {
 		}
 	}
 }
+
+// TestThreadsAgree checks that the thread count does not change any
+// result: every output value is computed by one goroutine in a fixed
+// order, however the rows are split.
+func TestThreadsAgree(t *testing.T) {
+	spec := testSpec{seed: 8, typ: tensor.Q4_K, embd: 256, ff: 256, arch: "qwen2"}
+	prompt := []int32{1, 20, 21, 22, 23, 24, 25, 26, 27}
+	var results [][]float32
+	for _, threads := range []int{1, 2, 5} {
+		m := loadTestModel(t, spec, threads)
+		c, _ := m.NewCache(0, nil)
+		vocab := m.Config().VocabSize
+		logits := make([]float32, len(prompt)*vocab)
+		outs := make([]int, len(prompt))
+		for i := range outs {
+			outs[i] = i
+		}
+		if err := m.Forward(context.Background(), &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c, Outputs: outs, Logits: logits}}}); err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, logits)
+	}
+	for i := 1; i < len(results); i++ {
+		if diff := cmp.Diff(results[0], results[i]); diff != "" {
+			t.Errorf("logits with %d threads differ from 1 thread (-1 +n):\n%s", []int{1, 2, 5}[i], diff)
+		}
+	}
+}

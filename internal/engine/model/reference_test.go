@@ -71,7 +71,11 @@ func TestSyntheticReference(t *testing.T) {
 	dir := filepath.Join(modelsDir(t), "synthetic")
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(f.name, ".gguf"), func(t *testing.T) {
-			m := loadShared(t, filepath.Join("synthetic", f.name))
+			// Files run in parallel, one thread each: results do not
+			// depend on the thread count (TestThreadsAgree), and this
+			// keeps both cores busy without synchronisation.
+			t.Parallel()
+			m := loadShared(t, filepath.Join("synthetic", f.name), 1)
 			var ref syntheticRef
 			readJSON(t, filepath.Join(dir, f.name+".reference.json"), &ref)
 			if got, want := m.Config().VocabSize, ref.NVocab; got != want {
@@ -161,7 +165,7 @@ func TestStoriesReference(t *testing.T) {
 	} {
 		t.Run(strings.TrimSuffix(tc.file, ".gguf")+"/"+strings.Fields(tc.engine)[0], func(t *testing.T) {
 			run := ref.Runs[find(tc.refFile, tc.engine)]
-			m := loadShared(t, tc.file)
+			m := loadShared(t, tc.file, 2)
 			if diff := cmp.Diff(run.PromptIDs, m.Tokenizer().Encode(ref.Prompt, true, false)); diff != "" {
 				t.Errorf("prompt ids (-want +got):\n%s", diff)
 			}

@@ -35,11 +35,11 @@ func modelsDir(tb testing.TB) string {
 	return md
 }
 
-// loadShared loads a model of the shared folder with 2 threads, closing it
-// at the end of the test.
-func loadShared(tb testing.TB, rel string) *Model {
+// loadShared loads a model of the shared folder with the given number of
+// threads, closing it at the end of the test.
+func loadShared(tb testing.TB, rel string, threads int) *Model {
 	tb.Helper()
-	m, err := Options{Threads: 2}.Load(filepath.Join(modelsDir(tb), rel))
+	m, err := Options{Threads: threads}.Load(filepath.Join(modelsDir(tb), rel))
 	if err != nil {
 		tb.Fatal(err)
 	}
