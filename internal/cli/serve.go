@@ -16,8 +16,12 @@ func newServeCmd(env *Env) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the server: inference gateway, management API and workers",
 		Long: `Run the server: the Azure OpenAI- and OpenAI-compatible inference API, the
-management API under /api/v1, and the background workers, on one listener.
-State lives in an embedded SQLite database in the data folder.`,
+management API under /api/v1, the built-in engine and the background
+workers, on one listener. State lives in an embedded SQLite database in the
+data folder.`,
+		Example: `  cerulean serve
+  cerulean serve --addr 0.0.0.0:8080 --data /var/lib/cerulean
+  cerulean serve --model ./stories260K.gguf      # deployed as "stories260K"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := cfg.Validate(); err != nil {
@@ -37,5 +41,9 @@ State lives in an embedded SQLite database in the data folder.`,
 	f.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL shown as the endpoint, when behind a proxy (env CERULEAN_PUBLIC_URL)")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (env CERULEAN_LOG_LEVEL)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long requests in flight may take to finish on shutdown")
+	f.StringVar(&cfg.Model, "model", "", "a GGUF file to register and deploy in project default at start")
+	f.StringVar(&cfg.Deployment, "deployment", "", "the deployment name for --model (default: the file's base name without .gguf)")
+	f.BoolVar(&cfg.Demo, "demo", cfg.Demo, "on first start, make and deploy a tiny random-weight demo model as \"demo\" (env CERULEAN_DEMO=0 turns it off)")
+	f.IntVar(&cfg.Threads, "threads", 0, "threads of the built-in engine (default: all cores)")
 	return cmd
 }

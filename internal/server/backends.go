@@ -17,28 +17,41 @@ import (
 // backends picks the backend of a target by its model format.
 type backends struct {
 	upstream gateway.Backend
+	builtin  gateway.Backend
 }
 
 func (b *backends) For(t inference.Target) (gateway.Backend, error) {
 	switch t.Version.Format {
 	case catalog.FormatUpstream:
 		return b.upstream, nil
+	case catalog.FormatGGUF:
+		return b.builtin, nil
 	}
 	return nil, fault.New(fault.Unavailable, "ModelNotServable",
 		"deployment %q: model %q version %q has format %q, which this server cannot serve", t.Deployment, t.Model, t.Version.Version, t.Version.Format)
 }
 
-// modelGetter is what the provisioner needs of the store.
-type modelGetter interface {
+// provisionStore is what the provisioner needs of the store.
+type provisionStore interface {
 	GetModel(ctx context.Context, name string) (catalog.Model, error)
+}
+
+// engine is what the provisioner needs of the built-in backend: loading a
+// deployment's model (pinned until Unload), so that a file that cannot be
+// served fails the deployment with the reason.
+type engine interface {
+	Load(ctx context.Context, path string) error
+	Unload(path string)
 }
 
 // provisioner makes deployments real. For an upstream model it checks that
 // the upstream answers HTTP at all (any status: some servers have no
-// /models), so that a wrong URL fails the deployment with a reason.
+// /models), so that a wrong URL fails the deployment with a reason; for a
+// GGUF model it loads the file in the engine.
 type provisioner struct {
-	models modelGetter
+	models provisionStore
 	client *http.Client
+	engine engine
 }
 
 func (p *provisioner) Provision(ctx context.Context, d deployment.Deployment) error {
@@ -53,6 +66,8 @@ func (p *provisioner) Provision(ctx context.Context, d deployment.Deployment) er
 	switch v.Format {
 	case catalog.FormatUpstream:
 		return p.probe(ctx, v.Upstream)
+	case catalog.FormatGGUF:
+		return p.engine.Load(ctx, v.File)
 	}
 	return fmt.Errorf("model format %q cannot be served by this server", v.Format)
 }
@@ -76,7 +91,18 @@ func (p *provisioner) probe(ctx context.Context, u *catalog.Upstream) error {
 	return nil
 }
 
-func (p *provisioner) Release(ctx context.Context, d deployment.Deployment) error { return nil }
+// Release unpins a GGUF deployment's model: the engine unloads it when no
+// deployment holds it any more.
+func (p *provisioner) Release(ctx context.Context, d deployment.Deployment) error {
+	m, err := p.models.GetModel(ctx, d.Model)
+	if err != nil {
+		return nil // the model is gone: nothing of it can be loaded
+	}
+	if v, ok := m.Version(d.Version); ok && v.Format == catalog.FormatGGUF {
+		p.engine.Unload(v.File)
+	}
+	return nil
+}
 
 // unwrapURLError drops net/http's "Get \"url\":" prefix, which would repeat
 // the URL (and could carry credentials in its userinfo).

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cerulean-ai/cerulean/internal/apikey"
+	"github.com/cerulean-ai/cerulean/internal/backend/builtin"
 	"github.com/cerulean-ai/cerulean/internal/backend/upstream"
 	"github.com/cerulean-ai/cerulean/internal/config"
 	"github.com/cerulean-ai/cerulean/internal/deployment"
@@ -53,9 +54,31 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
-	firstStart, err := bootstrap(ctx, st, sealer, time.Now().UTC())
+	now := time.Now().UTC()
+	firstStart, err := bootstrap(ctx, st, sealer, now)
 	if err != nil {
 		return err
+	}
+	example := "DEPLOYMENT"
+	if firstStart && cfg.Demo {
+		path, err := makeDemo(cfg.DataDir, log)
+		if err != nil {
+			return err
+		}
+		if err := deployFile(ctx, st, path, "demo", DemoDeployment, demoDescription, now); err != nil {
+			return err
+		}
+		example = DemoDeployment
+	}
+	if cfg.Model != "" {
+		dep := cfg.Deployment
+		if dep == "" {
+			dep = modelName(cfg.Model)
+		}
+		if err := deployFile(ctx, st, cfg.Model, modelName(cfg.Model), dep, "", now); err != nil {
+			return err
+		}
+		example = dep
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -70,6 +93,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 
 	var ready atomic.Bool
 	h := build(cfg, log, st, sealer, token, publicURL, &ready)
+	defer h.engine.Close()
 
 	// Requests get a context that outlives the signal by the drain window,
 	// so streams in flight can finish; after it they are cancelled.
@@ -90,13 +114,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	defer os.Remove(addrFile)
 
-	printBanner(ctx, out, st, sealer, base, publicURL, tokenPath, firstStart)
+	printBanner(ctx, out, st, sealer, base, publicURL, tokenPath, example, firstStart)
 	log.Info("serving", "addr", base, "data", cfg.DataDir)
 
 	g, gctx := errgroup.WithContext(ctx)
 	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
-	g.Go(func() error { return h.reconciler.Run(workCtx) })
+	g.Go(func() error {
+		// Warm first, so the reconciler's own loads are not counted twice.
+		warm(workCtx, st, h.engine, log)
+		return h.reconciler.Run(workCtx)
+	})
 	g.Go(func() error {
 		ready.Store(true)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -128,13 +156,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 type parts struct {
 	handler    http.Handler
 	reconciler *deployment.Reconciler
+	engine     *builtin.Backend
 }
 
 func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.Sealer, token, publicURL string, ready *atomic.Bool) parts {
 	up := upstream.New(upstream.Options{Logger: log})
-	router := &backends{upstream: up}
+	eng := builtin.New(builtin.Options{Threads: cfg.Threads, Logger: log})
+	router := &backends{upstream: up, builtin: eng}
 	dir := gateway.NewDirectory(st, 2*time.Second)
-	prov := &provisioner{models: st, client: &http.Client{Timeout: 10 * time.Second}}
+	prov := &provisioner{models: st, client: &http.Client{Timeout: 10 * time.Second}, engine: eng}
 	rec := deployment.NewReconciler(st, prov, log, dir.Invalidate)
 	gw := gateway.New(gateway.Deps{
 		Logger:       log,
@@ -154,11 +184,11 @@ func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.S
 		Now:        time.Now,
 		Inspect:    inspectGGUF,
 	})
-	return parts{handler: routes(log, gw, mg, ready), reconciler: rec}
+	return parts{handler: routes(log, gw, mg, ready), reconciler: rec, engine: eng}
 }
 
 // printBanner tells a newcomer where everything is.
-func printBanner(ctx context.Context, out io.Writer, st store.Store, sealer *apikey.Sealer, base, publicURL, tokenPath string, firstStart bool) {
+func printBanner(ctx context.Context, out io.Writer, st store.Store, sealer *apikey.Sealer, base, publicURL, tokenPath, example string, firstStart bool) {
 	fmt.Fprintf(out, "listening on %s\n", base)
 	fmt.Fprintf(out, "endpoint:    %s  (Azure OpenAI: %s/openai, OpenAI: %s/v1)\n", publicURL, publicURL, publicURL)
 	if tokenPath != "" {
@@ -178,5 +208,8 @@ func printBanner(ctx context.Context, out io.Writer, st store.Store, sealer *api
 	if key == "$KEY" {
 		fmt.Fprintf(out, "keys:        KEY=$(cerulean keys list --project %s -o json | jq -r .key1)\n", project.Default)
 	}
-	fmt.Fprintf(out, "try:\n  curl -s '%s/openai/deployments/DEPLOYMENT/chat/completions?api-version=2024-10-21' \\\n    -H 'api-key: %s' -H 'content-type: application/json' \\\n    -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'\n", publicURL, key)
+	if example == DemoDeployment {
+		fmt.Fprintf(out, "deployment %q serves a tiny demo model with RANDOM weights (it answers gibberish); add a real one with `cerulean models add FILE.gguf`\n", DemoDeployment)
+	}
+	fmt.Fprintf(out, "try:\n  curl -s '%s/openai/deployments/%s/chat/completions?api-version=2024-10-21' \\\n    -H 'api-key: %s' -H 'content-type: application/json' \\\n    -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],\"max_tokens\":20}'\n", publicURL, example, key)
 }
