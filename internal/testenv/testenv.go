@@ -9,6 +9,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +45,8 @@ type Options struct {
 	Upstream fakeopenai.Options
 	// Env adds variables to the server's environment.
 	Env map[string]string
+	// Args are more `cerulean serve` flags, e.g. --model FILE.
+	Args []string
 }
 
 // New starts a server and stops it when the test ends.
@@ -69,7 +74,8 @@ func NewWith(t testing.TB, o Options) *Env {
 	e.cancel = cancel
 	pr, pw := io.Pipe()
 	go func() {
-		code := cli.Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--shutdown-timeout", "5s"}, getenv, strings.NewReader(""), pw, e.logs)
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--shutdown-timeout", "5s"}, o.Args...)
+		code := cli.Main(ctx, args, getenv, strings.NewReader(""), pw, e.logs)
 		pw.Close()
 		e.done <- code
 	}()
@@ -108,6 +114,24 @@ func NewWith(t testing.TB, o Options) *Env {
 	}
 	e.Key1, e.Key2 = keys.Key1, keys.Key2
 	return e
+}
+
+// SharedModel is the path of a file under ../shared/testdata/models, the
+// test data beside the repository; the test is skipped when it is absent.
+func SharedModel(t testing.TB, name string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Dir(file)
+	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+	}
+	path := filepath.Join(filepath.Dir(dir), "shared", "testdata", "models", name)
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("skipped: %s is absent (the shared test data is not beside the repository)", path)
+	}
+	return path
 }
 
 // Stop shuts the server down (as SIGTERM would) and returns its exit code.
