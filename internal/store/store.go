@@ -74,6 +74,12 @@ type Store interface {
 	// QuotaUsage is the capacity held by a hub's deployments of model and sku.
 	QuotaUsage(ctx context.Context, hubName, model, sku string) (int, error)
 
+	// The stores of the usage ledger, of budgets and alerts, and of request
+	// logs, each declared in a file of its own.
+	UsageStore
+	AlertStore
+	LogStore
+
 	// Settings is a small key/value table for server state (e.g. schema notes).
 	GetSetting(ctx context.Context, key string) (string, error)
 	PutSetting(ctx context.Context, key, value string) error

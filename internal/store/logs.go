@@ -1,0 +1,5 @@
+package store
+
+// LogStore is request logs captured per deployment (bodies, with retention).
+type LogStore interface {
+}
