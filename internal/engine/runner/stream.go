@@ -88,6 +88,15 @@ func (s *Stream) signal() {
 	}
 }
 
+// Finished returns a stream that has already ended with reason and no
+// tokens, for requests that need no generation (a legacy completion with
+// max_tokens 0 that only echoes its prompt).
+func Finished(reason string) *Stream {
+	s := newStream(func() {}, 0)
+	s.end(Event{FinishReason: reason}, Usage{})
+	return s
+}
+
 // Next returns the next event, waiting for it. ok is false when the stream
 // is over (its Done event was returned before) or ctx is done first.
 func (s *Stream) Next(ctx context.Context) (e Event, ok bool) {
