@@ -8,10 +8,25 @@
 // on demand (after a restart, say) as an unpinned model, which is evicted
 // first when more than Options.MaxLoaded models would be loaded.
 //
+// The server wires it up as:
+//
+//	b := builtin.New(builtin.Options{Threads: n, Logger: log, MaxLoaded: k})
+//	defer b.Close()
+//	// provisioner, for catalog.FormatGGUF versions:
+//	//   Provision: return b.Load(ctx, version.File)
+//	//   Release:   b.Unload(version.File)
+//	// backend router: catalog.FormatGGUF → b
+//
 // Choices beyond what the engine can do yet are refused with a 400 rather
 // than served wrongly: response_format json_object/json_schema, tool_choice
 // required or naming a function, deprecated functions, images and audio,
-// completions suffix, and echo together with logprobs.
+// completions suffix, and echo together with logprobs. tool_choice auto
+// renders the tools into the prompt (tool calls in the output come back as
+// text for now); tool_choice none leaves them out.
+//
+// best_of is served: best_of sequences run in one batch and the n with the
+// highest mean token log probability are returned. It costs best_of
+// generations, which usage reports, as OpenAI does.
 package builtin
 
 import (

@@ -135,6 +135,7 @@ func TestStoriesChat(t *testing.T) {
 	if cut := strings.Index(want[0], "\nUser:"); cut >= 0 {
 		want = []string{want[0][:cut], want[0][:cut]}
 	}
+	t.Logf("stories260K answers %q", got[0])
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("chat answers (-completion of the rendered prompt +chat):\n%s", diff)
 	}
@@ -430,5 +431,97 @@ func TestTemplateBOS(t *testing.T) {
 				t.Errorf("prompt tokens %d, want %d (one BOS)", resp.Usage.PromptTokens, want)
 			}
 		})
+	}
+}
+
+// TestChatStreamChoices streams n=2 seeded choices: each starts with a role
+// chunk, ends with a finish reason, and spells what Chat returns.
+func TestChatStreamChoices(t *testing.T) {
+	b, target := newBackend(t, tinyPath(t), builtin.Options{})
+	req := chatReq("the sea", 6)
+	req.Temperature, req.Seed, req.N = ptr(1.0), ptr(int64(5)), ptr(2)
+	want, err := b.Chat(t.Context(), target, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type choice struct {
+		Role, Text, Finish string
+		Chunks             int
+	}
+	got := make([]choice, 2)
+	u, err := b.ChatStream(t.Context(), target, req, func(c *inference.ChatChunk) error {
+		if c.Object != "chat.completion.chunk" || len(c.Choices) != 1 {
+			t.Errorf("chunk %+v", c)
+		}
+		ch := c.Choices[0]
+		g := &got[ch.Index]
+		if g.Chunks == 0 {
+			g.Role = ch.Delta.Role
+		}
+		g.Chunks++
+		if g.Finish != "" {
+			t.Errorf("choice %d: chunk after the finish reason", ch.Index)
+		}
+		if ch.Delta.Content != nil {
+			g.Text += *ch.Delta.Content
+		}
+		if ch.FinishReason != nil {
+			g.Finish = *ch.FinishReason
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		got[i].Chunks = 0
+	}
+	var wantChoices []choice
+	for _, c := range want.Choices {
+		wantChoices = append(wantChoices, choice{Role: "assistant", Text: c.Message.Content.String(), Finish: c.FinishReason})
+	}
+	if diff := cmp.Diff(wantChoices, got); diff != "" {
+		t.Errorf("streamed choices (-Chat +ChatStream):\n%s", diff)
+	}
+	if diff := cmp.Diff(want.Usage, u); diff != "" {
+		t.Errorf("usage (-Chat +ChatStream):\n%s", diff)
+	}
+}
+
+// TestCompletionPrompts sends two prompts with n=2: choices are numbered
+// prompt-major and prompt tokens add up.
+func TestCompletionPrompts(t *testing.T) {
+	b, target := newBackend(t, storiesPath(t), builtin.Options{})
+	req := &inference.CompletionRequest{
+		Prompt: inference.Prompt{Texts: []string{"Once upon a time", "Lily"}}, N: ptr(2),
+		MaxTokens: ptr(3), Temperature: ptr(0.0),
+	}
+	resp, err := b.Complete(t.Context(), target, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, c := range resp.Choices {
+		if c.Index != i {
+			t.Errorf("choice %d has index %d", i, c.Index)
+		}
+		got = append(got, c.Text)
+	}
+	first, err := b.Complete(t.Context(), target, completionReq("Once upon a time", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := b.Complete(t.Context(), target, completionReq("Lily", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, c := first.Choices[0].Text, second.Choices[0].Text
+	if diff := cmp.Diff([]string{a, a, c, c}, got); diff != "" {
+		t.Errorf("choices (-each prompt alone +together):\n%s", diff)
+	}
+	wantUsage := inference.Usage{PromptTokens: first.Usage.PromptTokens + second.Usage.PromptTokens, CompletionTokens: 12}
+	wantUsage.TotalTokens = wantUsage.PromptTokens + 12
+	if diff := cmp.Diff(&wantUsage, resp.Usage); diff != "" {
+		t.Errorf("usage (-want +got):\n%s", diff)
 	}
 }
