@@ -100,6 +100,17 @@ type ModelVersion struct {
 	RetirementAt  *time.Time   `json:"retirementAt,omitempty"`
 	Prices        Prices       `json:"prices"`
 	SKUs          []string     `json:"skus,omitempty"`
+	PTU           *PTUSpec     `json:"ptu,omitempty"`
+}
+
+// PTUSpec is what one provisioned throughput unit buys and how PTUs are
+// sold: capacities are minimum, minimum+step, ...; outputTokenWeight is how
+// many input tokens an output token counts as (0 means 1).
+type PTUSpec struct {
+	Minimum           int     `json:"minimum"`
+	Step              int     `json:"step"`
+	InputTPMPerPTU    int     `json:"inputTpmPerPtu"`
+	OutputTokenWeight float64 `json:"outputTokenWeight,omitempty"`
 }
 
 // Upstream is an OpenAI-compatible server. APIKey is write-only: responses

@@ -52,6 +52,22 @@ type Version struct {
 	RetirementAt  *time.Time `json:",omitempty"` // end of inference
 	Prices        Prices
 	SKUs          []string // allowed deployment types; empty means all
+	// PTU gives the provisioned-throughput figures of the version; nil
+	// means no minimum or step and the rate limiter's default throughput.
+	PTU *PTUSpec `json:",omitempty"`
+}
+
+// PTUSpec is what one provisioned throughput unit buys and how PTUs are
+// sold for a version (Azure's per-model table: e.g. gpt-4o global 15/5,
+// 2,500 input TPM per PTU, 1 output token = 3 input tokens).
+type PTUSpec struct {
+	Minimum int // smallest PTU capacity of a deployment
+	Step    int // PTU capacity grows by this much above Minimum
+	// InputTPMPerPTU is the input tokens per minute one PTU serves.
+	InputTPMPerPTU int
+	// OutputTokenWeight is how many input tokens one output token counts
+	// as against the throughput (e.g. 4 for gpt-4.1); 0 means 1.
+	OutputTokenWeight float64 `json:",omitempty"`
 }
 
 // Upstream is an OpenAI-compatible server.
@@ -166,8 +182,29 @@ func (v *Version) validate() error {
 			return fault.Param("skus", "invalidPayload", "version %q: deployment type %q is unknown", v.Version, s)
 		}
 	}
+	if err := v.PTU.validate(v.Version); err != nil {
+		return err
+	}
 	if !v.Capabilities.Chat && !v.Capabilities.Completion && !v.Capabilities.Embeddings {
 		return fault.Param("capabilities", "invalidPayload", "version %q: give at least one of chat, completion or embeddings", v.Version)
+	}
+	return nil
+}
+
+// maxOutputTokenWeight bounds PTUSpec.OutputTokenWeight.
+const maxOutputTokenWeight = 1000
+
+// validate checks the PTU figures of version; a nil spec is valid.
+func (p *PTUSpec) validate(version string) error {
+	switch {
+	case p == nil:
+		return nil
+	case p.Minimum < 1 || p.Step < 1:
+		return fault.Param("ptu", "invalidPayload", "version %q: ptu.minimum and ptu.step must be 1 or more, got %d and %d", version, p.Minimum, p.Step)
+	case p.InputTPMPerPTU < 1:
+		return fault.Param("ptu.inputTpmPerPtu", "invalidPayload", "version %q: ptu.inputTpmPerPtu must be 1 or more, got %d", version, p.InputTPMPerPTU)
+	case !(p.OutputTokenWeight >= 0 && p.OutputTokenWeight <= maxOutputTokenWeight): // also refuses NaN
+		return fault.Param("ptu.outputTokenWeight", "invalidPayload", "version %q: ptu.outputTokenWeight must be between 0 (meaning 1) and %d, got %g", version, maxOutputTokenWeight, p.OutputTokenWeight)
 	}
 	return nil
 }

@@ -82,11 +82,26 @@ func (d *Deployment) Validate(m *catalog.Model) error {
 	if v.Lifecycle == catalog.Deprecated || v.Retired(time.Now()) {
 		return fault.Param("model.version", "invalidPayload", "model %q version %q is deprecated and takes no new deployments", m.Name, v.Version)
 	}
+	ptu := v.PTU
+	if !IsProvisioned(d.SKU) {
+		ptu = nil
+	}
 	if d.Capacity == 0 {
 		d.Capacity = 1
+		if ptu != nil {
+			d.Capacity = ptu.Minimum
+		}
 	}
 	if d.Capacity < 0 {
 		return fault.Param("sku.capacity", "invalidPayload", "capacity must be 1 or more, got %d", d.Capacity)
+	}
+	// Sizes are Minimum + n×Step: the same as "a multiple of Step, at least
+	// Minimum" when Minimum is a multiple of Step, and right for models
+	// sold as 25, 75, 125... (minimum 25, step 50).
+	if ptu != nil && (d.Capacity < ptu.Minimum || (d.Capacity-ptu.Minimum)%ptu.Step != 0) {
+		return fault.Param("sku.capacity", "invalidPayload",
+			"model %q version %q is provisioned in units of %d PTUs from a minimum of %d: capacity %d is not one of %d, %d, %d, ...",
+			m.Name, v.Version, ptu.Step, ptu.Minimum, d.Capacity, ptu.Minimum, ptu.Minimum+ptu.Step, ptu.Minimum+2*ptu.Step)
 	}
 	switch d.VersionUpgradeOption {
 	case "":
@@ -113,6 +128,16 @@ type RateLimit struct {
 func IsStandard(sku string) bool {
 	switch sku {
 	case "Standard", "GlobalStandard", "DataZoneStandard", "Developer":
+		return true
+	}
+	return false
+}
+
+// IsProvisioned reports whether the SKU is billed per PTU with a PTU
+// capacity.
+func IsProvisioned(sku string) bool {
+	switch sku {
+	case "ProvisionedManaged", "GlobalProvisionedManaged", "DataZoneProvisionedManaged":
 		return true
 	}
 	return false

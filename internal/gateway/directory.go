@@ -150,7 +150,7 @@ func (d *CachedDirectory) Resolve(ctx context.Context, projectName, name string)
 		return inference.Target{}, fault.New(fault.NotFound, "DeploymentNotFound",
 			"The deployment '%s' serves model %s version %s, which was retired on %s. Upgrade the deployment to a newer version.", name, dep.Model, dep.Version, v.RetirementAt.Format(time.DateOnly))
 	}
-	t = inference.Target{Project: projectName, Deployment: name, SKU: dep.SKU, Model: dep.Model, Version: v}
+	t = inference.Target{Project: projectName, Deployment: name, SKU: dep.SKU, Model: dep.Model, Version: v, Capacity: dep.Capacity}
 	remember(d, d.targets, key, t, gen)
 	return t, nil
 }

@@ -10,4 +10,7 @@ type Target struct {
 	SKU        string
 	Model      string // catalog model name
 	Version    catalog.Version
+	// Capacity is the deployment's capacity: K-TPM units for Standard
+	// types, PTUs for provisioned types, replicas for managed compute.
+	Capacity int
 }

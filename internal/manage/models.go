@@ -186,6 +186,9 @@ func versionToAPI(v catalog.Version) api.ModelVersion {
 	if v.Upstream != nil {
 		out.Upstream = &api.Upstream{BaseURL: v.Upstream.BaseURL, Model: v.Upstream.Model, HasAPIKey: v.Upstream.APIKey != ""}
 	}
+	if p := v.PTU; p != nil {
+		out.PTU = &api.PTUSpec{Minimum: p.Minimum, Step: p.Step, InputTPMPerPTU: p.InputTPMPerPTU, OutputTokenWeight: p.OutputTokenWeight}
+	}
 	return out
 }
 
@@ -218,6 +221,9 @@ func versionFromAPI(v api.ModelVersion) catalog.Version {
 	}
 	if v.Upstream != nil {
 		out.Upstream = &catalog.Upstream{BaseURL: v.Upstream.BaseURL, Model: v.Upstream.Model, APIKey: v.Upstream.APIKey}
+	}
+	if p := v.PTU; p != nil {
+		out.PTU = &catalog.PTUSpec{Minimum: p.Minimum, Step: p.Step, InputTPMPerPTU: p.InputTPMPerPTU, OutputTokenWeight: p.OutputTokenWeight}
 	}
 	return out
 }
