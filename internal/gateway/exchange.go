@@ -57,7 +57,7 @@ func (g *Gateway) begin(w *responseWriter, r *http.Request, c *call, in input, m
 	}
 	x := &exchange{g: g, w: w, r: r, c: c, caller: in.caller, target: t, op: op}
 	if g.admitter != nil {
-		settle, err := g.admitter.Admit(ctx, Estimate{RequestID: c.id, Caller: in.caller, Target: t, Operation: op,
+		settle, err := g.admitter.Admit(ctx, Estimate{RequestID: c.id, Caller: in.caller, Target: t, Operation: op, APIVersion: in.apiVersion,
 			PromptTokens: promptTokens, MaxTokens: maxTokens, Header: w.Header()})
 		if err != nil {
 			err = fmt.Errorf("gateway: admission: %w", err)

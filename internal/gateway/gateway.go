@@ -48,6 +48,9 @@ type Estimate struct {
 	Caller    Caller
 	Target    inference.Target
 	Operation string // chat, completion, embedding
+	// APIVersion is the request's api-version ("latest" on /openai/v1,
+	// "" on the OpenAI dialect's /v1 routes).
+	APIVersion string
 	// PromptTokens is a rough count of the prompt's tokens (bytes/4).
 	PromptTokens int
 	// MaxTokens is the completion limit the client asked for (for all
