@@ -59,7 +59,7 @@ func (g *Gateway) chat(w *responseWriter, r *http.Request, c *call, in input) (e
 	if err != nil {
 		return fmt.Errorf("gateway: encode chat completion: %w", err)
 	}
-	writeJSON(w, data)
+	x.reply(data)
 	return nil
 }
 
@@ -85,8 +85,12 @@ func (g *Gateway) chatStream(x *exchange, req *inference.ChatRequest) error {
 		}
 		return s.send(&inference.ChatChunk{PromptFilterResults: promptFilterResults(1), Choices: []inference.ChunkChoice{}})
 	}
+	tr := x.transcript(true)
 	emit := func(ch *inference.ChatChunk) error {
 		x.firstToken()
+		if tr != nil {
+			tr.addChat(ch)
+		}
 		if err := open(); err != nil {
 			return err
 		}

@@ -56,7 +56,7 @@ func (g *Gateway) completions(w *responseWriter, r *http.Request, c *call, in in
 	if err != nil {
 		return fmt.Errorf("gateway: encode completion: %w", err)
 	}
-	writeJSON(w, data)
+	x.reply(data)
 	return nil
 }
 
@@ -99,8 +99,12 @@ func (g *Gateway) completionStream(x *exchange, req *inference.CompletionRequest
 		}
 		return s.send(&inference.Completion{PromptFilterResults: promptFilterResults(req.Prompt.Len()), Choices: []inference.CompletionChoice{}})
 	}
+	tr := x.transcript(false)
 	emit := func(ch *inference.Completion) error {
 		x.firstToken()
+		if tr != nil {
+			tr.addCompletion(ch)
+		}
 		if err := open(); err != nil {
 			return err
 		}

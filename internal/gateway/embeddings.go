@@ -43,6 +43,6 @@ func (g *Gateway) embeddings(w *responseWriter, r *http.Request, c *call, in inp
 	if err != nil {
 		return fmt.Errorf("gateway: encode embeddings: %w", err)
 	}
-	writeJSON(w, data)
+	x.reply(data)
 	return nil
 }

@@ -34,6 +34,12 @@ type exchange struct {
 	usage    inference.Usage
 	firstTok time.Duration
 	done     bool
+
+	// Set only when the Capturer enabled capture for the deployment.
+	capture  bool
+	reqBody  []byte      // the request body as read
+	resp     []byte      // the JSON body sent
+	streamed *transcript // the streamed response, assembled
 }
 
 // begin resolves the deployment a request names, checks that its model
@@ -56,6 +62,9 @@ func (g *Gateway) begin(w *responseWriter, r *http.Request, c *call, in input, m
 		return nil, err
 	}
 	x := &exchange{g: g, w: w, r: r, c: c, caller: in.caller, target: t, op: op}
+	if g.capture != nil && g.capture.Enabled(in.caller.Project, t.Deployment) {
+		x.capture, x.reqBody = true, in.body
+	}
 	if g.admitter != nil {
 		settle, err := g.admitter.Admit(ctx, Estimate{RequestID: c.id, Caller: in.caller, Target: t, Operation: op, APIVersion: in.apiVersion,
 			PromptTokens: promptTokens, MaxTokens: maxTokens, Header: w.Header()})
@@ -112,28 +121,67 @@ func (x *exchange) finish(err error) {
 	if x.settle != nil {
 		x.settle(x.usage)
 	}
-	if x.g.meter == nil {
+	if x.g.meter == nil && !x.capture {
 		return
 	}
-	status := http.StatusOK
+	status, code := http.StatusOK, ""
+	var errBody envelope
 	switch {
-	case err == nil || x.w.started():
+	case err == nil:
 	case x.r.Context().Err() != nil && errors.Is(err, context.Canceled):
-		status = 499 // client closed the request
+		if !x.w.started() {
+			status = 499 // client closed the request
+		}
 	default:
-		status, _ = renderError(x.c, err)
+		var s int
+		s, errBody = renderError(x.c, err)
+		code = errorCodeOf(errBody)
+		if !x.w.started() {
+			status = s
+		}
 	}
 	latency := x.g.now().Sub(x.c.start)
 	ttft := x.firstTok
 	if ttft == 0 {
 		ttft = latency
 	}
-	x.g.meter.Record(context.WithoutCancel(x.r.Context()), Record{
+	ctx := context.WithoutCancel(x.r.Context())
+	rec := Record{
 		RequestID: x.c.id, Project: x.caller.Project, KeyID: x.caller.KeyID,
 		Deployment: x.target.Deployment, Model: x.target.Model, Version: x.target.Version.Version, SKU: x.target.SKU,
 		Operation: x.op, Usage: x.usage, Status: status, Stream: x.c.stream,
-		Latency: latency, TimeToFirstToken: ttft, Time: x.c.start,
-	})
+		Latency: latency, TimeToFirstToken: ttft, Time: x.c.start, ErrorCode: code,
+	}
+	if x.g.meter != nil {
+		x.g.meter.Record(ctx, rec)
+	}
+	if x.capture {
+		resp := x.resp
+		switch {
+		case x.streamed != nil:
+			resp = x.streamed.json(x.usage)
+		case status != http.StatusOK && errBody.Error != nil:
+			resp, _ = marshal(errBody) // plain structs of strings: cannot fail
+		}
+		x.g.capture.Capture(ctx, rec, x.reqBody, resp)
+	}
+}
+
+// reply sends a 200 JSON body and keeps it when capture is on.
+func (x *exchange) reply(data []byte) {
+	if x.capture {
+		x.resp = data
+	}
+	writeJSON(x.w, data)
+}
+
+// transcript starts assembling a streamed response (a chat one when chat
+// is set) for the Capturer; it returns nil when capture is off.
+func (x *exchange) transcript(chat bool) *transcript {
+	if x.capture {
+		x.streamed = &transcript{chat: chat}
+	}
+	return x.streamed
 }
 
 // writeJSON sends a 200 JSON body.

@@ -91,6 +91,9 @@ type Record struct {
 	// non-streamed response it equals Latency.
 	TimeToFirstToken time.Duration
 	Time             time.Time // when the request arrived
+	// ErrorCode is the code of the error the client was shown (also one
+	// sent as a stream's last event), "" when the request succeeded.
+	ErrorCode string
 }
 
 // Meter receives usage records. Record must not block for long; it is
@@ -109,6 +112,7 @@ type Deps struct {
 	Now          func() time.Time // nil means time.Now
 	Admit        Admitter         // nil admits everything
 	Meter        Meter            // nil records nothing
+	Capture      Capturer         // nil captures no bodies
 }
 
 // Gateway serves the inference API.
@@ -120,6 +124,7 @@ type Gateway struct {
 	now      func() time.Time
 	admitter Admitter
 	meter    Meter
+	capture  Capturer
 }
 
 // New returns a gateway over d.
@@ -132,6 +137,7 @@ func New(d Deps) *Gateway {
 		now:      d.Now,
 		admitter: d.Admit,
 		meter:    d.Meter,
+		capture:  d.Capture,
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)

@@ -244,7 +244,7 @@ func TestAdmissionAndMetering(t *testing.T) {
 		{RequestID: "r1", Project: "proj-a", KeyID: "aaaa0001", Deployment: "chat-dep", Model: "tiny-chat", Version: "1", SKU: "Standard",
 			Operation: "chat", Usage: usage, Status: 200, Time: testNow},
 		{RequestID: "r2", Project: "proj-a", KeyID: "aaaa0001", Deployment: "chat-dep", Model: "tiny-chat", Version: "1", SKU: "Standard",
-			Operation: "chat", Status: 429, Time: testNow},
+			Operation: "chat", Status: 429, Time: testNow, ErrorCode: "429"},
 	}
 	if diff := cmp.Diff(want, h.meter.all()); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
