@@ -39,10 +39,16 @@ type Deployment struct {
 	Capacity             int
 	VersionUpgradeOption string
 	RAIPolicy            string
-	State                string
-	Reason               string // why Failed
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// InstanceType is the hub instance type each replica of a
+	// ManagedCompute deployment runs on; "" for every other type.
+	InstanceType string
+	// ScaleToZero lets a ManagedCompute deployment at capacity 0 start one
+	// replica on its first request (a cold start) instead of refusing it.
+	ScaleToZero bool
+	State       string
+	Reason      string // why Failed
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Deployment names in Azure: 2–64 letters, digits, '-', '_' and '.'.
@@ -86,14 +92,26 @@ func (d *Deployment) Validate(m *catalog.Model) error {
 	if !IsProvisioned(d.SKU) {
 		ptu = nil
 	}
-	if d.Capacity == 0 {
+	managed := IsManagedCompute(d.SKU)
+	if managed && d.InstanceType == "" {
+		return fault.Param("properties.instanceType", "invalidPayload", "a %s deployment needs an instance type, e.g. cpu-2", d.SKU)
+	}
+	if !managed && d.InstanceType != "" {
+		return fault.Param("properties.instanceType", "invalidPayload", "instance type %q is for ManagedCompute deployments, not %s", d.InstanceType, d.SKU)
+	}
+	if !managed && d.ScaleToZero {
+		return fault.Param("properties.scaleToZero", "invalidPayload", "scale to zero is for ManagedCompute deployments, not %s", d.SKU)
+	}
+	// A ManagedCompute capacity is a replica count, and 0 replicas is a
+	// deployment scaled to zero, not a missing capacity.
+	if d.Capacity == 0 && !managed {
 		d.Capacity = 1
 		if ptu != nil {
 			d.Capacity = ptu.Minimum
 		}
 	}
 	if d.Capacity < 0 {
-		return fault.Param("sku.capacity", "invalidPayload", "capacity must be 1 or more, got %d", d.Capacity)
+		return fault.Param("sku.capacity", "invalidPayload", "capacity must be 1 or more (0 or more replicas for ManagedCompute), got %d", d.Capacity)
 	}
 	// Sizes are Minimum + n×Step: the same as "a multiple of Step, at least
 	// Minimum" when Minimum is a multiple of Step, and right for models
@@ -142,6 +160,13 @@ func IsProvisioned(sku string) bool {
 	}
 	return false
 }
+
+// ManagedCompute is the SKU of deployments served by dedicated replicas.
+const ManagedCompute = "ManagedCompute"
+
+// IsManagedCompute reports whether the SKU is served by dedicated
+// replicas of an instance type, with a replica count as capacity.
+func IsManagedCompute(sku string) bool { return sku == ManagedCompute }
 
 // RateLimits derives the limits of a Standard deployment: 1 request per 10 s
 // and 1,000 tokens per 60 s for each unit of capacity (6 RPM per 1,000 TPM).

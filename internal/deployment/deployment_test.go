@@ -62,3 +62,41 @@ func TestRateLimits(t *testing.T) {
 		t.Errorf("PTU RateLimits = %v, want none", got)
 	}
 }
+
+func TestValidateManagedCompute(t *testing.T) {
+	m := &catalog.Model{Name: "m", DefaultVersion: "1", Versions: []catalog.Version{
+		{Version: "1", Format: catalog.FormatGGUF, Lifecycle: catalog.GenerallyAvailable},
+	}}
+	tests := []struct {
+		name     string
+		d        Deployment
+		param    string // "" means valid
+		capacity int
+	}{
+		{"replicas", Deployment{Name: "mc", SKU: ManagedCompute, InstanceType: "cpu-2", Capacity: 2}, "", 2},
+		{"scaled to zero stays zero", Deployment{Name: "mc", SKU: ManagedCompute, InstanceType: "cpu-2"}, "", 0},
+		{"scale to zero", Deployment{Name: "mc", SKU: ManagedCompute, InstanceType: "cpu-2", ScaleToZero: true}, "", 0},
+		{"no instance type", Deployment{Name: "mc", SKU: ManagedCompute, Capacity: 1}, "properties.instanceType", 0},
+		{"instance type on Standard", Deployment{Name: "st", SKU: "Standard", InstanceType: "cpu-2"}, "properties.instanceType", 0},
+		{"scale to zero on Standard", Deployment{Name: "st", SKU: "Standard", ScaleToZero: true}, "properties.scaleToZero", 0},
+		{"negative replicas", Deployment{Name: "mc", SKU: ManagedCompute, InstanceType: "cpu-2", Capacity: -1}, "sku.capacity", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.d.Validate(m)
+			if tt.param == "" {
+				if err != nil {
+					t.Fatalf("Validate = %v, want nil", err)
+				}
+				if tt.d.Capacity != tt.capacity {
+					t.Errorf("capacity = %d, want %d", tt.d.Capacity, tt.capacity)
+				}
+				return
+			}
+			f, ok := fault.As(err)
+			if !ok || f.Param != tt.param {
+				t.Errorf("Validate = %v, want an error on %q", err, tt.param)
+			}
+		})
+	}
+}

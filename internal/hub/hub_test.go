@@ -1,6 +1,10 @@
 package hub
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/cerulean-ai/cerulean/internal/fault"
+)
 
 func TestLimit(t *testing.T) {
 	h := Hub{Name: "h1", Quotas: []QuotaLimit{
@@ -40,5 +44,38 @@ func TestValidate(t *testing.T) {
 	good := Hub{Name: "west-eu", Quotas: DefaultQuotas()}
 	if err := good.Validate(); err != nil {
 		t.Errorf("Validate(default quotas) = %v", err)
+	}
+}
+
+func TestInstanceTypeValidate(t *testing.T) {
+	tests := []struct {
+		it    InstanceType
+		param string // "" means valid
+	}{
+		{InstanceType{Name: "cpu-2", Threads: 2, MemoryMB: 4096, PricePerHour: 0.1}, ""},
+		{InstanceType{Name: "free", Threads: 1, MemoryMB: 64}, ""},
+		{InstanceType{Name: "", Threads: 2, MemoryMB: 4096}, "name"},
+		{InstanceType{Name: "-x", Threads: 2, MemoryMB: 4096}, "name"},
+		{InstanceType{Name: "cpu", Threads: 0, MemoryMB: 4096}, "threads"},
+		{InstanceType{Name: "cpu", Threads: 2, MemoryMB: 1}, "memoryMB"},
+		{InstanceType{Name: "cpu", Threads: 2, MemoryMB: 4096, PricePerHour: -1}, "pricePerHour"},
+	}
+	for _, tt := range tests {
+		err := tt.it.Validate()
+		if tt.param == "" {
+			if err != nil {
+				t.Errorf("Validate(%+v) = %v", tt.it, err)
+			}
+			continue
+		}
+		f, ok := fault.As(err)
+		if !ok || f.Param != tt.param {
+			t.Errorf("Validate(%+v) = %v, want an error on %q", tt.it, err, tt.param)
+		}
+	}
+	for _, it := range DefaultInstanceTypes() {
+		if err := it.Validate(); err != nil {
+			t.Errorf("default %+v: %v", it, err)
+		}
 	}
 }
