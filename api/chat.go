@@ -107,7 +107,7 @@ type wireUsage struct {
 }
 
 func (u wireUsage) usage() ChatUsage {
-	return ChatUsage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+	return ChatUsage(u)
 }
 
 // chunk is an OpenAI chat.completion.chunk, or an error event.

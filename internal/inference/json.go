@@ -164,7 +164,7 @@ func (p *Prompt) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes the prompt in its simplest form.
 func (p Prompt) MarshalJSON() ([]byte, error) {
 	switch {
-	case p.Tokens != nil && len(p.Tokens) == 1:
+	case len(p.Tokens) == 1:
 		return json.Marshal(p.Tokens[0])
 	case p.Tokens != nil:
 		return json.Marshal(p.Tokens)

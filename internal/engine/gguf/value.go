@@ -89,14 +89,6 @@ func (t ValueType) isInteger() bool {
 	return false
 }
 
-func (t ValueType) isSigned() bool {
-	switch t {
-	case Int8, Int16, Int32, Int64:
-		return true
-	}
-	return false
-}
-
 // Value is one metadata value. Type says what it holds; for arrays ElemType
 // is the element type (arrays of arrays are not supported). Read it with
 // the As* methods.

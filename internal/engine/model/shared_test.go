@@ -81,14 +81,13 @@ type idLogit [2]float64
 
 // forcedRun is what teacher-forcing a reference run measured.
 type forcedRun struct {
-	maxDiff    float64     // largest |Δlogit| over the reference ids of every step
-	worstStep  int         // step of maxDiff
-	top1       int         // steps whose argmax is the reference greedy id
-	firstMiss  int         // first step whose argmax differs, -1 if none
-	missMargin float64     // reference top-1 margin at firstMiss
-	bigMisses  []int       // steps that disagree although the margin exceeds the tolerance's limit
-	logits0    []float32   // full logits of step 0
-	steps      [][]float32 // nil unless kept
+	maxDiff    float64   // largest |Δlogit| over the reference ids of every step
+	worstStep  int       // step of maxDiff
+	top1       int       // steps whose argmax is the reference greedy id
+	firstMiss  int       // first step whose argmax differs, -1 if none
+	missMargin float64   // reference top-1 margin at firstMiss
+	bigMisses  []int     // steps that disagree although the margin exceeds the tolerance's limit
+	logits0    []float32 // full logits of step 0
 }
 
 // teacherForce feeds prompt and then greedy[0..len-2], one token per
