@@ -25,6 +25,11 @@ type provisioned struct {
 	at        time.Time // when level was last drained
 }
 
+// tolerance is the relative error of the level's float arithmetic that
+// still counts as 100 %, so that a client retrying exactly after
+// retry-after is admitted.
+const tolerance = 1e-9
+
 // drain empties the bucket up to t.
 func (p *provisioned) drain(t time.Time) {
 	if d := t.Sub(p.at); d > 0 {
@@ -81,10 +86,10 @@ func (a *Admitter) admitProvisioned(l *limiter, e gateway.Estimate, now time.Tim
 	p := &l.ptu
 	p.configure(e.Target, now)
 	l.last = later(l.last, now)
-	if p.level > p.perMinute {
+	if p.level > p.perMinute*(1+tolerance) {
 		setUtilization(e.Header, p.level/p.perMinute)
 		over := (p.level - p.perMinute) / p.perMinute // minutes until 100 %
-		return nil, overUtilized(e, p.level/p.perMinute, time.Duration(math.Ceil(over*float64(time.Minute))))
+		return nil, overUtilized(e, p.level/p.perMinute, time.Duration(math.Round(over*float64(time.Minute))))
 	}
 	est := p.weighted(inference.Usage{PromptTokens: e.PromptTokens, CompletionTokens: a.estimatedOutput(e)})
 	p.level += est

@@ -17,6 +17,10 @@
 //
 // The limits hold within one process; many gateways behind a load balancer
 // each enforce the whole limit (a shared Redis limiter is future work).
+//
+// Wiring: pass New(...) as gateway.Deps.Admit; give the built-in engine's
+// runner requests Admitter.Weight(target) (or SchedulerWeight(sku)); read
+// Utilization for metrics.
 package ratelimit
 
 import (
@@ -196,7 +200,8 @@ func New(c Config) *Admitter {
 // (Standard) or azure-openai-deployment-utilization (provisioned) on
 // e.Header, on admission and on refusal. The settle function charges the
 // difference between the actual usage and the estimate; calls after the
-// first do nothing.
+// first do nothing. A request whose settle is never called keeps its
+// deployment's limiter from being dropped (the gateway always calls it).
 func (a *Admitter) Admit(_ context.Context, e gateway.Estimate) (func(inference.Usage), error) {
 	k := kindOf(e.Target.SKU)
 	if k == passThrough || e.Target.Capacity <= 0 {
