@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 )
 
 // This file holds the inner loops of matrix-vector products: a dot product
@@ -48,6 +49,24 @@ func ReferenceKernels() *Kernels {
 		Q4_K: dotQ4_KQ8_K, Q5_K: dotQ5_KQ8_K, Q6_K: dotQ6_KQ8_K,
 	}
 }
+
+// DefaultKernels returns the fastest kernels this machine supports: on
+// amd64 with AVX2, FMA and F16C the assembly kernels ("avx2"; Q4_1 and
+// Q5_1 stay pure Go), otherwise, and under the purego build tag, the
+// reference ones ("go"). The choice is made once; each call returns a new
+// copy of the table, so callers may change it.
+func DefaultKernels() *Kernels {
+	k := *defaultKernels()
+	return &k
+}
+
+// defaultKernels is the dispatch table, chosen on first use.
+var defaultKernels = sync.OnceValue(func() *Kernels {
+	if k := simdKernels(); k != nil {
+		return k
+	}
+	return ReferenceKernels()
+})
 
 // Func returns the kernel for weights of type t, or nil.
 func (k *Kernels) Func(t Type) DotFunc {

@@ -21,9 +21,19 @@ func TestMatVecReference(t *testing.T) {
 		"llama-tiny-Q6_K.gguf", "llama-tiny-Q4_K_M.gguf", "qwen2-tiny-Q8_0.gguf",
 		"qwen2-tiny-Q4_K.gguf", "llama-bpe-tiny-Q8_0.gguf",
 	}
-	k := tensor.ReferenceKernels()
-	for _, name := range files {
-		t.Run(name, func(t *testing.T) {
+	for _, k := range []*tensor.Kernels{tensor.ReferenceKernels(), tensor.DefaultKernels()} {
+		for _, name := range files {
+			t.Run(k.Name+"/"+name, func(t *testing.T) {
+				matVecReference(t, k, name)
+			})
+		}
+	}
+}
+
+// matVecReference runs one file of TestMatVecReference with kernels k.
+func matVecReference(t *testing.T, k *tensor.Kernels, name string) {
+	{
+		{
 			f := openGGUF(t, name)
 			ti, w, _ := f.Tensor("blk.0.ffn_down.weight")
 			cols, rows := int(ti.Dims[0]), int(ti.Dims[1])
@@ -51,7 +61,7 @@ func TestMatVecReference(t *testing.T) {
 				t.Errorf("%v: max |Δy| = %g > 1e-5 × max|y| = %g", ti.Type, dmax, 1e-5*ymax)
 			}
 			t.Logf("%v: max |Δy| / max|y| = %.3g", ti.Type, dmax/ymax)
-		})
+		}
 	}
 }
 

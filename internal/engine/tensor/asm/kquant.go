@@ -1,0 +1,268 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The k-quant kernels reduce each 256-value super-block to one exact int32
+// (or two, with the mins) and then do the block's float arithmetic in
+// scalar registers, in the same order as the pure-Go reference. Their
+// results are therefore bit-identical to it.
+//
+// Q8_K activations: d (float32) at 0, 256 int8 at 4, 16 int16 sums of 16
+// values at 260. The Q6_K kernel uses those sums (as the Q4_K and Q5_K
+// ones do for the mins), so they must be right, as QuantizeActivations
+// makes them.
+
+// sumD4 reduces the four int32 lanes of t to lane 0, in place.
+func sumD4(t VecVirtual) {
+	u := XMM()
+	VPSHUFD(U8(0x4e), t, u)
+	VPADDD(u, t, t)
+	VPSHUFD(U8(0xb1), t, u)
+	VPADDD(u, t, t)
+}
+
+// k4Scales unpacks the 12 packed bytes at m (6-bit scales and mins of a
+// Q4_K or Q5_K block) into two XMM registers of eight int16 each.
+func k4Scales(m Mem) (scales, mins VecVirtual) {
+	a0, a1, a2 := GP32(), GP32(), GP32()
+	MOVL(m, a0)
+	MOVL(m.Offset(4), a1)
+	MOVL(m.Offset(8), a2)
+	// Scales 0..3: low 6 bits of bytes 0..3; mins 0..3: of bytes 4..7.
+	// Scales 4..7: low nibbles of bytes 8..11, top bits from the top two
+	// bits of bytes 0..3; mins 4..7: high nibbles of bytes 8..11, top
+	// bits from bytes 4..7.
+	hi := func(nib Register, shift uint8, top Register) Register {
+		r, t := GP32(), GP32()
+		MOVL(nib, r)
+		if shift > 0 {
+			SHRL(U8(shift), r)
+		}
+		ANDL(U32(0x0f0f0f0f), r)
+		MOVL(top, t)
+		SHRL(U8(6), t)
+		ANDL(U32(0x03030303), t)
+		SHLL(U8(4), t)
+		ORL(t, r)
+		return r
+	}
+	sHi := hi(a2, 0, a0)
+	mHi := hi(a2, 4, a1)
+	ANDL(U32(0x3f3f3f3f), a0)
+	ANDL(U32(0x3f3f3f3f), a1)
+	scales, mins = XMM(), XMM()
+	VMOVD(a0, scales)
+	VPINSRD(U8(1), sHi, scales, scales)
+	VPMOVZXBW(scales, scales)
+	VMOVD(a1, mins)
+	VPINSRD(U8(1), mHi, mins, mins)
+	VPMOVZXBW(mins, mins)
+	return scales, mins
+}
+
+// shiftBit returns src with bit s of every byte moved to bit 4 (other bits
+// are garbage; the caller masks with 0x10).
+func shiftBit(src VecVirtual, s int) VecVirtual {
+	d := YMM()
+	switch {
+	case s < 4:
+		VPSLLW(U8(4-s), src, d)
+	case s > 4:
+		VPSRLW(U8(s-4), src, d)
+	default:
+		VMOVDQU(src, d)
+	}
+	return d
+}
+
+// genK4 generates the Q4_K (qh < 0) or Q5_K (qh = offset of the high bits)
+// kernel.
+func genK4(name, doc string, size, qhOff, qsOff int) {
+	TEXT(name, NOSPLIT, "func(n int, w, x []byte) float32")
+	Doc(doc)
+	n, w, x := dotParams()
+	SHRQ(U8(8), n)
+	wm, xm := Mem{Base: w}, Mem{Base: x}
+	m0f := byteConst(0x0f)
+	var m10 VecVirtual
+	if qhOff >= 0 {
+		m10 = byteConst(0x10)
+	}
+	sum := XMM()
+	VXORPS(sum, sum, sum)
+
+	Label(name + "_loop")
+	CMPQ(n, U32(0))
+	JE(LabelRef(name + "_done"))
+
+	scales, mins := k4Scales(wm.Offset(4))
+	// Σ mins·bsums: sub-block j of 32 values covers sums 2j and 2j+1.
+	bs, bh := YMM(), XMM()
+	VMOVDQU(xm.Offset(260), bs)
+	VEXTRACTI128(U8(1), bs, bh)
+	VPHADDW(bh, bs.AsX(), bh)
+	VPMADDWD(mins, bh, bh)
+	sumD4(bh)
+
+	sy := YMM()
+	VINSERTI128(U8(1), scales, scales.AsY(), sy)
+	var qh VecVirtual
+	if qhOff >= 0 {
+		qh = YMM()
+		VMOVDQU(wm.Offset(qhOff), qh)
+	}
+	sumi := []VecVirtual{YMM(), YMM()}
+	zero(sumi...)
+	for g := 0; g < 4; g++ {
+		lo, hi := YMM(), YMM()
+		VMOVDQU(wm.Offset(qsOff+32*g), lo)
+		VPSRLW(U8(4), lo, hi)
+		VPAND(m0f, lo, lo)
+		VPAND(m0f, hi, hi)
+		if qhOff >= 0 {
+			for i, q := range []VecVirtual{lo, hi} {
+				b := shiftBit(qh, 2*g+i)
+				VPAND(m10, b, b)
+				VPOR(b, q, q)
+			}
+		}
+		for i, q := range []VecVirtual{lo, hi} {
+			VPMADDUBSW(xm.Offset(4+64*g+32*i), q, q)
+			s := YMM()
+			VPSHUFB(k4Shuf[2*g+i], sy, s)
+			VPMADDWD(s, q, q)
+			VPADDD(q, sumi[i], sumi[i])
+		}
+	}
+	VPADDD(sumi[1], sumi[0], sumi[0])
+	si := sumD(sumi[0])
+	VCVTDQ2PS(si, si)
+	VCVTDQ2PS(bh, bh)
+
+	// sum += float32(float32(dy*d)*sumi) - float32(float32(dy*dmin)*sumMins)
+	dy := XMM()
+	VMOVSS(xm, dy)
+	d := halfScalar(wm)
+	VMULSS(d, dy, d)
+	VMULSS(si, d, d)
+	dm := halfScalar(wm.Offset(2))
+	VMULSS(dm, dy, dm)
+	VMULSS(bh, dm, dm)
+	VSUBSS(dm, d, d)
+	VADDSS(d, sum, sum)
+
+	ADDQ(U32(size), w)
+	ADDQ(U32(sizeQ8_K), x)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+
+	Label(name + "_done")
+	VZEROUPPER()
+	Store(sum, ReturnIndex(0))
+	RET()
+}
+
+func genQ4_K() {
+	genK4("dotQ4_KAVX2", "dotQ4_KAVX2 is dotQ4_KQ8_K with AVX2; bit-identical to it.", sizeQ4_K, -1, 16)
+}
+
+func genQ5_K() {
+	genK4("dotQ5_KAVX2", "dotQ5_KAVX2 is dotQ5_KQ8_K with AVX2; bit-identical to it.", sizeQ5_K, 16, 48)
+}
+
+// genQ6_K generates the Q6_K kernel. A Q6_K block: 128 bytes of low
+// nibbles, 64 bytes of high 2-bit pairs, 16 int8 scales (one per 16
+// values) at 192 and d (f16) at 208. The values are q-32 with q in 0..63;
+// the kernel multiplies the unsigned q and subtracts 32·Σ scale·bsum once
+// per block.
+func genQ6_K() {
+	const name = "dotQ6_KAVX2"
+	TEXT(name, NOSPLIT, "func(n int, w, x []byte) float32")
+	Doc("dotQ6_KAVX2 is dotQ6_KQ8_K with AVX2; bit-identical to it when the Q8_K",
+		"block sums are right.")
+	n, w, x := dotParams()
+	SHRQ(U8(8), n)
+	wm, xm := Mem{Base: w}, Mem{Base: x}
+	m0f, m30 := byteConst(0x0f), byteConst(0x30)
+	sum := XMM()
+	VXORPS(sum, sum, sum)
+
+	Label(name + "_loop")
+	CMPQ(n, U32(0))
+	JE(LabelRef(name + "_done"))
+	sumi := []VecVirtual{YMM(), YMM()}
+	zero(sumi...)
+	for h := 0; h < 2; h++ {
+		sc := XMM()
+		VPMOVSXBW(wm.Offset(192+8*h), sc)
+		sy := YMM()
+		VINSERTI128(U8(1), sc, sc.AsY(), sy)
+		ql0, ql1, qh := YMM(), YMM(), YMM()
+		VMOVDQU(wm.Offset(64*h), ql0)
+		VMOVDQU(wm.Offset(64*h+32), ql1)
+		VMOVDQU(wm.Offset(128+32*h), qh)
+		for k := 0; k < 4; k++ {
+			// Value l+32k of this half: low nibble from ql[l] (k even)
+			// or ql[l+32] (k odd), low (k < 2) or high nibble; high
+			// bits 2k, 2k+1 of qh[l] moved to bits 4, 5.
+			q, t := YMM(), YMM()
+			src := ql0
+			if k%2 == 1 {
+				src = ql1
+			}
+			if k < 2 {
+				VPAND(m0f, src, q)
+			} else {
+				VPSRLW(U8(4), src, q)
+				VPAND(m0f, q, q)
+			}
+			switch k {
+			case 0:
+				VPSLLW(U8(4), qh, t)
+			case 1:
+				VPSLLW(U8(2), qh, t)
+			case 2:
+				VMOVDQU(qh, t)
+			case 3:
+				VPSRLW(U8(2), qh, t)
+			}
+			VPAND(m30, t, t)
+			VPOR(t, q, q)
+			VPMADDUBSW(xm.Offset(4+128*h+32*k), q, q)
+			VPSHUFB(k6Shuf[k], sy, t)
+			VPMADDWD(t, q, q)
+			VPADDD(q, sumi[k%2], sumi[k%2])
+		}
+	}
+	// The -32 offset: 32·Σ scale[j]·bsum[j].
+	s16 := YMM()
+	VPMOVSXBW(wm.Offset(192), s16)
+	VPMADDWD(xm.Offset(260), s16, s16)
+	VPSLLD(U8(5), s16, s16)
+	VPADDD(sumi[1], sumi[0], sumi[0])
+	VPSUBD(s16, sumi[0], sumi[0])
+	si := sumD(sumi[0])
+	VCVTDQ2PS(si, si)
+
+	// sum += float32(float32(d*dy) * sumi)
+	d := halfScalar(wm.Offset(208))
+	dy := XMM()
+	VMOVSS(xm, dy)
+	VMULSS(dy, d, d)
+	VMULSS(si, d, d)
+	VADDSS(d, sum, sum)
+
+	ADDQ(U32(sizeQ6_K), w)
+	ADDQ(U32(sizeQ8_K), x)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+
+	Label(name + "_done")
+	VZEROUPPER()
+	Store(sum, ReturnIndex(0))
+	RET()
+}

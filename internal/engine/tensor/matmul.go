@@ -1,0 +1,120 @@
+package tensor
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Runner runs parallel loops. Run calls fn on disjoint ranges [lo, hi)
+// that together cover [0, n), each of about grain iterations (the last may
+// be shorter), possibly concurrently, and returns when every call has
+// returned. An engine implements it with a pool of workers started once;
+// Goroutines is a simple implementation for tests, benchmarks and tools.
+type Runner interface {
+	Run(n, grain int, fn func(lo, hi int))
+}
+
+// Goroutines is a Runner that uses up to that many goroutines per loop,
+// the caller included, claiming chunks of grain iterations from a shared
+// counter (so a core slowed by other work takes fewer chunks). Values
+// below 2 run the loop on the caller alone.
+type Goroutines int
+
+// Run implements Runner.
+func (g Goroutines) Run(n, grain int, fn func(lo, hi int)) {
+	grain = max(grain, 1)
+	chunks := (n + grain - 1) / grain
+	if g < 2 || chunks < 2 {
+		if n > 0 {
+			fn(0, n)
+		}
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for {
+			lo := int(next.Add(int64(grain))) - grain
+			if lo >= n {
+				return
+			}
+			fn(lo, min(lo+grain, n))
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(int(g), chunks) - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+}
+
+// chunkBytes is about how many bytes of weights one parallel chunk of a
+// matrix product reads: large enough to amortise claiming the chunk, small
+// enough to balance two cores that other processes share.
+const chunkBytes = 64 << 10
+
+// MatVecParallel is MatVec with the rows split across r. Each row is
+// computed exactly as MatVec computes it, so the results are identical for
+// any Runner.
+func (k *Kernels) MatVecParallel(r Runner, t Type, cols int, w, x []byte, y []float32) error {
+	return k.MatMul(r, t, cols, w, x, 1, y)
+}
+
+// MatMul computes the product of a matrix with a batch of nx activation
+// vectors: y[i*rows+r] = Σ_c W[r][c]·x_i[c], where w holds rows =
+// len(y)/nx rows of cols values of type t and x holds nx vectors of cols
+// activations, each encoded as VecDotType(t) (QuantizeActivations), one
+// after another. This is the prompt-processing (prefill) product.
+//
+// The rows are split across r in chunks of about 64 KiB of weights, and
+// each chunk is multiplied with tiles of activation vectors that fit in
+// the L2 cache, so that every weight row is read from memory once per
+// batch and reused from cache for every vector. Every value is computed by
+// the same DotFunc as Dot, so results do not depend on r or on nx.
+func (k *Kernels) MatMul(r Runner, t Type, cols int, w, x []byte, nx int, y []float32) error {
+	fn := k.Func(t)
+	xt, ok := VecDotType(t)
+	if fn == nil || !ok {
+		return fmt.Errorf("matmul: %w: no %s kernel for %v", ErrUnsupported, k.Name, t)
+	}
+	if nx < 1 || len(y)%nx != 0 {
+		return fmt.Errorf("matmul: %w: %d outputs are not %d vectors' worth", ErrBadLength, len(y), nx)
+	}
+	rows := len(y) / nx
+	rowBytes, err := t.RowBytes(cols)
+	if err != nil {
+		return fmt.Errorf("matmul: %w", err)
+	}
+	if rows > 0 && rowBytes > maxInt/rows || len(w) != rowBytes*rows {
+		return fmt.Errorf("matmul: %w: %d bytes of weights are not %d rows of %d %v", ErrBadLength, len(w), rows, cols, t)
+	}
+	xrb, err := xt.RowBytes(cols)
+	if err != nil {
+		return fmt.Errorf("matmul: activations: %w", err)
+	}
+	if xrb > maxInt/nx || len(x) != xrb*nx {
+		return fmt.Errorf("matmul: %w: %d bytes of activations are not %d vectors of %d %v", ErrBadLength, len(x), nx, cols, xt)
+	}
+	if rows == 0 {
+		return nil
+	}
+	if r == nil {
+		r = Goroutines(1)
+	}
+	const tileBytes = 256 << 10 // activations per tile, well inside L2
+	tile := max(1, min(nx, tileBytes/max(1, xrb)))
+	grain := max(1, chunkBytes/max(1, rowBytes))
+	r.Run(rows, grain, func(lo, hi int) {
+		for i0 := 0; i0 < nx; i0 += tile {
+			i1 := min(nx, i0+tile)
+			for row := lo; row < hi; row++ {
+				wr := w[row*rowBytes : (row+1)*rowBytes]
+				for i := i0; i < i1; i++ {
+					y[i*rows+row] = fn(cols, wr, x[i*xrb:(i+1)*xrb])
+				}
+			}
+		}
+	})
+	return nil
+}
