@@ -46,6 +46,8 @@ type Store interface {
 	UpdateDeployment(ctx context.Context, d deployment.Deployment) error
 	SetDeploymentState(ctx context.Context, projectName, name, state, reason string) error
 	QuotaUsage(ctx context.Context, hubName, model, sku string) (int, error)
+
+	UsageStore // usage.go
 }
 
 // Deps are what the API is built from.

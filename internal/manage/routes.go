@@ -21,12 +21,16 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"PATCH /api/v1/hubs/{hub}", a.updateHub},
 		{"DELETE /api/v1/hubs/{hub}", a.deleteHub},
 		{"GET /api/v1/hubs/{hub}/quotas", a.hubQuotas},
+		{"GET /api/v1/hubs/{hub}/prices", a.getPrices},
+		{"PUT /api/v1/hubs/{hub}/prices", a.putPrices},
+		{"GET /api/v1/hubs/{hub}/usage", a.hubUsage},
 
 		// Projects.
 		{"GET /api/v1/projects", a.listProjects},
 		{"POST /api/v1/projects", a.createProject},
 		{"GET /api/v1/projects/{project}", a.getProject},
 		{"DELETE /api/v1/projects/{project}", a.deleteProject},
+		{"GET /api/v1/projects/{project}/usage", a.projectUsage},
 
 		// Keys, with Azure's listKeys and regenerateKey spellings.
 		{"GET /api/v1/projects/{project}/keys", a.listKeys},
