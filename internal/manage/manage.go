@@ -48,6 +48,7 @@ type Store interface {
 	QuotaUsage(ctx context.Context, hubName, model, sku string) (int, error)
 
 	UsageStore // usage.go
+	LogStore   // logs.go
 }
 
 // Deps are what the API is built from.

@@ -52,6 +52,11 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"PUT /api/v1/projects/{project}/deployments/{deployment}", a.putDeployment},
 		{"PATCH /api/v1/projects/{project}/deployments/{deployment}", a.updateDeployment},
 		{"DELETE /api/v1/projects/{project}/deployments/{deployment}", a.deleteDeployment},
+
+		// Request logs (logs.go).
+		{"GET /api/v1/projects/{project}/deployments/{deployment}/logging", a.getLogging},
+		{"PUT /api/v1/projects/{project}/deployments/{deployment}/logging", a.putLogging},
+		{"GET /api/v1/projects/{project}/logs", a.listLogs},
 	}
 	allowed := map[string][]string{} // path pattern → its methods
 	for _, rt := range routes {
