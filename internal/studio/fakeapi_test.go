@@ -150,7 +150,9 @@ func (f *fakeAPI) mux() http.Handler {
 		f.keys[r.PathValue("project")] = k
 		writeFakeJSON(w, 200, k)
 	})
-	h("GET /api/v1/models", func(w http.ResponseWriter, r *http.Request) { writeFakeJSON(w, 200, api.List[api.Model]{Value: f.models}) })
+	h("GET /api/v1/models", func(w http.ResponseWriter, r *http.Request) {
+		writeFakeJSON(w, 200, api.List[api.Model]{Value: f.models})
+	})
 	h("GET /api/v1/models/{model}", func(w http.ResponseWriter, r *http.Request) {
 		for _, m := range f.models {
 			if m.Name == r.PathValue("model") {
@@ -196,6 +198,20 @@ func (f *fakeAPI) mux() http.Handler {
 		in.Project, in.ProvisioningState, in.CreatedAt = r.PathValue("project"), "Creating", fixedTime
 		f.deployments[in.Project] = append(f.deployments[in.Project], in)
 		writeFakeJSON(w, 201, in)
+	})
+	h("GET /api/v1/projects/{project}/usage", func(w http.ResponseWriter, r *http.Request) {
+		rep := api.UsageReport{Project: r.PathValue("project"), Hub: "default", By: r.URL.Query().Get("by")}
+		switch rep.By {
+		case api.UsageByDay:
+			rep.Value = []api.UsageRow{
+				{Group: "2024-12-30", Requests: 40, PromptTokens: 4000, CompletionTokens: 1500, TotalTokens: 5500, Cost: 0.00425, Throttled: 2, Errors: 3},
+				{Group: "2025-01-02", Requests: 12, PromptTokens: 900, CompletionTokens: 300, TotalTokens: 1200, Cost: 0.0009},
+			}
+		default:
+			rep.Value = []api.UsageRow{{Group: "demo", Requests: 52, PromptTokens: 4900, CompletionTokens: 1800, TotalTokens: 6700, Cost: 0.00515, Throttled: 2, Errors: 3}}
+		}
+		rep.Total = api.UsageRow{Requests: 52, PromptTokens: 4900, CompletionTokens: 1800, TotalTokens: 6700, Cost: 0.00515, Throttled: 2, Errors: 3}
+		writeFakeJSON(w, 200, rep)
 	})
 	h("DELETE /api/v1/projects/{project}/deployments/{deployment}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(202) })
 	m.HandleFunc("POST /openai/v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {

@@ -425,6 +425,7 @@ func TestGoldenPages(t *testing.T) {
 		"keys.html":        "/studio/projects/default/keys",
 		"playground.html":  "/studio/projects/default/playground",
 		"usage.html":       "/studio/projects/default/usage",
+		"usage_dep.html":   "/studio/projects/default/usage?days=30&deployment=demo",
 		"alerts.html":      "/studio/projects/default/alerts",
 		"finetuning.html":  "/studio/projects/default/fine-tuning",
 	}
