@@ -26,6 +26,7 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/gateway"
 	"github.com/cerulean-ai/cerulean/internal/manage"
 	"github.com/cerulean-ai/cerulean/internal/project"
+	"github.com/cerulean-ai/cerulean/internal/ratelimit"
 	"github.com/cerulean-ai/cerulean/internal/store"
 	"github.com/cerulean-ai/cerulean/internal/store/sqlite"
 )
@@ -161,7 +162,8 @@ type parts struct {
 
 func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.Sealer, token, publicURL string, ready *atomic.Bool) parts {
 	up := upstream.New(upstream.Options{Logger: log})
-	eng := builtin.New(builtin.Options{Threads: cfg.Threads, Logger: log})
+	adm := ratelimit.New(ratelimit.Config{})
+	eng := builtin.New(builtin.Options{Threads: cfg.Threads, Logger: log, Weight: adm.Weight})
 	router := &backends{upstream: up, builtin: eng}
 	dir := gateway.NewDirectory(st, 2*time.Second)
 	prov := &provisioner{models: st, client: &http.Client{Timeout: 10 * time.Second}, engine: eng}
@@ -172,6 +174,7 @@ func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.S
 		Backend:      router.For,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Now:          time.Now,
+		Admit:        adm,
 	})
 	mg := manage.New(manage.Deps{
 		Logger:     log,

@@ -171,7 +171,7 @@ func (e *Env) Deploy(t testing.TB, name string) api.Deployment {
 		t.Fatalf("testenv: create model: %v", err)
 	}
 	if _, err := e.Admin.CreateDeployment(ctx, "default", api.Deployment{
-		Name: name, Model: api.DeploymentModel{Name: model}, SKU: api.SKU{Name: "Standard", Capacity: 10},
+		Name: name, Model: api.DeploymentModel{Name: model}, SKU: api.SKU{Name: "Standard", Capacity: 200},
 	}); err != nil {
 		t.Fatalf("testenv: create deployment: %v", err)
 	}

@@ -49,6 +49,7 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/engine/runner"
 	"github.com/cerulean-ai/cerulean/internal/engine/tokenizer"
 	"github.com/cerulean-ai/cerulean/internal/fault"
+	"github.com/cerulean-ai/cerulean/internal/inference"
 )
 
 // Options configure a Backend. The zero value means the defaults.
@@ -69,6 +70,9 @@ type Options struct {
 	ContextLength int
 	PrefillChunk  int
 	MaxKVBytes    int64
+	// Weight is a request's share of the engine's scheduler steps, from its
+	// target (provisioned deployments get more); nil means 1 for all.
+	Weight func(inference.Target) int
 }
 
 // Backend serves inference with the built-in engine. It is safe for
@@ -108,6 +112,7 @@ type loaded struct {
 	embd        int
 	stop        context.CancelFunc
 	done        chan struct{} // the runner goroutine returned
+	weight      func(inference.Target) int
 
 	// Guarded by Backend.mu.
 	pins     int // Load calls not yet undone by Unload
@@ -340,7 +345,7 @@ func (b *Backend) open(path string) (*loaded, error) {
 	cfg, tok := m.Config(), m.Tokenizer()
 	tmpl, _ := f.String("tokenizer.chat_template")
 	lm := &loaded{
-		path: path, file: f, m: m, tok: tok,
+		path: path, file: f, m: m, tok: tok, weight: b.o.Weight,
 		render:      chat.ForModel(tmpl),
 		name:        cfg.Name,
 		fingerprint: fp,

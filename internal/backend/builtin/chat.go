@@ -165,7 +165,7 @@ func (lm *loaded) chatJob(ctx context.Context, t inference.Target, req *inferenc
 	stops := append(slices.Clone([]string(req.Stop)), lm.render.StopSequences()...)
 	return job{
 		prompt: lm.encode(res.Prompt), n: max(req.Choices(), 1), params: p,
-		maxTokens: req.MaxOutputTokens(), stops: stops, ctxLimit: t.Version.ContextLength,
+		maxTokens: req.MaxOutputTokens(), stops: stops, ctxLimit: t.Version.ContextLength, weight: lm.weightOf(t),
 		param: "messages", what: "messages",
 	}, nil
 }

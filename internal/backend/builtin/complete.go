@@ -189,7 +189,7 @@ func (lm *loaded) completionJobs(t inference.Target, req *inference.CompletionRe
 		}
 		c.jobs = append(c.jobs, job{
 			prompt: prompt, n: c.bestOf, params: p, maxTokens: maxTokens, stops: req.Stop,
-			ctxLimit: t.Version.ContextLength, param: "prompt", what: "prompt",
+			ctxLimit: t.Version.ContextLength, weight: lm.weightOf(t), param: "prompt", what: "prompt",
 		})
 	}
 	return c, nil

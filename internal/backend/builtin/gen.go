@@ -77,6 +77,15 @@ type job struct {
 	ctxLimit  int    // the target's context length, 0 for the model's
 	param     string // the request field a too-long prompt is blamed on
 	what      string // "messages" or "prompt", for the message
+	weight    int    // scheduler share
+}
+
+// weightOf is the scheduler share of requests to t.
+func (lm *loaded) weightOf(t inference.Target) int {
+	if lm.weight == nil {
+		return 1
+	}
+	return max(lm.weight(t), 1)
 }
 
 // generation is the running sequences of one request.
@@ -98,6 +107,7 @@ func (lm *loaded) generate(ctx context.Context, j job) (*generation, error) {
 		}
 		st, err := lm.r.Submit(ctx, runner.Request{
 			Prompt: j.prompt, MaxTokens: j.maxTokens, Params: p, Stops: j.stops, ContextLength: j.ctxLimit,
+			Weight: j.weight,
 		})
 		if err != nil {
 			g.close()
