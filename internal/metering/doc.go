@@ -38,7 +38,14 @@
 // records. The response of a non-streamed request reaches the client
 // only after its record was queued, so "got a 200 and has no record"
 // is exactly that window. crash_test.go measures it by SIGKILLing a
-// server under load. A commit in SQLite's WAL mode survives a process
+// server under load (8 clients, fake backend, 2 shared cores): at
+// 8,000-10,000 requests/s batches fill to 500 records in about 50 ms,
+// and 58-308 answered requests (all answered 7-28 ms before the kill)
+// had no record; under the race detector (about 1,000 requests/s, each
+// commit ten times slower) 660-760 requests answered up to 580-750 ms
+// before the kill. At low load a record waits up to FlushEvery (200 ms)
+// before its commit. Nothing was ever counted twice, and a restart plus
+// a graceful stop lost nothing. A commit in SQLite's WAL mode survives a process
 // crash; with synchronous=NORMAL the last commits before an operating
 // system crash or power cut may also be lost.
 //

@@ -1,0 +1,5 @@
+//go:build !race
+
+package metering_test
+
+const raceEnabled = false
