@@ -225,7 +225,9 @@ func (b *builder) number(path string, node *jval, integer bool) *expr {
 	eSet.add('E')
 	sign.add('+')
 	sign.add('-')
-	exp := seq(bytesOf(eSet), opt(bytesOf(sign)), repeat(byteRange('0', '9'), 1, -1))
+	// At most two exponent digits: larger exponents overflow float64 and
+	// break common decoders (and some validators).
+	exp := seq(bytesOf(eSet), opt(bytesOf(sign)), repeat(byteRange('0', '9'), 1, 2))
 	tail := seq(opt(frac), opt(exp))
 	if lo >= 0 {
 		if lo > 0 || loExcl || !math.IsInf(hi, 1) {
