@@ -130,6 +130,7 @@ with CERULEAN_ADMIN_TOKEN (default: the token in the data folder).`,
 
 	root.AddCommand(
 		newServeCmd(a.env),
+		newWorkerCmd(a.env),
 		a.projectCmd(),
 		a.keysCmd(),
 		a.modelsCmd(),
