@@ -215,7 +215,7 @@ func (st *state) run(ctx context.Context, b *Batch) error {
 			bias []float32
 			out  []float32
 		}{{&ly.wq, ly.bq, st.q}, {&ly.wk, ly.bk, st.k}, {&ly.wv, ly.bv, st.v}} {
-			if err := matMul(m.pool, p.w, &st.in, p.out); err != nil {
+			if err := matMul(m.pool, m.kern, p.w, &st.in, p.out); err != nil {
 				return fmt.Errorf("model: %s: %w", p.w.name, err)
 			}
 			if p.bias != nil {
@@ -227,7 +227,7 @@ func (st *state) run(ctx context.Context, b *Batch) error {
 		st.ropeAndStore(b, li)
 		st.attention(b, li)
 		st.in.reset(st.att, n, c.Heads*c.ValueLength)
-		if err := matMul(m.pool, &ly.wo, &st.in, st.tmp); err != nil {
+		if err := matMul(m.pool, m.kern, &ly.wo, &st.in, st.tmp); err != nil {
 			return fmt.Errorf("model: %s: %w", ly.wo.name, err)
 		}
 		addTo(st.x, st.tmp)
@@ -236,15 +236,15 @@ func (st *state) run(ctx context.Context, b *Batch) error {
 			rmsNorm(st.xn[t*d:(t+1)*d], st.x[t*d:(t+1)*d], ly.ffnNorm, c.NormEpsilon)
 		}
 		st.in.reset(st.xn, n, d)
-		if err := matMul(m.pool, &ly.gate, &st.in, st.g); err != nil {
+		if err := matMul(m.pool, m.kern, &ly.gate, &st.in, st.g); err != nil {
 			return fmt.Errorf("model: %s: %w", ly.gate.name, err)
 		}
-		if err := matMul(m.pool, &ly.up, &st.in, st.u); err != nil {
+		if err := matMul(m.pool, m.kern, &ly.up, &st.in, st.u); err != nil {
 			return fmt.Errorf("model: %s: %w", ly.up.name, err)
 		}
 		swiglu(st.g, st.u)
 		st.in.reset(st.g, n, c.FeedForward)
-		if err := matMul(m.pool, &ly.down, &st.in, st.tmp); err != nil {
+		if err := matMul(m.pool, m.kern, &ly.down, &st.in, st.tmp); err != nil {
 			return fmt.Errorf("model: %s: %w", ly.down.name, err)
 		}
 		addTo(st.x, st.tmp)
@@ -334,7 +334,7 @@ func (st *state) logits(b *Batch, outs []output) error {
 	}
 	res := make([]float32, len(outs)*vocab)
 	st.in.reset(xn, len(outs), d)
-	if err := matMul(m.pool, &m.output, &st.in, res); err != nil {
+	if err := matMul(m.pool, m.kern, &m.output, &st.in, res); err != nil {
 		return fmt.Errorf("model: %s: %w", m.output.name, err)
 	}
 	for i, o := range outs {

@@ -32,7 +32,8 @@ type Options struct {
 	// are split across (default runtime.NumCPU()).
 	Threads int
 	// Kernels are the dot-product kernels (default
-	// tensor.ReferenceKernels()).
+	// tensor.DefaultKernels(): AVX2/FMA assembly where the CPU has it, the
+	// pure-Go reference elsewhere and under the purego build tag).
 	Kernels *tensor.Kernels
 }
 
@@ -112,7 +113,7 @@ func (o Options) FromFile(f *gguf.File) (*Model, error) {
 	}
 	m := &Model{cfg: cfg, tok: tok, file: f, kern: o.Kernels}
 	if m.kern == nil {
-		m.kern = tensor.ReferenceKernels()
+		m.kern = tensor.DefaultKernels()
 	}
 	if err := m.loadTensors(); err != nil {
 		return nil, err

@@ -204,21 +204,10 @@ func (a *acts) encode(p *pool, t tensor.Type) ([]byte, int, error) {
 // matMul computes out[t][r] = W[r]·x[t] for every activation row t of in
 // and every row r of w (out is in.rows × w.rows), in parallel over rows of
 // w so that each weight row is read once for the whole batch.
-func matMul(p *pool, w *matrix, in *acts, out []float32) error {
-	xq, xrb, err := in.encode(p, w.xType)
+func matMul(p *pool, k *tensor.Kernels, w *matrix, in *acts, out []float32) error {
+	xq, _, err := in.encode(p, w.xType)
 	if err != nil {
 		return err
 	}
-	n, rows, cols, dot := in.rows, w.rows, w.cols, w.dot
-	out = out[:n*rows]
-	grain := max(1, 4096/max(1, cols*n))
-	p.run(rows, grain, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			wr := w.data[r*w.rowBytes : (r+1)*w.rowBytes]
-			for t := range n {
-				out[t*rows+r] = dot(cols, wr, xq[t*xrb:(t+1)*xrb])
-			}
-		}
-	})
-	return nil
+	return k.MatMul(p, w.typ, w.cols, w.data, xq, in.rows, out[:in.rows*w.rows])
 }

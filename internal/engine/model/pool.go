@@ -88,3 +88,6 @@ func (p *pool) close() {
 		p.done.Wait()
 	}
 }
+
+// Run implements tensor.Runner.
+func (p *pool) Run(n, grain int, fn func(lo, hi int)) { p.run(n, grain, fn) }
