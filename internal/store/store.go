@@ -75,10 +75,11 @@ type Store interface {
 	QuotaUsage(ctx context.Context, hubName, model, sku string) (int, error)
 
 	// The stores of the usage ledger, of budgets and alerts, and of request
-	// logs, each declared in a file of its own.
+	// logs, and the compute catalog, each declared in a file of its own.
 	UsageStore
 	AlertStore
 	LogStore
+	ComputeStore
 
 	// Settings is a small key/value table for server state (e.g. schema notes).
 	GetSetting(ctx context.Context, key string) (string, error)

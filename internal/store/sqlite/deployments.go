@@ -43,10 +43,10 @@ func (s *Store) CreateDeployment(ctx context.Context, d deployment.Deployment) e
 			updated = formatTime(d.UpdatedAt)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deployments (project, name, model, version, sku, capacity,
-			version_upgrade_option, rai_policy, state, reason, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			version_upgrade_option, rai_policy, state, reason, created_at, updated_at, instance_type, scale_to_zero)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.Project, d.Name, d.Model, d.Version, d.SKU, d.Capacity,
-			d.VersionUpgradeOption, d.RAIPolicy, d.State, d.Reason, created, updated); err != nil {
+			d.VersionUpgradeOption, d.RAIPolicy, d.State, d.Reason, created, updated, d.InstanceType, d.ScaleToZero); err != nil {
 			return constraint(err, "create deployment",
 				func() error {
 					return alreadyExists(d.Name, "deployment %q already exists in project %q", d.Name, d.Project)
@@ -116,14 +116,14 @@ func usage(ctx context.Context, q querier, hubName, model, sku, exceptProject, e
 }
 
 const deploymentColumns = `project, name, model, version, sku, capacity, version_upgrade_option, rai_policy,
-	state, reason, created_at, updated_at`
+	state, reason, created_at, updated_at, instance_type, scale_to_zero`
 
 // scanDeployment reads a row of deploymentColumns.
 func scanDeployment(row interface{ Scan(...any) error }) (deployment.Deployment, error) {
 	var d deployment.Deployment
 	var created, updated string
 	if err := row.Scan(&d.Project, &d.Name, &d.Model, &d.Version, &d.SKU, &d.Capacity, &d.VersionUpgradeOption,
-		&d.RAIPolicy, &d.State, &d.Reason, &created, &updated); err != nil {
+		&d.RAIPolicy, &d.State, &d.Reason, &created, &updated, &d.InstanceType, &d.ScaleToZero); err != nil {
 		return deployment.Deployment{}, err
 	}
 	var err error
@@ -200,7 +200,8 @@ func (s *Store) ListDeployments(ctx context.Context, projectName string) ([]depl
 }
 
 // UpdateDeployment replaces the deployment's model, version, SKU, capacity,
-// version upgrade option and content filter policy, and sets UpdatedAt (now
+// version upgrade option, content filter policy, instance type and
+// scale-to-zero flag, and sets UpdatedAt (now
 // when zero). State, reason and CreatedAt are kept. When capacity grows or
 // the model or SKU changes, the new capacity is checked against the hub's
 // quota in the same transaction.
@@ -232,9 +233,10 @@ func (s *Store) UpdateDeployment(ctx context.Context, d deployment.Deployment) e
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE deployments SET model = ?, version = ?, sku = ?, capacity = ?,
-			version_upgrade_option = ?, rai_policy = ?, updated_at = ? WHERE project = ? AND name = ?`,
+			version_upgrade_option = ?, rai_policy = ?, updated_at = ?, instance_type = ?, scale_to_zero = ?
+			WHERE project = ? AND name = ?`,
 			d.Model, d.Version, d.SKU, d.Capacity, d.VersionUpgradeOption, d.RAIPolicy, formatTime(d.UpdatedAt),
-			d.Project, d.Name); err != nil {
+			d.InstanceType, d.ScaleToZero, d.Project, d.Name); err != nil {
 			return constraint(err, "update deployment", nil, func() error { return modelNotFound(d.Model) })
 		}
 		return nil
