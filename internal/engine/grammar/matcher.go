@@ -37,6 +37,7 @@ type Matcher struct {
 	next, save, work, visited []thread
 	stepBase                  int // arena index where the current step's nodes start
 	levels                    [][]thread
+	single                    []thread
 	arenaAt                   []int
 	mask                      *Bitset
 	maskFor                   int // calls of the current Filter

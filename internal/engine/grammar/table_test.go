@@ -47,7 +47,7 @@ func TestSchemaTable(t *testing.T) {
 			ok:  []string{`{"v":1,"kids":[]}`, `{"v":1,"kids":[{"v":2,"kids":[{"v":3,"kids":[]}]},{"v":4,"kids":[]}]}`},
 			bad: []string{`{"v":1,"kids":[{"v":2}]}`, `{"v":1,"kids":[}`}},
 		{name: "root recursion", schema: `{"type":"object","properties":{"name":{"type":"string"},"child":{"anyOf":[{"$ref":"#"},{"type":"null"}]}},"required":["name","child"],"additionalProperties":false}`,
-			ok:  []string{`{"name":"a","child":null}`, `{"name":"a","child":{"name":"b","child":null}}`}},
+			ok: []string{`{"name":"a","child":null}`, `{"name":"a","child":{"name":"b","child":null}}`}},
 		{name: "pattern", schema: `{"type":"string","pattern":"^[A-Z]{2}-\\d{3,4}$"}`,
 			ok:  []string{`"AB-123"`, `"XY-1234"`},
 			bad: []string{`"ab-123"`, `"AB-12"`, `"AB-12345"`, `"xAB-123"`}},

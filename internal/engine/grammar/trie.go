@@ -139,14 +139,41 @@ func (v *VocabIndex) AllowedTokens(m *Matcher, dst *Bitset) {
 	for len(m.levels) <= v.depth {
 		m.levels = append(m.levels, nil)
 		m.arenaAt = append(m.arenaAt, 0)
+		m.single = append(m.single, thread{})
 	}
 	base := len(m.arena)
 	m.levels[0] = append(m.levels[0][:0], m.cur...)
 	m.arenaAt[0] = base
-	nodes := v.nodes
+	// single[d].state >= 0 when the thread set at depth d is one thread,
+	// the common case, which then needs no slice at all: reading a byte
+	// into a plain state is one table lookup (the inner loop below).
+	m.single[0] = thread{-1, -1}
+	if len(m.cur) == 1 {
+		m.single[0] = m.cur[0]
+	}
+	g := m.g
+	nc, trans, flags, class := g.nclass, g.trans, g.flags, &g.class
+	nodes, single, words := v.nodes, m.single, dst.words
 	for i := 0; i < len(nodes); {
 		n := &nodes[i]
 		d := int(n.depth)
+		if t := single[d-1]; t.state >= 0 {
+			ns := trans[int(t.state)*nc+int(class[n.b])]
+			if ns < 0 {
+				i = int(n.skip)
+				continue
+			}
+			if flags[ns] == stPlain {
+				single[d] = thread{ns, t.stack}
+				for _, id := range v.ids[n.idStart:n.idEnd] {
+					words[id>>6] |= 1 << (uint(id) & 63)
+				}
+				m.arenaAt[d] = m.arenaAt[d-1]
+				i++
+				continue
+			}
+			m.levels[d-1] = append(m.levels[d-1][:0], t)
+		}
 		m.arena = m.arena[:m.arenaAt[d-1]]
 		next, _, ok := m.step(m.levels[d-1], n.b, m.levels[d][:0])
 		m.levels[d] = next
@@ -155,11 +182,15 @@ func (v *VocabIndex) AllowedTokens(m *Matcher, dst *Bitset) {
 			continue
 		}
 		for _, id := range v.ids[n.idStart:n.idEnd] {
-			dst.words[id>>6] |= 1 << (uint(id) & 63)
+			words[id>>6] |= 1 << (uint(id) & 63)
 		}
 		if len(next) == 0 {
 			i = int(n.skip)
 			continue
+		}
+		single[d] = thread{-1, -1}
+		if len(next) == 1 {
+			single[d] = next[0]
 		}
 		m.arenaAt[d] = len(m.arena)
 		i++
