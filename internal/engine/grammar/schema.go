@@ -1,14 +1,3 @@
-// Package grammar constrains generation to a grammar: JSON schemas (OpenAI
-// structured outputs and strict tool calls), any JSON object (json_object
-// mode) or GBNF text. A schema or GBNF source compiles to a Grammar; a
-// Matcher follows one sequence through it byte by byte; a VocabIndex (one
-// per vocabulary) turns the matcher's state into allowed tokens.
-//
-// Per request the engine calls CompileSchema (or JSONObject / ParseGBNF)
-// and Grammar.NewMatcher; per token it passes VocabIndex.Filter(m) to
-// sample.Sampler.SampleConstrained, then VocabIndex.Accept(m, id) on the
-// chosen token; optionally it fast-forwards with VocabIndex.ForcedTokens.
-// See the README-style notes on Matcher and Forced for details.
 package grammar
 
 import (
