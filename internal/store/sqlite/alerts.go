@@ -131,7 +131,9 @@ func (s *Store) CreateBudget(ctx context.Context, b store.Budget) error {
 			formatTime(b.CreatedAt), formatTime(b.UpdatedAt))
 		if err != nil {
 			return constraint(err, "create budget",
-				func() error { return alreadyExists(b.Name, "budget %q already exists in %s %q", b.Name, b.Owner.Scope, b.Owner.Name) },
+				func() error {
+					return alreadyExists(b.Name, "budget %q already exists in %s %q", b.Name, b.Owner.Scope, b.Owner.Name)
+				},
 				func() error { return ownerExists(ctx, tx, b.Owner) })
 		}
 		return nil
