@@ -182,6 +182,13 @@ type Deployment struct {
 	Capabilities         *Capabilities   `json:"capabilities,omitempty"`
 	CreatedAt            time.Time       `json:"createdAt,omitzero"`
 	UpdatedAt            time.Time       `json:"updatedAt,omitzero"`
+
+	// InstanceType is the instance type of a ManagedCompute deployment's
+	// replicas (default: the hub's first); SKU.Capacity is their count.
+	InstanceType string `json:"instanceType,omitempty"`
+	// ScaleToZero lets a ManagedCompute deployment at 0 replicas start
+	// one on its first request instead of answering 503.
+	ScaleToZero bool `json:"scaleToZero,omitempty"`
 }
 
 // DeploymentUpdate changes a deployment: nil fields stay as they are.
@@ -190,4 +197,6 @@ type DeploymentUpdate struct {
 	Version              *string `json:"version,omitempty"`
 	VersionUpgradeOption *string `json:"versionUpgradeOption,omitempty"`
 	RAIPolicyName        *string `json:"raiPolicyName,omitempty"`
+	InstanceType         *string `json:"instanceType,omitempty"` // ManagedCompute only
+	ScaleToZero          *bool   `json:"scaleToZero,omitempty"`  // ManagedCompute only
 }

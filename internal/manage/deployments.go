@@ -110,6 +110,12 @@ func (a *API) putDeployment(r *http.Request) (reply, error) {
 	if in.RAIPolicyName != "" {
 		u.RAIPolicyName = &in.RAIPolicyName
 	}
+	if in.InstanceType != "" {
+		u.InstanceType = &in.InstanceType
+	}
+	if in.ScaleToZero != d.ScaleToZero {
+		u.ScaleToZero = &in.ScaleToZero
+	}
 	return a.update(r, d, u)
 }
 
@@ -164,7 +170,11 @@ func (a *API) create(r *http.Request, projectName string, in api.Deployment) (re
 		Project: projectName, Name: in.Name, Model: m.Name, Version: in.Model.Version,
 		SKU: in.SKU.Name, Capacity: in.SKU.Capacity,
 		VersionUpgradeOption: in.VersionUpgradeOption, RAIPolicy: in.RAIPolicyName,
+		InstanceType: in.InstanceType, ScaleToZero: in.ScaleToZero,
 		State: deployment.Creating, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := a.checkInstanceType(r.Context(), projectName, &d); err != nil {
+		return reply{}, err
 	}
 	if err := d.Validate(&m); err != nil {
 		return reply{}, err
@@ -184,7 +194,7 @@ func (a *API) update(r *http.Request, d deployment.Deployment, u api.DeploymentU
 		return reply{}, fault.New(fault.Conflict, "DeploymentDeleting",
 			"deployment %q of project %q is being deleted and cannot be changed", d.Name, d.Project)
 	}
-	if u.Capacity != nil && *u.Capacity < 1 {
+	if u.Capacity != nil && *u.Capacity < 1 && !(deployment.IsManagedCompute(d.SKU) && *u.Capacity == 0) {
 		return reply{}, fault.Param("capacity", codeInvalidPayload, "capacity must be 1 or more, got %d", *u.Capacity)
 	}
 	m, err := a.model(r, d.Model)
@@ -203,6 +213,15 @@ func (a *API) update(r *http.Request, d deployment.Deployment, u api.DeploymentU
 	}
 	if u.RAIPolicyName != nil {
 		next.RAIPolicy = *u.RAIPolicyName
+	}
+	if u.ScaleToZero != nil {
+		next.ScaleToZero = *u.ScaleToZero
+	}
+	if u.InstanceType != nil && *u.InstanceType != d.InstanceType {
+		next.InstanceType = *u.InstanceType
+		if err := a.checkInstanceType(r.Context(), d.Project, &next); err != nil {
+			return reply{}, err
+		}
 	}
 	check := m
 	if next.Version == d.Version {
@@ -274,6 +293,7 @@ func deploymentToAPI(d deployment.Deployment, m *catalog.Model) api.Deployment {
 		Model:                api.DeploymentModel{Name: d.Model, Version: d.Version},
 		SKU:                  api.SKU{Name: d.SKU, Capacity: d.Capacity},
 		VersionUpgradeOption: d.VersionUpgradeOption, RAIPolicyName: d.RAIPolicy,
+		InstanceType: d.InstanceType, ScaleToZero: d.ScaleToZero,
 		ProvisioningState: d.State, Reason: d.Reason,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
 	}

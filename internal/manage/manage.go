@@ -47,8 +47,9 @@ type Store interface {
 	SetDeploymentState(ctx context.Context, projectName, name, state, reason string) error
 	QuotaUsage(ctx context.Context, hubName, model, sku string) (int, error)
 
-	UsageStore // usage.go
-	LogStore   // logs.go
+	UsageStore   // usage.go
+	LogStore     // logs.go
+	ComputeStore // compute.go
 }
 
 // Deps are what the API is built from.

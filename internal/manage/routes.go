@@ -24,6 +24,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"GET /api/v1/hubs/{hub}/prices", a.getPrices},
 		{"PUT /api/v1/hubs/{hub}/prices", a.putPrices},
 		{"GET /api/v1/hubs/{hub}/usage", a.hubUsage},
+		{"GET /api/v1/hubs/{hub}/instance-types", a.listInstanceTypes},
+		{"GET /api/v1/hubs/{hub}/instance-types/{name}", a.getInstanceType},
+		{"PUT /api/v1/hubs/{hub}/instance-types/{name}", a.putInstanceType},
 
 		// Projects.
 		{"GET /api/v1/projects", a.listProjects},
