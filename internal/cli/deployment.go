@@ -17,6 +17,10 @@ const (
 	stateFailed   = "Failed"
 )
 
+// skuManagedCompute is the deployment type of dedicated replicas, whose
+// capacity (a replica count) may be 0.
+const skuManagedCompute = "ManagedCompute"
+
 // deploymentCmd is `cerulean deployment`: a project's deployments.
 func (a *app) deploymentCmd() *cobra.Command {
 	return group("deployment", "Manage a project's deployments", []string{"deployments", "deploy"},
@@ -63,14 +67,15 @@ func (a *app) deploymentCreateCmd() *cobra.Command {
 		Use:   "create --project P --name N --model M [flags]",
 		Short: "Deploy a model in a project and wait until it is ready",
 		Example: `  cerulean deployment create --project demo --name chat --model llama3 --capacity 10
-  cerulean deployment create -p demo -n chat --model llama3 --sku GlobalStandard --no-wait`,
+  cerulean deployment create -p demo -n chat --model llama3 --sku GlobalStandard --no-wait
+  cerulean deployment create -p demo -n chat --model llama3 --sku ManagedCompute --instance-type cpu-2 --capacity 2`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: a.run(func(ctx context.Context, c *api.Client, args []string) error {
 			if err := id.resolve(args); err != nil {
 				return err
 			}
-			if d.SKU.Capacity < 1 {
-				return usagef("--capacity %d: want at least 1", d.SKU.Capacity)
+			if d.SKU.Capacity < 0 || d.SKU.Capacity == 0 && d.SKU.Name != skuManagedCompute {
+				return usagef("--capacity %d: want at least 1 (0 or more replicas for ManagedCompute)", d.SKU.Capacity)
 			}
 			d.Name = id.name
 			created, err := c.CreateDeployment(ctx, id.project, d)
@@ -94,6 +99,8 @@ func (a *app) deploymentCreateCmd() *cobra.Command {
 	f.IntVar(&d.SKU.Capacity, "capacity", 1, "capacity: K-TPM for Standard, PTUs for ProvisionedManaged, replicas for ManagedCompute")
 	f.StringVar(&d.VersionUpgradeOption, "version-upgrade-option", "", "OnceNewDefaultVersionAvailable, OnceCurrentVersionExpired or NoAutoUpgrade")
 	f.StringVar(&d.RAIPolicyName, "rai-policy", "", "content filter policy name")
+	f.StringVar(&d.InstanceType, "instance-type", "", "ManagedCompute: the instance type of each replica (default: the hub's first; see 'cerulean hub instance-types')")
+	f.BoolVar(&d.ScaleToZero, "scale-to-zero", false, "ManagedCompute: at 0 replicas, start one on the first request instead of answering 503")
 	f.BoolVar(&noWait, "no-wait", false, "return at once, while the deployment is still being created")
 	_ = cmd.MarkFlagRequired("model")
 	return cmd
@@ -166,6 +173,10 @@ func deploymentDetail(w io.Writer, d api.Deployment) {
 	field(w, "Format", d.Model.Format)
 	field(w, "SKU", d.SKU.Name)
 	field(w, "Capacity", itoa(d.SKU.Capacity))
+	if d.InstanceType != "" {
+		field(w, "Instance type", d.InstanceType)
+		field(w, "Scale to zero", fmt.Sprint(d.ScaleToZero))
+	}
 	field(w, "State", d.ProvisioningState)
 	if d.Reason != "" {
 		field(w, "Reason", d.Reason)
@@ -200,6 +211,8 @@ func (a *app) deploymentUpdateCmd() *cobra.Command {
 	version := f.String("version", "", "new model version")
 	upgrade := f.String("version-upgrade-option", "", "OnceNewDefaultVersionAvailable, OnceCurrentVersionExpired or NoAutoUpgrade")
 	rai := f.String("rai-policy", "", "content filter policy name")
+	instanceType := f.String("instance-type", "", "ManagedCompute: new instance type (replaces every replica)")
+	scaleToZero := f.Bool("scale-to-zero", false, "ManagedCompute: at 0 replicas, start one on the first request (--scale-to-zero=false turns it off)")
 	f.BoolVar(&noWait, "no-wait", false, "return at once if the change redeploys the model")
 	cmd.RunE = a.run(func(ctx context.Context, c *api.Client, args []string) error {
 		if err := id.resolve(args); err != nil {
@@ -208,8 +221,8 @@ func (a *app) deploymentUpdateCmd() *cobra.Command {
 		// Only the flags given change anything.
 		var u api.DeploymentUpdate
 		if f.Changed("capacity") {
-			if *capacity < 1 {
-				return usagef("--capacity %d: want at least 1", *capacity)
+			if *capacity < 0 {
+				return usagef("--capacity %d: want at least 1 (0 or more replicas for ManagedCompute)", *capacity)
 			}
 			u.Capacity = capacity
 		}
@@ -222,8 +235,14 @@ func (a *app) deploymentUpdateCmd() *cobra.Command {
 		if f.Changed("rai-policy") {
 			u.RAIPolicyName = rai
 		}
+		if f.Changed("instance-type") {
+			u.InstanceType = instanceType
+		}
+		if f.Changed("scale-to-zero") {
+			u.ScaleToZero = scaleToZero
+		}
 		if u == (api.DeploymentUpdate{}) {
-			return usagef("nothing to update: give --capacity, --version, --version-upgrade-option or --rai-policy")
+			return usagef("nothing to update: give --capacity, --version, --version-upgrade-option, --rai-policy, --instance-type or --scale-to-zero")
 		}
 		d, err := c.UpdateDeployment(ctx, id.project, id.name, u)
 		if err != nil {

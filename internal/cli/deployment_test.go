@@ -88,7 +88,7 @@ func TestDeploymentCreate(t *testing.T) {
 			name:       "no capacity",
 			args:       []string{"-p", "demo", "-n", "new", "--model", "llama3", "--capacity", "0"},
 			wantCode:   2,
-			wantStderr: "Error: --capacity 0: want at least 1\nRun 'cerulean deployment create --help' for usage.\n",
+			wantStderr: "Error: --capacity 0: want at least 1 (0 or more replicas for ManagedCompute)\nRun 'cerulean deployment create --help' for usage.\n",
 		},
 	}
 	for _, tt := range tests {
@@ -149,14 +149,14 @@ func TestDeploymentUpdate(t *testing.T) {
 		{
 			name:       "nothing to change",
 			wantCode:   2,
-			wantStderr: "Error: nothing to update: give --capacity, --version, --version-upgrade-option or --rai-policy\nRun 'cerulean deployment update --help' for usage.\n",
+			wantStderr: "Error: nothing to update: give --capacity, --version, --version-upgrade-option, --rai-policy, --instance-type or --scale-to-zero\nRun 'cerulean deployment update --help' for usage.\n",
 			want:       func(*api.Deployment) {},
 		},
 		{
-			name:       "capacity zero",
-			args:       []string{"--capacity", "0"},
+			name:       "capacity negative",
+			args:       []string{"--capacity=-1"},
 			wantCode:   2,
-			wantStderr: "Error: --capacity 0: want at least 1\nRun 'cerulean deployment update --help' for usage.\n",
+			wantStderr: "Error: --capacity -1: want at least 1 (0 or more replicas for ManagedCompute)\nRun 'cerulean deployment update --help' for usage.\n",
 			want:       func(*api.Deployment) {},
 		},
 	}

@@ -17,6 +17,7 @@ func (a *app) hubCmd() *cobra.Command {
 		a.hubShowCmd(),
 		a.hubCreateCmd(),
 		a.hubQuotaCmd(),
+		a.hubInstanceTypesCmd(),
 	)
 }
 
