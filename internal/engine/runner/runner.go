@@ -100,6 +100,9 @@ type Request struct {
 	// ContextLength, if positive and smaller than the runner's, is this
 	// request's context limit.
 	ContextLength int
+	// Constraint, when set, restricts the output to a grammar (see
+	// Constraint).
+	Constraint *Constraint
 }
 
 // Stats are a snapshot of the scheduler's load.
@@ -217,6 +220,9 @@ func (r *Runner) Submit(ctx context.Context, req Request) (*Stream, error) {
 	if err := req.Params.Validate(r.vocab); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
+	if c := req.Constraint; c != nil && (c.Grammar == nil || c.Vocab == nil || c.Vocab.Len() > r.vocab) {
+		return nil, errors.New("runner: a constraint needs a grammar and a vocabulary index of the model")
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	st := newStream(cancel, len(req.Prompt))
 	s := &seq{
@@ -229,6 +235,9 @@ func (r *Runner) Submit(ctx context.Context, req Request) (*Stream, error) {
 		dec:     r.tok.NewDecoder(false),
 		stop:    sample.NewStopMatcher(req.Stops),
 		weight:  max(req.Weight, 1),
+	}
+	if req.Constraint != nil {
+		s.matcher = req.Constraint.Grammar.NewMatcher()
 	}
 	r.mu.Lock()
 	if r.closed {

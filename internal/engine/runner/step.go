@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cerulean-ai/cerulean/internal/engine/grammar"
 	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 	"github.com/cerulean-ai/cerulean/internal/engine/model"
 	"github.com/cerulean-ai/cerulean/internal/engine/sample"
@@ -37,6 +38,7 @@ type seq struct {
 	preempted bool
 
 	sampler *sample.Sampler
+	matcher *grammar.Matcher // nil without a constraint
 	dec     *tokenizer.Decoder
 	stop    *sample.StopMatcher
 	logits  []float32
@@ -155,7 +157,7 @@ func (r *Runner) preempt(v *seq) {
 
 // next samples the sequence's next token from its logits and streams it.
 func (r *Runner) next(s *seq) {
-	tok, err := s.sampler.Sample(s.logits)
+	tok, err := s.sampleNext()
 	if err != nil {
 		r.finish(s, Event{Err: fmt.Errorf("runner: sample: %w", err)})
 		return
@@ -170,6 +172,26 @@ func (r *Runner) next(s *seq) {
 	text, stopped := s.stop.Push(s.dec.Add(tok.ID))
 	if stopped {
 		r.finish(s, Event{Text: text, FinishReason: FinishStop})
+		return
+	}
+	forced, cut := s.advance(tok.ID, s.room())
+	for _, id := range forced {
+		s.sampler.Accept(id)
+		s.generated++
+		s.tokens = append(s.tokens, id)
+		t, stopped := s.stop.Push(s.dec.Add(id))
+		text += t
+		if stopped {
+			r.finish(s, Event{Text: text, FinishReason: FinishStop})
+			return
+		}
+	}
+	if s.grammarDone() {
+		r.finish(s, Event{Text: text + s.flush(), Token: &tok, FinishReason: FinishStop})
+		return
+	}
+	if cut {
+		r.finish(s, Event{Text: text + s.flush(), Token: &tok, FinishReason: FinishLength})
 		return
 	}
 	if (s.req.MaxTokens > 0 && s.generated >= s.req.MaxTokens) || s.fed >= s.limit {
