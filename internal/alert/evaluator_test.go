@@ -282,7 +282,9 @@ func TestEvaluatorRun(t *testing.T) {
 	spend(t, s, "p1", march15.Add(-time.Minute), 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- (&alert.Evaluator{Store: s, Every: 10 * time.Millisecond, Now: newClock(march15).Now, Blocks: blocks}).Run(ctx) }()
+	go func() {
+		done <- (&alert.Evaluator{Store: s, Every: 10 * time.Millisecond, Now: newClock(march15).Now, Blocks: blocks}).Run(ctx)
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for blocks.Len() == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)

@@ -58,7 +58,7 @@ func (b *Blocks) Len() int {
 // to Next (nil admits it).
 type BudgetGate struct {
 	Next   gateway.Admitter
-	Blocks *Blocks           // nil blocks nothing
+	Blocks *Blocks          // nil blocks nothing
 	Now    func() time.Time // nil means time.Now
 }
 
