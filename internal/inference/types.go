@@ -174,6 +174,10 @@ type ChatCompletion struct {
 	Choices             []ChatChoice         `json:"choices"`
 	Usage               *Usage               `json:"usage,omitempty"`
 	ServiceTier         string               `json:"service_tier,omitempty"`
+	// StructuredOutput is how the backend made the output follow the
+	// requested format (StructuredGrammar, StructuredValidated, or "");
+	// the gateway sends it as the HeaderStructuredOutput header.
+	StructuredOutput string `json:"-"`
 }
 
 // ChatChoice is one choice of a chat response.
@@ -196,7 +200,23 @@ type ChatChunk struct {
 	Choices             []ChunkChoice        `json:"choices"`
 	// Usage is set on the final usage chunk (choices empty).
 	Usage *Usage `json:"usage,omitempty"`
+	// StructuredOutput is as in ChatCompletion; the gateway reads it from
+	// the first chunk a backend emits (before any header is written).
+	StructuredOutput string `json:"-"`
 }
+
+// Structured output modes and the response header that reports them.
+const (
+	// HeaderStructuredOutput names the mode a structured request was
+	// served with.
+	HeaderStructuredOutput = "x-cerulean-structured-output"
+	// StructuredGrammar: the built-in engine decoded under a grammar, so
+	// the output matches the schema by construction.
+	StructuredGrammar = "grammar"
+	// StructuredValidated: an upstream produced the output and it was
+	// checked against the schema afterwards (a mismatch is an error).
+	StructuredValidated = "validated"
+)
 
 // ChunkChoice is one choice's delta in a chunk.
 type ChunkChoice struct {

@@ -209,7 +209,13 @@ func (f *ResponseFormat) validate() error {
 	if err := checkName("response_format.json_schema.name", f.JSONSchema.Name); err != nil {
 		return err
 	}
-	return checkSchemaObject("response_format.json_schema.schema", f.JSONSchema.Schema)
+	if err := checkSchemaObject("response_format.json_schema.schema", f.JSONSchema.Schema); err != nil {
+		return err
+	}
+	if f.JSONSchema.Strict != nil && *f.JSONSchema.Strict {
+		return checkStrictSchema("response_format.json_schema.schema", "response_format '"+f.JSONSchema.Name+"'", f.JSONSchema.Schema)
+	}
+	return nil
 }
 
 func (r *ChatRequest) validateTools() error {
@@ -234,6 +240,11 @@ func (r *ChatRequest) validateTools() error {
 		names[t.Function.Name] = true
 		if err := checkSchemaObject(p+".function.parameters", t.Function.Parameters); err != nil {
 			return err
+		}
+		if t.Function.Strict != nil && *t.Function.Strict {
+			if err := checkStrictSchema(p+".function.parameters", "function '"+t.Function.Name+"'", t.Function.Parameters); err != nil {
+				return err
+			}
 		}
 	}
 	c := r.ToolChoice

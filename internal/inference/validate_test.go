@@ -34,7 +34,7 @@ func TestChatValidate(t *testing.T) {
 			{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"1"}],
 			"temperature":2,"top_p":0,"n":128,"stop":"x","presence_penalty":-2,"frequency_penalty":2,"logit_bias":{"0":-100,"50256":100},
 			"logprobs":true,"top_logprobs":20,"seed":-9223372036854775808,"max_tokens":1,"max_completion_tokens":5,"stream":true,"stream_options":{"include_usage":true},
-			"response_format":{"type":"json_schema","json_schema":{"name":"A_b-9","schema":{"type":"object"},"strict":true}},
+			"response_format":{"type":"json_schema","json_schema":{"name":"A_b-9","schema":{"type":"object","properties":{"a":{"type":["string","null"]}},"required":["a"],"additionalProperties":false},"strict":true}},
 			"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"parallel_tool_calls":false,
 			"metadata":{"k":"v"},"reasoning_effort":"low","unknown_field":{"ignored":true}}`, problem{}},
 		{"assistant content null without calls", `{"messages":[{"role":"assistant","content":null}]}`, problem{"missing_required_parameter", "messages[0].content"}},
@@ -126,4 +126,60 @@ func repeatJSON(s string, n int) string {
 		b = append(b, s...)
 	}
 	return string(b)
+}
+
+func TestStrictSchemas(t *testing.T) {
+	const msgs = `"messages":[{"role":"user","content":"x"}]`
+	rf := func(schema string) string {
+		return `{` + msgs + `,"response_format":{"type":"json_schema","json_schema":{"name":"s","strict":true,"schema":` + schema + `}}}`
+	}
+	tool := func(schema string, strict bool) string {
+		s := "false"
+		if strict {
+			s = "true"
+		}
+		return `{` + msgs + `,"tools":[{"type":"function","function":{"name":"ok","parameters":{"type":"object"}}},{"type":"function","function":{"name":"f","strict":` + s + `,"parameters":` + schema + `}}]}`
+	}
+	type want struct {
+		Code, Param, Path string // Path: text the message must contain
+	}
+	cases := []struct {
+		name, body string
+		want       want
+	}{
+		{"strict ok", rf(`{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false}`), want{}},
+		{"non-strict loose schema", `{` + msgs + `,"response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{"type":"object","allOf":[]}}}}`, want{}},
+		{"missing additionalProperties", rf(`{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}`),
+			want{"invalid_value", "response_format.json_schema.schema", "context=#"}},
+		{"nested optional property", rf(`{"type":"object","properties":{"a":{"type":"object","properties":{"b":{"type":"string"}},"required":[],"additionalProperties":false}},"required":["a"],"additionalProperties":false}`),
+			want{"invalid_value", "response_format.json_schema.schema", "#/properties/a"}},
+		{"unsupported keyword in items", rf(`{"type":"object","properties":{"l":{"type":"array","items":{"type":"string","minLength":2}}},"required":["l"],"additionalProperties":false}`),
+			want{"invalid_value", "response_format.json_schema.schema", "#/properties/l/items"}},
+		{"root anyOf", rf(`{"anyOf":[{"type":"object","properties":{},"required":[],"additionalProperties":false}]}`),
+			want{"invalid_value", "response_format.json_schema.schema", "context=#"}},
+		{"strict tool", tool(`{"type":"object","properties":{"x":{"type":"integer"}},"required":["x"],"additionalProperties":false}`, true), want{}},
+		{"strict tool violation", tool(`{"type":"object","properties":{"x":{"type":"integer"}},"additionalProperties":false}`, true),
+			want{"invalid_value", "tools[1].function.parameters", "function 'f'"}},
+		{"non-strict tool", tool(`{"type":"object","properties":{"x":{"type":"integer"}}}`, false), want{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var r ChatRequest
+			if err := json.Unmarshal([]byte(tc.body), &r); err != nil {
+				t.Fatal(err)
+			}
+			err := r.Validate()
+			var got want
+			if err != nil {
+				f, _ := fault.As(err)
+				got = want{Code: f.Code, Param: f.Param, Path: tc.want.Path}
+				if !strings.Contains(f.Message, tc.want.Path) {
+					got.Path = "message " + f.Message
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
 }
