@@ -59,6 +59,9 @@ func (g *Gateway) chat(w *responseWriter, r *http.Request, c *call, in input) (e
 	if err != nil {
 		return fmt.Errorf("gateway: encode chat completion: %w", err)
 	}
+	if out.StructuredOutput != "" {
+		x.w.Header().Set(inference.HeaderStructuredOutput, out.StructuredOutput)
+	}
 	x.reply(data)
 	return nil
 }
@@ -90,6 +93,10 @@ func (g *Gateway) chatStream(x *exchange, req *inference.ChatRequest) error {
 		x.firstToken()
 		if tr != nil {
 			tr.addChat(ch)
+		}
+		if !opened && ch.StructuredOutput != "" {
+			// Headers go out with the first event.
+			x.w.Header().Set(inference.HeaderStructuredOutput, ch.StructuredOutput)
 		}
 		if err := open(); err != nil {
 			return err
