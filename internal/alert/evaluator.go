@@ -18,8 +18,7 @@ const DefaultEvery = 30 * time.Second
 
 // EvalStore is what the Evaluator needs of store.Store.
 type EvalStore interface {
-	metering.ReportStore
-	GetProject(ctx context.Context, name string) (project.Project, error)
+	SpendStore
 	ListProjects(ctx context.Context, hubName string) ([]project.Project, error)
 	ListUsage(ctx context.Context, f store.UsageFilter) ([]store.UsageRecord, error)
 	ListBudgets(ctx context.Context, o store.Owner) ([]store.Budget, error)
@@ -140,13 +139,24 @@ func (e *Evaluator) evaluateBudgets(ctx context.Context, now time.Time) (map[str
 	return blocks, errors.Join(errs...)
 }
 
-// Spend is what owner o spent in [start, end): the total cost of its usage
-// report, priced with its hub's price sheet.
+// Spend is what owner o spent in [start, end); see the package Spend.
 func (e *Evaluator) Spend(ctx context.Context, o store.Owner, start, end time.Time) (float64, error) {
+	return Spend(ctx, e.Store, o, start, end)
+}
+
+// SpendStore is what Spend reads; store.Store satisfies it.
+type SpendStore interface {
+	metering.ReportStore
+	GetProject(ctx context.Context, name string) (project.Project, error)
+}
+
+// Spend is what owner o spent in [start, end): the total cost of its usage
+// report (metering.BuildReport), priced with its hub's price sheet.
+func Spend(ctx context.Context, rs SpendStore, o store.Owner, start, end time.Time) (float64, error) {
 	q := store.UsageQuery{Since: start, Until: end, By: store.ByProject}
 	priceHub := o.Name
 	if o.Scope == store.ScopeProject {
-		p, err := e.Store.GetProject(ctx, o.Name)
+		p, err := rs.GetProject(ctx, o.Name)
 		if err != nil {
 			return 0, fmt.Errorf("alert: project %q: %w", o.Name, err)
 		}
@@ -154,7 +164,7 @@ func (e *Evaluator) Spend(ctx context.Context, o store.Owner, start, end time.Ti
 	} else {
 		q.Hub = o.Name
 	}
-	rep, err := metering.BuildReport(ctx, e.Store, q, priceHub)
+	rep, err := metering.BuildReport(ctx, rs, q, priceHub)
 	if err != nil {
 		return 0, fmt.Errorf("alert: spend of %s: %w", describeOwner(o), err)
 	}

@@ -50,6 +50,7 @@ type Store interface {
 	UsageStore   // usage.go
 	LogStore     // logs.go
 	ComputeStore // compute.go
+	AlertStore   // alerts.go
 }
 
 // Deps are what the API is built from.

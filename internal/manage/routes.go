@@ -60,6 +60,33 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"GET /api/v1/projects/{project}/deployments/{deployment}/logging", a.getLogging},
 		{"PUT /api/v1/projects/{project}/deployments/{deployment}/logging", a.putLogging},
 		{"GET /api/v1/projects/{project}/logs", a.listLogs},
+
+		// Budgets, alert rules, alert history and webhook deliveries
+		// (alerts.go), of projects and of hubs.
+		{"GET /api/v1/projects/{project}/budgets", a.listBudgets},
+		{"POST /api/v1/projects/{project}/budgets", a.createBudget},
+		{"GET /api/v1/projects/{project}/budgets/{name}", a.getBudget},
+		{"PUT /api/v1/projects/{project}/budgets/{name}", a.putBudget},
+		{"DELETE /api/v1/projects/{project}/budgets/{name}", a.deleteBudget},
+		{"GET /api/v1/hubs/{hub}/budgets", a.listBudgets},
+		{"POST /api/v1/hubs/{hub}/budgets", a.createBudget},
+		{"GET /api/v1/hubs/{hub}/budgets/{name}", a.getBudget},
+		{"PUT /api/v1/hubs/{hub}/budgets/{name}", a.putBudget},
+		{"DELETE /api/v1/hubs/{hub}/budgets/{name}", a.deleteBudget},
+		{"GET /api/v1/projects/{project}/alert-rules", a.listAlertRules},
+		{"POST /api/v1/projects/{project}/alert-rules", a.createAlertRule},
+		{"GET /api/v1/projects/{project}/alert-rules/{name}", a.getAlertRule},
+		{"PUT /api/v1/projects/{project}/alert-rules/{name}", a.putAlertRule},
+		{"DELETE /api/v1/projects/{project}/alert-rules/{name}", a.deleteAlertRule},
+		{"GET /api/v1/hubs/{hub}/alert-rules", a.listAlertRules},
+		{"POST /api/v1/hubs/{hub}/alert-rules", a.createAlertRule},
+		{"GET /api/v1/hubs/{hub}/alert-rules/{name}", a.getAlertRule},
+		{"PUT /api/v1/hubs/{hub}/alert-rules/{name}", a.putAlertRule},
+		{"DELETE /api/v1/hubs/{hub}/alert-rules/{name}", a.deleteAlertRule},
+		{"GET /api/v1/projects/{project}/alerts", a.listAlerts},
+		{"GET /api/v1/hubs/{hub}/alerts", a.listAlerts},
+		{"GET /api/v1/projects/{project}/webhook-deliveries", a.listDeliveries},
+		{"GET /api/v1/hubs/{hub}/webhook-deliveries", a.listDeliveries},
 	}
 	allowed := map[string][]string{} // path pattern → its methods
 	for _, rt := range routes {
