@@ -70,6 +70,10 @@ type Options struct {
 	ContextLength int
 	PrefillChunk  int
 	MaxKVBytes    int64
+	// PrefixCacheBytes bounds each runner's pool of finished sequences'
+	// KV caches kept for prefix reuse (runner.Options.PrefixCacheBytes:
+	// 0 is the runner's default, negative turns reuse off).
+	PrefixCacheBytes int64
 	// Weight is a request's share of the engine's scheduler steps, from its
 	// target (provisioned deployments get more); nil means 1 for all.
 	Weight func(inference.Target) int
@@ -366,7 +370,7 @@ func (b *Backend) open(path string) (*loaded, error) {
 	}
 	lm.r = runner.New(m, runner.Options{
 		MaxSeqs: b.o.MaxSeqs, ContextLength: b.o.ContextLength, PrefillChunk: b.o.PrefillChunk,
-		MaxKVBytes: b.o.MaxKVBytes, Logger: b.log.With("model", lm.name),
+		MaxKVBytes: b.o.MaxKVBytes, PrefixCacheBytes: b.o.PrefixCacheBytes, Logger: b.log.With("model", lm.name),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	lm.stop = cancel

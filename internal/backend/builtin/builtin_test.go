@@ -34,6 +34,11 @@ func newBackend(t *testing.T, path string, o builtin.Options) (*builtin.Backend,
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.PrefixCacheBytes == 0 {
+		// Repeated requests would report cached tokens, and the
+		// conformance checks expect the same usage from the same request.
+		o.PrefixCacheBytes = -1
+	}
 	b := builtin.New(o)
 	t.Cleanup(b.Close)
 	if err := b.Load(t.Context(), path); err != nil {
@@ -523,5 +528,26 @@ func TestCompletionPrompts(t *testing.T) {
 	wantUsage.TotalTokens = wantUsage.PromptTokens + 12
 	if diff := cmp.Diff(&wantUsage, resp.Usage); diff != "" {
 		t.Errorf("usage (-want +got):\n%s", diff)
+	}
+}
+
+// TestCachedTokens sends two completions that start with the same text:
+// the second reports the reused prompt tokens as cached.
+func TestCachedTokens(t *testing.T) {
+	b, target := newBackend(t, storiesPath(t), builtin.Options{PrefixCacheBytes: 1 << 20})
+	ask := func(q string) *inference.Usage {
+		t.Helper()
+		resp, err := b.Complete(t.Context(), target, completionReq("Once upon a time, there was a little dog named Max. "+q, 4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Usage
+	}
+	if u := ask("He"); u.PromptTokensDetails != nil && u.PromptTokensDetails.CachedTokens != 0 {
+		t.Errorf("first request: %+v cached", u.PromptTokensDetails)
+	}
+	u := ask("One day")
+	if u.PromptTokensDetails == nil || u.PromptTokensDetails.CachedTokens < 10 || u.PromptTokensDetails.CachedTokens >= u.PromptTokens {
+		t.Errorf("second request with the same start: usage %+v, details %+v", u, u.PromptTokensDetails)
 	}
 }

@@ -126,11 +126,16 @@ func (g *generation) close() {
 }
 
 // usage is the prompt once plus every sequence's completion tokens, as far
-// as they got.
+// as they got, with the prompt tokens the first sequence reused from the
+// runner's prefix cache as cached tokens.
 func (g *generation) usage() *inference.Usage {
 	u := &inference.Usage{PromptTokens: g.prompt}
-	for _, st := range g.streams {
-		u.CompletionTokens += st.Usage().CompletionTokens
+	for i, st := range g.streams {
+		su := st.Usage()
+		u.CompletionTokens += su.CompletionTokens
+		if i == 0 && su.CachedTokens > 0 {
+			u.PromptTokensDetails = &inference.PromptTokensDetails{CachedTokens: su.CachedTokens}
+		}
 	}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	return u

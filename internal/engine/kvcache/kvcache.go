@@ -10,7 +10,9 @@
 // Positions are appended in order: Reserve makes room for more positions,
 // the model writes their keys and values past Len, and Commit makes them
 // part of the cache. Truncate drops a suffix, which lets a prefix cache keep
-// a shared prompt and discard the rest.
+// a shared prompt and discard the rest, and CopyPrefix starts a cache from
+// the first positions of another one, so a request can reuse the keys and
+// values of a prefix it shares with an earlier sequence.
 //
 // Storage is float32 for now; Spec.DType exists so that an F16 cache can be
 // added without changing callers.
@@ -192,6 +194,32 @@ func (c *Cache) Commit(n int) error {
 func (c *Cache) Truncate(n int) error {
 	if n < 0 || n > c.n {
 		return fmt.Errorf("kvcache: truncate to %d positions, have %d", n, c.n)
+	}
+	c.n = n
+	return nil
+}
+
+// CopyPrefix fills c, which must be empty, with the first n positions of
+// src, whose geometry must match c's (the capacities may differ). It
+// reserves room for them first, so it fails like Reserve when they exceed
+// c's capacity or budget, and then leaves c empty.
+func (c *Cache) CopyPrefix(src *Cache, n int) error {
+	switch {
+	case c.n != 0:
+		return fmt.Errorf("kvcache: copy of a prefix into a cache of %d positions, want an empty one", c.n)
+	case n < 0 || n > src.n:
+		return fmt.Errorf("kvcache: copy of %d positions from a cache of %d", n, src.n)
+	case src.spec.Layers != c.spec.Layers || src.spec.KeyDim != c.spec.KeyDim ||
+		src.spec.ValueDim != c.spec.ValueDim || src.spec.DType != c.spec.DType:
+		return fmt.Errorf("kvcache: copy between caches of different geometry (%+v, %+v)", src.spec, c.spec)
+	}
+	if err := c.Reserve(n); err != nil {
+		return err
+	}
+	kd, vd := c.spec.KeyDim, c.spec.ValueDim
+	for l := range c.k {
+		copy(c.k[l][:n*kd], src.k[l][:n*kd])
+		copy(c.v[l][:n*vd], src.v[l][:n*vd])
 	}
 	c.n = n
 	return nil

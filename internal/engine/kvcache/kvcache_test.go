@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestNewRejectsBadSpecs(t *testing.T) {
@@ -112,3 +113,85 @@ func TestBudget(t *testing.T) {
 		t.Errorf("budget used after Free = %d, want 0", got)
 	}
 }
+
+func TestCopyPrefix(t *testing.T) {
+	spec := Spec{Layers: 2, KeyDim: 3, ValueDim: 2, Capacity: 40}
+	src, err := New(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Reserve(10); err != nil {
+		t.Fatal(err)
+	}
+	for l := range spec.Layers {
+		for i := range 10 * spec.KeyDim {
+			src.Keys(l)[i] = float32(100*l + i)
+		}
+		for i := range 10 * spec.ValueDim {
+			src.Values(l)[i] = -float32(100*l + i)
+		}
+	}
+	if err := src.Commit(10); err != nil {
+		t.Fatal(err)
+	}
+	small := spec
+	small.Capacity = 6
+	other := spec
+	other.KeyDim = 4
+	for _, tc := range []struct {
+		name    string
+		spec    Spec
+		budget  int64 // 0: none
+		n       int
+		wantErr error // nil: success; errAny: some error
+	}{
+		{name: "whole", spec: spec, n: 10},
+		{name: "prefix", spec: spec, n: 4},
+		{name: "empty", spec: spec, n: 0},
+		{name: "more than src", spec: spec, n: 11, wantErr: errAny},
+		{name: "beyond capacity", spec: small, n: 7, wantErr: ErrCapacity},
+		{name: "fits smaller capacity", spec: small, n: 6},
+		{name: "other geometry", spec: other, n: 2, wantErr: errAny},
+		{name: "budget", spec: spec, budget: 3 * spec.BytesPerPosition(), n: 4, wantErr: ErrBudget},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b *Budget
+			if tc.budget > 0 {
+				b = NewBudget(tc.budget)
+			}
+			dst, err := New(tc.spec, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = dst.CopyPrefix(src, tc.n)
+			switch {
+			case tc.wantErr == nil && err != nil:
+				t.Fatalf("CopyPrefix: %v", err)
+			case tc.wantErr == errAny && err == nil, tc.wantErr != nil && tc.wantErr != errAny && !errors.Is(err, tc.wantErr):
+				t.Fatalf("CopyPrefix: %v, want %v", err, tc.wantErr)
+			case err != nil:
+				if dst.Len() != 0 {
+					t.Errorf("Len() after a failed copy = %d", dst.Len())
+				}
+				return
+			}
+			if dst.Len() != tc.n {
+				t.Errorf("Len() = %d, want %d", dst.Len(), tc.n)
+			}
+			for l := range spec.Layers {
+				if diff := cmp.Diff(src.Keys(l)[:tc.n*spec.KeyDim], dst.Keys(l)[:tc.n*spec.KeyDim], cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("layer %d keys (-src +dst):\n%s", l, diff)
+				}
+				if diff := cmp.Diff(src.Values(l)[:tc.n*spec.ValueDim], dst.Values(l)[:tc.n*spec.ValueDim], cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("layer %d values (-src +dst):\n%s", l, diff)
+				}
+			}
+			if err := dst.CopyPrefix(src, 1); tc.n > 0 && err == nil {
+				t.Error("CopyPrefix into a non-empty cache succeeded")
+			}
+		})
+	}
+}
+
+// errAny stands for any error in table tests.
+var errAny = errors.New("any error")

@@ -22,6 +22,16 @@
 // sequence, which goes back to the front of the queue and later recomputes
 // its cache from its prompt and the tokens it had generated (what it already
 // streamed stays streamed).
+//
+// Finished sequences keep their KV caches in a pool bounded by
+// Options.PrefixCacheBytes. A new sequence starts from a copy of the cached
+// positions it shares with the pooled cache of longest common prefix, and
+// prefills only the rest; Usage.CachedTokens reports how many prompt tokens
+// it reused. Outputs are the same as without the pool, because every
+// position's keys and values are computed the same way whatever the batch
+// they are computed in. Pooled caches count against MaxKVBytes and are
+// evicted, least recently used first, before any live sequence is
+// preempted.
 package runner
 
 import (
@@ -46,6 +56,9 @@ const (
 	// for very long contexts, so that one sequence cannot claim gigabytes
 	// of KV cache unless the operator asks for it.
 	DefaultContextCap = 8192
+	// DefaultPrefixCacheBytes bounds the KV caches of finished sequences
+	// kept for prefix reuse.
+	DefaultPrefixCacheBytes = 256 << 20
 )
 
 // ErrClosed is returned by Submit, and ends streams, once the runner is
@@ -78,6 +91,10 @@ type Options struct {
 	// MaxKVBytes bounds the memory of all KV caches together; 0 means no
 	// bound.
 	MaxKVBytes int64
+	// PrefixCacheBytes bounds the memory of the finished sequences' KV
+	// caches kept for prefix reuse (default DefaultPrefixCacheBytes); a
+	// negative value turns prefix reuse off.
+	PrefixCacheBytes int64
 	// Logger receives the runner's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -109,7 +126,10 @@ type Request struct {
 type Stats struct {
 	Active  int   // sequences in the batch
 	Waiting int   // requests waiting for a slot
-	KVBytes int64 // memory held by KV caches (when MaxKVBytes is set)
+	KVBytes int64 // memory held by KV caches, the pooled ones included (when MaxKVBytes is set)
+	// PrefixBytes is the memory held by finished sequences' caches kept
+	// for prefix reuse.
+	PrefixBytes int64
 }
 
 // Runner schedules requests on one model. Submit, Stats and Close are safe
@@ -121,6 +141,7 @@ type Runner struct {
 	o      Options
 	ctxLen int
 	budget *kvcache.Budget
+	pool   *prefixPool // nil when prefix reuse is off
 	log    *slog.Logger
 
 	wake    chan struct{} // a request arrived or Close was called
@@ -154,6 +175,9 @@ func New(m *model.Model, o Options) *Runner {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.PrefixCacheBytes == 0 {
+		o.PrefixCacheBytes = DefaultPrefixCacheBytes
+	}
 	ctxLen := o.ContextLength
 	switch {
 	case ctxLen <= 0:
@@ -168,6 +192,9 @@ func New(m *model.Model, o Options) *Runner {
 	}
 	if o.MaxKVBytes > 0 {
 		r.budget = kvcache.NewBudget(o.MaxKVBytes)
+	}
+	if o.PrefixCacheBytes > 0 {
+		r.pool = newPrefixPool(o.PrefixCacheBytes)
 	}
 	return r
 }
@@ -186,6 +213,9 @@ func (r *Runner) Stats() Stats {
 	s := Stats{Active: int(r.nActive.Load()), Waiting: w}
 	if r.budget != nil {
 		s.KVBytes = r.budget.Used()
+	}
+	if r.pool != nil {
+		s.PrefixBytes = r.pool.bytes()
 	}
 	return s
 }
@@ -319,6 +349,9 @@ func (r *Runner) shutdown() {
 	}
 	r.active = nil
 	r.nActive.Store(0)
+	if r.pool != nil {
+		r.pool.clear()
+	}
 }
 
 // admit moves waiting requests into free slots, dropping cancelled ones.

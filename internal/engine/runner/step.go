@@ -36,6 +36,10 @@ type seq struct {
 	fed       int
 	generated int
 	preempted bool
+	// cached is the prompt tokens reused from the prefix pool when the
+	// sequence first got a cache; started marks that moment.
+	cached  int
+	started bool
 
 	sampler *sample.Sampler
 	matcher *grammar.Matcher // nil without a constraint
@@ -46,7 +50,7 @@ type seq struct {
 }
 
 func (s *seq) usage() Usage {
-	return Usage{PromptTokens: len(s.req.Prompt), CompletionTokens: s.generated}
+	return Usage{PromptTokens: len(s.req.Prompt), CompletionTokens: s.generated, CachedTokens: s.cached}
 }
 
 // chunk is how many pending tokens the sequence feeds in one step.
@@ -122,11 +126,15 @@ func (r *Runner) reserve() {
 				continue
 			}
 			s.cache = c
+			r.reuse(s)
 		}
 		err := s.cache.Reserve(s.chunk(r.o.PrefillChunk))
 		if err == nil {
 			i++
 			continue
+		}
+		if errors.Is(err, kvcache.ErrBudget) && r.pool != nil && r.pool.evict(nil) {
+			continue // retry with a pooled cache's memory freed
 		}
 		if !errors.Is(err, kvcache.ErrBudget) || len(r.active) == 1 {
 			r.finish(s, Event{Err: fmt.Errorf("runner: %w", err)})
@@ -140,6 +148,38 @@ func (r *Runner) reserve() {
 		r.preempt(v)
 	}
 	r.nActive.Store(int64(len(r.active)))
+}
+
+// reuse starts s's new, empty cache with a copy of the longest prefix of
+// its tokens that a pooled cache holds, leaving at least one token to feed
+// (its logits are needed). Pooled caches other than the source are evicted
+// if the copy does not fit the KV budget; if it still does not, the
+// sequence simply computes everything.
+func (r *Runner) reuse(s *seq) {
+	first := !s.started
+	s.started = true
+	if r.pool == nil || len(s.tokens) < 2 {
+		return
+	}
+	e, n := r.pool.match(s.tokens[:len(s.tokens)-1])
+	if e == nil || n == 0 {
+		return
+	}
+	for {
+		err := s.cache.CopyPrefix(e.cache, n)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, kvcache.ErrBudget) && r.pool.evict(e) {
+			continue
+		}
+		r.log.Debug("runner: prefix not reused", "seq", s.id, "tokens", n, "err", err)
+		return
+	}
+	s.fed = n
+	if first {
+		s.cached = min(n, len(s.req.Prompt))
+	}
 }
 
 // preempt frees v's cache and queues it again, first in line; it will
@@ -215,6 +255,13 @@ func (s *seq) flush() string {
 // finish ends s with e (marked Done, with the usage), frees its cache and
 // marks it for removal from the active list by compact.
 func (r *Runner) finish(s *seq, e Event) {
+	if r.pool != nil && s.cache != nil && (e.Err == nil || s.ctx.Err() != nil) {
+		// The cache is intact (Forward leaves it unchanged on error), and
+		// what it holds is worth keeping after a normal end or a request
+		// that went away.
+		r.pool.put(s.tokens, s.cache)
+		s.cache = nil
+	}
 	r.release(s)
 	s.stream.end(e, s.usage())
 	s.logits = nil

@@ -11,6 +11,9 @@ import (
 type Usage struct {
 	PromptTokens     int
 	CompletionTokens int // every sampled token, including an end-of-generation token
+	// CachedTokens are the prompt tokens whose keys and values were copied
+	// from a finished sequence's cache instead of computed.
+	CachedTokens int
 }
 
 // Event is one step of a stream: new text, the token that produced it, and,
