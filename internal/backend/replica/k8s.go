@@ -60,8 +60,15 @@ type KubeOptions struct {
 	// Key is the workers' API key, kept in the Secret cerulean-worker-key
 	// (default: the Secret's, or a random one stored there).
 	Key string
-	// Resolve is used by Provision.
+	// Resolve is used by Provision and by Run's sync passes.
 	Resolve Resolver
+	// Deployments lists every deployment for Run's sync passes (see
+	// Supervisor.Run); nil: Run does none. SyncInterval is 5s by default.
+	Deployments  func(ctx context.Context) ([]deployment.Deployment, error)
+	SyncInterval time.Duration
+	// IdleTimeout scales a cold-started scale-to-zero deployment back to
+	// 0 replicas after this long without requests (10m), at a sync pass.
+	IdleTimeout time.Duration
 	// ServiceURL gives the base URL of a Service (default
 	// http://NAME.NAMESPACE.svc:8080, which resolves inside the cluster).
 	ServiceURL func(namespace, service string) string
@@ -86,8 +93,9 @@ type Kube struct {
 	keyOnce sync.Mutex
 	key     string
 
-	mu     sync.Mutex
-	groups map[groupKey]deployment.Deployment
+	mu       sync.Mutex
+	groups   map[groupKey]deployment.Deployment
+	lastUsed map[groupKey]time.Time // last request, for scale-to-zero
 }
 
 // NewKube returns a Kube over o.Client, or over a client built from
@@ -114,13 +122,20 @@ func NewKube(o KubeOptions) (*Kube, error) {
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
 	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = 5 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 10 * time.Minute
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Upstream == nil {
 		o.Upstream = upstream.New(upstream.Options{Logger: o.Logger})
 	}
-	return &Kube{o: o, c: o.Client, ns: o.Namespace, log: o.Logger, key: o.Key, groups: map[groupKey]deployment.Deployment{}}, nil
+	return &Kube{o: o, c: o.Client, ns: o.Namespace, log: o.Logger, key: o.Key,
+		groups: map[groupKey]deployment.Deployment{}, lastUsed: map[groupKey]time.Time{}}, nil
 }
 
 var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
@@ -200,6 +215,9 @@ func (k *Kube) Ensure(ctx context.Context, d deployment.Deployment, modelFile st
 	case err != nil:
 		return fmt.Errorf("replica: get Deployment %s: %w", want.Name, err)
 	default:
+		if k.keepCold(d) && cur.Spec.Replicas != nil {
+			want.Spec.Replicas = cur.Spec.Replicas // a cold start still in use
+		}
 		cur.Labels, cur.Spec.Replicas, cur.Spec.Template = want.Labels, want.Spec.Replicas, want.Spec.Template
 		if _, err := deps.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("replica: update Deployment %s: %w", want.Name, err)
@@ -217,6 +235,19 @@ func (k *Kube) Ensure(ctx context.Context, d deployment.Deployment, modelFile st
 	k.groups[groupKey{d.Project, d.Name}] = d
 	k.mu.Unlock()
 	return nil
+}
+
+// keepCold reports whether d is a scale-to-zero deployment at capacity 0
+// that served a request within IdleTimeout, whose cold-started replica
+// stays.
+func (k *Kube) keepCold(d deployment.Deployment) bool {
+	if d.Capacity != 0 || !d.ScaleToZero {
+		return false
+	}
+	k.mu.Lock()
+	last, ok := k.lastUsed[groupKey{d.Project, d.Name}]
+	k.mu.Unlock()
+	return ok && time.Since(last) < k.o.IdleTimeout
 }
 
 func (k *Kube) labels(d deployment.Deployment) map[string]string {
@@ -366,6 +397,9 @@ func (k *Kube) pick(ctx context.Context, t inference.Target, avoid map[string]bo
 		if !d.ScaleToZero {
 			return "", nil, scaledToZero(t.Deployment)
 		}
+		k.mu.Lock()
+		k.lastUsed[groupKey{t.Project, t.Deployment}] = time.Now()
+		k.mu.Unlock()
 		if err := k.coldStart(ctx, name); err != nil {
 			return "", nil, err
 		}
@@ -398,4 +432,67 @@ func (k *Kube) coldStart(ctx context.Context, name string) error {
 		case <-time.After(k.o.PollInterval):
 		}
 	}
+}
+
+// Run does sync passes until ctx is done (if KubeOptions.Deployments is
+// set): capacity changes reach the cluster, deleted deployments' objects go.
+func (k *Kube) Run(ctx context.Context) error {
+	if k.o.Deployments == nil {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(k.o.SyncInterval)
+	defer t.Stop()
+	for {
+		if err := k.Sync(ctx); err != nil && ctx.Err() == nil {
+			k.log.Warn("replica sync (Kubernetes)", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Sync Ensures every Succeeded ManagedCompute deployment and releases
+// those this Kube made that are gone or no longer Succeeded.
+func (k *Kube) Sync(ctx context.Context) error {
+	if k.o.Deployments == nil || k.o.Resolve == nil {
+		return errors.New("replica: sync needs KubeOptions.Deployments and Resolve")
+	}
+	ds, err := k.o.Deployments(ctx)
+	if err != nil {
+		return fmt.Errorf("replica: list deployments: %w", err)
+	}
+	want := map[groupKey]bool{}
+	var errs []error
+	for _, d := range ds {
+		if !deployment.IsManagedCompute(d.SKU) {
+			continue
+		}
+		switch d.State {
+		case deployment.Succeeded:
+			want[groupKey{d.Project, d.Name}] = true
+			if err := k.Provision(ctx, d); err != nil {
+				errs = append(errs, err)
+			}
+		case deployment.Creating:
+			want[groupKey{d.Project, d.Name}] = true
+		}
+	}
+	k.mu.Lock()
+	var gone []deployment.Deployment
+	for key, d := range k.groups {
+		if !want[key] {
+			gone = append(gone, d)
+		}
+	}
+	k.mu.Unlock()
+	for _, d := range gone {
+		if err := k.Release(ctx, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/cerulean-ai/cerulean/internal/backend/replica"
+	"github.com/cerulean-ai/cerulean/internal/deployment"
 	"github.com/cerulean-ai/cerulean/internal/fault"
 )
 
@@ -179,3 +180,39 @@ func TestKubeServiceIsUpstream(t *testing.T) {
 		t.Errorf("Replicas = %+v, %v; want one Ready", rs, err)
 	}
 }
+
+func TestKubeSyncKeepsColdStart(t *testing.T) {
+	ctx := t.Context()
+	d := managed("stz", 0)
+	d.ScaleToZero = true
+	c := fake.NewClientset()
+	k, err := replica.NewKube(replica.KubeOptions{Client: c, Namespace: ns, Image: "cerulean:test",
+		ServiceURL: func(string, string) string { return "http://127.0.0.1:9" }, PollInterval: 5 * time.Millisecond,
+		Resolve: func(context.Context, deployment.Deployment) (string, replica.InstanceType, error) { return "/m.gguf", cpu1, nil },
+		Deployments: func(context.Context) ([]deployment.Deployment, error) { return []deployment.Deployment{d}, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	name := replica.ObjectName("p", "stz")
+	// Mark the pod ready as soon as it is asked for, then start cold.
+	dep, _ := c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	dep.Status.ReadyReplicas = 1
+	c.AppsV1().Deployments(ns).UpdateStatus(ctx, dep, metav1.UpdateOptions{})
+	k.Backend().Chat(ctx, targetOf(d), chatReq("hi")) // the fake upstream refuses: only the cold start matters
+	dep, _ = c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	dep.Spec.Replicas = ptr(int32(1))
+	c.AppsV1().Deployments(ns).Update(ctx, dep, metav1.UpdateOptions{})
+	if err := k.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dep, _ = c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if *dep.Spec.Replicas != 1 {
+		t.Errorf("a sync scaled a cold start in use to %d", *dep.Spec.Replicas)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
