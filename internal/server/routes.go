@@ -9,14 +9,17 @@ import (
 
 	"github.com/cerulean-ai/cerulean/internal/gateway"
 	"github.com/cerulean-ai/cerulean/internal/manage"
+	"github.com/cerulean-ai/cerulean/internal/studio"
 )
 
 // routes mounts every face of the server on one mux. The gateway and the
 // management API list their own routes in their routes.go.
-func routes(log *slog.Logger, gw *gateway.Gateway, mg *manage.API, ready *atomic.Bool) http.Handler {
+func routes(log *slog.Logger, gw *gateway.Gateway, mg *manage.API, ui *studio.Studio, metrics http.Handler, ready *atomic.Bool) http.Handler {
 	mux := http.NewServeMux()
 	gw.Register(mux)
 	mg.Register(mux)
+	ui.Register(mux)
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -39,7 +42,7 @@ func routes(log *slog.Logger, gw *gateway.Gateway, mg *manage.API, ready *atomic
 // connections that were already open), except the health probes.
 func drain(ready *atomic.Bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !ready.Load() && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
+		if !ready.Load() && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && r.URL.Path != "/metrics" {
 			w.Header().Set("Retry-After", "1")
 			w.Header().Set("Connection", "close")
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{

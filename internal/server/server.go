@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/cerulean-ai/cerulean/api"
+	"github.com/cerulean-ai/cerulean/internal/alert"
 	"github.com/cerulean-ai/cerulean/internal/apikey"
 	"github.com/cerulean-ai/cerulean/internal/backend/builtin"
 	"github.com/cerulean-ai/cerulean/internal/backend/upstream"
@@ -25,10 +27,14 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/deployment"
 	"github.com/cerulean-ai/cerulean/internal/gateway"
 	"github.com/cerulean-ai/cerulean/internal/manage"
+	"github.com/cerulean-ai/cerulean/internal/metering"
+	"github.com/cerulean-ai/cerulean/internal/metrics"
 	"github.com/cerulean-ai/cerulean/internal/project"
 	"github.com/cerulean-ai/cerulean/internal/ratelimit"
+	"github.com/cerulean-ai/cerulean/internal/reqlog"
 	"github.com/cerulean-ai/cerulean/internal/store"
 	"github.com/cerulean-ai/cerulean/internal/store/sqlite"
+	"github.com/cerulean-ai/cerulean/internal/studio"
 )
 
 // Run serves until ctx is done, then drains: the listener closes, requests
@@ -93,7 +99,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 
 	var ready atomic.Bool
-	h := build(cfg, log, st, sealer, token, publicURL, &ready)
+	sessionKey, err := randomBytes(32) // Studio sessions live in memory: a restart signs everyone out anyway
+	if err != nil {
+		return err
+	}
+	ui := studio.New(studio.Deps{
+		Logger:     log.With("face", "studio"),
+		API:        func(token string) *api.Client { return api.New(base, token) },
+		PublicURL:  func() string { return publicURL },
+		Now:        time.Now,
+		SessionKey: sessionKey,
+	})
+	h := build(cfg, log, st, sealer, token, publicURL, ui, &ready)
 	defer h.engine.Close()
 
 	// Requests get a context that outlives the signal by the drain window,
@@ -121,6 +138,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	g, gctx := errgroup.WithContext(ctx)
 	workCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorkers()
+	for _, w := range h.workers {
+		g.Go(func() error { return w.Run(workCtx) })
+	}
 	g.Go(func() error {
 		// Warm first, so the reconciler's own loads are not counted twice.
 		warm(workCtx, st, h.engine, log)
@@ -158,11 +178,27 @@ type parts struct {
 	handler    http.Handler
 	reconciler *deployment.Reconciler
 	engine     *builtin.Backend
+	workers    []worker // stopped after the listener has drained
 }
 
-func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.Sealer, token, publicURL string, ready *atomic.Bool) parts {
+// worker is a background job.
+type worker interface {
+	Run(ctx context.Context) error
+}
+
+func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.Sealer, token, publicURL string, ui *studio.Studio, ready *atomic.Bool) parts {
 	up := upstream.New(upstream.Options{Logger: log})
 	adm := ratelimit.New(ratelimit.Config{})
+	blocks := &alert.Blocks{}
+	deliverer := alert.NewDeliverer(st, log.With("worker", "webhooks"))
+	evaluator := &alert.Evaluator{Store: st, Logger: log.With("worker", "alerts"), Every: 30 * time.Second,
+		Blocks: blocks, Notify: deliverer.Notify}
+	ledger := metering.NewLedger(metering.LedgerOptions{Store: st, Projects: st, Logger: log})
+	mtr := metrics.New()
+	capt := reqlog.NewCapturer(reqlog.CaptureOptions{Logger: log, Store: st})
+	retention := reqlog.NewRetention(reqlog.RetentionOptions{Logger: log, Store: st})
+	mtr.ObserveCaptureDrops(capt.Dropped)
+	accrual := metering.NewAccrual(metering.AccrualOptions{Store: st, Logger: log})
 	eng := builtin.New(builtin.Options{Threads: cfg.Threads, Logger: log, Weight: adm.Weight})
 	router := &backends{upstream: up, builtin: eng}
 	dir := gateway.NewDirectory(st, 2*time.Second)
@@ -174,7 +210,9 @@ func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.S
 		Backend:      router.For,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Now:          time.Now,
-		Admit:        adm,
+		Admit:        &alert.BudgetGate{Next: adm, Blocks: blocks},
+		Meter:        meters{ledger, mtr, reqlog.NewAccessLog(log)},
+		Capture:      capt,
 	})
 	mg := manage.New(manage.Deps{
 		Logger:     log,
@@ -182,12 +220,13 @@ func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.S
 		Sealer:     sealer,
 		AdminToken: token,
 		PublicURL:  func() string { return publicURL },
-		Changed:    dir.Invalidate,
+		Changed:    func() { dir.Invalidate(); capt.Invalidate() },
 		Reconcile:  rec.Nudge,
 		Now:        time.Now,
 		Inspect:    inspectGGUF,
 	})
-	return parts{handler: routes(log, gw, mg, ready), reconciler: rec, engine: eng}
+	return parts{handler: mtr.InFlight(routes(log, gw, mg, ui, mtr.Handler(), ready)), reconciler: rec, engine: eng,
+		workers: []worker{ledger, accrual, capt, retention, evaluator, deliverer}}
 }
 
 // printBanner tells a newcomer where everything is.

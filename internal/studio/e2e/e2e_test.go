@@ -34,15 +34,21 @@ func TestStudioInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped in -short mode: the browser flow takes about 20 s")
 	}
+	// CI installs the browser (.ci/studio-deps), so there a missing one is
+	// a failure, not a reason to skip.
+	skip := t.Skipf
+	if os.Getenv("CI") != "" {
+		skip = t.Fatalf
+	}
 	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("skipped: %s is absent; run .ci/studio-deps to install Chromium and playwright-core", chromium)
+		skip("skipped: %s is absent; run .ci/studio-deps to install Chromium and playwright-core", chromium)
 	}
 	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core", "package.json")); err != nil {
-		t.Skip("skipped: internal/studio/e2e/node_modules/playwright-core is absent; run .ci/studio-deps")
+		skip("skipped: internal/studio/e2e/node_modules/playwright-core is absent; run .ci/studio-deps")
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("skipped: node is not installed; run .ci/studio-deps")
+		skip("skipped: node is not installed; run .ci/studio-deps")
 	}
 
 	env := testenv.New(t)
