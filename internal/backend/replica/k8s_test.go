@@ -188,7 +188,9 @@ func TestKubeSyncKeepsColdStart(t *testing.T) {
 	c := fake.NewClientset()
 	k, err := replica.NewKube(replica.KubeOptions{Client: c, Namespace: ns, Image: "cerulean:test",
 		ServiceURL: func(string, string) string { return "http://127.0.0.1:9" }, PollInterval: 5 * time.Millisecond,
-		Resolve: func(context.Context, deployment.Deployment) (string, replica.InstanceType, error) { return "/m.gguf", cpu1, nil },
+		Resolve: func(context.Context, deployment.Deployment) (string, replica.InstanceType, error) {
+			return "/m.gguf", cpu1, nil
+		},
 		Deployments: func(context.Context) ([]deployment.Deployment, error) { return []deployment.Deployment{d}, nil },
 	})
 	if err != nil {
