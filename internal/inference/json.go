@@ -197,3 +197,18 @@ func kindOf(b []byte) string {
 	}
 	return "a number"
 }
+
+// MarshalJSON writes the choice with its message's content as null when
+// there is none (an assistant turn that only calls tools), as OpenAI does,
+// rather than leaving the field out.
+func (c ChatChoice) MarshalJSON() ([]byte, error) {
+	type plain ChatChoice
+	type message struct {
+		Message
+		Content *Content `json:"content"`
+	}
+	return json.Marshal(struct {
+		plain
+		Message message `json:"message"`
+	}{plain(c), message{c.Message, c.Message.Content}})
+}

@@ -17,12 +17,21 @@
 //	//   Release:   b.Unload(version.File)
 //	// backend router: catalog.FormatGGUF → b
 //
-// Choices beyond what the engine can do yet are refused with a 400 rather
-// than served wrongly: response_format json_object/json_schema, tool_choice
-// required or naming a function, deprecated functions, images and audio,
-// completions suffix, and echo together with logprobs. tool_choice auto
-// renders the tools into the prompt (tool calls in the output come back as
-// text for now); tool_choice none leaves them out.
+// Structured outputs are guaranteed by constrained decoding (see
+// engine/grammar and runner.Constraint): response_format json_object and
+// json_schema generate under a grammar, so a choice that finishes with
+// "stop" is valid JSON matching the schema (as far as the grammar package
+// enforces it; "length" may cut it). Stop sequences are not applied to
+// constrained choices, since they could cut the JSON short. Responses
+// report the mode in ChatCompletion.StructuredOutput ("grammar"). Tool
+// calls are parsed out of the output in the model family's syntax, and
+// tool_choice required or naming a function is enforced with a grammar
+// composed from the tools' parameter schemas (see tools.go).
+//
+// Choices beyond what the engine can do are refused with a 400 rather
+// than served wrongly: deprecated functions, images and audio, completions
+// suffix, and echo together with logprobs. tool_choice none leaves the
+// tools out of the prompt.
 //
 // best_of is served: best_of sequences run in one batch and the n with the
 // highest mean token log probability are returned. It costs best_of
@@ -45,6 +54,7 @@ import (
 
 	"github.com/cerulean-ai/cerulean/internal/engine/chat"
 	"github.com/cerulean-ai/cerulean/internal/engine/gguf"
+	"github.com/cerulean-ai/cerulean/internal/engine/grammar"
 	"github.com/cerulean-ai/cerulean/internal/engine/model"
 	"github.com/cerulean-ai/cerulean/internal/engine/runner"
 	"github.com/cerulean-ai/cerulean/internal/engine/tokenizer"
@@ -90,6 +100,8 @@ type Backend struct {
 	loading map[string]*loadCall
 	closed  bool
 	live    sync.WaitGroup // loaded models not yet finalized
+
+	grammars *grammarCache // compiled response-format and tool grammars
 }
 
 // loadCall is a load in progress that others may wait for.
@@ -117,6 +129,10 @@ type loaded struct {
 	stop        context.CancelFunc
 	done        chan struct{} // the runner goroutine returned
 	weight      func(inference.Target) int
+	grammars    *grammarCache // shared by the backend's models
+
+	vocabOnce sync.Once
+	vocabIdx  *grammar.VocabIndex // see vocabIndex
 
 	// Guarded by Backend.mu.
 	pins     int // Load calls not yet undone by Unload
@@ -130,7 +146,7 @@ func New(o Options) *Backend {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Backend{o: o, log: o.Logger, models: map[string]*loaded{}, loading: map[string]*loadCall{}}
+	return &Backend{o: o, log: o.Logger, models: map[string]*loaded{}, loading: map[string]*loadCall{}, grammars: newGrammarCache()}
 }
 
 // Load loads the model at path (an absolute GGUF path) if it is not loaded
@@ -349,7 +365,7 @@ func (b *Backend) open(path string) (*loaded, error) {
 	cfg, tok := m.Config(), m.Tokenizer()
 	tmpl, _ := f.String("tokenizer.chat_template")
 	lm := &loaded{
-		path: path, file: f, m: m, tok: tok, weight: b.o.Weight,
+		path: path, file: f, m: m, tok: tok, weight: b.o.Weight, grammars: b.grammars,
 		render:      chat.ForModel(tmpl),
 		name:        cfg.Name,
 		fingerprint: fp,

@@ -166,11 +166,6 @@ func TestInvalidRequests(t *testing.T) {
 	withImage.Messages[0].Content = &inference.Content{Parts: []inference.ContentPart{
 		{Type: "text", Text: "what is this?"}, {Type: "image_url", ImageURL: &inference.ImageURL{URL: "https://example.com/a.png"}},
 	}}
-	jsonMode := chatReq("hi", 4)
-	jsonMode.ResponseFormat = &inference.ResponseFormat{Type: "json_object"}
-	forced := chatReq("hi", 4)
-	forced.Tools = []inference.Tool{{Type: "function", Function: inference.FunctionDef{Name: "f"}}}
-	forced.ToolChoice = &inference.ToolChoice{Mode: "required"}
 	bias := chatReq("hi", 4)
 	bias.LogitBias = map[string]float64{"320": 5}
 	suffix := completionReq("def f(", 4)
@@ -191,8 +186,6 @@ func TestInvalidRequests(t *testing.T) {
 		}, "messages", "maximum context length is 64 tokens"},
 		{"completion overflow", func() error { _, err := b.Complete(ctx, target, completionReq(long, 4)); return err }, "prompt", "maximum context length is 64 tokens"},
 		{"image", func() error { _, err := b.Chat(ctx, target, withImage); return err }, "messages[0].content[1]", "does not accept images"},
-		{"json mode", func() error { _, err := b.Chat(ctx, target, jsonMode); return err }, "response_format", "not supported by the built-in engine yet"},
-		{"forced tool", func() error { _, err := b.Chat(ctx, target, forced); return err }, "tools", "not supported by the built-in engine yet"},
 		{"suffix", func() error { _, err := b.Complete(ctx, target, suffix); return err }, "suffix", "not supported"},
 		{"token out of vocabulary", func() error { _, err := b.Complete(ctx, target, badToken); return err }, "prompt", "outside this model's vocabulary"},
 		{"dimensions", func() error {

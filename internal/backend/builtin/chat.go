@@ -41,11 +41,15 @@ func (b *Backend) Chat(ctx context.Context, t inference.Target, req *inference.C
 		Model: lm.name, SystemFingerprint: lm.fingerprint, Usage: g.usage(),
 		Choices: make([]inference.ChatChoice, len(outs)),
 	}
+	resp.StructuredOutput = j.structured
 	for i, o := range outs {
 		c := inference.ChatChoice{
 			Index:        i,
 			Message:      inference.Message{Role: "assistant", Content: inference.TextContent(o.text)},
 			FinishReason: o.finish,
+		}
+		if j.tools != nil {
+			c.Message, c.FinishReason = toolMessage(j.tools, o.text, o.finish)
 		}
 		if j.params.Logprobs {
 			c.Logprobs = &inference.Logprobs{Content: lm.chatLogprobs(o.tokens)}
@@ -80,20 +84,35 @@ func (b *Backend) ChatStream(ctx context.Context, t inference.Target, req *infer
 			SystemFingerprint: lm.fingerprint, Choices: []inference.ChunkChoice{c},
 		}
 	}
+	scanners := make([]*toolScanner, j.n)
 	for i := range j.n {
 		if err := ctx.Err(); err != nil {
 			return g.usage(), err
 		}
+		if j.tools != nil {
+			scanners[i] = newToolScanner(j.tools)
+		}
 		empty := ""
-		if err := emit(chunk(inference.ChunkChoice{Index: i, Delta: inference.Delta{Role: "assistant", Content: &empty}})); err != nil {
+		first := chunk(inference.ChunkChoice{Index: i, Delta: inference.Delta{Role: "assistant", Content: &empty}})
+		first.StructuredOutput = j.structured
+		if err := emit(first); err != nil {
 			return g.usage(), err
 		}
 	}
 	err = g.each(ctx, func(i int, e runner.Event) error {
 		c := inference.ChunkChoice{Index: i}
-		send := e.Text != "" || e.Done
-		if e.Text != "" {
-			text := e.Text
+		text := e.Text
+		if sc := scanners[i]; sc != nil {
+			text, c.Delta.ToolCalls = sc.push(text)
+			if e.Done {
+				text += sc.finish()
+				if sc.calls() > 0 && e.FinishReason == runner.FinishStop {
+					e.FinishReason = "tool_calls"
+				}
+			}
+		}
+		send := text != "" || e.Done || len(c.Delta.ToolCalls) > 0
+		if text != "" {
 			c.Delta.Content = &text
 		}
 		if j.params.Logprobs && e.Token != nil {
@@ -118,40 +137,49 @@ func (b *Backend) ChatStream(ctx context.Context, t inference.Target, req *infer
 
 // chatJob renders and tokenizes the conversation and maps the parameters.
 func (lm *loaded) chatJob(ctx context.Context, t inference.Target, req *inference.ChatRequest) (job, error) {
-	if rf := req.ResponseFormat; rf != nil && rf.Type != "" && rf.Type != "text" {
-		return job{}, notYet("response_format", fmt.Sprintf("response_format %q", rf.Type))
-	}
 	if raw := bytes.TrimSpace(req.Functions); len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
 		return job{}, notYet("functions", "The deprecated 'functions' parameter")
 	}
-	var tools []chat.Tool
-	if len(req.Tools) > 0 {
-		tc := req.ToolChoice
-		if tc != nil && (tc.Mode == "required" || tc.Function != "") {
-			return job{}, notYet("tools", "Forcing a tool call (tool_choice \"required\" or a named function)")
-		}
-		// With tool_choice "none" the tools are left out of the prompt, so
-		// the model is not invited to call them.
-		if tc == nil || tc.Mode != "none" {
-			for _, tl := range req.Tools {
-				tools = append(tools, chat.Tool{Name: tl.Function.Name, Description: tl.Function.Description, Parameters: tl.Function.Parameters})
-			}
-		}
+	rg, err := lm.responseGrammar(req.ResponseFormat)
+	if err != nil {
+		return job{}, err
 	}
+	tools, plan := lm.toolPlan(req)
 	msgs, err := chatMessages(req.Messages)
 	if err != nil {
 		return job{}, err
 	}
-	res, err := lm.render.RenderResult(ctx, msgs, tools, chat.Options{AddGenerationPrompt: true, BOSToken: lm.bosText, EOSToken: lm.eosText})
+	prompt, err := lm.renderChat(ctx, msgs, tools)
+	if err != nil {
+		return job{}, err
+	}
+	if plan != nil {
+		// A template that ignores tools renders the same prompt without
+		// them: describe them in a system message instead.
+		bare, err := lm.renderChat(ctx, msgs, nil)
+		if err != nil {
+			return job{}, err
+		}
+		if bare == prompt {
+			if prompt, err = lm.renderChat(ctx, withInstructions(msgs, toolInstructions(plan.format, tools)), nil); err != nil {
+				return job{}, err
+			}
+		}
+	}
+	var constraint *runner.Constraint
 	switch {
-	case ctx.Err() != nil:
-		return job{}, ctx.Err()
-	case err != nil && errors.Is(err, chat.ErrLimit):
-		return job{}, fault.Param("messages", inference.CodeInvalidValue, "The conversation is too large to render: %v", err)
-	case err != nil:
-		return job{}, &fault.Error{Kind: fault.Internal, Code: "TemplateError", Message: "the model's chat template failed", Err: err}
-	case res.FellBack && errors.Is(res.Cause, chat.ErrRaised):
-		return job{}, fault.Param("messages", inference.CodeInvalidValue, "The model's chat template rejected the conversation: %v", res.Cause)
+	case plan != nil && plan.forced:
+		parallel := req.ParallelToolCalls == nil || *req.ParallelToolCalls
+		g, err := lm.callGrammar(plan.format, req.Tools, plan.names, parallel)
+		if err != nil {
+			return job{}, err
+		}
+		constraint = lm.constraint(g)
+		prompt += plan.format.prefix
+	case rg != nil:
+		// With a JSON response format the output is the format; tool calls
+		// are not parsed out of it.
+		constraint, plan = lm.constraint(rg), nil
 	}
 	p, err := lm.params(sampling{
 		Temperature: req.Temperature, TopP: req.TopP, MinP: req.MinP, TopK: req.TopK,
@@ -163,11 +191,57 @@ func (lm *loaded) chatJob(ctx context.Context, t inference.Target, req *inferenc
 		return job{}, err
 	}
 	stops := append(slices.Clone([]string(req.Stop)), lm.render.StopSequences()...)
+	structured := ""
+	if constraint != nil {
+		// The grammar decides where the output ends; a stop string could
+		// only cut it short.
+		stops, structured = nil, inference.StructuredGrammar
+	}
 	return job{
-		prompt: lm.encode(res.Prompt), n: max(req.Choices(), 1), params: p,
+		prompt: lm.encode(prompt), n: max(req.Choices(), 1), params: p,
 		maxTokens: req.MaxOutputTokens(), stops: stops, ctxLimit: t.Version.ContextLength, weight: lm.weightOf(t),
 		param: "messages", what: "messages",
+		constraint: constraint, tools: plan, structured: structured,
 	}, nil
+}
+
+// renderChat renders the conversation with the model's template.
+func (lm *loaded) renderChat(ctx context.Context, msgs []chat.Message, tools []chat.Tool) (string, error) {
+	res, err := lm.render.RenderResult(ctx, msgs, tools, chat.Options{AddGenerationPrompt: true, BOSToken: lm.bosText, EOSToken: lm.eosText})
+	switch {
+	case ctx.Err() != nil:
+		return "", ctx.Err()
+	case err != nil && errors.Is(err, chat.ErrLimit):
+		return "", fault.Param("messages", inference.CodeInvalidValue, "The conversation is too large to render: %v", err)
+	case err != nil:
+		return "", &fault.Error{Kind: fault.Internal, Code: "TemplateError", Message: "the model's chat template failed", Err: err}
+	case res.FellBack && errors.Is(res.Cause, chat.ErrRaised):
+		return "", fault.Param("messages", inference.CodeInvalidValue, "The model's chat template rejected the conversation: %v", res.Cause)
+	}
+	return res.Prompt, nil
+}
+
+// toolPlan returns the tools to render and how to handle tool calls: nil
+// without tools or with tool_choice "none" (the tools are then left out of
+// the prompt, so the model is not invited to call them).
+func (lm *loaded) toolPlan(req *inference.ChatRequest) ([]chat.Tool, *toolPlan) {
+	tc := req.ToolChoice
+	if len(req.Tools) == 0 || (tc != nil && tc.Mode == "none") {
+		return nil, nil
+	}
+	plan := &toolPlan{format: formatOf(lm.render.Family()), names: map[string]bool{}}
+	var tools []chat.Tool
+	for _, tl := range req.Tools {
+		tools = append(tools, chat.Tool{Name: tl.Function.Name, Description: tl.Function.Description, Parameters: tl.Function.Parameters})
+		plan.names[tl.Function.Name] = true
+	}
+	switch {
+	case tc != nil && tc.Function != "":
+		plan.forced, plan.names = true, map[string]bool{tc.Function: true}
+	case tc != nil && tc.Mode == "required":
+		plan.forced = true
+	}
+	return tools, plan
 }
 
 // encode tokenizes text with special-token parsing, adding BOS when the
@@ -230,4 +304,31 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// toolMessage is the assistant message of a finished choice whose text may
+// hold tool calls: the calls, the content around them (null when there is
+// none) and finish_reason "tool_calls" when calls ended the turn.
+func toolMessage(p *toolPlan, text, finish string) (inference.Message, string) {
+	sc := newToolScanner(p)
+	content, deltas := sc.push(text)
+	content += sc.finish()
+	msg := inference.Message{Role: "assistant", Content: inference.TextContent(content)}
+	for _, d := range deltas {
+		if d.ID != "" {
+			msg.ToolCalls = append(msg.ToolCalls, inference.ToolCall{ID: d.ID, Type: d.Type, Function: d.Function})
+			continue
+		}
+		msg.ToolCalls[len(msg.ToolCalls)-1].Function.Arguments += d.Function.Arguments
+	}
+	if len(msg.ToolCalls) == 0 {
+		return msg, finish
+	}
+	if trimSpace(content) == "" {
+		msg.Content = nil
+	}
+	if finish == runner.FinishStop {
+		finish = "tool_calls"
+	}
+	return msg, finish
 }

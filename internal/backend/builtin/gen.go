@@ -78,6 +78,12 @@ type job struct {
 	param     string // the request field a too-long prompt is blamed on
 	what      string // "messages" or "prompt", for the message
 	weight    int    // scheduler share
+	// constraint, when set, restricts every sequence to a grammar.
+	constraint *runner.Constraint
+	// tools, when set, is how tool calls are parsed out of the output.
+	tools *toolPlan
+	// structured is the StructuredOutput mode to report ("" for none).
+	structured string
 }
 
 // weightOf is the scheduler share of requests to t.
@@ -107,7 +113,7 @@ func (lm *loaded) generate(ctx context.Context, j job) (*generation, error) {
 		}
 		st, err := lm.r.Submit(ctx, runner.Request{
 			Prompt: j.prompt, MaxTokens: j.maxTokens, Params: p, Stops: j.stops, ContextLength: j.ctxLimit,
-			Weight: j.weight,
+			Weight: j.weight, Constraint: j.constraint,
 		})
 		if err != nil {
 			g.close()
