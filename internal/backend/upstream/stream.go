@@ -56,6 +56,14 @@ func (b *Backend) ChatStream(ctx context.Context, t inference.Target, req *infer
 	if err != nil {
 		return nil, err
 	}
+	oc, err := newOutputCheck(req)
+	if err != nil {
+		return nil, err
+	}
+	var assembled *streamOutput
+	if oc != nil {
+		assembled = newStreamOutput()
+	}
 	r := *req
 	r.Model, r.Stream, r.StreamOptions = up.model, true, &inference.StreamOptions{IncludeUsage: true}
 	var got *inference.Usage
@@ -76,9 +84,15 @@ func (b *Backend) ChatStream(ctx context.Context, t inference.Target, req *infer
 			if ch.FinishReason != nil && *ch.FinishReason != "" {
 				c.finish(ch.Index)
 			}
+			if assembled != nil {
+				assembled.add(ch)
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if oc != nil {
+			chunk.StructuredOutput = inference.StructuredValidated
 		}
 		return emit(chunk)
 	}
@@ -112,6 +126,13 @@ func (b *Backend) ChatStream(ctx context.Context, t inference.Target, req *infer
 	}
 	if !started {
 		return nil, err
+	}
+	if err == nil && assembled != nil {
+		// The output is checked once it is complete; a mismatch ends the
+		// stream with an error event instead of [DONE].
+		if err = assembled.check(up, oc); err != nil {
+			b.log.WarnContext(ctx, "upstream output failed its schema", "upstream", up.host(), "err", err)
+		}
 	}
 	return settle(got, func() int { return EstimateChat(req) }, &c), err
 }

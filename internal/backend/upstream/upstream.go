@@ -144,6 +144,10 @@ func (b *Backend) Chat(ctx context.Context, t inference.Target, req *inference.C
 	if err != nil {
 		return nil, err
 	}
+	oc, err := newOutputCheck(req)
+	if err != nil {
+		return nil, err
+	}
 	r := *req
 	r.Model, r.Stream, r.StreamOptions = up.model, false, nil
 	var resp chatResponse
@@ -156,6 +160,16 @@ func (b *Backend) Chat(ctx context.Context, t inference.Target, req *inference.C
 	out := &resp.ChatCompletion
 	if out.Object == "" {
 		out.Object = "chat.completion"
+	}
+	if oc != nil {
+		for i := range out.Choices {
+			ch := &out.Choices[i]
+			if err := oc.message(up, ch.Index, &ch.Message, ch.FinishReason); err != nil {
+				b.log.WarnContext(ctx, "upstream output failed its schema", "upstream", up.host(), "err", err)
+				return nil, err
+			}
+		}
+		out.StructuredOutput = inference.StructuredValidated
 	}
 	var c counter
 	for _, ch := range out.Choices {
