@@ -45,5 +45,8 @@ data folder.`,
 	f.StringVar(&cfg.Deployment, "deployment", "", "the deployment name for --model (default: the file's base name without .gguf)")
 	f.BoolVar(&cfg.Demo, "demo", cfg.Demo, "on first start, make and deploy a tiny random-weight demo model as \"demo\" (env CERULEAN_DEMO=0 turns it off)")
 	f.IntVar(&cfg.Threads, "threads", 0, "threads of the built-in engine (default: all cores)")
+	f.StringVar(&cfg.Kubeconfig, "kubeconfig", cfg.Kubeconfig, "run ManagedCompute replicas on Kubernetes with this kubeconfig (env CERULEAN_KUBECONFIG); default: local worker processes")
+	f.StringVar(&cfg.KubeNamespace, "kube-namespace", cfg.KubeNamespace, "Kubernetes namespace of the replicas (default cerulean)")
+	f.StringVar(&cfg.WorkerImage, "worker-image", cfg.WorkerImage, "container image of the workers on Kubernetes (its entry point is the cerulean binary)")
 	return cmd
 }

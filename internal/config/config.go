@@ -39,6 +39,12 @@ type Config struct {
 	Deployment string
 	// Threads is how many threads the built-in engine uses (default: all cores).
 	Threads int
+	// Kubeconfig, when set, runs ManagedCompute replicas as Kubernetes
+	// Deployments in KubeNamespace with the WorkerImage container image,
+	// instead of local worker processes.
+	Kubeconfig    string
+	KubeNamespace string
+	WorkerImage   string
 }
 
 // Defaults returns the configuration read from the environment.
@@ -63,6 +69,9 @@ func Defaults(getenv func(string) string) Config {
 	if v := getenv("CERULEAN_DATA"); v != "" {
 		c.DataDir = v
 	}
+	c.Kubeconfig = getenv("CERULEAN_KUBECONFIG")
+	c.KubeNamespace = getenv("CERULEAN_KUBE_NAMESPACE")
+	c.WorkerImage = getenv("CERULEAN_WORKER_IMAGE")
 	if v := getenv("CERULEAN_LOG_LEVEL"); v != "" {
 		c.LogLevel = v
 	}
@@ -104,6 +113,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Deployment != "" && c.Model == "" {
 		return errors.New("config: --deployment names the deployment of --model; give --model too")
+	}
+	if c.Kubeconfig != "" && c.WorkerImage == "" {
+		return errors.New("config: --kubeconfig needs --worker-image, the container image of the cerulean workers")
 	}
 	if c.Threads < 0 {
 		return errors.New("config: --threads must not be negative")

@@ -18,9 +18,13 @@ import (
 type backends struct {
 	upstream gateway.Backend
 	builtin  gateway.Backend
+	replicas gateway.Backend // ManagedCompute deployments, whatever their format
 }
 
 func (b *backends) For(t inference.Target) (gateway.Backend, error) {
+	if deployment.IsManagedCompute(t.SKU) {
+		return b.replicas, nil
+	}
 	switch t.Version.Format {
 	case catalog.FormatUpstream:
 		return b.upstream, nil
@@ -49,12 +53,16 @@ type engine interface {
 // /models), so that a wrong URL fails the deployment with a reason; for a
 // GGUF model it loads the file in the engine.
 type provisioner struct {
-	models provisionStore
-	client *http.Client
-	engine engine
+	models   provisionStore
+	client   *http.Client
+	engine   engine
+	replicas deployment.Provisioner // ManagedCompute deployments
 }
 
 func (p *provisioner) Provision(ctx context.Context, d deployment.Deployment) error {
+	if deployment.IsManagedCompute(d.SKU) {
+		return p.replicas.Provision(ctx, d)
+	}
 	m, err := p.models.GetModel(ctx, d.Model)
 	if err != nil {
 		return fmt.Errorf("model %q: %w", d.Model, err)
@@ -94,6 +102,9 @@ func (p *provisioner) probe(ctx context.Context, u *catalog.Upstream) error {
 // Release unpins a GGUF deployment's model: the engine unloads it when no
 // deployment holds it any more.
 func (p *provisioner) Release(ctx context.Context, d deployment.Deployment) error {
+	if deployment.IsManagedCompute(d.SKU) {
+		return p.replicas.Release(ctx, d)
+	}
 	m, err := p.models.GetModel(ctx, d.Model)
 	if err != nil {
 		return nil // the model is gone: nothing of it can be loaded

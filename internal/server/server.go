@@ -110,7 +110,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		Now:        time.Now,
 		SessionKey: sessionKey,
 	})
-	h := build(cfg, log, st, sealer, token, publicURL, ui, &ready)
+	h, err := build(cfg, log, st, sealer, token, publicURL, ui, &ready)
+	if err != nil {
+		return err
+	}
 	defer h.engine.Close()
 
 	// Requests get a context that outlives the signal by the drain window,
@@ -186,23 +189,28 @@ type worker interface {
 	Run(ctx context.Context) error
 }
 
-func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.Sealer, token, publicURL string, ui *studio.Studio, ready *atomic.Bool) parts {
+func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.Sealer, token, publicURL string, ui *studio.Studio, ready *atomic.Bool) (parts, error) {
 	up := upstream.New(upstream.Options{Logger: log})
+	mtr := metrics.New()
 	adm := ratelimit.New(ratelimit.Config{})
+	mtr.ObservePTUUtilization(ptuUtilization(st, adm))
 	blocks := &alert.Blocks{}
 	deliverer := alert.NewDeliverer(st, log.With("worker", "webhooks"))
 	evaluator := &alert.Evaluator{Store: st, Logger: log.With("worker", "alerts"), Every: 30 * time.Second,
 		Blocks: blocks, Notify: deliverer.Notify}
 	ledger := metering.NewLedger(metering.LedgerOptions{Store: st, Projects: st, Logger: log})
-	mtr := metrics.New()
 	capt := reqlog.NewCapturer(reqlog.CaptureOptions{Logger: log, Store: st})
 	retention := reqlog.NewRetention(reqlog.RetentionOptions{Logger: log, Store: st})
 	mtr.ObserveCaptureDrops(capt.Dropped)
 	accrual := metering.NewAccrual(metering.AccrualOptions{Store: st, Logger: log})
 	eng := builtin.New(builtin.Options{Threads: cfg.Threads, Logger: log, Weight: adm.Weight})
-	router := &backends{upstream: up, builtin: eng}
+	reps, repBackend, err := newReplicas(cfg, st, up, mtr, log)
+	if err != nil {
+		return parts{}, err
+	}
+	router := &backends{upstream: up, builtin: eng, replicas: repBackend}
 	dir := gateway.NewDirectory(st, 2*time.Second)
-	prov := &provisioner{models: st, client: &http.Client{Timeout: 10 * time.Second}, engine: eng}
+	prov := &provisioner{models: st, client: &http.Client{Timeout: 10 * time.Second}, engine: eng, replicas: reps}
 	rec := deployment.NewReconciler(st, prov, log, dir.Invalidate)
 	gw := gateway.New(gateway.Deps{
 		Logger:       log,
@@ -226,7 +234,7 @@ func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.S
 		Inspect:    inspectGGUF,
 	})
 	return parts{handler: mtr.InFlight(routes(log, gw, mg, ui, mtr.Handler(), ready)), reconciler: rec, engine: eng,
-		workers: []worker{ledger, accrual, capt, retention, evaluator, deliverer}}
+		workers: []worker{ledger, accrual, capt, retention, evaluator, deliverer, reps}}, nil
 }
 
 // printBanner tells a newcomer where everything is.
