@@ -202,7 +202,8 @@ func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.S
 	capt := reqlog.NewCapturer(reqlog.CaptureOptions{Logger: log, Store: st})
 	retention := reqlog.NewRetention(reqlog.RetentionOptions{Logger: log, Store: st})
 	mtr.ObserveCaptureDrops(capt.Dropped)
-	accrual := metering.NewAccrual(metering.AccrualOptions{Store: st, Logger: log})
+	accrual := metering.NewAccrual(metering.AccrualOptions{Store: st, Logger: log,
+		InstanceType: func(d deployment.Deployment) string { return d.InstanceType }})
 	eng := builtin.New(builtin.Options{Threads: cfg.Threads, Logger: log, Weight: adm.Weight})
 	reps, repBackend, err := newReplicas(cfg, st, up, mtr, log)
 	if err != nil {
