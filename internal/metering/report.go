@@ -3,7 +3,9 @@ package metering
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	"github.com/cerulean-ai/cerulean/internal/hub"
 	"github.com/cerulean-ai/cerulean/internal/store"
 )
 
@@ -12,6 +14,30 @@ type ReportStore interface {
 	Models
 	UsageSums(ctx context.Context, q store.UsageQuery) ([]store.UsageSum, error)
 	GetPriceSheet(ctx context.Context, hubName string) (store.PriceSheet, error)
+}
+
+// instanceTypes is what a store that keeps a hub's compute catalog adds.
+type instanceTypes interface {
+	ListInstanceTypes(ctx context.Context, hubName string) ([]hub.InstanceType, error)
+}
+
+// addInstancePrices prices the replica-hours of the hub's instance types
+// at their catalog price, unless the price sheet names a price of its own.
+func addInstancePrices(ctx context.Context, rs ReportStore, sheet *store.PriceSheet) error {
+	its, ok := rs.(instanceTypes)
+	if !ok || sheet.Hub == "" {
+		return nil
+	}
+	types, err := its.ListInstanceTypes(ctx, sheet.Hub)
+	if err != nil {
+		return fmt.Errorf("metering: instance types of hub %q: %w", sheet.Hub, err)
+	}
+	for _, it := range types {
+		if !slices.ContainsFunc(sheet.Instances, func(p store.InstancePrice) bool { return p.Name == it.Name }) {
+			sheet.Instances = append(sheet.Instances, store.InstancePrice{Name: it.Name, PerHour: it.PricePerHour})
+		}
+	}
+	return nil
 }
 
 // Row is the usage and cost of one group of a report, or its total.
@@ -53,6 +79,9 @@ func BuildReport(ctx context.Context, rs ReportStore, q store.UsageQuery, priceH
 		if sheet, err = rs.GetPriceSheet(ctx, priceHub); err != nil {
 			return Report{}, fmt.Errorf("metering: price sheet of hub %q: %w", priceHub, err)
 		}
+	}
+	if err := addInstancePrices(ctx, rs, &sheet); err != nil {
+		return Report{}, err
 	}
 	book := NewPriceBook(sheet, rs)
 	rep := Report{Query: q, Rows: []Row{}}
