@@ -16,17 +16,37 @@ func dotBF16AVX2(n int, w []byte, x []byte) float32
 // dotQ8_0AVX2 is dotQ8_0Q8_0 with AVX2 and FMA.
 func dotQ8_0AVX2(n int, w []byte, x []byte) float32
 
+// dotQ8_0x4AVX2 is dotQ8_0AVX2 of one weight row with four activation
+// rows, the r-th at x[r*stride:], into dst[r]; bit-identical to four calls of it.
+func dotQ8_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
+
 // dotQ4_0AVX2 is dotQ4_0Q8_0 with AVX2 and FMA.
 func dotQ4_0AVX2(n int, w []byte, x []byte) float32
+
+// dotQ4_0x4AVX2 is dotQ4_0AVX2 of one weight row with four activation
+// rows, the r-th at x[r*stride:], into dst[r]; bit-identical to four calls of it.
+func dotQ4_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
 
 // dotQ5_0AVX2 is dotQ5_0Q8_0 with AVX2 and FMA.
 func dotQ5_0AVX2(n int, w []byte, x []byte) float32
 
+// dotQ5_0x4AVX2 is dotQ5_0AVX2 of one weight row with four activation
+// rows, the r-th at x[r*stride:], into dst[r]; bit-identical to four calls of it.
+func dotQ5_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
+
 // dotQ4_KAVX2 is dotQ4_KQ8_K with AVX2; bit-identical to it.
 func dotQ4_KAVX2(n int, w []byte, x []byte) float32
 
+// dotQ4_Kx4AVX2 is dotQ4_KAVX2 of one weight row with four activation
+// rows, the r-th at x[r*stride:], into dst[r]; bit-identical to it.
+func dotQ4_Kx4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
+
 // dotQ5_KAVX2 is dotQ5_KQ8_K with AVX2; bit-identical to it.
 func dotQ5_KAVX2(n int, w []byte, x []byte) float32
+
+// dotQ5_Kx4AVX2 is dotQ5_KAVX2 of one weight row with four activation
+// rows, the r-th at x[r*stride:], into dst[r]; bit-identical to it.
+func dotQ5_Kx4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
 
 // dotQ6_KAVX2 is dotQ6_KQ8_K with AVX2; bit-identical to it when the Q8_K
 // block sums are right.

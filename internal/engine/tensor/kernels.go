@@ -24,6 +24,14 @@ import (
 // Kernels methods check that before calling.
 type DotFunc func(n int, w, x []byte) float32
 
+// Dot4Func computes the dot products of one row of n weights w with four
+// activation vectors, the r-th at x[r*stride:], into dst[r]: a building
+// block of matrix products over a batch, which unpacks each weight block
+// once for four vectors. Every result must be bit-identical to the weight
+// type's DotFunc, so that a product does not depend on how many vectors
+// are batched together. x must hold 3*stride bytes plus one vector.
+type Dot4Func func(n int, w, x []byte, stride int, dst *[4]float32)
+
 // Kernels is a table of dot-product kernels, one per weight type. A nil
 // entry means the type is not supported.
 type Kernels struct {
@@ -36,6 +44,11 @@ type Kernels struct {
 	Q4_1, Q5_1     DotFunc // with Q8_1 activations
 	Q4_K, Q5_K     DotFunc // with Q8_K activations
 	Q6_K           DotFunc // with Q8_K activations
+
+	// Four-vector kernels used by MatMul when it has four or more vectors;
+	// nil where there is none (MatMul then calls the DotFunc per vector).
+	Q8_0x4, Q4_0x4, Q5_0x4 Dot4Func
+	Q4_Kx4, Q5_Kx4         Dot4Func
 }
 
 // ReferenceKernels returns the pure-Go kernels, which every other
@@ -93,6 +106,23 @@ func (k *Kernels) Func(t Type) DotFunc {
 		return k.Q5_K
 	case Q6_K:
 		return k.Q6_K
+	}
+	return nil
+}
+
+// Func4 returns the four-vector kernel for weights of type t, or nil.
+func (k *Kernels) Func4(t Type) Dot4Func {
+	switch t {
+	case Q8_0:
+		return k.Q8_0x4
+	case Q4_0:
+		return k.Q4_0x4
+	case Q5_0:
+		return k.Q5_0x4
+	case Q4_K:
+		return k.Q4_Kx4
+	case Q5_K:
+		return k.Q5_Kx4
 	}
 	return nil
 }

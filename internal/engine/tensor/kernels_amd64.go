@@ -21,6 +21,8 @@ func simdKernels() *Kernels {
 	k.F32, k.F16, k.BF16 = dotF32AVX2, dotF16AVX2, dotBF16AVX2
 	k.Q8_0, k.Q4_0, k.Q5_0 = dotQ8_0AVX2, dotQ4_0AVX2, dotQ5_0AVX2
 	k.Q4_K, k.Q5_K, k.Q6_K = dotQ4_KAVX2, dotQ5_KAVX2, dotQ6_KAVX2
+	k.Q8_0x4, k.Q4_0x4, k.Q5_0x4 = dotQ8_0x4AVX2, dotQ4_0x4AVX2, dotQ5_0x4AVX2
+	k.Q4_Kx4, k.Q5_Kx4 = dotQ4_Kx4AVX2, dotQ5_Kx4AVX2
 	return k
 }
 

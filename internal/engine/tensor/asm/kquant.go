@@ -168,10 +168,14 @@ func genK4(name, doc string, size, qhOff, qsOff int) {
 
 func genQ4_K() {
 	genK4("dotQ4_KAVX2", "dotQ4_KAVX2 is dotQ4_KQ8_K with AVX2; bit-identical to it.", sizeQ4_K, -1, 16)
+	genK4x4("dotQ4_Kx4AVX2", []string{"dotQ4_Kx4AVX2 is dotQ4_KAVX2 of one weight row with four activation",
+		"rows, the r-th at x[r*stride:], into dst[r]; bit-identical to it."}, sizeQ4_K, -1, 16)
 }
 
 func genQ5_K() {
 	genK4("dotQ5_KAVX2", "dotQ5_KAVX2 is dotQ5_KQ8_K with AVX2; bit-identical to it.", sizeQ5_K, 16, 48)
+	genK4x4("dotQ5_Kx4AVX2", []string{"dotQ5_Kx4AVX2 is dotQ5_KAVX2 of one weight row with four activation",
+		"rows, the r-th at x[r*stride:], into dst[r]; bit-identical to it."}, sizeQ5_K, 16, 48)
 }
 
 // genQ6_K generates the Q6_K kernel. A Q6_K block: 128 bytes of low
@@ -264,5 +268,110 @@ func genQ6_K() {
 	Label(name + "_done")
 	VZEROUPPER()
 	Store(sum, ReturnIndex(0))
+	RET()
+}
+
+// genK4x4 generates the four-row Q4_K (qhOff < 0) or Q5_K kernel:
+// func(n int, w, x []byte, stride int, dst *[4]float32), activation row r at
+// x[r*stride:], its result in dst[r]. Each super-block's scales, mins and
+// weight nibbles are unpacked once for the four rows. The integer sums of
+// a row are exact whatever their order, and its float arithmetic is the
+// one-row kernel's (genK4), in the same order, so every result is
+// bit-identical to the one-row kernel's. The running sums live in dst.
+func genK4x4(name string, doc []string, size, qhOff, qsOff int) {
+	TEXT(name, NOSPLIT, "func(n int, w, x []byte, stride int, dst *[4]float32)")
+	Doc(doc...)
+	n, w, x := dotParams()
+	SHRQ(U8(8), n)
+	stride := Load(Param("stride"), GP64())
+	dst := Load(Param("dst"), GP64())
+	s3 := GP64()
+	LEAQ(Mem{Base: stride, Index: stride, Scale: 2}, s3)
+	wm := Mem{Base: w}
+	xm := []Mem{{Base: x}, {Base: x, Index: stride, Scale: 1}, {Base: x, Index: stride, Scale: 2}, {Base: x, Index: s3, Scale: 1}}
+	out := func(r int) Mem { return Mem{Base: dst, Disp: 4 * r} }
+	m0f := byteConst(0x0f)
+	var m10 VecVirtual
+	if qhOff >= 0 {
+		m10 = byteConst(0x10)
+	}
+	z := GP32()
+	XORL(z, z)
+	for r := range xm {
+		MOVL(z, out(r))
+	}
+
+	Label(name + "_loop")
+	CMPQ(n, U32(0))
+	JE(LabelRef(name + "_done"))
+
+	scales, mins := k4Scales(wm.Offset(4))
+	sy := YMM()
+	VINSERTI128(U8(1), scales, scales.AsY(), sy)
+	var qh VecVirtual
+	if qhOff >= 0 {
+		qh = YMM()
+		VMOVDQU(wm.Offset(qhOff), qh)
+	}
+	sumi := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	zero(sumi...)
+	for g := 0; g < 4; g++ {
+		lo, hi := YMM(), YMM()
+		VMOVDQU(wm.Offset(qsOff+32*g), lo)
+		VPSRLW(U8(4), lo, hi)
+		VPAND(m0f, lo, lo)
+		VPAND(m0f, hi, hi)
+		if qhOff >= 0 {
+			for i, q := range []VecVirtual{lo, hi} {
+				b := shiftBit(qh, 2*g+i)
+				VPAND(m10, b, b)
+				VPOR(b, q, q)
+			}
+		}
+		for i, q := range []VecVirtual{lo, hi} {
+			s := YMM()
+			VPSHUFB(k4Shuf[2*g+i], sy, s)
+			for r, m := range xm {
+				t := YMM()
+				VPMADDUBSW(m.Offset(4+64*g+32*i), q, t)
+				VPMADDWD(s, t, t)
+				VPADDD(t, sumi[r], sumi[r])
+			}
+		}
+	}
+	for r, m := range xm {
+		bs, bh := YMM(), XMM()
+		VMOVDQU(m.Offset(260), bs)
+		VEXTRACTI128(U8(1), bs, bh)
+		VPHADDW(bh, bs.AsX(), bh)
+		VPMADDWD(mins, bh, bh)
+		sumD4(bh)
+		si := sumD(sumi[r])
+		VCVTDQ2PS(si, si)
+		VCVTDQ2PS(bh, bh)
+
+		// sum += float32(float32(dy*d)*sumi) - float32(float32(dy*dmin)*sumMins)
+		dy := XMM()
+		VMOVSS(m, dy)
+		d := halfScalar(wm)
+		VMULSS(d, dy, d)
+		VMULSS(si, d, d)
+		dm := halfScalar(wm.Offset(2))
+		VMULSS(dm, dy, dm)
+		VMULSS(bh, dm, dm)
+		VSUBSS(dm, d, d)
+		sum := XMM()
+		VMOVSS(out(r), sum)
+		VADDSS(d, sum, sum)
+		VMOVSS(sum, out(r))
+	}
+
+	ADDQ(U32(size), w)
+	ADDQ(U32(sizeQ8_K), x)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+
+	Label(name + "_done")
+	VZEROUPPER()
 	RET()
 }
