@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cerulean-ai/cerulean/internal/engine/model"
+	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 )
 
 // EngineOptions tune the engine benchmark.
@@ -16,6 +17,17 @@ type EngineOptions struct {
 	Prompt  int // prompt tokens, processed as one batch
 	Gen     int // tokens generated one at a time after the prompt
 	Seed    uint64
+	// Bandwidth measures the memory read bandwidth (for BandwidthFor) and
+	// reports generation against the bound it sets.
+	Bandwidth    bool
+	BandwidthFor time.Duration // measuring time (default 3s)
+	// Concurrency, if above 1, also runs that many streams through a
+	// runner at once, each generating Gen tokens after its own Prompt
+	// random tokens, and one stream alone, for comparison.
+	Concurrency int
+	// TTFT measures the time to the first token of a fresh load: loading
+	// the model, a one-token prompt, the first token.
+	TTFT bool
 }
 
 // EngineResult is what `cerulean bench --model` prints.
@@ -30,12 +42,51 @@ type EngineResult struct {
 	GenTokens       int     `json:"gen_tokens"`
 	GenSeconds      float64 `json:"gen_seconds"`
 	GenPerSecond    float64 `json:"gen_tokens_per_second"`
+
+	// WeightsBytes is what one generated token reads of the weights: every
+	// tensor but the token embedding, which is read once as the output
+	// head when the embeddings are tied.
+	WeightsBytes int64 `json:"weights_bytes"`
+	// KVBytes is the KV cache after the prompt and the generation, and
+	// KVBytesPerToken what one generated token reads of it at the middle
+	// of the generation.
+	KVBytes         int64 `json:"kv_bytes"`
+	KVBytesPerToken int64 `json:"kv_bytes_per_token"`
+	// RSSAfterLoad and RSSAfterGen are VmRSS from /proc/self/status (0
+	// where there is none); the weights are memory-mapped, so they count
+	// only once touched.
+	RSSAfterLoad int64 `json:"rss_after_load_bytes,omitempty"`
+	RSSAfterGen  int64 `json:"rss_after_gen_bytes,omitempty"`
+
+	Bandwidth *BandwidthResult `json:"bandwidth,omitempty"`
+	// TTFTSeconds is the wall time of a fresh load, a one-token prompt and
+	// its first token; TTFTFromStartSeconds counts from the start of the
+	// process instead (Linux only, in clock ticks).
+	TTFTSeconds          float64            `json:"ttft_seconds,omitempty"`
+	TTFTFromStartSeconds float64            `json:"ttft_from_process_start_seconds,omitempty"`
+	Concurrency          *ConcurrencyResult `json:"concurrency,omitempty"`
+}
+
+// BandwidthResult is generation speed against the memory-bandwidth bound.
+type BandwidthResult struct {
+	// BytesPerSecond is the read bandwidth of Threads goroutines.
+	BytesPerSecond float64 `json:"bytes_per_second"`
+	// BoundTokensPerSecond is BytesPerSecond ÷ (WeightsBytes +
+	// KVBytesPerToken): the generation speed if every token only streamed
+	// its bytes from memory.
+	BoundTokensPerSecond float64 `json:"bound_tokens_per_second"`
+	// Ratio is GenPerSecond ÷ BoundTokensPerSecond.
+	Ratio float64 `json:"ratio"`
 }
 
 // Engine loads a model and measures prompt processing (one batched
 // forward pass over Prompt random tokens) and generation (Gen single-token
 // passes, each fed the argmax of the previous logits), as llama-bench does
 // with -p and -n.
+//
+// With the options' extras it also measures bandwidth, the time to first
+// token and concurrent streams, all in the same run so that their ratios
+// hold on a noisy machine.
 func Engine(ctx context.Context, o EngineOptions) (EngineResult, error) {
 	start := time.Now()
 	m, err := model.Options{Threads: o.Threads}.Load(o.Model)
@@ -45,7 +96,15 @@ func Engine(ctx context.Context, o EngineOptions) (EngineResult, error) {
 	defer m.Close()
 	cfg := m.Config()
 	r := EngineResult{Model: o.Model, Architecture: cfg.Architecture, Threads: o.Threads, LoadSeconds: time.Since(start).Seconds(),
-		PromptTokens: o.Prompt, GenTokens: o.Gen}
+		PromptTokens: o.Prompt, GenTokens: o.Gen, RSSAfterLoad: rss()}
+	if o.TTFT {
+		if err := firstToken(ctx, m, start, &r); err != nil {
+			return r, fmt.Errorf("time to first token: %w", err)
+		}
+	}
+	if r.WeightsBytes, err = weightsBytes(o.Model); err != nil {
+		return r, err
+	}
 	if o.Prompt+o.Gen > cfg.ContextLength {
 		return r, fmt.Errorf("--prompt %d + --gen %d exceeds the model's context of %d tokens", o.Prompt, o.Gen, cfg.ContextLength)
 	}
@@ -79,6 +138,29 @@ func Engine(ctx context.Context, o EngineOptions) (EngineResult, error) {
 	r.GenSeconds = time.Since(t).Seconds()
 	if o.Gen > 0 {
 		r.GenPerSecond = float64(o.Gen) / r.GenSeconds
+	}
+	r.RSSAfterGen = rss()
+	r.KVBytes = cache.Bytes()
+	r.KVBytesPerToken = int64(o.Prompt+o.Gen/2) * cache.Spec().BytesPerPosition()
+	if o.Bandwidth {
+		d := o.BandwidthFor
+		if d <= 0 {
+			d = 3 * time.Second
+		}
+		bw := tensor.MeasureBandwidthThreads(d, o.Threads)
+		b := &BandwidthResult{BytesPerSecond: bw}
+		if per := r.WeightsBytes + r.KVBytesPerToken; per > 0 {
+			b.BoundTokensPerSecond = bw / float64(per)
+			b.Ratio = r.GenPerSecond / b.BoundTokensPerSecond
+		}
+		r.Bandwidth = b
+	}
+	if o.Concurrency > 1 {
+		cr, err := concurrent(ctx, m, o)
+		if err != nil {
+			return r, fmt.Errorf("concurrency: %w", err)
+		}
+		r.Concurrency = cr
 	}
 	return r, nil
 }

@@ -19,19 +19,33 @@ import (
 func (a *app) benchCmd() *cobra.Command {
 	o := bench.EngineOptions{Threads: runtime.NumCPU(), Prompt: 128, Gen: 32, Seed: 1}
 	cmd := &cobra.Command{
-		Use:   "bench --model FILE.gguf [--threads N] [--prompt N] [--gen N]",
+		Use:   "bench --model FILE.gguf [--threads N] [--prompt N] [--gen N] [--bandwidth] [--concurrency N] [--ttft]",
 		Short: "Measure Cerulean on this machine",
 		Long: `With --model, load a GGUF file in the built-in engine and measure prompt
 processing (one batched pass over --prompt random tokens) and generation
-(--gen tokens one at a time), in tokens per second, printed as JSON.
+(--gen tokens one at a time), in tokens per second, printed as JSON, with
+the resident memory after loading and after generating next to the bytes
+of weights and KV cache.
+
+In the same run, --bandwidth measures the memory read bandwidth of
+--threads goroutines and reports generation against the bound it sets
+(bandwidth ÷ bytes read per token: weights plus KV cache at the middle of
+the generation); --concurrency N runs N streams at once through the
+scheduler (each a --prompt prompt and --gen tokens) and one alone, and
+reports their aggregate generation rate and its ratio to the single
+stream's; --ttft reports the time from the start of loading (and from the
+start of the process) to the first token of a one-token prompt.
 Subcommands measure other parts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Model == "" {
 				return usageError{fmt.Errorf("give --model FILE.gguf, or a subcommand such as gateway")}
 			}
-			if o.Threads < 1 || o.Prompt < 1 || o.Gen < 0 {
-				return usageError{fmt.Errorf("--threads and --prompt must be at least 1, --gen at least 0")}
+			if o.Threads < 1 || o.Prompt < 1 || o.Gen < 0 || o.Concurrency < 0 {
+				return usageError{fmt.Errorf("--threads and --prompt must be at least 1, --gen and --concurrency at least 0")}
+			}
+			if o.Concurrency > 1 && o.Gen < 2 {
+				return usageError{fmt.Errorf("--concurrency needs --gen of at least 2")}
 			}
 			res, err := bench.Engine(cmd.Context(), o)
 			if err != nil {
@@ -46,6 +60,10 @@ Subcommands measure other parts.`,
 	f.IntVar(&o.Prompt, "prompt", o.Prompt, "prompt tokens")
 	f.IntVar(&o.Gen, "gen", o.Gen, "generated tokens")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the random prompt")
+	f.BoolVar(&o.Bandwidth, "bandwidth", false, "also measure memory bandwidth and the decode bound")
+	f.DurationVar(&o.BandwidthFor, "bandwidth-time", 3*time.Second, "time spent measuring bandwidth")
+	f.IntVar(&o.Concurrency, "concurrency", 0, "also run this many concurrent streams and one alone")
+	f.BoolVar(&o.TTFT, "ttft", false, "also measure the time to first token of a fresh load")
 	cmd.AddCommand(a.benchGatewayCmd())
 	return cmd
 }

@@ -1,0 +1,236 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/gguf"
+	"github.com/cerulean-ai/cerulean/internal/engine/model"
+	"github.com/cerulean-ai/cerulean/internal/engine/runner"
+	"github.com/cerulean-ai/cerulean/internal/engine/sample"
+)
+
+// ConcurrencyResult compares Streams concurrent generations through a
+// runner with one alone, measured one after the other in the same run.
+// Rates count the tokens generated once every stream has its first token
+// (so prompt processing is left out), over the time from then to the last
+// token.
+type ConcurrencyResult struct {
+	Streams int `json:"streams"`
+	// SingleTokensPerSecond is one stream's generation rate.
+	SingleTokensPerSecond float64 `json:"single_tokens_per_second"`
+	// AggregateTokensPerSecond is all Streams' generation rate together.
+	AggregateTokensPerSecond float64 `json:"aggregate_tokens_per_second"`
+	// Ratio is AggregateTokensPerSecond ÷ SingleTokensPerSecond.
+	Ratio float64 `json:"ratio"`
+	// Generated counts the tokens of the concurrent run (EOG included).
+	Generated int `json:"generated_tokens"`
+}
+
+// weightsBytes returns the bytes of a GGUF file's tensors that one
+// generated token reads: all of them but token_embd, which counts only when
+// there is no output.weight (tied embeddings, read as the output head).
+func weightsBytes(path string) (int64, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("weights: %w", err)
+	}
+	defer f.Close()
+	_, tied := f.TensorInfo("output.weight")
+	tied = !tied
+	var n int64
+	for _, t := range f.Tensors {
+		if t.Name == "token_embd.weight" && !tied {
+			continue
+		}
+		n += int64(t.Size())
+	}
+	return n, nil
+}
+
+// rss returns VmRSS of this process in bytes, or 0 where /proc is absent.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// processAge returns how long ago this process started, from
+// /proc/self/stat and /proc/uptime, at clock-tick resolution (USER_HZ is
+// 100 on Linux).
+func processAge() (time.Duration, error) {
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, err
+	}
+	up, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (in parentheses, which may hold
+	// spaces): field 22 of the line, starttime, is the 20th after it.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("malformed /proc/self/stat")
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) < 20 {
+		return 0, errors.New("malformed /proc/self/stat")
+	}
+	ticks, err := strconv.ParseInt(fields[19], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("starttime: %w", err)
+	}
+	upFields := strings.Fields(string(up))
+	if len(upFields) == 0 {
+		return 0, errors.New("malformed /proc/uptime")
+	}
+	uptime, err := strconv.ParseFloat(upFields[0], 64)
+	if err != nil {
+		return 0, fmt.Errorf("uptime: %w", err)
+	}
+	const userHZ = 100
+	return time.Duration((uptime - float64(ticks)/userHZ) * float64(time.Second)), nil
+}
+
+// firstToken measures the time to the first token of the model just
+// loaded (loading began at start): a one-token prompt in a fresh cache and
+// the choice of its first token.
+func firstToken(ctx context.Context, m *model.Model, start time.Time, r *EngineResult) error {
+	c, err := m.NewCache(1, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Free()
+	logits := make([]float32, m.Config().VocabSize)
+	if err := m.Forward(ctx, &model.Batch{Seqs: []model.Sequence{{Tokens: []int32{1}, Cache: c, Logits: logits}}}); err != nil {
+		return err
+	}
+	_ = argmax(logits)
+	r.TTFTSeconds = time.Since(start).Seconds()
+	if age, err := processAge(); err == nil {
+		r.TTFTFromStartSeconds = age.Seconds()
+	}
+	return nil
+}
+
+// concurrent measures one stream alone and then o.Concurrency streams
+// together through a runner on m.
+func concurrent(ctx context.Context, m *model.Model, o EngineOptions) (*ConcurrencyResult, error) {
+	rn := runner.New(m, runner.Options{
+		MaxSeqs: o.Concurrency, ContextLength: o.Prompt + o.Gen + 1, PrefixCacheBytes: -1,
+	})
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- rn.Run(rctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	rng := rand.New(rand.NewPCG(o.Seed, 2))
+	single, _, err := streams(ctx, rn, rng, 1, o)
+	if err != nil {
+		return nil, err
+	}
+	agg, n, err := streams(ctx, rn, rng, o.Concurrency, o)
+	if err != nil {
+		return nil, err
+	}
+	res := &ConcurrencyResult{Streams: o.Concurrency, SingleTokensPerSecond: single, AggregateTokensPerSecond: agg, Generated: n}
+	if single > 0 {
+		res.Ratio = agg / single
+	}
+	return res, nil
+}
+
+// streams runs k streams of o.Prompt random tokens and o.Gen generated
+// ones at once and returns their generation rate (see ConcurrencyResult)
+// and the tokens generated.
+func streams(ctx context.Context, rn *runner.Runner, rng *rand.Rand, k int, o EngineOptions) (float64, int, error) {
+	vocab := rn.Model().Config().VocabSize
+	params := sample.DefaultParams()
+	params.Temperature = 0
+	times := make([][]time.Time, k)
+	errs := make([]error, k)
+	var wg sync.WaitGroup
+	for i := range k {
+		prompt := make([]int32, o.Prompt)
+		for j := range prompt {
+			prompt[j] = int32(rng.IntN(vocab))
+		}
+		st, err := rn.Submit(ctx, runner.Request{Prompt: prompt, MaxTokens: o.Gen, Params: params})
+		if err != nil {
+			return 0, 0, err
+		}
+		wg.Go(func() {
+			for {
+				e, ok := st.Next(ctx)
+				if !ok {
+					errs[i] = errors.New("stream ended early")
+					return
+				}
+				if e.Err != nil {
+					errs[i] = e.Err
+					return
+				}
+				// Every event but an error is one sampled token.
+				times[i] = append(times[i], time.Now())
+				if e.Done {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, 0, err
+	}
+	var t0, end time.Time
+	total := 0
+	for _, ts := range times {
+		total += len(ts)
+		if len(ts) == 0 {
+			continue
+		}
+		if ts[0].After(t0) {
+			t0 = ts[0]
+		}
+		if last := ts[len(ts)-1]; last.After(end) {
+			end = last
+		}
+	}
+	counted := 0
+	for _, ts := range times {
+		for _, t := range ts {
+			if t.After(t0) {
+				counted++
+			}
+		}
+	}
+	el := end.Sub(t0).Seconds()
+	if counted == 0 || el <= 0 {
+		return 0, total, fmt.Errorf("too few tokens to time: give --gen of at least 2")
+	}
+	return float64(counted) / el, total, nil
+}
