@@ -152,8 +152,18 @@ func deploy(ctx context.Context, admin *api.Client, upstreamURL string) (string,
 	}}}); err != nil {
 		return "", fmt.Errorf("create model: %w", err)
 	}
+	// Rate limits stay on, with room for the highest rate: capacity K
+	// admits K requests per 10 s, so 50,000 units take 5,000 requests/s.
+	h, err := admin.GetHub(ctx, "default")
+	if err != nil {
+		return "", fmt.Errorf("hub: %w", err)
+	}
+	h.Quotas = append(h.Quotas, api.QuotaLimit{Model: "bench-model", SKU: "Standard", Limit: 50000})
+	if _, err := admin.UpdateHub(ctx, h); err != nil {
+		return "", fmt.Errorf("raise the hub's quota: %w", err)
+	}
 	if _, err := admin.CreateDeployment(ctx, "default", api.Deployment{Name: "bench", Model: api.DeploymentModel{Name: "bench-model"},
-		SKU: api.SKU{Name: "Standard", Capacity: 1000}}); err != nil {
+		SKU: api.SKU{Name: "Standard", Capacity: 50000}}); err != nil {
 		return "", fmt.Errorf("create deployment: %w", err)
 	}
 	d, err := admin.WaitDeployment(ctx, "default", "bench")
