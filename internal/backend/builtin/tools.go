@@ -93,7 +93,7 @@ type toolPlan struct {
 // template does not render them.
 func toolInstructions(f *toolFormat, tools []chat.Tool) string {
 	var sb strings.Builder
-	sb.WriteString("You may call one or more functions to assist with the user query. The functions are:\n")
+	sb.WriteString("Functions you may call:\n")
 	for _, t := range tools {
 		v := map[string]any{"name": t.Name}
 		if t.Description != "" {
@@ -106,7 +106,7 @@ func toolInstructions(f *toolFormat, tools []chat.Tool) string {
 		sb.Write(b)
 		sb.WriteByte('\n')
 	}
-	sb.WriteString("To call functions, reply with only:\n")
+	sb.WriteString("To call one, reply with:\n")
 	sb.WriteString(f.example)
 	return sb.String()
 }
