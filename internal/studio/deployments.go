@@ -72,7 +72,7 @@ func wizardSKUs() []skuChoice {
 	return []skuChoice{
 		{"Standard", "Standard", "K-TPM", "Pay per token; capacity in thousands of tokens per minute (6 requests per minute per 1K TPM)."},
 		{"GlobalStandard", "Global Standard", "K-TPM", "Pay per token, served from the global pool; capacity in thousands of tokens per minute."},
-		{"ProvisionedManaged", "Provisioned (PTU)", "PTU", "Reserved throughput, billed per PTU-hour; capacity in provisioned throughput units."},
+		{"ProvisionedManaged", "Provisioned (PTU)", "PTUs", "Reserved throughput, billed per PTU-hour; capacity in provisioned throughput units."},
 		{"ManagedCompute", "Managed compute", "replicas", "Dedicated replicas serving only this deployment, billed per replica-hour; capacity is the replica count."},
 	}
 }
@@ -91,9 +91,17 @@ type deployForm struct {
 	Quotas   []quotaRow
 	Upgrades []string
 	Policies []string
+	// InstanceTypes are the hub's, for a ManagedCompute deployment.
+	InstanceTypes []api.InstanceType
 	// The values.
-	Name, SKU, Capacity, Version, Upgrade, Policy string
-	Errors                                        []formError
+	Name, SKU, Capacity, Version, Upgrade, Policy, InstanceType string
+	ScaleToZero                                                 bool
+	Errors                                                      []formError
+}
+
+// OffersCompute reports whether the wizard offers the ManagedCompute type.
+func (f deployForm) OffersCompute() bool {
+	return slices.ContainsFunc(f.SKUs, func(c skuChoice) bool { return isManagedCompute(c.Name) })
 }
 
 // deploymentFields maps the API's error targets to the wizard's fields.
@@ -101,6 +109,8 @@ func deploymentFields() map[string]string {
 	return map[string]string{
 		"name": "name", "sku.name": "sku", "sku.capacity": "capacity", "capacity": "capacity",
 		"model.version": "version", "model.name": "", "versionUpgradeOption": "upgrade", "raiPolicyName": "policy",
+		"instanceType": "instanceType", "properties.instanceType": "instanceType",
+		"scaleToZero": "scaleToZero", "properties.scaleToZero": "scaleToZero",
 	}
 }
 
@@ -126,6 +136,11 @@ func (s *Studio) loadDeployForm(q *request, f *deployForm) error {
 	for _, c := range wizardSKUs() {
 		if len(allowed) == 0 || slices.Contains(allowed, c.Name) {
 			f.SKUs = append(f.SKUs, c)
+			if isManagedCompute(c.Name) {
+				if f.InstanceTypes, err = q.api.ListInstanceTypes(q.ctx(), f.Project.Hub); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	f.Upgrades = []string{"OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired", "NoAutoUpgrade"}
@@ -151,7 +166,8 @@ func (s *Studio) deployForm(q *request) {
 func (s *Studio) deploy(q *request) {
 	pf := q.r.PostForm
 	f := deployForm{Name: strings.TrimSpace(pf.Get("name")), SKU: pf.Get("sku"), Capacity: strings.TrimSpace(pf.Get("capacity")),
-		Version: pf.Get("version"), Upgrade: pf.Get("upgrade"), Policy: pf.Get("policy")}
+		Version: pf.Get("version"), Upgrade: pf.Get("upgrade"), Policy: pf.Get("policy"),
+		InstanceType: pf.Get("instanceType"), ScaleToZero: pf.Get("scaleToZero") == "on"}
 	if err := s.loadDeployForm(q, &f); err != nil {
 		s.fail(q, err)
 		return
@@ -169,10 +185,14 @@ func (s *Studio) deploy(q *request) {
 		}
 		capacity = n
 	}
-	d, err := q.api.CreateDeployment(q.ctx(), f.Project.Name, api.Deployment{
+	in := api.Deployment{
 		Name: f.Name, Model: api.DeploymentModel{Name: f.Model.Name, Version: f.Version},
 		SKU: api.SKU{Name: f.SKU, Capacity: capacity}, VersionUpgradeOption: f.Upgrade, RAIPolicyName: f.Policy,
-	})
+	}
+	if isManagedCompute(f.SKU) {
+		in.InstanceType, in.ScaleToZero = f.InstanceType, f.ScaleToZero
+	}
+	d, err := q.api.CreateDeployment(q.ctx(), f.Project.Name, in)
 	if err != nil {
 		fe, ok := toFormError(err, deploymentFields())
 		if !ok {
@@ -193,7 +213,8 @@ func deploymentURL(project, name string) string {
 	return "/studio/projects/" + url.PathEscape(project) + "/deployments/" + url.PathEscape(name)
 }
 
-// deploymentPage is one deployment: endpoint, keys and code samples.
+// deploymentPage is one deployment: its settings and the form that
+// changes them, endpoint, keys, code samples and request logs.
 type deploymentPage struct {
 	Project    api.Project
 	Deployment api.Deployment
@@ -204,11 +225,28 @@ type deploymentPage struct {
 	Keys       api.Keys
 	Revealed   bool
 	Samples    []sample
+
+	// The settings form.
+	Versions      []api.ModelVersion
+	Upgrades      []string
+	InstanceTypes []api.InstanceType
+	Edit          deploymentEdit
+	EditErrors    []formError
+
+	// Request logs: LogsOn is false on a server without the logs API.
+	LogsOn    bool
+	Logging   api.LogSettings
+	LogForm   logForm
+	LogErrors []formError
+	Logs      []api.RequestLog
 }
 
-func (s *Studio) deploymentPage(q *request) {
+func (s *Studio) deploymentPage(q *request) { s.deploymentWith(q, http.StatusOK, deploymentPage{}) }
+
+// deploymentWith loads the deployment page into p and renders it; a form
+// that p already holds (posted back with an error) is kept as typed.
+func (s *Studio) deploymentWith(q *request, status int, p deploymentPage) {
 	pname, dname := q.r.PathValue("project"), q.r.PathValue("deployment")
-	var p deploymentPage
 	var err error
 	if p.Project, err = q.api.GetProject(q.ctx(), pname); err != nil {
 		s.fail(q, err)
@@ -219,6 +257,14 @@ func (s *Studio) deploymentPage(q *request) {
 		return
 	}
 	if p.Keys, err = q.api.ListKeys(q.ctx(), pname); err != nil {
+		s.fail(q, err)
+		return
+	}
+	if err = s.loadDeploymentSettings(q, &p); err != nil {
+		s.fail(q, err)
+		return
+	}
+	if err = s.loadRequestLogs(q, &p); err != nil {
 		s.fail(q, err)
 		return
 	}
@@ -233,10 +279,10 @@ func (s *Studio) deploymentPage(q *request) {
 	}
 	p.Samples = samples(sampleInput{Endpoint: p.Endpoint, Deployment: dname, APIVersion: apiVersion, Key: key})
 	v := q.view(dname+" · "+pname, "deployments", p)
-	if busy(p.Deployment.ProvisioningState) {
+	if busy(p.Deployment.ProvisioningState) && status == http.StatusOK {
 		v.Refresh = refreshSeconds
 	}
-	s.render(q.w, http.StatusOK, "deployment", v)
+	s.render(q.w, status, "deployment", v)
 }
 
 // endpoint is the project's endpoint: the one the API reports, else the

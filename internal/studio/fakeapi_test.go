@@ -31,6 +31,16 @@ type fakeAPI struct {
 	regenerated int
 	lastChat    map[string]any
 	srv         *httptest.Server
+
+	// Alerts, compute and request logs (fakealerts_test.go).
+	budgets     map[string][]api.Budget // by scope: "projects/P" or "hubs/H"
+	rules       map[string][]api.AlertRule
+	events      []api.AlertEvent
+	deliveries  []api.WebhookDelivery
+	instances   []api.InstanceType
+	logSettings map[string]api.LogSettings // by project/deployment
+	logs        []api.RequestLog
+	updates     []api.DeploymentUpdate
 }
 
 var fakeNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,30}$`)
@@ -60,6 +70,7 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		}}},
 		quotaUsed: 10,
 	}
+	f.seedAlerts()
 	f.srv = httptest.NewServer(f.mux())
 	t.Cleanup(f.srv.Close)
 	return f
@@ -214,6 +225,7 @@ func (f *fakeAPI) mux() http.Handler {
 		writeFakeJSON(w, 200, rep)
 	})
 	h("DELETE /api/v1/projects/{project}/deployments/{deployment}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(202) })
+	f.alertRoutes(h)
 	m.HandleFunc("POST /openai/v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()

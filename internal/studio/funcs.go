@@ -3,6 +3,7 @@ package studio
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -59,10 +60,30 @@ func funcMap() template.FuncMap {
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
-		"join":    strings.Join,
-		"inc":     func(i int) int { return i + 1 },
-		"percent": func(f float64) string { return strconv.FormatFloat(f*100, 'f', 0, 64) + "%" },
-		"num":     thousands,
+		"join":       strings.Join,
+		"inc":        func(i int) int { return i + 1 },
+		"percent":    func(f float64) string { return strconv.FormatFloat(f*100, 'f', 0, 64) + "%" },
+		"num":        thousands,
+		"pct":        pct,
+		"dec":        dec,
+		"pcts":       percents,
+		"budgetList": newBudgetList,
+		"webhookField": func(prefix, u, errMsg string) webhookField {
+			return webhookField{Prefix: prefix, URL: u, Error: errMsg}
+		},
+		"capacityUnit": capacityUnit,
+		"preview":      preview,
+		"ms":           func(f float64) string { return thousandsF(f, 0) + " ms" },
+		"alertClass": func(state string) string {
+			switch state {
+			case "firing", "failed":
+				return "bad"
+			case "pending":
+				return "busy"
+			default:
+				return "ok"
+			}
+		},
 		"stateClass": func(state string) string {
 			switch state {
 			case "Succeeded":
@@ -129,3 +150,56 @@ func thousandsF(v float64, prec int) string {
 	}
 	return out
 }
+
+// budgetList is the data of the "budgets" template: a project's or hub's
+// budgets; Editable ones link to their delete confirmation.
+type budgetList struct {
+	Budgets  []budgetView
+	Project  string
+	Editable bool
+}
+
+func newBudgetList(bs []budgetView, project string, editable bool) budgetList {
+	return budgetList{Budgets: bs, Project: project, Editable: editable}
+}
+
+// webhookField is the data of the "webhookfields" template: the id prefix
+// of the form, the URL as typed and its error.
+type webhookField struct{ Prefix, URL, Error string }
+
+// capacityUnit is what a deployment type's capacity counts.
+func capacityUnit(sku string) string {
+	switch {
+	case sku == "ManagedCompute":
+		return "replicas"
+	case strings.Contains(sku, "Provisioned"):
+		return "PTUs"
+	}
+	return "K-TPM"
+}
+
+// previewLen is how many characters of a logged body the log table shows.
+const previewLen = 120
+
+// preview shortens a logged body to one line of previewLen characters.
+func preview(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > previewLen {
+		return string(r[:previewLen]) + "…"
+	}
+	return s
+}
+
+// pct formats a percent: one decimal below 10, none above.
+func pct(f float64) string {
+	if math.Abs(f) < 10 {
+		return dec1(f) + "%"
+	}
+	return thousandsF(f, 0) + "%"
+}
+
+// dec1 formats f with at most one decimal.
+func dec1(f float64) string { return strconv.FormatFloat(math.Round(f*10)/10, 'f', -1, 64) }
+
+// dec formats a metric value with at most two decimals.
+func dec(f float64) string { return strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64) }

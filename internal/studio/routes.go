@@ -55,14 +55,24 @@ func (s *Studio) Register(mux *http.ServeMux) {
 		{"GET /studio/projects/{project}/deployments/{deployment}", s.deploymentPage},
 		{"GET /studio/projects/{project}/deployments/{deployment}/delete", s.confirmDeleteDeployment},
 		{"POST /studio/projects/{project}/deployments/{deployment}/delete", s.deleteDeployment},
+		{"POST /studio/projects/{project}/deployments/{deployment}/update", s.updateDeployment},
+		{"POST /studio/projects/{project}/deployments/{deployment}/logging", s.setLogging},
 
 		// Playground.
 		{"GET /studio/projects/{project}/playground", s.playground},
 		{"POST /studio/projects/{project}/playground", s.playgroundPost},
 
-		// Usage, alerts, and what arrives with fine-tuning.
+		// Usage and alerts.
 		{"GET /studio/projects/{project}/usage", s.usage},
 		{"GET /studio/projects/{project}/alerts", s.alerts},
+		{"POST /studio/projects/{project}/alerts/budgets", s.createBudget},
+		{"GET /studio/projects/{project}/alerts/budgets/{name}/delete", s.confirmDeleteAlert(budgetThing())},
+		{"POST /studio/projects/{project}/alerts/budgets/{name}/delete", s.deleteAlert(budgetThing())},
+		{"POST /studio/projects/{project}/alerts/rules", s.createRule},
+		{"GET /studio/projects/{project}/alerts/rules/{name}/delete", s.confirmDeleteAlert(ruleThing())},
+		{"POST /studio/projects/{project}/alerts/rules/{name}/delete", s.deleteAlert(ruleThing())},
+
+		// What arrives with fine-tuning.
 		{"GET /studio/projects/{project}/fine-tuning", s.comingSoon("Fine-tuning", "fine-tuning")},
 		{"GET /studio/projects/{project}/files", s.comingSoon("Files", "files")},
 	}

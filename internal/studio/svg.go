@@ -185,3 +185,40 @@ func label(labels []string, i int) string {
 	}
 	return strconv.Itoa(i + 1)
 }
+
+// Bar is a budget's progress bar drawn as SVG: the spend as a filled
+// share of the amount, with a mark at each threshold. The scale reaches
+// 100% or the highest threshold; spend beyond it fills the whole bar. It
+// is an image labelled with the numbers, which the page also prints.
+type Bar struct {
+	ID      string
+	Percent float64   // spend as a percent of the amount
+	Marks   []float64 // thresholds, percents of the amount
+	State   string    // "ok", "warn" or "over": the fill's class
+	Label   string
+}
+
+// barWidth is the bar's viewBox width; it stretches to its box.
+const barWidth = 400
+
+// SVG draws the bar. Every text is escaped.
+func (b Bar) SVG() template.HTML {
+	esc := template.HTMLEscapeString
+	scale := 100.0
+	for _, m := range b.Marks {
+		scale = max(scale, m)
+	}
+	x := func(p float64) float64 { return min(max(p, 0), scale) / scale * barWidth }
+	var s strings.Builder
+	fmt.Fprintf(&s, `<svg class="bar" id="%s" viewBox="0 0 %d 16" preserveAspectRatio="none" role="img" aria-label="%s" xmlns="http://www.w3.org/2000/svg">`,
+		esc(b.ID), barWidth, esc(b.Label))
+	fmt.Fprintf(&s, `<rect class="track" x="0" y="0" width="%d" height="16"/>`, barWidth)
+	fmt.Fprintf(&s, `<rect class="fill %s" x="0" y="0" width="%s" height="16"/>`, esc(b.State), f1(x(b.Percent)))
+	for _, m := range b.Marks {
+		xx := f1(min(x(m), barWidth-1))
+		fmt.Fprintf(&s, `<line class="mark" x1="%s" x2="%s" y1="0" y2="16" vector-effect="non-scaling-stroke"><title>%s%%</title></line>`,
+			xx, xx, esc(strconv.FormatFloat(m, 'f', -1, 64)))
+	}
+	s.WriteString(`</svg>`)
+	return template.HTML(s.String())
+}

@@ -25,6 +25,7 @@ type usagePage struct {
 	DepTotal    *api.UsageRow // the deployment's row, when Deployment is set
 	Charts      []Chart
 	RangeChoice []int
+	Budgets     []budgetView // the project's, this month
 }
 
 // usageDays bounds the range a usage page shows.
@@ -82,6 +83,7 @@ func (s *Studio) usage(q *request) {
 		return
 	}
 	p.Charts = usageCharts(p.Daily)
+	p.Budgets = s.projectBudgets(q, p.Project.Name)
 	s.render(q.w, http.StatusOK, "usage", q.view("Usage & cost · "+p.Project.Name, "usage", p))
 }
 
@@ -152,12 +154,16 @@ func writeUsageCSV(w http.ResponseWriter, p usagePage) {
 	cw.Flush()
 }
 
-// alerts shows alert rules and budgets. There is no alerts API yet.
-func (s *Studio) alerts(q *request) {
-	p, err := q.api.GetProject(q.ctx(), q.r.PathValue("project"))
+// projectBudgets are a project's budgets for the usage page. The page is
+// about usage: a server without budgets, or a failure to list them, shows
+// no bars rather than failing the page.
+func (s *Studio) projectBudgets(q *request, project string) []budgetView {
+	bs, err := q.api.ListBudgets(q.ctx(), api.Scope{Project: project})
 	if err != nil {
-		s.fail(q, err)
-		return
+		if !notAvailable(err) {
+			s.log.Warn("studio: list budgets for the usage page", "project", project, "err", err)
+		}
+		return nil
 	}
-	s.render(q.w, http.StatusOK, "alerts", q.view("Alerts · "+p.Name, "alerts", p))
+	return budgetViews(bs)
 }

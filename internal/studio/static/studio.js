@@ -196,8 +196,26 @@
     });
   }
 
+  // Deploy wizard: the capacity's unit follows the chosen type, and the
+  // managed compute fields show only for that type.
+  function setupWizard() {
+    var radios = document.querySelectorAll('input[name="sku"][data-unit]');
+    if (!radios.length) return;
+    var unit = document.getElementById("d-capacity-unit");
+    var compute = document.getElementById("d-compute");
+    function update() {
+      var checked = document.querySelector('input[name="sku"]:checked');
+      if (!checked) return;
+      if (unit) unit.textContent = checked.dataset.unit;
+      if (compute) compute.hidden = checked.value !== compute.dataset.forSku;
+    }
+    radios.forEach(function (r) { r.addEventListener("change", update); });
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setupCopy();
     setupPlayground();
+    setupWizard();
   });
 })();
