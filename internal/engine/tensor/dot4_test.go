@@ -1,8 +1,10 @@
 package tensor_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 )
@@ -91,5 +93,51 @@ func TestMatMulBatchSizes(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkMatMulFourVector alternates MatMul of a 64-vector batch with
+// and without the four-vector kernels, on one goroutine, and reports the
+// fastest time of each and their ratio ("speedup"), like
+// BenchmarkMatVecSpeedup.
+func BenchmarkMatMulFourVector(b *testing.B) {
+	with := tensor.DefaultKernels()
+	without := tensor.DefaultKernels()
+	without.Q8_0x4, without.Q4_0x4, without.Q5_0x4, without.Q4_Kx4, without.Q5_Kx4 = nil, nil, nil, nil, nil
+	r := rand.New(rand.NewPCG(45, 46))
+	const nx = 64
+	for _, tc := range []struct {
+		typ        tensor.Type
+		rows, cols int
+	}{
+		{tensor.Q8_0, 896, 896}, {tensor.Q8_0, 4864, 896}, {tensor.Q4_0, 4864, 896}, {tensor.Q5_0, 4864, 896},
+		{tensor.Q4_K, 896, 4864}, {tensor.Q5_K, 896, 4864},
+	} {
+		xt, _ := tensor.VecDotType(tc.typ)
+		w := randomWeights(r, tc.typ, tc.rows*tc.cols, scaleRandom)
+		var x []byte
+		for range nx {
+			x = append(x, randomActs(r, xt, tc.cols, scaleRandom, false)...)
+		}
+		y := make([]float32, tc.rows*nx)
+		b.Run(fmt.Sprintf("%v/%dx%d/nx=%d", tc.typ, tc.rows, tc.cols, nx), func(b *testing.B) {
+			if with.Func4(tc.typ) == nil {
+				b.Skip("no four-vector kernel")
+			}
+			best := [2]time.Duration{1 << 62, 1 << 62}
+			for b.Loop() {
+				for i, k := range []*tensor.Kernels{with, without} {
+					start := time.Now()
+					if err := k.MatMul(nil, tc.typ, tc.cols, w, x, nx, y); err != nil {
+						b.Fatal(err)
+					}
+					best[i] = min(best[i], time.Since(start))
+				}
+			}
+			b.ReportMetric(float64(best[0].Microseconds()), "x4-µs")
+			b.ReportMetric(float64(best[1].Microseconds()), "x1-µs")
+			b.ReportMetric(float64(tc.rows)*float64(tc.cols)*nx/best[0].Seconds()/1e9, "x4-GMAC/s")
+			b.ReportMetric(float64(best[1])/float64(best[0]), "speedup")
+		})
 	}
 }
