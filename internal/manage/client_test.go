@@ -26,10 +26,13 @@ type reconcileStore interface {
 // would: Creating deployments succeed, Deleting ones go.
 func startReconciler(t *testing.T, e *env, st reconcileStore, delay time.Duration) {
 	var wg sync.WaitGroup
+	var mu sync.Mutex // one pass at a time, as the real reconciler's single goroutine
 	t.Cleanup(wg.Wait)
 	f := func() {
 		wg.Go(func() {
 			time.Sleep(delay)
+			mu.Lock()
+			defer mu.Unlock()
 			ctx := context.Background()
 			deps, err := st.ListDeployments(ctx, "")
 			if err != nil {
