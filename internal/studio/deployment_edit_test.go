@@ -96,7 +96,7 @@ func TestRequestLogs(t *testing.T) {
 	csrf := h.signIn()
 	_, body := h.get("/studio/projects/default/deployments/demo")
 	wantContains(t, body, `<input type="checkbox" id="l-enabled" name="enabled" checked`, `value="7"`,
-		"The last 2 captured requests, newest first", `Hi &lt;b&gt;there&lt;/b&gt;`, "183 ms", "12 + 5")
+		"Captured requests (the last 2), newest first", `Hi &lt;b&gt;there&lt;/b&gt;`, "183 ms", "12 + 5")
 	if i, j := strings.Index(body, "&#34;again&#34;"), strings.Index(body, "Hi &lt;b&gt;"); i < 0 || j < 0 || i > j {
 		t.Error("the logs are not newest first")
 	}

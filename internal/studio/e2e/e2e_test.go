@@ -1,7 +1,8 @@
 // Package e2e drives Cerulean Studio in headless Chromium: the whole server
 // runs in process (testenv) and flow.mjs, with playwright-core, signs in,
 // creates a project, deploys a model through the wizard, chats in the
-// playground and rotates a key, saving a screenshot of each step under
+// playground, rotates a key, reads usage, adds a budget and changes the
+// deployment's capacity, saving a screenshot of each step under
 // test-artifacts/studio/. .ci/studio-deps installs Chromium and
 // playwright-core; without them the test is skipped.
 package e2e
@@ -87,8 +88,12 @@ func TestStudioInBrowser(t *testing.T) {
 
 	// The Go side checks what the flow did through the API.
 	d, err := env.Admin.GetDeployment(context.Background(), "e2e", "chat1")
-	if err != nil || d.ProvisioningState != "Succeeded" {
-		t.Errorf("deployment e2e/chat1: %+v, %v", d, err)
+	if err != nil || d.ProvisioningState != "Succeeded" || d.SKU.Capacity != 30 {
+		t.Errorf("deployment e2e/chat1: %+v, %v; want Succeeded with capacity 30", d, err)
+	}
+	b, err := env.Admin.GetBudget(context.Background(), api.Scope{Project: "e2e"}, "e2e-monthly")
+	if err != nil || b.Amount != 25 || !b.Hard {
+		t.Errorf("budget e2e/e2e-monthly: %+v, %v; want a hard budget of 25", b, err)
 	}
 }
 

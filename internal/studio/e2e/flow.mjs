@@ -170,6 +170,45 @@ try {
   await page.goto(`${base}/studio/projects/e2e/playground?deployment=chat1`);
   await shot(page, "phone-playground");
 
+  // 9. Back at desktop width: a budget on the alerts page, listed with
+  // its progress bar.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${base}/studio/projects/e2e/alerts`);
+  check(await page.locator("#alerts-disabled").count() === 0, "the server serves the alerts API");
+  await page.getByLabel("Budget name").fill("e2e-monthly");
+  await page.getByLabel(/^Amount per month/).fill("25");
+  await page.getByLabel("Hard stop").check();
+  await page.getByRole("button", { name: "Add budget" }).click();
+  await page.waitForURL(/\/alerts\?flash=/);
+  const budget = page.locator("li.budget", { hasText: "e2e-monthly" });
+  await budget.locator("svg.bar[role=img]").waitFor();
+  check(await budget.locator(".badge.hard").count() === 1, "the hard budget has its hard stop badge");
+  check(await budget.locator("svg.bar .mark").count() === 3, "the default thresholds are marked on the bar");
+  await shot(page, "budget");
+  log("budget e2e-monthly listed: " + (await budget.locator(".budget-nums").innerText()));
+
+  // 10. Change the deployment's capacity: over quota first (the API's
+  // message shows inline), then within it.
+  await page.goto(`${base}/studio/projects/e2e/deployments/chat1`);
+  await page.getByLabel(/^Capacity/).fill("999999");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.locator("#e-capacity-error").waitFor();
+  await page.getByLabel(/^Capacity/).fill("30");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.waitForURL(/\/deployments\/chat1\?flash=/);
+  const capacity = await page.locator("#capacity").innerText();
+  check(capacity.includes("30 K-TPM"), "the capacity is saved: " + capacity);
+  await page.locator("#settings").scrollIntoViewIfNeeded();
+  await shot(page, "capacity");
+  log("capacity of chat1 changed: " + capacity);
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/studio/projects/e2e/alerts`);
+  await shot(page, "phone-alerts");
+  await page.goto(`${base}/studio/projects/e2e/usage?days=7`);
+  check(await page.locator("#budget-project-e2e-monthly").count() === 1, "the usage page shows the budget's bar");
+  await shot(page, "phone-usage");
+
   check(errors.length === 0, "no script errors or CSP violations: " + errors.join("; "));
   log("done");
 } catch (e) {
