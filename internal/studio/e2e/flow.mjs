@@ -91,6 +91,11 @@ try {
   await page.waitForURL(/\/deploy$/);
   await shot(page, "wizard-pick");
   await page.getByRole("link", { name: "Select demo", exact: true }).click();
+  await page.getByLabel(/^Managed compute/).check();
+  check(await page.locator("#d-compute").isVisible() && (await page.locator("#d-capacity-unit").innerText()) === "replicas",
+    "picking Managed compute shows its fields and counts capacity in replicas");
+  await page.getByLabel(/^Standard/).check();
+  check(!(await page.locator("#d-compute").isVisible()), "the managed compute fields hide for Standard");
   await page.getByLabel("Deployment name").fill("chat1");
   await page.getByLabel(/^Capacity/).fill("999999");
   await page.getByRole("button", { name: "Deploy" }).click();
