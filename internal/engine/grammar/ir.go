@@ -19,12 +19,6 @@ func (s byteSet) empty() bool { return s[0]|s[1]|s[2]|s[3] == 0 }
 func (s byteSet) count() int {
 	return bits.OnesCount64(s[0]) + bits.OnesCount64(s[1]) + bits.OnesCount64(s[2]) + bits.OnesCount64(s[3])
 }
-func (s byteSet) union(o byteSet) byteSet {
-	return byteSet{s[0] | o[0], s[1] | o[1], s[2] | o[2], s[3] | o[3]}
-}
-func (s byteSet) without(o byteSet) byteSet {
-	return byteSet{s[0] &^ o[0], s[1] &^ o[1], s[2] &^ o[2], s[3] &^ o[3]}
-}
 
 // exprKind tells what an expr node is.
 type exprKind uint8

@@ -40,7 +40,6 @@ type Matcher struct {
 	single                    []thread
 	arenaAt                   []int
 	mask                      *Bitset
-	maskFor                   int // calls of the current Filter
 }
 
 // NewMatcher returns a matcher at the start of g.

@@ -165,21 +165,3 @@ func halfBroadcast(m Mem) VecVirtual {
 	VCVTPH2PS(t, y)
 	return y
 }
-
-// signedDot returns the eight int32 pair sums Σ w[i]·x[i] of 32 signed bytes
-// in w (a register, clobbered) and x (a register or memory operand), via
-// VPSIGNB and VPMADDUBSW. It is exact when no x byte is -128 (activations
-// quantized by tensor.QuantizeActivations lie in [-127, 127]).
-func signedDot(w VecVirtual, x Op, ones VecVirtual) VecVirtual {
-	sx := YMM()
-	if m, ok := x.(Mem); ok {
-		VMOVDQU(m, sx)
-		VPSIGNB(w, sx, sx)
-	} else {
-		VPSIGNB(w, x, sx)
-	}
-	VPSIGNB(w, w, w)
-	VPMADDUBSW(sx, w, w)
-	VPMADDWD(ones, w, w)
-	return w
-}
