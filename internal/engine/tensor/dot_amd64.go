@@ -56,3 +56,6 @@ func dotQ6_KAVX2(n int, w []byte, x []byte) float32
 // words of p, reading 256 bytes per iteration; len(p) must be a
 // multiple of 256.
 func sumWordsAVX2(p []byte) uint64
+
+// axpyF32AVX2 adds a·x[i] to y[i] for every i < len(y), with FMA.
+func axpyF32AVX2(a float32, x []float32, y []float32)

@@ -2656,3 +2656,58 @@ sum_done:
 	VZEROUPPER
 	MOVQ         AX, ret+24(FP)
 	RET
+
+// func axpyF32AVX2(a float32, x []float32, y []float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·axpyF32AVX2(SB), NOSPLIT, $0-56
+	MOVQ         x_base+8(FP), AX
+	MOVQ         y_base+32(FP), CX
+	MOVQ         y_len+40(FP), DX
+	MOVSS        a+0(FP), X0
+	VBROADCASTSS X0, Y1
+
+axpy_loop32:
+	CMPQ        DX, $0x00000020
+	JL          axpy_loop8
+	VMOVUPS     (CX), Y2
+	VMOVUPS     32(CX), Y3
+	VMOVUPS     64(CX), Y4
+	VMOVUPS     96(CX), Y5
+	VFMADD231PS (AX), Y1, Y2
+	VFMADD231PS 32(AX), Y1, Y3
+	VFMADD231PS 64(AX), Y1, Y4
+	VFMADD231PS 96(AX), Y1, Y5
+	VMOVUPS     Y2, (CX)
+	VMOVUPS     Y3, 32(CX)
+	VMOVUPS     Y4, 64(CX)
+	VMOVUPS     Y5, 96(CX)
+	ADDQ        $0x00000080, AX
+	ADDQ        $0x00000080, CX
+	SUBQ        $0x00000020, DX
+	JMP         axpy_loop32
+
+axpy_loop8:
+	CMPQ        DX, $0x00000008
+	JL          axpy_loop1
+	VMOVUPS     (CX), Y2
+	VFMADD231PS (AX), Y1, Y2
+	VMOVUPS     Y2, (CX)
+	ADDQ        $0x00000020, AX
+	ADDQ        $0x00000020, CX
+	SUBQ        $0x00000008, DX
+	JMP         axpy_loop8
+
+axpy_loop1:
+	CMPQ        DX, $0x00000000
+	JE          axpy_done
+	VMOVSS      (CX), X1
+	VFMADD231SS (AX), X0, X1
+	VMOVSS      X1, (CX)
+	ADDQ        $0x00000004, AX
+	ADDQ        $0x00000004, CX
+	DECQ        DX
+	JMP         axpy_loop1
+
+axpy_done:
+	VZEROUPPER
+	RET

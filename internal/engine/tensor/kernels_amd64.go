@@ -2,7 +2,11 @@
 
 package tensor
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate go run ./asm -out dot_amd64.s -stubs dot_amd64.go -pkg tensor
 
@@ -39,4 +43,19 @@ func sumWords(p []byte) uint64 {
 		return sumWordsAVX2(p)
 	}
 	return sumWordsGo(p)
+}
+
+// useSIMDFloat selects the AVX2 kernels for DotF32s and AxpyF32.
+var useSIMDFloat = hasAVX2FMA()
+
+func dotF32AVX2Slices(a, b []float32) float32 {
+	return dotF32AVX2(len(a), f32Bytes(a), f32Bytes(b))
+}
+
+func axpyF32SIMD(a float32, x, y []float32) { axpyF32AVX2(a, x, y) }
+
+// f32Bytes views a float32 slice as its little-endian bytes (every
+// platform this package supports is little-endian).
+func f32Bytes(a []float32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(a))), 4*len(a))
 }

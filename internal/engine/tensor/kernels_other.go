@@ -9,3 +9,14 @@ func simdKernels() *Kernels { return nil }
 // sumWords returns the wrapping sum of the little-endian 64-bit words of
 // p, whose length is a multiple of 256, as a streaming read.
 func sumWords(p []byte) uint64 { return sumWordsGo(p) }
+
+// useSIMDFloat is false: DotF32s and AxpyF32 run in pure Go.
+const useSIMDFloat = false
+
+func dotF32AVX2Slices(a, b []float32) float32 { return dotF32Go(a, b) }
+
+func axpyF32SIMD(a float32, x, y []float32) {
+	for i := range y {
+		y[i] += float32(a * x[i])
+	}
+}

@@ -141,3 +141,65 @@ func genSum() {
 	Store(r, ReturnIndex(0))
 	RET()
 }
+
+// genAxpy generates y += a·x over float32 slices (n = len(y); the caller
+// makes sure x is at least as long): 32 elements per iteration in four YMM
+// registers, then eight, then one, each element with one fused
+// multiply-add.
+func genAxpy() {
+	TEXT("axpyF32AVX2", NOSPLIT, "func(a float32, x, y []float32)")
+	Doc("axpyF32AVX2 adds a·x[i] to y[i] for every i < len(y), with FMA.")
+	x := Load(Param("x").Base(), GP64())
+	y := Load(Param("y").Base(), GP64())
+	n := Load(Param("y").Len(), GP64())
+	as := Load(Param("a"), XMM())
+	a := YMM()
+	VBROADCASTSS(as, a)
+	xm, ym := Mem{Base: x}, Mem{Base: y}
+
+	Label("axpy_loop32")
+	CMPQ(n, U32(32))
+	JL(LabelRef("axpy_loop8"))
+	v := []VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	for i := range v {
+		VMOVUPS(ym.Offset(32*i), v[i])
+	}
+	for i := range v {
+		VFMADD231PS(xm.Offset(32*i), a, v[i])
+	}
+	for i := range v {
+		VMOVUPS(v[i], ym.Offset(32*i))
+	}
+	ADDQ(U32(128), x)
+	ADDQ(U32(128), y)
+	SUBQ(U32(32), n)
+	JMP(LabelRef("axpy_loop32"))
+
+	Label("axpy_loop8")
+	CMPQ(n, U32(8))
+	JL(LabelRef("axpy_loop1"))
+	w := YMM()
+	VMOVUPS(ym, w)
+	VFMADD231PS(xm, a, w)
+	VMOVUPS(w, ym)
+	ADDQ(U32(32), x)
+	ADDQ(U32(32), y)
+	SUBQ(U32(8), n)
+	JMP(LabelRef("axpy_loop8"))
+
+	Label("axpy_loop1")
+	CMPQ(n, U32(0))
+	JE(LabelRef("axpy_done"))
+	s := XMM()
+	VMOVSS(ym, s)
+	VFMADD231SS(xm, as, s)
+	VMOVSS(s, ym)
+	ADDQ(U32(4), x)
+	ADDQ(U32(4), y)
+	DECQ(n)
+	JMP(LabelRef("axpy_loop1"))
+
+	Label("axpy_done")
+	VZEROUPPER()
+	RET()
+}

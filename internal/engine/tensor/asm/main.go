@@ -32,6 +32,7 @@ func main() {
 	genQ5_K()
 	genQ6_K()
 	genSum()
+	genAxpy()
 	Generate()
 }
 
