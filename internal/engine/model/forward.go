@@ -66,6 +66,7 @@ func (m *Model) Forward(ctx context.Context, b *Batch) error {
 		return nil
 	}
 	st := newState(m, refs)
+	defer st.done()
 	if err := st.run(ctx, b); err != nil {
 		return err
 	}
@@ -165,28 +166,62 @@ type state struct {
 	tmp   []float32   // T × Embedding: sub-layer output
 	g, u  []float32   // T × FeedForward
 	in    acts
+	ids   []int32   // the batch's token ids
+	res   []float32 // logits of several outputs
 }
 
+// reuseTokens is the largest forward pass whose buffers are kept for the
+// next one: decode steps, single or batched, then allocate nothing, while
+// a long prompt's buffers are left to the garbage collector.
+const reuseTokens = 64
+
+// maxKeptOutputs is the most logits rows whose buffer a state keeps.
+const maxKeptOutputs = 16
+
+// newState returns the buffers for a forward pass over refs, reusing a
+// previous small pass's when there is one. Every buffer is overwritten
+// before it is read, so none is cleared. Call done when finished.
 func newState(m *Model, refs []tokenRef) *state {
 	c := &m.cfg
 	t := len(refs)
-	st := &state{
-		m: m, refs: refs,
-		ropes: make([]ropeTable, t),
-		x:     make([]float32, t*c.Embedding),
-		xn:    make([]float32, t*c.Embedding),
-		q:     make([]float32, t*c.Heads*c.KeyLength),
-		k:     make([]float32, t*c.KVDim()),
-		v:     make([]float32, t*c.VDim()),
-		att:   make([]float32, t*c.Heads*c.ValueLength),
-		tmp:   make([]float32, t*c.Embedding),
-		g:     make([]float32, t*c.FeedForward),
-		u:     make([]float32, t*c.FeedForward),
+	st, _ := m.states.Get().(*state)
+	if st == nil || t > reuseTokens {
+		st = &state{}
 	}
+	st.m, st.refs = m, refs
+	st.x = grow(st.x, t*c.Embedding)
+	st.xn = grow(st.xn, t*c.Embedding)
+	st.q = grow(st.q, t*c.Heads*c.KeyLength)
+	st.k = grow(st.k, t*c.KVDim())
+	st.v = grow(st.v, t*c.VDim())
+	st.att = grow(st.att, t*c.Heads*c.ValueLength)
+	st.tmp = grow(st.tmp, t*c.Embedding)
+	st.g = grow(st.g, t*c.FeedForward)
+	st.u = grow(st.u, t*c.FeedForward)
+	if cap(st.ropes) < t {
+		st.ropes = append(st.ropes[:cap(st.ropes)], make([]ropeTable, t-cap(st.ropes))...)
+	}
+	st.ropes = st.ropes[:t]
 	for i, r := range refs {
 		st.ropes[i].fill(c, m.ropeFreqs, r.pos)
 	}
 	return st
+}
+
+// done hands st's buffers back for reuse if the pass was small.
+func (st *state) done() {
+	if len(st.refs) <= reuseTokens {
+		st.refs = nil
+		st.m.states.Put(st)
+	}
+}
+
+// grow returns s resliced to n values, or a new slice if s is too small.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
 }
 
 // run computes the residual stream after the last layer for every token
@@ -194,11 +229,11 @@ func newState(m *Model, refs []tokenRef) *state {
 func (st *state) run(ctx context.Context, b *Batch) error {
 	m, c := st.m, &st.m.cfg
 	n, d := len(st.refs), c.Embedding
-	ids := make([]int32, 0, n)
+	st.ids = st.ids[:0]
 	for _, s := range b.Seqs {
-		ids = append(ids, s.Tokens...)
+		st.ids = append(st.ids, s.Tokens...)
 	}
-	if err := m.embed(ids, st.x); err != nil {
+	if err := m.embed(st.ids, st.x); err != nil {
 		return err
 	}
 	for li := range m.layers {
@@ -287,39 +322,47 @@ func (st *state) ropeAndStore(b *Batch, li int) {
 
 // attention computes, for every token and query head, softmax(q·Kᵀ/√dk)·V
 // over the cache positions up to the token's own, in parallel over
-// (token, head) pairs.
+// (token, head) pairs, with the tensor package's float32 dot and axpy
+// kernels. Pairs are taken last token first: later tokens of a prompt
+// attend to more positions, so the largest pieces of work go out first
+// and the small ones balance the cores at the end. Each pair's result
+// depends only on its own inputs, so batching and threads do not change
+// it.
 func (st *state) attention(b *Batch, li int) {
 	c := &st.m.cfg
 	kl, vl, kvd, vd := c.KeyLength, c.ValueLength, c.KVDim(), c.VDim()
 	group := c.Heads / c.KVHeads
 	scale := float32(1 / math.Sqrt(float64(kl)))
-	st.m.pool.run(len(st.refs)*c.Heads, 1, func(lo, hi int) {
-		var scores []float32
+	items := len(st.refs) * c.Heads
+	st.m.pool.run(items, 1, func(lo, hi int) {
+		buf, _ := st.m.scores.Get().(*[]float32)
+		if buf == nil {
+			buf = new([]float32)
+		}
 		for i := lo; i < hi; i++ {
-			t, h := i/c.Heads, i%c.Heads
+			it := items - 1 - i
+			t, h := it/c.Heads, it%c.Heads
 			r := st.refs[t]
 			cache := b.Seqs[r.seq].Cache
 			keys, vals := cache.Keys(li), cache.Values(li)
 			kh := h / group
 			q := st.q[t*c.Heads*kl+h*kl : t*c.Heads*kl+(h+1)*kl]
 			n := r.slot + 1
-			if cap(scores) < n {
-				scores = make([]float32, n, max(n, 64))
+			if cap(*buf) < n {
+				*buf = make([]float32, max(n, 256))
 			}
-			scores = scores[:n]
-			for j := range n {
-				scores[j] = dotF32(q, keys[j*kvd+kh*kl:j*kvd+(kh+1)*kl]) * scale
+			scores := (*buf)[:n]
+			for j := range scores {
+				scores[j] = tensor.DotF32s(q, keys[j*kvd+kh*kl:]) * scale
 			}
 			softmax(scores)
 			out := st.att[t*c.Heads*vl+h*vl : t*c.Heads*vl+(h+1)*vl]
 			clear(out)
 			for j, p := range scores {
-				v := vals[j*vd+kh*vl : j*vd+(kh+1)*vl]
-				for e := range out {
-					out[e] += float32(p * v[e])
-				}
+				tensor.AxpyF32(out, p, vals[j*vd+kh*vl:])
 			}
 		}
+		st.m.scores.Put(buf)
 	})
 }
 
@@ -332,8 +375,23 @@ func (st *state) logits(b *Batch, outs []output) error {
 	for i, o := range outs {
 		rmsNorm(xn[i*d:(i+1)*d], st.x[o.tok*d:(o.tok+1)*d], m.outNorm, c.NormEpsilon)
 	}
-	res := make([]float32, len(outs)*vocab)
 	st.in.reset(xn, len(outs), d)
+	if len(outs) == 1 {
+		// The usual decode step: straight into the caller's buffer.
+		if err := matMul(m.pool, m.kern, &m.output, &st.in, outs[0].dst); err != nil {
+			return fmt.Errorf("model: %s: %w", m.output.name, err)
+		}
+		return nil
+	}
+	// A batched decode step's rows are kept for the next step; many
+	// outputs of a prompt get a buffer of their own.
+	var res []float32
+	if len(outs) <= maxKeptOutputs {
+		st.res = grow(st.res, len(outs)*vocab)
+		res = st.res
+	} else {
+		res = make([]float32, len(outs)*vocab)
+	}
 	if err := matMul(m.pool, m.kern, &m.output, &st.in, res); err != nil {
 		return fmt.Errorf("model: %s: %w", m.output.name, err)
 	}
@@ -368,6 +426,7 @@ func (m *Model) Embed(ctx context.Context, tokens []int32) ([]float32, error) {
 		return nil, err
 	}
 	st := newState(m, refs)
+	defer st.done()
 	if err := st.run(ctx, b); err != nil {
 		return nil, err
 	}

@@ -55,6 +55,12 @@ type Model struct {
 
 	mu     sync.RWMutex // Close takes it exclusively, Forward shared
 	closed bool
+
+	// states keeps the buffers of small forward passes (decode steps) for
+	// reuse, one *state per concurrent Forward; scores keeps attention
+	// score buffers (*[]float32).
+	states sync.Pool
+	scores sync.Pool
 }
 
 // layer holds one transformer block's weights.

@@ -117,21 +117,6 @@ func softmax(x []float32) {
 	}
 }
 
-// dotF32 returns Σ a[i]·b[i] of float32 values, summed in float64.
-func dotF32(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1 float64
-	i := 0
-	for ; i+1 < len(a); i += 2 {
-		s0 += float64(a[i] * b[i])
-		s1 += float64(a[i+1] * b[i+1])
-	}
-	if i < len(a) {
-		s0 += float64(a[i] * b[i])
-	}
-	return float32(s0 + s1)
-}
-
 // acts holds a batch of activation rows (rows × cols float32) and their
 // encodings for the kernels, made on first use per activation type.
 type acts struct {
