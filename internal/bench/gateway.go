@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -47,41 +49,12 @@ type RateResult struct {
 
 // Gateway runs the benchmark.
 func Gateway(ctx context.Context, o GatewayOptions, log *slog.Logger) ([]RateResult, error) {
-	up := fakeopenai.New(fakeopenai.Options{})
-	defer up.Close()
-
-	cfg := config.Defaults(func(string) string { return "" })
-	cfg.Addr = "127.0.0.1:0"
-	cfg.DataDir = o.DataDir
-	cfg.AdminToken = "bench-admin-token"
-	cfg.LogLevel = "error"
-	srvCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(srvCtx, cfg, log, pw)
-		pw.Close()
-	}()
-	base, err := readAddr(pr, done)
+	env, err := startGateway(ctx, o, log)
 	if err != nil {
 		return nil, err
 	}
-	go io.Copy(io.Discard, pr)
-
-	admin := api.New(base, cfg.AdminToken)
-	key, err := deploy(ctx, admin, up.URL())
-	if err != nil {
-		return nil, err
-	}
-
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}}
-	body := []byte(`{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words please"}],"max_tokens":8,"temperature":0.2}`)
-	if o.Stream {
-		body = []byte(`{"model":"bench","stream":true,"messages":[{"role":"user","content":"Say hello in five words please"}],"max_tokens":8}`)
-	}
-	direct := target{url: strings.TrimRight(up.URL(), "/") + "/chat/completions", body: body}
-	through := target{url: base + "/openai/deployments/bench/chat/completions?api-version=2024-10-21", key: key, body: body}
+	defer env.close() // a no-op once the server has stopped below
+	client, direct, through := env.client, env.direct, env.through
 
 	var out []RateResult
 	for _, rate := range o.Rates {
@@ -103,11 +76,81 @@ func Gateway(ctx context.Context, o GatewayOptions, log *slog.Logger) ([]RateRes
 		out = append(out, r)
 		log.Info("rate done", "rate", rate, "added_p99_us", r.AddedP99)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if err := env.close(); err != nil {
 		return out, err
 	}
 	return out, nil
+}
+
+// gatewayEnv is a fake upstream, a whole in-process server with one
+// deployment in front of it, and the two targets the benchmark loads.
+type gatewayEnv struct {
+	client          *http.Client
+	direct, through target
+	close           func() error // stops the server and the upstream
+}
+
+// startGateway starts the fake upstream and the server and deploys the
+// benchmark's model; close stops both.
+func startGateway(ctx context.Context, o GatewayOptions, log *slog.Logger) (*gatewayEnv, error) {
+	up := fakeopenai.New(fakeopenai.Options{})
+
+	cfg := config.Defaults(func(string) string { return "" })
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = o.DataDir
+	cfg.AdminToken = "bench-admin-token"
+	cfg.LogLevel = "error"
+	// The server's GC target as `cerulean serve` would pick it: the
+	// default, or none when GOGC is set.
+	cfg.GCPercent = config.Defaults(os.Getenv).GCPercent
+	srvCtx, stop := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(srvCtx, cfg, log, pw)
+		pw.Close()
+	}()
+	fail := func(err error) (*gatewayEnv, error) {
+		stop()
+		up.Close()
+		return nil, err
+	}
+	base, err := readAddr(pr, done)
+	if err != nil {
+		return fail(err)
+	}
+	go io.Copy(io.Discard, pr)
+
+	admin := api.New(base, cfg.AdminToken)
+	key, err := deploy(ctx, admin, up.URL())
+	if err != nil {
+		stop()
+		<-done
+		return fail(err)
+	}
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}}
+	body := []byte(`{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hello in five words please"}],"max_tokens":8,"temperature":0.2}`)
+	if o.Stream {
+		body = []byte(`{"model":"bench","stream":true,"messages":[{"role":"user","content":"Say hello in five words please"}],"max_tokens":8}`)
+	}
+	env := &gatewayEnv{
+		client:  client,
+		direct:  target{url: strings.TrimRight(up.URL(), "/") + "/chat/completions", body: body},
+		through: target{url: base + "/openai/deployments/bench/chat/completions?api-version=2024-10-21", key: key, body: body},
+	}
+	var once sync.Once
+	var closeErr error
+	env.close = func() error {
+		once.Do(func() {
+			stop()
+			closeErr = <-done
+			client.CloseIdleConnections()
+			up.Close()
+		})
+		return closeErr
+	}
+	return env, nil
 }
 
 func readAddr(r io.Reader, done <-chan error) (string, error) {
@@ -180,9 +223,31 @@ func deploy(ctx context.Context, admin *api.Client, upstreamURL string) (string,
 	return keys.Key1, nil
 }
 
+// target is where load sends requests.
 type target struct {
 	url, key string
 	body     []byte
+}
+
+// prepared is a target with its URL parsed and its headers built once,
+// shared read-only by every request of a run.
+type prepared struct {
+	url  *url.URL
+	hdr  http.Header
+	body []byte
+}
+
+// prepare parses t's URL and builds its headers.
+func prepare(t target) (prepared, error) {
+	u, err := url.Parse(t.url)
+	if err != nil {
+		return prepared{}, err
+	}
+	hdr := http.Header{"Content-Type": {"application/json"}}
+	if t.key != "" {
+		hdr.Set("api-key", t.key)
+	}
+	return prepared{url: u, hdr: hdr, body: t.body}, nil
 }
 
 type result struct {
@@ -198,25 +263,33 @@ func load(ctx context.Context, c *http.Client, t target, rate int, d time.Durati
 	if d <= 0 || rate <= 0 {
 		return result{}
 	}
+	p, err := prepare(t)
+	if err != nil {
+		return result{sent: 1, errors: 1}
+	}
 	interval := time.Second / time.Duration(rate)
 	n := int(d / interval)
 	lat := make([]float64, n)
 	failed := make([]bool, n)
 	var wg sync.WaitGroup
+	// One timer for the whole run instead of one per request.
+	tick := time.NewTimer(time.Hour)
+	defer tick.Stop()
 	start := time.Now()
 	for i := range n {
 		at := start.Add(time.Duration(i) * interval)
 		if w := time.Until(at); w > 0 {
+			tick.Reset(w)
 			select {
 			case <-ctx.Done():
 				return result{}
-			case <-time.After(w):
+			case <-tick.C:
 			}
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok := send(ctx, c, t)
+			ok := send(ctx, c, p)
 			lat[i] = float64(time.Since(at).Microseconds())
 			failed[i] = !ok
 		}()
@@ -233,15 +306,22 @@ func load(ctx context.Context, c *http.Client, t target, rate int, d time.Durati
 	return r
 }
 
-func send(ctx context.Context, c *http.Client, t target) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(t.body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if t.key != "" {
-		req.Header.Set("api-key", t.key)
-	}
+// send posts t's body and reports whether the answer was a 200. The
+// request is built directly over t's parsed URL and shared headers (which
+// the client only reads), so the generator does not parse a URL or build
+// a header map per request.
+func send(ctx context.Context, c *http.Client, t prepared) bool {
+	req := (&http.Request{
+		Method:        http.MethodPost,
+		URL:           t.url,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        t.hdr,
+		Body:          io.NopCloser(bytes.NewReader(t.body)),
+		ContentLength: int64(len(t.body)),
+		Host:          t.url.Host,
+	}).WithContext(ctx)
 	resp, err := c.Do(req)
 	if err != nil {
 		return false

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,11 @@ import (
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if cfg.GCPercent > 0 {
+		// Restored on return, for tests and the benchmark that run the
+		// server inside a longer-lived process.
+		defer debug.SetGCPercent(debug.SetGCPercent(cfg.GCPercent))
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
