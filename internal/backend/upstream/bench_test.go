@@ -73,3 +73,32 @@ func BenchmarkChatStream(b *testing.B) {
 		b.ReportMetric(float64(chunks*b.N)/b.Elapsed().Seconds(), "chunks/s")
 	})
 }
+
+// BenchmarkChat measures a non-streamed chat request through the backend:
+// encoding the request, building it, decoding the answer. The canned
+// server does next to nothing, so allocs/op is mostly the backend's and
+// net/http's.
+func BenchmarkChat(b *testing.B) {
+	answer := []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"m","system_fingerprint":"fp",` +
+		`"choices":[{"index":0,"message":{"role":"assistant","content":"Hello there, how are you?"},"logprobs":null,"finish_reason":"stop"}],` +
+		`"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}` + "\n")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", fmt.Sprint(len(answer)))
+		w.Write(answer)
+	}))
+	defer srv.Close()
+	tr := upstream.NewTransport(upstream.DefaultDialTimeout, upstream.DefaultResponseHeaderTimeout, 64)
+	defer tr.CloseIdleConnections()
+	be := upstream.New(upstream.Options{Transport: tr})
+	target := newTarget(srv.URL+"/v1", "k")
+	req := chatReq("Say hello in five words please")
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := be.Chat(b.Context(), target, req)
+		if err != nil || out.Usage == nil || out.Usage.CompletionTokens != 7 {
+			b.Fatalf("err %v, %+v", err, out)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cerulean-ai/cerulean/internal/fault"
@@ -52,7 +53,7 @@ type completionEvent struct {
 // it (and its usage estimated); one that answers a stream request with a
 // plain JSON completion has it passed on as a single chunk.
 func (b *Backend) ChatStream(ctx context.Context, t inference.Target, req *inference.ChatRequest, emit func(*inference.ChatChunk) error) (*inference.Usage, error) {
-	up, err := upstreamOf(t)
+	up, err := b.endpointOf(t)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func (b *Backend) ChatStream(ctx context.Context, t inference.Target, req *infer
 // CompleteStream streams a legacy completion like ChatStream, with
 // EstimatePrompt as the prompt estimate.
 func (b *Backend) CompleteStream(ctx context.Context, t inference.Target, req *inference.CompletionRequest, emit func(*inference.Completion) error) (*inference.Usage, error) {
-	up, err := upstreamOf(t)
+	up, err := b.endpointOf(t)
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +328,12 @@ func (e *handleError) Unwrap() error { return e.err }
 // the end of r (an event still open there is delivered) or when handle
 // fails (the error is wrapped in *handleError). handle must not keep data.
 func readEvents(r io.Reader, handle func(data []byte) error) (done bool, err error) {
-	br := bufio.NewReaderSize(r, 32<<10)
+	br := eventReaders.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil) // drop r
+		eventReaders.Put(br)
+	}()
 	var line, data []byte
 	has := false
 	dispatch := func() (bool, error) {
@@ -381,6 +387,9 @@ func readEvents(r io.Reader, handle func(data []byte) error) (done bool, err err
 		}
 	}
 }
+
+// eventReaders are readEvents' 32 KiB buffered readers.
+var eventReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 // readLine reads one line into buf, without its LF or CRLF.
 func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cerulean-ai/cerulean/internal/fault"
@@ -78,7 +79,26 @@ type Backend struct {
 	retries int
 	backoff time.Duration
 	log     *slog.Logger
+
+	hdr headerValues
+
+	// Parsed upstreams, so that a request does not parse URLs or build
+	// header values that are the same every time.
+	mu        sync.RWMutex
+	endpoints map[upstreamKey]*endpoint
 }
+
+// headerValues are the constant request header values, shared read-only
+// by every request.
+type headerValues struct {
+	json, eventStream, userAgent []string
+}
+
+// upstreamKey identifies an upstream as a catalog version names it.
+type upstreamKey struct{ baseURL, model, key string }
+
+// maxEndpoints bounds Backend.endpoints; when full it is emptied.
+const maxEndpoints = 1024
 
 // New returns a backend.
 func New(opts Options) *Backend {
@@ -111,7 +131,9 @@ func New(opts Options) *Backend {
 		}
 		client = &http.Client{Transport: rt}
 	}
-	return &Backend{client: client, retries: opts.Retries, backoff: opts.RetryBackoff, log: opts.Logger}
+	return &Backend{client: client, retries: opts.Retries, backoff: opts.RetryBackoff, log: opts.Logger,
+		endpoints: map[upstreamKey]*endpoint{},
+		hdr:       headerValues{json: []string{"application/json"}, eventStream: []string{"text/event-stream"}, userAgent: []string{"cerulean"}}}
 }
 
 // CloseIdleConnections closes the pooled connections to upstreams that are
@@ -140,7 +162,7 @@ func NewTransport(dialTimeout, responseHeaderTimeout time.Duration, maxIdlePerHo
 // Chat sends a chat completions request and returns the upstream's answer,
 // with usage counted by EstimateChat when the upstream sent none.
 func (b *Backend) Chat(ctx context.Context, t inference.Target, req *inference.ChatRequest) (*inference.ChatCompletion, error) {
-	up, err := upstreamOf(t)
+	up, err := b.endpointOf(t)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +203,7 @@ func (b *Backend) Chat(ctx context.Context, t inference.Target, req *inference.C
 
 // Complete sends a legacy completions request.
 func (b *Backend) Complete(ctx context.Context, t inference.Target, req *inference.CompletionRequest) (*inference.Completion, error) {
-	up, err := upstreamOf(t)
+	up, err := b.endpointOf(t)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +235,7 @@ func (b *Backend) Complete(ctx context.Context, t inference.Target, req *inferen
 // Embed sends an embeddings request. It always asks for float vectors (the
 // gateway encodes base64 itself) and still accepts base64 answers.
 func (b *Backend) Embed(ctx context.Context, t inference.Target, req *inference.EmbeddingRequest) (*inference.EmbeddingList, error) {
-	up, err := upstreamOf(t)
+	up, err := b.endpointOf(t)
 	if err != nil {
 		return nil, err
 	}
@@ -263,11 +285,106 @@ func upstreamOf(t inference.Target) (*endpoint, error) {
 	return &endpoint{base: base, model: u.Model, key: u.APIKey}, nil
 }
 
+// endpointOf is upstreamOf, remembered per upstream with its request URLs
+// and headers prepared (see endpoint.prepare). Failures are not kept.
+func (b *Backend) endpointOf(t inference.Target) (*endpoint, error) {
+	u := t.Version.Upstream
+	if u == nil {
+		return upstreamOf(t)
+	}
+	k := upstreamKey{u.BaseURL, u.Model, u.APIKey}
+	b.mu.RLock()
+	e := b.endpoints[k]
+	b.mu.RUnlock()
+	if e != nil {
+		return e, nil
+	}
+	e, err := upstreamOf(t)
+	if err != nil {
+		return nil, err
+	}
+	e.prepare()
+	b.mu.Lock()
+	if len(b.endpoints) >= maxEndpoints {
+		clear(b.endpoints)
+	}
+	b.endpoints[k] = e
+	b.mu.Unlock()
+	return e, nil
+}
+
 // endpoint is one upstream server and the model and key to use there.
+// It is not modified once prepared, and is shared by concurrent requests.
 type endpoint struct {
 	base  *url.URL
 	model string
 	key   string
+
+	// Set by prepare.
+	prepared bool
+	paths    [numPaths]*url.URL // the request URL of each path pathIndex knows
+	auth     []string           // the Authorization header value, nil without a key
+	apiKey   []string           // the api-key header value, set for Azure hosts with a key
+}
+
+// The paths the backend posts to.
+const (
+	pathChat       = "/chat/completions"
+	pathCompletion = "/completions"
+	pathEmbedding  = "/embeddings"
+	numPaths       = 3
+)
+
+// pathIndex is the index of path in endpoint.paths, -1 for another path.
+func pathIndex(path string) int {
+	switch path {
+	case pathChat:
+		return 0
+	case pathCompletion:
+		return 1
+	case pathEmbedding:
+		return 2
+	}
+	return -1
+}
+
+// prepare parses the request URL of every path pathIndex knows and builds
+// the authentication header values.
+func (e *endpoint) prepare() {
+	for _, p := range [numPaths]string{pathChat, pathCompletion, pathEmbedding} {
+		if u, err := parseRequestURL(e.url(p)); err == nil {
+			e.paths[pathIndex(p)] = u
+		}
+	}
+	if e.key != "" {
+		e.auth = []string{"Bearer " + e.key}
+		if e.isAzure() {
+			e.apiKey = []string{e.key}
+		}
+	}
+	e.prepared = true
+}
+
+// requestURL is a fresh copy of the URL to post path to.
+func (e *endpoint) requestURL(path string) (*url.URL, error) {
+	if i := pathIndex(path); e.prepared && i >= 0 && e.paths[i] != nil {
+		u := *e.paths[i]
+		return &u, nil
+	}
+	return parseRequestURL(e.url(path))
+}
+
+// parseRequestURL parses a request URL as http.NewRequest does, dropping
+// an empty port.
+func parseRequestURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasSuffix(u.Host, ":") {
+		u.Host = strings.TrimSuffix(u.Host, ":")
+	}
+	return u, nil
 }
 
 // host names the upstream in messages: its host and port, never
@@ -308,7 +425,8 @@ func (b *Backend) call(ctx context.Context, up *endpoint, path string, body, out
 		return err
 	}
 	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(out); err != nil {
+	lr := &io.LimitedReader{R: resp.Body, N: maxBody}
+	if err := json.NewDecoder(lr).Decode(out); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -316,6 +434,13 @@ func (b *Backend) call(ctx context.Context, up *endpoint, path string, body, out
 			return timeoutError(up, err)
 		}
 		return badResponse(up, err)
+	}
+	if resp.ContentLength >= 0 && maxBody-lr.N == resp.ContentLength {
+		// All of the body was read: the next read ends it at once, with
+		// no need for drain's time-out.
+		var b [1]byte
+		_, _ = resp.Body.Read(b[:])
+		return nil
 	}
 	drain(resp.Body, cancel)
 	return nil
@@ -328,27 +453,53 @@ func (b *Backend) send(ctx context.Context, up *endpoint, path string, body any,
 	if err != nil {
 		return nil, &fault.Error{Kind: fault.Internal, Code: "internal_error", Message: "could not encode the upstream request", Err: err}
 	}
-	target := up.url(path)
+	target, err := up.requestURL(path)
+	if err != nil {
+		return nil, &fault.Error{Kind: fault.BadGateway, Code: "upstream_not_configured",
+			Message: fmt.Sprintf("cannot build a request to upstream %s", up.host()), Err: err}
+	}
+	accept := b.hdr.json
+	if stream {
+		accept = b.hdr.eventStream
+	}
 	var resp *http.Response
 	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(payload))
-		if err != nil {
-			return nil, &fault.Error{Kind: fault.BadGateway, Code: "upstream_not_configured",
-				Message: fmt.Sprintf("cannot build a request to upstream %s", up.host()), Err: err}
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("User-Agent", "cerulean")
-		if stream {
-			req.Header.Set("Accept", "text/event-stream")
-		} else {
-			req.Header.Set("Accept", "application/json")
-		}
-		if up.key != "" {
-			req.Header.Set("Authorization", "Bearer "+up.key)
+		// Built by hand rather than by http.NewRequestWithContext, which
+		// would parse the URL again; the header values are shared
+		// read-only slices (Header.Set and Add replace them, never write
+		// into them).
+		hdr := make(http.Header, 5)
+		hdr["Content-Type"] = b.hdr.json
+		hdr["User-Agent"] = b.hdr.userAgent
+		hdr["Accept"] = accept
+		if up.auth != nil {
+			hdr["Authorization"] = up.auth
+			if up.apiKey != nil {
+				hdr["Api-Key"] = up.apiKey
+			}
+		} else if up.key != "" {
+			hdr.Set("Authorization", "Bearer "+up.key)
 			if up.isAzure() {
-				req.Header.Set("api-key", up.key)
+				hdr.Set("api-key", up.key)
 			}
 		}
+		u := target
+		if attempt > 0 {
+			c := *target
+			u = &c
+		}
+		req := (&http.Request{
+			Method:        http.MethodPost,
+			URL:           u,
+			Proto:         "HTTP/1.1",
+			ProtoMajor:    1,
+			ProtoMinor:    1,
+			Header:        hdr,
+			Body:          io.NopCloser(bytes.NewReader(payload)),
+			GetBody:       func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(payload)), nil },
+			ContentLength: int64(len(payload)),
+			Host:          u.Host,
+		}).WithContext(ctx)
 		resp, err = b.client.Do(req)
 		if err == nil {
 			break
