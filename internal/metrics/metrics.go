@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cerulean-ai/cerulean/internal/gateway"
+	"github.com/cerulean-ai/cerulean/internal/inference"
 )
 
 // Metric names.
@@ -78,7 +80,30 @@ type Metrics struct {
 
 	queueDepth, ptu, replicas *funcGauge
 	captureDrops              *funcCounter
+
+	// The series of successful requests, bound to their labels once per
+	// (project, deployment, model, sku, operation) instead of looked up
+	// by label values on every request.
+	mu sync.RWMutex
+	ok map[seriesKey]*okSeries
 }
+
+// seriesKey is the labels every per-request series shares.
+type seriesKey struct{ project, deployment, model, sku, operation string }
+
+// okSeries are what Record touches for a request that ended with 200: the
+// series it always updates, bound, and the label values of those it
+// updates only sometimes (their series must not appear before they do).
+type okSeries struct {
+	requests      prometheus.Counter
+	duration      prometheus.Observer
+	input, output prometheus.Observer // output is nil for embeddings
+	// Label values of the tokens series by type, and of the TTFT series.
+	prompt, completion, cached, ttft []string
+}
+
+// maxOKSeries bounds Metrics.ok; when full it is emptied.
+const maxOKSeries = 4096
 
 var _ gateway.Meter = (*Metrics)(nil)
 
@@ -87,6 +112,7 @@ var _ gateway.Meter = (*Metrics)(nil)
 func New() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
+		ok:  map[seriesKey]*okSeries{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameRequests,
 			Help: "Inference requests that reached a deployment, by operation and HTTP status code."},
 			labels("operation", "status_code")),
@@ -133,6 +159,10 @@ func (m *Metrics) Handler() http.Handler {
 
 // Record counts one request. It never blocks.
 func (m *Metrics) Record(_ context.Context, r gateway.Record) {
+	if r.Status == http.StatusOK {
+		m.recordOK(&r)
+		return
+	}
 	base := []string{r.Project, r.Deployment, r.Model, r.SKU}
 	with := func(extra ...string) []string { return append(base[:4:4], extra...) }
 	status := strconv.Itoa(r.Status)
@@ -141,31 +171,81 @@ func (m *Metrics) Record(_ context.Context, r gateway.Record) {
 	if r.Status == http.StatusTooManyRequests {
 		m.rateLimited.WithLabelValues(base...).Inc()
 	}
-	u := r.Usage
+	m.addTokens(r.Usage, with("prompt"), with("completion"), with("cached"))
+}
+
+// addTokens counts usage's tokens in the series of the given label values.
+func (m *Metrics) addTokens(u inference.Usage, prompt, completion, cached []string) {
 	if u.PromptTokens > 0 {
-		m.tokens.WithLabelValues(with("prompt")...).Add(float64(u.PromptTokens))
+		m.tokens.WithLabelValues(prompt...).Add(float64(u.PromptTokens))
 	}
 	if u.CompletionTokens > 0 {
-		m.tokens.WithLabelValues(with("completion")...).Add(float64(u.CompletionTokens))
+		m.tokens.WithLabelValues(completion...).Add(float64(u.CompletionTokens))
 	}
 	if c := u.Cached(); c > 0 {
-		m.tokens.WithLabelValues(with("cached")...).Add(float64(c))
+		m.tokens.WithLabelValues(cached...).Add(float64(c))
 	}
-	if r.Status != http.StatusOK {
-		return
-	}
-	m.tokenUsage.WithLabelValues(with(r.Operation, "input")...).Observe(float64(u.PromptTokens))
-	if r.Operation != "embedding" {
-		m.tokenUsage.WithLabelValues(with(r.Operation, "output")...).Observe(float64(u.CompletionTokens))
+}
+
+// recordOK is Record of a request that ended with 200, through the
+// request's okSeries.
+func (m *Metrics) recordOK(r *gateway.Record) {
+	s := m.okSeries(seriesKey{r.Project, r.Deployment, r.Model, r.SKU, r.Operation})
+	s.requests.Inc()
+	s.duration.Observe(r.Latency.Seconds())
+	u := r.Usage
+	m.addTokens(u, s.prompt, s.completion, s.cached)
+	s.input.Observe(float64(u.PromptTokens))
+	if s.output != nil {
+		s.output.Observe(float64(u.CompletionTokens))
 	}
 	if r.Stream {
-		m.ttft.WithLabelValues(with(r.Operation)...).Observe(r.TimeToFirstToken.Seconds())
+		m.ttft.WithLabelValues(s.ttft...).Observe(r.TimeToFirstToken.Seconds())
 	}
+}
+
+// okSeries returns k's okSeries, binding it on first use.
+func (m *Metrics) okSeries(k seriesKey) *okSeries {
+	m.mu.RLock()
+	s := m.ok[k]
+	m.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	with := func(extra ...string) []string {
+		return append([]string{k.project, k.deployment, k.model, k.sku}, extra...)
+	}
+	s = &okSeries{
+		requests:   m.requests.WithLabelValues(with(k.operation, "200")...),
+		duration:   m.duration.WithLabelValues(with(k.operation)...),
+		input:      m.tokenUsage.WithLabelValues(with(k.operation, "input")...),
+		prompt:     with("prompt"),
+		completion: with("completion"),
+		cached:     with("cached"),
+		ttft:       with(k.operation),
+	}
+	if k.operation != "embedding" {
+		s.output = m.tokenUsage.WithLabelValues(with(k.operation, "output")...)
+	}
+	m.mu.Lock()
+	if len(m.ok) >= maxOKSeries {
+		clear(m.ok)
+	}
+	m.ok[k] = s
+	m.mu.Unlock()
+	return s
 }
 
 // Forget drops every per-request series of a deployment, for when it is
 // deleted, so that its series do not linger until the next restart.
 func (m *Metrics) Forget(project, deployment string) {
+	m.mu.Lock()
+	for k := range m.ok {
+		if k.project == project && k.deployment == deployment {
+			delete(m.ok, k)
+		}
+	}
+	m.mu.Unlock()
 	l := prometheus.Labels{"project": project, "deployment": deployment}
 	m.requests.DeletePartialMatch(l)
 	m.tokenUsage.DeletePartialMatch(l)
