@@ -381,9 +381,7 @@ func parseRequestURL(s string) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasSuffix(u.Host, ":") {
-		u.Host = strings.TrimSuffix(u.Host, ":")
-	}
+	u.Host = strings.TrimSuffix(u.Host, ":")
 	return u, nil
 }
 
