@@ -175,6 +175,10 @@ type state struct {
 // a long prompt's buffers are left to the garbage collector.
 const reuseTokens = 64
 
+// swigluGrain is the fewest SwiGLU values per parallel chunk: an
+// exponential each, so a decode step's few thousand are worth splitting.
+const swigluGrain = 2048
+
 // maxKeptOutputs is the most logits rows whose buffer a state keeps.
 const maxKeptOutputs = 16
 
@@ -277,7 +281,9 @@ func (st *state) run(ctx context.Context, b *Batch) error {
 		if err := matMul(m.pool, m.kern, &ly.up, &st.in, st.u); err != nil {
 			return fmt.Errorf("model: %s: %w", ly.up.name, err)
 		}
-		swiglu(st.g, st.u)
+		m.pool.run(len(st.g), swigluGrain, func(lo, hi int) {
+			swiglu(st.g[lo:hi], st.u[lo:hi])
+		})
 		st.in.reset(st.g, n, c.FeedForward)
 		if err := matMul(m.pool, m.kern, &ly.down, &st.in, st.tmp); err != nil {
 			return fmt.Errorf("model: %s: %w", ly.down.name, err)

@@ -1,9 +1,19 @@
 package model
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// spinFor is how long an idle worker polls for the next loop, and the
+// caller of run for its helpers to finish, before blocking. A decode step
+// runs a few hundred short loops with serial work in between; waking a
+// parked goroutine costs several microseconds each time, while polling
+// for a moment keeps the threads ready. After spinFor of no work the
+// workers park, so an idle model costs no CPU.
+var spinFor = 50 * time.Microsecond
 
 // pool runs parallel loops on a fixed set of worker goroutines, started
 // once per Model. The caller of run takes part in the work, so a pool of n
@@ -18,6 +28,7 @@ type pool struct {
 // until none are left.
 type job struct {
 	next  atomic.Int64
+	left  atomic.Int32 // helpers still working
 	n     int64
 	grain int64
 	fn    func(lo, hi int)
@@ -38,10 +49,55 @@ func newPool(threads int) *pool {
 
 func (p *pool) worker() {
 	defer p.done.Done()
-	for j := range p.jobs {
+	for {
+		j, ok := p.receive()
+		if !ok {
+			return
+		}
 		j.work()
+		j.left.Add(-1)
 		j.wg.Done()
 	}
+}
+
+// receive returns the next job, polling the queue for up to spinFor
+// before blocking on it; ok is false once the pool is closed.
+func (p *pool) receive() (j *job, ok bool) {
+	if spinFor > 0 {
+		start := time.Now()
+		for i := 1; ; i++ {
+			select {
+			case j, ok = <-p.jobs:
+				return j, ok
+			default:
+			}
+			if i%64 == 0 {
+				if time.Since(start) > spinFor {
+					break
+				}
+				runtime.Gosched()
+			}
+		}
+	}
+	j, ok = <-p.jobs
+	return j, ok
+}
+
+// wait returns when every helper of j is done, polling for up to spinFor
+// before blocking.
+func (j *job) wait() {
+	if spinFor > 0 && j.left.Load() > 0 {
+		start := time.Now()
+		for i := 1; j.left.Load() > 0; i++ {
+			if i%64 == 0 {
+				if time.Since(start) > spinFor {
+					break
+				}
+				runtime.Gosched()
+			}
+		}
+	}
+	j.wg.Wait()
 }
 
 func (j *job) work() {
@@ -74,11 +130,12 @@ func (p *pool) run(n, grain int, fn func(lo, hi int)) {
 	j := &job{n: int64(n), grain: int64(grain), fn: fn}
 	helpers := min(p.threads-1, chunks-1)
 	j.wg.Add(helpers)
+	j.left.Store(int32(helpers))
 	for range helpers {
 		p.jobs <- j
 	}
 	j.work()
-	j.wg.Wait()
+	j.wait()
 }
 
 // close stops the workers; run must not be called afterwards.
