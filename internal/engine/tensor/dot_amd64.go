@@ -5,57 +5,89 @@
 package tensor
 
 // dotF32AVX2 is dotF32 with AVX2 and FMA.
+//
+//go:noescape
 func dotF32AVX2(n int, w []byte, x []byte) float32
 
 // dotF16AVX2 is dotF16 with F16C conversions and FMA.
+//
+//go:noescape
 func dotF16AVX2(n int, w []byte, x []byte) float32
 
 // dotBF16AVX2 is dotBF16 with AVX2 and FMA.
+//
+//go:noescape
 func dotBF16AVX2(n int, w []byte, x []byte) float32
 
 // dotQ8_0AVX2 is dotQ8_0Q8_0 with AVX2 and FMA.
+//
+//go:noescape
 func dotQ8_0AVX2(n int, w []byte, x []byte) float32
 
 // dotQ8_0x4AVX2 is dotQ8_0AVX2 of one weight row with four activation
 // rows, the r-th at x[r*stride:], into dst[r]; bit-identical to four calls of it.
+//
+//go:noescape
 func dotQ8_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
 
 // dotQ4_0AVX2 is dotQ4_0Q8_0 with AVX2 and FMA.
+//
+//go:noescape
 func dotQ4_0AVX2(n int, w []byte, x []byte) float32
 
 // dotQ4_0x4AVX2 is dotQ4_0AVX2 of one weight row with four activation
 // rows, the r-th at x[r*stride:], into dst[r]; bit-identical to four calls of it.
+//
+//go:noescape
 func dotQ4_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
 
 // dotQ5_0AVX2 is dotQ5_0Q8_0 with AVX2 and FMA.
+//
+//go:noescape
 func dotQ5_0AVX2(n int, w []byte, x []byte) float32
 
 // dotQ5_0x4AVX2 is dotQ5_0AVX2 of one weight row with four activation
 // rows, the r-th at x[r*stride:], into dst[r]; bit-identical to four calls of it.
+//
+//go:noescape
 func dotQ5_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
 
 // dotQ4_KAVX2 is dotQ4_KQ8_K with AVX2; bit-identical to it.
+//
+//go:noescape
 func dotQ4_KAVX2(n int, w []byte, x []byte) float32
 
 // dotQ4_Kx4AVX2 is dotQ4_KAVX2 of one weight row with four activation
 // rows, the r-th at x[r*stride:], into dst[r]; bit-identical to it.
+//
+//go:noescape
 func dotQ4_Kx4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
 
 // dotQ5_KAVX2 is dotQ5_KQ8_K with AVX2; bit-identical to it.
+//
+//go:noescape
 func dotQ5_KAVX2(n int, w []byte, x []byte) float32
 
 // dotQ5_Kx4AVX2 is dotQ5_KAVX2 of one weight row with four activation
 // rows, the r-th at x[r*stride:], into dst[r]; bit-identical to it.
+//
+//go:noescape
 func dotQ5_Kx4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
 
 // dotQ6_KAVX2 is dotQ6_KQ8_K with AVX2; bit-identical to it when the Q8_K
 // block sums are right.
+//
+//go:noescape
 func dotQ6_KAVX2(n int, w []byte, x []byte) float32
 
 // sumWordsAVX2 returns the wrapping sum of the little-endian uint64
 // words of p, reading 256 bytes per iteration; len(p) must be a
 // multiple of 256.
+//
+//go:noescape
 func sumWordsAVX2(p []byte) uint64
 
 // axpyF32AVX2 adds a·x[i] to y[i] for every i < len(y), with FMA.
+//
+//go:noescape
 func axpyF32AVX2(a float32, x []float32, y []float32)

@@ -13,6 +13,7 @@ import (
 // register.
 func floatDot(name, doc string, esize int, load8 func(m Mem) VecVirtual, load1 func(m Mem) VecVirtual) {
 	TEXT(name, NOSPLIT, "func(n int, w, x []byte) float32")
+	Pragma("noescape")
 	Doc(doc)
 	n, w, x := dotParams()
 	wm, xm := Mem{Base: w}, Mem{Base: x}
@@ -108,6 +109,7 @@ func genBF16() {
 // sum of the 64-bit words of p, whose length must be a multiple of 256.
 func genSum() {
 	TEXT("sumWordsAVX2", NOSPLIT, "func(p []byte) uint64")
+	Pragma("noescape")
 	Doc("sumWordsAVX2 returns the wrapping sum of the little-endian uint64",
 		"words of p, reading 256 bytes per iteration; len(p) must be a",
 		"multiple of 256.")
@@ -148,6 +150,7 @@ func genSum() {
 // multiply-add.
 func genAxpy() {
 	TEXT("axpyF32AVX2", NOSPLIT, "func(a float32, x, y []float32)")
+	Pragma("noescape")
 	Doc("axpyF32AVX2 adds a·x[i] to y[i] for every i < len(y), with FMA.")
 	x := Load(Param("x").Base(), GP64())
 	y := Load(Param("y").Base(), GP64())

@@ -83,6 +83,7 @@ func shiftBit(src VecVirtual, s int) VecVirtual {
 // kernel.
 func genK4(name, doc string, size, qhOff, qsOff int) {
 	TEXT(name, NOSPLIT, "func(n int, w, x []byte) float32")
+	Pragma("noescape")
 	Doc(doc)
 	n, w, x := dotParams()
 	SHRQ(U8(8), n)
@@ -186,6 +187,7 @@ func genQ5_K() {
 func genQ6_K() {
 	const name = "dotQ6_KAVX2"
 	TEXT(name, NOSPLIT, "func(n int, w, x []byte) float32")
+	Pragma("noescape")
 	Doc("dotQ6_KAVX2 is dotQ6_KQ8_K with AVX2; bit-identical to it when the Q8_K",
 		"block sums are right.")
 	n, w, x := dotParams()
@@ -280,6 +282,7 @@ func genQ6_K() {
 // bit-identical to the one-row kernel's. The running sums live in dst.
 func genK4x4(name string, doc []string, size, qhOff, qsOff int) {
 	TEXT(name, NOSPLIT, "func(n int, w, x []byte, stride int, dst *[4]float32)")
+	Pragma("noescape")
 	Doc(doc...)
 	n, w, x := dotParams()
 	SHRQ(U8(8), n)

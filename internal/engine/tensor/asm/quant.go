@@ -43,8 +43,10 @@ const block32Acc = 2
 func block32Dot(name string, doc []string, rows, wsize int, setup func() func(wm Mem) VecVirtual) {
 	if rows == 1 {
 		TEXT(name, NOSPLIT, "func(n int, w, x []byte) float32")
+		Pragma("noescape")
 	} else {
 		TEXT(name, NOSPLIT, "func(n int, w, x []byte, stride int, dst *[4]float32)")
+		Pragma("noescape")
 	}
 	Doc(doc...)
 	n, w, x := dotParams()
