@@ -46,16 +46,18 @@ func (g *Gateway) chat(w *responseWriter, r *http.Request, c *call, in input) (e
 	}
 	if c.dialect == dialectAzure {
 		if out.PromptFilterResults == nil {
-			out.PromptFilterResults = promptFilterResults(1)
+			out.PromptFilterResults = g.promptFilter(1)
 		}
 		out.Choices = append([]inference.ChatChoice(nil), out.Choices...)
 		for i := range out.Choices {
 			if out.Choices[i].ContentFilterResults == nil {
-				out.Choices[i].ContentFilterResults = safeResults()
+				out.Choices[i].ContentFilterResults = g.safe
 			}
 		}
 	}
-	data, err := marshal(&out)
+	jb := getJSONBuffer()
+	defer jb.release()
+	data, err := jb.marshal(&out)
 	if err != nil {
 		return fmt.Errorf("gateway: encode chat completion: %w", err)
 	}
@@ -86,7 +88,7 @@ func (g *Gateway) chatStream(x *exchange, req *inference.ChatRequest) error {
 		if !azure {
 			return nil
 		}
-		return s.send(&inference.ChatChunk{PromptFilterResults: promptFilterResults(1), Choices: []inference.ChunkChoice{}})
+		return s.send(&inference.ChatChunk{PromptFilterResults: g.promptFilter(1), Choices: []inference.ChunkChoice{}})
 	}
 	tr := x.transcript(true)
 	emit := func(ch *inference.ChatChunk) error {
@@ -113,7 +115,7 @@ func (g *Gateway) chatStream(x *exchange, req *inference.ChatRequest) error {
 			out.Choices = append([]inference.ChunkChoice(nil), out.Choices...)
 			for i := range out.Choices {
 				if d := out.Choices[i].Delta.Content; d != nil && *d != "" && out.Choices[i].ContentFilterResults == nil {
-					out.Choices[i].ContentFilterResults = safeResults()
+					out.Choices[i].ContentFilterResults = g.safe
 				}
 			}
 		}

@@ -43,16 +43,18 @@ func (g *Gateway) completions(w *responseWriter, r *http.Request, c *call, in in
 	g.fillCompletion(x, &out)
 	if c.dialect == dialectAzure {
 		if out.PromptFilterResults == nil {
-			out.PromptFilterResults = promptFilterResults(req.Prompt.Len())
+			out.PromptFilterResults = g.promptFilter(req.Prompt.Len())
 		}
 		out.Choices = append([]inference.CompletionChoice(nil), out.Choices...)
 		for i := range out.Choices {
 			if out.Choices[i].ContentFilterResults == nil {
-				out.Choices[i].ContentFilterResults = safeResults()
+				out.Choices[i].ContentFilterResults = g.safe
 			}
 		}
 	}
-	data, err := marshal(&out)
+	jb := getJSONBuffer()
+	defer jb.release()
+	data, err := jb.marshal(&out)
 	if err != nil {
 		return fmt.Errorf("gateway: encode completion: %w", err)
 	}
@@ -97,7 +99,7 @@ func (g *Gateway) completionStream(x *exchange, req *inference.CompletionRequest
 		if !azure {
 			return nil
 		}
-		return s.send(&inference.Completion{PromptFilterResults: promptFilterResults(req.Prompt.Len()), Choices: []inference.CompletionChoice{}})
+		return s.send(&inference.Completion{PromptFilterResults: g.promptFilter(req.Prompt.Len()), Choices: []inference.CompletionChoice{}})
 	}
 	tr := x.transcript(false)
 	emit := func(ch *inference.Completion) error {
@@ -115,7 +117,7 @@ func (g *Gateway) completionStream(x *exchange, req *inference.CompletionRequest
 			out.Choices = append([]inference.CompletionChoice(nil), out.Choices...)
 			for i := range out.Choices {
 				if out.Choices[i].Text != "" && out.Choices[i].ContentFilterResults == nil {
-					out.Choices[i].ContentFilterResults = safeResults()
+					out.Choices[i].ContentFilterResults = g.safe
 				}
 			}
 		}

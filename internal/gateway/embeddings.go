@@ -34,11 +34,13 @@ func (g *Gateway) embeddings(w *responseWriter, r *http.Request, c *call, in inp
 	if out.Model == "" {
 		out.Model = x.target.Model
 	}
+	jb := getJSONBuffer()
+	defer jb.release()
 	var data []byte
 	if format == "base64" {
-		data, err = marshal(out.Base64())
+		data, err = jb.marshal(out.Base64())
 	} else {
-		data, err = marshal(&out)
+		data, err = jb.marshal(&out)
 	}
 	if err != nil {
 		return fmt.Errorf("gateway: encode embeddings: %w", err)

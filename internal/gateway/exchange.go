@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -167,10 +168,11 @@ func (x *exchange) finish(err error) {
 	}
 }
 
-// reply sends a 200 JSON body and keeps it when capture is on.
+// reply sends a 200 JSON body and keeps a copy when capture is on (data
+// may be a pooled buffer's).
 func (x *exchange) reply(data []byte) {
 	if x.capture {
-		x.resp = data
+		x.resp = bytes.Clone(data)
 	}
 	writeJSON(x.w, data)
 }

@@ -20,3 +20,12 @@ func promptFilterResults(n int) []inference.PromptFilterResult {
 	}
 	return out
 }
+
+// promptFilter is promptFilterResults(n), shared for the usual single
+// prompt: the gateway's values are built once and only read (marshalled).
+func (g *Gateway) promptFilter(n int) []inference.PromptFilterResult {
+	if n == 1 {
+		return g.prompt1
+	}
+	return promptFilterResults(n)
+}

@@ -125,6 +125,12 @@ type Gateway struct {
 	admitter Admitter
 	meter    Meter
 	capture  Capturer
+
+	// Azure's content-filter annotations of content that passed, built
+	// once and shared read-only by every response: safeResults() and
+	// promptFilterResults(1).
+	safe    *inference.ContentFilterResults
+	prompt1 []inference.PromptFilterResult
 }
 
 // New returns a gateway over d.
@@ -138,6 +144,8 @@ func New(d Deps) *Gateway {
 		admitter: d.Admit,
 		meter:    d.Meter,
 		capture:  d.Capture,
+		safe:     safeResults(),
+		prompt1:  promptFilterResults(1),
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)

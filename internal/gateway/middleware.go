@@ -58,7 +58,7 @@ func (w *responseWriter) Flush() {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
+	_ = flush(w.ResponseWriter)
 }
 
 // started reports whether the header has been sent.
