@@ -5,9 +5,34 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 var null = []byte("null")
+
+// unquoteSimple decodes the JSON string literal b without a second pass of
+// encoding/json when that cannot change the result: no escapes, no control
+// characters, valid UTF-8. ok is false for any other input, which the
+// caller then hands to json.Unmarshal.
+func unquoteSimple(b []byte) (s string, ok bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	ascii := true
+	for _, c := range in {
+		switch {
+		case c < 0x20 || c == '"' || c == '\\':
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
+}
 
 // UnmarshalJSON reads a string, an array of parts or null.
 func (c *Content) UnmarshalJSON(b []byte) error {
@@ -17,6 +42,10 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 		return errors.New("content: empty value")
 	case b[0] == '"':
 		c.Parts = nil
+		if t, ok := unquoteSimple(b); ok {
+			c.Text = t
+			return nil
+		}
 		return json.Unmarshal(b, &c.Text)
 	case b[0] == '[':
 		var parts []ContentPart
@@ -51,9 +80,11 @@ func (s *Strings) UnmarshalJSON(b []byte) error {
 		*s = nil
 		return nil
 	case len(b) > 0 && b[0] == '"':
-		var one string
-		if err := json.Unmarshal(b, &one); err != nil {
-			return err
+		one, ok := unquoteSimple(b)
+		if !ok {
+			if err := json.Unmarshal(b, &one); err != nil {
+				return err
+			}
 		}
 		*s = Strings{one}
 		return nil
@@ -76,9 +107,11 @@ func (s *Strings) UnmarshalJSON(b []byte) error {
 func (t *ToolChoice) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
-		var mode string
-		if err := json.Unmarshal(b, &mode); err != nil {
-			return err
+		mode, ok := unquoteSimple(b)
+		if !ok {
+			if err := json.Unmarshal(b, &mode); err != nil {
+				return err
+			}
 		}
 		*t = ToolChoice{Mode: mode}
 		return nil

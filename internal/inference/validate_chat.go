@@ -2,6 +2,7 @@ package inference
 
 import (
 	"fmt"
+	"slices"
 )
 
 // Roles of chat messages.
@@ -120,8 +121,8 @@ func (m *Message) validate(i int) error {
 	if m.Role == "" {
 		return missing(at("role"))
 	}
-	if err := oneOf(at("role"), m.Role, roles...); err != nil {
-		return err
+	if !slices.Contains(roles, m.Role) { // checked first: at formats a string
+		return oneOf(at("role"), m.Role, roles...)
 	}
 	hasCall := len(m.ToolCalls) > 0 || len(m.FunctionCall) > 0
 	switch {
