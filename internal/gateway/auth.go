@@ -14,10 +14,10 @@ const maxKeyLen = 512
 // presentedKey is the key of a request: the api-key header (any case), or
 // an Authorization: Bearer token.
 func presentedKey(r *http.Request) string {
-	if k := strings.TrimSpace(r.Header.Get("api-key")); k != "" {
+	if k := strings.TrimSpace(r.Header.Get("Api-Key")); k != "" {
 		return k
 	}
-	auth := strings.TrimSpace(r.Header.Get("authorization"))
+	auth := strings.TrimSpace(r.Header.Get("Authorization"))
 	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
 		return strings.TrimSpace(auth[7:])
 	}
@@ -39,7 +39,7 @@ func (g *Gateway) authenticate(ctx context.Context, w *responseWriter, r *http.R
 		return Caller{}, err
 	}
 	if caller.Region != "" {
-		w.Header().Set("x-ms-region", caller.Region)
+		w.Header().Set("X-Ms-Region", caller.Region)
 	}
 	return caller, nil
 }

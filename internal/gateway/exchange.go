@@ -188,7 +188,7 @@ func (x *exchange) transcript(chat bool) *transcript {
 
 // writeJSON sends a 200 JSON body.
 func writeJSON(w *responseWriter, data []byte) {
-	w.Header().Set("content-type", "application/json")
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(data)
 }

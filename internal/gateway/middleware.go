@@ -69,15 +69,19 @@ func (w *responseWriter) started() bool { return w.status != 0 }
 // and turns a panic into a 500.
 func (g *Gateway) wrap(d dialect, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(hw http.ResponseWriter, r *http.Request) {
-		c := &call{id: requestID(r), dialect: d, start: g.now()}
-		w := &responseWriter{ResponseWriter: hw}
+		// One allocation for the request's state and writer.
+		st := &struct {
+			c call
+			w responseWriter
+		}{c: call{id: requestID(r), dialect: d, start: g.now()}, w: responseWriter{ResponseWriter: hw}}
+		c, w := &st.c, &st.w
 		hdr := w.Header()
-		hdr.Set("x-request-id", c.id)
-		hdr.Set("apim-request-id", c.id)
-		if v := r.Header.Get("x-ms-client-request-id"); v != "" && validRequestID(v) {
-			hdr.Set("x-ms-client-request-id", v)
+		hdr.Set("X-Request-Id", c.id)
+		hdr.Set("Apim-Request-Id", c.id)
+		if v := r.Header.Get("X-Ms-Client-Request-Id"); v != "" && validRequestID(v) {
+			hdr.Set("X-Ms-Client-Request-Id", v)
 		}
-		hdr.Set("x-content-type-options", "nosniff")
+		hdr.Set("X-Content-Type-Options", "nosniff")
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -99,7 +103,7 @@ func (g *Gateway) wrap(d dialect, h handlerFunc) http.Handler {
 // requestID is the client's x-ms-client-request-id or x-request-id when it
 // is a sane identifier, else a new random UUID.
 func requestID(r *http.Request) string {
-	for _, h := range []string{"x-ms-client-request-id", "x-request-id"} {
+	for _, h := range [...]string{"X-Ms-Client-Request-Id", "X-Request-Id"} {
 		if v := r.Header.Get(h); v != "" && validRequestID(v) {
 			return v
 		}

@@ -27,10 +27,10 @@ func (s *sse) start() {
 		return
 	}
 	h := s.w.Header()
-	h.Set("content-type", "text/event-stream")
-	h.Set("cache-control", "no-cache")
-	h.Set("x-accel-buffering", "no")
-	h.Del("content-length")
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	h.Del("Content-Length")
 	s.w.WriteHeader(http.StatusOK)
 }
 

@@ -83,11 +83,13 @@ const (
 	opEmbedding  = "embedding"
 )
 
+// The header names are in canonical form, so that setting them does not
+// allocate a canonicalized copy per request.
 const (
 	shardCount              = 16
-	utilizationHeader       = "azure-openai-deployment-utilization"
-	remainingRequestsHeader = "x-ratelimit-remaining-requests"
-	remainingTokensHeader   = "x-ratelimit-remaining-tokens"
+	utilizationHeader       = "Azure-Openai-Deployment-Utilization"
+	remainingRequestsHeader = "X-Ratelimit-Remaining-Requests"
+	remainingTokensHeader   = "X-Ratelimit-Remaining-Tokens"
 )
 
 // Static is the same Limits for every project; zero fields mean Azure's
