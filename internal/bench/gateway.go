@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -100,9 +99,6 @@ func startGateway(ctx context.Context, o GatewayOptions, log *slog.Logger) (*gat
 	cfg.DataDir = o.DataDir
 	cfg.AdminToken = "bench-admin-token"
 	cfg.LogLevel = "error"
-	// The server's GC target as `cerulean serve` would pick it: the
-	// default, or none when GOGC is set.
-	cfg.GCPercent = config.Defaults(os.Getenv).GCPercent
 	srvCtx, stop := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)

@@ -44,7 +44,7 @@ data folder.`,
 	f.StringVar(&cfg.Model, "model", "", "a GGUF file to register and deploy in project default at start")
 	f.StringVar(&cfg.Deployment, "deployment", "", "the deployment name for --model (default: the file's base name without .gguf)")
 	f.BoolVar(&cfg.Demo, "demo", cfg.Demo, "on first start, make and deploy a tiny random-weight demo model as \"demo\" (env CERULEAN_DEMO=0 turns it off)")
-	f.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "garbage collector target percent for the server (0 keeps the runtime's, e.g. from GOGC; default 400 unless GOGC is set)")
+	f.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "garbage collector target percent (debug.SetGCPercent); 0 keeps the runtime's, from GOGC or 100")
 	f.IntVar(&cfg.Threads, "threads", 0, "threads of the built-in engine (default: all cores)")
 	f.StringVar(&cfg.Kubeconfig, "kubeconfig", cfg.Kubeconfig, "run ManagedCompute replicas on Kubernetes with this kubeconfig (env CERULEAN_KUBECONFIG); default: local worker processes")
 	f.StringVar(&cfg.KubeNamespace, "kube-namespace", cfg.KubeNamespace, "Kubernetes namespace of the replicas (default cerulean)")
