@@ -187,9 +187,9 @@ func (s *Supervisor) pick(ctx context.Context, t inference.Target, avoid map[str
 			}, nil
 		}
 		if len(g.replicas) == 0 {
-			if g.d.Capacity > 0 || !g.d.ScaleToZero {
-				s.mu.Unlock()
-				if g.d.Capacity > 0 {
+			if capacity := g.d.Capacity; capacity > 0 || !g.d.ScaleToZero {
+				s.mu.Unlock() // g.d may change once the lock is released
+				if capacity > 0 {
 					return "", nil, notReady(t.Deployment, "none is running")
 				}
 				return "", nil, scaledToZero(t.Deployment)
