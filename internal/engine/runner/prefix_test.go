@@ -86,8 +86,8 @@ func TestPrefixReuseMatchesCold(t *testing.T) {
 func TestPrefixEviction(t *testing.T) {
 	spec := tinySpec{seed: 12, ctx: 512}
 	m := loadTiny(t, spec)
-	spec.defaults()
-	perPos := int64(spec.layers * 2 * (spec.kvHeads * spec.embd / spec.heads) * 4)
+	cfg := m.Config()
+	perPos := int64(cfg.Layers * (cfg.KVDim() + cfg.VDim()) * 4) // float32 K and V of one position
 	// Each sequence below holds 24 prompt + 7 generated positions, in a
 	// cache grown to 48 positions: two fit, three do not.
 	limit := 100 * perPos
@@ -146,8 +146,8 @@ func waitIdle(t *testing.T, r *Runner) {
 func TestPrefixBudget(t *testing.T) {
 	spec := tinySpec{seed: 13, ctx: 512}
 	m := loadTiny(t, spec)
-	spec.defaults()
-	perPos := int64(spec.layers * 2 * (spec.kvHeads * spec.embd / spec.heads) * 4)
+	cfg := m.Config()
+	perPos := int64(cfg.Layers * (cfg.KVDim() + cfg.VDim()) * 4) // float32 K and V of one position
 	r := start(t, m, Options{MaxKVBytes: 100 * perPos})
 	a := make([]int32, 40)
 	b := make([]int32, 40)

@@ -358,8 +358,8 @@ func TestSlowConsumer(t *testing.T) {
 func TestPreemption(t *testing.T) {
 	spec := tinySpec{seed: 8}
 	m := loadTiny(t, spec)
-	spec.defaults()
-	perPos := int64(spec.layers * 2 * (spec.kvHeads * spec.embd / spec.heads) * 4)
+	cfg := m.Config()
+	perPos := int64(cfg.Layers * (cfg.KVDim() + cfg.VDim()) * 4) // float32 K and V of one position
 	r := start(t, m, Options{MaxKVBytes: 70 * perPos})
 	prompt := m.Tokenizer().Encode("she is", true, false)
 	req := Request{Prompt: prompt, MaxTokens: 40, Params: noEOS()}
