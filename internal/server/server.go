@@ -118,6 +118,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	})
 	h, err := build(cfg, log, st, sealer, token, publicURL, ui, &ready)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer h.engine.Close()
