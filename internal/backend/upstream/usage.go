@@ -2,11 +2,7 @@ package upstream
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
-	"math"
 	"unicode/utf8"
 
 	"github.com/cerulean-ai/cerulean/internal/inference"
@@ -141,18 +137,7 @@ func decodeVector(raw json.RawMessage) ([]float32, error) {
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, err
 		}
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return nil, err
-		}
-		if len(b)%4 != 0 {
-			return nil, errors.New("base64 embedding is not a whole number of float32s")
-		}
-		v := make([]float32, len(b)/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		return v, nil
+		return inference.DecodeFloat32s(s)
 	}
 	var v []float32
 	err := json.Unmarshal(raw, &v)
