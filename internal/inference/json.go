@@ -153,23 +153,21 @@ func (p *Prompt) UnmarshalJSON(b []byte) error {
 	}
 	switch b[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+		s, ok := unquoteSimple(b)
+		if !ok {
+			if err := json.Unmarshal(b, &s); err != nil {
+				return err
+			}
 		}
 		p.Texts = []string{s}
 		return nil
 	case '[':
-		var raw []json.RawMessage
-		if err := json.Unmarshal(b, &raw); err != nil {
-			return err
-		}
-		if len(raw) == 0 {
-			p.Texts = []string{}
-			return nil
-		}
-		first := bytes.TrimSpace(raw[0])
+		// The first element's opening byte tells the shape; the array is
+		// then decoded once, into that shape.
+		first := bytes.TrimLeft(b[1:], " \t\r\n")
 		switch {
+		case len(first) > 0 && first[0] == ']':
+			p.Texts = []string{}
 		case len(first) > 0 && first[0] == '"':
 			var ss []string
 			if err := json.Unmarshal(b, &ss); err != nil {
