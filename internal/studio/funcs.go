@@ -61,8 +61,6 @@ func funcMap() template.FuncMap {
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
 		"join":       strings.Join,
-		"inc":        func(i int) int { return i + 1 },
-		"percent":    func(f float64) string { return strconv.FormatFloat(f*100, 'f', 0, 64) + "%" },
 		"num":        thousands,
 		"pct":        pct,
 		"dec":        dec,
