@@ -76,9 +76,17 @@ type budgetForm struct {
 	Hard                                 bool
 }
 
+// newBudgetForm is the budget form as the page first shows it.
+func newBudgetForm() budgetForm { return budgetForm{Thresholds: "50, 80, 100"} }
+
 // ruleForm is the create-rule form, as typed.
 type ruleForm struct {
 	Name, Metric, Comparator, Threshold, Window, Cooldown, Deployment, WebhookURL string
+}
+
+// newRuleForm is the rule form as the page first shows it.
+func newRuleForm() ruleForm {
+	return ruleForm{Metric: api.MetricRate429, Comparator: ">", Window: "5m", Cooldown: "15m"}
 }
 
 // metricChoice is one metric an alert rule can watch.
@@ -136,8 +144,8 @@ func notAvailable(err error) bool {
 // alerts shows the alerts page.
 func (s *Studio) alerts(q *request) {
 	s.alertsWith(q, http.StatusOK, alertsPage{
-		Budget: budgetForm{Thresholds: "50, 80, 100"},
-		Rule:   ruleForm{Metric: api.MetricRate429, Comparator: ">", Window: "5m", Cooldown: "15m"},
+		Budget: newBudgetForm(),
+		Rule:   newRuleForm(),
 	})
 }
 
@@ -221,7 +229,7 @@ func (s *Studio) createBudget(q *request) {
 	project := q.r.PathValue("project")
 	again := func(fe formError) {
 		s.alertsWith(q, http.StatusUnprocessableEntity, alertsPage{Budget: f, BudgetErrors: []formError{fe},
-			Rule: ruleForm{Metric: api.MetricRate429, Comparator: ">", Window: "5m", Cooldown: "15m"}})
+			Rule: newRuleForm()})
 	}
 	amount, err := strconv.ParseFloat(strings.TrimPrefix(f.Amount, "$"), 64)
 	if err != nil {
@@ -260,7 +268,7 @@ func (s *Studio) createRule(q *request) {
 	project := q.r.PathValue("project")
 	again := func(fe formError) {
 		s.alertsWith(q, http.StatusUnprocessableEntity, alertsPage{Rule: f, RuleErrors: []formError{fe},
-			Budget: budgetForm{Thresholds: "50, 80, 100"}})
+			Budget: newBudgetForm()})
 	}
 	threshold, err := strconv.ParseFloat(f.Threshold, 64)
 	if err != nil {
