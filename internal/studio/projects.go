@@ -22,10 +22,7 @@ func projectFields() map[string]string {
 	return map[string]string{"name": "name", "hub": "hub", "region": "region", "description": "description"}
 }
 
-// home is the Studio's start page: the projects.
-func (s *Studio) home(q *request) { s.projectsWith(q, http.StatusOK, projectsPage{}) }
-
-// projects lists projects.
+// projects lists projects; it is also the Studio's start page.
 func (s *Studio) projects(q *request) { s.projectsWith(q, http.StatusOK, projectsPage{}) }
 
 func (s *Studio) projectsWith(q *request, status int, p projectsPage) {

@@ -23,7 +23,7 @@ func (s *Studio) Register(mux *http.ServeMux) {
 		h       handler
 	}{
 		{"POST /studio/signout", s.signout},
-		{"GET /studio/{$}", s.home},
+		{"GET /studio/{$}", s.projects},
 
 		// Hubs.
 		{"GET /studio/hubs", s.hubs},
