@@ -50,7 +50,7 @@ func (s *Studio) loadDeploymentSettings(q *request, p *deploymentPage) error {
 	default:
 		return err
 	}
-	p.Upgrades = []string{"OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired", "NoAutoUpgrade"}
+	p.Upgrades = upgradeOptions()
 	if isManagedCompute(d.SKU.Name) {
 		if p.InstanceTypes, err = q.api.ListInstanceTypes(q.ctx(), p.Project.Hub); err != nil {
 			return err

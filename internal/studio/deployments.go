@@ -77,6 +77,12 @@ func wizardSKUs() []skuChoice {
 	}
 }
 
+// upgradeOptions are the version upgrade options the wizard and the
+// settings form offer.
+func upgradeOptions() []string {
+	return []string{"OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired", "NoAutoUpgrade"}
+}
+
 // quotaRow is the hub's remaining quota for one type.
 type quotaRow struct {
 	api.QuotaUsage
@@ -143,7 +149,7 @@ func (s *Studio) loadDeployForm(q *request, f *deployForm) error {
 			}
 		}
 	}
-	f.Upgrades = []string{"OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired", "NoAutoUpgrade"}
+	f.Upgrades = upgradeOptions()
 	f.Policies = []string{"Microsoft.Default", "Microsoft.DefaultV2", "Microsoft.Nil"}
 	return nil
 }
