@@ -346,17 +346,19 @@ func (s *Studio) keys(q *request) {
 	s.render(q.w, http.StatusOK, "keys", q.view("Keys & endpoint · "+name, "keys", p))
 }
 
-// keyName checks the {key} path segment.
-func keyName(q *request) (string, bool) {
-	k := q.r.PathValue("key")
-	return k, k == "key1" || k == "key2"
+// keyName checks the {key} path segment: a project has key1 and key2.
+func keyName(q *request) (string, error) {
+	if k := q.r.PathValue("key"); k == "key1" || k == "key2" {
+		return k, nil
+	}
+	return "", &api.Error{Status: http.StatusNotFound, Code: "NotFound", Message: "A project has key1 and key2 only."}
 }
 
 func (s *Studio) confirmRegenerate(q *request) {
 	name := q.r.PathValue("project")
-	k, ok := keyName(q)
-	if !ok {
-		s.fail(q, &api.Error{Status: http.StatusNotFound, Code: "NotFound", Message: "A project has key1 and key2 only."})
+	k, err := keyName(q)
+	if err != nil {
+		s.fail(q, err)
 		return
 	}
 	base := "/studio/projects/" + url.PathEscape(name) + "/keys"
@@ -369,12 +371,12 @@ func (s *Studio) confirmRegenerate(q *request) {
 
 func (s *Studio) regenerate(q *request) {
 	name := q.r.PathValue("project")
-	k, ok := keyName(q)
-	if !ok {
-		s.fail(q, &api.Error{Status: http.StatusNotFound, Code: "NotFound", Message: "A project has key1 and key2 only."})
+	k, err := keyName(q)
+	if err != nil {
+		s.fail(q, err)
 		return
 	}
-	if _, err := q.api.RegenerateKey(q.ctx(), name, k); err != nil {
+	if _, err = q.api.RegenerateKey(q.ctx(), name, k); err != nil {
 		s.fail(q, err)
 		return
 	}
