@@ -419,9 +419,10 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		prompt += counts[i]
-		var vec any = Embedding(t, dims)
+		v := Embedding(t, dims)
+		var vec any = v
 		if req.EncodingFormat == "base64" {
-			vec = encodeBase64(Embedding(t, dims))
+			vec = encodeBase64(v)
 		}
 		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": vec}
 	}
