@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cerulean-ai/cerulean/internal/catalog"
@@ -57,6 +58,30 @@ type provisioner struct {
 	client   *http.Client
 	engine   engine
 	replicas deployment.Provisioner // ManagedCompute deployments
+
+	mu     sync.Mutex
+	pinned map[[2]string]string // (project, deployment) → the GGUF file it holds loaded
+}
+
+// pin loads file for deployment d, keeping exactly one engine pin per
+// deployment: a deployment provisioned again (a new version) gives up the
+// file it held, and one that never loaded anything releases nothing.
+func (p *provisioner) pin(ctx context.Context, d deployment.Deployment, file string) error {
+	if err := p.engine.Load(ctx, file); err != nil {
+		return err
+	}
+	k := [2]string{d.Project, d.Name}
+	p.mu.Lock()
+	old, had := p.pinned[k]
+	if p.pinned == nil {
+		p.pinned = map[[2]string]string{}
+	}
+	p.pinned[k] = file
+	p.mu.Unlock()
+	if had {
+		p.engine.Unload(old)
+	}
+	return nil
 }
 
 func (p *provisioner) Provision(ctx context.Context, d deployment.Deployment) error {
@@ -75,7 +100,7 @@ func (p *provisioner) Provision(ctx context.Context, d deployment.Deployment) er
 	case catalog.FormatUpstream:
 		return p.probe(ctx, v.Upstream)
 	case catalog.FormatGGUF:
-		return p.engine.Load(ctx, v.File)
+		return p.pin(ctx, d, v.File)
 	}
 	return fmt.Errorf("model format %q cannot be served by this server", v.Format)
 }
@@ -99,18 +124,19 @@ func (p *provisioner) probe(ctx context.Context, u *catalog.Upstream) error {
 	return nil
 }
 
-// Release unpins a GGUF deployment's model: the engine unloads it when no
-// deployment holds it any more.
+// Release unpins the model a GGUF deployment holds: the engine unloads it
+// when no deployment holds it any more.
 func (p *provisioner) Release(ctx context.Context, d deployment.Deployment) error {
 	if deployment.IsManagedCompute(d.SKU) {
 		return p.replicas.Release(ctx, d)
 	}
-	m, err := p.models.GetModel(ctx, d.Model)
-	if err != nil {
-		return nil // the model is gone: nothing of it can be loaded
-	}
-	if v, ok := m.Version(d.Version); ok && v.Format == catalog.FormatGGUF {
-		p.engine.Unload(v.File)
+	k := [2]string{d.Project, d.Name}
+	p.mu.Lock()
+	file, ok := p.pinned[k]
+	delete(p.pinned, k)
+	p.mu.Unlock()
+	if ok {
+		p.engine.Unload(file)
 	}
 	return nil
 }

@@ -137,7 +137,7 @@ type warmStore interface {
 // warm loads the models of the GGUF deployments that were running when the
 // server last stopped, so that their first requests do not wait for it.
 // Each load pins the model for its deployment, as provisioning does.
-func warm(ctx context.Context, st warmStore, eng engine, log *slog.Logger) {
+func warm(ctx context.Context, st warmStore, prov *provisioner, log *slog.Logger) {
 	ds, err := st.ListDeployments(ctx, "")
 	if err != nil {
 		log.Warn("warm: list deployments", "err", err)
@@ -155,7 +155,7 @@ func warm(ctx context.Context, st warmStore, eng engine, log *slog.Logger) {
 		if !ok || v.Format != catalog.FormatGGUF {
 			continue
 		}
-		if err := eng.Load(ctx, v.File); err != nil && ctx.Err() == nil {
+		if err := prov.pin(ctx, d, v.File); err != nil && ctx.Err() == nil {
 			log.Warn("warm: load model", "deployment", d.Name, "file", v.File, "err", err)
 		}
 	}

@@ -153,7 +153,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	g.Go(func() error {
 		// Warm first, so the reconciler's own loads are not counted twice.
-		warm(workCtx, st, h.engine, log)
+		warm(workCtx, st, h.provisioner, log)
 		return h.reconciler.Run(workCtx)
 	})
 	g.Go(func() error {
@@ -185,10 +185,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 
 // parts are the pieces Run wires together.
 type parts struct {
-	handler    http.Handler
-	reconciler *deployment.Reconciler
-	engine     *builtin.Backend
-	workers    []worker // stopped after the listener has drained
+	handler     http.Handler
+	reconciler  *deployment.Reconciler
+	provisioner *provisioner
+	engine      *builtin.Backend
+	workers     []worker // stopped after the listener has drained
 }
 
 // worker is a background job.
@@ -241,7 +242,7 @@ func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.S
 		Now:        time.Now,
 		Inspect:    inspectGGUF,
 	})
-	return parts{handler: mtr.InFlight(routes(log, gw, mg, ui, mtr.Handler(), ready)), reconciler: rec, engine: eng,
+	return parts{handler: mtr.InFlight(routes(log, gw, mg, ui, mtr.Handler(), ready)), reconciler: rec, provisioner: prov, engine: eng,
 		workers: []worker{ledger, accrual, capt, retention, evaluator, deliverer, reps}}, nil
 }
 
