@@ -29,21 +29,7 @@ func (g *Gateway) chat(w *responseWriter, r *http.Request, c *call, in input) (e
 		x.usage = *resp.Usage
 	}
 	out := *resp
-	if out.ID == "" {
-		out.ID = "chatcmpl-" + newUUID()
-	}
-	if out.Object == "" {
-		out.Object = "chat.completion"
-	}
-	if out.Created == 0 {
-		out.Created = g.now().Unix()
-	}
-	if out.Model == "" {
-		out.Model = x.target.Model
-	}
-	if out.Choices == nil {
-		out.Choices = []inference.ChatChoice{}
-	}
+	g.fillChat(x, &out)
 	if c.dialect == dialectAzure {
 		if out.PromptFilterResults == nil {
 			out.PromptFilterResults = g.promptFilter(1)
@@ -66,6 +52,25 @@ func (g *Gateway) chat(w *responseWriter, r *http.Request, c *call, in input) (e
 	}
 	x.reply(data)
 	return nil
+}
+
+// fillChat sets what a backend left empty, like fillCompletion.
+func (g *Gateway) fillChat(x *exchange, out *inference.ChatCompletion) {
+	if out.ID == "" {
+		out.ID = "chatcmpl-" + newUUID()
+	}
+	if out.Object == "" {
+		out.Object = "chat.completion"
+	}
+	if out.Created == 0 {
+		out.Created = g.now().Unix()
+	}
+	if out.Model == "" {
+		out.Model = x.target.Model
+	}
+	if out.Choices == nil {
+		out.Choices = []inference.ChatChoice{}
+	}
 }
 
 // chatStream relays a backend's chunks as server-sent events. The Azure
