@@ -142,53 +142,12 @@ func (s *Store) CreateBudget(ctx context.Context, b store.Budget) error {
 
 // GetBudget returns one budget.
 func (s *Store) GetBudget(ctx context.Context, o store.Owner, name string) (store.Budget, error) {
-	where, args, err := ownerWhere(o)
-	if err != nil {
-		return store.Budget{}, err
-	}
-	b, err := scanBudget(s.reader.QueryRowContext(ctx, `SELECT `+budgetColumns+` FROM budgets WHERE `+where+` AND name = ?`,
-		append(args, name)...))
-	if errors.Is(err, sql.ErrNoRows) {
-		if err := ownerExists(ctx, s.reader, o); err != nil {
-			return store.Budget{}, err
-		}
-		return store.Budget{}, budgetNotFound(o, name)
-	}
-	if err != nil {
-		return store.Budget{}, fmt.Errorf("sqlite: get budget %q: %w", name, err)
-	}
-	return b, nil
+	return budgetTable.get(ctx, s.reader, o, name)
 }
 
 // ListBudgets returns an owner's budgets, or every budget.
 func (s *Store) ListBudgets(ctx context.Context, o store.Owner) ([]store.Budget, error) {
-	where, args, err := ownerWhere(o)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+budgetColumns+` FROM budgets WHERE `+where+
-		` ORDER BY project IS NULL, project, hub, name`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list budgets: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Budget
-	for rows.Next() {
-		b, err := scanBudget(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list budgets: %w", err)
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list budgets: %w", err)
-	}
-	if len(out) == 0 && o != (store.Owner{}) {
-		if err := ownerExists(ctx, s.reader, o); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return budgetTable.list(ctx, s.reader, o)
 }
 
 // UpdateBudget replaces a budget's definition; a new amount or new
@@ -262,6 +221,74 @@ func (s *Store) deleteOwned(ctx context.Context, table string, o store.Owner, na
 		}
 		return nil
 	})
+}
+
+// ownedTable is a table of rows named within an owner (budgets, alert
+// rules): how to read its rows and name them in errors.
+type ownedTable[T any] struct {
+	table, columns string
+	one, many      string // "budget", "budgets" in error messages
+	scan           func(row interface{ Scan(...any) error }) (T, error)
+	missing        func(store.Owner, string) error
+}
+
+var (
+	budgetTable = ownedTable[store.Budget]{table: "budgets", columns: budgetColumns,
+		one: "budget", many: "budgets", scan: scanBudget, missing: budgetNotFound}
+	ruleTable = ownedTable[store.AlertRule]{table: "alert_rules", columns: ruleColumns,
+		one: "alert rule", many: "alert rules", scan: scanRule, missing: ruleNotFound}
+)
+
+// get returns the row named name of o.
+func (t ownedTable[T]) get(ctx context.Context, q querier, o store.Owner, name string) (T, error) {
+	var zero T
+	where, args, err := ownerWhere(o)
+	if err != nil {
+		return zero, err
+	}
+	v, err := t.scan(q.QueryRowContext(ctx, `SELECT `+t.columns+` FROM `+t.table+` WHERE `+where+` AND name = ?`,
+		append(args, name)...))
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := ownerExists(ctx, q, o); err != nil {
+			return zero, err
+		}
+		return zero, t.missing(o, name)
+	}
+	if err != nil {
+		return zero, fmt.Errorf("sqlite: get %s %q: %w", t.one, name, err)
+	}
+	return v, nil
+}
+
+// list returns o's rows, or every row when o is zero.
+func (t ownedTable[T]) list(ctx context.Context, q querier, o store.Owner) ([]T, error) {
+	where, args, err := ownerWhere(o)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT `+t.columns+` FROM `+t.table+` WHERE `+where+
+		` ORDER BY project IS NULL, project, hub, name`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list %s: %w", t.many, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := t.scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list %s: %w", t.many, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list %s: %w", t.many, err)
+	}
+	if len(out) == 0 && o != (store.Owner{}) {
+		if err := ownerExists(ctx, q, o); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // RecordBudgetFiring stores a firing with its event and deliveries unless
@@ -419,53 +446,12 @@ func (s *Store) CreateAlertRule(ctx context.Context, r store.AlertRule) error {
 
 // GetAlertRule returns one rule.
 func (s *Store) GetAlertRule(ctx context.Context, o store.Owner, name string) (store.AlertRule, error) {
-	where, args, err := ownerWhere(o)
-	if err != nil {
-		return store.AlertRule{}, err
-	}
-	r, err := scanRule(s.reader.QueryRowContext(ctx, `SELECT `+ruleColumns+` FROM alert_rules WHERE `+where+` AND name = ?`,
-		append(args, name)...))
-	if errors.Is(err, sql.ErrNoRows) {
-		if err := ownerExists(ctx, s.reader, o); err != nil {
-			return store.AlertRule{}, err
-		}
-		return store.AlertRule{}, ruleNotFound(o, name)
-	}
-	if err != nil {
-		return store.AlertRule{}, fmt.Errorf("sqlite: get alert rule %q: %w", name, err)
-	}
-	return r, nil
+	return ruleTable.get(ctx, s.reader, o, name)
 }
 
 // ListAlertRules returns an owner's rules, or every rule.
 func (s *Store) ListAlertRules(ctx context.Context, o store.Owner) ([]store.AlertRule, error) {
-	where, args, err := ownerWhere(o)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+ruleColumns+` FROM alert_rules WHERE `+where+
-		` ORDER BY project IS NULL, project, hub, name`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list alert rules: %w", err)
-	}
-	defer rows.Close()
-	var out []store.AlertRule
-	for rows.Next() {
-		r, err := scanRule(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list alert rules: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list alert rules: %w", err)
-	}
-	if len(out) == 0 && o != (store.Owner{}) {
-		if err := ownerExists(ctx, s.reader, o); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return ruleTable.list(ctx, s.reader, o)
 }
 
 // UpdateAlertRule replaces a rule's definition, keeping its state.
