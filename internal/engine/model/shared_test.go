@@ -8,31 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/enginetest"
 )
 
-// modelsDir returns ../shared/testdata/models next to the repository root
-// (found by walking up to go.mod), or skips the test.
+// modelsDir returns ../shared/testdata/models beside the repository, or
+// skips the test.
 func modelsDir(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("skipping: cannot find go.mod above the package directory, so no ../shared test data")
-		}
-		dir = parent
-	}
-	md := filepath.Join(dir, "..", "shared", "testdata", "models")
-	if st, err := os.Stat(md); err != nil || !st.IsDir() {
-		tb.Skipf("skipping: shared test models not found at %s (../shared is absent)", md)
-	}
-	return md
+	return enginetest.SharedFile(tb, "models")
 }
 
 // loadShared loads a model of the shared folder with the given number of

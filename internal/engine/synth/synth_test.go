@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cerulean-ai/cerulean/internal/engine/enginetest"
 	"github.com/cerulean-ai/cerulean/internal/engine/gguf"
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 )
@@ -55,31 +55,6 @@ func testVocab(t testing.TB, n int) *gguf.File {
 		t.Fatal(err)
 	}
 	return f
-}
-
-// sharedDir returns ../shared next to the directory holding go.mod, or
-// skips the test when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("skipping: go.mod not found above the package")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "testdata")); err != nil {
-		t.Skip("skipping: shared test data (../shared/testdata next to the directory holding go.mod) not found")
-	}
-	return shared
 }
 
 // build writes the model of o to memory and parses it.
@@ -302,8 +277,8 @@ func TestDeterministic(t *testing.T) {
 // TestSharedVocab makes the tiny models from the vocabulary the reference
 // synthetic models were made with and compares their layout with theirs.
 func TestSharedVocab(t *testing.T) {
-	shared := sharedDir(t)
-	vocab, err := gguf.Open(filepath.Join(shared, "testdata", "models", "stories260K.gguf"))
+	models := enginetest.SharedFile(t, "models")
+	vocab, err := gguf.Open(filepath.Join(models, "stories260K.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +288,7 @@ func TestSharedVocab(t *testing.T) {
 		{"qwen2", "qwen2-tiny-Q8_0.gguf"},
 	} {
 		t.Run(tt.arch, func(t *testing.T) {
-			ref, err := gguf.Open(filepath.Join(shared, "testdata", "models", "synthetic", tt.ref))
+			ref, err := gguf.Open(filepath.Join(models, "synthetic", tt.ref))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,32 +7,15 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cerulean-ai/cerulean/internal/engine/enginetest"
 	"github.com/cerulean-ai/cerulean/internal/engine/gguf"
 )
 
-// syntheticDir returns ../shared/testdata/models/synthetic next to the
-// repository root (found by walking up to go.mod), or skips the test.
+// syntheticDir returns ../shared/testdata/models/synthetic beside the
+// repository, or skips the test.
 func syntheticDir(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("skipping: cannot find go.mod above the package directory, so no ../shared test data")
-		}
-		dir = parent
-	}
-	syn := filepath.Join(dir, "..", "shared", "testdata", "models", "synthetic")
-	if st, err := os.Stat(syn); err != nil || !st.IsDir() {
-		tb.Skipf("skipping: shared synthetic models not found at %s", syn)
-	}
-	return syn
+	return enginetest.SharedFile(tb, "models", "synthetic")
 }
 
 // openGGUF opens a file of the synthetic folder, closing it at the end of

@@ -8,31 +8,15 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/enginetest"
 )
 
-// sharedDir returns ../shared/testdata next to the repository root, or
-// skips the test when it is absent.
+// sharedDir returns ../shared/testdata/sub beside the repository, or skips
+// the test when it is absent.
 func sharedDir(t testing.TB, sub string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "testdata", sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("test data %s is absent (%v); it lives in ../shared beside the repository", p, err)
-	}
-	return p
+	return enginetest.SharedFile(t, sub)
 }
 
 const vocabSep = "\n__ggml_vocab_test__\n"
