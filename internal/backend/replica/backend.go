@@ -40,7 +40,7 @@ const attempts = 2
 // do runs call against a picked replica, and once more against another
 // when the replica could not be connected to and nothing was emitted.
 func (b *Backend) do(ctx context.Context, t inference.Target, emitted func() bool, call func(ut inference.Target) error) error {
-	avoid := map[string]bool{}
+	var avoid map[string]bool // made on the first retry: most requests need none
 	var err error
 	for range attempts {
 		url, done, perr := b.p.pick(ctx, t, avoid)
@@ -54,6 +54,9 @@ func (b *Backend) do(ctx context.Context, t inference.Target, emitted func() boo
 		done()
 		if err == nil || !unreachable(err) || (emitted != nil && emitted()) {
 			return err
+		}
+		if avoid == nil {
+			avoid = make(map[string]bool, attempts)
 		}
 		avoid[url] = true
 	}
