@@ -176,7 +176,6 @@ func (g *generation) collect(ctx context.Context) ([]output, error) {
 // or ctx is done. Events carrying an error end the whole generation.
 func (g *generation) each(ctx context.Context, fn func(i int, e runner.Event) error) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	type tagged struct {
 		i int
 		e runner.Event
@@ -184,7 +183,7 @@ func (g *generation) each(ctx context.Context, fn func(i int, e runner.Event) er
 	ch := make(chan tagged)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer cancel()
+	defer cancel() // runs first: stops the readers wg.Wait waits for
 	for i, st := range g.streams {
 		wg.Go(func() {
 			for {
