@@ -1,0 +1,16 @@
+//go:build !amd64 || purego
+
+package vecmath
+
+// useAsm is false: there is no assembly for this platform, or the purego
+// build tag asks for none. The stubs below are never called; they let the
+// dispatching code compile.
+const useAsm = false
+
+func expAVX2(dst, src []float32)                                 { expGo(dst, src) }
+func swigluAVX2(g, u []float32)                                  { swigluGo(g, u) }
+func expSumAVX2(x []float32, m float32) float64                  { return expSumGo(x, m) }
+func maxAVX2(x []float32) float32                                { return Max(x) }
+func scaleAVX2(x []float32, s float32)                           { Scale(x, s) }
+func dotsAVX2(dst, q, rows []float32, stride int, scale float32) { dotsGo(dst, q, rows, stride, scale) }
+func addWeightedRowsAVX2(out, p, rows []float32, stride int)     { addWeightedRowsGo(out, p, rows, stride) }

@@ -1,0 +1,154 @@
+// Package vecmath holds the float32 vector math around the matrix
+// products of the engine: e^x, the SiLU-gated product of SwiGLU, softmax,
+// and the two loops of attention over a key/value cache (the scores of one
+// query against many rows at a stride, and the probability-weighted sum
+// of many rows).
+//
+// On amd64 with AVX2 and FMA the functions run avo-generated assembly
+// (./asm, go generate); otherwise, and with the purego build tag, pure-Go
+// code that implements the same algorithms, so that the two paths agree to
+// within an ulp or so (exp, SiLU and softmax use the same approximation of
+// e^x on both; only the rounding of fused multiply-adds and the order of
+// additions in sums differ).
+//
+// # The exponential
+//
+// Exp and everything built on it use a float32 approximation of e^x in
+// the style of Cephes' expf: x is clamped to [-104, 89], n = round(x·log₂e),
+// r = x - n·ln2 in two steps (Cody–Waite, |r| ≤ ln2/2), e^r ≈ 1 + r +
+// r²·P(r) with P of degree 5, and the result is scaled by 2^n with two
+// exponent-bit multiplications, so that
+//
+//   - the relative error against float64 math.Exp is below 8.5e-8 (at
+//     most 1.5 ulp) for every float32 x whose e^x is a normal float32
+//     (x in [-87.33, 88.72]; checked exhaustively by
+//     TestExpAccuracyExhaustive, worst 8.46e-8 at x = 26.690403);
+//     subnormal results are rounded once from that approximation;
+//   - x > 88.73 gives +Inf, x < -103.98 (and -Inf) gives 0, NaN gives NaN.
+package vecmath
+
+// Exp sets dst[i] = e^src[i] for every i < len(dst); src must be at least
+// as long as dst, and may be dst itself.
+func Exp(dst, src []float32) {
+	src = src[:len(dst)]
+	if len(dst) == 0 {
+		return
+	}
+	if useAsm {
+		expAVX2(dst, src)
+		return
+	}
+	expGo(dst, src)
+}
+
+// SwiGLU sets g[i] = silu(g[i])·u[i] for every i < len(g), where
+// silu(x) = x/(1+e^-x); u must be at least as long as g.
+func SwiGLU(g, u []float32) {
+	u = u[:len(g)]
+	if len(g) == 0 {
+		return
+	}
+	if useAsm {
+		swigluAVX2(g, u)
+		return
+	}
+	swigluGo(g, u)
+}
+
+// Softmax replaces x by e^(x[i]-max)/Σ_j e^(x[j]-max), with the sum
+// added in float64 (as ggml does). It reads x three times: the maximum,
+// the exponentials with their sum, and the scaling. Entries of -Inf get
+// probability 0; if every entry is -Inf, or one is NaN, the results are
+// NaN.
+func Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := Max(x)
+	var sum float64
+	if useAsm {
+		sum = expSumAVX2(x, m)
+	} else {
+		sum = expSumGo(x, m)
+	}
+	Scale(x, float32(1/sum))
+}
+
+// Max returns the largest value of x, or -Inf if x is empty. If x holds a
+// NaN, the result is unspecified.
+func Max(x []float32) float32 {
+	m := negInf
+	body := len(x) &^ 7
+	if useAsm && body > 0 {
+		m = maxAVX2(x[:body])
+		x = x[body:]
+	}
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// Scale multiplies every x[i] by s.
+func Scale(x []float32, s float32) {
+	if len(x) == 0 {
+		return
+	}
+	if useAsm {
+		scaleAVX2(x, s)
+		return
+	}
+	for i := range x {
+		x[i] *= s
+	}
+}
+
+// Dots sets dst[j] = scale · Σ_k q[k]·rows[j·stride+k] (k < len(q)) for
+// every j < len(dst): the scaled dot products of one query with len(dst)
+// rows that start stride floats apart, such as the keys of one head in a
+// cache. rows must hold (len(dst)-1)·stride + len(q) values. The sums use
+// eight-lane accumulators, so their rounding differs from a sequential sum
+// by a few ulps.
+func Dots(dst, q, rows []float32, stride int, scale float32) {
+	n, d := len(dst), len(q)
+	if n == 0 {
+		return
+	}
+	checkRows(rows, n, stride, d)
+	if d == 0 {
+		clear(dst)
+		return
+	}
+	if useAsm && d%8 == 0 {
+		dotsAVX2(dst, q, rows, stride, scale)
+		return
+	}
+	dotsGo(dst, q, rows, stride, scale)
+}
+
+// AddWeightedRows adds Σ_j p[j]·rows[j·stride+k] (j < len(p)) to out[k]
+// for every k < len(out): the probability-weighted sum of len(p) rows that
+// start stride floats apart, such as the values of one head in a cache.
+// rows must hold (len(p)-1)·stride + len(out) values. Each row is added
+// with one fused multiply-add per element, in row order.
+func AddWeightedRows(out, p, rows []float32, stride int) {
+	n, d := len(p), len(out)
+	if n == 0 || d == 0 {
+		return
+	}
+	checkRows(rows, n, stride, d)
+	if useAsm && d%8 == 0 {
+		addWeightedRowsAVX2(out, p, rows, stride)
+		return
+	}
+	addWeightedRowsGo(out, p, rows, stride)
+}
+
+// checkRows panics unless rows holds n rows of d values stride apart.
+func checkRows(rows []float32, n, stride, d int) {
+	if stride < d || (n-1)*stride+d > len(rows) {
+		panic("vecmath: rows too short for the rows, stride and width")
+	}
+}

@@ -1,0 +1,269 @@
+package vecmath
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func randFloats(r *rand.Rand, n int, scale float32) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = (r.Float32()*2 - 1) * scale
+	}
+	return x
+}
+
+// lengths covers every tail length of the eight-lane kernels and a few
+// sizes of the model (head dim, positions, FFN width).
+var lengths = []int{0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 512, 4864}
+
+func TestSwiGLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range lengths {
+		g := randFloats(r, n+3, 12)
+		u := randFloats(r, n, 3)
+		want := make([]float32, len(g))
+		goPath := append([]float32(nil), g...)
+		for i, x := range g {
+			want[i] = x
+			if i < n {
+				want[i] = float32(float64(x) / (1 + math.Exp(-float64(x))) * float64(u[i]))
+			}
+		}
+		swigluGo(goPath[:n], u)
+		SwiGLU(g[:n], u)
+		if d := cmp.Diff(want, g, cmpopts.EquateApprox(3e-7, 1e-37)); d != "" {
+			t.Errorf("n=%d: SwiGLU vs float64 (-want +got):\n%s", n, d)
+		}
+		if d := cmp.Diff(goPath, g, cmpopts.EquateApprox(1.2e-7, 0)); d != "" {
+			t.Errorf("n=%d: SwiGLU vs pure Go (-go +got):\n%s", n, d)
+		}
+	}
+}
+
+func TestSwiGLUSpecial(t *testing.T) {
+	inf := float32(math.Inf(1))
+	tests := []struct {
+		g, u, want float32
+	}{
+		{0, 5, 0},
+		{200, 2, 400},
+		{-200, 2, 0}, // -200/(1+Inf) = -0
+		{inf, 1, inf},
+		{-inf, 1, float32(math.NaN())}, // -Inf/(1+Inf), as x/(1+math.Exp(-x))
+		{1, 0, 0},
+	}
+	for _, tt := range tests {
+		g := []float32{tt.g}
+		SwiGLU(g, []float32{tt.u})
+		if !cmp.Equal(g[0], tt.want, cmpopts.EquateNaNs()) {
+			t.Errorf("SwiGLU(%v, %v) = %v, want %v", tt.g, tt.u, g[0], tt.want)
+		}
+	}
+}
+
+// softmax64 is softmax in float64 after the float32 subtraction of the
+// maximum, whose rounding (up to half an ulp of the difference) no float32
+// softmax avoids.
+func softmax64(x []float32) []float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		m = max(m, v)
+	}
+	var sum float64
+	out := make([]float32, len(x))
+	for _, v := range x {
+		sum += math.Exp(float64(v - m))
+	}
+	for i, v := range x {
+		out[i] = float32(math.Exp(float64(v-m)) / sum)
+	}
+	return out
+}
+
+func TestSoftmax(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range lengths {
+		x := randFloats(r, n+2, 20)
+		x[n], x[n+1] = 123, -456 // past the end: must stay
+		if n > 4 {
+			x[n/2] = float32(math.Inf(-1)) // a masked position
+		}
+		want := append(softmax64(x[:n]), 123, -456)
+		goPath := append([]float32(nil), x[:n]...)
+		Softmax(x[:n])
+		if d := cmp.Diff(want, x, cmpopts.EquateApprox(4e-7, 1e-30)); d != "" {
+			t.Errorf("n=%d: Softmax vs float64 (-want +got):\n%s", n, d)
+		}
+		m := Max(goPath)
+		s := expSumGo(goPath, m)
+		for i := range goPath {
+			goPath[i] *= float32(1 / s)
+		}
+		if d := cmp.Diff(goPath, x[:n], cmpopts.EquateApprox(2.4e-7, 0), cmpopts.EquateEmpty()); d != "" {
+			t.Errorf("n=%d: Softmax vs pure Go (-go +got):\n%s", n, d)
+		}
+	}
+}
+
+func TestSoftmaxSpecial(t *testing.T) {
+	inf := float32(math.Inf(1))
+	tests := []struct {
+		name   string
+		x      []float32
+		want   []float32
+		hasNaN bool
+	}{
+		{name: "empty", x: []float32{}, want: []float32{}},
+		{name: "one", x: []float32{-3}, want: []float32{1}},
+		{name: "equal", x: []float32{2, 2, 2, 2}, want: []float32{0.25, 0.25, 0.25, 0.25}},
+		{name: "masked", x: []float32{-inf, 0, -inf, 0, -inf, -inf, -inf, -inf, -inf}, want: []float32{0, 0.5, 0, 0.5, 0, 0, 0, 0, 0}},
+		{name: "far apart", x: []float32{0, -200}, want: []float32{1, 0}},
+		{name: "all masked", x: []float32{-inf, -inf}, hasNaN: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			Softmax(tt.x)
+			if tt.hasNaN {
+				for _, v := range tt.x {
+					if v == v {
+						t.Errorf("got %v, want NaN", tt.x)
+					}
+				}
+				return
+			}
+			if d := cmp.Diff(tt.want, tt.x); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestMaxScale(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range lengths {
+		x := randFloats(r, n, 50)
+		want := float32(math.Inf(-1))
+		for _, v := range x {
+			want = max(want, v)
+		}
+		if got := Max(x); got != want {
+			t.Errorf("n=%d: Max = %v, want %v", n, got, want)
+		}
+		buf := append(append([]float32(nil), x...), 9)
+		Scale(buf[:n], 0.5)
+		for i, v := range x {
+			if buf[i] != v*0.5 {
+				t.Fatalf("n=%d: Scale [%d] = %v, want %v", n, i, buf[i], v*0.5)
+			}
+		}
+		if buf[n] != 9 {
+			t.Errorf("n=%d: Scale wrote past the end", n)
+		}
+	}
+}
+
+// attnCase is one shape of the attention loops: n rows of width d,
+// stride floats apart.
+type attnCase struct{ n, d, stride int }
+
+var attnCases = []attnCase{
+	{1, 8, 8}, {1, 64, 128}, {3, 64, 128}, {4, 64, 128}, {7, 64, 128},
+	{8, 64, 128}, {9, 64, 128}, {13, 64, 64}, {100, 64, 128}, {512, 64, 128},
+	{17, 8, 24}, {9, 16, 16}, {11, 32, 40}, {10, 72, 80}, {6, 80, 160},
+	{12, 96, 96}, {5, 128, 256}, {21, 256, 512},
+	{5, 5, 7}, {9, 60, 64}, // widths that are no multiple of 8: pure Go
+}
+
+func TestDots(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, c := range attnCases {
+		q := randFloats(r, c.d, 2)
+		rows := randFloats(r, (c.n-1)*c.stride+c.d, 2)
+		scale := float32(1 / math.Sqrt(float64(c.d)))
+		dst := make([]float32, c.n+1)
+		dst[c.n] = 42
+		Dots(dst[:c.n], q, rows, c.stride, scale)
+		goPath := make([]float32, c.n)
+		dotsGo(goPath, q, rows, c.stride, scale)
+		for j := range c.n {
+			var want, mag float64
+			for k := range c.d {
+				p := float64(q[k]) * float64(rows[j*c.stride+k])
+				want += p
+				mag += math.Abs(p)
+			}
+			want *= float64(scale)
+			mag *= float64(scale)
+			// Error of a float32 sum of d products: a few ulps of
+			// the magnitude of the terms.
+			tol := 4 * float64(c.d) * 6e-8 * mag / 8
+			if math.Abs(float64(dst[j])-want) > tol+1e-30 {
+				t.Errorf("%+v: dst[%d] = %v, want %v ± %.2g", c, j, dst[j], want, tol)
+			}
+			if math.Abs(float64(goPath[j])-want) > 2*tol+1e-30 {
+				t.Errorf("%+v: dotsGo[%d] = %v, want %v ± %.2g", c, j, goPath[j], want, 2*tol)
+			}
+		}
+		if dst[c.n] != 42 {
+			t.Errorf("%+v: Dots wrote past the end", c)
+		}
+	}
+}
+
+func TestAddWeightedRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, c := range attnCases {
+		p := randFloats(r, c.n, 1)
+		rows := randFloats(r, (c.n-1)*c.stride+c.d, 2)
+		init := randFloats(r, c.d+1, 1)
+		out := append([]float32(nil), init...)
+		AddWeightedRows(out[:c.d], p, rows, c.stride)
+
+		// The kernel adds every row with one FMA per element in row
+		// order, as separate axpy calls would.
+		want := append([]float32(nil), init...)
+		for j, w := range p {
+			for k := range c.d {
+				want[k] = fma32(w, rows[j*c.stride+k], want[k])
+			}
+		}
+		if d := cmp.Diff(want, out, cmpopts.EquateApprox(0, 1e-6)); d != "" {
+			t.Errorf("%+v: (-want +got):\n%s", c, d)
+		}
+		var differ int
+		for k := range want {
+			if out[k] != want[k] {
+				differ++
+			}
+		}
+		if differ > c.d/8 {
+			t.Errorf("%+v: %d of %d outputs differ from sequential FMAs", c, differ, c.d)
+		}
+	}
+}
+
+func TestRowsTooShort(t *testing.T) {
+	tests := []struct {
+		name string
+		f    func()
+	}{
+		{"Dots short", func() { Dots(make([]float32, 3), make([]float32, 8), make([]float32, 2*16+7), 16, 1) }},
+		{"Dots stride", func() { Dots(make([]float32, 3), make([]float32, 8), make([]float32, 100), 4, 1) }},
+		{"AddWeightedRows short", func() { AddWeightedRows(make([]float32, 8), make([]float32, 3), make([]float32, 2*16+7), 16) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			tt.f()
+		})
+	}
+}
