@@ -24,33 +24,87 @@ func dotBF16AVX2(n int, w []byte, x []byte) float32
 //go:noescape
 func dotQ8_0AVX2(n int, w []byte, x []byte) float32
 
-// dotQ8_0x4AVX2 is dotQ8_0AVX2 of one weight row with four activation
-// rows, the r-th at x[r*stride:], into dst[r]; bit-identical to four calls of it.
+// tileQ8_0_4x1AVX2 sets y[c*ystride+r] to dotQ8_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 1; rows must be a multiple of 4.
 //
 //go:noescape
-func dotQ8_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
+func tileQ8_0_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ8_0_1x1AVX2 sets y[c*ystride+r] to dotQ8_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 1; rows must be a multiple of 1.
+//
+//go:noescape
+func tileQ8_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ8_0_2x4AVX2 sets y[c*ystride+r] to dotQ8_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 4; rows must be a multiple of 2.
+//
+//go:noescape
+func tileQ8_0_2x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ8_0_1x4AVX2 sets y[c*ystride+r] to dotQ8_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 4; rows must be a multiple of 1.
+//
+//go:noescape
+func tileQ8_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
 // dotQ4_0AVX2 is dotQ4_0Q8_0 with AVX2 and FMA.
 //
 //go:noescape
 func dotQ4_0AVX2(n int, w []byte, x []byte) float32
 
-// dotQ4_0x4AVX2 is dotQ4_0AVX2 of one weight row with four activation
-// rows, the r-th at x[r*stride:], into dst[r]; bit-identical to four calls of it.
+// tileQ4_0_4x1AVX2 sets y[c*ystride+r] to dotQ4_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 1; rows must be a multiple of 4.
 //
 //go:noescape
-func dotQ4_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
+func tileQ4_0_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_0_1x1AVX2 sets y[c*ystride+r] to dotQ4_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 1; rows must be a multiple of 1.
+//
+//go:noescape
+func tileQ4_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_0_2x4AVX2 sets y[c*ystride+r] to dotQ4_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 4; rows must be a multiple of 2.
+//
+//go:noescape
+func tileQ4_0_2x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_0_1x4AVX2 sets y[c*ystride+r] to dotQ4_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 4; rows must be a multiple of 1.
+//
+//go:noescape
+func tileQ4_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
 // dotQ5_0AVX2 is dotQ5_0Q8_0 with AVX2 and FMA.
 //
 //go:noescape
 func dotQ5_0AVX2(n int, w []byte, x []byte) float32
 
-// dotQ5_0x4AVX2 is dotQ5_0AVX2 of one weight row with four activation
-// rows, the r-th at x[r*stride:], into dst[r]; bit-identical to four calls of it.
+// tileQ5_0_4x1AVX2 sets y[c*ystride+r] to dotQ5_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 1; rows must be a multiple of 4.
 //
 //go:noescape
-func dotQ5_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
+func tileQ5_0_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ5_0_1x1AVX2 sets y[c*ystride+r] to dotQ5_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 1; rows must be a multiple of 1.
+//
+//go:noescape
+func tileQ5_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ5_0_2x4AVX2 sets y[c*ystride+r] to dotQ5_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 4; rows must be a multiple of 2.
+//
+//go:noescape
+func tileQ5_0_2x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ5_0_1x4AVX2 sets y[c*ystride+r] to dotQ5_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 4; rows must be a multiple of 1.
+//
+//go:noescape
+func tileQ5_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
 // dotQ4_KAVX2 is dotQ4_KQ8_K with AVX2; bit-identical to it.
 //

@@ -480,6 +480,24 @@ DATA k6shuf3<>+30(SB)/1, $0x0e
 DATA k6shuf3<>+31(SB)/1, $0x0f
 GLOBL k6shuf3<>(SB), RODATA|NOPTR, $32
 
+DATA onesw<>+0(SB)/2, $0x0001
+DATA onesw<>+2(SB)/2, $0x0001
+DATA onesw<>+4(SB)/2, $0x0001
+DATA onesw<>+6(SB)/2, $0x0001
+DATA onesw<>+8(SB)/2, $0x0001
+DATA onesw<>+10(SB)/2, $0x0001
+DATA onesw<>+12(SB)/2, $0x0001
+DATA onesw<>+14(SB)/2, $0x0001
+DATA onesw<>+16(SB)/2, $0x0001
+DATA onesw<>+18(SB)/2, $0x0001
+DATA onesw<>+20(SB)/2, $0x0001
+DATA onesw<>+22(SB)/2, $0x0001
+DATA onesw<>+24(SB)/2, $0x0001
+DATA onesw<>+26(SB)/2, $0x0001
+DATA onesw<>+28(SB)/2, $0x0001
+DATA onesw<>+30(SB)/2, $0x0001
+GLOBL onesw<>(SB), RODATA|NOPTR, $32
+
 // func dotF32AVX2(n int, w []byte, x []byte) float32
 // Requires: AVX, AVX2, FMA3, SSE
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-60
@@ -700,888 +718,1613 @@ dotBF16AVX2_done:
 // func dotQ8_0AVX2(n int, w []byte, x []byte) float32
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-60
-	MOVQ     n+0(FP), AX
-	MOVQ     w_base+8(FP), CX
-	MOVQ     x_base+32(FP), DX
-	SHRQ     $0x05, AX
-	VPCMPEQW Y0, Y0, Y0
-	VPSRLW   $0x0f, Y0, Y0
-	VPXOR    Y1, Y1, Y1
-	VPXOR    Y2, Y2, Y2
+	MOVQ  n+0(FP), AX
+	MOVQ  w_base+8(FP), CX
+	MOVQ  x_base+32(FP), DX
+	SHRQ  $0x05, AX
+	VPXOR Y0, Y0, Y0
 
-dotQ8_0AVX2_loopN:
-	CMPQ         AX, $0x00000002
-	JL           dotQ8_0AVX2_loop1
-	VMOVDQU      2(CX), Y3
-	VPSIGNB      Y3, Y3, Y4
-	VPBROADCASTW (CX), X5
-	VCVTPH2PS    X5, Y5
-	VMOVDQU      2(DX), Y6
-	VPSIGNB      Y3, Y6, Y6
-	VPMADDUBSW   Y6, Y4, Y6
-	VPMADDWD     Y0, Y6, Y6
-	VCVTDQ2PS    Y6, Y6
-	VPBROADCASTW (DX), X3
-	VCVTPH2PS    X3, Y3
-	VMULPS       Y3, Y5, Y3
-	VFMADD231PS  Y3, Y6, Y1
-	VMOVDQU      36(CX), Y3
-	VPSIGNB      Y3, Y3, Y4
-	VPBROADCASTW 34(CX), X5
-	VCVTPH2PS    X5, Y5
-	VMOVDQU      36(DX), Y6
-	VPSIGNB      Y3, Y6, Y6
-	VPMADDUBSW   Y6, Y4, Y6
-	VPMADDWD     Y0, Y6, Y6
-	VCVTDQ2PS    Y6, Y6
-	VPBROADCASTW 34(DX), X3
-	VCVTPH2PS    X3, Y3
-	VMULPS       Y3, Y5, Y3
-	VFMADD231PS  Y3, Y6, Y2
-	ADDQ         $0x00000044, CX
-	ADDQ         $0x00000044, DX
-	SUBQ         $0x00000002, AX
-	JMP          dotQ8_0AVX2_loopN
-
-dotQ8_0AVX2_loop1:
+dotQ8_0AVX2_loop:
 	CMPQ         AX, $0x00000000
 	JE           dotQ8_0AVX2_done
+	VMOVDQU      2(DX), Y1
+	VPBROADCASTW (DX), X2
+	VCVTPH2PS    X2, Y2
 	VMOVDQU      2(CX), Y3
-	VPSIGNB      Y3, Y3, Y4
-	VPBROADCASTW (CX), X5
-	VCVTPH2PS    X5, Y5
-	VMOVDQU      2(DX), Y6
-	VPSIGNB      Y3, Y6, Y6
-	VPMADDUBSW   Y6, Y4, Y6
-	VPMADDWD     Y0, Y6, Y6
-	VCVTDQ2PS    Y6, Y6
-	VPBROADCASTW (DX), X3
-	VCVTPH2PS    X3, Y3
-	VMULPS       Y3, Y5, Y3
-	VFMADD231PS  Y3, Y6, Y1
+	VPSIGNB      Y3, Y3, Y3
+	VPBROADCASTW (CX), X4
+	VCVTPH2PS    X4, Y4
+	VPSIGNB      2(CX), Y1, Y1
+	VPMADDUBSW   Y1, Y3, Y1
+	VPMADDWD     onesw<>+0(SB), Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y2, Y4, Y2
+	VFMADD231PS  Y2, Y1, Y0
 	ADDQ         $0x00000022, CX
 	ADDQ         $0x00000022, DX
 	DECQ         AX
-	JMP          dotQ8_0AVX2_loop1
+	JMP          dotQ8_0AVX2_loop
 
 dotQ8_0AVX2_done:
-	VADDPS       Y2, Y1, Y1
-	VEXTRACTF128 $0x01, Y1, X0
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
 	VZEROUPPER
-	MOVSS        X0, ret+56(FP)
+	MOVSS        X1, ret+56(FP)
 	RET
 
-// func dotQ8_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
+// func tileQ8_0_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 // Requires: AVX, AVX2, F16C, FMA3
-TEXT ·dotQ8_0x4AVX2(SB), NOSPLIT, $0-72
-	MOVQ     n+0(FP), AX
-	MOVQ     w_base+8(FP), CX
-	MOVQ     x_base+32(FP), DX
-	SHRQ     $0x05, AX
-	MOVQ     stride+56(FP), BX
-	LEAQ     (BX)(BX*2), SI
-	VPCMPEQW Y0, Y0, Y0
-	VPSRLW   $0x0f, Y0, Y0
-	VPXOR    Y1, Y1, Y1
-	VPXOR    Y2, Y2, Y2
-	VPXOR    Y3, Y3, Y3
-	VPXOR    Y4, Y4, Y4
-	VPXOR    Y5, Y5, Y5
-	VPXOR    Y6, Y6, Y6
-	VPXOR    Y7, Y7, Y7
-	VPXOR    Y8, Y8, Y8
+TEXT ·tileQ8_0_4x1AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	LEAQ (CX)(CX*2), DX
+	MOVQ y_base+72(FP), BX
+	MOVQ rows+104(FP), SI
 
-dotQ8_0x4AVX2_loopN:
-	CMPQ         AX, $0x00000002
-	JL           dotQ8_0x4AVX2_loop1
-	VMOVDQU      2(CX), Y9
-	VPSIGNB      Y9, Y9, Y10
-	VPBROADCASTW (CX), X11
-	VCVTPH2PS    X11, Y11
-	VMOVDQU      2(DX), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW (DX), X13
-	VCVTPH2PS    X13, Y13
-	VMULPS       Y13, Y11, Y13
-	VFMADD231PS  Y13, Y12, Y1
-	VMOVDQU      2(DX)(BX*1), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW (DX)(BX*1), X13
-	VCVTPH2PS    X13, Y13
-	VMULPS       Y13, Y11, Y13
-	VFMADD231PS  Y13, Y12, Y3
-	VMOVDQU      2(DX)(BX*2), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW (DX)(BX*2), X13
-	VCVTPH2PS    X13, Y13
-	VMULPS       Y13, Y11, Y13
-	VFMADD231PS  Y13, Y12, Y5
-	VMOVDQU      2(DX)(SI*1), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW (DX)(SI*1), X9
-	VCVTPH2PS    X9, Y9
-	VMULPS       Y9, Y11, Y9
-	VFMADD231PS  Y9, Y12, Y7
-	VMOVDQU      36(CX), Y9
-	VPSIGNB      Y9, Y9, Y10
-	VPBROADCASTW 34(CX), X11
-	VCVTPH2PS    X11, Y11
-	VMOVDQU      36(DX), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW 34(DX), X13
-	VCVTPH2PS    X13, Y13
-	VMULPS       Y13, Y11, Y13
-	VFMADD231PS  Y13, Y12, Y2
-	VMOVDQU      36(DX)(BX*1), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW 34(DX)(BX*1), X13
-	VCVTPH2PS    X13, Y13
-	VMULPS       Y13, Y11, Y13
-	VFMADD231PS  Y13, Y12, Y4
-	VMOVDQU      36(DX)(BX*2), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW 34(DX)(BX*2), X13
-	VCVTPH2PS    X13, Y13
-	VMULPS       Y13, Y11, Y13
-	VFMADD231PS  Y13, Y12, Y6
-	VMOVDQU      36(DX)(SI*1), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW 34(DX)(SI*1), X9
-	VCVTPH2PS    X9, Y9
-	VMULPS       Y9, Y11, Y9
-	VFMADD231PS  Y9, Y12, Y8
-	ADDQ         $0x00000044, CX
-	ADDQ         $0x00000044, DX
-	SUBQ         $0x00000002, AX
-	JMP          dotQ8_0x4AVX2_loopN
+tileQ8_0_4x1AVX2_rows:
+	CMPQ  SI, $0x00000000
+	JE    tileQ8_0_4x1AVX2_done
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  n+0(FP), DI
+	SHRQ  $0x05, DI
+	MOVQ  AX, R8
+	MOVQ  x_base+40(FP), R9
 
-dotQ8_0x4AVX2_loop1:
-	CMPQ         AX, $0x00000000
-	JE           dotQ8_0x4AVX2_done
-	VMOVDQU      2(CX), Y9
-	VPSIGNB      Y9, Y9, Y10
-	VPBROADCASTW (CX), X11
-	VCVTPH2PS    X11, Y11
-	VMOVDQU      2(DX), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW (DX), X13
-	VCVTPH2PS    X13, Y13
-	VMULPS       Y13, Y11, Y13
-	VFMADD231PS  Y13, Y12, Y1
-	VMOVDQU      2(DX)(BX*1), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW (DX)(BX*1), X13
-	VCVTPH2PS    X13, Y13
-	VMULPS       Y13, Y11, Y13
-	VFMADD231PS  Y13, Y12, Y3
-	VMOVDQU      2(DX)(BX*2), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW (DX)(BX*2), X13
-	VCVTPH2PS    X13, Y13
-	VMULPS       Y13, Y11, Y13
-	VFMADD231PS  Y13, Y12, Y5
-	VMOVDQU      2(DX)(SI*1), Y12
-	VPSIGNB      Y9, Y12, Y12
-	VPMADDUBSW   Y12, Y10, Y12
-	VPMADDWD     Y0, Y12, Y12
-	VCVTDQ2PS    Y12, Y12
-	VPBROADCASTW (DX)(SI*1), X9
-	VCVTPH2PS    X9, Y9
-	VMULPS       Y9, Y11, Y9
-	VFMADD231PS  Y9, Y12, Y7
-	ADDQ         $0x00000022, CX
-	ADDQ         $0x00000022, DX
-	DECQ         AX
-	JMP          dotQ8_0x4AVX2_loop1
+tileQ8_0_4x1AVX2_blocks:
+	CMPQ         DI, $0x00000000
+	JE           tileQ8_0_4x1AVX2_store
+	VMOVDQU      2(R9), Y4
+	VPBROADCASTW (R9), X5
+	VCVTPH2PS    X5, Y5
+	VMOVDQU      2(R8), Y6
+	VPSIGNB      Y6, Y6, Y6
+	VPBROADCASTW (R8), X7
+	VCVTPH2PS    X7, Y7
+	VPSIGNB      2(R8), Y4, Y8
+	VPMADDUBSW   Y8, Y6, Y8
+	VPMADDWD     onesw<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y5, Y7, Y6
+	VFMADD231PS  Y6, Y8, Y0
+	VMOVDQU      2(R8)(CX*1), Y6
+	VPSIGNB      Y6, Y6, Y6
+	VPBROADCASTW (R8)(CX*1), X7
+	VCVTPH2PS    X7, Y7
+	VPSIGNB      2(R8)(CX*1), Y4, Y8
+	VPMADDUBSW   Y8, Y6, Y8
+	VPMADDWD     onesw<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y5, Y7, Y6
+	VFMADD231PS  Y6, Y8, Y1
+	VMOVDQU      2(R8)(CX*2), Y6
+	VPSIGNB      Y6, Y6, Y6
+	VPBROADCASTW (R8)(CX*2), X7
+	VCVTPH2PS    X7, Y7
+	VPSIGNB      2(R8)(CX*2), Y4, Y8
+	VPMADDUBSW   Y8, Y6, Y8
+	VPMADDWD     onesw<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y5, Y7, Y6
+	VFMADD231PS  Y6, Y8, Y2
+	VMOVDQU      2(R8)(DX*1), Y6
+	VPSIGNB      Y6, Y6, Y6
+	VPBROADCASTW (R8)(DX*1), X7
+	VCVTPH2PS    X7, Y7
+	VPSIGNB      2(R8)(DX*1), Y4, Y4
+	VPMADDUBSW   Y4, Y6, Y4
+	VPMADDWD     onesw<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y5, Y7, Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         $0x00000022, R8
+	ADDQ         $0x00000022, R9
+	DECQ         DI
+	JMP          tileQ8_0_4x1AVX2_blocks
 
-dotQ8_0x4AVX2_done:
-	MOVQ         dst+64(FP), AX
-	VADDPS       Y2, Y1, Y1
+tileQ8_0_4x1AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X0, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	VMOVSS       X4, (BX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (AX)
-	VADDPS       Y4, Y3, Y3
+	VMOVSS       X0, 4(BX)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 8(BX)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X3, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(AX)
-	VADDPS       Y6, Y5, Y5
+	VMOVSS       X0, 12(BX)
+	LEAQ         (AX)(CX*4), AX
+	ADDQ         $0x00000010, BX
+	SUBQ         $0x00000004, SI
+	JMP          tileQ8_0_4x1AVX2_rows
+
+tileQ8_0_4x1AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ8_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·tileQ8_0_1x1AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	MOVQ y_base+72(FP), DX
+	MOVQ rows+104(FP), BX
+
+tileQ8_0_1x1AVX2_rows:
+	CMPQ  BX, $0x00000000
+	JE    tileQ8_0_1x1AVX2_done
+	VPXOR Y0, Y0, Y0
+	MOVQ  n+0(FP), SI
+	SHRQ  $0x05, SI
+	MOVQ  AX, DI
+	MOVQ  x_base+40(FP), R8
+
+tileQ8_0_1x1AVX2_blocks:
+	CMPQ         SI, $0x00000000
+	JE           tileQ8_0_1x1AVX2_store
+	VMOVDQU      2(R8), Y1
+	VPBROADCASTW (R8), X2
+	VCVTPH2PS    X2, Y2
+	VMOVDQU      2(DI), Y3
+	VPSIGNB      Y3, Y3, Y3
+	VPBROADCASTW (DI), X4
+	VCVTPH2PS    X4, Y4
+	VPSIGNB      2(DI), Y1, Y1
+	VPMADDUBSW   Y1, Y3, Y1
+	VPMADDWD     onesw<>+0(SB), Y1, Y1
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y2, Y4, Y2
+	VFMADD231PS  Y2, Y1, Y0
+	ADDQ         $0x00000022, DI
+	ADDQ         $0x00000022, R8
+	DECQ         SI
+	JMP          tileQ8_0_1x1AVX2_blocks
+
+tileQ8_0_1x1AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VMOVSS       X1, (DX)
+	LEAQ         (AX)(CX*1), AX
+	ADDQ         $0x00000004, DX
+	SUBQ         $0x00000001, BX
+	JMP          tileQ8_0_1x1AVX2_rows
+
+tileQ8_0_1x1AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ8_0_2x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·tileQ8_0_2x4AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	MOVQ y_base+72(FP), DX
+	MOVQ xstride+64(FP), BX
+	MOVQ ystride+96(FP), SI
+	SHLQ $0x02, SI
+	LEAQ (BX)(BX*2), DI
+	LEAQ (SI)(SI*2), R8
+	MOVQ rows+104(FP), R9
+
+tileQ8_0_2x4AVX2_rows:
+	CMPQ  R9, $0x00000000
+	JE    tileQ8_0_2x4AVX2_done
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  n+0(FP), R10
+	SHRQ  $0x05, R10
+	MOVQ  AX, R11
+	MOVQ  x_base+40(FP), R12
+
+tileQ8_0_2x4AVX2_blocks:
+	CMPQ         R10, $0x00000000
+	JE           tileQ8_0_2x4AVX2_store
+	VMOVDQU      2(R11), Y8
+	VPSIGNB      Y8, Y8, Y8
+	VPBROADCASTW (R11), X9
+	VCVTPH2PS    X9, Y9
+	VMOVDQU      2(R11)(CX*1), Y10
+	VPSIGNB      Y10, Y10, Y10
+	VPBROADCASTW (R11)(CX*1), X11
+	VCVTPH2PS    X11, Y11
+	VMOVDQU      2(R12), Y12
+	VPBROADCASTW (R12), X13
+	VCVTPH2PS    X13, Y13
+	VPSIGNB      2(R11), Y12, Y14
+	VPMADDUBSW   Y14, Y8, Y14
+	VPMADDWD     onesw<>+0(SB), Y14, Y14
+	VCVTDQ2PS    Y14, Y14
+	VMULPS       Y13, Y9, Y15
+	VFMADD231PS  Y15, Y14, Y0
+	VPSIGNB      2(R11)(CX*1), Y12, Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPMADDWD     onesw<>+0(SB), Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VMULPS       Y13, Y11, Y13
+	VFMADD231PS  Y13, Y12, Y4
+	VMOVDQU      2(R12)(BX*1), Y12
+	VPBROADCASTW (R12)(BX*1), X13
+	VCVTPH2PS    X13, Y13
+	VPSIGNB      2(R11), Y12, Y14
+	VPMADDUBSW   Y14, Y8, Y14
+	VPMADDWD     onesw<>+0(SB), Y14, Y14
+	VCVTDQ2PS    Y14, Y14
+	VMULPS       Y13, Y9, Y15
+	VFMADD231PS  Y15, Y14, Y1
+	VPSIGNB      2(R11)(CX*1), Y12, Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPMADDWD     onesw<>+0(SB), Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VMULPS       Y13, Y11, Y13
+	VFMADD231PS  Y13, Y12, Y5
+	VMOVDQU      2(R12)(BX*2), Y12
+	VPBROADCASTW (R12)(BX*2), X13
+	VCVTPH2PS    X13, Y13
+	VPSIGNB      2(R11), Y12, Y14
+	VPMADDUBSW   Y14, Y8, Y14
+	VPMADDWD     onesw<>+0(SB), Y14, Y14
+	VCVTDQ2PS    Y14, Y14
+	VMULPS       Y13, Y9, Y15
+	VFMADD231PS  Y15, Y14, Y2
+	VPSIGNB      2(R11)(CX*1), Y12, Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPMADDWD     onesw<>+0(SB), Y12, Y12
+	VCVTDQ2PS    Y12, Y12
+	VMULPS       Y13, Y11, Y13
+	VFMADD231PS  Y13, Y12, Y6
+	VMOVDQU      2(R12)(DI*1), Y12
+	VPBROADCASTW (R12)(DI*1), X13
+	VCVTPH2PS    X13, Y13
+	VPSIGNB      2(R11), Y12, Y14
+	VPMADDUBSW   Y14, Y8, Y14
+	VPMADDWD     onesw<>+0(SB), Y14, Y14
+	VCVTDQ2PS    Y14, Y14
+	VMULPS       Y13, Y9, Y8
+	VFMADD231PS  Y8, Y14, Y3
+	VPSIGNB      2(R11)(CX*1), Y12, Y8
+	VPMADDUBSW   Y8, Y10, Y8
+	VPMADDWD     onesw<>+0(SB), Y8, Y8
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y13, Y11, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $0x00000022, R11
+	ADDQ         $0x00000022, R12
+	DECQ         R10
+	JMP          tileQ8_0_2x4AVX2_blocks
+
+tileQ8_0_2x4AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X0, X8, X8
+	VHADDPS      X8, X8, X8
+	VHADDPS      X8, X8, X8
+	VMOVSS       X8, (DX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(SI*1)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(SI*2)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X3, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(R8*1)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X4, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(DX)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X5, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 8(AX)
-	VADDPS       Y8, Y7, Y7
+	VMOVSS       X0, 4(DX)(SI*1)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X6, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(DX)(SI*2)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X7, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 12(AX)
+	VMOVSS       X0, 4(DX)(R8*1)
+	LEAQ         (AX)(CX*2), AX
+	ADDQ         $0x00000008, DX
+	SUBQ         $0x00000002, R9
+	JMP          tileQ8_0_2x4AVX2_rows
+
+tileQ8_0_2x4AVX2_done:
 	VZEROUPPER
 	RET
+
+// func tileQ8_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·tileQ8_0_1x4AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	MOVQ y_base+72(FP), DX
+	MOVQ xstride+64(FP), BX
+	MOVQ ystride+96(FP), SI
+	SHLQ $0x02, SI
+	LEAQ (BX)(BX*2), DI
+	LEAQ (SI)(SI*2), R8
+	MOVQ rows+104(FP), R9
+
+tileQ8_0_1x4AVX2_rows:
+	CMPQ  R9, $0x00000000
+	JE    tileQ8_0_1x4AVX2_done
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  n+0(FP), R10
+	SHRQ  $0x05, R10
+	MOVQ  AX, R11
+	MOVQ  x_base+40(FP), R12
+
+tileQ8_0_1x4AVX2_blocks:
+	CMPQ         R10, $0x00000000
+	JE           tileQ8_0_1x4AVX2_store
+	VMOVDQU      2(R11), Y4
+	VPSIGNB      Y4, Y4, Y4
+	VPBROADCASTW (R11), X5
+	VCVTPH2PS    X5, Y5
+	VMOVDQU      2(R12), Y6
+	VPBROADCASTW (R12), X7
+	VCVTPH2PS    X7, Y7
+	VPSIGNB      2(R11), Y6, Y6
+	VPMADDUBSW   Y6, Y4, Y6
+	VPMADDWD     onesw<>+0(SB), Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y7, Y5, Y7
+	VFMADD231PS  Y7, Y6, Y0
+	VMOVDQU      2(R12)(BX*1), Y6
+	VPBROADCASTW (R12)(BX*1), X7
+	VCVTPH2PS    X7, Y7
+	VPSIGNB      2(R11), Y6, Y6
+	VPMADDUBSW   Y6, Y4, Y6
+	VPMADDWD     onesw<>+0(SB), Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y7, Y5, Y7
+	VFMADD231PS  Y7, Y6, Y1
+	VMOVDQU      2(R12)(BX*2), Y6
+	VPBROADCASTW (R12)(BX*2), X7
+	VCVTPH2PS    X7, Y7
+	VPSIGNB      2(R11), Y6, Y6
+	VPMADDUBSW   Y6, Y4, Y6
+	VPMADDWD     onesw<>+0(SB), Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y7, Y5, Y7
+	VFMADD231PS  Y7, Y6, Y2
+	VMOVDQU      2(R12)(DI*1), Y6
+	VPBROADCASTW (R12)(DI*1), X7
+	VCVTPH2PS    X7, Y7
+	VPSIGNB      2(R11), Y6, Y6
+	VPMADDUBSW   Y6, Y4, Y6
+	VPMADDWD     onesw<>+0(SB), Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y7, Y5, Y4
+	VFMADD231PS  Y4, Y6, Y3
+	ADDQ         $0x00000022, R11
+	ADDQ         $0x00000022, R12
+	DECQ         R10
+	JMP          tileQ8_0_1x4AVX2_blocks
+
+tileQ8_0_1x4AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X0, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	VMOVSS       X4, (DX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(SI*1)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(SI*2)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X3, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(R8*1)
+	LEAQ         (AX)(CX*1), AX
+	ADDQ         $0x00000004, DX
+	SUBQ         $0x00000001, R9
+	JMP          tileQ8_0_1x4AVX2_rows
+
+tileQ8_0_1x4AVX2_done:
+	VZEROUPPER
+	RET
+
+DATA b0f_q4<>+0(SB)/1, $0x0f
+DATA b0f_q4<>+1(SB)/1, $0x0f
+DATA b0f_q4<>+2(SB)/1, $0x0f
+DATA b0f_q4<>+3(SB)/1, $0x0f
+DATA b0f_q4<>+4(SB)/1, $0x0f
+DATA b0f_q4<>+5(SB)/1, $0x0f
+DATA b0f_q4<>+6(SB)/1, $0x0f
+DATA b0f_q4<>+7(SB)/1, $0x0f
+DATA b0f_q4<>+8(SB)/1, $0x0f
+DATA b0f_q4<>+9(SB)/1, $0x0f
+DATA b0f_q4<>+10(SB)/1, $0x0f
+DATA b0f_q4<>+11(SB)/1, $0x0f
+DATA b0f_q4<>+12(SB)/1, $0x0f
+DATA b0f_q4<>+13(SB)/1, $0x0f
+DATA b0f_q4<>+14(SB)/1, $0x0f
+DATA b0f_q4<>+15(SB)/1, $0x0f
+DATA b0f_q4<>+16(SB)/1, $0x0f
+DATA b0f_q4<>+17(SB)/1, $0x0f
+DATA b0f_q4<>+18(SB)/1, $0x0f
+DATA b0f_q4<>+19(SB)/1, $0x0f
+DATA b0f_q4<>+20(SB)/1, $0x0f
+DATA b0f_q4<>+21(SB)/1, $0x0f
+DATA b0f_q4<>+22(SB)/1, $0x0f
+DATA b0f_q4<>+23(SB)/1, $0x0f
+DATA b0f_q4<>+24(SB)/1, $0x0f
+DATA b0f_q4<>+25(SB)/1, $0x0f
+DATA b0f_q4<>+26(SB)/1, $0x0f
+DATA b0f_q4<>+27(SB)/1, $0x0f
+DATA b0f_q4<>+28(SB)/1, $0x0f
+DATA b0f_q4<>+29(SB)/1, $0x0f
+DATA b0f_q4<>+30(SB)/1, $0x0f
+DATA b0f_q4<>+31(SB)/1, $0x0f
+GLOBL b0f_q4<>(SB), RODATA|NOPTR, $32
+
+DATA b08_q4<>+0(SB)/1, $0x08
+DATA b08_q4<>+1(SB)/1, $0x08
+DATA b08_q4<>+2(SB)/1, $0x08
+DATA b08_q4<>+3(SB)/1, $0x08
+DATA b08_q4<>+4(SB)/1, $0x08
+DATA b08_q4<>+5(SB)/1, $0x08
+DATA b08_q4<>+6(SB)/1, $0x08
+DATA b08_q4<>+7(SB)/1, $0x08
+DATA b08_q4<>+8(SB)/1, $0x08
+DATA b08_q4<>+9(SB)/1, $0x08
+DATA b08_q4<>+10(SB)/1, $0x08
+DATA b08_q4<>+11(SB)/1, $0x08
+DATA b08_q4<>+12(SB)/1, $0x08
+DATA b08_q4<>+13(SB)/1, $0x08
+DATA b08_q4<>+14(SB)/1, $0x08
+DATA b08_q4<>+15(SB)/1, $0x08
+DATA b08_q4<>+16(SB)/1, $0x08
+DATA b08_q4<>+17(SB)/1, $0x08
+DATA b08_q4<>+18(SB)/1, $0x08
+DATA b08_q4<>+19(SB)/1, $0x08
+DATA b08_q4<>+20(SB)/1, $0x08
+DATA b08_q4<>+21(SB)/1, $0x08
+DATA b08_q4<>+22(SB)/1, $0x08
+DATA b08_q4<>+23(SB)/1, $0x08
+DATA b08_q4<>+24(SB)/1, $0x08
+DATA b08_q4<>+25(SB)/1, $0x08
+DATA b08_q4<>+26(SB)/1, $0x08
+DATA b08_q4<>+27(SB)/1, $0x08
+DATA b08_q4<>+28(SB)/1, $0x08
+DATA b08_q4<>+29(SB)/1, $0x08
+DATA b08_q4<>+30(SB)/1, $0x08
+DATA b08_q4<>+31(SB)/1, $0x08
+GLOBL b08_q4<>(SB), RODATA|NOPTR, $32
 
 // func dotQ4_0AVX2(n int, w []byte, x []byte) float32
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-60
-	MOVQ         n+0(FP), AX
-	MOVQ         w_base+8(FP), CX
-	MOVQ         x_base+32(FP), DX
-	SHRQ         $0x05, AX
-	VPCMPEQW     Y0, Y0, Y0
-	VPSRLW       $0x0f, Y0, Y0
-	MOVL         $0x0000000f, BX
-	VMOVD        BX, X1
-	VPBROADCASTB X1, Y1
-	MOVL         $0x00000008, BX
-	VMOVD        BX, X2
-	VPBROADCASTB X2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
+	MOVQ  n+0(FP), AX
+	MOVQ  w_base+8(FP), CX
+	MOVQ  x_base+32(FP), DX
+	SHRQ  $0x05, AX
+	VPXOR Y0, Y0, Y0
 
-dotQ4_0AVX2_loopN:
-	CMPQ         AX, $0x00000002
-	JL           dotQ4_0AVX2_loop1
-	VMOVDQU      2(CX), X5
-	VPSRLW       $0x04, X5, X6
-	VINSERTI128  $0x01, X6, Y5, Y6
-	VPAND        Y1, Y6, Y6
-	VPSUBB       Y2, Y6, Y6
-	VPSIGNB      Y6, Y6, Y7
-	VPBROADCASTW (CX), X5
-	VCVTPH2PS    X5, Y8
-	VMOVDQU      2(DX), Y9
-	VPSIGNB      Y6, Y9, Y9
-	VPMADDUBSW   Y9, Y7, Y9
-	VPMADDWD     Y0, Y9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VPBROADCASTW (DX), X5
-	VCVTPH2PS    X5, Y6
-	VMULPS       Y6, Y8, Y6
-	VFMADD231PS  Y6, Y9, Y3
-	VMOVDQU      20(CX), X5
-	VPSRLW       $0x04, X5, X6
-	VINSERTI128  $0x01, X6, Y5, Y6
-	VPAND        Y1, Y6, Y6
-	VPSUBB       Y2, Y6, Y6
-	VPSIGNB      Y6, Y6, Y7
-	VPBROADCASTW 18(CX), X5
-	VCVTPH2PS    X5, Y8
-	VMOVDQU      36(DX), Y9
-	VPSIGNB      Y6, Y9, Y9
-	VPMADDUBSW   Y9, Y7, Y9
-	VPMADDWD     Y0, Y9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VPBROADCASTW 34(DX), X5
-	VCVTPH2PS    X5, Y6
-	VMULPS       Y6, Y8, Y6
-	VFMADD231PS  Y6, Y9, Y4
-	ADDQ         $0x00000024, CX
-	ADDQ         $0x00000044, DX
-	SUBQ         $0x00000002, AX
-	JMP          dotQ4_0AVX2_loopN
-
-dotQ4_0AVX2_loop1:
+dotQ4_0AVX2_loop:
 	CMPQ         AX, $0x00000000
 	JE           dotQ4_0AVX2_done
-	VMOVDQU      2(CX), X5
-	VPSRLW       $0x04, X5, X6
-	VINSERTI128  $0x01, X6, Y5, Y6
-	VPAND        Y1, Y6, Y6
-	VPSUBB       Y2, Y6, Y6
-	VPSIGNB      Y6, Y6, Y7
-	VPBROADCASTW (CX), X5
-	VCVTPH2PS    X5, Y8
-	VMOVDQU      2(DX), Y9
-	VPSIGNB      Y6, Y9, Y9
-	VPMADDUBSW   Y9, Y7, Y9
-	VPMADDWD     Y0, Y9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VPBROADCASTW (DX), X5
-	VCVTPH2PS    X5, Y6
-	VMULPS       Y6, Y8, Y6
-	VFMADD231PS  Y6, Y9, Y3
+	VMOVDQU      2(DX), Y1
+	VPSIGNB      Y1, Y1, Y1
+	VPBROADCASTW (DX), X2
+	VCVTPH2PS    X2, Y2
+	VMOVDQU      2(CX), X3
+	VPSRLW       $0x04, X3, X4
+	VINSERTI128  $0x01, X4, Y3, Y4
+	VPAND        b0f_q4<>+0(SB), Y4, Y4
+	VPSUBB       b08_q4<>+0(SB), Y4, Y4
+	VPBROADCASTW (CX), X3
+	VCVTPH2PS    X3, Y5
+	VPSIGNB      2(DX), Y4, Y4
+	VPMADDUBSW   Y4, Y1, Y4
+	VPMADDWD     onesw<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y2, Y5, Y1
+	VFMADD231PS  Y1, Y4, Y0
 	ADDQ         $0x00000012, CX
 	ADDQ         $0x00000022, DX
 	DECQ         AX
-	JMP          dotQ4_0AVX2_loop1
+	JMP          dotQ4_0AVX2_loop
 
 dotQ4_0AVX2_done:
-	VADDPS       Y4, Y3, Y3
-	VEXTRACTF128 $0x01, Y3, X0
-	VADDPS       X3, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
 	VZEROUPPER
-	MOVSS        X0, ret+56(FP)
+	MOVSS        X1, ret+56(FP)
 	RET
 
-// func dotQ4_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
+// func tileQ4_0_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 // Requires: AVX, AVX2, F16C, FMA3
-TEXT ·dotQ4_0x4AVX2(SB), NOSPLIT, $0-72
-	MOVQ         n+0(FP), AX
-	MOVQ         w_base+8(FP), CX
-	MOVQ         x_base+32(FP), DX
-	SHRQ         $0x05, AX
-	MOVQ         stride+56(FP), BX
-	LEAQ         (BX)(BX*2), SI
-	VPCMPEQW     Y0, Y0, Y0
-	VPSRLW       $0x0f, Y0, Y0
-	MOVL         $0x0000000f, DI
-	VMOVD        DI, X1
-	VPBROADCASTB X1, Y1
-	MOVL         $0x00000008, DI
-	VMOVD        DI, X2
-	VPBROADCASTB X2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VPXOR        Y5, Y5, Y5
-	VPXOR        Y6, Y6, Y6
-	VPXOR        Y7, Y7, Y7
-	VPXOR        Y8, Y8, Y8
-	VPXOR        Y9, Y9, Y9
-	VPXOR        Y10, Y10, Y10
+TEXT ·tileQ4_0_4x1AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	LEAQ (CX)(CX*2), DX
+	MOVQ y_base+72(FP), BX
+	MOVQ rows+104(FP), SI
 
-dotQ4_0x4AVX2_loopN:
-	CMPQ         AX, $0x00000002
-	JL           dotQ4_0x4AVX2_loop1
-	VMOVDQU      2(CX), X11
-	VPSRLW       $0x04, X11, X12
-	VINSERTI128  $0x01, X12, Y11, Y12
-	VPAND        Y1, Y12, Y12
-	VPSUBB       Y2, Y12, Y12
-	VPSIGNB      Y12, Y12, Y13
-	VPBROADCASTW (CX), X11
-	VCVTPH2PS    X11, Y14
-	VMOVDQU      2(DX), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y3
-	VMOVDQU      2(DX)(BX*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(BX*1), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y5
-	VMOVDQU      2(DX)(BX*2), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(BX*2), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y7
-	VMOVDQU      2(DX)(SI*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(SI*1), X11
-	VCVTPH2PS    X11, Y12
-	VMULPS       Y12, Y14, Y12
-	VFMADD231PS  Y12, Y15, Y9
-	VMOVDQU      20(CX), X11
-	VPSRLW       $0x04, X11, X12
-	VINSERTI128  $0x01, X12, Y11, Y12
-	VPAND        Y1, Y12, Y12
-	VPSUBB       Y2, Y12, Y12
-	VPSIGNB      Y12, Y12, Y13
-	VPBROADCASTW 18(CX), X11
-	VCVTPH2PS    X11, Y14
-	VMOVDQU      36(DX), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW 34(DX), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y4
-	VMOVDQU      36(DX)(BX*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW 34(DX)(BX*1), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y6
-	VMOVDQU      36(DX)(BX*2), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW 34(DX)(BX*2), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y8
-	VMOVDQU      36(DX)(SI*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW 34(DX)(SI*1), X11
-	VCVTPH2PS    X11, Y12
-	VMULPS       Y12, Y14, Y12
-	VFMADD231PS  Y12, Y15, Y10
-	ADDQ         $0x00000024, CX
-	ADDQ         $0x00000044, DX
-	SUBQ         $0x00000002, AX
-	JMP          dotQ4_0x4AVX2_loopN
+tileQ4_0_4x1AVX2_rows:
+	CMPQ  SI, $0x00000000
+	JE    tileQ4_0_4x1AVX2_done
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  n+0(FP), DI
+	SHRQ  $0x05, DI
+	MOVQ  AX, R8
+	MOVQ  x_base+40(FP), R9
 
-dotQ4_0x4AVX2_loop1:
-	CMPQ         AX, $0x00000000
-	JE           dotQ4_0x4AVX2_done
-	VMOVDQU      2(CX), X11
-	VPSRLW       $0x04, X11, X12
-	VINSERTI128  $0x01, X12, Y11, Y12
-	VPAND        Y1, Y12, Y12
-	VPSUBB       Y2, Y12, Y12
-	VPSIGNB      Y12, Y12, Y13
-	VPBROADCASTW (CX), X11
-	VCVTPH2PS    X11, Y14
-	VMOVDQU      2(DX), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y3
-	VMOVDQU      2(DX)(BX*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(BX*1), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y5
-	VMOVDQU      2(DX)(BX*2), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(BX*2), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y7
-	VMOVDQU      2(DX)(SI*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(SI*1), X11
-	VCVTPH2PS    X11, Y12
-	VMULPS       Y12, Y14, Y12
-	VFMADD231PS  Y12, Y15, Y9
-	ADDQ         $0x00000012, CX
-	ADDQ         $0x00000022, DX
-	DECQ         AX
-	JMP          dotQ4_0x4AVX2_loop1
+tileQ4_0_4x1AVX2_blocks:
+	CMPQ         DI, $0x00000000
+	JE           tileQ4_0_4x1AVX2_store
+	VMOVDQU      2(R9), Y4
+	VPSIGNB      Y4, Y4, Y4
+	VPBROADCASTW (R9), X5
+	VCVTPH2PS    X5, Y5
+	VMOVDQU      2(R8), X6
+	VPSRLW       $0x04, X6, X7
+	VINSERTI128  $0x01, X7, Y6, Y7
+	VPAND        b0f_q4<>+0(SB), Y7, Y7
+	VPSUBB       b08_q4<>+0(SB), Y7, Y7
+	VPBROADCASTW (R8), X6
+	VCVTPH2PS    X6, Y8
+	VPSIGNB      2(R9), Y7, Y7
+	VPMADDUBSW   Y7, Y4, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y5, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y0
+	VMOVDQU      2(R8)(CX*1), X6
+	VPSRLW       $0x04, X6, X7
+	VINSERTI128  $0x01, X7, Y6, Y7
+	VPAND        b0f_q4<>+0(SB), Y7, Y7
+	VPSUBB       b08_q4<>+0(SB), Y7, Y7
+	VPBROADCASTW (R8)(CX*1), X6
+	VCVTPH2PS    X6, Y8
+	VPSIGNB      2(R9), Y7, Y7
+	VPMADDUBSW   Y7, Y4, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y5, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y1
+	VMOVDQU      2(R8)(CX*2), X6
+	VPSRLW       $0x04, X6, X7
+	VINSERTI128  $0x01, X7, Y6, Y7
+	VPAND        b0f_q4<>+0(SB), Y7, Y7
+	VPSUBB       b08_q4<>+0(SB), Y7, Y7
+	VPBROADCASTW (R8)(CX*2), X6
+	VCVTPH2PS    X6, Y8
+	VPSIGNB      2(R9), Y7, Y7
+	VPMADDUBSW   Y7, Y4, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y5, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y2
+	VMOVDQU      2(R8)(DX*1), X6
+	VPSRLW       $0x04, X6, X7
+	VINSERTI128  $0x01, X7, Y6, Y7
+	VPAND        b0f_q4<>+0(SB), Y7, Y7
+	VPSUBB       b08_q4<>+0(SB), Y7, Y7
+	VPBROADCASTW (R8)(DX*1), X6
+	VCVTPH2PS    X6, Y8
+	VPSIGNB      2(R9), Y7, Y7
+	VPMADDUBSW   Y7, Y4, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y5, Y8, Y4
+	VFMADD231PS  Y4, Y7, Y3
+	ADDQ         $0x00000012, R8
+	ADDQ         $0x00000022, R9
+	DECQ         DI
+	JMP          tileQ4_0_4x1AVX2_blocks
 
-dotQ4_0x4AVX2_done:
-	MOVQ         dst+64(FP), AX
-	VADDPS       Y4, Y3, Y3
+tileQ4_0_4x1AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X0, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	VMOVSS       X4, (BX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(BX)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 8(BX)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X3, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (AX)
-	VADDPS       Y6, Y5, Y5
+	VMOVSS       X0, 12(BX)
+	LEAQ         (AX)(CX*4), AX
+	ADDQ         $0x00000010, BX
+	SUBQ         $0x00000004, SI
+	JMP          tileQ4_0_4x1AVX2_rows
+
+tileQ4_0_4x1AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·tileQ4_0_1x1AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	MOVQ y_base+72(FP), DX
+	MOVQ rows+104(FP), BX
+
+tileQ4_0_1x1AVX2_rows:
+	CMPQ  BX, $0x00000000
+	JE    tileQ4_0_1x1AVX2_done
+	VPXOR Y0, Y0, Y0
+	MOVQ  n+0(FP), SI
+	SHRQ  $0x05, SI
+	MOVQ  AX, DI
+	MOVQ  x_base+40(FP), R8
+
+tileQ4_0_1x1AVX2_blocks:
+	CMPQ         SI, $0x00000000
+	JE           tileQ4_0_1x1AVX2_store
+	VMOVDQU      2(R8), Y1
+	VPSIGNB      Y1, Y1, Y1
+	VPBROADCASTW (R8), X2
+	VCVTPH2PS    X2, Y2
+	VMOVDQU      2(DI), X3
+	VPSRLW       $0x04, X3, X4
+	VINSERTI128  $0x01, X4, Y3, Y4
+	VPAND        b0f_q4<>+0(SB), Y4, Y4
+	VPSUBB       b08_q4<>+0(SB), Y4, Y4
+	VPBROADCASTW (DI), X3
+	VCVTPH2PS    X3, Y5
+	VPSIGNB      2(R8), Y4, Y4
+	VPMADDUBSW   Y4, Y1, Y4
+	VPMADDWD     onesw<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y2, Y5, Y1
+	VFMADD231PS  Y1, Y4, Y0
+	ADDQ         $0x00000012, DI
+	ADDQ         $0x00000022, R8
+	DECQ         SI
+	JMP          tileQ4_0_1x1AVX2_blocks
+
+tileQ4_0_1x1AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VMOVSS       X1, (DX)
+	LEAQ         (AX)(CX*1), AX
+	ADDQ         $0x00000004, DX
+	SUBQ         $0x00000001, BX
+	JMP          tileQ4_0_1x1AVX2_rows
+
+tileQ4_0_1x1AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0_2x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·tileQ4_0_2x4AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	MOVQ y_base+72(FP), DX
+	MOVQ xstride+64(FP), BX
+	MOVQ ystride+96(FP), SI
+	SHLQ $0x02, SI
+	LEAQ (BX)(BX*2), DI
+	LEAQ (SI)(SI*2), R8
+	MOVQ rows+104(FP), R9
+
+tileQ4_0_2x4AVX2_rows:
+	CMPQ  R9, $0x00000000
+	JE    tileQ4_0_2x4AVX2_done
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  n+0(FP), R10
+	SHRQ  $0x05, R10
+	MOVQ  AX, R11
+	MOVQ  x_base+40(FP), R12
+
+tileQ4_0_2x4AVX2_blocks:
+	CMPQ         R10, $0x00000000
+	JE           tileQ4_0_2x4AVX2_store
+	VMOVDQU      2(R11), X8
+	VPSRLW       $0x04, X8, X9
+	VINSERTI128  $0x01, X9, Y8, Y9
+	VPAND        b0f_q4<>+0(SB), Y9, Y9
+	VPSUBB       b08_q4<>+0(SB), Y9, Y9
+	VPBROADCASTW (R11), X8
+	VCVTPH2PS    X8, Y10
+	VMOVDQU      2(R11)(CX*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y11
+	VPAND        b0f_q4<>+0(SB), Y11, Y11
+	VPSUBB       b08_q4<>+0(SB), Y11, Y11
+	VPBROADCASTW (R11)(CX*1), X8
+	VCVTPH2PS    X8, Y12
+	VMOVDQU      2(R12), Y13
+	VPSIGNB      Y13, Y13, Y13
+	VPBROADCASTW (R12), X8
+	VCVTPH2PS    X8, Y14
+	VPSIGNB      2(R12), Y9, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y10, Y16
+	VFMADD231PS  Y16, Y15, Y0
+	VPSIGNB      2(R12), Y11, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y12, Y13
+	VFMADD231PS  Y13, Y15, Y4
+	VMOVDQU      2(R12)(BX*1), Y13
+	VPSIGNB      Y13, Y13, Y13
+	VPBROADCASTW (R12)(BX*1), X8
+	VCVTPH2PS    X8, Y14
+	VPSIGNB      2(R12)(BX*1), Y9, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y10, Y16
+	VFMADD231PS  Y16, Y15, Y1
+	VPSIGNB      2(R12)(BX*1), Y11, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y12, Y13
+	VFMADD231PS  Y13, Y15, Y5
+	VMOVDQU      2(R12)(BX*2), Y13
+	VPSIGNB      Y13, Y13, Y13
+	VPBROADCASTW (R12)(BX*2), X8
+	VCVTPH2PS    X8, Y14
+	VPSIGNB      2(R12)(BX*2), Y9, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y10, Y16
+	VFMADD231PS  Y16, Y15, Y2
+	VPSIGNB      2(R12)(BX*2), Y11, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y12, Y13
+	VFMADD231PS  Y13, Y15, Y6
+	VMOVDQU      2(R12)(DI*1), Y13
+	VPSIGNB      Y13, Y13, Y13
+	VPBROADCASTW (R12)(DI*1), X8
+	VCVTPH2PS    X8, Y14
+	VPSIGNB      2(R12)(DI*1), Y9, Y9
+	VPMADDUBSW   Y9, Y13, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y14, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y3
+	VPSIGNB      2(R12)(DI*1), Y11, Y9
+	VPMADDUBSW   Y9, Y13, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y14, Y12, Y10
+	VFMADD231PS  Y10, Y9, Y7
+	ADDQ         $0x00000012, R11
+	ADDQ         $0x00000022, R12
+	DECQ         R10
+	JMP          tileQ4_0_2x4AVX2_blocks
+
+tileQ4_0_2x4AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X0, X8, X8
+	VHADDPS      X8, X8, X8
+	VHADDPS      X8, X8, X8
+	VMOVSS       X8, (DX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(SI*1)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(SI*2)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X3, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(R8*1)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X4, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(DX)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X5, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(AX)
-	VADDPS       Y8, Y7, Y7
+	VMOVSS       X0, 4(DX)(SI*1)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X6, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(DX)(SI*2)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X7, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 8(AX)
-	VADDPS       Y10, Y9, Y9
-	VEXTRACTF128 $0x01, Y9, X0
-	VADDPS       X9, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 12(AX)
+	VMOVSS       X0, 4(DX)(R8*1)
+	LEAQ         (AX)(CX*2), AX
+	ADDQ         $0x00000008, DX
+	SUBQ         $0x00000002, R9
+	JMP          tileQ4_0_2x4AVX2_rows
+
+tileQ4_0_2x4AVX2_done:
 	VZEROUPPER
 	RET
+
+// func tileQ4_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·tileQ4_0_1x4AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	MOVQ y_base+72(FP), DX
+	MOVQ xstride+64(FP), BX
+	MOVQ ystride+96(FP), SI
+	SHLQ $0x02, SI
+	LEAQ (BX)(BX*2), DI
+	LEAQ (SI)(SI*2), R8
+	MOVQ rows+104(FP), R9
+
+tileQ4_0_1x4AVX2_rows:
+	CMPQ  R9, $0x00000000
+	JE    tileQ4_0_1x4AVX2_done
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  n+0(FP), R10
+	SHRQ  $0x05, R10
+	MOVQ  AX, R11
+	MOVQ  x_base+40(FP), R12
+
+tileQ4_0_1x4AVX2_blocks:
+	CMPQ         R10, $0x00000000
+	JE           tileQ4_0_1x4AVX2_store
+	VMOVDQU      2(R11), X4
+	VPSRLW       $0x04, X4, X5
+	VINSERTI128  $0x01, X5, Y4, Y5
+	VPAND        b0f_q4<>+0(SB), Y5, Y5
+	VPSUBB       b08_q4<>+0(SB), Y5, Y5
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y6
+	VMOVDQU      2(R12), Y7
+	VPSIGNB      Y7, Y7, Y7
+	VPBROADCASTW (R12), X4
+	VCVTPH2PS    X4, Y8
+	VPSIGNB      2(R12), Y5, Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y8, Y6, Y7
+	VFMADD231PS  Y7, Y9, Y0
+	VMOVDQU      2(R12)(BX*1), Y7
+	VPSIGNB      Y7, Y7, Y7
+	VPBROADCASTW (R12)(BX*1), X4
+	VCVTPH2PS    X4, Y8
+	VPSIGNB      2(R12)(BX*1), Y5, Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y8, Y6, Y7
+	VFMADD231PS  Y7, Y9, Y1
+	VMOVDQU      2(R12)(BX*2), Y7
+	VPSIGNB      Y7, Y7, Y7
+	VPBROADCASTW (R12)(BX*2), X4
+	VCVTPH2PS    X4, Y8
+	VPSIGNB      2(R12)(BX*2), Y5, Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y8, Y6, Y7
+	VFMADD231PS  Y7, Y9, Y2
+	VMOVDQU      2(R12)(DI*1), Y7
+	VPSIGNB      Y7, Y7, Y7
+	VPBROADCASTW (R12)(DI*1), X4
+	VCVTPH2PS    X4, Y8
+	VPSIGNB      2(R12)(DI*1), Y5, Y5
+	VPMADDUBSW   Y5, Y7, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y8, Y6, Y6
+	VFMADD231PS  Y6, Y5, Y3
+	ADDQ         $0x00000012, R11
+	ADDQ         $0x00000022, R12
+	DECQ         R10
+	JMP          tileQ4_0_1x4AVX2_blocks
+
+tileQ4_0_1x4AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X0, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	VMOVSS       X4, (DX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(SI*1)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(SI*2)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X3, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(R8*1)
+	LEAQ         (AX)(CX*1), AX
+	ADDQ         $0x00000004, DX
+	SUBQ         $0x00000001, R9
+	JMP          tileQ4_0_1x4AVX2_rows
+
+tileQ4_0_1x4AVX2_done:
+	VZEROUPPER
+	RET
+
+DATA b0f_q5<>+0(SB)/1, $0x0f
+DATA b0f_q5<>+1(SB)/1, $0x0f
+DATA b0f_q5<>+2(SB)/1, $0x0f
+DATA b0f_q5<>+3(SB)/1, $0x0f
+DATA b0f_q5<>+4(SB)/1, $0x0f
+DATA b0f_q5<>+5(SB)/1, $0x0f
+DATA b0f_q5<>+6(SB)/1, $0x0f
+DATA b0f_q5<>+7(SB)/1, $0x0f
+DATA b0f_q5<>+8(SB)/1, $0x0f
+DATA b0f_q5<>+9(SB)/1, $0x0f
+DATA b0f_q5<>+10(SB)/1, $0x0f
+DATA b0f_q5<>+11(SB)/1, $0x0f
+DATA b0f_q5<>+12(SB)/1, $0x0f
+DATA b0f_q5<>+13(SB)/1, $0x0f
+DATA b0f_q5<>+14(SB)/1, $0x0f
+DATA b0f_q5<>+15(SB)/1, $0x0f
+DATA b0f_q5<>+16(SB)/1, $0x0f
+DATA b0f_q5<>+17(SB)/1, $0x0f
+DATA b0f_q5<>+18(SB)/1, $0x0f
+DATA b0f_q5<>+19(SB)/1, $0x0f
+DATA b0f_q5<>+20(SB)/1, $0x0f
+DATA b0f_q5<>+21(SB)/1, $0x0f
+DATA b0f_q5<>+22(SB)/1, $0x0f
+DATA b0f_q5<>+23(SB)/1, $0x0f
+DATA b0f_q5<>+24(SB)/1, $0x0f
+DATA b0f_q5<>+25(SB)/1, $0x0f
+DATA b0f_q5<>+26(SB)/1, $0x0f
+DATA b0f_q5<>+27(SB)/1, $0x0f
+DATA b0f_q5<>+28(SB)/1, $0x0f
+DATA b0f_q5<>+29(SB)/1, $0x0f
+DATA b0f_q5<>+30(SB)/1, $0x0f
+DATA b0f_q5<>+31(SB)/1, $0x0f
+GLOBL b0f_q5<>(SB), RODATA|NOPTR, $32
+
+DATA bf0_q5<>+0(SB)/1, $0xf0
+DATA bf0_q5<>+1(SB)/1, $0xf0
+DATA bf0_q5<>+2(SB)/1, $0xf0
+DATA bf0_q5<>+3(SB)/1, $0xf0
+DATA bf0_q5<>+4(SB)/1, $0xf0
+DATA bf0_q5<>+5(SB)/1, $0xf0
+DATA bf0_q5<>+6(SB)/1, $0xf0
+DATA bf0_q5<>+7(SB)/1, $0xf0
+DATA bf0_q5<>+8(SB)/1, $0xf0
+DATA bf0_q5<>+9(SB)/1, $0xf0
+DATA bf0_q5<>+10(SB)/1, $0xf0
+DATA bf0_q5<>+11(SB)/1, $0xf0
+DATA bf0_q5<>+12(SB)/1, $0xf0
+DATA bf0_q5<>+13(SB)/1, $0xf0
+DATA bf0_q5<>+14(SB)/1, $0xf0
+DATA bf0_q5<>+15(SB)/1, $0xf0
+DATA bf0_q5<>+16(SB)/1, $0xf0
+DATA bf0_q5<>+17(SB)/1, $0xf0
+DATA bf0_q5<>+18(SB)/1, $0xf0
+DATA bf0_q5<>+19(SB)/1, $0xf0
+DATA bf0_q5<>+20(SB)/1, $0xf0
+DATA bf0_q5<>+21(SB)/1, $0xf0
+DATA bf0_q5<>+22(SB)/1, $0xf0
+DATA bf0_q5<>+23(SB)/1, $0xf0
+DATA bf0_q5<>+24(SB)/1, $0xf0
+DATA bf0_q5<>+25(SB)/1, $0xf0
+DATA bf0_q5<>+26(SB)/1, $0xf0
+DATA bf0_q5<>+27(SB)/1, $0xf0
+DATA bf0_q5<>+28(SB)/1, $0xf0
+DATA bf0_q5<>+29(SB)/1, $0xf0
+DATA bf0_q5<>+30(SB)/1, $0xf0
+DATA bf0_q5<>+31(SB)/1, $0xf0
+GLOBL bf0_q5<>(SB), RODATA|NOPTR, $32
 
 // func dotQ5_0AVX2(n int, w []byte, x []byte) float32
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ5_0AVX2(SB), NOSPLIT, $0-60
-	MOVQ         n+0(FP), AX
-	MOVQ         w_base+8(FP), CX
-	MOVQ         x_base+32(FP), DX
-	SHRQ         $0x05, AX
-	VPCMPEQW     Y0, Y0, Y0
-	VPSRLW       $0x0f, Y0, Y0
-	MOVL         $0x0000000f, BX
-	VMOVD        BX, X1
-	VPBROADCASTB X1, Y1
-	MOVL         $0x000000f0, BX
-	VMOVD        BX, X2
-	VPBROADCASTB X2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
+	MOVQ  n+0(FP), AX
+	MOVQ  w_base+8(FP), CX
+	MOVQ  x_base+32(FP), DX
+	SHRQ  $0x05, AX
+	VPXOR Y0, Y0, Y0
 
-dotQ5_0AVX2_loopN:
-	CMPQ         AX, $0x00000002
-	JL           dotQ5_0AVX2_loop1
-	VMOVDQU      6(CX), X5
-	VPSRLW       $0x04, X5, X6
-	VINSERTI128  $0x01, X6, Y5, Y6
-	VPAND        Y1, Y6, Y6
-	VPBROADCASTD 2(CX), Y7
-	VPSHUFB      q5spread<>+0(SB), Y7, Y7
-	VPAND        q5bits<>+0(SB), Y7, Y7
-	VPCMPEQB     q5bits<>+0(SB), Y7, Y7
-	VPANDN       Y2, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VPSIGNB      Y6, Y6, Y7
-	VPBROADCASTW (CX), X5
-	VCVTPH2PS    X5, Y8
-	VMOVDQU      2(DX), Y9
-	VPSIGNB      Y6, Y9, Y9
-	VPMADDUBSW   Y9, Y7, Y9
-	VPMADDWD     Y0, Y9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VPBROADCASTW (DX), X5
-	VCVTPH2PS    X5, Y6
-	VMULPS       Y6, Y8, Y6
-	VFMADD231PS  Y6, Y9, Y3
-	VMOVDQU      28(CX), X5
-	VPSRLW       $0x04, X5, X6
-	VINSERTI128  $0x01, X6, Y5, Y6
-	VPAND        Y1, Y6, Y6
-	VPBROADCASTD 24(CX), Y7
-	VPSHUFB      q5spread<>+0(SB), Y7, Y7
-	VPAND        q5bits<>+0(SB), Y7, Y7
-	VPCMPEQB     q5bits<>+0(SB), Y7, Y7
-	VPANDN       Y2, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VPSIGNB      Y6, Y6, Y7
-	VPBROADCASTW 22(CX), X5
-	VCVTPH2PS    X5, Y8
-	VMOVDQU      36(DX), Y9
-	VPSIGNB      Y6, Y9, Y9
-	VPMADDUBSW   Y9, Y7, Y9
-	VPMADDWD     Y0, Y9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VPBROADCASTW 34(DX), X5
-	VCVTPH2PS    X5, Y6
-	VMULPS       Y6, Y8, Y6
-	VFMADD231PS  Y6, Y9, Y4
-	ADDQ         $0x0000002c, CX
-	ADDQ         $0x00000044, DX
-	SUBQ         $0x00000002, AX
-	JMP          dotQ5_0AVX2_loopN
-
-dotQ5_0AVX2_loop1:
+dotQ5_0AVX2_loop:
 	CMPQ         AX, $0x00000000
 	JE           dotQ5_0AVX2_done
-	VMOVDQU      6(CX), X5
-	VPSRLW       $0x04, X5, X6
-	VINSERTI128  $0x01, X6, Y5, Y6
-	VPAND        Y1, Y6, Y6
-	VPBROADCASTD 2(CX), Y7
-	VPSHUFB      q5spread<>+0(SB), Y7, Y7
-	VPAND        q5bits<>+0(SB), Y7, Y7
-	VPCMPEQB     q5bits<>+0(SB), Y7, Y7
-	VPANDN       Y2, Y7, Y7
-	VPOR         Y7, Y6, Y6
-	VPSIGNB      Y6, Y6, Y7
-	VPBROADCASTW (CX), X5
-	VCVTPH2PS    X5, Y8
-	VMOVDQU      2(DX), Y9
-	VPSIGNB      Y6, Y9, Y9
-	VPMADDUBSW   Y9, Y7, Y9
-	VPMADDWD     Y0, Y9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VPBROADCASTW (DX), X5
-	VCVTPH2PS    X5, Y6
-	VMULPS       Y6, Y8, Y6
-	VFMADD231PS  Y6, Y9, Y3
+	VMOVDQU      2(DX), Y1
+	VPSIGNB      Y1, Y1, Y1
+	VPBROADCASTW (DX), X2
+	VCVTPH2PS    X2, Y2
+	VMOVDQU      6(CX), X3
+	VPSRLW       $0x04, X3, X4
+	VINSERTI128  $0x01, X4, Y3, Y4
+	VPAND        b0f_q5<>+0(SB), Y4, Y4
+	VPBROADCASTD 2(CX), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPANDN       bf0_q5<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPBROADCASTW (CX), X3
+	VCVTPH2PS    X3, Y5
+	VPSIGNB      2(DX), Y4, Y4
+	VPMADDUBSW   Y4, Y1, Y4
+	VPMADDWD     onesw<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y2, Y5, Y1
+	VFMADD231PS  Y1, Y4, Y0
 	ADDQ         $0x00000016, CX
 	ADDQ         $0x00000022, DX
 	DECQ         AX
-	JMP          dotQ5_0AVX2_loop1
+	JMP          dotQ5_0AVX2_loop
 
 dotQ5_0AVX2_done:
-	VADDPS       Y4, Y3, Y3
-	VEXTRACTF128 $0x01, Y3, X0
-	VADDPS       X3, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
 	VZEROUPPER
-	MOVSS        X0, ret+56(FP)
+	MOVSS        X1, ret+56(FP)
 	RET
 
-// func dotQ5_0x4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
+// func tileQ5_0_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 // Requires: AVX, AVX2, F16C, FMA3
-TEXT ·dotQ5_0x4AVX2(SB), NOSPLIT, $0-72
-	MOVQ         n+0(FP), AX
-	MOVQ         w_base+8(FP), CX
-	MOVQ         x_base+32(FP), DX
-	SHRQ         $0x05, AX
-	MOVQ         stride+56(FP), BX
-	LEAQ         (BX)(BX*2), SI
-	VPCMPEQW     Y0, Y0, Y0
-	VPSRLW       $0x0f, Y0, Y0
-	MOVL         $0x0000000f, DI
-	VMOVD        DI, X1
-	VPBROADCASTB X1, Y1
-	MOVL         $0x000000f0, DI
-	VMOVD        DI, X2
-	VPBROADCASTB X2, Y2
-	VPXOR        Y3, Y3, Y3
-	VPXOR        Y4, Y4, Y4
-	VPXOR        Y5, Y5, Y5
-	VPXOR        Y6, Y6, Y6
-	VPXOR        Y7, Y7, Y7
-	VPXOR        Y8, Y8, Y8
-	VPXOR        Y9, Y9, Y9
-	VPXOR        Y10, Y10, Y10
+TEXT ·tileQ5_0_4x1AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	LEAQ (CX)(CX*2), DX
+	MOVQ y_base+72(FP), BX
+	MOVQ rows+104(FP), SI
 
-dotQ5_0x4AVX2_loopN:
-	CMPQ         AX, $0x00000002
-	JL           dotQ5_0x4AVX2_loop1
-	VMOVDQU      6(CX), X11
-	VPSRLW       $0x04, X11, X12
-	VINSERTI128  $0x01, X12, Y11, Y12
-	VPAND        Y1, Y12, Y12
-	VPBROADCASTD 2(CX), Y13
-	VPSHUFB      q5spread<>+0(SB), Y13, Y13
-	VPAND        q5bits<>+0(SB), Y13, Y13
-	VPCMPEQB     q5bits<>+0(SB), Y13, Y13
-	VPANDN       Y2, Y13, Y13
-	VPOR         Y13, Y12, Y12
-	VPSIGNB      Y12, Y12, Y13
-	VPBROADCASTW (CX), X11
-	VCVTPH2PS    X11, Y14
-	VMOVDQU      2(DX), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y3
-	VMOVDQU      2(DX)(BX*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(BX*1), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y5
-	VMOVDQU      2(DX)(BX*2), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(BX*2), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y7
-	VMOVDQU      2(DX)(SI*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(SI*1), X11
-	VCVTPH2PS    X11, Y12
-	VMULPS       Y12, Y14, Y12
-	VFMADD231PS  Y12, Y15, Y9
-	VMOVDQU      28(CX), X11
-	VPSRLW       $0x04, X11, X12
-	VINSERTI128  $0x01, X12, Y11, Y12
-	VPAND        Y1, Y12, Y12
-	VPBROADCASTD 24(CX), Y13
-	VPSHUFB      q5spread<>+0(SB), Y13, Y13
-	VPAND        q5bits<>+0(SB), Y13, Y13
-	VPCMPEQB     q5bits<>+0(SB), Y13, Y13
-	VPANDN       Y2, Y13, Y13
-	VPOR         Y13, Y12, Y12
-	VPSIGNB      Y12, Y12, Y13
-	VPBROADCASTW 22(CX), X11
-	VCVTPH2PS    X11, Y14
-	VMOVDQU      36(DX), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW 34(DX), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y4
-	VMOVDQU      36(DX)(BX*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW 34(DX)(BX*1), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y6
-	VMOVDQU      36(DX)(BX*2), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW 34(DX)(BX*2), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y8
-	VMOVDQU      36(DX)(SI*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW 34(DX)(SI*1), X11
-	VCVTPH2PS    X11, Y12
-	VMULPS       Y12, Y14, Y12
-	VFMADD231PS  Y12, Y15, Y10
-	ADDQ         $0x0000002c, CX
-	ADDQ         $0x00000044, DX
-	SUBQ         $0x00000002, AX
-	JMP          dotQ5_0x4AVX2_loopN
+tileQ5_0_4x1AVX2_rows:
+	CMPQ  SI, $0x00000000
+	JE    tileQ5_0_4x1AVX2_done
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  n+0(FP), DI
+	SHRQ  $0x05, DI
+	MOVQ  AX, R8
+	MOVQ  x_base+40(FP), R9
 
-dotQ5_0x4AVX2_loop1:
-	CMPQ         AX, $0x00000000
-	JE           dotQ5_0x4AVX2_done
-	VMOVDQU      6(CX), X11
-	VPSRLW       $0x04, X11, X12
-	VINSERTI128  $0x01, X12, Y11, Y12
-	VPAND        Y1, Y12, Y12
-	VPBROADCASTD 2(CX), Y13
-	VPSHUFB      q5spread<>+0(SB), Y13, Y13
-	VPAND        q5bits<>+0(SB), Y13, Y13
-	VPCMPEQB     q5bits<>+0(SB), Y13, Y13
-	VPANDN       Y2, Y13, Y13
-	VPOR         Y13, Y12, Y12
-	VPSIGNB      Y12, Y12, Y13
-	VPBROADCASTW (CX), X11
-	VCVTPH2PS    X11, Y14
-	VMOVDQU      2(DX), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y3
-	VMOVDQU      2(DX)(BX*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(BX*1), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y5
-	VMOVDQU      2(DX)(BX*2), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(BX*2), X11
-	VCVTPH2PS    X11, Y16
-	VMULPS       Y16, Y14, Y16
-	VFMADD231PS  Y16, Y15, Y7
-	VMOVDQU      2(DX)(SI*1), Y15
-	VPSIGNB      Y12, Y15, Y15
-	VPMADDUBSW   Y15, Y13, Y15
-	VPMADDWD     Y0, Y15, Y15
-	VCVTDQ2PS    Y15, Y15
-	VPBROADCASTW (DX)(SI*1), X11
-	VCVTPH2PS    X11, Y12
-	VMULPS       Y12, Y14, Y12
-	VFMADD231PS  Y12, Y15, Y9
-	ADDQ         $0x00000016, CX
-	ADDQ         $0x00000022, DX
-	DECQ         AX
-	JMP          dotQ5_0x4AVX2_loop1
+tileQ5_0_4x1AVX2_blocks:
+	CMPQ         DI, $0x00000000
+	JE           tileQ5_0_4x1AVX2_store
+	VMOVDQU      2(R9), Y4
+	VPSIGNB      Y4, Y4, Y4
+	VPBROADCASTW (R9), X5
+	VCVTPH2PS    X5, Y5
+	VMOVDQU      6(R8), X6
+	VPSRLW       $0x04, X6, X7
+	VINSERTI128  $0x01, X7, Y6, Y7
+	VPAND        b0f_q5<>+0(SB), Y7, Y7
+	VPBROADCASTD 2(R8), Y8
+	VPSHUFB      q5spread<>+0(SB), Y8, Y8
+	VPAND        q5bits<>+0(SB), Y8, Y8
+	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
+	VPANDN       bf0_q5<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPBROADCASTW (R8), X6
+	VCVTPH2PS    X6, Y8
+	VPSIGNB      2(R9), Y7, Y7
+	VPMADDUBSW   Y7, Y4, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y5, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y0
+	VMOVDQU      6(R8)(CX*1), X6
+	VPSRLW       $0x04, X6, X7
+	VINSERTI128  $0x01, X7, Y6, Y7
+	VPAND        b0f_q5<>+0(SB), Y7, Y7
+	VPBROADCASTD 2(R8)(CX*1), Y8
+	VPSHUFB      q5spread<>+0(SB), Y8, Y8
+	VPAND        q5bits<>+0(SB), Y8, Y8
+	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
+	VPANDN       bf0_q5<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPBROADCASTW (R8)(CX*1), X6
+	VCVTPH2PS    X6, Y8
+	VPSIGNB      2(R9), Y7, Y7
+	VPMADDUBSW   Y7, Y4, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y5, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y1
+	VMOVDQU      6(R8)(CX*2), X6
+	VPSRLW       $0x04, X6, X7
+	VINSERTI128  $0x01, X7, Y6, Y7
+	VPAND        b0f_q5<>+0(SB), Y7, Y7
+	VPBROADCASTD 2(R8)(CX*2), Y8
+	VPSHUFB      q5spread<>+0(SB), Y8, Y8
+	VPAND        q5bits<>+0(SB), Y8, Y8
+	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
+	VPANDN       bf0_q5<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPBROADCASTW (R8)(CX*2), X6
+	VCVTPH2PS    X6, Y8
+	VPSIGNB      2(R9), Y7, Y7
+	VPMADDUBSW   Y7, Y4, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y5, Y8, Y8
+	VFMADD231PS  Y8, Y7, Y2
+	VMOVDQU      6(R8)(DX*1), X6
+	VPSRLW       $0x04, X6, X7
+	VINSERTI128  $0x01, X7, Y6, Y7
+	VPAND        b0f_q5<>+0(SB), Y7, Y7
+	VPBROADCASTD 2(R8)(DX*1), Y8
+	VPSHUFB      q5spread<>+0(SB), Y8, Y8
+	VPAND        q5bits<>+0(SB), Y8, Y8
+	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
+	VPANDN       bf0_q5<>+0(SB), Y8, Y8
+	VPOR         Y8, Y7, Y7
+	VPBROADCASTW (R8)(DX*1), X6
+	VCVTPH2PS    X6, Y8
+	VPSIGNB      2(R9), Y7, Y7
+	VPMADDUBSW   Y7, Y4, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y5, Y8, Y4
+	VFMADD231PS  Y4, Y7, Y3
+	ADDQ         $0x00000016, R8
+	ADDQ         $0x00000022, R9
+	DECQ         DI
+	JMP          tileQ5_0_4x1AVX2_blocks
 
-dotQ5_0x4AVX2_done:
-	MOVQ         dst+64(FP), AX
-	VADDPS       Y4, Y3, Y3
+tileQ5_0_4x1AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X0, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	VMOVSS       X4, (BX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(BX)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 8(BX)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X3, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (AX)
-	VADDPS       Y6, Y5, Y5
+	VMOVSS       X0, 12(BX)
+	LEAQ         (AX)(CX*4), AX
+	ADDQ         $0x00000010, BX
+	SUBQ         $0x00000004, SI
+	JMP          tileQ5_0_4x1AVX2_rows
+
+tileQ5_0_4x1AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·tileQ5_0_1x1AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	MOVQ y_base+72(FP), DX
+	MOVQ rows+104(FP), BX
+
+tileQ5_0_1x1AVX2_rows:
+	CMPQ  BX, $0x00000000
+	JE    tileQ5_0_1x1AVX2_done
+	VPXOR Y0, Y0, Y0
+	MOVQ  n+0(FP), SI
+	SHRQ  $0x05, SI
+	MOVQ  AX, DI
+	MOVQ  x_base+40(FP), R8
+
+tileQ5_0_1x1AVX2_blocks:
+	CMPQ         SI, $0x00000000
+	JE           tileQ5_0_1x1AVX2_store
+	VMOVDQU      2(R8), Y1
+	VPSIGNB      Y1, Y1, Y1
+	VPBROADCASTW (R8), X2
+	VCVTPH2PS    X2, Y2
+	VMOVDQU      6(DI), X3
+	VPSRLW       $0x04, X3, X4
+	VINSERTI128  $0x01, X4, Y3, Y4
+	VPAND        b0f_q5<>+0(SB), Y4, Y4
+	VPBROADCASTD 2(DI), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPANDN       bf0_q5<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPBROADCASTW (DI), X3
+	VCVTPH2PS    X3, Y5
+	VPSIGNB      2(R8), Y4, Y4
+	VPMADDUBSW   Y4, Y1, Y4
+	VPMADDWD     onesw<>+0(SB), Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y2, Y5, Y1
+	VFMADD231PS  Y1, Y4, Y0
+	ADDQ         $0x00000016, DI
+	ADDQ         $0x00000022, R8
+	DECQ         SI
+	JMP          tileQ5_0_1x1AVX2_blocks
+
+tileQ5_0_1x1AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X0, X1, X1
+	VHADDPS      X1, X1, X1
+	VHADDPS      X1, X1, X1
+	VMOVSS       X1, (DX)
+	LEAQ         (AX)(CX*1), AX
+	ADDQ         $0x00000004, DX
+	SUBQ         $0x00000001, BX
+	JMP          tileQ5_0_1x1AVX2_rows
+
+tileQ5_0_1x1AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0_2x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·tileQ5_0_2x4AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	MOVQ y_base+72(FP), DX
+	MOVQ xstride+64(FP), BX
+	MOVQ ystride+96(FP), SI
+	SHLQ $0x02, SI
+	LEAQ (BX)(BX*2), DI
+	LEAQ (SI)(SI*2), R8
+	MOVQ rows+104(FP), R9
+
+tileQ5_0_2x4AVX2_rows:
+	CMPQ  R9, $0x00000000
+	JE    tileQ5_0_2x4AVX2_done
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ  n+0(FP), R10
+	SHRQ  $0x05, R10
+	MOVQ  AX, R11
+	MOVQ  x_base+40(FP), R12
+
+tileQ5_0_2x4AVX2_blocks:
+	CMPQ         R10, $0x00000000
+	JE           tileQ5_0_2x4AVX2_store
+	VMOVDQU      6(R11), X8
+	VPSRLW       $0x04, X8, X9
+	VINSERTI128  $0x01, X9, Y8, Y9
+	VPAND        b0f_q5<>+0(SB), Y9, Y9
+	VPBROADCASTD 2(R11), Y10
+	VPSHUFB      q5spread<>+0(SB), Y10, Y10
+	VPAND        q5bits<>+0(SB), Y10, Y10
+	VPCMPEQB     q5bits<>+0(SB), Y10, Y10
+	VPANDN       bf0_q5<>+0(SB), Y10, Y10
+	VPOR         Y10, Y9, Y9
+	VPBROADCASTW (R11), X8
+	VCVTPH2PS    X8, Y10
+	VMOVDQU      6(R11)(CX*1), X8
+	VPSRLW       $0x04, X8, X11
+	VINSERTI128  $0x01, X11, Y8, Y11
+	VPAND        b0f_q5<>+0(SB), Y11, Y11
+	VPBROADCASTD 2(R11)(CX*1), Y12
+	VPSHUFB      q5spread<>+0(SB), Y12, Y12
+	VPAND        q5bits<>+0(SB), Y12, Y12
+	VPCMPEQB     q5bits<>+0(SB), Y12, Y12
+	VPANDN       bf0_q5<>+0(SB), Y12, Y12
+	VPOR         Y12, Y11, Y11
+	VPBROADCASTW (R11)(CX*1), X8
+	VCVTPH2PS    X8, Y12
+	VMOVDQU      2(R12), Y13
+	VPSIGNB      Y13, Y13, Y13
+	VPBROADCASTW (R12), X8
+	VCVTPH2PS    X8, Y14
+	VPSIGNB      2(R12), Y9, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y10, Y16
+	VFMADD231PS  Y16, Y15, Y0
+	VPSIGNB      2(R12), Y11, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y12, Y13
+	VFMADD231PS  Y13, Y15, Y4
+	VMOVDQU      2(R12)(BX*1), Y13
+	VPSIGNB      Y13, Y13, Y13
+	VPBROADCASTW (R12)(BX*1), X8
+	VCVTPH2PS    X8, Y14
+	VPSIGNB      2(R12)(BX*1), Y9, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y10, Y16
+	VFMADD231PS  Y16, Y15, Y1
+	VPSIGNB      2(R12)(BX*1), Y11, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y12, Y13
+	VFMADD231PS  Y13, Y15, Y5
+	VMOVDQU      2(R12)(BX*2), Y13
+	VPSIGNB      Y13, Y13, Y13
+	VPBROADCASTW (R12)(BX*2), X8
+	VCVTPH2PS    X8, Y14
+	VPSIGNB      2(R12)(BX*2), Y9, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y10, Y16
+	VFMADD231PS  Y16, Y15, Y2
+	VPSIGNB      2(R12)(BX*2), Y11, Y15
+	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDWD     onesw<>+0(SB), Y15, Y15
+	VCVTDQ2PS    Y15, Y15
+	VMULPS       Y14, Y12, Y13
+	VFMADD231PS  Y13, Y15, Y6
+	VMOVDQU      2(R12)(DI*1), Y13
+	VPSIGNB      Y13, Y13, Y13
+	VPBROADCASTW (R12)(DI*1), X8
+	VCVTPH2PS    X8, Y14
+	VPSIGNB      2(R12)(DI*1), Y9, Y9
+	VPMADDUBSW   Y9, Y13, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y14, Y10, Y10
+	VFMADD231PS  Y10, Y9, Y3
+	VPSIGNB      2(R12)(DI*1), Y11, Y9
+	VPMADDUBSW   Y9, Y13, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y14, Y12, Y10
+	VFMADD231PS  Y10, Y9, Y7
+	ADDQ         $0x00000016, R11
+	ADDQ         $0x00000022, R12
+	DECQ         R10
+	JMP          tileQ5_0_2x4AVX2_blocks
+
+tileQ5_0_2x4AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X8
+	VADDPS       X0, X8, X8
+	VHADDPS      X8, X8, X8
+	VHADDPS      X8, X8, X8
+	VMOVSS       X8, (DX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(SI*1)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(SI*2)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X3, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(R8*1)
+	VEXTRACTF128 $0x01, Y4, X0
+	VADDPS       X4, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(DX)
 	VEXTRACTF128 $0x01, Y5, X0
 	VADDPS       X5, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(AX)
-	VADDPS       Y8, Y7, Y7
+	VMOVSS       X0, 4(DX)(SI*1)
+	VEXTRACTF128 $0x01, Y6, X0
+	VADDPS       X6, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, 4(DX)(SI*2)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X7, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 8(AX)
-	VADDPS       Y10, Y9, Y9
-	VEXTRACTF128 $0x01, Y9, X0
-	VADDPS       X9, X0, X0
+	VMOVSS       X0, 4(DX)(R8*1)
+	LEAQ         (AX)(CX*2), AX
+	ADDQ         $0x00000008, DX
+	SUBQ         $0x00000002, R9
+	JMP          tileQ5_0_2x4AVX2_rows
+
+tileQ5_0_2x4AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, F16C, FMA3
+TEXT ·tileQ5_0_1x4AVX2(SB), NOSPLIT, $0-112
+	MOVQ w_base+8(FP), AX
+	MOVQ wstride+32(FP), CX
+	MOVQ y_base+72(FP), DX
+	MOVQ xstride+64(FP), BX
+	MOVQ ystride+96(FP), SI
+	SHLQ $0x02, SI
+	LEAQ (BX)(BX*2), DI
+	LEAQ (SI)(SI*2), R8
+	MOVQ rows+104(FP), R9
+
+tileQ5_0_1x4AVX2_rows:
+	CMPQ  R9, $0x00000000
+	JE    tileQ5_0_1x4AVX2_done
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  n+0(FP), R10
+	SHRQ  $0x05, R10
+	MOVQ  AX, R11
+	MOVQ  x_base+40(FP), R12
+
+tileQ5_0_1x4AVX2_blocks:
+	CMPQ         R10, $0x00000000
+	JE           tileQ5_0_1x4AVX2_store
+	VMOVDQU      6(R11), X4
+	VPSRLW       $0x04, X4, X5
+	VINSERTI128  $0x01, X5, Y4, Y5
+	VPAND        b0f_q5<>+0(SB), Y5, Y5
+	VPBROADCASTD 2(R11), Y6
+	VPSHUFB      q5spread<>+0(SB), Y6, Y6
+	VPAND        q5bits<>+0(SB), Y6, Y6
+	VPCMPEQB     q5bits<>+0(SB), Y6, Y6
+	VPANDN       bf0_q5<>+0(SB), Y6, Y6
+	VPOR         Y6, Y5, Y5
+	VPBROADCASTW (R11), X4
+	VCVTPH2PS    X4, Y6
+	VMOVDQU      2(R12), Y7
+	VPSIGNB      Y7, Y7, Y7
+	VPBROADCASTW (R12), X4
+	VCVTPH2PS    X4, Y8
+	VPSIGNB      2(R12), Y5, Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y8, Y6, Y7
+	VFMADD231PS  Y7, Y9, Y0
+	VMOVDQU      2(R12)(BX*1), Y7
+	VPSIGNB      Y7, Y7, Y7
+	VPBROADCASTW (R12)(BX*1), X4
+	VCVTPH2PS    X4, Y8
+	VPSIGNB      2(R12)(BX*1), Y5, Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y8, Y6, Y7
+	VFMADD231PS  Y7, Y9, Y1
+	VMOVDQU      2(R12)(BX*2), Y7
+	VPSIGNB      Y7, Y7, Y7
+	VPBROADCASTW (R12)(BX*2), X4
+	VCVTPH2PS    X4, Y8
+	VPSIGNB      2(R12)(BX*2), Y5, Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y8, Y6, Y7
+	VFMADD231PS  Y7, Y9, Y2
+	VMOVDQU      2(R12)(DI*1), Y7
+	VPSIGNB      Y7, Y7, Y7
+	VPBROADCASTW (R12)(DI*1), X4
+	VCVTPH2PS    X4, Y8
+	VPSIGNB      2(R12)(DI*1), Y5, Y5
+	VPMADDUBSW   Y5, Y7, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y8, Y6, Y6
+	VFMADD231PS  Y6, Y5, Y3
+	ADDQ         $0x00000016, R11
+	ADDQ         $0x00000022, R12
+	DECQ         R10
+	JMP          tileQ5_0_1x4AVX2_blocks
+
+tileQ5_0_1x4AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X0, X4, X4
+	VHADDPS      X4, X4, X4
+	VHADDPS      X4, X4, X4
+	VMOVSS       X4, (DX)
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 12(AX)
+	VMOVSS       X0, (DX)(SI*1)
+	VEXTRACTF128 $0x01, Y2, X0
+	VADDPS       X2, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(SI*2)
+	VEXTRACTF128 $0x01, Y3, X0
+	VADDPS       X3, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VMOVSS       X0, (DX)(R8*1)
+	LEAQ         (AX)(CX*1), AX
+	ADDQ         $0x00000004, DX
+	SUBQ         $0x00000001, R9
+	JMP          tileQ5_0_1x4AVX2_rows
+
+tileQ5_0_1x4AVX2_done:
 	VZEROUPPER
 	RET
 

@@ -24,13 +24,13 @@ import (
 // Kernels methods check that before calling.
 type DotFunc func(n int, w, x []byte) float32
 
-// Dot4Func computes the dot products of one row of n weights w with four
-// activation vectors, the r-th at x[r*stride:], into dst[r]: a building
-// block of matrix products over a batch, which unpacks each weight block
-// once for four vectors. Every result must be bit-identical to the weight
-// type's DotFunc, so that a product does not depend on how many vectors
-// are batched together. x must hold 3*stride bytes plus one vector.
-type Dot4Func func(n int, w, x []byte, stride int, dst *[4]float32)
+// MatFunc computes a block of a matrix product: for r < rows and i < nx,
+// y[i*ystride+r] is the dot product of the n weights at w[r*wstride:] with
+// the n activations at x[i*xstride:] (encoded as VecDotType of the weight
+// type). Every result must be bit-identical to the weight type's DotFunc,
+// so that a product does not depend on how many rows or vectors are
+// computed together. An implementation panics if w, x or y are too short.
+type MatFunc func(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int)
 
 // Kernels is a table of dot-product kernels, one per weight type. A nil
 // entry means the type is not supported.
@@ -45,10 +45,11 @@ type Kernels struct {
 	Q4_K, Q5_K     DotFunc // with Q8_K activations
 	Q6_K           DotFunc // with Q8_K activations
 
-	// Four-vector kernels used by MatMul when it has four or more vectors;
-	// nil where there is none (MatMul then calls the DotFunc per vector).
-	Q8_0x4, Q4_0x4, Q5_0x4 Dot4Func
-	Q4_Kx4, Q5_Kx4         Dot4Func
+	// Matrix kernels used by MatMul, which work on tiles of several rows
+	// and vectors at once; nil where there is none (MatMul then calls the
+	// DotFunc per row and vector).
+	Q8_0Mat, Q4_0Mat, Q5_0Mat MatFunc
+	Q4_KMat, Q5_KMat          MatFunc
 }
 
 // ReferenceKernels returns the pure-Go kernels, which every other
@@ -110,21 +111,49 @@ func (k *Kernels) Func(t Type) DotFunc {
 	return nil
 }
 
-// Func4 returns the four-vector kernel for weights of type t, or nil.
-func (k *Kernels) Func4(t Type) Dot4Func {
+// MatFunc returns the matrix kernel for weights of type t, or nil.
+func (k *Kernels) MatFunc(t Type) MatFunc {
 	switch t {
 	case Q8_0:
-		return k.Q8_0x4
+		return k.Q8_0Mat
 	case Q4_0:
-		return k.Q4_0x4
+		return k.Q4_0Mat
 	case Q5_0:
-		return k.Q5_0x4
+		return k.Q5_0Mat
 	case Q4_K:
-		return k.Q4_Kx4
+		return k.Q4_KMat
 	case Q5_K:
-		return k.Q5_Kx4
+		return k.Q5_KMat
 	}
 	return nil
+}
+
+// checkMat panics unless w, x and y hold what a MatFunc call with these
+// arguments reads and writes: rows rows of rowBytes at wstride, nx vectors
+// of xBytes at xstride, and nx outputs of rows at ystride.
+func checkMat(rows, nx int, w []byte, wstride, rowBytes int, x []byte, xstride, xBytes int, y []float32, ystride int) {
+	if rows < 0 || nx < 0 {
+		panic("tensor: negative matrix kernel size")
+	}
+	if rows == 0 || nx == 0 {
+		return
+	}
+	if !spans(len(w), rows, wstride, rowBytes) || !spans(len(x), nx, xstride, xBytes) ||
+		!spans(len(y), nx, ystride, rows) || rows > 1 && wstride < rowBytes || nx > 1 && (xstride < xBytes || ystride < rows) {
+		panic("tensor: matrix kernel arguments out of range")
+	}
+}
+
+// spans reports whether have ≥ (k-1)·stride + size, without overflow, for
+// k ≥ 1 and non-negative stride and size.
+func spans(have, k, stride, size int) bool {
+	if stride < 0 || size < 0 {
+		return false
+	}
+	if k > 1 && stride > 0 && k-1 > (maxInt-size)/stride {
+		return false
+	}
+	return have >= (k-1)*stride+size
 }
 
 // VecDotType returns the type activations must be quantized to before a dot

@@ -25,9 +25,95 @@ func simdKernels() *Kernels {
 	k.F32, k.F16, k.BF16 = dotF32AVX2, dotF16AVX2, dotBF16AVX2
 	k.Q8_0, k.Q4_0, k.Q5_0 = dotQ8_0AVX2, dotQ4_0AVX2, dotQ5_0AVX2
 	k.Q4_K, k.Q5_K, k.Q6_K = dotQ4_KAVX2, dotQ5_KAVX2, dotQ6_KAVX2
-	k.Q8_0x4, k.Q4_0x4, k.Q5_0x4 = dotQ8_0x4AVX2, dotQ4_0x4AVX2, dotQ5_0x4AVX2
-	k.Q4_Kx4, k.Q5_Kx4 = dotQ4_Kx4AVX2, dotQ5_Kx4AVX2
+	k.Q8_0Mat = tilesQ8_0.mat
+	k.Q4_0Mat = tilesQ4_0.mat
+	k.Q5_0Mat = tilesQ5_0.mat
+	k.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, sizeQ4_K}.mat
+	k.Q5_KMat = kTiles{dotQ5_KAVX2, dotQ5_Kx4AVX2, sizeQ5_K}.mat
 	return k
+}
+
+// tileFunc is the signature of the generated tile kernels, which compute
+// R×C dot products at a time (R rows, C vectors): y[c*ystride+r] for r <
+// rows, a multiple of R, and c < C.
+type tileFunc func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// block32Tiles are the tile kernels of a 32-value block type (Q8_0
+// activations): 4×1 for one vector, 2×4 for four, and the one-row kernels
+// for the rows left over.
+type block32Tiles struct {
+	wsize                  int
+	t4x1, t1x1, t2x4, t1x4 tileFunc
+}
+
+var (
+	tilesQ8_0 = &block32Tiles{sizeQ8_0, tileQ8_0_4x1AVX2, tileQ8_0_1x1AVX2, tileQ8_0_2x4AVX2, tileQ8_0_1x4AVX2}
+	tilesQ4_0 = &block32Tiles{sizeQ4_0, tileQ4_0_4x1AVX2, tileQ4_0_1x1AVX2, tileQ4_0_2x4AVX2, tileQ4_0_1x4AVX2}
+	tilesQ5_0 = &block32Tiles{sizeQ5_0, tileQ5_0_4x1AVX2, tileQ5_0_1x1AVX2, tileQ5_0_2x4AVX2, tileQ5_0_1x4AVX2}
+)
+
+// mat is the MatFunc of the type: vectors four at a time through the 2×4
+// tiles, the rest one at a time through the 4×1 tiles.
+func (t *block32Tiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
+	if n%32 != 0 {
+		panic("tensor: matrix kernel length is not a whole number of blocks")
+	}
+	checkMat(rows, nx, w, wstride, n/32*t.wsize, x, xstride, n/32*sizeQ8_0, y, ystride)
+	if rows == 0 {
+		return
+	}
+	i := 0
+	if r := rows &^ 1; nx >= 4 {
+		for ; i+4 <= nx; i += 4 {
+			xi, yi := x[i*xstride:], y[i*ystride:]
+			if r > 0 {
+				t.t2x4(n, w, wstride, xi, xstride, yi, ystride, r)
+			}
+			if r < rows {
+				t.t1x4(n, w[r*wstride:], wstride, xi, xstride, yi[r:], ystride, rows-r)
+			}
+		}
+	}
+	r := rows &^ 3
+	for ; i < nx; i++ {
+		xi, yi := x[i*xstride:], y[i*ystride:]
+		if r > 0 {
+			t.t4x1(n, w, wstride, xi, xstride, yi, ystride, r)
+		}
+		if r < rows {
+			t.t1x1(n, w[r*wstride:], wstride, xi, xstride, yi[r:], ystride, rows-r)
+		}
+	}
+}
+
+// kTiles makes the MatFunc of a k-quant type from its one-row and
+// four-vector kernels.
+type kTiles struct {
+	dot   DotFunc
+	dot4  func(n int, w []byte, x []byte, stride int, dst *[4]float32)
+	wsize int
+}
+
+func (t kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
+	if n%QK_K != 0 {
+		panic("tensor: matrix kernel length is not a whole number of blocks")
+	}
+	rb, xrb := n/QK_K*t.wsize, n/QK_K*sizeQ8_K
+	checkMat(rows, nx, w, wstride, rb, x, xstride, xrb, y, ystride)
+	var d [4]float32
+	for r := range rows {
+		wr := w[r*wstride : r*wstride+rb]
+		i := 0
+		for ; i+4 <= nx; i += 4 {
+			t.dot4(n, wr, x[i*xstride:(i+3)*xstride+xrb], xstride, &d)
+			for j, v := range d {
+				y[(i+j)*ystride+r] = v
+			}
+		}
+		for ; i < nx; i++ {
+			y[i*ystride+r] = t.dot(n, wr, x[i*xstride:i*xstride+xrb])
+		}
+	}
 }
 
 // hasAVX2FMA reports whether the AVX2 kernels can run: they use AVX2, FMA

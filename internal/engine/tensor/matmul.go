@@ -70,10 +70,10 @@ func (k *Kernels) MatVecParallel(r Runner, t Type, cols int, w, x []byte, y []fl
 // The rows are split across r in chunks of about 64 KiB of weights, and
 // each chunk is multiplied with tiles of activation vectors that fit in
 // the L2 cache, so that every weight row is read from memory once per
-// batch and reused from cache for every vector. Vectors go four at a time
-// through the type's Dot4Func where the table has one, the rest one by one
-// through its DotFunc; the two agree bit for bit, so results do not depend
-// on r or on nx.
+// batch and reused from cache for every vector. The type's MatFunc, where
+// the table has one, computes each chunk × tile in register tiles of
+// several rows and vectors; otherwise its DotFunc runs per row and vector.
+// The two agree bit for bit, so results do not depend on r or on nx.
 func (k *Kernels) MatMul(r Runner, t Type, cols int, w, x []byte, nx int, y []float32) error {
 	fn := k.Func(t)
 	xt, ok := VecDotType(t)
@@ -107,24 +107,17 @@ func (k *Kernels) MatMul(r Runner, t Type, cols int, w, x []byte, nx int, y []fl
 	const tileBytes = 256 << 10 // activations per tile, well inside L2
 	tile := max(1, min(nx, tileBytes/max(1, xrb)))
 	grain := max(1, chunkBytes/max(1, rowBytes))
-	fn4 := k.Func4(t)
+	mf := k.MatFunc(t)
 	r.Run(rows, grain, func(lo, hi int) {
-		var d [4]float32
 		for i0 := 0; i0 < nx; i0 += tile {
 			i1 := min(nx, i0+tile)
+			if mf != nil {
+				mf(cols, hi-lo, i1-i0, w[lo*rowBytes:hi*rowBytes], rowBytes, x[i0*xrb:i1*xrb], xrb, y[i0*rows+lo:], rows)
+				continue
+			}
 			for row := lo; row < hi; row++ {
 				wr := w[row*rowBytes : (row+1)*rowBytes]
-				i := i0
-				if fn4 != nil {
-					for ; i+4 <= i1; i += 4 {
-						fn4(cols, wr, x[i*xrb:(i+4)*xrb], xrb, &d)
-						y[i*rows+row] = d[0]
-						y[(i+1)*rows+row] = d[1]
-						y[(i+2)*rows+row] = d[2]
-						y[(i+3)*rows+row] = d[3]
-					}
-				}
-				for ; i < i1; i++ {
+				for i := i0; i < i1; i++ {
 					y[i*rows+row] = fn(cols, wr, x[i*xrb:(i+1)*xrb])
 				}
 			}

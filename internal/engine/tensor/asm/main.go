@@ -4,9 +4,10 @@
 //
 //	go run ./asm -out dot_amd64.s -stubs dot_amd64.go -pkg tensor
 //
-// Every kernel has the signature of tensor.DotFunc, func(n int, w, x
-// []byte) float32, and trusts n: the callers check that w and x hold
-// exactly n values. The int8 kernels follow the approach of ggml's AVX2
+// The dot kernels have the signature of tensor.DotFunc, func(n int, w, x
+// []byte) float32; the tile kernels (tile.go) compute several rows times
+// several vectors per call. All trust their arguments: the Go callers
+// check that w, x and the outputs hold what the kernel reads and writes. The int8 kernels follow the approach of ggml's AVX2
 // code: per block, VPMADDUBSW multiplies unsigned by signed bytes into int16
 // pairs (the signed weights are made unsigned with VPSIGNB, moving their
 // sign onto the activations), VPMADDWD widens to int32, and the int32 sums
@@ -22,6 +23,7 @@ import (
 func main() {
 	ConstraintExpr("amd64,!purego")
 	genConstants()
+	genOnes()
 	genF32()
 	genF16()
 	genBF16()
@@ -96,14 +98,6 @@ func byteConst(v uint8) VecVirtual {
 	y := YMM()
 	VMOVD(r, y.AsX())
 	VPBROADCASTB(y.AsX(), y)
-	return y
-}
-
-// onesW returns a YMM register with every int16 set to 1.
-func onesW() VecVirtual {
-	y := YMM()
-	VPCMPEQW(y, y, y)
-	VPSRLW(U8(15), y, y)
 	return y
 }
 

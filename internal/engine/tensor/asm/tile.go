@@ -1,0 +1,294 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The 32-value block kernels (Q8_0, Q4_0, Q5_0 weights with Q8_0
+// activations) all compute a dot product the same way, so that every
+// kernel of a type gives bit-identical results whatever the tile it runs
+// in:
+//
+//	acc = 0 (eight float32 lanes)
+//	for each block: acc = fma(d_w·d_x, float(int32 lane sums), acc)
+//	result = ((a0+a4)+(a1+a5)) + ((a2+a6)+(a3+a7))
+//
+// where the eight int32 lane sums of a block are VPMADDWD(1, VPMADDUBSW(|w|,
+// sign(x, w))), each the exact sum of four products. A tile kernel
+// computes R weight rows × C activation vectors with one accumulator per
+// (row, vector) pair; each weight block is unpacked, made absolute and its
+// scale converted once for the C vectors, each activation block loaded
+// and its scale converted once for the R rows.
+
+// block32Type describes a 32-value block weight type for the tile
+// generator.
+type block32Type struct {
+	name  string
+	wsize int
+	// setup emits the constants the unpacking needs (before the loops)
+	// and returns unpack, which returns the 32 signed weight bytes of the
+	// block at wm in a register, and the operand the signs of the
+	// activations are taken from: the register itself, or (Q8_0) the
+	// weight bytes in memory, which saves a register.
+	setup func() func(wm Mem) (q VecVirtual, sign Op)
+	// absX: the weights lie in -127..127, so the kernels may take the
+	// absolute values of the activations instead of the weights.
+	absX bool
+}
+
+// onesWMem is a 32-byte constant of int16 ones, used as a memory operand
+// of VPMADDWD so that it takes no register.
+var onesWMem Mem
+
+func genOnes() {
+	onesWMem = GLOBL("onesw", RODATA|NOPTR)
+	for j := 0; j < 32; j += 2 {
+		DATA(j, U16(1))
+	}
+}
+
+// tileBlock emits the work of one block for R rows at wm[r] and C vectors
+// at xm[c], accumulating into acc[r][c]. It picks the loop order that needs
+// fewer registers: vectors held across rows (rows outer) or rows held
+// across vectors (vectors outer). The instructions each pair goes through
+// are the same either way.
+//
+// With |w| < 128 (t.absX), the absolute values are taken of the
+// activations and the signs moved onto the weights instead; the integer
+// products are the same.
+func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, acc [][]VecVirtual) {
+	R, C := len(wm), len(xm)
+	// A row's unsigned and signed operands of VPMADDUBSW: (|w|, signs
+	// from w), or (w, nil) with absX.
+	type rowState struct {
+		q, dw VecVirtual
+		sign  Op
+	}
+	loadRow := func(r int) rowState {
+		q, sign := unpack(wm[r])
+		if !t.absX {
+			aq := YMM()
+			VPSIGNB(q, q, aq) // |w|; the signs go onto the activations
+			q = aq
+		}
+		dw := halfBroadcast(wm[r])
+		return rowState{q, dw, sign}
+	}
+	type vecState struct {
+		x, dx VecVirtual
+		m     Mem
+	}
+	loadVec := func(c int) vecState {
+		x := YMM()
+		VMOVDQU(xm[c].Offset(2), x)
+		if t.absX {
+			VPSIGNB(x, x, x) // |x|; the signs go onto the weights
+		}
+		dx := halfBroadcast(xm[c])
+		return vecState{x, dx, xm[c].Offset(2)}
+	}
+	pair := func(rs rowState, vs vecState, a VecVirtual) {
+		p := YMM()
+		if t.absX {
+			VPSIGNB(vs.m, rs.q, p)
+			VPMADDUBSW(p, vs.x, p)
+		} else {
+			VPSIGNB(rs.sign, vs.x, p)
+			VPMADDUBSW(p, rs.q, p)
+		}
+		VPMADDWD(onesWMem, p, p)
+		VCVTDQ2PS(p, p)
+		s := YMM()
+		VMULPS(vs.dx, rs.dw, s)
+		VFMADD231PS(s, p, a)
+	}
+	if C <= R || C == 1 {
+		vs := make([]vecState, C)
+		for c := range vs {
+			vs[c] = loadVec(c)
+		}
+		for r := 0; r < R; r++ {
+			rs := loadRow(r)
+			for c := 0; c < C; c++ {
+				pair(rs, vs[c], acc[r][c])
+			}
+		}
+		return
+	}
+	rs := make([]rowState, R)
+	for r := range rs {
+		rs[r] = loadRow(r)
+	}
+	for c := 0; c < C; c++ {
+		vs := loadVec(c)
+		for r := 0; r < R; r++ {
+			pair(rs[r], vs, acc[r][c])
+		}
+	}
+}
+
+// reduceAcc sums the eight lanes of acc into lane 0 of the returned XMM
+// register: ((a0+a4)+(a1+a5)) + ((a2+a6)+(a3+a7)).
+func reduceAcc(acc VecVirtual) VecVirtual {
+	t := XMM()
+	VEXTRACTF128(U8(1), acc, t)
+	VADDPS(acc.AsX(), t, t)
+	VHADDPS(t, t, t)
+	VHADDPS(t, t, t)
+	return t
+}
+
+// genBlock32Dot generates the DotFunc kernel of t: the 1×1 tile.
+func genBlock32Dot(t block32Type) {
+	name := "dot" + t.name + "AVX2"
+	TEXT(name, NOSPLIT, "func(n int, w, x []byte) float32")
+	Pragma("noescape")
+	Doc(name + " is dot" + t.name + "Q8_0 with AVX2 and FMA.")
+	n, w, x := dotParams()
+	SHRQ(U8(5), n)
+	unpack := t.setup()
+	acc := YMM()
+	zero(acc)
+	Label(name + "_loop")
+	CMPQ(n, U32(0))
+	JE(LabelRef(name + "_done"))
+	tileBlock(t, unpack, []Mem{{Base: w}}, []Mem{{Base: x}}, [][]VecVirtual{{acc}})
+	ADDQ(U32(t.wsize), w)
+	ADDQ(U32(sizeQ8_0), x)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	s := reduceAcc(acc)
+	VZEROUPPER()
+	Store(s, ReturnIndex(0))
+	RET()
+}
+
+// tileName is the name of the R×C tile kernel of type typ.
+func tileName(typ string, R, C int) string { return fmt.Sprintf("tile%s_%dx%dAVX2", typ, R, C) }
+
+// strided returns the addresses base + i·stride for i < k (k ≤ 4), using
+// s3 = 3·stride for i = 3.
+func strided(base, stride, s3 Register, k int) []Mem {
+	m := []Mem{{Base: base}, {Base: base, Index: stride, Scale: 1}, {Base: base, Index: stride, Scale: 2}, {Base: base, Index: s3, Scale: 1}}
+	return m[:k]
+}
+
+// genTile generates the R×C tile kernel of t:
+//
+//	func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+//
+// It computes y[c*ystride+r] = dot(n, w[r*wstride:], x[c*xstride:]) for r <
+// rows and c < C, R rows at a time: rows must be a multiple of R. R ≤ 8,
+// C ≤ 4.
+func genTile(t block32Type, R, C int) {
+	name := tileName(t.name, R, C)
+	TEXT(name, NOSPLIT, "func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s sets y[c*ystride+r] to dot%sAVX2(n, w[r*wstride:], x[c*xstride:]),", name, t.name),
+		fmt.Sprintf("bit-identical to it, for r < rows and c < %d; rows must be a multiple of %d.", C, R))
+	w := Load(Param("w").Base(), GP64())
+	ws := Load(Param("wstride"), GP64())
+	var ws3 Register
+	if R >= 3 {
+		ws3 = GP64()
+		LEAQ(Mem{Base: ws, Index: ws, Scale: 2}, ws3)
+	}
+	y := Load(Param("y").Base(), GP64())
+	var xs, xs3, ys, ys3 Register
+	if C > 1 {
+		xs = Load(Param("xstride"), GP64())
+		ys = Load(Param("ystride"), GP64())
+		SHLQ(U8(2), ys)
+		if C > 3 {
+			xs3, ys3 = GP64(), GP64()
+			LEAQ(Mem{Base: xs, Index: xs, Scale: 2}, xs3)
+			LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
+		}
+	}
+	rows := Load(Param("rows"), GP64())
+	unpack := t.setup()
+	acc := make([][]VecVirtual, R)
+	for r := range acc {
+		acc[r] = make([]VecVirtual, C)
+		for c := range acc[r] {
+			acc[r][c] = YMM()
+		}
+	}
+
+	Label(name + "_rows")
+	CMPQ(rows, U32(0))
+	JE(LabelRef(name + "_done"))
+	for r := range acc {
+		zero(acc[r]...)
+	}
+	n := Load(Param("n"), GP64())
+	SHRQ(U8(5), n)
+	wp := GP64()
+	MOVQ(w, wp)
+	xp := Load(Param("x").Base(), GP64())
+	wm := strided(wp, ws, ws3, min(R, 4))
+	var wp2 Register
+	if R > 4 {
+		wp2 = GP64()
+		LEAQ(Mem{Base: wp, Index: ws, Scale: 4}, wp2)
+		wm = append(wm, strided(wp2, ws, ws3, R-4)...)
+	}
+	xm := strided(xp, xs, xs3, C)
+
+	Label(name + "_blocks")
+	CMPQ(n, U32(0))
+	JE(LabelRef(name + "_store"))
+	tileBlock(t, unpack, wm, xm, acc)
+	ADDQ(U32(t.wsize), wp)
+	if R > 4 {
+		ADDQ(U32(t.wsize), wp2)
+	}
+	ADDQ(U32(sizeQ8_0), xp)
+	DECQ(n)
+	JMP(LabelRef(name + "_blocks"))
+
+	Label(name + "_store")
+	ym := []Mem{{Base: y}}
+	if C > 1 {
+		ym = strided(y, ys, ys3, C)
+	}
+	for r := range acc {
+		for c := range acc[r] {
+			s := reduceAcc(acc[r][c])
+			VMOVSS(s, ym[c].Offset(4*r))
+		}
+	}
+	switch R {
+	case 1, 2, 4, 8:
+		LEAQ(Mem{Base: w, Index: ws, Scale: uint8(R)}, w)
+	case 3:
+		ADDQ(ws3, w)
+	default:
+		panic("unsupported tile height")
+	}
+	ADDQ(U32(4*R), y)
+	SUBQ(U32(R), rows)
+	JMP(LabelRef(name + "_rows"))
+
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// tileShapes are the R×C tiles generated for every 32-value block type:
+// decode (one vector) and batched shapes, with the one-row shapes that
+// finish rows left over.
+var tileShapes = [][2]int{{4, 1}, {1, 1}, {2, 4}, {1, 4}}
+
+// block32Kernels generates the DotFunc and the tile kernels of t.
+func block32Kernels(t block32Type) {
+	genBlock32Dot(t)
+	for _, s := range tileShapes {
+		genTile(t, s[0], s[1])
+	}
+}

@@ -1,0 +1,54 @@
+package tensor_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
+)
+
+// BenchmarkMatMulShapes times MatMul of DefaultKernels, on one goroutine,
+// on the Qwen2.5-0.5B matrix shapes (attention q/o 896×896, k/v 128×896,
+// ffn gate/up 4864×896, ffn down 896×4864, output head 151936×896 at one
+// vector only) with 1 vector (decode), 8 (eight decode streams) and 64
+// (prefill), for Q8_0, Q4_0 and Q4_K (whose blocks of 256 fit ffn down
+// only). It uses only the package's stable API, so the same file can time
+// an older version of the package for an A/B comparison. SetBytes is the
+// weight bytes.
+//
+//	go test -run '^$' -bench MatMulShapes -benchmem ./internal/engine/tensor/
+func BenchmarkMatMulShapes(b *testing.B) {
+	k := tensor.DefaultKernels()
+	r := rand.New(rand.NewPCG(47, 48))
+	type shape struct{ rows, cols int }
+	for _, typ := range []tensor.Type{tensor.Q8_0, tensor.Q4_0, tensor.Q4_K} {
+		shapes := []shape{{896, 896}, {128, 896}, {4864, 896}, {896, 4864}, {151936, 896}}
+		if typ == tensor.Q4_K {
+			shapes = []shape{{896, 4864}}
+		}
+		for _, s := range shapes {
+			xt, _ := tensor.VecDotType(typ)
+			w := randomWeights(r, typ, s.rows*s.cols, scaleRandom)
+			for _, nx := range []int{1, 8, 64} {
+				if s.rows > 10000 && nx > 1 {
+					continue
+				}
+				var x []byte
+				for range nx {
+					x = append(x, randomActs(r, xt, s.cols, scaleRandom, false)...)
+				}
+				y := make([]float32, s.rows*nx)
+				b.Run(fmt.Sprintf("%v/%dx%d/nx=%d", typ, s.rows, s.cols, nx), func(b *testing.B) {
+					b.SetBytes(int64(len(w)))
+					for b.Loop() {
+						if err := k.MatMul(nil, typ, s.cols, w, x, nx, y); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(s.rows)*float64(s.cols)*float64(nx)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+				})
+			}
+		}
+	}
+}
