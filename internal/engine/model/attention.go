@@ -3,15 +3,17 @@ package model
 import (
 	"math"
 
-	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
+	"github.com/cerulean-ai/cerulean/internal/engine/vecmath"
 )
 
 // attention computes, for every token and query head, softmax(q·Kᵀ/√dk)·V
 // over the cache positions up to the token's own, in parallel over
-// (token, head) pairs, with the tensor package's float32 dot and axpy
-// kernels. Pairs are taken last token first: later tokens of a prompt
-// attend to more positions, so the largest pieces of work go out first
-// and the small ones balance the cores at the end. Each pair's result
+// (token, head) pairs. Each pair takes three vecmath calls over all its
+// positions: the scores of the query against the keys (rows kvd floats
+// apart), softmax, and the probability-weighted sum of the values. Pairs
+// are taken last token first: later tokens of a prompt attend to more
+// positions, so the largest pieces of work go out first and the small
+// ones balance the cores at the end. Each pair's result
 // depends only on its own inputs, so batching and threads do not change
 // it.
 func (st *state) attention(b *Batch, li int) {
@@ -38,15 +40,11 @@ func (st *state) attention(b *Batch, li int) {
 				*buf = make([]float32, max(n, 256))
 			}
 			scores := (*buf)[:n]
-			for j := range scores {
-				scores[j] = tensor.DotF32s(q, keys[j*kvd+kh*kl:]) * scale
-			}
+			vecmath.Dots(scores, q, keys[kh*kl:], kvd, scale)
 			softmax(scores)
 			out := st.att[t*c.Heads*vl+h*vl : t*c.Heads*vl+(h+1)*vl]
 			clear(out)
-			for j, p := range scores {
-				tensor.AxpyF32(out, p, vals[j*vd+kh*vl:])
-			}
+			vecmath.AddWeightedRows(out, scores, vals[kh*vl:], vd)
 		}
 		st.m.scores.Put(buf)
 	})

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
+	"github.com/cerulean-ai/cerulean/internal/engine/vecmath"
 )
 
 // The element-wise operations below follow ggml's CPU code in float32,
@@ -26,17 +27,10 @@ func rmsNorm(dst, x, w []float32, eps float32) {
 	}
 }
 
-// silu returns x / (1 + e^-x).
-func silu(x float32) float32 {
-	return x / (1 + float32(math.Exp(float64(-x))))
-}
-
-// swiglu writes silu(gate)·up into gate.
+// swiglu writes silu(gate)·up into gate, silu(x) = x/(1+e^-x), with
+// vecmath's float32 exp (within 1.5 ulp, like ggml's vectorized expf).
 func swiglu(gate, up []float32) {
-	up = up[:len(gate)]
-	for i, g := range gate {
-		gate[i] = silu(g) * up[i]
-	}
+	vecmath.SwiGLU(gate, up)
 }
 
 // addTo adds x to dst element-wise.
@@ -99,22 +93,9 @@ func rope(x []float32, r *ropeTable, style RopeStyle) {
 }
 
 // softmax turns scores into probabilities in place: exp(x - max) / Σ, with
-// the sum in float64 like ggml.
+// the sum in float64 like ggml and vecmath's float32 exp.
 func softmax(x []float32) {
-	mx := float32(math.Inf(-1))
-	for _, v := range x {
-		mx = max(mx, v)
-	}
-	var sum float64
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - mx)))
-		x[i] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
-	}
+	vecmath.Softmax(x)
 }
 
 // acts holds a batch of activation rows (rows × cols float32) and their
