@@ -22,6 +22,7 @@ type pool struct {
 	threads int
 	jobs    chan *job
 	done    sync.WaitGroup
+	idle    sync.Pool // *job, reused so that a loop allocates nothing
 }
 
 // job is one parallel loop: participants claim chunks of grain iterations
@@ -127,7 +128,12 @@ func (p *pool) run(n, grain int, fn func(lo, hi int)) {
 		grain = per
 		chunks = (n + grain - 1) / grain
 	}
-	j := &job{n: int64(n), grain: int64(grain), fn: fn}
+	j, _ := p.idle.Get().(*job)
+	if j == nil {
+		j = new(job)
+	}
+	j.next.Store(0)
+	j.n, j.grain, j.fn = int64(n), int64(grain), fn
 	helpers := min(p.threads-1, chunks-1)
 	j.wg.Add(helpers)
 	j.left.Store(int32(helpers))
@@ -136,6 +142,9 @@ func (p *pool) run(n, grain int, fn func(lo, hi int)) {
 	}
 	j.work()
 	j.wait()
+	// Every helper is past its last use of j once wait returns.
+	j.fn = nil
+	p.idle.Put(j)
 }
 
 // close stops the workers; run must not be called afterwards.
