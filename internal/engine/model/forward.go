@@ -43,37 +43,49 @@ type Batch struct {
 
 // tokenRef locates one token of a batch.
 type tokenRef struct {
+	id   int32 // token id
 	seq  int
 	slot int // cache position
 	pos  int // RoPE position
 }
+
+// passTokens is the most tokens one pass through the layers computes at
+// once: a longer batch (a long prompt, or several sequences' prompt
+// chunks) runs as consecutive passes of at most this many tokens, in
+// batch order, each attending to the keys and values the earlier ones
+// stored. Every token's results are computed the same way whatever the
+// pass it falls in, so the split changes no output, while it bounds the
+// scratch memory of a forward pass (ScratchBytes) and lets the same
+// buffers serve every pass. 256 tokens keep the matrix products as fast
+// per token as any longer pass. A variable for tests.
+var passTokens = 256
 
 // Forward runs the new tokens of every sequence of b through the model,
 // appends their keys and values to the sequences' caches and writes the
 // requested logits. On error (including cancellation of ctx, which is
 // checked between layers) no cache changes length.
 func (m *Model) Forward(ctx context.Context, b *Batch) error {
-	release, err := m.acquire(ctx)
-	if err != nil {
+	if err := m.acquire(ctx); err != nil {
 		return err
 	}
-	defer release()
-	refs, outs, err := m.prepare(b)
-	if err != nil {
+	defer m.mu.RUnlock()
+	st := m.getState()
+	defer m.putState(st)
+	if err := m.prepare(b, st); err != nil {
 		return err
 	}
-	if len(refs) == 0 {
+	if len(st.all) == 0 {
 		return nil
 	}
-	st := newState(m, refs)
-	defer st.done()
-	if err := st.run(ctx, b); err != nil {
-		return err
-	}
-	if len(outs) > 0 {
-		if err := st.logits(b, outs); err != nil {
-			return err
+	err := st.passes(ctx, b, func(lo int) error {
+		outs := st.chunkOutputs(lo)
+		if len(outs) == 0 {
+			return nil
 		}
+		return st.logits(outs)
+	})
+	if err != nil {
+		return err
 	}
 	for i := range b.Seqs {
 		if err := b.Seqs[i].Cache.Commit(len(b.Seqs[i].Tokens)); err != nil {
@@ -91,72 +103,90 @@ type output struct {
 }
 
 // prepare checks b, reserves cache room and lists the batch's tokens and
-// requested outputs.
-func (m *Model) prepare(b *Batch) ([]tokenRef, []output, error) {
+// requested outputs in st.all and st.outs.
+func (m *Model) prepare(b *Batch, st *state) error {
 	if b == nil {
-		return nil, nil, fmt.Errorf("%w: nil batch", ErrBatch)
+		return fmt.Errorf("%w: nil batch", ErrBatch)
 	}
 	spec := m.cacheSpec(1)
-	seen := make(map[*kvcache.Cache]bool, len(b.Seqs))
-	var refs []tokenRef
-	var outs []output
+	refs, outs := st.all[:0], st.outs[:0]
+	defer func() { st.all, st.outs = refs, outs }()
 	vocab := m.cfg.VocabSize
 	for si := range b.Seqs {
 		s := &b.Seqs[si]
 		c := s.Cache
 		switch {
 		case c == nil:
-			return nil, nil, fmt.Errorf("%w: sequence %d has no cache", ErrBatch, si)
-		case seen[c]:
-			return nil, nil, fmt.Errorf("%w: sequence %d shares its cache with another sequence", ErrBatch, si)
+			return fmt.Errorf("%w: sequence %d has no cache", ErrBatch, si)
+		case sharesCache(b.Seqs[:si], c):
+			return fmt.Errorf("%w: sequence %d shares its cache with another sequence", ErrBatch, si)
 		case c.Spec().Layers != spec.Layers || c.Spec().KeyDim != spec.KeyDim || c.Spec().ValueDim != spec.ValueDim:
-			return nil, nil, fmt.Errorf("%w: sequence %d: cache %+v does not fit this model", ErrBatch, si, c.Spec())
+			return fmt.Errorf("%w: sequence %d: cache %+v does not fit this model", ErrBatch, si, c.Spec())
 		case s.Positions != nil && len(s.Positions) != len(s.Tokens):
-			return nil, nil, fmt.Errorf("%w: sequence %d has %d positions for %d tokens", ErrBatch, si, len(s.Positions), len(s.Tokens))
+			return fmt.Errorf("%w: sequence %d has %d positions for %d tokens", ErrBatch, si, len(s.Positions), len(s.Tokens))
 		case len(s.Tokens) > c.Cap()-c.Len():
-			return nil, nil, fmt.Errorf("%w: sequence %d: %d tokens after %d do not fit a context of %d", ErrBatch, si, len(s.Tokens), c.Len(), c.Cap())
+			return fmt.Errorf("%w: sequence %d: %d tokens after %d do not fit a context of %d", ErrBatch, si, len(s.Tokens), c.Len(), c.Cap())
 		}
-		seen[c] = true
 		base := len(refs)
 		for i, id := range s.Tokens {
 			if id < 0 || int(id) >= vocab {
-				return nil, nil, fmt.Errorf("%w: sequence %d: token id %d outside the vocabulary of %d", ErrBatch, si, id, vocab)
+				return fmt.Errorf("%w: sequence %d: token id %d outside the vocabulary of %d", ErrBatch, si, id, vocab)
 			}
-			r := tokenRef{seq: si, slot: c.Len() + i, pos: c.Len() + i}
+			r := tokenRef{id: id, seq: si, slot: c.Len() + i, pos: c.Len() + i}
 			if s.Positions != nil {
 				if s.Positions[i] < 0 {
-					return nil, nil, fmt.Errorf("%w: sequence %d: negative position %d", ErrBatch, si, s.Positions[i])
+					return fmt.Errorf("%w: sequence %d: negative position %d", ErrBatch, si, s.Positions[i])
 				}
 				r.pos = int(s.Positions[i])
 			}
 			refs = append(refs, r)
 		}
-		want := s.Outputs
-		if want == nil && s.Logits != nil && len(s.Tokens) > 0 {
-			want = []int{len(s.Tokens) - 1}
+		n := len(s.Outputs)
+		if s.Outputs == nil && s.Logits != nil && len(s.Tokens) > 0 {
+			n = 1 // the last token's
 		}
-		if len(want)*vocab != len(s.Logits) {
-			return nil, nil, fmt.Errorf("%w: sequence %d: %d logits buffer for %d outputs of %d", ErrBatch, si, len(s.Logits), len(want), vocab)
+		if n*vocab != len(s.Logits) {
+			return fmt.Errorf("%w: sequence %d: %d logits buffer for %d outputs of %d", ErrBatch, si, len(s.Logits), n, vocab)
 		}
-		for k, i := range want {
+		for k := range n {
+			i := len(s.Tokens) - 1
+			if s.Outputs != nil {
+				i = s.Outputs[k]
+			}
 			if i < 0 || i >= len(s.Tokens) {
-				return nil, nil, fmt.Errorf("%w: sequence %d: output index %d of %d tokens", ErrBatch, si, i, len(s.Tokens))
+				return fmt.Errorf("%w: sequence %d: output index %d of %d tokens", ErrBatch, si, i, len(s.Tokens))
 			}
 			outs = append(outs, output{tok: base + i, dst: s.Logits[k*vocab : (k+1)*vocab]})
 		}
 	}
 	for si := range b.Seqs {
 		if err := b.Seqs[si].Cache.Reserve(len(b.Seqs[si].Tokens)); err != nil {
-			return nil, nil, fmt.Errorf("model: sequence %d: %w", si, err)
+			return fmt.Errorf("model: sequence %d: %w", si, err)
 		}
 	}
-	return refs, outs, nil
+	return nil
 }
 
-// state holds the buffers of one forward pass over T tokens.
+// sharesCache reports whether one of seqs has cache c. Batches hold a
+// few sequences, so a scan costs less than a map.
+func sharesCache(seqs []Sequence, c *kvcache.Cache) bool {
+	for i := range seqs {
+		if seqs[i].Cache == c {
+			return true
+		}
+	}
+	return false
+}
+
+// state holds the buffers of a forward pass over up to passTokens tokens,
+// and the lists of a whole batch. States are kept by the model and reused,
+// so a decode step allocates nothing.
 type state struct {
 	m     *Model
-	refs  []tokenRef
+	all   []tokenRef  // every token of the batch
+	outs  []output    // every requested output of the batch
+	refs  []tokenRef  // the tokens of the current pass: a window of all
+	souts []output    // the outputs of the current pass, tok relative to it
 	ropes []ropeTable // per token
 	x     []float32   // T × Embedding: the residual stream
 	xn    []float32   // T × Embedding: normalized input of a sub-layer
@@ -166,14 +196,11 @@ type state struct {
 	tmp   []float32   // T × Embedding: sub-layer output
 	g, u  []float32   // T × FeedForward
 	in    acts
-	ids   []int32   // the batch's token ids
+	ids   []int32   // the pass's token ids
 	res   []float32 // logits of several outputs
+	// swigluFn is the parallel SwiGLU loop body, made once per state.
+	swigluFn func(lo, hi int)
 }
-
-// reuseTokens is the largest forward pass whose buffers are kept for the
-// next one: decode steps, single or batched, then allocate nothing, while
-// a long prompt's buffers are left to the garbage collector.
-const reuseTokens = 64
 
 // swigluGrain is the fewest SwiGLU values per parallel chunk: an
 // exponential each, so a decode step's few thousand are worth splitting.
@@ -182,17 +209,49 @@ const swigluGrain = 2048
 // maxKeptOutputs is the most logits rows whose buffer a state keeps.
 const maxKeptOutputs = 16
 
-// newState returns the buffers for a forward pass over refs, reusing a
-// previous small pass's when there is one. Every buffer is overwritten
-// before it is read, so none is cleared. Call done when finished.
-func newState(m *Model, refs []tokenRef) *state {
-	c := &m.cfg
-	t := len(refs)
-	st, _ := m.states.Get().(*state)
-	if st == nil || t > reuseTokens {
-		st = &state{}
+// maxKeptStates is the most idle states a model keeps: one per Forward
+// that ran at the same time as another, up to this many. Their buffers
+// are sized for passTokens at most, so they are kept whatever the size
+// of the pass that grew them.
+const maxKeptStates = 2
+
+// getState returns an idle state of m, or a new one. Call putState when
+// finished with it.
+func (m *Model) getState() *state {
+	m.statesMu.Lock()
+	var st *state
+	if n := len(m.states); n > 0 {
+		st = m.states[n-1]
+		m.states[n-1] = nil
+		m.states = m.states[:n-1]
 	}
-	st.m, st.refs = m, refs
+	m.statesMu.Unlock()
+	if st == nil {
+		st = &state{m: m}
+		st.swigluFn = func(lo, hi int) { swiglu(st.g[lo:hi], st.u[lo:hi]) }
+	}
+	return st
+}
+
+// putState keeps st for the next forward pass, dropping its references
+// to the batch.
+func (m *Model) putState(st *state) {
+	clear(st.outs)
+	clear(st.souts)
+	st.all, st.outs, st.refs, st.souts = st.all[:0], st.outs[:0], nil, st.souts[:0]
+	m.statesMu.Lock()
+	if len(m.states) < maxKeptStates {
+		m.states = append(m.states, st)
+	}
+	m.statesMu.Unlock()
+}
+
+// begin points st at the pass over refs, growing the buffers as needed.
+// Every buffer is overwritten before it is read, so none is cleared.
+func (st *state) begin(refs []tokenRef) {
+	m, c := st.m, &st.m.cfg
+	t := len(refs)
+	st.refs = refs
 	st.x = grow(st.x, t*c.Embedding)
 	st.xn = grow(st.xn, t*c.Embedding)
 	st.q = grow(st.q, t*c.Heads*c.KeyLength)
@@ -206,18 +265,95 @@ func newState(m *Model, refs []tokenRef) *state {
 		st.ropes = append(st.ropes[:cap(st.ropes)], make([]ropeTable, t-cap(st.ropes))...)
 	}
 	st.ropes = st.ropes[:t]
+	st.ids = st.ids[:0]
 	for i, r := range refs {
 		st.ropes[i].fill(c, m.ropeFreqs, r.pos)
+		st.ids = append(st.ids, r.id)
 	}
-	return st
 }
 
-// done hands st's buffers back for reuse if the pass was small.
-func (st *state) done() {
-	if len(st.refs) <= reuseTokens {
-		st.refs = nil
-		st.m.states.Put(st)
+// passes runs the batch's tokens through the layers in passes of at most
+// passTokens, calling each after every pass with the index in st.all of
+// its first token; st.x then holds the final hidden states of the pass's
+// tokens.
+func (st *state) passes(ctx context.Context, b *Batch, each func(lo int) error) error {
+	for lo := 0; lo < len(st.all); lo += passTokens {
+		st.begin(st.all[lo:min(lo+passTokens, len(st.all))])
+		if err := st.run(ctx, b); err != nil {
+			return err
+		}
+		if err := each(lo); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// chunkOutputs returns the requested outputs whose token is in the pass
+// starting at st.all[lo], with tok relative to the pass.
+func (st *state) chunkOutputs(lo int) []output {
+	if lo == 0 && len(st.refs) == len(st.all) {
+		return st.outs // one pass: the common case
+	}
+	st.souts = st.souts[:0]
+	for _, o := range st.outs {
+		if o.tok >= lo && o.tok < lo+len(st.refs) {
+			st.souts = append(st.souts, output{tok: o.tok - lo, dst: o.dst})
+		}
+	}
+	return st.souts
+}
+
+// ScratchBytes returns the memory of the buffers the model keeps after a
+// Forward of a batch of tokens tokens with outputs logits rows: the
+// activations of one pass (at most passTokens tokens), their 8-bit
+// encodings, the RoPE tables and, for 2 to maxKeptOutputs outputs in one
+// pass, the logits rows. Small per-token lists and the attention score
+// rows (a context's worth of float32 per thread) are left out.
+func (m *Model) ScratchBytes(tokens, outputs int) int64 {
+	c := &m.cfg
+	t := int64(min(tokens, passTokens))
+	floats := t * int64(3*c.Embedding+c.Heads*c.KeyLength+c.KVDim()+c.VDim()+c.Heads*c.ValueLength+2*c.FeedForward+c.RopeDims)
+	if o := min(outputs, int(t)); o > 1 && o <= maxKeptOutputs {
+		floats += int64(o * c.VocabSize)
+	}
+	return 4*floats + t*int64(m.encodedRowBytes())
+}
+
+// encodedRowBytes returns the bytes of one token's encoded activations
+// that a state keeps: for each activation type the matrices use, the
+// longest row of it.
+func (m *Model) encodedRowBytes() int {
+	longest := map[tensor.Type]int{}
+	note := func(w *matrix) {
+		if rb, err := w.xType.RowBytes(w.cols); err == nil {
+			longest[w.xType] = max(longest[w.xType], rb)
+		}
+	}
+	for i := range m.layers {
+		ly := &m.layers[i]
+		for _, w := range []*matrix{&ly.wq, &ly.wk, &ly.wv, &ly.wo, &ly.gate, &ly.up, &ly.down} {
+			note(w)
+		}
+	}
+	note(&m.output)
+	n := 0
+	for _, rb := range longest {
+		n += rb
+	}
+	return n
+}
+
+// bytes returns the memory of the buffers ScratchBytes counts.
+func (st *state) bytes() int64 {
+	n := 4 * int64(cap(st.x)+cap(st.xn)+cap(st.q)+cap(st.k)+cap(st.v)+cap(st.att)+cap(st.tmp)+cap(st.g)+cap(st.u)+cap(st.res))
+	for _, r := range st.ropes[:cap(st.ropes)] {
+		n += 4 * int64(cap(r.cos)+cap(r.sin))
+	}
+	for _, e := range st.in.enc {
+		n += int64(cap(e.data))
+	}
+	return n
 }
 
 // grow returns s resliced to n values, or a new slice if s is too small.
@@ -233,10 +369,6 @@ func grow(s []float32, n int) []float32 {
 func (st *state) run(ctx context.Context, b *Batch) error {
 	m, c := st.m, &st.m.cfg
 	n, d := len(st.refs), c.Embedding
-	st.ids = st.ids[:0]
-	for _, s := range b.Seqs {
-		st.ids = append(st.ids, s.Tokens...)
-	}
 	if err := m.embed(st.ids, st.x); err != nil {
 		return err
 	}
@@ -281,9 +413,7 @@ func (st *state) run(ctx context.Context, b *Batch) error {
 		if err := matMul(m.pool, m.kern, &ly.up, &st.in, st.u); err != nil {
 			return fmt.Errorf("model: %s: %w", ly.up.name, err)
 		}
-		m.pool.run(len(st.g), swigluGrain, func(lo, hi int) {
-			swiglu(st.g[lo:hi], st.u[lo:hi])
-		})
+		m.pool.run(len(st.g), swigluGrain, st.swigluFn)
 		st.in.reset(st.g, n, c.FeedForward)
 		if err := matMul(m.pool, m.kern, &ly.down, &st.in, st.tmp); err != nil {
 			return fmt.Errorf("model: %s: %w", ly.down.name, err)
@@ -328,7 +458,7 @@ func (st *state) ropeAndStore(b *Batch, li int) {
 
 // logits normalizes the final hidden state of each requested token and
 // multiplies it by the output matrix into the sequences' buffers.
-func (st *state) logits(b *Batch, outs []output) error {
+func (st *state) logits(outs []output) error {
 	m, c := st.m, &st.m.cfg
 	d, vocab := c.Embedding, c.VocabSize
 	xn := st.xn[:len(outs)*d]
@@ -371,33 +501,34 @@ func (m *Model) Embed(ctx context.Context, tokens []int32) ([]float32, error) {
 	if len(tokens) > m.cfg.ContextLength {
 		return nil, fmt.Errorf("%w: %d tokens exceed the context length %d", ErrBatch, len(tokens), m.cfg.ContextLength)
 	}
-	release, err := m.acquire(ctx)
-	if err != nil {
+	if err := m.acquire(ctx); err != nil {
 		return nil, err
 	}
-	defer release()
+	defer m.mu.RUnlock()
 	cache, err := m.NewCache(len(tokens), nil)
 	if err != nil {
 		return nil, err
 	}
 	b := &Batch{Seqs: []Sequence{{Tokens: tokens, Cache: cache}}}
-	refs, _, err := m.prepare(b)
-	if err != nil {
-		return nil, err
-	}
-	st := newState(m, refs)
-	defer st.done()
-	if err := st.run(ctx, b); err != nil {
+	st := m.getState()
+	defer m.putState(st)
+	if err := m.prepare(b, st); err != nil {
 		return nil, err
 	}
 	d := m.cfg.Embedding
 	sum := make([]float64, d)
-	h := st.xn[:d]
-	for t := range tokens {
-		rmsNorm(h, st.x[t*d:(t+1)*d], m.outNorm, m.cfg.NormEpsilon)
-		for i, v := range h {
-			sum[i] += float64(v)
+	err = st.passes(ctx, b, func(int) error {
+		h := st.xn[:d]
+		for t := range st.refs {
+			rmsNorm(h, st.x[t*d:(t+1)*d], m.outNorm, m.cfg.NormEpsilon)
+			for i, v := range h {
+				sum[i] += float64(v)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	var norm float64
 	for i := range sum {

@@ -56,11 +56,11 @@ type Model struct {
 	mu     sync.RWMutex // Close takes it exclusively, Forward shared
 	closed bool
 
-	// states keeps the buffers of small forward passes (decode steps) for
-	// reuse, one *state per concurrent Forward; scores keeps attention
-	// score buffers (*[]float32).
-	states sync.Pool
-	scores sync.Pool
+	// states are idle forward-pass buffers for reuse (see getState);
+	// scores keeps attention score buffers (*[]float32).
+	statesMu sync.Mutex
+	states   []*state
+	scores   sync.Pool
 }
 
 // layer holds one transformer block's weights.
@@ -334,15 +334,17 @@ func (m *Model) Close() error {
 	return nil
 }
 
-// acquire locks the model for a forward pass.
-func (m *Model) acquire(ctx context.Context) (func(), error) {
+// acquire read-locks the model for a forward pass; on success the caller
+// must call m.mu.RUnlock when done. (Returning the unlock as a func value
+// would cost an allocation per call.)
+func (m *Model) acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	m.mu.RLock()
 	if m.closed {
 		m.mu.RUnlock()
-		return nil, fmt.Errorf("model: closed")
+		return fmt.Errorf("model: closed")
 	}
-	return m.mu.RUnlock, nil
+	return nil
 }

@@ -1,0 +1,141 @@
+package model
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
+)
+
+// setPassTokens sets passTokens for the rest of the test.
+func setPassTokens(t *testing.T, n int) {
+	old := passTokens
+	passTokens = n
+	t.Cleanup(func() { passTokens = old })
+}
+
+// TestPassesMatchOnePass checks that a batch split into passes of a few
+// tokens gives bit-identical logits, caches and embeddings to one pass
+// over the whole batch.
+func TestPassesMatchOnePass(t *testing.T) {
+	a := make([]int32, 23)
+	for i := range a {
+		a[i] = int32(3 + 11*i%290)
+	}
+	b := []int32{1, 99, 7, 260, 12, 13, 14, 15, 16}
+	for _, tc := range []struct {
+		name    string
+		spec    testSpec
+		threads int
+	}{
+		{"llama F32", testSpec{seed: 11}, 1},
+		{"llama Q8_0", testSpec{seed: 12, typ: tensor.Q8_0}, 2},
+		{"qwen2 Q4_K tied", testSpec{seed: 13, arch: "qwen2", typ: tensor.Q4_K, embd: 256, ff: 256, tied: true}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := loadTestModel(t, tc.spec, tc.threads)
+			vocab := m.Config().VocabSize
+			run := func() (logits []float32, keys [][]float32, embed []float32) {
+				ca, _ := m.NewCache(0, nil)
+				cb, _ := m.NewCache(0, nil)
+				la := make([]float32, 4*vocab)
+				lb := make([]float32, vocab)
+				batch := &Batch{Seqs: []Sequence{
+					{Tokens: a, Cache: ca, Outputs: []int{22, 0, 5, 6}, Logits: la},
+					{Tokens: b, Cache: cb, Logits: lb},
+				}}
+				if err := m.Forward(context.Background(), batch); err != nil {
+					t.Fatal(err)
+				}
+				e, err := m.Embed(context.Background(), a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for l := range m.Config().Layers {
+					keys = append(keys, ca.Keys(l)[:ca.Len()*ca.Spec().KeyDim], cb.Values(l)[:cb.Len()*cb.Spec().ValueDim])
+				}
+				return append(la, lb...), keys, e
+			}
+			wantL, wantK, wantE := run()
+			for _, n := range []int{1, 4, 7} {
+				setPassTokens(t, n)
+				gotL, gotK, gotE := run()
+				if diff := cmp.Diff(wantL, gotL); diff != "" {
+					t.Errorf("passes of %d: logits differ (-one pass +passes):\n%s", n, diff)
+				}
+				if diff := cmp.Diff(wantK, gotK); diff != "" {
+					t.Errorf("passes of %d: caches differ (-one pass +passes):\n%s", n, diff)
+				}
+				if diff := cmp.Diff(wantE, gotE); diff != "" {
+					t.Errorf("passes of %d: embeddings differ (-one pass +passes):\n%s", n, diff)
+				}
+			}
+		})
+	}
+}
+
+// TestScratchBytes checks ScratchBytes against the buffers a model keeps
+// after a Forward, and that passes bound them.
+func TestScratchBytes(t *testing.T) {
+	for _, tc := range []struct {
+		tokens, outputs, pass int
+	}{
+		{1, 1, 256}, {40, 1, 256}, {40, 3, 256}, {40, 3, 16}, {40, 40, 256}, {40, 0, 8},
+	} {
+		setPassTokens(t, tc.pass)
+		m := loadTestModel(t, testSpec{seed: 14, typ: tensor.Q8_0}, 2)
+		vocab := m.Config().VocabSize
+		c, _ := m.NewCache(0, nil)
+		s := Sequence{Tokens: make([]int32, tc.tokens), Cache: c}
+		for i := range tc.outputs {
+			s.Outputs = append(s.Outputs, i)
+		}
+		if tc.outputs > 0 {
+			s.Logits = make([]float32, tc.outputs*vocab)
+		}
+		if err := m.Forward(context.Background(), &Batch{Seqs: []Sequence{s}}); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.states) != 1 {
+			t.Fatalf("%+v: %d states kept, want 1", tc, len(m.states))
+		}
+		if got, want := m.states[0].bytes(), m.ScratchBytes(tc.tokens, tc.outputs); got != want {
+			t.Errorf("%+v: state holds %d bytes, ScratchBytes says %d", tc, got, want)
+		}
+		m.Close()
+	}
+}
+
+// TestDecodeStepAllocs checks that a decode step allocates nothing in this
+// package on one thread: what is left comes from the kernels.
+func TestDecodeStepAllocs(t *testing.T) {
+	m := loadTestModel(t, testSpec{seed: 15, typ: tensor.Q8_0}, 1)
+	c, _ := m.NewCache(0, nil)
+	ctx := context.Background()
+	if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: []int32{1, 2, 3}, Cache: c}}}); err != nil {
+		t.Fatal(err)
+	}
+	logits := make([]float32, m.Config().VocabSize)
+	batch := &Batch{Seqs: []Sequence{{Tokens: []int32{42}, Cache: c, Logits: logits}}}
+	step := func() {
+		if err := m.Forward(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Truncate(3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	// What is left, none of it in forward.go or pool.go: per layer the
+	// attention loop's closure, two allocations per matrix product in
+	// tensor.Kernels.MatMul (its loop's closure and the 4-row result
+	// array the closure lets escape) and two per activation encoding
+	// (acts.encode's closure and the error it captures) for the four
+	// encoded inputs; then one product and one encoding for the output.
+	layers := m.Config().Layers
+	if got, limit := testing.AllocsPerRun(20, step), float64(layers*(1+7*2+4*2)+2+2); got > limit {
+		t.Errorf("a decode step allocates %v times, want at most %v", got, limit)
+	}
+}
