@@ -151,6 +151,13 @@ func (c *Cache) Reserve(n int) error {
 		return nil
 	}
 	grow := min(c.spec.Capacity, max(need, 2*c.alloc, 16))
+	if grow > c.spec.Capacity/2 {
+		// The next doubling would reach the capacity anyway: take it now
+		// rather than copying everything once more later, which leaves
+		// the old storage to the garbage collector. The storage is still
+		// at most twice what is needed.
+		grow = c.spec.Capacity
+	}
 	if c.budget != nil {
 		if err := c.budget.charge(int64(grow-c.alloc) * c.spec.BytesPerPosition()); err != nil {
 			// Retry with exactly what is needed before giving up.

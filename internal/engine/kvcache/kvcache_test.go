@@ -195,3 +195,37 @@ func TestCopyPrefix(t *testing.T) {
 
 // errAny stands for any error in table tests.
 var errAny = errors.New("any error")
+
+// TestReserveGrowth checks the positions allocated after each Reserve:
+// doubling from 16 while that stays within half the capacity, then the
+// whole capacity at once.
+func TestReserveGrowth(t *testing.T) {
+	for _, tc := range []struct {
+		capacity int
+		reserves []int // each after committing the previous one
+		allocs   []int
+	}{
+		{576, []int{512, 1, 63}, []int{576, 576, 576}},
+		{80, []int{16, 1, 16, 1}, []int{16, 32, 80, 80}},
+		{1000, []int{1, 16, 20, 100, 400}, []int{16, 32, 64, 137, 1000}},
+		{10, []int{1}, []int{10}},
+	} {
+		c, err := New(Spec{Layers: 2, KeyDim: 4, ValueDim: 4, Capacity: tc.capacity}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, n := range tc.reserves {
+			if err := c.Reserve(n); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Commit(n); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, c.alloc)
+		}
+		if diff := cmp.Diff(tc.allocs, got); diff != "" {
+			t.Errorf("capacity %d, reserves %v: allocated positions (-want +got):\n%s", tc.capacity, tc.reserves, diff)
+		}
+	}
+}
