@@ -157,7 +157,9 @@ type Runner struct {
 	// Owned by the Run goroutine.
 	active []*seq
 	batch  []model.Sequence
+	fwd    model.Batch // the batch of a step, kept to spare an allocation
 	inStep []*seq
+	spare  [][]float32 // logits buffers of finished sequences, for reuse
 	// squeezed is set when a preemption happened: no new admissions until
 	// a sequence ends and frees memory.
 	squeezed bool

@@ -72,15 +72,17 @@ func (r *Runner) step(ctx context.Context) {
 		ms := model.Sequence{Tokens: s.tokens[s.fed : s.fed+s.n], Cache: s.cache}
 		if s.fed+s.n == len(s.tokens) {
 			if s.logits == nil {
-				s.logits = make([]float32, r.vocab)
+				s.logits = r.logitsBuf()
 			}
 			ms.Logits = s.logits
 		}
 		r.batch = append(r.batch, ms)
 		r.inStep = append(r.inStep, s)
 	}
-	err := r.m.Forward(ctx, &model.Batch{Seqs: r.batch})
+	r.fwd.Seqs = r.batch
+	err := r.m.Forward(ctx, &r.fwd)
 	clear(r.batch) // drop references to caches and tokens
+	r.fwd.Seqs = nil
 	if err != nil {
 		if ctx.Err() != nil {
 			return // Run returns and fails everything
@@ -99,6 +101,19 @@ func (r *Runner) step(ctx context.Context) {
 		}
 	}
 	r.compact()
+}
+
+// logitsBuf returns a logits buffer of a finished sequence, or a new one.
+// Each is 4·vocabulary bytes (200 kB for a vocabulary of 50k), so reusing
+// them spares the garbage collector one per request.
+func (r *Runner) logitsBuf() []float32 {
+	if n := len(r.spare); n > 0 {
+		b := r.spare[n-1]
+		r.spare[n-1] = nil
+		r.spare = r.spare[:n-1]
+		return b
+	}
+	return make([]float32, r.vocab)
 }
 
 // reap drops the active sequences whose request is gone.
@@ -264,6 +279,9 @@ func (r *Runner) finish(s *seq, e Event) {
 	}
 	r.release(s)
 	s.stream.end(e, s.usage())
+	if s.logits != nil && len(r.spare) < r.o.MaxSeqs {
+		r.spare = append(r.spare, s.logits)
+	}
 	s.logits = nil
 	s.fed = -1 // marks a finished sequence for compact
 	r.squeezed = false
