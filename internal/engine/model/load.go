@@ -294,6 +294,20 @@ func checkDims(info gguf.TensorInfo, cols, rows int) error {
 	return nil
 }
 
+// WeightsBytes returns the bytes of the file's tensors that one token's
+// forward pass reads: all of them but token_embd, of which it reads one
+// row, unless token_embd doubles as the output matrix.
+func (m *Model) WeightsBytes() int64 {
+	var n int64
+	for _, t := range m.file.Tensors {
+		if t.Name == "token_embd.weight" && !m.cfg.TiedEmbeddings {
+			continue
+		}
+		n += int64(t.Size())
+	}
+	return n
+}
+
 // Config returns the model's hyperparameters.
 func (m *Model) Config() Config { return m.cfg }
 
