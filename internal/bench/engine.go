@@ -53,10 +53,15 @@ type EngineResult struct {
 	KVBytes         int64 `json:"kv_bytes"`
 	KVBytesPerToken int64 `json:"kv_bytes_per_token"`
 	// RSSAfterLoad and RSSAfterGen are VmRSS from /proc/self/status (0
-	// where there is none); the weights are memory-mapped, so they count
-	// only once touched.
+	// where there is none), as in Memory; the weights are memory-mapped,
+	// so they count only once touched.
 	RSSAfterLoad int64 `json:"rss_after_load_bytes,omitempty"`
 	RSSAfterGen  int64 `json:"rss_after_gen_bytes,omitempty"`
+	// Memory breaks the resident memory after generation down into
+	// weights, KV cache and fixed overhead (see MemoryResult). Both
+	// snapshots are taken before the bandwidth and concurrency
+	// measurements, whose buffers and caches they leave out.
+	Memory MemoryResult `json:"memory"`
 
 	Bandwidth *BandwidthResult `json:"bandwidth,omitempty"`
 	// TTFTSeconds is the wall time of a fresh load, a one-token prompt and
@@ -96,14 +101,14 @@ func Engine(ctx context.Context, o EngineOptions) (EngineResult, error) {
 	defer m.Close()
 	cfg := m.Config()
 	r := EngineResult{Model: o.Model, Architecture: cfg.Architecture, Threads: o.Threads, LoadSeconds: time.Since(start).Seconds(),
-		PromptTokens: o.Prompt, GenTokens: o.Gen, RSSAfterLoad: rss()}
+		PromptTokens: o.Prompt, GenTokens: o.Gen, WeightsBytes: m.WeightsBytes()}
+	// Before any weight is read: the fixed part of the process.
+	afterLoad := memorySnapshot()
+	r.RSSAfterLoad = afterLoad.RSS
 	if o.TTFT {
 		if err := firstToken(ctx, m, start, &r); err != nil {
 			return r, fmt.Errorf("time to first token: %w", err)
 		}
-	}
-	if r.WeightsBytes, err = weightsBytes(o.Model); err != nil {
-		return r, err
 	}
 	if o.Prompt+o.Gen > cfg.ContextLength {
 		return r, fmt.Errorf("--prompt %d + --gen %d exceeds the model's context of %d tokens", o.Prompt, o.Gen, cfg.ContextLength)
@@ -139,8 +144,11 @@ func Engine(ctx context.Context, o EngineOptions) (EngineResult, error) {
 	if o.Gen > 0 {
 		r.GenPerSecond = float64(o.Gen) / r.GenSeconds
 	}
-	r.RSSAfterGen = rss()
+	// Before the bandwidth buffer (256 MiB) and the runner's caches.
+	afterGen := memorySnapshot()
+	r.RSSAfterGen = afterGen.RSS
 	r.KVBytes = cache.Bytes()
+	r.Memory = memoryResult(afterLoad, afterGen, r.WeightsBytes, r.KVBytes, m.ScratchBytes(o.Prompt, 1))
 	r.KVBytesPerToken = int64(o.Prompt+o.Gen/2) * cache.Spec().BytesPerPosition()
 	if o.Bandwidth {
 		d := o.BandwidthFor

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cerulean-ai/cerulean/internal/engine/gguf"
 	"github.com/cerulean-ai/cerulean/internal/engine/model"
 	"github.com/cerulean-ai/cerulean/internal/engine/runner"
 	"github.com/cerulean-ai/cerulean/internal/engine/sample"
@@ -34,46 +32,6 @@ type ConcurrencyResult struct {
 	Ratio float64 `json:"ratio"`
 	// Generated counts the tokens of the concurrent run (EOG included).
 	Generated int `json:"generated_tokens"`
-}
-
-// weightsBytes returns the bytes of a GGUF file's tensors that one
-// generated token reads: all of them but token_embd, which counts only when
-// there is no output.weight (tied embeddings, read as the output head).
-func weightsBytes(path string) (int64, error) {
-	f, err := gguf.Open(path)
-	if err != nil {
-		return 0, fmt.Errorf("weights: %w", err)
-	}
-	defer f.Close()
-	_, tied := f.TensorInfo("output.weight")
-	tied = !tied
-	var n int64
-	for _, t := range f.Tensors {
-		if t.Name == "token_embd.weight" && !tied {
-			continue
-		}
-		n += int64(t.Size())
-	}
-	return n, nil
-}
-
-// rss returns VmRSS of this process in bytes, or 0 where /proc is absent.
-func rss() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // processAge returns how long ago this process started, from

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,6 +57,10 @@ func TestEngineExtras(t *testing.T) {
 	}{
 		{"bandwidth", EngineOptions{Bandwidth: true, BandwidthFor: 50 * time.Millisecond}, func(t *testing.T, r EngineResult) {
 			b := r.Bandwidth
+			// The 256 MiB bandwidth buffer comes after the snapshots.
+			if rss := r.Memory.AfterGen.RSS; rss >= 256<<20 {
+				t.Errorf("RSS after generation %d includes the bandwidth buffer", rss)
+			}
 			if b == nil || b.BytesPerSecond <= 0 || b.BoundTokensPerSecond <= 0 || b.Ratio <= 0 {
 				t.Errorf("bandwidth %+v", b)
 			} else if want := b.BytesPerSecond / float64(r.WeightsBytes+r.KVBytesPerToken); b.BoundTokensPerSecond != want {
@@ -101,6 +106,7 @@ func TestEngineExtras(t *testing.T) {
 			if runtime.GOOS == "linux" && (r.RSSAfterLoad <= 0 || r.RSSAfterGen <= 0) {
 				t.Errorf("rss %d after load, %d after generation", r.RSSAfterLoad, r.RSSAfterGen)
 			}
+			checkMemory(t, r)
 			tc.check(t, r)
 		})
 	}
@@ -118,5 +124,73 @@ func TestProcessAge(t *testing.T) {
 	// less than an hour.
 	if age < -20*time.Millisecond || age > time.Hour {
 		t.Errorf("process age %v", age)
+	}
+}
+
+// checkMemory checks the memory figures of an engine benchmark: present
+// on Linux, and consistent with the rest of the result.
+func checkMemory(t *testing.T, r EngineResult) {
+	t.Helper()
+	m := r.Memory
+	if m.WeightsBytes != r.WeightsBytes || m.KVBytes != r.KVBytes || m.ScratchBytes <= 0 {
+		t.Errorf("memory parts %+v, weights %d, kv %d", m, r.WeightsBytes, r.KVBytes)
+	}
+	if m.AfterLoad.RSS != r.RSSAfterLoad || m.AfterGen.RSS != r.RSSAfterGen {
+		t.Errorf("memory snapshots %+v, rss %d and %d", m, r.RSSAfterLoad, r.RSSAfterGen)
+	}
+	if m.AfterGen.HeapInUse <= 0 {
+		t.Errorf("Go heap in use %d", m.AfterGen.HeapInUse)
+	}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	for _, s := range []MemorySnapshot{m.AfterLoad, m.AfterGen} {
+		if s.RSS <= 0 || s.RSSAnon <= 0 || s.RSSFile <= 0 || s.RSSAnon+s.RSSFile > s.RSS {
+			t.Errorf("snapshot %+v", s)
+		}
+	}
+	if want := memoryResult(m.AfterLoad, m.AfterGen, m.WeightsBytes, m.KVBytes, m.ScratchBytes); m != want {
+		t.Errorf("memory %+v, want %+v", m, want)
+	}
+	if m.Ratio <= 0 {
+		t.Errorf("ratio %v", m.Ratio)
+	}
+}
+
+func TestMemoryResult(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		load, gen            int64 // RSS
+		weights, kv, scratch int64
+		fixed, expected      int64
+		ratio                float64
+	}{
+		{"exact", 60, 500, 400, 10, 30, 90, 500, 1},
+		{"over", 50, 660, 500, 0, 50, 100, 600, 1.1},
+		{"under", 100, 450, 800, 50, 50, 150, 1000, 0.45},
+		{"no rss", 0, 0, 400, 10, 30, 30, 440, 0},
+		{"nothing", 0, 100, 0, 0, 0, 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			load, gen := MemorySnapshot{RSS: tc.load, RSSAnon: 1}, MemorySnapshot{RSS: tc.gen, RSSFile: 2}
+			r := memoryResult(load, gen, tc.weights, tc.kv, tc.scratch)
+			if r.FixedOverheadBytes != tc.fixed || r.ExpectedBytes != tc.expected || math.Abs(r.Ratio-tc.ratio) > 1e-12 {
+				t.Errorf("fixed %d, expected %d, ratio %v; want %d, %d, %v", r.FixedOverheadBytes, r.ExpectedBytes, r.Ratio, tc.fixed, tc.expected, tc.ratio)
+			}
+			if r.AfterLoad != load || r.AfterGen != gen || r.WeightsBytes != tc.weights || r.KVBytes != tc.kv || r.ScratchBytes != tc.scratch {
+				t.Errorf("parts not kept: %+v", r)
+			}
+		})
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	status := "Name:\tbench.test\nVmPeak:\t  999 kB\nVmRSS:\t  1000 kB\nRssAnon:\t   600 kB\nRssFile:\t   398 kB\nRssShmem:\t     2 kB\nThreads:\t4\n"
+	rss, anon, file := parseStatus([]byte(status))
+	if rss != 1000<<10 || anon != 600<<10 || file != 398<<10 {
+		t.Errorf("parseStatus = %d, %d, %d", rss, anon, file)
+	}
+	if rss, anon, file := parseStatus([]byte("VmRSS: lots\nRssAnon:\n")); rss != 0 || anon != 0 || file != 0 {
+		t.Errorf("malformed: %d, %d, %d", rss, anon, file)
 	}
 }

@@ -22,10 +22,25 @@ func (a *app) benchCmd() *cobra.Command {
 		Use:   "bench --model FILE.gguf [--threads N] [--prompt N] [--gen N] [--bandwidth] [--concurrency N] [--ttft]",
 		Short: "Measure Cerulean on this machine",
 		Long: `With --model, load a GGUF file in the built-in engine and measure prompt
-processing (one batched pass over --prompt random tokens) and generation
-(--gen tokens one at a time), in tokens per second, printed as JSON, with
-the resident memory after loading and after generating next to the bytes
-of weights and KV cache.
+processing (one Forward over --prompt random tokens, which the engine runs
+in passes of at most 256) and generation (--gen tokens one at a time), in
+tokens per second, and the resident memory (a table, or JSON with -o json).
+
+Memory (JSON "memory"): after_load is measured once the model is loaded but
+before any weight is read, after_gen right after the generation (before
+--bandwidth and --concurrency, whose buffers it leaves out). Each holds
+rss_bytes, rss_anon_bytes and rss_file_bytes (VmRSS, RssAnon and RssFile of
+/proc/self/status: anonymous memory is the Go heap and runtime, file-backed
+memory the binary and the memory-mapped weights, counted once read),
+go_heap_in_use_bytes and go_heap_free_bytes (Go heap spans in use, and free
+heap not yet returned to the system). weights_bytes are the tensor bytes
+every token reads (all but token_embd unless it is also the output
+matrix), kv_bytes the KV cache's storage, scratch_bytes the buffers the
+model keeps after its largest pass (activations of up to 256 tokens and
+their 8-bit encodings). fixed_overhead_bytes = after_load RSS +
+scratch_bytes; expected_bytes = weights + KV + fixed overhead; ratio =
+after_gen RSS ÷ expected_bytes. rss_after_load_bytes and
+rss_after_gen_bytes repeat the two RSS figures.
 
 In the same run, --bandwidth measures the memory read bandwidth of
 --threads goroutines and reports generation against the bound it sets
@@ -51,7 +66,7 @@ Subcommands measure other parts.`,
 			if err != nil {
 				return err
 			}
-			return writeJSON(a.env.Stdout, res)
+			return a.print(res, func(w io.Writer) { engineTable(w, res) })
 		},
 	}
 	f := cmd.Flags()
@@ -67,6 +82,38 @@ Subcommands measure other parts.`,
 	cmd.AddCommand(a.benchGatewayCmd())
 	return cmd
 }
+
+// engineTable writes the engine benchmark as a table.
+func engineTable(w io.Writer, r bench.EngineResult) {
+	rate := func(n int, sec, perSec float64) string {
+		return fmt.Sprintf("%d tokens in %.2f s: %.1f tokens/s", n, sec, perSec)
+	}
+	field(w, "Model", r.Model+" ("+r.Architecture+", "+itoa(r.Threads)+" threads, loaded in "+strconv.FormatFloat(r.LoadSeconds, 'f', 2, 64)+" s)")
+	field(w, "Prompt", rate(r.PromptTokens, r.PromptSeconds, r.PromptPerSecond))
+	field(w, "Generation", rate(r.GenTokens, r.GenSeconds, r.GenPerSecond))
+	m := r.Memory
+	snap := func(label string, s bench.MemorySnapshot) {
+		field(w, label, fmt.Sprintf("RSS %s (anon %s, file %s), Go heap in use %s, free %s",
+			mib(s.RSS), mib(s.RSSAnon), mib(s.RSSFile), mib(s.HeapInUse), mib(s.HeapFree)))
+	}
+	snap("Memory after load", m.AfterLoad)
+	snap("Memory after gen", m.AfterGen)
+	field(w, "Expected memory", fmt.Sprintf("%s = weights %s + KV %s + fixed overhead %s (after-load RSS + scratch %s)",
+		mib(m.ExpectedBytes), mib(m.WeightsBytes), mib(m.KVBytes), mib(m.FixedOverheadBytes), mib(m.ScratchBytes)))
+	field(w, "RSS after gen / expected", strconv.FormatFloat(m.Ratio, 'f', 3, 64))
+	if b := r.Bandwidth; b != nil {
+		field(w, "Bandwidth", fmt.Sprintf("%.1f GB/s: bound %.1f tokens/s, generation at %.2f of it", b.BytesPerSecond/1e9, b.BoundTokensPerSecond, b.Ratio))
+	}
+	if r.TTFTSeconds > 0 {
+		field(w, "Time to first token", fmt.Sprintf("%.3f s (%.3f s from process start)", r.TTFTSeconds, r.TTFTFromStartSeconds))
+	}
+	if c := r.Concurrency; c != nil {
+		field(w, "Concurrency", fmt.Sprintf("%d streams: %.1f tokens/s together, %.1f alone, ratio %.2f", c.Streams, c.AggregateTokensPerSecond, c.SingleTokensPerSecond, c.Ratio))
+	}
+}
+
+// mib formats a byte count in MiB.
+func mib(n int64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB" }
 
 func (a *app) benchGatewayCmd() *cobra.Command {
 	var rates string

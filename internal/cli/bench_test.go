@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cerulean-ai/cerulean/internal/bench"
+)
+
+func TestEngineTable(t *testing.T) {
+	var b strings.Builder
+	engineTable(&b, bench.EngineResult{
+		Model: "m.gguf", Architecture: "qwen2", Threads: 2, PromptTokens: 16, GenTokens: 8,
+		Memory: bench.MemoryResult{
+			AfterLoad:    bench.MemorySnapshot{RSS: 60 << 20, RSSAnon: 15 << 20, RSSFile: 45 << 20, HeapInUse: 12 << 20},
+			AfterGen:     bench.MemorySnapshot{RSS: 500 << 20, RSSAnon: 30 << 20, RSSFile: 470 << 20, HeapInUse: 25 << 20},
+			WeightsBytes: 408 << 20, KVBytes: 2 << 20, ScratchBytes: 1 << 20, FixedOverheadBytes: 61 << 20,
+			ExpectedBytes: 471 << 20, Ratio: 500.0 / 471,
+		},
+		Concurrency: &bench.ConcurrencyResult{Streams: 8, SingleTokensPerSecond: 40, AggregateTokensPerSecond: 120, Ratio: 3},
+	})
+	out := b.String()
+	for _, want := range []string{
+		"RSS 60.0 MiB (anon 15.0 MiB, file 45.0 MiB), Go heap in use 12.0 MiB",
+		"RSS 500.0 MiB (anon 30.0 MiB, file 470.0 MiB)",
+		"471.0 MiB = weights 408.0 MiB + KV 2.0 MiB + fixed overhead 61.0 MiB (after-load RSS + scratch 1.0 MiB)",
+		"RSS after gen / expected:\t1.062",
+		"8 streams: 120.0 tokens/s together, 40.0 alone, ratio 3.00",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Bandwidth") || strings.Contains(out, "Time to first token") {
+		t.Errorf("table shows measurements not made:\n%s", out)
+	}
+}
