@@ -145,3 +145,10 @@ func sumWordsAVX2(p []byte) uint64
 //
 //go:noescape
 func axpyF32AVX2(a float32, x []float32, y []float32)
+
+// quantQ8_0AVX2 encodes x (a multiple of 32 values) as Q8_0 activations into dst
+// exactly as actQ8 does, or returns false, leaving dst partly written,
+// if x holds an infinity or a NaN.
+//
+//go:noescape
+func quantQ8_0AVX2(x []float32, dst []byte) bool

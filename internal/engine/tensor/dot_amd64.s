@@ -498,6 +498,16 @@ DATA onesw<>+28(SB)/2, $0x0001
 DATA onesw<>+30(SB)/2, $0x0001
 GLOBL onesw<>(SB), RODATA|NOPTR, $32
 
+DATA packperm<>+0(SB)/4, $0x00000000
+DATA packperm<>+4(SB)/4, $0x00000004
+DATA packperm<>+8(SB)/4, $0x00000001
+DATA packperm<>+12(SB)/4, $0x00000005
+DATA packperm<>+16(SB)/4, $0x00000002
+DATA packperm<>+20(SB)/4, $0x00000006
+DATA packperm<>+24(SB)/4, $0x00000003
+DATA packperm<>+28(SB)/4, $0x00000007
+GLOBL packperm<>(SB), RODATA|NOPTR, $32
+
 // func dotF32AVX2(n int, w []byte, x []byte) float32
 // Requires: AVX, AVX2, FMA3, SSE
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-60
@@ -3453,4 +3463,86 @@ axpy_loop1:
 
 axpy_done:
 	VZEROUPPER
+	RET
+
+// func quantQ8_0AVX2(x []float32, dst []byte) bool
+// Requires: AVX, AVX2, F16C
+TEXT ·quantQ8_0AVX2(SB), NOSPLIT, $0-49
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	SHRQ         $0x05, CX
+	MOVQ         dst_base+24(FP), DX
+	MOVL         $0x7fffffff, BX
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0x42fe0000, BX
+	VMOVD        BX, X1
+	VMOVDQU      packperm<>+0(SB), Y2
+
+quantQ8_0AVX2_loop:
+	CMPQ         CX, $0x00000000
+	JE           quantQ8_0AVX2_ok
+	VMOVUPS      (AX), Y3
+	VMOVUPS      32(AX), Y4
+	VMOVUPS      64(AX), Y5
+	VMOVUPS      96(AX), Y6
+	VANDPS       Y0, Y3, Y7
+	VANDPS       Y0, Y4, Y8
+	VPMAXSD      Y8, Y7, Y7
+	VANDPS       Y0, Y5, Y8
+	VPMAXSD      Y8, Y7, Y7
+	VANDPS       Y0, Y6, Y8
+	VPMAXSD      Y8, Y7, Y7
+	VEXTRACTI128 $0x01, Y7, X8
+	VPMAXSD      X8, X7, X8
+	VPSHUFD      $0x4e, X8, X7
+	VPMAXSD      X7, X8, X8
+	VPSHUFD      $0xb1, X8, X7
+	VPMAXSD      X7, X8, X8
+	VMOVD        X8, BX
+	CMPL         BX, $0x7f800000
+	JAE          quantQ8_0AVX2_bad
+	TESTL        BX, BX
+	JE           quantQ8_0AVX2_zero
+	VDIVSS       X1, X8, X7
+	VCVTPS2PH    $0x00, X7, X7
+	VPEXTRW      $0x00, X7, (DX)
+	VDIVSS       X8, X1, X7
+	VBROADCASTSS X7, Y7
+	VMULPS       Y7, Y3, Y3
+	VCVTPS2DQ    Y3, Y3
+	VMULPS       Y7, Y4, Y4
+	VCVTPS2DQ    Y4, Y4
+	VMULPS       Y7, Y5, Y5
+	VCVTPS2DQ    Y5, Y5
+	VMULPS       Y7, Y6, Y6
+	VCVTPS2DQ    Y6, Y6
+	VPACKSSDW    Y4, Y3, Y3
+	VPACKSSDW    Y6, Y5, Y5
+	VPACKSSWB    Y5, Y3, Y3
+	VPERMD       Y3, Y2, Y3
+	VMOVDQU      Y3, 2(DX)
+	JMP          quantQ8_0AVX2_next
+
+quantQ8_0AVX2_zero:
+	VPXOR   Y3, Y3, Y3
+	MOVW    $0x0000, (DX)
+	VMOVDQU Y3, 2(DX)
+
+quantQ8_0AVX2_next:
+	ADDQ $0x00000080, AX
+	ADDQ $0x00000022, DX
+	DECQ CX
+	JMP  quantQ8_0AVX2_loop
+
+quantQ8_0AVX2_ok:
+	MOVB $0x01, AL
+	VZEROUPPER
+	MOVB AL, ret+48(FP)
+	RET
+
+quantQ8_0AVX2_bad:
+	MOVB $0x00, AL
+	VZEROUPPER
+	MOVB AL, ret+48(FP)
 	RET

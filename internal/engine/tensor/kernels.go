@@ -249,7 +249,7 @@ func QuantizeActivations(t Type, x []float32, dst []byte) error {
 	case BF16:
 		quantBF16(x, dst)
 	case Q8_0:
-		actQ8(x, dst, false)
+		actQ8_0(x, dst)
 	case Q8_1:
 		actQ8(x, dst, true)
 	case Q8_K:

@@ -131,7 +131,17 @@ func sumWords(p []byte) uint64 {
 	return sumWordsGo(p)
 }
 
-// useSIMDFloat selects the AVX2 kernels for DotF32s and AxpyF32.
+// actQ8_0 encodes x as Q8_0 activations (actQ8 without sums): with AVX2
+// when the CPU has it and x is finite, identically.
+func actQ8_0(x []float32, dst []byte) {
+	if useSIMDFloat && quantQ8_0AVX2(x, dst) {
+		return
+	}
+	actQ8(x, dst, false)
+}
+
+// useSIMDFloat selects the AVX2 kernels for DotF32s and AxpyF32, and the
+// Q8_0 activation quantizer.
 var useSIMDFloat = hasAVX2FMA()
 
 func dotF32AVX2Slices(a, b []float32) float32 {

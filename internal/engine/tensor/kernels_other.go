@@ -20,3 +20,6 @@ func axpyF32SIMD(a float32, x, y []float32) {
 		y[i] += float32(a * x[i])
 	}
 }
+
+// actQ8_0 encodes x as Q8_0 activations (actQ8 without sums).
+func actQ8_0(x []float32, dst []byte) { actQ8(x, dst, false) }

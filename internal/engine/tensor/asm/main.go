@@ -24,6 +24,7 @@ func main() {
 	ConstraintExpr("amd64,!purego")
 	genConstants()
 	genOnes()
+	genPackPerm()
 	genF32()
 	genF16()
 	genBF16()
@@ -35,6 +36,7 @@ func main() {
 	genQ6_K()
 	genSum()
 	genAxpy()
+	genActQ8_0()
 	Generate()
 }
 

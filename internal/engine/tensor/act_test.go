@@ -1,0 +1,81 @@
+package tensor
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestActQ8_0 checks the Q8_0 activation quantizer of this platform
+// (assembly on amd64 with AVX2) against the pure-Go actQ8 byte for byte:
+// random values of many magnitudes, all-zero blocks, ties of the rounding,
+// subnormals, huge values whose scale overflows fp16, and rows with an
+// infinity or a NaN (which the assembly hands back to Go).
+func TestActQ8_0(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	for trial := range 400 {
+		n := 32 * (1 + r.IntN(40))
+		x := make([]float32, n)
+		scale := math.Pow(2, float64(r.IntN(200)-100))
+		for i := range x {
+			switch r.IntN(12) {
+			case 0:
+				x[i] = 0
+			case 1:
+				x[i] = float32(r.IntN(255)-127) / 2 // ties after scaling by 127/amax = 1
+			case 2:
+				x[i] = math.Float32frombits(r.Uint32() & 0x807fffff) // subnormal
+			default:
+				x[i] = float32(r.NormFloat64() * scale)
+			}
+		}
+		switch trial % 8 {
+		case 1:
+			clear(x[32*r.IntN(n/32):][:32]) // an all-zero block
+		case 2:
+			x[r.IntN(n)] = float32(math.Inf(1 - 2*r.IntN(2)))
+		case 3:
+			x[r.IntN(n)] = float32(math.NaN())
+		case 4:
+			x[r.IntN(n)] = 3e38 // d overflows fp16
+		case 5:
+			for i := range x[:32] {
+				x[i] = 127 * float32(1-2*(i%2)) // amax 127: id 1
+			}
+		}
+		got, want := make([]byte, n/32*34), make([]byte, n/32*34)
+		for i := range got {
+			got[i] = 0xa5
+		}
+		actQ8_0(x, got)
+		actQ8(x, want, false)
+		if !bytes.Equal(got, want) {
+			for b := 0; b < n/32; b++ {
+				if g, w := got[34*b:34*b+34], want[34*b:34*b+34]; !bytes.Equal(g, w) {
+					t.Fatalf("trial %d block %d: %x, want %x (x %v)", trial, b, g, w, x[32*b:32*b+32])
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkActQ8_0(b *testing.B) {
+	x := make([]float32, 4864)
+	r := rand.New(rand.NewPCG(53, 54))
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	dst := make([]byte, len(x)/32*34)
+	for _, tc := range []struct {
+		name string
+		fn   func([]float32, []byte)
+	}{{"default", actQ8_0}, {"go", func(x []float32, d []byte) { actQ8(x, d, false) }}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(x)))
+			for b.Loop() {
+				tc.fn(x, dst)
+			}
+		})
+	}
+}
