@@ -6,22 +6,42 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/engine/vecmath"
 )
 
+// groupTokens is the fewest tokens in a pass for which attention takes a
+// whole group of query heads (those sharing a KV head) per work item:
+// with fewer, as in decoding, there are too few (token, KV head) items
+// to keep the threads busy, and each query head is its own item.
+const groupTokens = 16
+
+// attnBlock is how many cache positions a group of query heads takes
+// together: a block of keys or values of one KV head (attnBlock rows of
+// 64-128 floats) stays in L1 while every head of the group reads it, so
+// that the cache is read from L2 once per group instead of once per head.
+const attnBlock = 32
+
 // attention computes, for every token and query head, softmax(q·Kᵀ/√dk)·V
 // over the cache positions up to the token's own, in parallel over
-// (token, head) pairs. Each pair takes three vecmath calls over all its
-// positions: the scores of the query against the keys (rows kvd floats
-// apart), softmax, and the probability-weighted sum of the values. Pairs
-// are taken last token first: later tokens of a prompt attend to more
-// positions, so the largest pieces of work go out first and the small
-// ones balance the cores at the end. Each pair's result
+// (token, head) pairs, or (token, group of heads sharing a KV head) for
+// long batches. Each head takes vecmath calls over all its positions: the
+// scores of the query against the keys (rows kvd floats apart), softmax,
+// and the probability-weighted sum of the values; a group interleaves its
+// heads over blocks of attnBlock positions, which changes no result (each
+// score is one dot product, and the weighted sum adds the rows in order
+// either way). Items are taken last token first: later tokens of a prompt
+// attend to more positions, so the largest pieces of work go out first
+// and the small ones balance the cores at the end. Each head's result
 // depends only on its own inputs, so batching and threads do not change
 // it.
 func (st *state) attention(b *Batch, li int) {
 	c := &st.m.cfg
 	kl, vl, kvd, vd := c.KeyLength, c.ValueLength, c.KVDim(), c.VDim()
 	group := c.Heads / c.KVHeads
+	per := 1 // query heads per item
+	if len(st.refs) >= groupTokens {
+		per = group
+	}
 	scale := float32(1 / math.Sqrt(float64(kl)))
-	items := len(st.refs) * c.Heads
+	perTok := c.Heads / per
+	items := len(st.refs) * perTok
 	st.m.pool.run(items, 1, func(lo, hi int) {
 		buf, _ := st.m.scores.Get().(*[]float32)
 		if buf == nil {
@@ -29,22 +49,38 @@ func (st *state) attention(b *Batch, li int) {
 		}
 		for i := lo; i < hi; i++ {
 			it := items - 1 - i
-			t, h := it/c.Heads, it%c.Heads
+			t, h0 := it/perTok, it%perTok*per
 			r := st.refs[t]
 			cache := b.Seqs[r.seq].Cache
-			keys, vals := cache.Keys(li), cache.Values(li)
-			kh := h / group
-			q := st.q[t*c.Heads*kl+h*kl : t*c.Heads*kl+(h+1)*kl]
+			kh := h0 / group
+			keys, vals := cache.Keys(li)[kh*kl:], cache.Values(li)[kh*vl:]
+			q := st.q[t*c.Heads*kl+h0*kl : t*c.Heads*kl+(h0+per)*kl]
+			out := st.att[t*c.Heads*vl+h0*vl : t*c.Heads*vl+(h0+per)*vl]
 			n := r.slot + 1
-			if cap(*buf) < n {
-				*buf = make([]float32, max(n, 256))
+			if cap(*buf) < per*n {
+				*buf = make([]float32, max(per*n, 256))
 			}
-			scores := (*buf)[:n]
-			vecmath.Dots(scores, q, keys[kh*kl:], kvd, scale)
-			softmax(scores)
-			out := st.att[t*c.Heads*vl+h*vl : t*c.Heads*vl+(h+1)*vl]
+			scores := (*buf)[:per*n]
+			block := n
+			if per > 1 {
+				block = attnBlock
+			}
+			for j := 0; j < n; j += block {
+				e := min(j+block, n)
+				for h := range per {
+					vecmath.Dots(scores[h*n+j:h*n+e], q[h*kl:(h+1)*kl], keys[j*kvd:], kvd, scale)
+				}
+			}
+			for h := range per {
+				softmax(scores[h*n : (h+1)*n])
+			}
 			clear(out)
-			vecmath.AddWeightedRows(out, scores, vals[kh*vl:], vd)
+			for j := 0; j < n; j += block {
+				e := min(j+block, n)
+				for h := range per {
+					vecmath.AddWeightedRows(out[h*vl:(h+1)*vl], scores[h*n+j:h*n+e], vals[j*vd:], vd)
+				}
+			}
 		}
 		st.m.scores.Put(buf)
 	})
