@@ -2,6 +2,10 @@ package model
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -138,4 +142,65 @@ func TestDecodeStepAllocs(t *testing.T) {
 	if got, limit := testing.AllocsPerRun(20, step), float64(layers*(1+7*2+4*2)+2+2); got > limit {
 		t.Errorf("a decode step allocates %v times, want at most %v", got, limit)
 	}
+}
+
+// BenchmarkPrefillPasses measures a 512-token prompt run in passes of 128,
+// 256 and 512 tokens (one pass), with $CERULEAN_BENCH_MODEL on 2 threads,
+// or the synthetic llama-tiny Q8_0 model of ../shared. Run with -count to
+// alternate them.
+func BenchmarkPrefillPasses(b *testing.B) {
+	path := os.Getenv("CERULEAN_BENCH_MODEL")
+	if path == "" {
+		path = filepath.Join(modelsDir(b), "synthetic", "llama-tiny-Q8_0.gguf")
+	}
+	m, err := Options{Threads: 2}.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	n := min(512, m.Config().ContextLength)
+	prompt := make([]int32, n)
+	for i := range prompt {
+		prompt[i] = int32(3 + i%(m.Config().VocabSize-3))
+	}
+	logits := make([]float32, m.Config().VocabSize)
+	c, err := m.NewCache(n, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, pass := range []int{128, 256, 512} {
+		b.Run(fmt.Sprintf("pass=%d", pass), func(b *testing.B) {
+			old := passTokens
+			passTokens = pass
+			defer func() { passTokens = old }()
+			for b.Loop() {
+				if err := m.Forward(context.Background(), &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c, Logits: logits}}}); err != nil {
+					b.Fatal(err)
+				}
+				if err := c.Truncate(0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}
+
+// BenchmarkDecodeEnv is benchDecode with $CERULEAN_BENCH_MODEL on
+// $CERULEAN_BENCH_THREADS threads (default 2); skipped without the model.
+func BenchmarkDecodeEnv(b *testing.B) {
+	path := os.Getenv("CERULEAN_BENCH_MODEL")
+	if path == "" {
+		b.Skip("set CERULEAN_BENCH_MODEL to a GGUF file")
+	}
+	threads := 2
+	if s := os.Getenv("CERULEAN_BENCH_THREADS"); s != "" {
+		threads, _ = strconv.Atoi(s)
+	}
+	m, err := Options{Threads: threads}.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	benchDecode(b, m)
 }
