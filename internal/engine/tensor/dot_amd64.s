@@ -765,13 +765,14 @@ dotQ8_0AVX2_done:
 	RET
 
 // func tileQ8_0_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ8_0_4x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
 	LEAQ (CX)(CX*2), DX
 	MOVQ y_base+72(FP), BX
 	MOVQ rows+104(FP), SI
+	LEAQ 4096(AX), DI
 
 tileQ8_0_4x1AVX2_rows:
 	CMPQ  SI, $0x00000000
@@ -780,60 +781,64 @@ tileQ8_0_4x1AVX2_rows:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), DI
-	SHRQ  $0x05, DI
-	MOVQ  AX, R8
-	MOVQ  x_base+40(FP), R9
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  AX, R9
+	MOVQ  x_base+40(FP), R10
 
 tileQ8_0_4x1AVX2_blocks:
-	CMPQ         DI, $0x00000000
+	CMPQ         R8, $0x00000000
 	JE           tileQ8_0_4x1AVX2_store
-	VMOVDQU      2(R9), Y4
-	VPBROADCASTW (R9), X5
+	PREFETCHT0   (DI)
+	PREFETCHT0   64(DI)
+	PREFETCHT0   128(DI)
+	ADDQ         $0x00000088, DI
+	VMOVDQU      2(R10), Y4
+	VPBROADCASTW (R10), X5
 	VCVTPH2PS    X5, Y5
-	VMOVDQU      2(R8), Y6
+	VMOVDQU      2(R9), Y6
 	VPSIGNB      Y6, Y6, Y6
-	VPBROADCASTW (R8), X7
+	VPBROADCASTW (R9), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R8), Y4, Y8
+	VPSIGNB      2(R9), Y4, Y8
 	VPMADDUBSW   Y8, Y6, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VMULPS       Y5, Y7, Y6
 	VFMADD231PS  Y6, Y8, Y0
-	VMOVDQU      2(R8)(CX*1), Y6
+	VMOVDQU      2(R9)(CX*1), Y6
 	VPSIGNB      Y6, Y6, Y6
-	VPBROADCASTW (R8)(CX*1), X7
+	VPBROADCASTW (R9)(CX*1), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R8)(CX*1), Y4, Y8
+	VPSIGNB      2(R9)(CX*1), Y4, Y8
 	VPMADDUBSW   Y8, Y6, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VMULPS       Y5, Y7, Y6
 	VFMADD231PS  Y6, Y8, Y1
-	VMOVDQU      2(R8)(CX*2), Y6
+	VMOVDQU      2(R9)(CX*2), Y6
 	VPSIGNB      Y6, Y6, Y6
-	VPBROADCASTW (R8)(CX*2), X7
+	VPBROADCASTW (R9)(CX*2), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R8)(CX*2), Y4, Y8
+	VPSIGNB      2(R9)(CX*2), Y4, Y8
 	VPMADDUBSW   Y8, Y6, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VMULPS       Y5, Y7, Y6
 	VFMADD231PS  Y6, Y8, Y2
-	VMOVDQU      2(R8)(DX*1), Y6
+	VMOVDQU      2(R9)(DX*1), Y6
 	VPSIGNB      Y6, Y6, Y6
-	VPBROADCASTW (R8)(DX*1), X7
+	VPBROADCASTW (R9)(DX*1), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R8)(DX*1), Y4, Y4
+	VPSIGNB      2(R9)(DX*1), Y4, Y4
 	VPMADDUBSW   Y4, Y6, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VMULPS       Y5, Y7, Y5
 	VFMADD231PS  Y5, Y4, Y3
-	ADDQ         $0x00000022, R8
 	ADDQ         $0x00000022, R9
-	DECQ         DI
+	ADDQ         $0x00000022, R10
+	DECQ         R8
 	JMP          tileQ8_0_4x1AVX2_blocks
 
 tileQ8_0_4x1AVX2_store:
@@ -867,41 +872,44 @@ tileQ8_0_4x1AVX2_done:
 	RET
 
 // func tileQ8_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ8_0_1x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ rows+104(FP), BX
+	LEAQ 1024(AX), SI
 
 tileQ8_0_1x1AVX2_rows:
 	CMPQ  BX, $0x00000000
 	JE    tileQ8_0_1x1AVX2_done
 	VPXOR Y0, Y0, Y0
-	MOVQ  n+0(FP), SI
-	SHRQ  $0x05, SI
-	MOVQ  AX, DI
-	MOVQ  x_base+40(FP), R8
+	MOVQ  n+0(FP), DI
+	SHRQ  $0x05, DI
+	MOVQ  AX, R8
+	MOVQ  x_base+40(FP), R9
 
 tileQ8_0_1x1AVX2_blocks:
-	CMPQ         SI, $0x00000000
+	CMPQ         DI, $0x00000000
 	JE           tileQ8_0_1x1AVX2_store
-	VMOVDQU      2(R8), Y1
-	VPBROADCASTW (R8), X2
+	PREFETCHT0   (SI)
+	ADDQ         $0x00000022, SI
+	VMOVDQU      2(R9), Y1
+	VPBROADCASTW (R9), X2
 	VCVTPH2PS    X2, Y2
-	VMOVDQU      2(DI), Y3
+	VMOVDQU      2(R8), Y3
 	VPSIGNB      Y3, Y3, Y3
-	VPBROADCASTW (DI), X4
+	VPBROADCASTW (R8), X4
 	VCVTPH2PS    X4, Y4
-	VPSIGNB      2(DI), Y1, Y1
+	VPSIGNB      2(R8), Y1, Y1
 	VPMADDUBSW   Y1, Y3, Y1
 	VPMADDWD     onesw<>+0(SB), Y1, Y1
 	VCVTDQ2PS    Y1, Y1
 	VMULPS       Y2, Y4, Y2
 	VFMADD231PS  Y2, Y1, Y0
-	ADDQ         $0x00000022, DI
 	ADDQ         $0x00000022, R8
-	DECQ         SI
+	ADDQ         $0x00000022, R9
+	DECQ         DI
 	JMP          tileQ8_0_1x1AVX2_blocks
 
 tileQ8_0_1x1AVX2_store:
@@ -920,7 +928,7 @@ tileQ8_0_1x1AVX2_done:
 	RET
 
 // func tileQ8_0_2x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ8_0_2x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
@@ -931,6 +939,7 @@ TEXT ·tileQ8_0_2x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
+	LEAQ 2048(AX), R10
 
 tileQ8_0_2x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -943,85 +952,88 @@ tileQ8_0_2x4AVX2_rows:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  n+0(FP), R10
-	SHRQ  $0x05, R10
-	MOVQ  AX, R11
-	MOVQ  x_base+40(FP), R12
+	MOVQ  n+0(FP), R11
+	SHRQ  $0x05, R11
+	MOVQ  AX, R12
+	MOVQ  x_base+40(FP), R13
 
 tileQ8_0_2x4AVX2_blocks:
-	CMPQ         R10, $0x00000000
+	CMPQ         R11, $0x00000000
 	JE           tileQ8_0_2x4AVX2_store
-	VMOVDQU      2(R11), Y8
+	PREFETCHT0   (R10)
+	PREFETCHT0   64(R10)
+	ADDQ         $0x00000044, R10
+	VMOVDQU      2(R12), Y8
 	VPSIGNB      Y8, Y8, Y8
-	VPBROADCASTW (R11), X9
+	VPBROADCASTW (R12), X9
 	VCVTPH2PS    X9, Y9
-	VMOVDQU      2(R11)(CX*1), Y10
+	VMOVDQU      2(R12)(CX*1), Y10
 	VPSIGNB      Y10, Y10, Y10
-	VPBROADCASTW (R11)(CX*1), X11
+	VPBROADCASTW (R12)(CX*1), X11
 	VCVTPH2PS    X11, Y11
-	VMOVDQU      2(R12), Y12
-	VPBROADCASTW (R12), X13
+	VMOVDQU      2(R13), Y12
+	VPBROADCASTW (R13), X13
 	VCVTPH2PS    X13, Y13
-	VPSIGNB      2(R11), Y12, Y14
+	VPSIGNB      2(R12), Y12, Y14
 	VPMADDUBSW   Y14, Y8, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VMULPS       Y13, Y9, Y15
 	VFMADD231PS  Y15, Y14, Y0
-	VPSIGNB      2(R11)(CX*1), Y12, Y12
+	VPSIGNB      2(R12)(CX*1), Y12, Y12
 	VPMADDUBSW   Y12, Y10, Y12
 	VPMADDWD     onesw<>+0(SB), Y12, Y12
 	VCVTDQ2PS    Y12, Y12
 	VMULPS       Y13, Y11, Y13
 	VFMADD231PS  Y13, Y12, Y4
-	VMOVDQU      2(R12)(BX*1), Y12
-	VPBROADCASTW (R12)(BX*1), X13
+	VMOVDQU      2(R13)(BX*1), Y12
+	VPBROADCASTW (R13)(BX*1), X13
 	VCVTPH2PS    X13, Y13
-	VPSIGNB      2(R11), Y12, Y14
+	VPSIGNB      2(R12), Y12, Y14
 	VPMADDUBSW   Y14, Y8, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VMULPS       Y13, Y9, Y15
 	VFMADD231PS  Y15, Y14, Y1
-	VPSIGNB      2(R11)(CX*1), Y12, Y12
+	VPSIGNB      2(R12)(CX*1), Y12, Y12
 	VPMADDUBSW   Y12, Y10, Y12
 	VPMADDWD     onesw<>+0(SB), Y12, Y12
 	VCVTDQ2PS    Y12, Y12
 	VMULPS       Y13, Y11, Y13
 	VFMADD231PS  Y13, Y12, Y5
-	VMOVDQU      2(R12)(BX*2), Y12
-	VPBROADCASTW (R12)(BX*2), X13
+	VMOVDQU      2(R13)(BX*2), Y12
+	VPBROADCASTW (R13)(BX*2), X13
 	VCVTPH2PS    X13, Y13
-	VPSIGNB      2(R11), Y12, Y14
+	VPSIGNB      2(R12), Y12, Y14
 	VPMADDUBSW   Y14, Y8, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VMULPS       Y13, Y9, Y15
 	VFMADD231PS  Y15, Y14, Y2
-	VPSIGNB      2(R11)(CX*1), Y12, Y12
+	VPSIGNB      2(R12)(CX*1), Y12, Y12
 	VPMADDUBSW   Y12, Y10, Y12
 	VPMADDWD     onesw<>+0(SB), Y12, Y12
 	VCVTDQ2PS    Y12, Y12
 	VMULPS       Y13, Y11, Y13
 	VFMADD231PS  Y13, Y12, Y6
-	VMOVDQU      2(R12)(DI*1), Y12
-	VPBROADCASTW (R12)(DI*1), X13
+	VMOVDQU      2(R13)(DI*1), Y12
+	VPBROADCASTW (R13)(DI*1), X13
 	VCVTPH2PS    X13, Y13
-	VPSIGNB      2(R11), Y12, Y14
+	VPSIGNB      2(R12), Y12, Y14
 	VPMADDUBSW   Y14, Y8, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VMULPS       Y13, Y9, Y8
 	VFMADD231PS  Y8, Y14, Y3
-	VPSIGNB      2(R11)(CX*1), Y12, Y8
+	VPSIGNB      2(R12)(CX*1), Y12, Y8
 	VPMADDUBSW   Y8, Y10, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VMULPS       Y13, Y11, Y9
 	VFMADD231PS  Y9, Y8, Y7
-	ADDQ         $0x00000022, R11
 	ADDQ         $0x00000022, R12
-	DECQ         R10
+	ADDQ         $0x00000022, R13
+	DECQ         R11
 	JMP          tileQ8_0_2x4AVX2_blocks
 
 tileQ8_0_2x4AVX2_store:
@@ -1075,7 +1087,7 @@ tileQ8_0_2x4AVX2_done:
 	RET
 
 // func tileQ8_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ8_0_1x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
@@ -1086,6 +1098,7 @@ TEXT ·tileQ8_0_1x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
+	LEAQ 1024(AX), R10
 
 tileQ8_0_1x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -1094,57 +1107,59 @@ tileQ8_0_1x4AVX2_rows:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), R10
-	SHRQ  $0x05, R10
-	MOVQ  AX, R11
-	MOVQ  x_base+40(FP), R12
+	MOVQ  n+0(FP), R11
+	SHRQ  $0x05, R11
+	MOVQ  AX, R12
+	MOVQ  x_base+40(FP), R13
 
 tileQ8_0_1x4AVX2_blocks:
-	CMPQ         R10, $0x00000000
+	CMPQ         R11, $0x00000000
 	JE           tileQ8_0_1x4AVX2_store
-	VMOVDQU      2(R11), Y4
+	PREFETCHT0   (R10)
+	ADDQ         $0x00000022, R10
+	VMOVDQU      2(R12), Y4
 	VPSIGNB      Y4, Y4, Y4
-	VPBROADCASTW (R11), X5
+	VPBROADCASTW (R12), X5
 	VCVTPH2PS    X5, Y5
-	VMOVDQU      2(R12), Y6
-	VPBROADCASTW (R12), X7
+	VMOVDQU      2(R13), Y6
+	VPBROADCASTW (R13), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R11), Y6, Y6
+	VPSIGNB      2(R12), Y6, Y6
 	VPMADDUBSW   Y6, Y4, Y6
 	VPMADDWD     onesw<>+0(SB), Y6, Y6
 	VCVTDQ2PS    Y6, Y6
 	VMULPS       Y7, Y5, Y7
 	VFMADD231PS  Y7, Y6, Y0
-	VMOVDQU      2(R12)(BX*1), Y6
-	VPBROADCASTW (R12)(BX*1), X7
+	VMOVDQU      2(R13)(BX*1), Y6
+	VPBROADCASTW (R13)(BX*1), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R11), Y6, Y6
+	VPSIGNB      2(R12), Y6, Y6
 	VPMADDUBSW   Y6, Y4, Y6
 	VPMADDWD     onesw<>+0(SB), Y6, Y6
 	VCVTDQ2PS    Y6, Y6
 	VMULPS       Y7, Y5, Y7
 	VFMADD231PS  Y7, Y6, Y1
-	VMOVDQU      2(R12)(BX*2), Y6
-	VPBROADCASTW (R12)(BX*2), X7
+	VMOVDQU      2(R13)(BX*2), Y6
+	VPBROADCASTW (R13)(BX*2), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R11), Y6, Y6
+	VPSIGNB      2(R12), Y6, Y6
 	VPMADDUBSW   Y6, Y4, Y6
 	VPMADDWD     onesw<>+0(SB), Y6, Y6
 	VCVTDQ2PS    Y6, Y6
 	VMULPS       Y7, Y5, Y7
 	VFMADD231PS  Y7, Y6, Y2
-	VMOVDQU      2(R12)(DI*1), Y6
-	VPBROADCASTW (R12)(DI*1), X7
+	VMOVDQU      2(R13)(DI*1), Y6
+	VPBROADCASTW (R13)(DI*1), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R11), Y6, Y6
+	VPSIGNB      2(R12), Y6, Y6
 	VPMADDUBSW   Y6, Y4, Y6
 	VPMADDWD     onesw<>+0(SB), Y6, Y6
 	VCVTDQ2PS    Y6, Y6
 	VMULPS       Y7, Y5, Y4
 	VFMADD231PS  Y4, Y6, Y3
-	ADDQ         $0x00000022, R11
 	ADDQ         $0x00000022, R12
-	DECQ         R10
+	ADDQ         $0x00000022, R13
+	DECQ         R11
 	JMP          tileQ8_0_1x4AVX2_blocks
 
 tileQ8_0_1x4AVX2_store:
@@ -1289,13 +1304,14 @@ dotQ4_0AVX2_done:
 	RET
 
 // func tileQ4_0_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ4_0_4x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
 	LEAQ (CX)(CX*2), DX
 	MOVQ y_base+72(FP), BX
 	MOVQ rows+104(FP), SI
+	LEAQ 4096(AX), DI
 
 tileQ4_0_4x1AVX2_rows:
 	CMPQ  SI, $0x00000000
@@ -1304,73 +1320,76 @@ tileQ4_0_4x1AVX2_rows:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), DI
-	SHRQ  $0x05, DI
-	MOVQ  AX, R8
-	MOVQ  x_base+40(FP), R9
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  AX, R9
+	MOVQ  x_base+40(FP), R10
 
 tileQ4_0_4x1AVX2_blocks:
-	CMPQ         DI, $0x00000000
+	CMPQ         R8, $0x00000000
 	JE           tileQ4_0_4x1AVX2_store
-	VMOVDQU      2(R9), Y4
+	PREFETCHT0   (DI)
+	PREFETCHT0   64(DI)
+	ADDQ         $0x00000048, DI
+	VMOVDQU      2(R10), Y4
 	VPSIGNB      Y4, Y4, Y4
-	VPBROADCASTW (R9), X5
+	VPBROADCASTW (R10), X5
 	VCVTPH2PS    X5, Y5
-	VMOVDQU      2(R8), X6
+	VMOVDQU      2(R9), X6
 	VPSRLW       $0x04, X6, X7
 	VINSERTI128  $0x01, X7, Y6, Y7
 	VPAND        b0f_q4<>+0(SB), Y7, Y7
 	VPSUBB       b08_q4<>+0(SB), Y7, Y7
-	VPBROADCASTW (R8), X6
+	VPBROADCASTW (R9), X6
 	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R9), Y7, Y7
+	VPSIGNB      2(R10), Y7, Y7
 	VPMADDUBSW   Y7, Y4, Y7
 	VPMADDWD     onesw<>+0(SB), Y7, Y7
 	VCVTDQ2PS    Y7, Y7
 	VMULPS       Y5, Y8, Y8
 	VFMADD231PS  Y8, Y7, Y0
-	VMOVDQU      2(R8)(CX*1), X6
+	VMOVDQU      2(R9)(CX*1), X6
 	VPSRLW       $0x04, X6, X7
 	VINSERTI128  $0x01, X7, Y6, Y7
 	VPAND        b0f_q4<>+0(SB), Y7, Y7
 	VPSUBB       b08_q4<>+0(SB), Y7, Y7
-	VPBROADCASTW (R8)(CX*1), X6
+	VPBROADCASTW (R9)(CX*1), X6
 	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R9), Y7, Y7
+	VPSIGNB      2(R10), Y7, Y7
 	VPMADDUBSW   Y7, Y4, Y7
 	VPMADDWD     onesw<>+0(SB), Y7, Y7
 	VCVTDQ2PS    Y7, Y7
 	VMULPS       Y5, Y8, Y8
 	VFMADD231PS  Y8, Y7, Y1
-	VMOVDQU      2(R8)(CX*2), X6
+	VMOVDQU      2(R9)(CX*2), X6
 	VPSRLW       $0x04, X6, X7
 	VINSERTI128  $0x01, X7, Y6, Y7
 	VPAND        b0f_q4<>+0(SB), Y7, Y7
 	VPSUBB       b08_q4<>+0(SB), Y7, Y7
-	VPBROADCASTW (R8)(CX*2), X6
+	VPBROADCASTW (R9)(CX*2), X6
 	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R9), Y7, Y7
+	VPSIGNB      2(R10), Y7, Y7
 	VPMADDUBSW   Y7, Y4, Y7
 	VPMADDWD     onesw<>+0(SB), Y7, Y7
 	VCVTDQ2PS    Y7, Y7
 	VMULPS       Y5, Y8, Y8
 	VFMADD231PS  Y8, Y7, Y2
-	VMOVDQU      2(R8)(DX*1), X6
+	VMOVDQU      2(R9)(DX*1), X6
 	VPSRLW       $0x04, X6, X7
 	VINSERTI128  $0x01, X7, Y6, Y7
 	VPAND        b0f_q4<>+0(SB), Y7, Y7
 	VPSUBB       b08_q4<>+0(SB), Y7, Y7
-	VPBROADCASTW (R8)(DX*1), X6
+	VPBROADCASTW (R9)(DX*1), X6
 	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R9), Y7, Y7
+	VPSIGNB      2(R10), Y7, Y7
 	VPMADDUBSW   Y7, Y4, Y7
 	VPMADDWD     onesw<>+0(SB), Y7, Y7
 	VCVTDQ2PS    Y7, Y7
 	VMULPS       Y5, Y8, Y4
 	VFMADD231PS  Y4, Y7, Y3
-	ADDQ         $0x00000012, R8
-	ADDQ         $0x00000022, R9
-	DECQ         DI
+	ADDQ         $0x00000012, R9
+	ADDQ         $0x00000022, R10
+	DECQ         R8
 	JMP          tileQ4_0_4x1AVX2_blocks
 
 tileQ4_0_4x1AVX2_store:
@@ -1404,45 +1423,48 @@ tileQ4_0_4x1AVX2_done:
 	RET
 
 // func tileQ4_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ4_0_1x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ rows+104(FP), BX
+	LEAQ 1024(AX), SI
 
 tileQ4_0_1x1AVX2_rows:
 	CMPQ  BX, $0x00000000
 	JE    tileQ4_0_1x1AVX2_done
 	VPXOR Y0, Y0, Y0
-	MOVQ  n+0(FP), SI
-	SHRQ  $0x05, SI
-	MOVQ  AX, DI
-	MOVQ  x_base+40(FP), R8
+	MOVQ  n+0(FP), DI
+	SHRQ  $0x05, DI
+	MOVQ  AX, R8
+	MOVQ  x_base+40(FP), R9
 
 tileQ4_0_1x1AVX2_blocks:
-	CMPQ         SI, $0x00000000
+	CMPQ         DI, $0x00000000
 	JE           tileQ4_0_1x1AVX2_store
-	VMOVDQU      2(R8), Y1
+	PREFETCHT0   (SI)
+	ADDQ         $0x00000012, SI
+	VMOVDQU      2(R9), Y1
 	VPSIGNB      Y1, Y1, Y1
-	VPBROADCASTW (R8), X2
+	VPBROADCASTW (R9), X2
 	VCVTPH2PS    X2, Y2
-	VMOVDQU      2(DI), X3
+	VMOVDQU      2(R8), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y4
 	VPAND        b0f_q4<>+0(SB), Y4, Y4
 	VPSUBB       b08_q4<>+0(SB), Y4, Y4
-	VPBROADCASTW (DI), X3
+	VPBROADCASTW (R8), X3
 	VCVTPH2PS    X3, Y5
-	VPSIGNB      2(R8), Y4, Y4
+	VPSIGNB      2(R9), Y4, Y4
 	VPMADDUBSW   Y4, Y1, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VMULPS       Y2, Y5, Y1
 	VFMADD231PS  Y1, Y4, Y0
-	ADDQ         $0x00000012, DI
-	ADDQ         $0x00000022, R8
-	DECQ         SI
+	ADDQ         $0x00000012, R8
+	ADDQ         $0x00000022, R9
+	DECQ         DI
 	JMP          tileQ4_0_1x1AVX2_blocks
 
 tileQ4_0_1x1AVX2_store:
@@ -1461,7 +1483,7 @@ tileQ4_0_1x1AVX2_done:
 	RET
 
 // func tileQ4_0_2x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ4_0_2x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
@@ -1472,6 +1494,7 @@ TEXT ·tileQ4_0_2x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
+	LEAQ 2048(AX), R10
 
 tileQ4_0_2x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -1484,95 +1507,97 @@ tileQ4_0_2x4AVX2_rows:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  n+0(FP), R10
-	SHRQ  $0x05, R10
-	MOVQ  AX, R11
-	MOVQ  x_base+40(FP), R12
+	MOVQ  n+0(FP), R11
+	SHRQ  $0x05, R11
+	MOVQ  AX, R12
+	MOVQ  x_base+40(FP), R13
 
 tileQ4_0_2x4AVX2_blocks:
-	CMPQ         R10, $0x00000000
+	CMPQ         R11, $0x00000000
 	JE           tileQ4_0_2x4AVX2_store
-	VMOVDQU      2(R11), X8
+	PREFETCHT0   (R10)
+	ADDQ         $0x00000024, R10
+	VMOVDQU      2(R12), X8
 	VPSRLW       $0x04, X8, X9
 	VINSERTI128  $0x01, X9, Y8, Y9
 	VPAND        b0f_q4<>+0(SB), Y9, Y9
 	VPSUBB       b08_q4<>+0(SB), Y9, Y9
-	VPBROADCASTW (R11), X8
+	VPBROADCASTW (R12), X8
 	VCVTPH2PS    X8, Y10
-	VMOVDQU      2(R11)(CX*1), X8
+	VMOVDQU      2(R12)(CX*1), X8
 	VPSRLW       $0x04, X8, X11
 	VINSERTI128  $0x01, X11, Y8, Y11
 	VPAND        b0f_q4<>+0(SB), Y11, Y11
 	VPSUBB       b08_q4<>+0(SB), Y11, Y11
-	VPBROADCASTW (R11)(CX*1), X8
+	VPBROADCASTW (R12)(CX*1), X8
 	VCVTPH2PS    X8, Y12
-	VMOVDQU      2(R12), Y13
+	VMOVDQU      2(R13), Y13
 	VPSIGNB      Y13, Y13, Y13
-	VPBROADCASTW (R12), X8
+	VPBROADCASTW (R13), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R12), Y9, Y15
+	VPSIGNB      2(R13), Y9, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y0
-	VPSIGNB      2(R12), Y11, Y15
+	VPSIGNB      2(R13), Y11, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y4
-	VMOVDQU      2(R12)(BX*1), Y13
+	VMOVDQU      2(R13)(BX*1), Y13
 	VPSIGNB      Y13, Y13, Y13
-	VPBROADCASTW (R12)(BX*1), X8
+	VPBROADCASTW (R13)(BX*1), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R12)(BX*1), Y9, Y15
+	VPSIGNB      2(R13)(BX*1), Y9, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y1
-	VPSIGNB      2(R12)(BX*1), Y11, Y15
+	VPSIGNB      2(R13)(BX*1), Y11, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y5
-	VMOVDQU      2(R12)(BX*2), Y13
+	VMOVDQU      2(R13)(BX*2), Y13
 	VPSIGNB      Y13, Y13, Y13
-	VPBROADCASTW (R12)(BX*2), X8
+	VPBROADCASTW (R13)(BX*2), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R12)(BX*2), Y9, Y15
+	VPSIGNB      2(R13)(BX*2), Y9, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y2
-	VPSIGNB      2(R12)(BX*2), Y11, Y15
+	VPSIGNB      2(R13)(BX*2), Y11, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y6
-	VMOVDQU      2(R12)(DI*1), Y13
+	VMOVDQU      2(R13)(DI*1), Y13
 	VPSIGNB      Y13, Y13, Y13
-	VPBROADCASTW (R12)(DI*1), X8
+	VPBROADCASTW (R13)(DI*1), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R12)(DI*1), Y9, Y9
+	VPSIGNB      2(R13)(DI*1), Y9, Y9
 	VPMADDUBSW   Y9, Y13, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y14, Y10, Y10
 	VFMADD231PS  Y10, Y9, Y3
-	VPSIGNB      2(R12)(DI*1), Y11, Y9
+	VPSIGNB      2(R13)(DI*1), Y11, Y9
 	VPMADDUBSW   Y9, Y13, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y14, Y12, Y10
 	VFMADD231PS  Y10, Y9, Y7
-	ADDQ         $0x00000012, R11
-	ADDQ         $0x00000022, R12
-	DECQ         R10
+	ADDQ         $0x00000012, R12
+	ADDQ         $0x00000022, R13
+	DECQ         R11
 	JMP          tileQ4_0_2x4AVX2_blocks
 
 tileQ4_0_2x4AVX2_store:
@@ -1626,7 +1651,7 @@ tileQ4_0_2x4AVX2_done:
 	RET
 
 // func tileQ4_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ4_0_1x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
@@ -1637,6 +1662,7 @@ TEXT ·tileQ4_0_1x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
+	LEAQ 1024(AX), R10
 
 tileQ4_0_1x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -1645,64 +1671,66 @@ tileQ4_0_1x4AVX2_rows:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), R10
-	SHRQ  $0x05, R10
-	MOVQ  AX, R11
-	MOVQ  x_base+40(FP), R12
+	MOVQ  n+0(FP), R11
+	SHRQ  $0x05, R11
+	MOVQ  AX, R12
+	MOVQ  x_base+40(FP), R13
 
 tileQ4_0_1x4AVX2_blocks:
-	CMPQ         R10, $0x00000000
+	CMPQ         R11, $0x00000000
 	JE           tileQ4_0_1x4AVX2_store
-	VMOVDQU      2(R11), X4
+	PREFETCHT0   (R10)
+	ADDQ         $0x00000012, R10
+	VMOVDQU      2(R12), X4
 	VPSRLW       $0x04, X4, X5
 	VINSERTI128  $0x01, X5, Y4, Y5
 	VPAND        b0f_q4<>+0(SB), Y5, Y5
 	VPSUBB       b08_q4<>+0(SB), Y5, Y5
-	VPBROADCASTW (R11), X4
-	VCVTPH2PS    X4, Y6
-	VMOVDQU      2(R12), Y7
-	VPSIGNB      Y7, Y7, Y7
 	VPBROADCASTW (R12), X4
+	VCVTPH2PS    X4, Y6
+	VMOVDQU      2(R13), Y7
+	VPSIGNB      Y7, Y7, Y7
+	VPBROADCASTW (R13), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R12), Y5, Y9
+	VPSIGNB      2(R13), Y5, Y9
 	VPMADDUBSW   Y9, Y7, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y0
-	VMOVDQU      2(R12)(BX*1), Y7
+	VMOVDQU      2(R13)(BX*1), Y7
 	VPSIGNB      Y7, Y7, Y7
-	VPBROADCASTW (R12)(BX*1), X4
+	VPBROADCASTW (R13)(BX*1), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R12)(BX*1), Y5, Y9
+	VPSIGNB      2(R13)(BX*1), Y5, Y9
 	VPMADDUBSW   Y9, Y7, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y1
-	VMOVDQU      2(R12)(BX*2), Y7
+	VMOVDQU      2(R13)(BX*2), Y7
 	VPSIGNB      Y7, Y7, Y7
-	VPBROADCASTW (R12)(BX*2), X4
+	VPBROADCASTW (R13)(BX*2), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R12)(BX*2), Y5, Y9
+	VPSIGNB      2(R13)(BX*2), Y5, Y9
 	VPMADDUBSW   Y9, Y7, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y2
-	VMOVDQU      2(R12)(DI*1), Y7
+	VMOVDQU      2(R13)(DI*1), Y7
 	VPSIGNB      Y7, Y7, Y7
-	VPBROADCASTW (R12)(DI*1), X4
+	VPBROADCASTW (R13)(DI*1), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R12)(DI*1), Y5, Y5
+	VPSIGNB      2(R13)(DI*1), Y5, Y5
 	VPMADDUBSW   Y5, Y7, Y5
 	VPMADDWD     onesw<>+0(SB), Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VMULPS       Y8, Y6, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	ADDQ         $0x00000012, R11
-	ADDQ         $0x00000022, R12
-	DECQ         R10
+	ADDQ         $0x00000012, R12
+	ADDQ         $0x00000022, R13
+	DECQ         R11
 	JMP          tileQ4_0_1x4AVX2_blocks
 
 tileQ4_0_1x4AVX2_store:
@@ -1852,13 +1880,14 @@ dotQ5_0AVX2_done:
 	RET
 
 // func tileQ5_0_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ5_0_4x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
 	LEAQ (CX)(CX*2), DX
 	MOVQ y_base+72(FP), BX
 	MOVQ rows+104(FP), SI
+	LEAQ 4096(AX), DI
 
 tileQ5_0_4x1AVX2_rows:
 	CMPQ  SI, $0x00000000
@@ -1867,93 +1896,96 @@ tileQ5_0_4x1AVX2_rows:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), DI
-	SHRQ  $0x05, DI
-	MOVQ  AX, R8
-	MOVQ  x_base+40(FP), R9
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  AX, R9
+	MOVQ  x_base+40(FP), R10
 
 tileQ5_0_4x1AVX2_blocks:
-	CMPQ         DI, $0x00000000
+	CMPQ         R8, $0x00000000
 	JE           tileQ5_0_4x1AVX2_store
-	VMOVDQU      2(R9), Y4
+	PREFETCHT0   (DI)
+	PREFETCHT0   64(DI)
+	ADDQ         $0x00000058, DI
+	VMOVDQU      2(R10), Y4
 	VPSIGNB      Y4, Y4, Y4
-	VPBROADCASTW (R9), X5
+	VPBROADCASTW (R10), X5
 	VCVTPH2PS    X5, Y5
-	VMOVDQU      6(R8), X6
+	VMOVDQU      6(R9), X6
 	VPSRLW       $0x04, X6, X7
 	VINSERTI128  $0x01, X7, Y6, Y7
 	VPAND        b0f_q5<>+0(SB), Y7, Y7
-	VPBROADCASTD 2(R8), Y8
+	VPBROADCASTD 2(R9), Y8
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
 	VPANDN       bf0_q5<>+0(SB), Y8, Y8
 	VPOR         Y8, Y7, Y7
-	VPBROADCASTW (R8), X6
+	VPBROADCASTW (R9), X6
 	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R9), Y7, Y7
+	VPSIGNB      2(R10), Y7, Y7
 	VPMADDUBSW   Y7, Y4, Y7
 	VPMADDWD     onesw<>+0(SB), Y7, Y7
 	VCVTDQ2PS    Y7, Y7
 	VMULPS       Y5, Y8, Y8
 	VFMADD231PS  Y8, Y7, Y0
-	VMOVDQU      6(R8)(CX*1), X6
+	VMOVDQU      6(R9)(CX*1), X6
 	VPSRLW       $0x04, X6, X7
 	VINSERTI128  $0x01, X7, Y6, Y7
 	VPAND        b0f_q5<>+0(SB), Y7, Y7
-	VPBROADCASTD 2(R8)(CX*1), Y8
+	VPBROADCASTD 2(R9)(CX*1), Y8
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
 	VPANDN       bf0_q5<>+0(SB), Y8, Y8
 	VPOR         Y8, Y7, Y7
-	VPBROADCASTW (R8)(CX*1), X6
+	VPBROADCASTW (R9)(CX*1), X6
 	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R9), Y7, Y7
+	VPSIGNB      2(R10), Y7, Y7
 	VPMADDUBSW   Y7, Y4, Y7
 	VPMADDWD     onesw<>+0(SB), Y7, Y7
 	VCVTDQ2PS    Y7, Y7
 	VMULPS       Y5, Y8, Y8
 	VFMADD231PS  Y8, Y7, Y1
-	VMOVDQU      6(R8)(CX*2), X6
+	VMOVDQU      6(R9)(CX*2), X6
 	VPSRLW       $0x04, X6, X7
 	VINSERTI128  $0x01, X7, Y6, Y7
 	VPAND        b0f_q5<>+0(SB), Y7, Y7
-	VPBROADCASTD 2(R8)(CX*2), Y8
+	VPBROADCASTD 2(R9)(CX*2), Y8
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
 	VPANDN       bf0_q5<>+0(SB), Y8, Y8
 	VPOR         Y8, Y7, Y7
-	VPBROADCASTW (R8)(CX*2), X6
+	VPBROADCASTW (R9)(CX*2), X6
 	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R9), Y7, Y7
+	VPSIGNB      2(R10), Y7, Y7
 	VPMADDUBSW   Y7, Y4, Y7
 	VPMADDWD     onesw<>+0(SB), Y7, Y7
 	VCVTDQ2PS    Y7, Y7
 	VMULPS       Y5, Y8, Y8
 	VFMADD231PS  Y8, Y7, Y2
-	VMOVDQU      6(R8)(DX*1), X6
+	VMOVDQU      6(R9)(DX*1), X6
 	VPSRLW       $0x04, X6, X7
 	VINSERTI128  $0x01, X7, Y6, Y7
 	VPAND        b0f_q5<>+0(SB), Y7, Y7
-	VPBROADCASTD 2(R8)(DX*1), Y8
+	VPBROADCASTD 2(R9)(DX*1), Y8
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
 	VPANDN       bf0_q5<>+0(SB), Y8, Y8
 	VPOR         Y8, Y7, Y7
-	VPBROADCASTW (R8)(DX*1), X6
+	VPBROADCASTW (R9)(DX*1), X6
 	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R9), Y7, Y7
+	VPSIGNB      2(R10), Y7, Y7
 	VPMADDUBSW   Y7, Y4, Y7
 	VPMADDWD     onesw<>+0(SB), Y7, Y7
 	VCVTDQ2PS    Y7, Y7
 	VMULPS       Y5, Y8, Y4
 	VFMADD231PS  Y4, Y7, Y3
-	ADDQ         $0x00000016, R8
-	ADDQ         $0x00000022, R9
-	DECQ         DI
+	ADDQ         $0x00000016, R9
+	ADDQ         $0x00000022, R10
+	DECQ         R8
 	JMP          tileQ5_0_4x1AVX2_blocks
 
 tileQ5_0_4x1AVX2_store:
@@ -1987,50 +2019,53 @@ tileQ5_0_4x1AVX2_done:
 	RET
 
 // func tileQ5_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ5_0_1x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ rows+104(FP), BX
+	LEAQ 1024(AX), SI
 
 tileQ5_0_1x1AVX2_rows:
 	CMPQ  BX, $0x00000000
 	JE    tileQ5_0_1x1AVX2_done
 	VPXOR Y0, Y0, Y0
-	MOVQ  n+0(FP), SI
-	SHRQ  $0x05, SI
-	MOVQ  AX, DI
-	MOVQ  x_base+40(FP), R8
+	MOVQ  n+0(FP), DI
+	SHRQ  $0x05, DI
+	MOVQ  AX, R8
+	MOVQ  x_base+40(FP), R9
 
 tileQ5_0_1x1AVX2_blocks:
-	CMPQ         SI, $0x00000000
+	CMPQ         DI, $0x00000000
 	JE           tileQ5_0_1x1AVX2_store
-	VMOVDQU      2(R8), Y1
+	PREFETCHT0   (SI)
+	ADDQ         $0x00000016, SI
+	VMOVDQU      2(R9), Y1
 	VPSIGNB      Y1, Y1, Y1
-	VPBROADCASTW (R8), X2
+	VPBROADCASTW (R9), X2
 	VCVTPH2PS    X2, Y2
-	VMOVDQU      6(DI), X3
+	VMOVDQU      6(R8), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y4
 	VPAND        b0f_q5<>+0(SB), Y4, Y4
-	VPBROADCASTD 2(DI), Y5
+	VPBROADCASTD 2(R8), Y5
 	VPSHUFB      q5spread<>+0(SB), Y5, Y5
 	VPAND        q5bits<>+0(SB), Y5, Y5
 	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
 	VPANDN       bf0_q5<>+0(SB), Y5, Y5
 	VPOR         Y5, Y4, Y4
-	VPBROADCASTW (DI), X3
+	VPBROADCASTW (R8), X3
 	VCVTPH2PS    X3, Y5
-	VPSIGNB      2(R8), Y4, Y4
+	VPSIGNB      2(R9), Y4, Y4
 	VPMADDUBSW   Y4, Y1, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VMULPS       Y2, Y5, Y1
 	VFMADD231PS  Y1, Y4, Y0
-	ADDQ         $0x00000016, DI
-	ADDQ         $0x00000022, R8
-	DECQ         SI
+	ADDQ         $0x00000016, R8
+	ADDQ         $0x00000022, R9
+	DECQ         DI
 	JMP          tileQ5_0_1x1AVX2_blocks
 
 tileQ5_0_1x1AVX2_store:
@@ -2049,7 +2084,7 @@ tileQ5_0_1x1AVX2_done:
 	RET
 
 // func tileQ5_0_2x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ5_0_2x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
@@ -2060,6 +2095,7 @@ TEXT ·tileQ5_0_2x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
+	LEAQ 2048(AX), R10
 
 tileQ5_0_2x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -2072,105 +2108,107 @@ tileQ5_0_2x4AVX2_rows:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  n+0(FP), R10
-	SHRQ  $0x05, R10
-	MOVQ  AX, R11
-	MOVQ  x_base+40(FP), R12
+	MOVQ  n+0(FP), R11
+	SHRQ  $0x05, R11
+	MOVQ  AX, R12
+	MOVQ  x_base+40(FP), R13
 
 tileQ5_0_2x4AVX2_blocks:
-	CMPQ         R10, $0x00000000
+	CMPQ         R11, $0x00000000
 	JE           tileQ5_0_2x4AVX2_store
-	VMOVDQU      6(R11), X8
+	PREFETCHT0   (R10)
+	ADDQ         $0x0000002c, R10
+	VMOVDQU      6(R12), X8
 	VPSRLW       $0x04, X8, X9
 	VINSERTI128  $0x01, X9, Y8, Y9
 	VPAND        b0f_q5<>+0(SB), Y9, Y9
-	VPBROADCASTD 2(R11), Y10
+	VPBROADCASTD 2(R12), Y10
 	VPSHUFB      q5spread<>+0(SB), Y10, Y10
 	VPAND        q5bits<>+0(SB), Y10, Y10
 	VPCMPEQB     q5bits<>+0(SB), Y10, Y10
 	VPANDN       bf0_q5<>+0(SB), Y10, Y10
 	VPOR         Y10, Y9, Y9
-	VPBROADCASTW (R11), X8
+	VPBROADCASTW (R12), X8
 	VCVTPH2PS    X8, Y10
-	VMOVDQU      6(R11)(CX*1), X8
+	VMOVDQU      6(R12)(CX*1), X8
 	VPSRLW       $0x04, X8, X11
 	VINSERTI128  $0x01, X11, Y8, Y11
 	VPAND        b0f_q5<>+0(SB), Y11, Y11
-	VPBROADCASTD 2(R11)(CX*1), Y12
+	VPBROADCASTD 2(R12)(CX*1), Y12
 	VPSHUFB      q5spread<>+0(SB), Y12, Y12
 	VPAND        q5bits<>+0(SB), Y12, Y12
 	VPCMPEQB     q5bits<>+0(SB), Y12, Y12
 	VPANDN       bf0_q5<>+0(SB), Y12, Y12
 	VPOR         Y12, Y11, Y11
-	VPBROADCASTW (R11)(CX*1), X8
+	VPBROADCASTW (R12)(CX*1), X8
 	VCVTPH2PS    X8, Y12
-	VMOVDQU      2(R12), Y13
+	VMOVDQU      2(R13), Y13
 	VPSIGNB      Y13, Y13, Y13
-	VPBROADCASTW (R12), X8
+	VPBROADCASTW (R13), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R12), Y9, Y15
+	VPSIGNB      2(R13), Y9, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y0
-	VPSIGNB      2(R12), Y11, Y15
+	VPSIGNB      2(R13), Y11, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y4
-	VMOVDQU      2(R12)(BX*1), Y13
+	VMOVDQU      2(R13)(BX*1), Y13
 	VPSIGNB      Y13, Y13, Y13
-	VPBROADCASTW (R12)(BX*1), X8
+	VPBROADCASTW (R13)(BX*1), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R12)(BX*1), Y9, Y15
+	VPSIGNB      2(R13)(BX*1), Y9, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y1
-	VPSIGNB      2(R12)(BX*1), Y11, Y15
+	VPSIGNB      2(R13)(BX*1), Y11, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y5
-	VMOVDQU      2(R12)(BX*2), Y13
+	VMOVDQU      2(R13)(BX*2), Y13
 	VPSIGNB      Y13, Y13, Y13
-	VPBROADCASTW (R12)(BX*2), X8
+	VPBROADCASTW (R13)(BX*2), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R12)(BX*2), Y9, Y15
+	VPSIGNB      2(R13)(BX*2), Y9, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y2
-	VPSIGNB      2(R12)(BX*2), Y11, Y15
+	VPSIGNB      2(R13)(BX*2), Y11, Y15
 	VPMADDUBSW   Y15, Y13, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y6
-	VMOVDQU      2(R12)(DI*1), Y13
+	VMOVDQU      2(R13)(DI*1), Y13
 	VPSIGNB      Y13, Y13, Y13
-	VPBROADCASTW (R12)(DI*1), X8
+	VPBROADCASTW (R13)(DI*1), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R12)(DI*1), Y9, Y9
+	VPSIGNB      2(R13)(DI*1), Y9, Y9
 	VPMADDUBSW   Y9, Y13, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y14, Y10, Y10
 	VFMADD231PS  Y10, Y9, Y3
-	VPSIGNB      2(R12)(DI*1), Y11, Y9
+	VPSIGNB      2(R13)(DI*1), Y11, Y9
 	VPMADDUBSW   Y9, Y13, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y14, Y12, Y10
 	VFMADD231PS  Y10, Y9, Y7
-	ADDQ         $0x00000016, R11
-	ADDQ         $0x00000022, R12
-	DECQ         R10
+	ADDQ         $0x00000016, R12
+	ADDQ         $0x00000022, R13
+	DECQ         R11
 	JMP          tileQ5_0_2x4AVX2_blocks
 
 tileQ5_0_2x4AVX2_store:
@@ -2224,7 +2262,7 @@ tileQ5_0_2x4AVX2_done:
 	RET
 
 // func tileQ5_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3
+// Requires: AVX, AVX2, F16C, FMA3, MMX+
 TEXT ·tileQ5_0_1x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
@@ -2235,6 +2273,7 @@ TEXT ·tileQ5_0_1x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
+	LEAQ 1024(AX), R10
 
 tileQ5_0_1x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -2243,69 +2282,71 @@ tileQ5_0_1x4AVX2_rows:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), R10
-	SHRQ  $0x05, R10
-	MOVQ  AX, R11
-	MOVQ  x_base+40(FP), R12
+	MOVQ  n+0(FP), R11
+	SHRQ  $0x05, R11
+	MOVQ  AX, R12
+	MOVQ  x_base+40(FP), R13
 
 tileQ5_0_1x4AVX2_blocks:
-	CMPQ         R10, $0x00000000
+	CMPQ         R11, $0x00000000
 	JE           tileQ5_0_1x4AVX2_store
-	VMOVDQU      6(R11), X4
+	PREFETCHT0   (R10)
+	ADDQ         $0x00000016, R10
+	VMOVDQU      6(R12), X4
 	VPSRLW       $0x04, X4, X5
 	VINSERTI128  $0x01, X5, Y4, Y5
 	VPAND        b0f_q5<>+0(SB), Y5, Y5
-	VPBROADCASTD 2(R11), Y6
+	VPBROADCASTD 2(R12), Y6
 	VPSHUFB      q5spread<>+0(SB), Y6, Y6
 	VPAND        q5bits<>+0(SB), Y6, Y6
 	VPCMPEQB     q5bits<>+0(SB), Y6, Y6
 	VPANDN       bf0_q5<>+0(SB), Y6, Y6
 	VPOR         Y6, Y5, Y5
-	VPBROADCASTW (R11), X4
-	VCVTPH2PS    X4, Y6
-	VMOVDQU      2(R12), Y7
-	VPSIGNB      Y7, Y7, Y7
 	VPBROADCASTW (R12), X4
+	VCVTPH2PS    X4, Y6
+	VMOVDQU      2(R13), Y7
+	VPSIGNB      Y7, Y7, Y7
+	VPBROADCASTW (R13), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R12), Y5, Y9
+	VPSIGNB      2(R13), Y5, Y9
 	VPMADDUBSW   Y9, Y7, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y0
-	VMOVDQU      2(R12)(BX*1), Y7
+	VMOVDQU      2(R13)(BX*1), Y7
 	VPSIGNB      Y7, Y7, Y7
-	VPBROADCASTW (R12)(BX*1), X4
+	VPBROADCASTW (R13)(BX*1), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R12)(BX*1), Y5, Y9
+	VPSIGNB      2(R13)(BX*1), Y5, Y9
 	VPMADDUBSW   Y9, Y7, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y1
-	VMOVDQU      2(R12)(BX*2), Y7
+	VMOVDQU      2(R13)(BX*2), Y7
 	VPSIGNB      Y7, Y7, Y7
-	VPBROADCASTW (R12)(BX*2), X4
+	VPBROADCASTW (R13)(BX*2), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R12)(BX*2), Y5, Y9
+	VPSIGNB      2(R13)(BX*2), Y5, Y9
 	VPMADDUBSW   Y9, Y7, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y2
-	VMOVDQU      2(R12)(DI*1), Y7
+	VMOVDQU      2(R13)(DI*1), Y7
 	VPSIGNB      Y7, Y7, Y7
-	VPBROADCASTW (R12)(DI*1), X4
+	VPBROADCASTW (R13)(DI*1), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R12)(DI*1), Y5, Y5
+	VPSIGNB      2(R13)(DI*1), Y5, Y5
 	VPMADDUBSW   Y5, Y7, Y5
 	VPMADDWD     onesw<>+0(SB), Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VMULPS       Y8, Y6, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	ADDQ         $0x00000016, R11
-	ADDQ         $0x00000022, R12
-	DECQ         R10
+	ADDQ         $0x00000016, R12
+	ADDQ         $0x00000022, R13
+	DECQ         R11
 	JMP          tileQ5_0_1x4AVX2_blocks
 
 tileQ5_0_1x4AVX2_store:

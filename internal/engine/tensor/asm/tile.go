@@ -211,6 +211,16 @@ func genTile(t block32Type, R, C int) {
 		}
 	}
 	rows := Load(Param("rows"), GP64())
+	// Several rows at once are several interleaved streams, which the
+	// hardware prefetchers follow badly (here at least): pf walks through
+	// the rows in address order (they are contiguous in MatMul),
+	// R·prefetchAhead bytes ahead, at the rate the blocks are consumed.
+	// Prefetches past the end of w are harmless.
+	var pf Register
+	if prefetchAhead > 0 {
+		pf = GP64()
+		LEAQ(Mem{Base: w, Disp: prefetchAhead * R}, pf)
+	}
 	unpack := t.setup()
 	acc := make([][]VecVirtual, R)
 	for r := range acc {
@@ -243,6 +253,12 @@ func genTile(t block32Type, R, C int) {
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
+	if pf != nil {
+		for off := 0; off < R*t.wsize; off += 64 {
+			PREFETCHT0(Mem{Base: pf, Disp: off})
+		}
+		ADDQ(U32(R*t.wsize), pf)
+	}
 	tileBlock(t, unpack, wm, xm, acc)
 	ADDQ(U32(t.wsize), wp)
 	if R > 4 {
@@ -279,6 +295,12 @@ func genTile(t block32Type, R, C int) {
 	VZEROUPPER()
 	RET()
 }
+
+// prefetchAhead is how far ahead, in bytes per row of the tile, the tile
+// kernels prefetch the weights. Measured on a 144 MiB matrix (decode's
+// output head) with one vector: without it the 4×1 tile ran at a third
+// of the speed of the 1×1 one; with 1024 it is about 1.5 times faster.
+var prefetchAhead = 1024
 
 // tileShapes are the R×C tiles generated for every 32-value block type:
 // decode (one vector) and batched shapes, with the one-row shapes that
