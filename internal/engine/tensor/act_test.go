@@ -48,7 +48,7 @@ func TestActQ8_0(t *testing.T) {
 		for i := range got {
 			got[i] = 0xa5
 		}
-		actQ8_0(x, got)
+		encodeQ8_0(x, got)
 		actQ8(x, want, false)
 		if !bytes.Equal(got, want) {
 			for b := 0; b < n/32; b++ {
@@ -57,6 +57,79 @@ func TestActQ8_0(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestActQ8_K is TestActQ8_0 for the Q8_K quantizer (blocks of 256), with
+// the largest magnitude reached by values of both signs (the first one
+// wins) as a further case.
+func TestActQ8_K(t *testing.T) {
+	r := rand.New(rand.NewPCG(55, 56))
+	for trial := range 300 {
+		n := 256 * (1 + r.IntN(20))
+		x := make([]float32, n)
+		scale := math.Pow(2, float64(r.IntN(200)-100))
+		for i := range x {
+			switch r.IntN(12) {
+			case 0:
+				x[i] = 0
+			case 1:
+				x[i] = float32(r.IntN(255)-127) / 2
+			case 2:
+				x[i] = math.Float32frombits(r.Uint32() & 0x807fffff) // subnormal
+			default:
+				x[i] = float32(r.NormFloat64() * scale)
+			}
+		}
+		switch trial % 8 {
+		case 1:
+			clear(x[256*r.IntN(n/256):][:256]) // an all-zero block
+		case 2:
+			x[r.IntN(n)] = float32(math.Inf(1 - 2*r.IntN(2)))
+		case 3:
+			x[r.IntN(n)] = float32(math.NaN())
+		case 4:
+			x[r.IntN(n)] = 3e38
+		case 5, 6:
+			b := 256 * r.IntN(n/256)
+			i, j := b+r.IntN(256), b+r.IntN(256)
+			x[i], x[j] = 1e3, -1e3 // equal magnitudes, both signs
+		case 7:
+			x[r.IntN(n)] = math.Float32frombits(1) // a block of subnormals at most
+		}
+		got, want := make([]byte, n/256*292), make([]byte, n/256*292)
+		for i := range got {
+			got[i] = 0xa5
+		}
+		encodeQ8_K(x, got)
+		actQ8_K(x, want)
+		if !bytes.Equal(got, want) {
+			for b := 0; b < n/256; b++ {
+				if g, w := got[292*b:292*b+292], want[292*b:292*b+292]; !bytes.Equal(g, w) {
+					t.Fatalf("trial %d block %d: %x, want %x", trial, b, g, w)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkActQ8_K(b *testing.B) {
+	x := make([]float32, 4864)
+	r := rand.New(rand.NewPCG(57, 58))
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	dst := make([]byte, len(x)/256*292)
+	for _, tc := range []struct {
+		name string
+		fn   func([]float32, []byte)
+	}{{"default", encodeQ8_K}, {"go", actQ8_K}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(x)))
+			for b.Loop() {
+				tc.fn(x, dst)
+			}
+		})
 	}
 }
 
@@ -70,7 +143,7 @@ func BenchmarkActQ8_0(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		fn   func([]float32, []byte)
-	}{{"default", actQ8_0}, {"go", func(x []float32, d []byte) { actQ8(x, d, false) }}} {
+	}{{"default", encodeQ8_0}, {"go", func(x []float32, d []byte) { actQ8(x, d, false) }}} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(int64(4 * len(x)))
 			for b.Loop() {

@@ -152,3 +152,10 @@ func axpyF32AVX2(a float32, x []float32, y []float32)
 //
 //go:noescape
 func quantQ8_0AVX2(x []float32, dst []byte) bool
+
+// quantQ8_KAVX2 encodes x (a multiple of 256 values) as Q8_K activations into dst
+// exactly as actQ8_K does, or returns false, leaving dst partly written,
+// if x holds an infinity or a NaN.
+//
+//go:noescape
+func quantQ8_KAVX2(x []float32, dst []byte) bool

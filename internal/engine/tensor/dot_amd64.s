@@ -3587,3 +3587,382 @@ quantQ8_0AVX2_bad:
 	VZEROUPPER
 	MOVB AL, ret+48(FP)
 	RET
+
+// func quantQ8_KAVX2(x []float32, dst []byte) bool
+// Requires: AVX, AVX2
+TEXT ·quantQ8_KAVX2(SB), NOSPLIT, $0-49
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	SHRQ         $0x08, CX
+	MOVQ         dst_base+24(FP), DX
+	MOVL         $0x7fffffff, BX
+	VMOVD        BX, X0
+	VPBROADCASTD X0, Y0
+	VMOVDQU      packperm<>+0(SB), Y1
+
+quantQ8_KAVX2_loop:
+	CMPQ         CX, $0x00000000
+	JE           quantQ8_KAVX2_ok
+	VANDPS       (AX), Y0, Y2
+	VMOVDQA      Y2, Y2
+	VANDPS       32(AX), Y0, Y3
+	VMOVDQA      Y3, Y3
+	VANDPS       64(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       96(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       128(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       160(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       192(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       224(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       256(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       288(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       320(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       352(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       384(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       416(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       448(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       480(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       512(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       544(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       576(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       608(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       640(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       672(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       704(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       736(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       768(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       800(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       832(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       864(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       896(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       928(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VANDPS       960(AX), Y0, Y4
+	VPMAXSD      Y4, Y2, Y2
+	VANDPS       992(AX), Y0, Y4
+	VPMAXSD      Y4, Y3, Y3
+	VPMAXSD      Y3, Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPMAXSD      X3, X2, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPMAXSD      X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPMAXSD      X2, X3, X3
+	VMOVD        X3, BX
+	CMPL         BX, $0x7f800000
+	JAE          quantQ8_KAVX2_bad
+	TESTL        BX, BX
+	JE           quantQ8_KAVX2_zero
+	VPBROADCASTD X3, Y2
+	XORQ         BX, BX
+
+quantQ8_KAVX2_find:
+	VANDPS    (AX)(BX*4), Y0, Y3
+	VPCMPEQD  Y2, Y3, Y3
+	VMOVMSKPS Y3, SI
+	TESTL     SI, SI
+	JNE       quantQ8_KAVX2_found
+	ADDQ      $0x00000008, BX
+	JMP       quantQ8_KAVX2_find
+
+quantQ8_KAVX2_found:
+	BSFL         SI, SI
+	ADDQ         SI, BX
+	VMOVSS       (AX)(BX*4), X2
+	MOVL         $0xc2fe0000, BX
+	VMOVD        BX, X3
+	VDIVSS       X2, X3, X2
+	MOVL         $0x3f800000, BX
+	VMOVD        BX, X3
+	VDIVSS       X2, X3, X3
+	VMOVSS       X3, (DX)
+	VBROADCASTSS X2, Y2
+	MOVL         $0x0000007f, BX
+	VMOVD        BX, X3
+	VPBROADCASTD X3, Y3
+	VPXOR        Y4, Y4, Y4
+	MOVL         $0x80808080, BX
+	VMOVD        BX, X5
+	VPBROADCASTD X5, Y5
+	VMULPS       (AX), Y2, Y6
+	VCVTPS2DQ    Y6, Y6
+	VPMINSD      Y3, Y6, Y6
+	VMULPS       32(AX), Y2, Y7
+	VCVTPS2DQ    Y7, Y7
+	VPMINSD      Y3, Y7, Y7
+	VMULPS       64(AX), Y2, Y8
+	VCVTPS2DQ    Y8, Y8
+	VPMINSD      Y3, Y8, Y8
+	VMULPS       96(AX), Y2, Y9
+	VCVTPS2DQ    Y9, Y9
+	VPMINSD      Y3, Y9, Y9
+	VPACKSSDW    Y7, Y6, Y6
+	VPACKSSDW    Y9, Y8, Y8
+	VPACKSSWB    Y8, Y6, Y6
+	VPERMD       Y6, Y1, Y6
+	VMOVDQU      Y6, 4(DX)
+	VPXOR        Y5, Y6, Y6
+	VPSADBW      Y4, Y6, Y6
+	VPSHUFD      $0x4e, Y6, Y7
+	VPADDQ       Y7, Y6, Y6
+	VMOVQ        X6, BX
+	VEXTRACTI128 $0x01, Y6, X7
+	VMOVQ        X7, SI
+	SUBQ         $0x00000800, BX
+	SUBQ         $0x00000800, SI
+	MOVW         BX, 260(DX)
+	MOVW         SI, 262(DX)
+	VMULPS       128(AX), Y2, Y6
+	VCVTPS2DQ    Y6, Y6
+	VPMINSD      Y3, Y6, Y6
+	VMULPS       160(AX), Y2, Y7
+	VCVTPS2DQ    Y7, Y7
+	VPMINSD      Y3, Y7, Y7
+	VMULPS       192(AX), Y2, Y8
+	VCVTPS2DQ    Y8, Y8
+	VPMINSD      Y3, Y8, Y8
+	VMULPS       224(AX), Y2, Y9
+	VCVTPS2DQ    Y9, Y9
+	VPMINSD      Y3, Y9, Y9
+	VPACKSSDW    Y7, Y6, Y6
+	VPACKSSDW    Y9, Y8, Y8
+	VPACKSSWB    Y8, Y6, Y6
+	VPERMD       Y6, Y1, Y6
+	VMOVDQU      Y6, 36(DX)
+	VPXOR        Y5, Y6, Y6
+	VPSADBW      Y4, Y6, Y6
+	VPSHUFD      $0x4e, Y6, Y7
+	VPADDQ       Y7, Y6, Y6
+	VMOVQ        X6, BX
+	VEXTRACTI128 $0x01, Y6, X7
+	VMOVQ        X7, SI
+	SUBQ         $0x00000800, BX
+	SUBQ         $0x00000800, SI
+	MOVW         BX, 264(DX)
+	MOVW         SI, 266(DX)
+	VMULPS       256(AX), Y2, Y6
+	VCVTPS2DQ    Y6, Y6
+	VPMINSD      Y3, Y6, Y6
+	VMULPS       288(AX), Y2, Y7
+	VCVTPS2DQ    Y7, Y7
+	VPMINSD      Y3, Y7, Y7
+	VMULPS       320(AX), Y2, Y8
+	VCVTPS2DQ    Y8, Y8
+	VPMINSD      Y3, Y8, Y8
+	VMULPS       352(AX), Y2, Y9
+	VCVTPS2DQ    Y9, Y9
+	VPMINSD      Y3, Y9, Y9
+	VPACKSSDW    Y7, Y6, Y6
+	VPACKSSDW    Y9, Y8, Y8
+	VPACKSSWB    Y8, Y6, Y6
+	VPERMD       Y6, Y1, Y6
+	VMOVDQU      Y6, 68(DX)
+	VPXOR        Y5, Y6, Y6
+	VPSADBW      Y4, Y6, Y6
+	VPSHUFD      $0x4e, Y6, Y7
+	VPADDQ       Y7, Y6, Y6
+	VMOVQ        X6, BX
+	VEXTRACTI128 $0x01, Y6, X7
+	VMOVQ        X7, SI
+	SUBQ         $0x00000800, BX
+	SUBQ         $0x00000800, SI
+	MOVW         BX, 268(DX)
+	MOVW         SI, 270(DX)
+	VMULPS       384(AX), Y2, Y6
+	VCVTPS2DQ    Y6, Y6
+	VPMINSD      Y3, Y6, Y6
+	VMULPS       416(AX), Y2, Y7
+	VCVTPS2DQ    Y7, Y7
+	VPMINSD      Y3, Y7, Y7
+	VMULPS       448(AX), Y2, Y8
+	VCVTPS2DQ    Y8, Y8
+	VPMINSD      Y3, Y8, Y8
+	VMULPS       480(AX), Y2, Y9
+	VCVTPS2DQ    Y9, Y9
+	VPMINSD      Y3, Y9, Y9
+	VPACKSSDW    Y7, Y6, Y6
+	VPACKSSDW    Y9, Y8, Y8
+	VPACKSSWB    Y8, Y6, Y6
+	VPERMD       Y6, Y1, Y6
+	VMOVDQU      Y6, 100(DX)
+	VPXOR        Y5, Y6, Y6
+	VPSADBW      Y4, Y6, Y6
+	VPSHUFD      $0x4e, Y6, Y7
+	VPADDQ       Y7, Y6, Y6
+	VMOVQ        X6, BX
+	VEXTRACTI128 $0x01, Y6, X7
+	VMOVQ        X7, SI
+	SUBQ         $0x00000800, BX
+	SUBQ         $0x00000800, SI
+	MOVW         BX, 272(DX)
+	MOVW         SI, 274(DX)
+	VMULPS       512(AX), Y2, Y6
+	VCVTPS2DQ    Y6, Y6
+	VPMINSD      Y3, Y6, Y6
+	VMULPS       544(AX), Y2, Y7
+	VCVTPS2DQ    Y7, Y7
+	VPMINSD      Y3, Y7, Y7
+	VMULPS       576(AX), Y2, Y8
+	VCVTPS2DQ    Y8, Y8
+	VPMINSD      Y3, Y8, Y8
+	VMULPS       608(AX), Y2, Y9
+	VCVTPS2DQ    Y9, Y9
+	VPMINSD      Y3, Y9, Y9
+	VPACKSSDW    Y7, Y6, Y6
+	VPACKSSDW    Y9, Y8, Y8
+	VPACKSSWB    Y8, Y6, Y6
+	VPERMD       Y6, Y1, Y6
+	VMOVDQU      Y6, 132(DX)
+	VPXOR        Y5, Y6, Y6
+	VPSADBW      Y4, Y6, Y6
+	VPSHUFD      $0x4e, Y6, Y7
+	VPADDQ       Y7, Y6, Y6
+	VMOVQ        X6, BX
+	VEXTRACTI128 $0x01, Y6, X7
+	VMOVQ        X7, SI
+	SUBQ         $0x00000800, BX
+	SUBQ         $0x00000800, SI
+	MOVW         BX, 276(DX)
+	MOVW         SI, 278(DX)
+	VMULPS       640(AX), Y2, Y6
+	VCVTPS2DQ    Y6, Y6
+	VPMINSD      Y3, Y6, Y6
+	VMULPS       672(AX), Y2, Y7
+	VCVTPS2DQ    Y7, Y7
+	VPMINSD      Y3, Y7, Y7
+	VMULPS       704(AX), Y2, Y8
+	VCVTPS2DQ    Y8, Y8
+	VPMINSD      Y3, Y8, Y8
+	VMULPS       736(AX), Y2, Y9
+	VCVTPS2DQ    Y9, Y9
+	VPMINSD      Y3, Y9, Y9
+	VPACKSSDW    Y7, Y6, Y6
+	VPACKSSDW    Y9, Y8, Y8
+	VPACKSSWB    Y8, Y6, Y6
+	VPERMD       Y6, Y1, Y6
+	VMOVDQU      Y6, 164(DX)
+	VPXOR        Y5, Y6, Y6
+	VPSADBW      Y4, Y6, Y6
+	VPSHUFD      $0x4e, Y6, Y7
+	VPADDQ       Y7, Y6, Y6
+	VMOVQ        X6, BX
+	VEXTRACTI128 $0x01, Y6, X7
+	VMOVQ        X7, SI
+	SUBQ         $0x00000800, BX
+	SUBQ         $0x00000800, SI
+	MOVW         BX, 280(DX)
+	MOVW         SI, 282(DX)
+	VMULPS       768(AX), Y2, Y6
+	VCVTPS2DQ    Y6, Y6
+	VPMINSD      Y3, Y6, Y6
+	VMULPS       800(AX), Y2, Y7
+	VCVTPS2DQ    Y7, Y7
+	VPMINSD      Y3, Y7, Y7
+	VMULPS       832(AX), Y2, Y8
+	VCVTPS2DQ    Y8, Y8
+	VPMINSD      Y3, Y8, Y8
+	VMULPS       864(AX), Y2, Y9
+	VCVTPS2DQ    Y9, Y9
+	VPMINSD      Y3, Y9, Y9
+	VPACKSSDW    Y7, Y6, Y6
+	VPACKSSDW    Y9, Y8, Y8
+	VPACKSSWB    Y8, Y6, Y6
+	VPERMD       Y6, Y1, Y6
+	VMOVDQU      Y6, 196(DX)
+	VPXOR        Y5, Y6, Y6
+	VPSADBW      Y4, Y6, Y6
+	VPSHUFD      $0x4e, Y6, Y7
+	VPADDQ       Y7, Y6, Y6
+	VMOVQ        X6, BX
+	VEXTRACTI128 $0x01, Y6, X7
+	VMOVQ        X7, SI
+	SUBQ         $0x00000800, BX
+	SUBQ         $0x00000800, SI
+	MOVW         BX, 284(DX)
+	MOVW         SI, 286(DX)
+	VMULPS       896(AX), Y2, Y6
+	VCVTPS2DQ    Y6, Y6
+	VPMINSD      Y3, Y6, Y6
+	VMULPS       928(AX), Y2, Y7
+	VCVTPS2DQ    Y7, Y7
+	VPMINSD      Y3, Y7, Y7
+	VMULPS       960(AX), Y2, Y8
+	VCVTPS2DQ    Y8, Y8
+	VPMINSD      Y3, Y8, Y8
+	VMULPS       992(AX), Y2, Y2
+	VCVTPS2DQ    Y2, Y2
+	VPMINSD      Y3, Y2, Y2
+	VPACKSSDW    Y7, Y6, Y6
+	VPACKSSDW    Y2, Y8, Y8
+	VPACKSSWB    Y8, Y6, Y6
+	VPERMD       Y6, Y1, Y6
+	VMOVDQU      Y6, 228(DX)
+	VPXOR        Y5, Y6, Y6
+	VPSADBW      Y4, Y6, Y6
+	VPSHUFD      $0x4e, Y6, Y2
+	VPADDQ       Y2, Y6, Y6
+	VMOVQ        X6, BX
+	VEXTRACTI128 $0x01, Y6, X2
+	VMOVQ        X2, SI
+	SUBQ         $0x00000800, BX
+	SUBQ         $0x00000800, SI
+	MOVW         BX, 288(DX)
+	MOVW         SI, 290(DX)
+	JMP          quantQ8_KAVX2_next
+
+quantQ8_KAVX2_zero:
+	VPXOR   Y2, Y2, Y2
+	VMOVDQU Y2, (DX)
+	VMOVDQU Y2, 32(DX)
+	VMOVDQU Y2, 64(DX)
+	VMOVDQU Y2, 96(DX)
+	VMOVDQU Y2, 128(DX)
+	VMOVDQU Y2, 160(DX)
+	VMOVDQU Y2, 192(DX)
+	VMOVDQU Y2, 224(DX)
+	VMOVDQU Y2, 256(DX)
+	VMOVDQU Y2, 260(DX)
+
+quantQ8_KAVX2_next:
+	ADDQ $0x00000400, AX
+	ADDQ $0x00000124, DX
+	DECQ CX
+	JMP  quantQ8_KAVX2_loop
+
+quantQ8_KAVX2_ok:
+	MOVB $0x01, AL
+	VZEROUPPER
+	MOVB AL, ret+48(FP)
+	RET
+
+quantQ8_KAVX2_bad:
+	MOVB $0x00, AL
+	VZEROUPPER
+	MOVB AL, ret+48(FP)
+	RET

@@ -249,11 +249,11 @@ func QuantizeActivations(t Type, x []float32, dst []byte) error {
 	case BF16:
 		quantBF16(x, dst)
 	case Q8_0:
-		actQ8_0(x, dst)
+		encodeQ8_0(x, dst)
 	case Q8_1:
 		actQ8(x, dst, true)
 	case Q8_K:
-		actQ8_K(x, dst)
+		encodeQ8_K(x, dst)
 	default:
 		return fmt.Errorf("quantize activations: %w: %v", ErrUnsupported, t)
 	}

@@ -131,17 +131,26 @@ func sumWords(p []byte) uint64 {
 	return sumWordsGo(p)
 }
 
-// actQ8_0 encodes x as Q8_0 activations (actQ8 without sums): with AVX2
+// encodeQ8_0 encodes x as Q8_0 activations (actQ8 without sums): with AVX2
 // when the CPU has it and x is finite, identically.
-func actQ8_0(x []float32, dst []byte) {
+func encodeQ8_0(x []float32, dst []byte) {
 	if useSIMDFloat && quantQ8_0AVX2(x, dst) {
 		return
 	}
 	actQ8(x, dst, false)
 }
 
+// encodeQ8_K encodes x as Q8_K activations: with AVX2 when the CPU has it
+// and x is finite, identically to actQ8_K.
+func encodeQ8_K(x []float32, dst []byte) {
+	if useSIMDFloat && quantQ8_KAVX2(x, dst) {
+		return
+	}
+	actQ8_K(x, dst)
+}
+
 // useSIMDFloat selects the AVX2 kernels for DotF32s and AxpyF32, and the
-// Q8_0 activation quantizer.
+// Q8_0 and Q8_K activation quantizers.
 var useSIMDFloat = hasAVX2FMA()
 
 func dotF32AVX2Slices(a, b []float32) float32 {

@@ -21,5 +21,8 @@ func axpyF32SIMD(a float32, x, y []float32) {
 	}
 }
 
-// actQ8_0 encodes x as Q8_0 activations (actQ8 without sums).
-func actQ8_0(x []float32, dst []byte) { actQ8(x, dst, false) }
+// encodeQ8_0 encodes x as Q8_0 activations (actQ8 without sums).
+func encodeQ8_0(x []float32, dst []byte) { actQ8(x, dst, false) }
+
+// encodeQ8_K encodes x as Q8_K activations.
+func encodeQ8_K(x []float32, dst []byte) { actQ8_K(x, dst) }

@@ -37,6 +37,7 @@ func main() {
 	genSum()
 	genAxpy()
 	genActQ8_0()
+	genActQ8_K()
 	Generate()
 }
 
