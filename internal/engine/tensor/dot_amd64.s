@@ -498,6 +498,40 @@ DATA onesw<>+28(SB)/2, $0x0001
 DATA onesw<>+30(SB)/2, $0x0001
 GLOBL onesw<>(SB), RODATA|NOPTR, $32
 
+DATA eightsb<>+0(SB)/1, $0x08
+DATA eightsb<>+1(SB)/1, $0x08
+DATA eightsb<>+2(SB)/1, $0x08
+DATA eightsb<>+3(SB)/1, $0x08
+DATA eightsb<>+4(SB)/1, $0x08
+DATA eightsb<>+5(SB)/1, $0x08
+DATA eightsb<>+6(SB)/1, $0x08
+DATA eightsb<>+7(SB)/1, $0x08
+DATA eightsb<>+8(SB)/1, $0x08
+DATA eightsb<>+9(SB)/1, $0x08
+DATA eightsb<>+10(SB)/1, $0x08
+DATA eightsb<>+11(SB)/1, $0x08
+DATA eightsb<>+12(SB)/1, $0x08
+DATA eightsb<>+13(SB)/1, $0x08
+DATA eightsb<>+14(SB)/1, $0x08
+DATA eightsb<>+15(SB)/1, $0x08
+DATA eightsb<>+16(SB)/1, $0x08
+DATA eightsb<>+17(SB)/1, $0x08
+DATA eightsb<>+18(SB)/1, $0x08
+DATA eightsb<>+19(SB)/1, $0x08
+DATA eightsb<>+20(SB)/1, $0x08
+DATA eightsb<>+21(SB)/1, $0x08
+DATA eightsb<>+22(SB)/1, $0x08
+DATA eightsb<>+23(SB)/1, $0x08
+DATA eightsb<>+24(SB)/1, $0x08
+DATA eightsb<>+25(SB)/1, $0x08
+DATA eightsb<>+26(SB)/1, $0x08
+DATA eightsb<>+27(SB)/1, $0x08
+DATA eightsb<>+28(SB)/1, $0x08
+DATA eightsb<>+29(SB)/1, $0x08
+DATA eightsb<>+30(SB)/1, $0x08
+DATA eightsb<>+31(SB)/1, $0x08
+GLOBL eightsb<>(SB), RODATA|NOPTR, $32
+
 DATA packperm<>+0(SB)/4, $0x00000000
 DATA packperm<>+4(SB)/4, $0x00000004
 DATA packperm<>+8(SB)/4, $0x00000001
@@ -796,45 +830,51 @@ tileQ8_0_4x1AVX2_blocks:
 	VMOVDQU      2(R10), Y4
 	VPBROADCASTW (R10), X5
 	VCVTPH2PS    X5, Y5
-	VMOVDQU      2(R9), Y6
-	VPSIGNB      Y6, Y6, Y6
-	VPBROADCASTW (R9), X7
-	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R9), Y4, Y8
-	VPMADDUBSW   Y8, Y6, Y8
-	VPMADDWD     onesw<>+0(SB), Y8, Y8
-	VCVTDQ2PS    Y8, Y8
-	VMULPS       Y5, Y7, Y6
-	VFMADD231PS  Y6, Y8, Y0
-	VMOVDQU      2(R9)(CX*1), Y6
-	VPSIGNB      Y6, Y6, Y6
-	VPBROADCASTW (R9)(CX*1), X7
-	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R9)(CX*1), Y4, Y8
-	VPMADDUBSW   Y8, Y6, Y8
-	VPMADDWD     onesw<>+0(SB), Y8, Y8
-	VCVTDQ2PS    Y8, Y8
-	VMULPS       Y5, Y7, Y6
-	VFMADD231PS  Y6, Y8, Y1
-	VMOVDQU      2(R9)(CX*2), Y6
-	VPSIGNB      Y6, Y6, Y6
-	VPBROADCASTW (R9)(CX*2), X7
-	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R9)(CX*2), Y4, Y8
-	VPMADDUBSW   Y8, Y6, Y8
-	VPMADDWD     onesw<>+0(SB), Y8, Y8
-	VCVTDQ2PS    Y8, Y8
-	VMULPS       Y5, Y7, Y6
-	VFMADD231PS  Y6, Y8, Y2
-	VMOVDQU      2(R9)(DX*1), Y6
-	VPSIGNB      Y6, Y6, Y6
-	VPBROADCASTW (R9)(DX*1), X7
-	VCVTPH2PS    X7, Y7
+	MOVWQZX      (R9), R11
+	MOVWQZX      (R9)(CX*1), R12
+	SHLQ         $0x10, R12
+	ORQ          R12, R11
+	MOVWQZX      (R9)(CX*2), R12
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	MOVWQZX      (R9)(DX*1), R12
+	SHLQ         $0x30, R12
+	ORQ          R12, R11
+	VMOVQ        R11, X6
+	VPBROADCASTQ X6, X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y5, Y6, Y6
+	VMOVDQU      2(R9), Y5
+	VPSIGNB      Y5, Y5, Y5
+	VPSIGNB      2(R9), Y4, Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VPERMILPS    $0x00, Y6, Y5
+	VFMADD231PS  Y5, Y7, Y0
+	VMOVDQU      2(R9)(CX*1), Y5
+	VPSIGNB      Y5, Y5, Y5
+	VPSIGNB      2(R9)(CX*1), Y4, Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VPERMILPS    $0x55, Y6, Y5
+	VFMADD231PS  Y5, Y7, Y1
+	VMOVDQU      2(R9)(CX*2), Y5
+	VPSIGNB      Y5, Y5, Y5
+	VPSIGNB      2(R9)(CX*2), Y4, Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VCVTDQ2PS    Y7, Y7
+	VPERMILPS    $0xaa, Y6, Y5
+	VFMADD231PS  Y5, Y7, Y2
+	VMOVDQU      2(R9)(DX*1), Y5
+	VPSIGNB      Y5, Y5, Y5
 	VPSIGNB      2(R9)(DX*1), Y4, Y4
-	VPMADDUBSW   Y4, Y6, Y4
+	VPMADDUBSW   Y4, Y5, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
-	VMULPS       Y5, Y7, Y5
+	VPERMILPS    $0xff, Y6, Y5
 	VFMADD231PS  Y5, Y4, Y3
 	ADDQ         $0x00000022, R9
 	ADDQ         $0x00000022, R10
@@ -1226,40 +1266,6 @@ DATA b0f_q4<>+30(SB)/1, $0x0f
 DATA b0f_q4<>+31(SB)/1, $0x0f
 GLOBL b0f_q4<>(SB), RODATA|NOPTR, $32
 
-DATA b08_q4<>+0(SB)/1, $0x08
-DATA b08_q4<>+1(SB)/1, $0x08
-DATA b08_q4<>+2(SB)/1, $0x08
-DATA b08_q4<>+3(SB)/1, $0x08
-DATA b08_q4<>+4(SB)/1, $0x08
-DATA b08_q4<>+5(SB)/1, $0x08
-DATA b08_q4<>+6(SB)/1, $0x08
-DATA b08_q4<>+7(SB)/1, $0x08
-DATA b08_q4<>+8(SB)/1, $0x08
-DATA b08_q4<>+9(SB)/1, $0x08
-DATA b08_q4<>+10(SB)/1, $0x08
-DATA b08_q4<>+11(SB)/1, $0x08
-DATA b08_q4<>+12(SB)/1, $0x08
-DATA b08_q4<>+13(SB)/1, $0x08
-DATA b08_q4<>+14(SB)/1, $0x08
-DATA b08_q4<>+15(SB)/1, $0x08
-DATA b08_q4<>+16(SB)/1, $0x08
-DATA b08_q4<>+17(SB)/1, $0x08
-DATA b08_q4<>+18(SB)/1, $0x08
-DATA b08_q4<>+19(SB)/1, $0x08
-DATA b08_q4<>+20(SB)/1, $0x08
-DATA b08_q4<>+21(SB)/1, $0x08
-DATA b08_q4<>+22(SB)/1, $0x08
-DATA b08_q4<>+23(SB)/1, $0x08
-DATA b08_q4<>+24(SB)/1, $0x08
-DATA b08_q4<>+25(SB)/1, $0x08
-DATA b08_q4<>+26(SB)/1, $0x08
-DATA b08_q4<>+27(SB)/1, $0x08
-DATA b08_q4<>+28(SB)/1, $0x08
-DATA b08_q4<>+29(SB)/1, $0x08
-DATA b08_q4<>+30(SB)/1, $0x08
-DATA b08_q4<>+31(SB)/1, $0x08
-GLOBL b08_q4<>(SB), RODATA|NOPTR, $32
-
 // func dotQ4_0AVX2(n int, w []byte, x []byte) float32
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-60
@@ -1272,19 +1278,18 @@ TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-60
 dotQ4_0AVX2_loop:
 	CMPQ         AX, $0x00000000
 	JE           dotQ4_0AVX2_done
-	VMOVDQU      2(DX), Y1
-	VPSIGNB      Y1, Y1, Y1
+	VMOVDQU      eightsb<>+0(SB), Y1
+	VPMADDUBSW   2(DX), Y1, Y1
 	VPBROADCASTW (DX), X2
 	VCVTPH2PS    X2, Y2
 	VMOVDQU      2(CX), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y4
 	VPAND        b0f_q4<>+0(SB), Y4, Y4
-	VPSUBB       b08_q4<>+0(SB), Y4, Y4
 	VPBROADCASTW (CX), X3
 	VCVTPH2PS    X3, Y5
-	VPSIGNB      2(DX), Y4, Y4
-	VPMADDUBSW   Y4, Y1, Y4
+	VPMADDUBSW   2(DX), Y4, Y4
+	VPSUBW       Y1, Y4, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VMULPS       Y2, Y5, Y1
@@ -1331,62 +1336,64 @@ tileQ4_0_4x1AVX2_blocks:
 	PREFETCHT0   (DI)
 	PREFETCHT0   64(DI)
 	ADDQ         $0x00000048, DI
-	VMOVDQU      2(R10), Y4
-	VPSIGNB      Y4, Y4, Y4
+	VMOVDQU      eightsb<>+0(SB), Y4
+	VPMADDUBSW   2(R10), Y4, Y4
 	VPBROADCASTW (R10), X5
 	VCVTPH2PS    X5, Y5
-	VMOVDQU      2(R9), X6
-	VPSRLW       $0x04, X6, X7
-	VINSERTI128  $0x01, X7, Y6, Y7
-	VPAND        b0f_q4<>+0(SB), Y7, Y7
-	VPSUBB       b08_q4<>+0(SB), Y7, Y7
-	VPBROADCASTW (R9), X6
-	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R10), Y7, Y7
-	VPMADDUBSW   Y7, Y4, Y7
-	VPMADDWD     onesw<>+0(SB), Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VMULPS       Y5, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y0
-	VMOVDQU      2(R9)(CX*1), X6
-	VPSRLW       $0x04, X6, X7
-	VINSERTI128  $0x01, X7, Y6, Y7
-	VPAND        b0f_q4<>+0(SB), Y7, Y7
-	VPSUBB       b08_q4<>+0(SB), Y7, Y7
-	VPBROADCASTW (R9)(CX*1), X6
-	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R10), Y7, Y7
-	VPMADDUBSW   Y7, Y4, Y7
-	VPMADDWD     onesw<>+0(SB), Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VMULPS       Y5, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y1
-	VMOVDQU      2(R9)(CX*2), X6
-	VPSRLW       $0x04, X6, X7
-	VINSERTI128  $0x01, X7, Y6, Y7
-	VPAND        b0f_q4<>+0(SB), Y7, Y7
-	VPSUBB       b08_q4<>+0(SB), Y7, Y7
-	VPBROADCASTW (R9)(CX*2), X6
-	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R10), Y7, Y7
-	VPMADDUBSW   Y7, Y4, Y7
-	VPMADDWD     onesw<>+0(SB), Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VMULPS       Y5, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y2
-	VMOVDQU      2(R9)(DX*1), X6
-	VPSRLW       $0x04, X6, X7
-	VINSERTI128  $0x01, X7, Y6, Y7
-	VPAND        b0f_q4<>+0(SB), Y7, Y7
-	VPSUBB       b08_q4<>+0(SB), Y7, Y7
-	VPBROADCASTW (R9)(DX*1), X6
-	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R10), Y7, Y7
-	VPMADDUBSW   Y7, Y4, Y7
-	VPMADDWD     onesw<>+0(SB), Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VMULPS       Y5, Y8, Y4
-	VFMADD231PS  Y4, Y7, Y3
+	MOVWQZX      (R9), R11
+	MOVWQZX      (R9)(CX*1), R12
+	SHLQ         $0x10, R12
+	ORQ          R12, R11
+	MOVWQZX      (R9)(CX*2), R12
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	MOVWQZX      (R9)(DX*1), R12
+	SHLQ         $0x30, R12
+	ORQ          R12, R11
+	VMOVQ        R11, X6
+	VPBROADCASTQ X6, X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y5, Y6, Y6
+	VMOVDQU      2(R9), X7
+	VPSRLW       $0x04, X7, X5
+	VINSERTI128  $0x01, X5, Y7, Y5
+	VPAND        b0f_q4<>+0(SB), Y5, Y5
+	VPMADDUBSW   2(R10), Y5, Y5
+	VPSUBW       Y4, Y5, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VPERMILPS    $0x00, Y6, Y8
+	VFMADD231PS  Y8, Y5, Y0
+	VMOVDQU      2(R9)(CX*1), X7
+	VPSRLW       $0x04, X7, X5
+	VINSERTI128  $0x01, X5, Y7, Y5
+	VPAND        b0f_q4<>+0(SB), Y5, Y5
+	VPMADDUBSW   2(R10), Y5, Y5
+	VPSUBW       Y4, Y5, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VPERMILPS    $0x55, Y6, Y8
+	VFMADD231PS  Y8, Y5, Y1
+	VMOVDQU      2(R9)(CX*2), X7
+	VPSRLW       $0x04, X7, X5
+	VINSERTI128  $0x01, X5, Y7, Y5
+	VPAND        b0f_q4<>+0(SB), Y5, Y5
+	VPMADDUBSW   2(R10), Y5, Y5
+	VPSUBW       Y4, Y5, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VPERMILPS    $0xaa, Y6, Y8
+	VFMADD231PS  Y8, Y5, Y2
+	VMOVDQU      2(R9)(DX*1), X7
+	VPSRLW       $0x04, X7, X5
+	VINSERTI128  $0x01, X5, Y7, Y5
+	VPAND        b0f_q4<>+0(SB), Y5, Y5
+	VPMADDUBSW   2(R10), Y5, Y5
+	VPSUBW       Y4, Y5, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VPERMILPS    $0xff, Y6, Y4
+	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         $0x00000012, R9
 	ADDQ         $0x00000022, R10
 	DECQ         R8
@@ -1445,19 +1452,18 @@ tileQ4_0_1x1AVX2_blocks:
 	JE           tileQ4_0_1x1AVX2_store
 	PREFETCHT0   (SI)
 	ADDQ         $0x00000012, SI
-	VMOVDQU      2(R9), Y1
-	VPSIGNB      Y1, Y1, Y1
+	VMOVDQU      eightsb<>+0(SB), Y1
+	VPMADDUBSW   2(R9), Y1, Y1
 	VPBROADCASTW (R9), X2
 	VCVTPH2PS    X2, Y2
 	VMOVDQU      2(R8), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y4
 	VPAND        b0f_q4<>+0(SB), Y4, Y4
-	VPSUBB       b08_q4<>+0(SB), Y4, Y4
 	VPBROADCASTW (R8), X3
 	VCVTPH2PS    X3, Y5
-	VPSIGNB      2(R9), Y4, Y4
-	VPMADDUBSW   Y4, Y1, Y4
+	VPMADDUBSW   2(R9), Y4, Y4
+	VPSUBW       Y1, Y4, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VMULPS       Y2, Y5, Y1
@@ -1521,76 +1527,74 @@ tileQ4_0_2x4AVX2_blocks:
 	VPSRLW       $0x04, X8, X9
 	VINSERTI128  $0x01, X9, Y8, Y9
 	VPAND        b0f_q4<>+0(SB), Y9, Y9
-	VPSUBB       b08_q4<>+0(SB), Y9, Y9
 	VPBROADCASTW (R12), X8
 	VCVTPH2PS    X8, Y10
 	VMOVDQU      2(R12)(CX*1), X8
 	VPSRLW       $0x04, X8, X11
 	VINSERTI128  $0x01, X11, Y8, Y11
 	VPAND        b0f_q4<>+0(SB), Y11, Y11
-	VPSUBB       b08_q4<>+0(SB), Y11, Y11
 	VPBROADCASTW (R12)(CX*1), X8
 	VCVTPH2PS    X8, Y12
-	VMOVDQU      2(R13), Y13
-	VPSIGNB      Y13, Y13, Y13
+	VMOVDQU      eightsb<>+0(SB), Y13
+	VPMADDUBSW   2(R13), Y13, Y13
 	VPBROADCASTW (R13), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R13), Y9, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13), Y9, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y0
-	VPSIGNB      2(R13), Y11, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13), Y11, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y4
-	VMOVDQU      2(R13)(BX*1), Y13
-	VPSIGNB      Y13, Y13, Y13
+	VMOVDQU      eightsb<>+0(SB), Y13
+	VPMADDUBSW   2(R13)(BX*1), Y13, Y13
 	VPBROADCASTW (R13)(BX*1), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R13)(BX*1), Y9, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13)(BX*1), Y9, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y1
-	VPSIGNB      2(R13)(BX*1), Y11, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13)(BX*1), Y11, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y5
-	VMOVDQU      2(R13)(BX*2), Y13
-	VPSIGNB      Y13, Y13, Y13
+	VMOVDQU      eightsb<>+0(SB), Y13
+	VPMADDUBSW   2(R13)(BX*2), Y13, Y13
 	VPBROADCASTW (R13)(BX*2), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R13)(BX*2), Y9, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13)(BX*2), Y9, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y2
-	VPSIGNB      2(R13)(BX*2), Y11, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13)(BX*2), Y11, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y6
-	VMOVDQU      2(R13)(DI*1), Y13
-	VPSIGNB      Y13, Y13, Y13
+	VMOVDQU      eightsb<>+0(SB), Y13
+	VPMADDUBSW   2(R13)(DI*1), Y13, Y13
 	VPBROADCASTW (R13)(DI*1), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R13)(DI*1), Y9, Y9
-	VPMADDUBSW   Y9, Y13, Y9
+	VPMADDUBSW   2(R13)(DI*1), Y9, Y9
+	VPSUBW       Y13, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y14, Y10, Y10
 	VFMADD231PS  Y10, Y9, Y3
-	VPSIGNB      2(R13)(DI*1), Y11, Y9
-	VPMADDUBSW   Y9, Y13, Y9
+	VPMADDUBSW   2(R13)(DI*1), Y11, Y9
+	VPSUBW       Y13, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y14, Y12, Y10
@@ -1685,45 +1689,44 @@ tileQ4_0_1x4AVX2_blocks:
 	VPSRLW       $0x04, X4, X5
 	VINSERTI128  $0x01, X5, Y4, Y5
 	VPAND        b0f_q4<>+0(SB), Y5, Y5
-	VPSUBB       b08_q4<>+0(SB), Y5, Y5
 	VPBROADCASTW (R12), X4
 	VCVTPH2PS    X4, Y6
-	VMOVDQU      2(R13), Y7
-	VPSIGNB      Y7, Y7, Y7
+	VMOVDQU      eightsb<>+0(SB), Y7
+	VPMADDUBSW   2(R13), Y7, Y7
 	VPBROADCASTW (R13), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R13), Y5, Y9
-	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDUBSW   2(R13), Y5, Y9
+	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y0
-	VMOVDQU      2(R13)(BX*1), Y7
-	VPSIGNB      Y7, Y7, Y7
+	VMOVDQU      eightsb<>+0(SB), Y7
+	VPMADDUBSW   2(R13)(BX*1), Y7, Y7
 	VPBROADCASTW (R13)(BX*1), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R13)(BX*1), Y5, Y9
-	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDUBSW   2(R13)(BX*1), Y5, Y9
+	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y1
-	VMOVDQU      2(R13)(BX*2), Y7
-	VPSIGNB      Y7, Y7, Y7
+	VMOVDQU      eightsb<>+0(SB), Y7
+	VPMADDUBSW   2(R13)(BX*2), Y7, Y7
 	VPBROADCASTW (R13)(BX*2), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R13)(BX*2), Y5, Y9
-	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDUBSW   2(R13)(BX*2), Y5, Y9
+	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y2
-	VMOVDQU      2(R13)(DI*1), Y7
-	VPSIGNB      Y7, Y7, Y7
+	VMOVDQU      eightsb<>+0(SB), Y7
+	VPMADDUBSW   2(R13)(DI*1), Y7, Y7
 	VPBROADCASTW (R13)(DI*1), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R13)(DI*1), Y5, Y5
-	VPMADDUBSW   Y5, Y7, Y5
+	VPMADDUBSW   2(R13)(DI*1), Y5, Y5
+	VPSUBW       Y7, Y5, Y5
 	VPMADDWD     onesw<>+0(SB), Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VMULPS       Y8, Y6, Y6
@@ -1911,78 +1914,84 @@ tileQ5_0_4x1AVX2_blocks:
 	VPSIGNB      Y4, Y4, Y4
 	VPBROADCASTW (R10), X5
 	VCVTPH2PS    X5, Y5
-	VMOVDQU      6(R9), X6
-	VPSRLW       $0x04, X6, X7
-	VINSERTI128  $0x01, X7, Y6, Y7
-	VPAND        b0f_q5<>+0(SB), Y7, Y7
+	MOVWQZX      (R9), R11
+	MOVWQZX      (R9)(CX*1), R12
+	SHLQ         $0x10, R12
+	ORQ          R12, R11
+	MOVWQZX      (R9)(CX*2), R12
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	MOVWQZX      (R9)(DX*1), R12
+	SHLQ         $0x30, R12
+	ORQ          R12, R11
+	VMOVQ        R11, X6
+	VPBROADCASTQ X6, X6
+	VCVTPH2PS    X6, Y6
+	VMULPS       Y5, Y6, Y6
+	VMOVDQU      6(R9), X7
+	VPSRLW       $0x04, X7, X5
+	VINSERTI128  $0x01, X5, Y7, Y5
+	VPAND        b0f_q5<>+0(SB), Y5, Y5
 	VPBROADCASTD 2(R9), Y8
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
 	VPANDN       bf0_q5<>+0(SB), Y8, Y8
-	VPOR         Y8, Y7, Y7
-	VPBROADCASTW (R9), X6
-	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R10), Y7, Y7
-	VPMADDUBSW   Y7, Y4, Y7
-	VPMADDWD     onesw<>+0(SB), Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VMULPS       Y5, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y0
-	VMOVDQU      6(R9)(CX*1), X6
-	VPSRLW       $0x04, X6, X7
-	VINSERTI128  $0x01, X7, Y6, Y7
-	VPAND        b0f_q5<>+0(SB), Y7, Y7
+	VPOR         Y8, Y5, Y5
+	VPSIGNB      2(R10), Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VPERMILPS    $0x00, Y6, Y8
+	VFMADD231PS  Y8, Y5, Y0
+	VMOVDQU      6(R9)(CX*1), X7
+	VPSRLW       $0x04, X7, X5
+	VINSERTI128  $0x01, X5, Y7, Y5
+	VPAND        b0f_q5<>+0(SB), Y5, Y5
 	VPBROADCASTD 2(R9)(CX*1), Y8
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
 	VPANDN       bf0_q5<>+0(SB), Y8, Y8
-	VPOR         Y8, Y7, Y7
-	VPBROADCASTW (R9)(CX*1), X6
-	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R10), Y7, Y7
-	VPMADDUBSW   Y7, Y4, Y7
-	VPMADDWD     onesw<>+0(SB), Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VMULPS       Y5, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y1
-	VMOVDQU      6(R9)(CX*2), X6
-	VPSRLW       $0x04, X6, X7
-	VINSERTI128  $0x01, X7, Y6, Y7
-	VPAND        b0f_q5<>+0(SB), Y7, Y7
+	VPOR         Y8, Y5, Y5
+	VPSIGNB      2(R10), Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VPERMILPS    $0x55, Y6, Y8
+	VFMADD231PS  Y8, Y5, Y1
+	VMOVDQU      6(R9)(CX*2), X7
+	VPSRLW       $0x04, X7, X5
+	VINSERTI128  $0x01, X5, Y7, Y5
+	VPAND        b0f_q5<>+0(SB), Y5, Y5
 	VPBROADCASTD 2(R9)(CX*2), Y8
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
 	VPANDN       bf0_q5<>+0(SB), Y8, Y8
-	VPOR         Y8, Y7, Y7
-	VPBROADCASTW (R9)(CX*2), X6
-	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R10), Y7, Y7
-	VPMADDUBSW   Y7, Y4, Y7
-	VPMADDWD     onesw<>+0(SB), Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VMULPS       Y5, Y8, Y8
-	VFMADD231PS  Y8, Y7, Y2
-	VMOVDQU      6(R9)(DX*1), X6
-	VPSRLW       $0x04, X6, X7
-	VINSERTI128  $0x01, X7, Y6, Y7
-	VPAND        b0f_q5<>+0(SB), Y7, Y7
+	VPOR         Y8, Y5, Y5
+	VPSIGNB      2(R10), Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VPERMILPS    $0xaa, Y6, Y8
+	VFMADD231PS  Y8, Y5, Y2
+	VMOVDQU      6(R9)(DX*1), X7
+	VPSRLW       $0x04, X7, X5
+	VINSERTI128  $0x01, X5, Y7, Y5
+	VPAND        b0f_q5<>+0(SB), Y5, Y5
 	VPBROADCASTD 2(R9)(DX*1), Y8
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
 	VPANDN       bf0_q5<>+0(SB), Y8, Y8
-	VPOR         Y8, Y7, Y7
-	VPBROADCASTW (R9)(DX*1), X6
-	VCVTPH2PS    X6, Y8
-	VPSIGNB      2(R10), Y7, Y7
-	VPMADDUBSW   Y7, Y4, Y7
-	VPMADDWD     onesw<>+0(SB), Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VMULPS       Y5, Y8, Y4
-	VFMADD231PS  Y4, Y7, Y3
+	VPOR         Y8, Y5, Y5
+	VPSIGNB      2(R10), Y5, Y5
+	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VPERMILPS    $0xff, Y6, Y4
+	VFMADD231PS  Y4, Y5, Y3
 	ADDQ         $0x00000016, R9
 	ADDQ         $0x00000022, R10
 	DECQ         R8

@@ -50,11 +50,10 @@ func nibbles(m Mem, m0f Op) VecVirtual {
 }
 
 func genQ4_0() {
-	m0f, m8 := byteMem("b0f_q4", 0x0f), byteMem("b08_q4", 8)
-	block32Kernels(block32Type{name: "Q4_0", wsize: sizeQ4_0, absX: true, setup: func() func(Mem) (VecVirtual, Op) {
+	m0f := byteMem("b0f_q4", 0x0f)
+	block32Kernels(block32Type{name: "Q4_0", wsize: sizeQ4_0, mode: offset8, setup: func() func(Mem) (VecVirtual, Op) {
 		return func(wm Mem) (VecVirtual, Op) {
-			q := nibbles(wm.Offset(2), m0f)
-			VPSUBB(m8, q, q)
+			q := nibbles(wm.Offset(2), m0f) // the value is q-8
 			return q, q
 		}
 	}})
@@ -62,7 +61,7 @@ func genQ4_0() {
 
 func genQ5_0() {
 	m0f, mf0 := byteMem("b0f_q5", 0x0f), byteMem("bf0_q5", 0xf0)
-	block32Kernels(block32Type{name: "Q5_0", wsize: sizeQ5_0, absX: true, setup: func() func(Mem) (VecVirtual, Op) {
+	block32Kernels(block32Type{name: "Q5_0", wsize: sizeQ5_0, mode: signX, setup: func() func(Mem) (VecVirtual, Op) {
 		return func(wm Mem) (VecVirtual, Op) {
 			q := nibbles(wm.Offset(6), m0f)
 			// Spread the 32 high bits to 32 bytes: 0xff where set.

@@ -35,19 +35,34 @@ type block32Type struct {
 	// activations are taken from: the register itself, or (Q8_0) the
 	// weight bytes in memory, which saves a register.
 	setup func() func(wm Mem) (q VecVirtual, sign Op)
-	// absX: the weights lie in -127..127, so the kernels may take the
-	// absolute values of the activations instead of the weights.
-	absX bool
+	// mode says how the signed products are formed (see tileBlock).
+	mode weightMode
 }
+
+// weightMode is how a tile kernel multiplies weight and activation bytes.
+type weightMode int
+
+const (
+	signW   weightMode = iota // |w| times x with w's signs
+	signX                     // |x| times w with x's signs; |w| < 128
+	offset8                   // unsigned nibbles q times x, minus 8·x
+)
 
 // onesWMem is a 32-byte constant of int16 ones, used as a memory operand
 // of VPMADDWD so that it takes no register.
 var onesWMem Mem
 
+// eightsMem is a 32-byte constant of bytes 8, for the Q4_0 offset.
+var eightsMem Mem
+
 func genOnes() {
 	onesWMem = GLOBL("onesw", RODATA|NOPTR)
 	for j := 0; j < 32; j += 2 {
 		DATA(j, U16(1))
+	}
+	eightsMem = GLOBL("eightsb", RODATA|NOPTR)
+	for j := 0; j < 32; j++ {
+		DATA(j, U8(8))
 	}
 }
 
@@ -57,59 +72,92 @@ func genOnes() {
 // across vectors (vectors outer). The instructions each pair goes through
 // are the same either way.
 //
-// With |w| < 128 (t.absX), the absolute values are taken of the
-// activations and the signs moved onto the weights instead; the integer
-// products are the same.
+// The int32 lane sums are exact in every mode (no VPMADDUBSW pair can
+// saturate), so the modes agree bit for bit:
+//
+//   - signW (Q8_0): VPMADDUBSW(|w|, sign(x, w)), as ggml does.
+//   - signX (|w| < 128): VPMADDUBSW(|x|, sign(w, x)), which takes the
+//     activations' absolute value once per vector instead of once per row.
+//   - offset8 (Q4_0): the unpacked weights are the unsigned nibbles q and
+//     the value is q-8: VPMADDUBSW(q, x) - VPMADDUBSW(8, x), the second
+//     once per vector, which saves the sign operation per pair.
+//
+// With one vector and several rows, the rows' fp16 scales are converted
+// together and multiplied by the vector's at once; each row then takes
+// its product from a lane (VPERMILPS). The product is the same float32 as
+// the per-pair multiplication of the other tiles.
 func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, acc [][]VecVirtual) {
 	R, C := len(wm), len(xm)
-	// A row's unsigned and signed operands of VPMADDUBSW: (|w|, signs
-	// from w), or (w, nil) with absX.
+	laneScales := C == 1 && R > 1
 	type rowState struct {
-		q, dw VecVirtual
+		q, dw VecVirtual // dw nil with laneScales
 		sign  Op
+		r     int
 	}
 	loadRow := func(r int) rowState {
 		q, sign := unpack(wm[r])
-		if !t.absX {
+		if t.mode == signW {
 			aq := YMM()
 			VPSIGNB(q, q, aq) // |w|; the signs go onto the activations
 			q = aq
 		}
-		dw := halfBroadcast(wm[r])
-		return rowState{q, dw, sign}
+		var dw VecVirtual
+		if !laneScales {
+			dw = halfBroadcast(wm[r])
+		}
+		return rowState{q, dw, sign, r}
 	}
 	type vecState struct {
-		x, dx VecVirtual
+		x, dx VecVirtual // x: the activations (signW), |x| (signX) or 8·pair sums (offset8)
 		m     Mem
 	}
 	loadVec := func(c int) vecState {
 		x := YMM()
-		VMOVDQU(xm[c].Offset(2), x)
-		if t.absX {
+		switch t.mode {
+		case signW:
+			VMOVDQU(xm[c].Offset(2), x)
+		case signX:
+			VMOVDQU(xm[c].Offset(2), x)
 			VPSIGNB(x, x, x) // |x|; the signs go onto the weights
+		case offset8:
+			VMOVDQU(eightsMem, x)
+			VPMADDUBSW(xm[c].Offset(2), x, x)
 		}
 		dx := halfBroadcast(xm[c])
 		return vecState{x, dx, xm[c].Offset(2)}
 	}
+	var sw VecVirtual // laneScales: d_w[r]·d_x in lane r of each half
 	pair := func(rs rowState, vs vecState, a VecVirtual) {
 		p := YMM()
-		if t.absX {
-			VPSIGNB(vs.m, rs.q, p)
-			VPMADDUBSW(p, vs.x, p)
-		} else {
+		switch t.mode {
+		case signW:
 			VPSIGNB(rs.sign, vs.x, p)
 			VPMADDUBSW(p, rs.q, p)
+		case signX:
+			VPSIGNB(vs.m, rs.q, p)
+			VPMADDUBSW(p, vs.x, p)
+		case offset8:
+			VPMADDUBSW(vs.m, rs.q, p)
+			VPSUBW(vs.x, p, p)
 		}
 		VPMADDWD(onesWMem, p, p)
 		VCVTDQ2PS(p, p)
 		s := YMM()
-		VMULPS(vs.dx, rs.dw, s)
+		if laneScales {
+			VPERMILPS(U8(0x55*rs.r), sw, s)
+		} else {
+			VMULPS(vs.dx, rs.dw, s)
+		}
 		VFMADD231PS(s, p, a)
 	}
 	if C <= R || C == 1 {
 		vs := make([]vecState, C)
 		for c := range vs {
 			vs[c] = loadVec(c)
+		}
+		if laneScales {
+			sw = halves4(wm)
+			VMULPS(vs[0].dx, sw, sw)
 		}
 		for r := 0; r < R; r++ {
 			rs := loadRow(r)
@@ -129,6 +177,25 @@ func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, a
 			pair(rs[r], vs, acc[r][c])
 		}
 	}
+}
+
+// halves4 returns the fp16 values at ms (at most 4) as float32 in lanes
+// 0..3 of both halves of a YMM register. They are gathered in
+// general-purpose registers, which the vector work leaves idle.
+func halves4(ms []Mem) VecVirtual {
+	t, u := GP64(), GP64()
+	MOVWQZX(ms[0], t)
+	for k := 1; k < len(ms); k++ {
+		MOVWQZX(ms[k], u)
+		SHLQ(U8(16*k), u)
+		ORQ(u, t)
+	}
+	x := XMM()
+	VMOVQ(t, x)
+	VPBROADCASTQ(x, x)
+	y := YMM()
+	VCVTPH2PS(x, y)
+	return y
 }
 
 // reduceAcc sums the eight lanes of acc into lane 0 of the returned XMM
