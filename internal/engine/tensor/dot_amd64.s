@@ -498,40 +498,6 @@ DATA onesw<>+28(SB)/2, $0x0001
 DATA onesw<>+30(SB)/2, $0x0001
 GLOBL onesw<>(SB), RODATA|NOPTR, $32
 
-DATA eightsb<>+0(SB)/1, $0x08
-DATA eightsb<>+1(SB)/1, $0x08
-DATA eightsb<>+2(SB)/1, $0x08
-DATA eightsb<>+3(SB)/1, $0x08
-DATA eightsb<>+4(SB)/1, $0x08
-DATA eightsb<>+5(SB)/1, $0x08
-DATA eightsb<>+6(SB)/1, $0x08
-DATA eightsb<>+7(SB)/1, $0x08
-DATA eightsb<>+8(SB)/1, $0x08
-DATA eightsb<>+9(SB)/1, $0x08
-DATA eightsb<>+10(SB)/1, $0x08
-DATA eightsb<>+11(SB)/1, $0x08
-DATA eightsb<>+12(SB)/1, $0x08
-DATA eightsb<>+13(SB)/1, $0x08
-DATA eightsb<>+14(SB)/1, $0x08
-DATA eightsb<>+15(SB)/1, $0x08
-DATA eightsb<>+16(SB)/1, $0x08
-DATA eightsb<>+17(SB)/1, $0x08
-DATA eightsb<>+18(SB)/1, $0x08
-DATA eightsb<>+19(SB)/1, $0x08
-DATA eightsb<>+20(SB)/1, $0x08
-DATA eightsb<>+21(SB)/1, $0x08
-DATA eightsb<>+22(SB)/1, $0x08
-DATA eightsb<>+23(SB)/1, $0x08
-DATA eightsb<>+24(SB)/1, $0x08
-DATA eightsb<>+25(SB)/1, $0x08
-DATA eightsb<>+26(SB)/1, $0x08
-DATA eightsb<>+27(SB)/1, $0x08
-DATA eightsb<>+28(SB)/1, $0x08
-DATA eightsb<>+29(SB)/1, $0x08
-DATA eightsb<>+30(SB)/1, $0x08
-DATA eightsb<>+31(SB)/1, $0x08
-GLOBL eightsb<>(SB), RODATA|NOPTR, $32
-
 DATA packperm<>+0(SB)/4, $0x00000000
 DATA packperm<>+4(SB)/4, $0x00000004
 DATA packperm<>+8(SB)/4, $0x00000001
@@ -1266,6 +1232,40 @@ DATA b0f_q4<>+30(SB)/1, $0x0f
 DATA b0f_q4<>+31(SB)/1, $0x0f
 GLOBL b0f_q4<>(SB), RODATA|NOPTR, $32
 
+DATA b08_q4<>+0(SB)/1, $0x08
+DATA b08_q4<>+1(SB)/1, $0x08
+DATA b08_q4<>+2(SB)/1, $0x08
+DATA b08_q4<>+3(SB)/1, $0x08
+DATA b08_q4<>+4(SB)/1, $0x08
+DATA b08_q4<>+5(SB)/1, $0x08
+DATA b08_q4<>+6(SB)/1, $0x08
+DATA b08_q4<>+7(SB)/1, $0x08
+DATA b08_q4<>+8(SB)/1, $0x08
+DATA b08_q4<>+9(SB)/1, $0x08
+DATA b08_q4<>+10(SB)/1, $0x08
+DATA b08_q4<>+11(SB)/1, $0x08
+DATA b08_q4<>+12(SB)/1, $0x08
+DATA b08_q4<>+13(SB)/1, $0x08
+DATA b08_q4<>+14(SB)/1, $0x08
+DATA b08_q4<>+15(SB)/1, $0x08
+DATA b08_q4<>+16(SB)/1, $0x08
+DATA b08_q4<>+17(SB)/1, $0x08
+DATA b08_q4<>+18(SB)/1, $0x08
+DATA b08_q4<>+19(SB)/1, $0x08
+DATA b08_q4<>+20(SB)/1, $0x08
+DATA b08_q4<>+21(SB)/1, $0x08
+DATA b08_q4<>+22(SB)/1, $0x08
+DATA b08_q4<>+23(SB)/1, $0x08
+DATA b08_q4<>+24(SB)/1, $0x08
+DATA b08_q4<>+25(SB)/1, $0x08
+DATA b08_q4<>+26(SB)/1, $0x08
+DATA b08_q4<>+27(SB)/1, $0x08
+DATA b08_q4<>+28(SB)/1, $0x08
+DATA b08_q4<>+29(SB)/1, $0x08
+DATA b08_q4<>+30(SB)/1, $0x08
+DATA b08_q4<>+31(SB)/1, $0x08
+GLOBL b08_q4<>(SB), RODATA|NOPTR, $32
+
 // func dotQ4_0AVX2(n int, w []byte, x []byte) float32
 // Requires: AVX, AVX2, F16C, FMA3, SSE
 TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-60
@@ -1278,7 +1278,7 @@ TEXT ·dotQ4_0AVX2(SB), NOSPLIT, $0-60
 dotQ4_0AVX2_loop:
 	CMPQ         AX, $0x00000000
 	JE           dotQ4_0AVX2_done
-	VMOVDQU      eightsb<>+0(SB), Y1
+	VMOVDQU      b08_q4<>+0(SB), Y1
 	VPMADDUBSW   2(DX), Y1, Y1
 	VPBROADCASTW (DX), X2
 	VCVTPH2PS    X2, Y2
@@ -1336,7 +1336,7 @@ tileQ4_0_4x1AVX2_blocks:
 	PREFETCHT0   (DI)
 	PREFETCHT0   64(DI)
 	ADDQ         $0x00000048, DI
-	VMOVDQU      eightsb<>+0(SB), Y4
+	VMOVDQU      b08_q4<>+0(SB), Y4
 	VPMADDUBSW   2(R10), Y4, Y4
 	VPBROADCASTW (R10), X5
 	VCVTPH2PS    X5, Y5
@@ -1452,7 +1452,7 @@ tileQ4_0_1x1AVX2_blocks:
 	JE           tileQ4_0_1x1AVX2_store
 	PREFETCHT0   (SI)
 	ADDQ         $0x00000012, SI
-	VMOVDQU      eightsb<>+0(SB), Y1
+	VMOVDQU      b08_q4<>+0(SB), Y1
 	VPMADDUBSW   2(R9), Y1, Y1
 	VPBROADCASTW (R9), X2
 	VCVTPH2PS    X2, Y2
@@ -1535,7 +1535,7 @@ tileQ4_0_2x4AVX2_blocks:
 	VPAND        b0f_q4<>+0(SB), Y11, Y11
 	VPBROADCASTW (R12)(CX*1), X8
 	VCVTPH2PS    X8, Y12
-	VMOVDQU      eightsb<>+0(SB), Y13
+	VMOVDQU      b08_q4<>+0(SB), Y13
 	VPMADDUBSW   2(R13), Y13, Y13
 	VPBROADCASTW (R13), X8
 	VCVTPH2PS    X8, Y14
@@ -1551,7 +1551,7 @@ tileQ4_0_2x4AVX2_blocks:
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y4
-	VMOVDQU      eightsb<>+0(SB), Y13
+	VMOVDQU      b08_q4<>+0(SB), Y13
 	VPMADDUBSW   2(R13)(BX*1), Y13, Y13
 	VPBROADCASTW (R13)(BX*1), X8
 	VCVTPH2PS    X8, Y14
@@ -1567,7 +1567,7 @@ tileQ4_0_2x4AVX2_blocks:
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y5
-	VMOVDQU      eightsb<>+0(SB), Y13
+	VMOVDQU      b08_q4<>+0(SB), Y13
 	VPMADDUBSW   2(R13)(BX*2), Y13, Y13
 	VPBROADCASTW (R13)(BX*2), X8
 	VCVTPH2PS    X8, Y14
@@ -1583,7 +1583,7 @@ tileQ4_0_2x4AVX2_blocks:
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y6
-	VMOVDQU      eightsb<>+0(SB), Y13
+	VMOVDQU      b08_q4<>+0(SB), Y13
 	VPMADDUBSW   2(R13)(DI*1), Y13, Y13
 	VPBROADCASTW (R13)(DI*1), X8
 	VCVTPH2PS    X8, Y14
@@ -1691,7 +1691,7 @@ tileQ4_0_1x4AVX2_blocks:
 	VPAND        b0f_q4<>+0(SB), Y5, Y5
 	VPBROADCASTW (R12), X4
 	VCVTPH2PS    X4, Y6
-	VMOVDQU      eightsb<>+0(SB), Y7
+	VMOVDQU      b08_q4<>+0(SB), Y7
 	VPMADDUBSW   2(R13), Y7, Y7
 	VPBROADCASTW (R13), X4
 	VCVTPH2PS    X4, Y8
@@ -1701,7 +1701,7 @@ tileQ4_0_1x4AVX2_blocks:
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y0
-	VMOVDQU      eightsb<>+0(SB), Y7
+	VMOVDQU      b08_q4<>+0(SB), Y7
 	VPMADDUBSW   2(R13)(BX*1), Y7, Y7
 	VPBROADCASTW (R13)(BX*1), X4
 	VCVTPH2PS    X4, Y8
@@ -1711,7 +1711,7 @@ tileQ4_0_1x4AVX2_blocks:
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y1
-	VMOVDQU      eightsb<>+0(SB), Y7
+	VMOVDQU      b08_q4<>+0(SB), Y7
 	VPMADDUBSW   2(R13)(BX*2), Y7, Y7
 	VPBROADCASTW (R13)(BX*2), X4
 	VCVTPH2PS    X4, Y8
@@ -1721,7 +1721,7 @@ tileQ4_0_1x4AVX2_blocks:
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y2
-	VMOVDQU      eightsb<>+0(SB), Y7
+	VMOVDQU      b08_q4<>+0(SB), Y7
 	VPMADDUBSW   2(R13)(DI*1), Y7, Y7
 	VPBROADCASTW (R13)(DI*1), X4
 	VCVTPH2PS    X4, Y8
@@ -1800,39 +1800,39 @@ DATA b0f_q5<>+30(SB)/1, $0x0f
 DATA b0f_q5<>+31(SB)/1, $0x0f
 GLOBL b0f_q5<>(SB), RODATA|NOPTR, $32
 
-DATA bf0_q5<>+0(SB)/1, $0xf0
-DATA bf0_q5<>+1(SB)/1, $0xf0
-DATA bf0_q5<>+2(SB)/1, $0xf0
-DATA bf0_q5<>+3(SB)/1, $0xf0
-DATA bf0_q5<>+4(SB)/1, $0xf0
-DATA bf0_q5<>+5(SB)/1, $0xf0
-DATA bf0_q5<>+6(SB)/1, $0xf0
-DATA bf0_q5<>+7(SB)/1, $0xf0
-DATA bf0_q5<>+8(SB)/1, $0xf0
-DATA bf0_q5<>+9(SB)/1, $0xf0
-DATA bf0_q5<>+10(SB)/1, $0xf0
-DATA bf0_q5<>+11(SB)/1, $0xf0
-DATA bf0_q5<>+12(SB)/1, $0xf0
-DATA bf0_q5<>+13(SB)/1, $0xf0
-DATA bf0_q5<>+14(SB)/1, $0xf0
-DATA bf0_q5<>+15(SB)/1, $0xf0
-DATA bf0_q5<>+16(SB)/1, $0xf0
-DATA bf0_q5<>+17(SB)/1, $0xf0
-DATA bf0_q5<>+18(SB)/1, $0xf0
-DATA bf0_q5<>+19(SB)/1, $0xf0
-DATA bf0_q5<>+20(SB)/1, $0xf0
-DATA bf0_q5<>+21(SB)/1, $0xf0
-DATA bf0_q5<>+22(SB)/1, $0xf0
-DATA bf0_q5<>+23(SB)/1, $0xf0
-DATA bf0_q5<>+24(SB)/1, $0xf0
-DATA bf0_q5<>+25(SB)/1, $0xf0
-DATA bf0_q5<>+26(SB)/1, $0xf0
-DATA bf0_q5<>+27(SB)/1, $0xf0
-DATA bf0_q5<>+28(SB)/1, $0xf0
-DATA bf0_q5<>+29(SB)/1, $0xf0
-DATA bf0_q5<>+30(SB)/1, $0xf0
-DATA bf0_q5<>+31(SB)/1, $0xf0
-GLOBL bf0_q5<>(SB), RODATA|NOPTR, $32
+DATA b10_q5<>+0(SB)/1, $0x10
+DATA b10_q5<>+1(SB)/1, $0x10
+DATA b10_q5<>+2(SB)/1, $0x10
+DATA b10_q5<>+3(SB)/1, $0x10
+DATA b10_q5<>+4(SB)/1, $0x10
+DATA b10_q5<>+5(SB)/1, $0x10
+DATA b10_q5<>+6(SB)/1, $0x10
+DATA b10_q5<>+7(SB)/1, $0x10
+DATA b10_q5<>+8(SB)/1, $0x10
+DATA b10_q5<>+9(SB)/1, $0x10
+DATA b10_q5<>+10(SB)/1, $0x10
+DATA b10_q5<>+11(SB)/1, $0x10
+DATA b10_q5<>+12(SB)/1, $0x10
+DATA b10_q5<>+13(SB)/1, $0x10
+DATA b10_q5<>+14(SB)/1, $0x10
+DATA b10_q5<>+15(SB)/1, $0x10
+DATA b10_q5<>+16(SB)/1, $0x10
+DATA b10_q5<>+17(SB)/1, $0x10
+DATA b10_q5<>+18(SB)/1, $0x10
+DATA b10_q5<>+19(SB)/1, $0x10
+DATA b10_q5<>+20(SB)/1, $0x10
+DATA b10_q5<>+21(SB)/1, $0x10
+DATA b10_q5<>+22(SB)/1, $0x10
+DATA b10_q5<>+23(SB)/1, $0x10
+DATA b10_q5<>+24(SB)/1, $0x10
+DATA b10_q5<>+25(SB)/1, $0x10
+DATA b10_q5<>+26(SB)/1, $0x10
+DATA b10_q5<>+27(SB)/1, $0x10
+DATA b10_q5<>+28(SB)/1, $0x10
+DATA b10_q5<>+29(SB)/1, $0x10
+DATA b10_q5<>+30(SB)/1, $0x10
+DATA b10_q5<>+31(SB)/1, $0x10
+GLOBL b10_q5<>(SB), RODATA|NOPTR, $32
 
 // func dotQ5_0AVX2(n int, w []byte, x []byte) float32
 // Requires: AVX, AVX2, F16C, FMA3, SSE
@@ -1846,8 +1846,8 @@ TEXT ·dotQ5_0AVX2(SB), NOSPLIT, $0-60
 dotQ5_0AVX2_loop:
 	CMPQ         AX, $0x00000000
 	JE           dotQ5_0AVX2_done
-	VMOVDQU      2(DX), Y1
-	VPSIGNB      Y1, Y1, Y1
+	VMOVDQU      b10_q5<>+0(SB), Y1
+	VPMADDUBSW   2(DX), Y1, Y1
 	VPBROADCASTW (DX), X2
 	VCVTPH2PS    X2, Y2
 	VMOVDQU      6(CX), X3
@@ -1858,12 +1858,12 @@ dotQ5_0AVX2_loop:
 	VPSHUFB      q5spread<>+0(SB), Y5, Y5
 	VPAND        q5bits<>+0(SB), Y5, Y5
 	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
-	VPANDN       bf0_q5<>+0(SB), Y5, Y5
+	VPAND        b10_q5<>+0(SB), Y5, Y5
 	VPOR         Y5, Y4, Y4
 	VPBROADCASTW (CX), X3
 	VCVTPH2PS    X3, Y5
-	VPSIGNB      2(DX), Y4, Y4
-	VPMADDUBSW   Y4, Y1, Y4
+	VPMADDUBSW   2(DX), Y4, Y4
+	VPSUBW       Y1, Y4, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VMULPS       Y2, Y5, Y1
@@ -1910,8 +1910,8 @@ tileQ5_0_4x1AVX2_blocks:
 	PREFETCHT0   (DI)
 	PREFETCHT0   64(DI)
 	ADDQ         $0x00000058, DI
-	VMOVDQU      2(R10), Y4
-	VPSIGNB      Y4, Y4, Y4
+	VMOVDQU      b10_q5<>+0(SB), Y4
+	VPMADDUBSW   2(R10), Y4, Y4
 	VPBROADCASTW (R10), X5
 	VCVTPH2PS    X5, Y5
 	MOVWQZX      (R9), R11
@@ -1936,10 +1936,10 @@ tileQ5_0_4x1AVX2_blocks:
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
-	VPANDN       bf0_q5<>+0(SB), Y8, Y8
+	VPAND        b10_q5<>+0(SB), Y8, Y8
 	VPOR         Y8, Y5, Y5
-	VPSIGNB      2(R10), Y5, Y5
-	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDUBSW   2(R10), Y5, Y5
+	VPSUBW       Y4, Y5, Y5
 	VPMADDWD     onesw<>+0(SB), Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VPERMILPS    $0x00, Y6, Y8
@@ -1952,10 +1952,10 @@ tileQ5_0_4x1AVX2_blocks:
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
-	VPANDN       bf0_q5<>+0(SB), Y8, Y8
+	VPAND        b10_q5<>+0(SB), Y8, Y8
 	VPOR         Y8, Y5, Y5
-	VPSIGNB      2(R10), Y5, Y5
-	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDUBSW   2(R10), Y5, Y5
+	VPSUBW       Y4, Y5, Y5
 	VPMADDWD     onesw<>+0(SB), Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VPERMILPS    $0x55, Y6, Y8
@@ -1968,10 +1968,10 @@ tileQ5_0_4x1AVX2_blocks:
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
-	VPANDN       bf0_q5<>+0(SB), Y8, Y8
+	VPAND        b10_q5<>+0(SB), Y8, Y8
 	VPOR         Y8, Y5, Y5
-	VPSIGNB      2(R10), Y5, Y5
-	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDUBSW   2(R10), Y5, Y5
+	VPSUBW       Y4, Y5, Y5
 	VPMADDWD     onesw<>+0(SB), Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VPERMILPS    $0xaa, Y6, Y8
@@ -1984,10 +1984,10 @@ tileQ5_0_4x1AVX2_blocks:
 	VPSHUFB      q5spread<>+0(SB), Y8, Y8
 	VPAND        q5bits<>+0(SB), Y8, Y8
 	VPCMPEQB     q5bits<>+0(SB), Y8, Y8
-	VPANDN       bf0_q5<>+0(SB), Y8, Y8
+	VPAND        b10_q5<>+0(SB), Y8, Y8
 	VPOR         Y8, Y5, Y5
-	VPSIGNB      2(R10), Y5, Y5
-	VPMADDUBSW   Y5, Y4, Y5
+	VPMADDUBSW   2(R10), Y5, Y5
+	VPSUBW       Y4, Y5, Y5
 	VPMADDWD     onesw<>+0(SB), Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VPERMILPS    $0xff, Y6, Y4
@@ -2050,8 +2050,8 @@ tileQ5_0_1x1AVX2_blocks:
 	JE           tileQ5_0_1x1AVX2_store
 	PREFETCHT0   (SI)
 	ADDQ         $0x00000016, SI
-	VMOVDQU      2(R9), Y1
-	VPSIGNB      Y1, Y1, Y1
+	VMOVDQU      b10_q5<>+0(SB), Y1
+	VPMADDUBSW   2(R9), Y1, Y1
 	VPBROADCASTW (R9), X2
 	VCVTPH2PS    X2, Y2
 	VMOVDQU      6(R8), X3
@@ -2062,12 +2062,12 @@ tileQ5_0_1x1AVX2_blocks:
 	VPSHUFB      q5spread<>+0(SB), Y5, Y5
 	VPAND        q5bits<>+0(SB), Y5, Y5
 	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
-	VPANDN       bf0_q5<>+0(SB), Y5, Y5
+	VPAND        b10_q5<>+0(SB), Y5, Y5
 	VPOR         Y5, Y4, Y4
 	VPBROADCASTW (R8), X3
 	VCVTPH2PS    X3, Y5
-	VPSIGNB      2(R9), Y4, Y4
-	VPMADDUBSW   Y4, Y1, Y4
+	VPMADDUBSW   2(R9), Y4, Y4
+	VPSUBW       Y1, Y4, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VMULPS       Y2, Y5, Y1
@@ -2135,7 +2135,7 @@ tileQ5_0_2x4AVX2_blocks:
 	VPSHUFB      q5spread<>+0(SB), Y10, Y10
 	VPAND        q5bits<>+0(SB), Y10, Y10
 	VPCMPEQB     q5bits<>+0(SB), Y10, Y10
-	VPANDN       bf0_q5<>+0(SB), Y10, Y10
+	VPAND        b10_q5<>+0(SB), Y10, Y10
 	VPOR         Y10, Y9, Y9
 	VPBROADCASTW (R12), X8
 	VCVTPH2PS    X8, Y10
@@ -2147,70 +2147,70 @@ tileQ5_0_2x4AVX2_blocks:
 	VPSHUFB      q5spread<>+0(SB), Y12, Y12
 	VPAND        q5bits<>+0(SB), Y12, Y12
 	VPCMPEQB     q5bits<>+0(SB), Y12, Y12
-	VPANDN       bf0_q5<>+0(SB), Y12, Y12
+	VPAND        b10_q5<>+0(SB), Y12, Y12
 	VPOR         Y12, Y11, Y11
 	VPBROADCASTW (R12)(CX*1), X8
 	VCVTPH2PS    X8, Y12
-	VMOVDQU      2(R13), Y13
-	VPSIGNB      Y13, Y13, Y13
+	VMOVDQU      b10_q5<>+0(SB), Y13
+	VPMADDUBSW   2(R13), Y13, Y13
 	VPBROADCASTW (R13), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R13), Y9, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13), Y9, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y0
-	VPSIGNB      2(R13), Y11, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13), Y11, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y4
-	VMOVDQU      2(R13)(BX*1), Y13
-	VPSIGNB      Y13, Y13, Y13
+	VMOVDQU      b10_q5<>+0(SB), Y13
+	VPMADDUBSW   2(R13)(BX*1), Y13, Y13
 	VPBROADCASTW (R13)(BX*1), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R13)(BX*1), Y9, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13)(BX*1), Y9, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y1
-	VPSIGNB      2(R13)(BX*1), Y11, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13)(BX*1), Y11, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y5
-	VMOVDQU      2(R13)(BX*2), Y13
-	VPSIGNB      Y13, Y13, Y13
+	VMOVDQU      b10_q5<>+0(SB), Y13
+	VPMADDUBSW   2(R13)(BX*2), Y13, Y13
 	VPBROADCASTW (R13)(BX*2), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R13)(BX*2), Y9, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13)(BX*2), Y9, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y10, Y16
 	VFMADD231PS  Y16, Y15, Y2
-	VPSIGNB      2(R13)(BX*2), Y11, Y15
-	VPMADDUBSW   Y15, Y13, Y15
+	VPMADDUBSW   2(R13)(BX*2), Y11, Y15
+	VPSUBW       Y13, Y15, Y15
 	VPMADDWD     onesw<>+0(SB), Y15, Y15
 	VCVTDQ2PS    Y15, Y15
 	VMULPS       Y14, Y12, Y13
 	VFMADD231PS  Y13, Y15, Y6
-	VMOVDQU      2(R13)(DI*1), Y13
-	VPSIGNB      Y13, Y13, Y13
+	VMOVDQU      b10_q5<>+0(SB), Y13
+	VPMADDUBSW   2(R13)(DI*1), Y13, Y13
 	VPBROADCASTW (R13)(DI*1), X8
 	VCVTPH2PS    X8, Y14
-	VPSIGNB      2(R13)(DI*1), Y9, Y9
-	VPMADDUBSW   Y9, Y13, Y9
+	VPMADDUBSW   2(R13)(DI*1), Y9, Y9
+	VPSUBW       Y13, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y14, Y10, Y10
 	VFMADD231PS  Y10, Y9, Y3
-	VPSIGNB      2(R13)(DI*1), Y11, Y9
-	VPMADDUBSW   Y9, Y13, Y9
+	VPMADDUBSW   2(R13)(DI*1), Y11, Y9
+	VPSUBW       Y13, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y14, Y12, Y10
@@ -2309,46 +2309,46 @@ tileQ5_0_1x4AVX2_blocks:
 	VPSHUFB      q5spread<>+0(SB), Y6, Y6
 	VPAND        q5bits<>+0(SB), Y6, Y6
 	VPCMPEQB     q5bits<>+0(SB), Y6, Y6
-	VPANDN       bf0_q5<>+0(SB), Y6, Y6
+	VPAND        b10_q5<>+0(SB), Y6, Y6
 	VPOR         Y6, Y5, Y5
 	VPBROADCASTW (R12), X4
 	VCVTPH2PS    X4, Y6
-	VMOVDQU      2(R13), Y7
-	VPSIGNB      Y7, Y7, Y7
+	VMOVDQU      b10_q5<>+0(SB), Y7
+	VPMADDUBSW   2(R13), Y7, Y7
 	VPBROADCASTW (R13), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R13), Y5, Y9
-	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDUBSW   2(R13), Y5, Y9
+	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y0
-	VMOVDQU      2(R13)(BX*1), Y7
-	VPSIGNB      Y7, Y7, Y7
+	VMOVDQU      b10_q5<>+0(SB), Y7
+	VPMADDUBSW   2(R13)(BX*1), Y7, Y7
 	VPBROADCASTW (R13)(BX*1), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R13)(BX*1), Y5, Y9
-	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDUBSW   2(R13)(BX*1), Y5, Y9
+	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y1
-	VMOVDQU      2(R13)(BX*2), Y7
-	VPSIGNB      Y7, Y7, Y7
+	VMOVDQU      b10_q5<>+0(SB), Y7
+	VPMADDUBSW   2(R13)(BX*2), Y7, Y7
 	VPBROADCASTW (R13)(BX*2), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R13)(BX*2), Y5, Y9
-	VPMADDUBSW   Y9, Y7, Y9
+	VPMADDUBSW   2(R13)(BX*2), Y5, Y9
+	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y2
-	VMOVDQU      2(R13)(DI*1), Y7
-	VPSIGNB      Y7, Y7, Y7
+	VMOVDQU      b10_q5<>+0(SB), Y7
+	VPMADDUBSW   2(R13)(DI*1), Y7, Y7
 	VPBROADCASTW (R13)(DI*1), X4
 	VCVTPH2PS    X4, Y8
-	VPSIGNB      2(R13)(DI*1), Y5, Y5
-	VPMADDUBSW   Y5, Y7, Y5
+	VPMADDUBSW   2(R13)(DI*1), Y5, Y5
+	VPSUBW       Y7, Y5, Y5
 	VPMADDWD     onesw<>+0(SB), Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VMULPS       Y8, Y6, Y6

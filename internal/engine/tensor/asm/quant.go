@@ -50,8 +50,8 @@ func nibbles(m Mem, m0f Op) VecVirtual {
 }
 
 func genQ4_0() {
-	m0f := byteMem("b0f_q4", 0x0f)
-	block32Kernels(block32Type{name: "Q4_0", wsize: sizeQ4_0, mode: offset8, setup: func() func(Mem) (VecVirtual, Op) {
+	m0f, m8 := byteMem("b0f_q4", 0x0f), byteMem("b08_q4", 8)
+	block32Kernels(block32Type{name: "Q4_0", wsize: sizeQ4_0, mode: offset, offset: m8, setup: func() func(Mem) (VecVirtual, Op) {
 		return func(wm Mem) (VecVirtual, Op) {
 			q := nibbles(wm.Offset(2), m0f) // the value is q-8
 			return q, q
@@ -60,8 +60,8 @@ func genQ4_0() {
 }
 
 func genQ5_0() {
-	m0f, mf0 := byteMem("b0f_q5", 0x0f), byteMem("bf0_q5", 0xf0)
-	block32Kernels(block32Type{name: "Q5_0", wsize: sizeQ5_0, mode: signX, setup: func() func(Mem) (VecVirtual, Op) {
+	m0f, m10 := byteMem("b0f_q5", 0x0f), byteMem("b10_q5", 0x10)
+	block32Kernels(block32Type{name: "Q5_0", wsize: sizeQ5_0, mode: offset, offset: m10, setup: func() func(Mem) (VecVirtual, Op) {
 		return func(wm Mem) (VecVirtual, Op) {
 			q := nibbles(wm.Offset(6), m0f)
 			// Spread the 32 high bits to 32 bytes: 0xff where set.
@@ -70,9 +70,8 @@ func genQ5_0() {
 			VPSHUFB(q5Spread, h, h)
 			VPAND(q5Bits, h, h)
 			VPCMPEQB(q5Bits, h, h)
-			// value-16 is nibble-16 without the bit and nibble with it;
-			// as a signed byte, nibble-16 is nibble | 0xf0.
-			VPANDN(mf0, h, h)
+			// The value is (nibble | bit<<4) - 16.
+			VPAND(m10, h, h)
 			VPOR(h, q, q)
 			return q, q
 		}

@@ -35,8 +35,10 @@ type block32Type struct {
 	// activations are taken from: the register itself, or (Q8_0) the
 	// weight bytes in memory, which saves a register.
 	setup func() func(wm Mem) (q VecVirtual, sign Op)
-	// mode says how the signed products are formed (see tileBlock).
-	mode weightMode
+	// mode says how the signed products are formed (see tileBlock);
+	// offset, with mode offset, is a 32-byte constant of the value o.
+	mode   weightMode
+	offset Mem
 }
 
 // weightMode is how a tile kernel multiplies weight and activation bytes.
@@ -45,24 +47,18 @@ type weightMode int
 const (
 	signW   weightMode = iota // |w| times x with w's signs
 	signX                     // |x| times w with x's signs; |w| < 128
-	offset8                   // unsigned nibbles q times x, minus 8·x
+	offset                    // unsigned q times x, minus offset·x
 )
 
 // onesWMem is a 32-byte constant of int16 ones, used as a memory operand
 // of VPMADDWD so that it takes no register.
 var onesWMem Mem
 
-// eightsMem is a 32-byte constant of bytes 8, for the Q4_0 offset.
-var eightsMem Mem
 
 func genOnes() {
 	onesWMem = GLOBL("onesw", RODATA|NOPTR)
 	for j := 0; j < 32; j += 2 {
 		DATA(j, U16(1))
-	}
-	eightsMem = GLOBL("eightsb", RODATA|NOPTR)
-	for j := 0; j < 32; j++ {
-		DATA(j, U8(8))
 	}
 }
 
@@ -78,9 +74,9 @@ func genOnes() {
 //   - signW (Q8_0): VPMADDUBSW(|w|, sign(x, w)), as ggml does.
 //   - signX (|w| < 128): VPMADDUBSW(|x|, sign(w, x)), which takes the
 //     activations' absolute value once per vector instead of once per row.
-//   - offset8 (Q4_0): the unpacked weights are the unsigned nibbles q and
-//     the value is q-8: VPMADDUBSW(q, x) - VPMADDUBSW(8, x), the second
-//     once per vector, which saves the sign operation per pair.
+//   - offset (Q4_0, Q5_0): the unpacked weights are unsigned, q, and the
+//     value is q-o (o = 8 or 16): VPMADDUBSW(q, x) - VPMADDUBSW(o, x), the
+//     second once per vector, which saves the sign operation per pair.
 //
 // With one vector and several rows, the rows' fp16 scales are converted
 // together and multiplied by the vector's at once; each row then takes
@@ -108,7 +104,7 @@ func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, a
 		return rowState{q, dw, sign, r}
 	}
 	type vecState struct {
-		x, dx VecVirtual // x: the activations (signW), |x| (signX) or 8·pair sums (offset8)
+		x, dx VecVirtual // x: the activations (signW), |x| (signX) or o·pair sums (offset)
 		m     Mem
 	}
 	loadVec := func(c int) vecState {
@@ -119,8 +115,8 @@ func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, a
 		case signX:
 			VMOVDQU(xm[c].Offset(2), x)
 			VPSIGNB(x, x, x) // |x|; the signs go onto the weights
-		case offset8:
-			VMOVDQU(eightsMem, x)
+		case offset:
+			VMOVDQU(t.offset, x)
 			VPMADDUBSW(xm[c].Offset(2), x, x)
 		}
 		dx := halfBroadcast(xm[c])
@@ -136,7 +132,7 @@ func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, a
 		case signX:
 			VPSIGNB(vs.m, rs.q, p)
 			VPMADDUBSW(p, vs.x, p)
-		case offset8:
+		case offset:
 			VPMADDUBSW(vs.m, rs.q, p)
 			VPSUBW(vs.x, p, p)
 		}
