@@ -45,15 +45,14 @@ type block32Type struct {
 type weightMode int
 
 const (
-	signW   weightMode = iota // |w| times x with w's signs
-	signX                     // |x| times w with x's signs; |w| < 128
-	offset                    // unsigned q times x, minus offset·x
+	signW  weightMode = iota // |w| times x with w's signs
+	signX                    // |x| times w with x's signs; |w| < 128
+	offset                   // unsigned q times x, minus offset·x
 )
 
 // onesWMem is a 32-byte constant of int16 ones, used as a memory operand
 // of VPMADDWD so that it takes no register.
 var onesWMem Mem
-
 
 func genOnes() {
 	onesWMem = GLOBL("onesw", RODATA|NOPTR)
