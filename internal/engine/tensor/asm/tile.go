@@ -17,12 +17,17 @@ import (
 //	for each block: acc = fma(d_w·d_x, float(int32 lane sums), acc)
 //	result = ((a0+a4)+(a1+a5)) + ((a2+a6)+(a3+a7))
 //
-// where the eight int32 lane sums of a block are VPMADDWD(1, VPMADDUBSW(|w|,
-// sign(x, w))), each the exact sum of four products. A tile kernel
-// computes R weight rows × C activation vectors with one accumulator per
-// (row, vector) pair; each weight block is unpacked, made absolute and its
-// scale converted once for the C vectors, each activation block loaded
+// where the eight int32 lane sums of a block are each the exact sum of
+// four products w·x (VPMADDUBSW, then VPMADDWD with ones; see tileBlock),
+// for activations in -127..127 as QuantizeActivations makes them. A tile
+// kernel computes R weight rows × C activation vectors with one
+// accumulator per (row, vector) pair; each weight block is unpacked and
+// its scale converted once for the C vectors, each activation block loaded
 // and its scale converted once for the R rows.
+//
+// The old one-row kernels kept two accumulators (even and odd blocks) per
+// row; one per pair is enough now that a tile has several independent
+// FMA chains, and it is what the 1×1 kernel (DotFunc) does too.
 
 // block32Type describes a 32-value block weight type for the tile
 // generator.
@@ -46,7 +51,6 @@ type weightMode int
 
 const (
 	signW  weightMode = iota // |w| times x with w's signs
-	signX                    // |x| times w with x's signs; |w| < 128
 	offset                   // unsigned q times x, minus offset·x
 )
 
@@ -71,8 +75,6 @@ func genOnes() {
 // saturate), so the modes agree bit for bit:
 //
 //   - signW (Q8_0): VPMADDUBSW(|w|, sign(x, w)), as ggml does.
-//   - signX (|w| < 128): VPMADDUBSW(|x|, sign(w, x)), which takes the
-//     activations' absolute value once per vector instead of once per row.
 //   - offset (Q4_0, Q5_0): the unpacked weights are unsigned, q, and the
 //     value is q-o (o = 8 or 16): VPMADDUBSW(q, x) - VPMADDUBSW(o, x), the
 //     second once per vector, which saves the sign operation per pair.
@@ -103,7 +105,7 @@ func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, a
 		return rowState{q, dw, sign, r}
 	}
 	type vecState struct {
-		x, dx VecVirtual // x: the activations (signW), |x| (signX) or o·pair sums (offset)
+		x, dx VecVirtual // x: the activations (signW) or o·pair sums (offset)
 		m     Mem
 	}
 	loadVec := func(c int) vecState {
@@ -111,9 +113,6 @@ func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, a
 		switch t.mode {
 		case signW:
 			VMOVDQU(xm[c].Offset(2), x)
-		case signX:
-			VMOVDQU(xm[c].Offset(2), x)
-			VPSIGNB(x, x, x) // |x|; the signs go onto the weights
 		case offset:
 			VMOVDQU(t.offset, x)
 			VPMADDUBSW(xm[c].Offset(2), x, x)
@@ -128,9 +127,6 @@ func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, a
 		case signW:
 			VPSIGNB(rs.sign, vs.x, p)
 			VPMADDUBSW(p, rs.q, p)
-		case signX:
-			VPSIGNB(vs.m, rs.q, p)
-			VPMADDUBSW(p, vs.x, p)
 		case offset:
 			VPMADDUBSW(vs.m, rs.q, p)
 			VPSUBW(vs.x, p, p)
