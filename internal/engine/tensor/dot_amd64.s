@@ -772,7 +772,7 @@ TEXT ·tileQ8_0_4x1AVX2(SB), NOSPLIT, $0-112
 	LEAQ (CX)(CX*2), DX
 	MOVQ y_base+72(FP), BX
 	MOVQ rows+104(FP), SI
-	LEAQ 4096(AX), DI
+	LEAQ (AX)(CX*4), DI
 
 tileQ8_0_4x1AVX2_rows:
 	CMPQ  SI, $0x00000000
@@ -878,44 +878,41 @@ tileQ8_0_4x1AVX2_done:
 	RET
 
 // func tileQ8_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3, MMX+
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·tileQ8_0_1x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ rows+104(FP), BX
-	LEAQ 1024(AX), SI
 
 tileQ8_0_1x1AVX2_rows:
 	CMPQ  BX, $0x00000000
 	JE    tileQ8_0_1x1AVX2_done
 	VPXOR Y0, Y0, Y0
-	MOVQ  n+0(FP), DI
-	SHRQ  $0x05, DI
-	MOVQ  AX, R8
-	MOVQ  x_base+40(FP), R9
+	MOVQ  n+0(FP), SI
+	SHRQ  $0x05, SI
+	MOVQ  AX, DI
+	MOVQ  x_base+40(FP), R8
 
 tileQ8_0_1x1AVX2_blocks:
-	CMPQ         DI, $0x00000000
+	CMPQ         SI, $0x00000000
 	JE           tileQ8_0_1x1AVX2_store
-	PREFETCHT0   (SI)
-	ADDQ         $0x00000022, SI
-	VMOVDQU      2(R9), Y1
-	VPBROADCASTW (R9), X2
+	VMOVDQU      2(R8), Y1
+	VPBROADCASTW (R8), X2
 	VCVTPH2PS    X2, Y2
-	VMOVDQU      2(R8), Y3
+	VMOVDQU      2(DI), Y3
 	VPSIGNB      Y3, Y3, Y3
-	VPBROADCASTW (R8), X4
+	VPBROADCASTW (DI), X4
 	VCVTPH2PS    X4, Y4
-	VPSIGNB      2(R8), Y1, Y1
+	VPSIGNB      2(DI), Y1, Y1
 	VPMADDUBSW   Y1, Y3, Y1
 	VPMADDWD     onesw<>+0(SB), Y1, Y1
 	VCVTDQ2PS    Y1, Y1
 	VMULPS       Y2, Y4, Y2
 	VFMADD231PS  Y2, Y1, Y0
+	ADDQ         $0x00000022, DI
 	ADDQ         $0x00000022, R8
-	ADDQ         $0x00000022, R9
-	DECQ         DI
+	DECQ         SI
 	JMP          tileQ8_0_1x1AVX2_blocks
 
 tileQ8_0_1x1AVX2_store:
@@ -945,7 +942,7 @@ TEXT ·tileQ8_0_2x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
-	LEAQ 2048(AX), R10
+	LEAQ (AX)(CX*2), R10
 
 tileQ8_0_2x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -1093,7 +1090,7 @@ tileQ8_0_2x4AVX2_done:
 	RET
 
 // func tileQ8_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3, MMX+
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·tileQ8_0_1x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
@@ -1104,7 +1101,6 @@ TEXT ·tileQ8_0_1x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
-	LEAQ 1024(AX), R10
 
 tileQ8_0_1x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -1113,59 +1109,57 @@ tileQ8_0_1x4AVX2_rows:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), R11
-	SHRQ  $0x05, R11
-	MOVQ  AX, R12
-	MOVQ  x_base+40(FP), R13
+	MOVQ  n+0(FP), R10
+	SHRQ  $0x05, R10
+	MOVQ  AX, R11
+	MOVQ  x_base+40(FP), R12
 
 tileQ8_0_1x4AVX2_blocks:
-	CMPQ         R11, $0x00000000
+	CMPQ         R10, $0x00000000
 	JE           tileQ8_0_1x4AVX2_store
-	PREFETCHT0   (R10)
-	ADDQ         $0x00000022, R10
-	VMOVDQU      2(R12), Y4
+	VMOVDQU      2(R11), Y4
 	VPSIGNB      Y4, Y4, Y4
-	VPBROADCASTW (R12), X5
+	VPBROADCASTW (R11), X5
 	VCVTPH2PS    X5, Y5
-	VMOVDQU      2(R13), Y6
-	VPBROADCASTW (R13), X7
+	VMOVDQU      2(R12), Y6
+	VPBROADCASTW (R12), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R12), Y6, Y6
+	VPSIGNB      2(R11), Y6, Y6
 	VPMADDUBSW   Y6, Y4, Y6
 	VPMADDWD     onesw<>+0(SB), Y6, Y6
 	VCVTDQ2PS    Y6, Y6
 	VMULPS       Y7, Y5, Y7
 	VFMADD231PS  Y7, Y6, Y0
-	VMOVDQU      2(R13)(BX*1), Y6
-	VPBROADCASTW (R13)(BX*1), X7
+	VMOVDQU      2(R12)(BX*1), Y6
+	VPBROADCASTW (R12)(BX*1), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R12), Y6, Y6
+	VPSIGNB      2(R11), Y6, Y6
 	VPMADDUBSW   Y6, Y4, Y6
 	VPMADDWD     onesw<>+0(SB), Y6, Y6
 	VCVTDQ2PS    Y6, Y6
 	VMULPS       Y7, Y5, Y7
 	VFMADD231PS  Y7, Y6, Y1
-	VMOVDQU      2(R13)(BX*2), Y6
-	VPBROADCASTW (R13)(BX*2), X7
+	VMOVDQU      2(R12)(BX*2), Y6
+	VPBROADCASTW (R12)(BX*2), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R12), Y6, Y6
+	VPSIGNB      2(R11), Y6, Y6
 	VPMADDUBSW   Y6, Y4, Y6
 	VPMADDWD     onesw<>+0(SB), Y6, Y6
 	VCVTDQ2PS    Y6, Y6
 	VMULPS       Y7, Y5, Y7
 	VFMADD231PS  Y7, Y6, Y2
-	VMOVDQU      2(R13)(DI*1), Y6
-	VPBROADCASTW (R13)(DI*1), X7
+	VMOVDQU      2(R12)(DI*1), Y6
+	VPBROADCASTW (R12)(DI*1), X7
 	VCVTPH2PS    X7, Y7
-	VPSIGNB      2(R12), Y6, Y6
+	VPSIGNB      2(R11), Y6, Y6
 	VPMADDUBSW   Y6, Y4, Y6
 	VPMADDWD     onesw<>+0(SB), Y6, Y6
 	VCVTDQ2PS    Y6, Y6
 	VMULPS       Y7, Y5, Y4
 	VFMADD231PS  Y4, Y6, Y3
+	ADDQ         $0x00000022, R11
 	ADDQ         $0x00000022, R12
-	ADDQ         $0x00000022, R13
-	DECQ         R11
+	DECQ         R10
 	JMP          tileQ8_0_1x4AVX2_blocks
 
 tileQ8_0_1x4AVX2_store:
@@ -1316,7 +1310,7 @@ TEXT ·tileQ4_0_4x1AVX2(SB), NOSPLIT, $0-112
 	LEAQ (CX)(CX*2), DX
 	MOVQ y_base+72(FP), BX
 	MOVQ rows+104(FP), SI
-	LEAQ 4096(AX), DI
+	LEAQ (AX)(CX*4), DI
 
 tileQ4_0_4x1AVX2_rows:
 	CMPQ  SI, $0x00000000
@@ -1430,47 +1424,44 @@ tileQ4_0_4x1AVX2_done:
 	RET
 
 // func tileQ4_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3, MMX+
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·tileQ4_0_1x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ rows+104(FP), BX
-	LEAQ 1024(AX), SI
 
 tileQ4_0_1x1AVX2_rows:
 	CMPQ  BX, $0x00000000
 	JE    tileQ4_0_1x1AVX2_done
 	VPXOR Y0, Y0, Y0
-	MOVQ  n+0(FP), DI
-	SHRQ  $0x05, DI
-	MOVQ  AX, R8
-	MOVQ  x_base+40(FP), R9
+	MOVQ  n+0(FP), SI
+	SHRQ  $0x05, SI
+	MOVQ  AX, DI
+	MOVQ  x_base+40(FP), R8
 
 tileQ4_0_1x1AVX2_blocks:
-	CMPQ         DI, $0x00000000
+	CMPQ         SI, $0x00000000
 	JE           tileQ4_0_1x1AVX2_store
-	PREFETCHT0   (SI)
-	ADDQ         $0x00000012, SI
 	VMOVDQU      b08_q4<>+0(SB), Y1
-	VPMADDUBSW   2(R9), Y1, Y1
-	VPBROADCASTW (R9), X2
+	VPMADDUBSW   2(R8), Y1, Y1
+	VPBROADCASTW (R8), X2
 	VCVTPH2PS    X2, Y2
-	VMOVDQU      2(R8), X3
+	VMOVDQU      2(DI), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y4
 	VPAND        b0f_q4<>+0(SB), Y4, Y4
-	VPBROADCASTW (R8), X3
+	VPBROADCASTW (DI), X3
 	VCVTPH2PS    X3, Y5
-	VPMADDUBSW   2(R9), Y4, Y4
+	VPMADDUBSW   2(R8), Y4, Y4
 	VPSUBW       Y1, Y4, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VMULPS       Y2, Y5, Y1
 	VFMADD231PS  Y1, Y4, Y0
-	ADDQ         $0x00000012, R8
-	ADDQ         $0x00000022, R9
-	DECQ         DI
+	ADDQ         $0x00000012, DI
+	ADDQ         $0x00000022, R8
+	DECQ         SI
 	JMP          tileQ4_0_1x1AVX2_blocks
 
 tileQ4_0_1x1AVX2_store:
@@ -1500,7 +1491,7 @@ TEXT ·tileQ4_0_2x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
-	LEAQ 2048(AX), R10
+	LEAQ (AX)(CX*2), R10
 
 tileQ4_0_2x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -1655,7 +1646,7 @@ tileQ4_0_2x4AVX2_done:
 	RET
 
 // func tileQ4_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3, MMX+
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·tileQ4_0_1x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
@@ -1666,7 +1657,6 @@ TEXT ·tileQ4_0_1x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
-	LEAQ 1024(AX), R10
 
 tileQ4_0_1x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -1675,65 +1665,63 @@ tileQ4_0_1x4AVX2_rows:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), R11
-	SHRQ  $0x05, R11
-	MOVQ  AX, R12
-	MOVQ  x_base+40(FP), R13
+	MOVQ  n+0(FP), R10
+	SHRQ  $0x05, R10
+	MOVQ  AX, R11
+	MOVQ  x_base+40(FP), R12
 
 tileQ4_0_1x4AVX2_blocks:
-	CMPQ         R11, $0x00000000
+	CMPQ         R10, $0x00000000
 	JE           tileQ4_0_1x4AVX2_store
-	PREFETCHT0   (R10)
-	ADDQ         $0x00000012, R10
-	VMOVDQU      2(R12), X4
+	VMOVDQU      2(R11), X4
 	VPSRLW       $0x04, X4, X5
 	VINSERTI128  $0x01, X5, Y4, Y5
 	VPAND        b0f_q4<>+0(SB), Y5, Y5
-	VPBROADCASTW (R12), X4
+	VPBROADCASTW (R11), X4
 	VCVTPH2PS    X4, Y6
 	VMOVDQU      b08_q4<>+0(SB), Y7
-	VPMADDUBSW   2(R13), Y7, Y7
-	VPBROADCASTW (R13), X4
+	VPMADDUBSW   2(R12), Y7, Y7
+	VPBROADCASTW (R12), X4
 	VCVTPH2PS    X4, Y8
-	VPMADDUBSW   2(R13), Y5, Y9
+	VPMADDUBSW   2(R12), Y5, Y9
 	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y0
 	VMOVDQU      b08_q4<>+0(SB), Y7
-	VPMADDUBSW   2(R13)(BX*1), Y7, Y7
-	VPBROADCASTW (R13)(BX*1), X4
+	VPMADDUBSW   2(R12)(BX*1), Y7, Y7
+	VPBROADCASTW (R12)(BX*1), X4
 	VCVTPH2PS    X4, Y8
-	VPMADDUBSW   2(R13)(BX*1), Y5, Y9
+	VPMADDUBSW   2(R12)(BX*1), Y5, Y9
 	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y1
 	VMOVDQU      b08_q4<>+0(SB), Y7
-	VPMADDUBSW   2(R13)(BX*2), Y7, Y7
-	VPBROADCASTW (R13)(BX*2), X4
+	VPMADDUBSW   2(R12)(BX*2), Y7, Y7
+	VPBROADCASTW (R12)(BX*2), X4
 	VCVTPH2PS    X4, Y8
-	VPMADDUBSW   2(R13)(BX*2), Y5, Y9
+	VPMADDUBSW   2(R12)(BX*2), Y5, Y9
 	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y2
 	VMOVDQU      b08_q4<>+0(SB), Y7
-	VPMADDUBSW   2(R13)(DI*1), Y7, Y7
-	VPBROADCASTW (R13)(DI*1), X4
+	VPMADDUBSW   2(R12)(DI*1), Y7, Y7
+	VPBROADCASTW (R12)(DI*1), X4
 	VCVTPH2PS    X4, Y8
-	VPMADDUBSW   2(R13)(DI*1), Y5, Y5
+	VPMADDUBSW   2(R12)(DI*1), Y5, Y5
 	VPSUBW       Y7, Y5, Y5
 	VPMADDWD     onesw<>+0(SB), Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VMULPS       Y8, Y6, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	ADDQ         $0x00000012, R12
-	ADDQ         $0x00000022, R13
-	DECQ         R11
+	ADDQ         $0x00000012, R11
+	ADDQ         $0x00000022, R12
+	DECQ         R10
 	JMP          tileQ4_0_1x4AVX2_blocks
 
 tileQ4_0_1x4AVX2_store:
@@ -1890,7 +1878,7 @@ TEXT ·tileQ5_0_4x1AVX2(SB), NOSPLIT, $0-112
 	LEAQ (CX)(CX*2), DX
 	MOVQ y_base+72(FP), BX
 	MOVQ rows+104(FP), SI
-	LEAQ 4096(AX), DI
+	LEAQ (AX)(CX*4), DI
 
 tileQ5_0_4x1AVX2_rows:
 	CMPQ  SI, $0x00000000
@@ -2028,53 +2016,50 @@ tileQ5_0_4x1AVX2_done:
 	RET
 
 // func tileQ5_0_1x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3, MMX+
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·tileQ5_0_1x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ rows+104(FP), BX
-	LEAQ 1024(AX), SI
 
 tileQ5_0_1x1AVX2_rows:
 	CMPQ  BX, $0x00000000
 	JE    tileQ5_0_1x1AVX2_done
 	VPXOR Y0, Y0, Y0
-	MOVQ  n+0(FP), DI
-	SHRQ  $0x05, DI
-	MOVQ  AX, R8
-	MOVQ  x_base+40(FP), R9
+	MOVQ  n+0(FP), SI
+	SHRQ  $0x05, SI
+	MOVQ  AX, DI
+	MOVQ  x_base+40(FP), R8
 
 tileQ5_0_1x1AVX2_blocks:
-	CMPQ         DI, $0x00000000
+	CMPQ         SI, $0x00000000
 	JE           tileQ5_0_1x1AVX2_store
-	PREFETCHT0   (SI)
-	ADDQ         $0x00000016, SI
 	VMOVDQU      b10_q5<>+0(SB), Y1
-	VPMADDUBSW   2(R9), Y1, Y1
-	VPBROADCASTW (R9), X2
+	VPMADDUBSW   2(R8), Y1, Y1
+	VPBROADCASTW (R8), X2
 	VCVTPH2PS    X2, Y2
-	VMOVDQU      6(R8), X3
+	VMOVDQU      6(DI), X3
 	VPSRLW       $0x04, X3, X4
 	VINSERTI128  $0x01, X4, Y3, Y4
 	VPAND        b0f_q5<>+0(SB), Y4, Y4
-	VPBROADCASTD 2(R8), Y5
+	VPBROADCASTD 2(DI), Y5
 	VPSHUFB      q5spread<>+0(SB), Y5, Y5
 	VPAND        q5bits<>+0(SB), Y5, Y5
 	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
 	VPAND        b10_q5<>+0(SB), Y5, Y5
 	VPOR         Y5, Y4, Y4
-	VPBROADCASTW (R8), X3
+	VPBROADCASTW (DI), X3
 	VCVTPH2PS    X3, Y5
-	VPMADDUBSW   2(R9), Y4, Y4
+	VPMADDUBSW   2(R8), Y4, Y4
 	VPSUBW       Y1, Y4, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VMULPS       Y2, Y5, Y1
 	VFMADD231PS  Y1, Y4, Y0
-	ADDQ         $0x00000016, R8
-	ADDQ         $0x00000022, R9
-	DECQ         DI
+	ADDQ         $0x00000016, DI
+	ADDQ         $0x00000022, R8
+	DECQ         SI
 	JMP          tileQ5_0_1x1AVX2_blocks
 
 tileQ5_0_1x1AVX2_store:
@@ -2104,7 +2089,7 @@ TEXT ·tileQ5_0_2x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
-	LEAQ 2048(AX), R10
+	LEAQ (AX)(CX*2), R10
 
 tileQ5_0_2x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -2271,7 +2256,7 @@ tileQ5_0_2x4AVX2_done:
 	RET
 
 // func tileQ5_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C, FMA3, MMX+
+// Requires: AVX, AVX2, F16C, FMA3
 TEXT ·tileQ5_0_1x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
@@ -2282,7 +2267,6 @@ TEXT ·tileQ5_0_1x4AVX2(SB), NOSPLIT, $0-112
 	LEAQ (BX)(BX*2), DI
 	LEAQ (SI)(SI*2), R8
 	MOVQ rows+104(FP), R9
-	LEAQ 1024(AX), R10
 
 tileQ5_0_1x4AVX2_rows:
 	CMPQ  R9, $0x00000000
@@ -2291,71 +2275,69 @@ tileQ5_0_1x4AVX2_rows:
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), R11
-	SHRQ  $0x05, R11
-	MOVQ  AX, R12
-	MOVQ  x_base+40(FP), R13
+	MOVQ  n+0(FP), R10
+	SHRQ  $0x05, R10
+	MOVQ  AX, R11
+	MOVQ  x_base+40(FP), R12
 
 tileQ5_0_1x4AVX2_blocks:
-	CMPQ         R11, $0x00000000
+	CMPQ         R10, $0x00000000
 	JE           tileQ5_0_1x4AVX2_store
-	PREFETCHT0   (R10)
-	ADDQ         $0x00000016, R10
-	VMOVDQU      6(R12), X4
+	VMOVDQU      6(R11), X4
 	VPSRLW       $0x04, X4, X5
 	VINSERTI128  $0x01, X5, Y4, Y5
 	VPAND        b0f_q5<>+0(SB), Y5, Y5
-	VPBROADCASTD 2(R12), Y6
+	VPBROADCASTD 2(R11), Y6
 	VPSHUFB      q5spread<>+0(SB), Y6, Y6
 	VPAND        q5bits<>+0(SB), Y6, Y6
 	VPCMPEQB     q5bits<>+0(SB), Y6, Y6
 	VPAND        b10_q5<>+0(SB), Y6, Y6
 	VPOR         Y6, Y5, Y5
-	VPBROADCASTW (R12), X4
+	VPBROADCASTW (R11), X4
 	VCVTPH2PS    X4, Y6
 	VMOVDQU      b10_q5<>+0(SB), Y7
-	VPMADDUBSW   2(R13), Y7, Y7
-	VPBROADCASTW (R13), X4
+	VPMADDUBSW   2(R12), Y7, Y7
+	VPBROADCASTW (R12), X4
 	VCVTPH2PS    X4, Y8
-	VPMADDUBSW   2(R13), Y5, Y9
+	VPMADDUBSW   2(R12), Y5, Y9
 	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y0
 	VMOVDQU      b10_q5<>+0(SB), Y7
-	VPMADDUBSW   2(R13)(BX*1), Y7, Y7
-	VPBROADCASTW (R13)(BX*1), X4
+	VPMADDUBSW   2(R12)(BX*1), Y7, Y7
+	VPBROADCASTW (R12)(BX*1), X4
 	VCVTPH2PS    X4, Y8
-	VPMADDUBSW   2(R13)(BX*1), Y5, Y9
+	VPMADDUBSW   2(R12)(BX*1), Y5, Y9
 	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y1
 	VMOVDQU      b10_q5<>+0(SB), Y7
-	VPMADDUBSW   2(R13)(BX*2), Y7, Y7
-	VPBROADCASTW (R13)(BX*2), X4
+	VPMADDUBSW   2(R12)(BX*2), Y7, Y7
+	VPBROADCASTW (R12)(BX*2), X4
 	VCVTPH2PS    X4, Y8
-	VPMADDUBSW   2(R13)(BX*2), Y5, Y9
+	VPMADDUBSW   2(R12)(BX*2), Y5, Y9
 	VPSUBW       Y7, Y9, Y9
 	VPMADDWD     onesw<>+0(SB), Y9, Y9
 	VCVTDQ2PS    Y9, Y9
 	VMULPS       Y8, Y6, Y7
 	VFMADD231PS  Y7, Y9, Y2
 	VMOVDQU      b10_q5<>+0(SB), Y7
-	VPMADDUBSW   2(R13)(DI*1), Y7, Y7
-	VPBROADCASTW (R13)(DI*1), X4
+	VPMADDUBSW   2(R12)(DI*1), Y7, Y7
+	VPBROADCASTW (R12)(DI*1), X4
 	VCVTPH2PS    X4, Y8
-	VPMADDUBSW   2(R13)(DI*1), Y5, Y5
+	VPMADDUBSW   2(R12)(DI*1), Y5, Y5
 	VPSUBW       Y7, Y5, Y5
 	VPMADDWD     onesw<>+0(SB), Y5, Y5
 	VCVTDQ2PS    Y5, Y5
 	VMULPS       Y8, Y6, Y6
 	VFMADD231PS  Y6, Y5, Y3
-	ADDQ         $0x00000016, R12
-	ADDQ         $0x00000022, R13
-	DECQ         R11
+	ADDQ         $0x00000016, R11
+	ADDQ         $0x00000022, R12
+	DECQ         R10
 	JMP          tileQ5_0_1x4AVX2_blocks
 
 tileQ5_0_1x4AVX2_store:

@@ -52,6 +52,10 @@ var (
 	tilesQ5_0 = &block32Tiles{sizeQ5_0, tileQ5_0_4x1AVX2, tileQ5_0_1x1AVX2, tileQ5_0_2x4AVX2, tileQ5_0_1x4AVX2}
 )
 
+// longRow is the row length in bytes above which one-vector products use
+// the 1×1 tiles.
+const longRow = 2048
+
 // mat is the MatFunc of the type: vectors four at a time through the 2×4
 // tiles, the rest one at a time through the 4×1 tiles.
 func (t *block32Tiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
@@ -74,7 +78,13 @@ func (t *block32Tiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xst
 			}
 		}
 	}
+	// Rows of one vector at a time stream from memory: four interleaved
+	// long rows stream slower than one after another (see the generator's
+	// prefetchNext), while short ones gain from sharing the activations.
 	r := rows &^ 3
+	if n/32*t.wsize > longRow {
+		r = 0
+	}
 	for ; i < nx; i++ {
 		xi, yi := x[i*xstride:], y[i*ystride:]
 		if r > 0 {

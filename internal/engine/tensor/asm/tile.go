@@ -271,13 +271,17 @@ func genTile(t block32Type, R, C int) {
 	rows := Load(Param("rows"), GP64())
 	// Several rows at once are several interleaved streams, which the
 	// hardware prefetchers follow badly (here at least): pf walks through
-	// the rows in address order (they are contiguous in MatMul),
-	// R·prefetchAhead bytes ahead, at the rate the blocks are consumed.
-	// Prefetches past the end of w are harmless.
+	// the next group of R rows in address order (rows are contiguous in
+	// MatMul) while this group is computed, at the rate its blocks are
+	// consumed. Prefetches past the end of w are harmless.
 	var pf Register
-	if prefetchAhead > 0 {
+	if prefetchNext && R > 1 {
 		pf = GP64()
-		LEAQ(Mem{Base: w, Disp: prefetchAhead * R}, pf)
+		if R == 3 {
+			LEAQ(Mem{Base: w, Index: ws3, Scale: 1}, pf)
+		} else {
+			LEAQ(Mem{Base: w, Index: ws, Scale: uint8(R)}, pf)
+		}
 	}
 	unpack := t.setup()
 	acc := make([][]VecVirtual, R)
@@ -354,11 +358,13 @@ func genTile(t block32Type, R, C int) {
 	RET()
 }
 
-// prefetchAhead is how far ahead, in bytes per row of the tile, the tile
-// kernels prefetch the weights. Measured on a 144 MiB matrix (decode's
-// output head) with one vector: without it the 4×1 tile ran at a third
-// of the speed of the 1×1 one; with 1024 it is about 1.5 times faster.
-var prefetchAhead = 1024
+// prefetchNext makes the tile kernels prefetch the next group of rows.
+// Measured on a 144 MiB matrix of 952-byte rows (decode's output head)
+// with one vector: without it the 4×1 tile ran at a third of the speed of
+// the 1×1 one, with it at about the same speed or faster. (With rows of
+// 5 KB the 4×1 tile still streams at about 0.75 times the 1×1 one, so
+// the Go side uses the 1×1 tile for long rows.)
+var prefetchNext = true
 
 // tileShapes are the R×C tiles generated for every 32-value block type:
 // decode (one vector) and batched shapes, with the one-row shapes that
