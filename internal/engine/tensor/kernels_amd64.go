@@ -57,7 +57,8 @@ var (
 const longRow = 2048
 
 // mat is the MatFunc of the type: vectors four at a time through the 2×4
-// tiles, the rest one at a time through the 4×1 tiles.
+// tiles, the rest one at a time through the 4×1 tiles (1×1 for long
+// rows).
 func (t *block32Tiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
 	if n%32 != 0 {
 		panic("tensor: matrix kernel length is not a whole number of blocks")

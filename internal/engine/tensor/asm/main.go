@@ -6,12 +6,16 @@
 //
 // The dot kernels have the signature of tensor.DotFunc, func(n int, w, x
 // []byte) float32; the tile kernels (tile.go) compute several rows times
-// several vectors per call. All trust their arguments: the Go callers
-// check that w, x and the outputs hold what the kernel reads and writes. The int8 kernels follow the approach of ggml's AVX2
-// code: per block, VPMADDUBSW multiplies unsigned by signed bytes into int16
-// pairs (the signed weights are made unsigned with VPSIGNB, moving their
-// sign onto the activations), VPMADDWD widens to int32, and the int32 sums
-// are scaled in float.
+// several vectors per call, and the activation quantizers (act.go) encode
+// float32 activations as Q8_0 or Q8_K. All trust their arguments: the Go
+// callers check that the slices hold what the kernel reads and writes.
+//
+// The int8 kernels follow the approach of ggml's AVX2 code: per block,
+// VPMADDUBSW multiplies unsigned by signed bytes into int16 pairs (Q8_0
+// weights are made unsigned with VPSIGNB, moving their sign onto the
+// activations; Q4_0 and Q5_0 weights are unsigned with an offset, which
+// is subtracted per activation block), VPMADDWD widens to int32, and the
+// int32 sums are scaled in float.
 package main
 
 import (
