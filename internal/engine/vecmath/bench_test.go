@@ -164,3 +164,64 @@ func BenchmarkAttention(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAttentionGroup is one token of attention for the seven query
+// heads that share a KV head in qwen2.5-0.5b, over 512 positions: each
+// head over all positions in turn (perhead), or the heads interleaved
+// over blocks of 32 positions so that each block of keys and values is
+// read from L2 once (tiled), as the model does for long batches.
+func BenchmarkAttentionGroup(b *testing.B) {
+	const d, stride, heads, n, blk = 64, 128, 7, 512, 32
+	qs := benchFloats(d*heads, 1)
+	keys := benchFloats(n*stride, 1)
+	vals := benchFloats(n*stride, 1)
+	scores := make([]float32, n*heads)
+	out := make([]float32, d*heads)
+	scale := float32(1 / math.Sqrt(d))
+	b.Run("old", func(b *testing.B) {
+		for b.Loop() {
+			for h := range heads {
+				s, q := scores[h*n:(h+1)*n], qs[h*d:(h+1)*d]
+				for j := range s {
+					s[j] = tensor.DotF32s(q, keys[j*stride:]) * scale
+				}
+				oldSoftmax(s)
+				o := out[h*d : (h+1)*d]
+				clear(o)
+				for j, p := range s {
+					tensor.AxpyF32(o, p, vals[j*stride:])
+				}
+			}
+		}
+	})
+	b.Run("perhead", func(b *testing.B) {
+		for b.Loop() {
+			for h := range heads {
+				s := scores[h*n : (h+1)*n]
+				vecmath.Dots(s, qs[h*d:(h+1)*d], keys, stride, scale)
+				vecmath.Softmax(s)
+				o := out[h*d : (h+1)*d]
+				clear(o)
+				vecmath.AddWeightedRows(o, s, vals, stride)
+			}
+		}
+	})
+	b.Run("tiled", func(b *testing.B) {
+		for b.Loop() {
+			for j := 0; j < n; j += blk {
+				for h := range heads {
+					vecmath.Dots(scores[h*n+j:h*n+j+blk], qs[h*d:(h+1)*d], keys[j*stride:], stride, scale)
+				}
+			}
+			for h := range heads {
+				vecmath.Softmax(scores[h*n : (h+1)*n])
+			}
+			clear(out)
+			for j := 0; j < n; j += blk {
+				for h := range heads {
+					vecmath.AddWeightedRows(out[h*d:(h+1)*d], scores[h*n+j:h*n+j+blk], vals[j*stride:], stride)
+				}
+			}
+		}
+	})
+}
