@@ -176,7 +176,9 @@ type Alt struct {
 //
 // The scratch space is allocated on first use and reused: at most about 20
 // bytes per vocabulary entry (a copy of the logits, their exponentials and a
-// candidate list), less when top_k is small.
+// candidate list), less when top_k is small, and none for greedy sampling
+// without logit_bias, penalties or logprobs. Reset keeps it for the next
+// sequence.
 type Sampler struct {
 	p       Params
 	vocab   int
@@ -192,7 +194,8 @@ type Sampler struct {
 	history []int32         // generated tokens, oldest first
 
 	// Per-call state.
-	work     []float32 // logits after bias, penalties and masks
+	work     []float32 // logits after bias, penalties and masks, when workOK
+	workOK   bool      // work holds this call's logits (see prepare)
 	maxLogit float32   // max of work
 	argmax   int32     // lowest id holding maxLogit
 	probs    []float32 // exp((work-maxLogit)*probsT), when probsOK
@@ -216,10 +219,40 @@ type cand struct {
 // New returns a sampler for a vocabulary of vocabSize tokens. If p is
 // invalid (see Params.Validate), every call to Sample returns the error.
 func New(p Params, vocabSize int) *Sampler {
-	s := &Sampler{p: p, vocab: vocabSize, err: p.Validate(vocabSize)}
-	seed := randomSeed()
+	s := new(Sampler)
+	s.init(p, vocabSize)
+	return s
+}
+
+// Reset makes s a sampler for p and a vocabulary of vocabSize tokens, as
+// New(p, vocabSize) would return, but keeps its scratch buffers (and the
+// storage of its token counts) for reuse when their size fits: a sampler
+// that served one sequence can serve the next without allocating again.
+// Reset gives exactly the tokens New would for the same parameters, seed
+// and logits.
+func (s *Sampler) Reset(p Params, vocabSize int) {
+	vocab, work, probs, blockSums := s.vocab, s.work, s.probs, s.blockSums
+	cand, alts := s.cand[:0], s.alts[:0]
+	counts, window, history := s.counts, s.window, s.history[:0]
+	clear(counts)
+	clear(window)
+	*s = Sampler{}
+	s.init(p, vocabSize)
+	if vocab == vocabSize {
+		s.work, s.probs, s.blockSums = work, probs, blockSums
+	}
+	s.cand, s.alts = cand, alts
+	s.counts, s.window, s.history = counts, window, history
+}
+
+// init sets s up as New documents; s must be the zero Sampler.
+func (s *Sampler) init(p Params, vocabSize int) {
+	s.p, s.vocab, s.err = p, vocabSize, p.Validate(vocabSize)
+	var seed int64
 	if p.Seed != nil {
 		seed = *p.Seed
+	} else {
+		seed = randomSeed()
 	}
 	s.rng = splitmix64{state: uint64(seed)}
 	s.greedy = true
@@ -237,7 +270,6 @@ func New(p Params, vocabSize int) *Sampler {
 	if p.RepetitionPenalty == 0 {
 		s.p.RepetitionPenalty = 1
 	}
-	return s
 }
 
 // Params returns the parameters the sampler was made with.
@@ -299,6 +331,9 @@ func (s *Sampler) sample(logits []float32, allowed func(int32) bool) (Token, err
 	}
 	id := s.choose()
 	if allowed != nil && !allowed(id) {
+		if !s.workOK {
+			s.fill(logits) // prepare only found the argmax
+		}
 		s.mask(allowed, id)
 		if s.argmax < 0 {
 			return Token{}, fmt.Errorf("sample: the constraint allows no token: %w", ErrNoToken)
@@ -314,14 +349,19 @@ func (s *Sampler) sample(logits []float32, allowed func(int32) bool) (Token, err
 
 // prepare copies logits into the scratch vector and applies logit_bias and
 // the penalties, then finds the maximum.
+//
+// When nothing of that can change the choice (greedy, no logit_bias, no
+// penalty that applies yet, no logprobs), it only finds the argmax, without
+// copying the logits (work is then not set, and workOK false).
 func (s *Sampler) prepare(logits []float32) {
-	if s.work == nil {
-		s.work = make([]float32, s.vocab)
-	}
-	w := s.work
 	s.probsOK = false
-	// Copy and scan in one pass; scan again only if something changed.
-	s.scan(logits)
+	if s.greedy && !s.p.Logprobs && !s.adjusts() {
+		s.workOK = false
+		s.maxLogit, s.argmax = argmaxClamped(logits)
+		return
+	}
+	s.fill(logits)
+	w := s.work
 	changed := false
 	for id, b := range s.p.LogitBias {
 		w[id] += b
@@ -349,9 +389,50 @@ func (s *Sampler) prepare(logits []float32) {
 			changed = true
 		}
 	}
+	// Scan again only if something changed.
 	if changed {
 		s.scan(w)
 	}
+}
+
+// fill copies and scans logits into work (see scan), allocating it once.
+func (s *Sampler) fill(logits []float32) {
+	if s.work == nil {
+		s.work = make([]float32, s.vocab)
+	}
+	s.scan(logits)
+	s.workOK = true
+}
+
+// adjusts reports whether prepare changes any logit now: a logit_bias, or
+// a penalty with generated tokens to apply to.
+func (s *Sampler) adjusts() bool {
+	if len(s.p.LogitBias) > 0 {
+		return true
+	}
+	if s.p.RepetitionPenalty != 1 && len(s.window) > 0 {
+		return true
+	}
+	return (s.p.FrequencyPenalty != 0 || s.p.PresencePenalty != 0) && len(s.counts) > 0
+}
+
+// argmaxClamped returns what scan records for src, without copying it: the
+// maximum (NaN counting as −Inf and +Inf as the largest float32) and the
+// lowest id holding it, or −1 if every logit is −Inf or NaN.
+func argmaxClamped(src []float32) (float32, int32) {
+	m, arg := float32(math.Inf(-1)), int32(-1)
+	for i, v := range src {
+		if v > m { // false for NaN
+			if v > math.MaxFloat32 {
+				if m == math.MaxFloat32 {
+					continue // +Inf ties with an earlier largest float32
+				}
+				v = math.MaxFloat32
+			}
+			m, arg = v, int32(i)
+		}
+	}
+	return m, arg
 }
 
 // scan copies src into work (src may be work itself), replacing NaN by −Inf
