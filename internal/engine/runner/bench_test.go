@@ -18,6 +18,21 @@ import (
 // when set, or a tiny random model with a vocabulary of 50257, so that the
 // per-token work outside the model is visible.
 func BenchmarkStreams(b *testing.B) {
+	params := sample.DefaultParams()
+	params.Temperature = 0
+	benchStreams(b, params)
+}
+
+// BenchmarkStreamsSampled is BenchmarkStreams with top_p sampling and a
+// frequency penalty instead of greedy decoding, so that every request's
+// sampler needs its vocabulary-sized buffers.
+func BenchmarkStreamsSampled(b *testing.B) {
+	params := sample.DefaultParams()
+	params.TopP, params.FrequencyPenalty = 0.9, 0.1
+	benchStreams(b, params)
+}
+
+func benchStreams(b *testing.B, params sample.Params) {
 	threads := 2
 	if s := os.Getenv("CERULEAN_BENCH_THREADS"); s != "" {
 		threads, _ = strconv.Atoi(s)
@@ -41,8 +56,6 @@ func BenchmarkStreams(b *testing.B) {
 				cancel()
 				<-done
 			}()
-			params := sample.DefaultParams()
-			params.Temperature = 0
 			tokens := 0
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {

@@ -160,6 +160,9 @@ type Runner struct {
 	fwd    model.Batch // the batch of a step, kept to spare an allocation
 	inStep []*seq
 	spare  [][]float32 // logits buffers of finished sequences, for reuse
+	// samplers are the samplers of finished sequences, kept for their
+	// vocabulary-sized scratch buffers (see newSampler).
+	samplers []*sample.Sampler
 	// squeezed is set when a preemption happened: no new admissions until
 	// a sequence ends and frees memory.
 	squeezed bool
@@ -258,15 +261,14 @@ func (r *Runner) Submit(ctx context.Context, req Request) (*Stream, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	st := newStream(cancel, len(req.Prompt))
 	s := &seq{
-		ctx:     sctx,
-		req:     req,
-		stream:  st,
-		limit:   limit,
-		tokens:  append(make([]int32, 0, len(req.Prompt)+min(req.MaxTokens, 256)+1), req.Prompt...),
-		sampler: sample.New(req.Params, r.vocab),
-		dec:     r.tok.NewDecoder(false),
-		stop:    sample.NewStopMatcher(req.Stops),
-		weight:  max(req.Weight, 1),
+		ctx:    sctx,
+		req:    req,
+		stream: st,
+		limit:  limit,
+		tokens: append(make([]int32, 0, len(req.Prompt)+min(req.MaxTokens, 256)+1), req.Prompt...),
+		dec:    r.tok.NewDecoder(false),
+		stop:   sample.NewStopMatcher(req.Stops),
+		weight: max(req.Weight, 1),
 	}
 	if req.Constraint != nil {
 		s.matcher = req.Constraint.Grammar.NewMatcher()

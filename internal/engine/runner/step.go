@@ -41,7 +41,7 @@ type seq struct {
 	cached  int
 	started bool
 
-	sampler *sample.Sampler
+	sampler *sample.Sampler  // nil until the first token is sampled
 	matcher *grammar.Matcher // nil without a constraint
 	dec     *tokenizer.Decoder
 	stop    *sample.StopMatcher
@@ -114,6 +114,23 @@ func (r *Runner) logitsBuf() []float32 {
 		return b
 	}
 	return make([]float32, r.vocab)
+}
+
+// newSampler returns a sampler for p: one of a finished sequence, reset,
+// or a new one. A sampler allocates its scratch buffers (up to about 20
+// bytes per vocabulary entry, depending on the parameters) on first use
+// and keeps them across Reset, so reusing one spares the garbage
+// collector those buffers per request; Reset samples exactly as a new
+// sampler would.
+func (r *Runner) newSampler(p sample.Params) *sample.Sampler {
+	if n := len(r.samplers); n > 0 {
+		sp := r.samplers[n-1]
+		r.samplers[n-1] = nil
+		r.samplers = r.samplers[:n-1]
+		sp.Reset(p, r.vocab)
+		return sp
+	}
+	return sample.New(p, r.vocab)
 }
 
 // reap drops the active sequences whose request is gone.
@@ -212,6 +229,9 @@ func (r *Runner) preempt(v *seq) {
 
 // next samples the sequence's next token from its logits and streams it.
 func (r *Runner) next(s *seq) {
+	if s.sampler == nil {
+		s.sampler = r.newSampler(s.req.Params)
+	}
 	tok, err := s.sampleNext()
 	if err != nil {
 		r.finish(s, Event{Err: fmt.Errorf("runner: sample: %w", err)})
@@ -283,6 +303,10 @@ func (r *Runner) finish(s *seq, e Event) {
 		r.spare = append(r.spare, s.logits)
 	}
 	s.logits = nil
+	if s.sampler != nil && len(r.samplers) < r.o.MaxSeqs {
+		r.samplers = append(r.samplers, s.sampler)
+	}
+	s.sampler = nil
 	s.fed = -1 // marks a finished sequence for compact
 	r.squeezed = false
 }
