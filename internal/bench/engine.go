@@ -23,8 +23,10 @@ type EngineOptions struct {
 	BandwidthFor time.Duration // measuring time (default 3s)
 	// Concurrency, if above 1, also runs that many streams through a
 	// runner at once, each generating Gen tokens after its own Prompt
-	// random tokens, and one stream alone, for comparison.
+	// random tokens, and one stream alone, for comparison: Rounds times
+	// (0 means DefaultRounds), alternating, one alone first in each round.
 	Concurrency int
+	Rounds      int
 	// TTFT measures the time to the first token of a fresh load: loading
 	// the model, a one-token prompt, the first token.
 	TTFT bool

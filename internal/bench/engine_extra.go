@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,13 +18,40 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/engine/sample"
 )
 
+// DefaultRounds is the number of rounds of the concurrency measurement
+// when EngineOptions.Rounds is 0.
+const DefaultRounds = 3
+
 // ConcurrencyResult compares Streams concurrent generations through a
-// runner with one alone, measured one after the other in the same run.
+// runner with one alone. On a machine shared with other work the speed
+// drifts between measurements, so they alternate: each of the Rounds runs
+// one stream alone and then Streams together, each stream with a fresh
+// random prompt, and the summary figures are medians over the rounds (of
+// an even number of rounds, the mean of the two middle ones).
+type ConcurrencyResult struct {
+	Streams int `json:"streams"`
+	// Rounds holds each round's measurements, in order.
+	Rounds []ConcurrencyRound `json:"rounds"`
+	// MedianSingleTokensPerSecond is the median of the rounds' single
+	// stream rates.
+	MedianSingleTokensPerSecond float64 `json:"median_single_tokens_per_second"`
+	// MedianAggregateTokensPerSecond is the median of the rounds'
+	// aggregate rates.
+	MedianAggregateTokensPerSecond float64 `json:"median_aggregate_tokens_per_second"`
+	// MedianRatio is the median of the rounds' ratios (each round's
+	// aggregate ÷ its own single rate), not the ratio of the two medians:
+	// a round's two measurements are close in time, so its ratio is the
+	// least disturbed by drift. MinRatio and MaxRatio show the spread.
+	MedianRatio float64 `json:"median_ratio"`
+	MinRatio    float64 `json:"min_ratio"`
+	MaxRatio    float64 `json:"max_ratio"`
+}
+
+// ConcurrencyRound is one round: one stream alone, then Streams together.
 // Rates count the tokens generated once every stream has its first token
 // (so prompt processing is left out), over the time from then to the last
 // token.
-type ConcurrencyResult struct {
-	Streams int `json:"streams"`
+type ConcurrencyRound struct {
 	// SingleTokensPerSecond is one stream's generation rate.
 	SingleTokensPerSecond float64 `json:"single_tokens_per_second"`
 	// AggregateTokensPerSecond is all Streams' generation rate together.
@@ -32,6 +60,44 @@ type ConcurrencyResult struct {
 	Ratio float64 `json:"ratio"`
 	// Generated counts the tokens of the concurrent run (EOG included).
 	Generated int `json:"generated_tokens"`
+}
+
+// summarize fills in the rounds' ratios and the medians over them.
+func summarize(streams int, rounds []ConcurrencyRound) *ConcurrencyResult {
+	res := &ConcurrencyResult{Streams: streams, Rounds: rounds}
+	if len(rounds) == 0 {
+		return res
+	}
+	single := make([]float64, len(rounds))
+	agg := make([]float64, len(rounds))
+	ratio := make([]float64, len(rounds))
+	for i := range rounds {
+		r := &rounds[i]
+		r.Ratio = 0
+		if r.SingleTokensPerSecond > 0 {
+			r.Ratio = r.AggregateTokensPerSecond / r.SingleTokensPerSecond
+		}
+		single[i], agg[i], ratio[i] = r.SingleTokensPerSecond, r.AggregateTokensPerSecond, r.Ratio
+	}
+	res.MedianSingleTokensPerSecond = median(single)
+	res.MedianAggregateTokensPerSecond = median(agg)
+	res.MedianRatio = median(ratio)
+	res.MinRatio, res.MaxRatio = slices.Min(ratio), slices.Max(ratio)
+	return res
+}
+
+// median returns the median of xs (the mean of the two middle values for
+// an even count, 0 for none), sorting xs.
+func median(xs []float64) float64 {
+	n := len(xs)
+	if n == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // processAge returns how long ago this process started, from
@@ -93,8 +159,9 @@ func firstToken(ctx context.Context, m *model.Model, start time.Time, r *EngineR
 	return nil
 }
 
-// concurrent measures one stream alone and then o.Concurrency streams
-// together through a runner on m.
+// concurrent measures o.Rounds (default DefaultRounds) rounds of one
+// stream alone and then o.Concurrency streams together through a runner
+// on m.
 func concurrent(ctx context.Context, m *model.Model, o EngineOptions) (*ConcurrencyResult, error) {
 	rn := runner.New(m, runner.Options{
 		MaxSeqs: o.Concurrency, ContextLength: o.Prompt + o.Gen + 1, PrefixCacheBytes: -1,
@@ -106,24 +173,29 @@ func concurrent(ctx context.Context, m *model.Model, o EngineOptions) (*Concurre
 		cancel()
 		<-done
 	}()
+	n := o.Rounds
+	if n <= 0 {
+		n = DefaultRounds
+	}
 	rng := rand.New(rand.NewPCG(o.Seed, 2))
-	single, _, err := streams(ctx, rn, rng, 1, o)
-	if err != nil {
-		return nil, err
+	rounds := make([]ConcurrencyRound, n)
+	for i := range rounds {
+		single, _, err := streams(ctx, rn, rng, 1, o)
+		if err != nil {
+			return nil, fmt.Errorf("round %d: %w", i+1, err)
+		}
+		agg, gen, err := streams(ctx, rn, rng, o.Concurrency, o)
+		if err != nil {
+			return nil, fmt.Errorf("round %d: %w", i+1, err)
+		}
+		rounds[i] = ConcurrencyRound{SingleTokensPerSecond: single, AggregateTokensPerSecond: agg, Generated: gen}
 	}
-	agg, n, err := streams(ctx, rn, rng, o.Concurrency, o)
-	if err != nil {
-		return nil, err
-	}
-	res := &ConcurrencyResult{Streams: o.Concurrency, SingleTokensPerSecond: single, AggregateTokensPerSecond: agg, Generated: n}
-	if single > 0 {
-		res.Ratio = agg / single
-	}
-	return res, nil
+	return summarize(o.Concurrency, rounds), nil
 }
 
-// streams runs k streams of o.Prompt random tokens and o.Gen generated
-// ones at once and returns their generation rate (see ConcurrencyResult)
+// streams runs k streams of o.Prompt fresh random tokens and o.Gen
+// generated ones at once and returns their generation rate (see
+// ConcurrencyRound)
 // and the tokens generated.
 func streams(ctx context.Context, rn *runner.Runner, rng *rand.Rand, k int, o EngineOptions) (float64, int, error) {
 	vocab := rn.Model().Config().VocabSize

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,10 +68,21 @@ func TestEngineExtras(t *testing.T) {
 				t.Errorf("bound %v, want %v", b.BoundTokensPerSecond, want)
 			}
 		}},
-		{"concurrency", EngineOptions{Concurrency: 3}, func(t *testing.T, r EngineResult) {
+		{"concurrency", EngineOptions{Concurrency: 3, Rounds: 2}, func(t *testing.T, r EngineResult) {
 			c := r.Concurrency
-			if c == nil || c.Streams != 3 || c.SingleTokensPerSecond <= 0 || c.AggregateTokensPerSecond <= 0 || c.Ratio <= 0 ||
-				c.Generated < 3 || c.Generated > 3*r.GenTokens {
+			if c == nil || c.Streams != 3 || len(c.Rounds) != 2 || c.MedianSingleTokensPerSecond <= 0 ||
+				c.MedianAggregateTokensPerSecond <= 0 || c.MedianRatio <= 0 || c.MinRatio > c.MedianRatio || c.MaxRatio < c.MedianRatio {
+				t.Fatalf("concurrency %+v", c)
+			}
+			for i, rd := range c.Rounds {
+				if rd.SingleTokensPerSecond <= 0 || rd.AggregateTokensPerSecond <= 0 || rd.Ratio <= 0 ||
+					rd.Generated < 3 || rd.Generated > 3*r.GenTokens {
+					t.Errorf("round %d: %+v", i+1, rd)
+				}
+			}
+		}},
+		{"concurrency default rounds", EngineOptions{Concurrency: 2}, func(t *testing.T, r EngineResult) {
+			if c := r.Concurrency; c == nil || len(c.Rounds) != DefaultRounds {
 				t.Errorf("concurrency %+v", c)
 			}
 		}},
@@ -192,5 +204,66 @@ func TestParseStatus(t *testing.T) {
 	}
 	if rss, anon, file := parseStatus([]byte("VmRSS: lots\nRssAnon:\n")); rss != 0 || anon != 0 || file != 0 {
 		t.Errorf("malformed: %d, %d, %d", rss, anon, file)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	type rates struct{ single, agg float64 }
+	for _, tc := range []struct {
+		name                       string
+		rounds                     []rates
+		ratios                     []float64 // per round
+		single, agg, ratio, lo, hi float64
+	}{
+		{"one", []rates{{40, 120}}, []float64{3}, 40, 120, 3, 3, 3},
+		{"odd", []rates{{40, 100}, {50, 100}, {20, 60}}, []float64{2.5, 2, 3}, 40, 100, 2.5, 2, 3},
+		{"median ratio is not ratio of medians", []rates{{10, 40}, {40, 60}, {20, 100}}, []float64{4, 1.5, 5}, 20, 60, 4, 1.5, 5},
+		{"even", []rates{{40, 80}, {20, 80}, {30, 120}, {50, 50}}, []float64{2, 4, 4, 1}, 35, 80, 3, 1, 4},
+		{"zero single", []rates{{0, 80}, {20, 40}}, []float64{0, 2}, 10, 60, 1, 0, 2},
+		{"none", nil, nil, 0, 0, 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rounds []ConcurrencyRound
+			for i, r := range tc.rounds {
+				rounds = append(rounds, ConcurrencyRound{SingleTokensPerSecond: r.single, AggregateTokensPerSecond: r.agg, Ratio: -1, Generated: i})
+			}
+			c := summarize(8, rounds)
+			if c.Streams != 8 || len(c.Rounds) != len(tc.rounds) {
+				t.Fatalf("result %+v", c)
+			}
+			for i, r := range c.Rounds {
+				if r.SingleTokensPerSecond != tc.rounds[i].single || r.AggregateTokensPerSecond != tc.rounds[i].agg || r.Generated != i {
+					t.Errorf("round %d changed: %+v", i, r)
+				}
+				if math.Abs(r.Ratio-tc.ratios[i]) > 1e-12 {
+					t.Errorf("round %d ratio %v, want %v", i, r.Ratio, tc.ratios[i])
+				}
+			}
+			got := []float64{c.MedianSingleTokensPerSecond, c.MedianAggregateTokensPerSecond, c.MedianRatio, c.MinRatio, c.MaxRatio}
+			want := []float64{tc.single, tc.agg, tc.ratio, tc.lo, tc.hi}
+			for i := range got {
+				if math.Abs(got[i]-want[i]) > 1e-12 {
+					t.Errorf("median single, median aggregate, median ratio, min, max = %v, want %v", got, want)
+					break
+				}
+			}
+		})
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		xs   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{5}, 5},
+		{[]float64{3, 1, 2}, 2},
+		{[]float64{4, 1, 3, 2}, 2.5},
+		{[]float64{7, 7, 1, 9, 7}, 7},
+	} {
+		if got := median(slices.Clone(tc.xs)); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.xs, got, tc.want)
+		}
 	}
 }

@@ -17,9 +17,9 @@ import (
 
 // benchCmd is `cerulean bench`: measurements that anyone can rerun.
 func (a *app) benchCmd() *cobra.Command {
-	o := bench.EngineOptions{Threads: runtime.NumCPU(), Prompt: 128, Gen: 32, Seed: 1}
+	o := bench.EngineOptions{Threads: runtime.NumCPU(), Prompt: 128, Gen: 32, Seed: 1, Rounds: bench.DefaultRounds}
 	cmd := &cobra.Command{
-		Use:   "bench --model FILE.gguf [--threads N] [--prompt N] [--gen N] [--bandwidth] [--concurrency N] [--ttft]",
+		Use:   "bench --model FILE.gguf [--threads N] [--prompt N] [--gen N] [--bandwidth] [--concurrency N [--rounds N]] [--ttft]",
 		Short: "Measure Cerulean on this machine",
 		Long: `With --model, load a GGUF file in the built-in engine and measure prompt
 processing (one Forward over --prompt random tokens, which the engine runs
@@ -45,19 +45,31 @@ rss_after_gen_bytes repeat the two RSS figures.
 In the same run, --bandwidth measures the memory read bandwidth of
 --threads goroutines and reports generation against the bound it sets
 (bandwidth ÷ bytes read per token: weights plus KV cache at the middle of
-the generation); --concurrency N runs N streams at once through the
-scheduler (each a --prompt prompt and --gen tokens) and one alone, and
-reports their aggregate generation rate and its ratio to the single
-stream's; --ttft reports the time from the start of loading (and from the
-start of the process) to the first token of a one-token prompt.
-Subcommands measure other parts.`,
+the generation); --concurrency N compares N streams at once through the
+scheduler with one stream alone (each stream a fresh --prompt of random
+tokens and --gen generated tokens); --ttft reports the time from the
+start of loading (and from the start of the process) to the first token
+of a one-token prompt. Subcommands measure other parts.
+
+Concurrency (JSON "concurrency"): on a shared machine the speed drifts
+between measurements, so --rounds rounds (default 3) each run one stream
+alone and then the N streams. A rate counts the tokens generated once
+every stream has its first token (prompt processing left out) over the
+time from then to the last token. Each of "rounds" holds
+single_tokens_per_second, aggregate_tokens_per_second (all N streams
+together), ratio (aggregate ÷ single of that round) and generated_tokens
+(of the N streams). median_single_tokens_per_second and
+median_aggregate_tokens_per_second are the medians of the rounds' rates;
+median_ratio is the median of the rounds' ratios (not the ratio of the
+two medians), min_ratio and max_ratio their range. The median of an even
+number of rounds is the mean of the middle two.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Model == "" {
 				return usageError{fmt.Errorf("give --model FILE.gguf, or a subcommand such as gateway")}
 			}
-			if o.Threads < 1 || o.Prompt < 1 || o.Gen < 0 || o.Concurrency < 0 {
-				return usageError{fmt.Errorf("--threads and --prompt must be at least 1, --gen and --concurrency at least 0")}
+			if o.Threads < 1 || o.Prompt < 1 || o.Gen < 0 || o.Concurrency < 0 || o.Rounds < 1 {
+				return usageError{fmt.Errorf("--threads, --prompt and --rounds must be at least 1, --gen and --concurrency at least 0")}
 			}
 			if o.Concurrency > 1 && o.Gen < 2 {
 				return usageError{fmt.Errorf("--concurrency needs --gen of at least 2")}
@@ -78,6 +90,7 @@ Subcommands measure other parts.`,
 	f.BoolVar(&o.Bandwidth, "bandwidth", false, "also measure memory bandwidth and the decode bound")
 	f.DurationVar(&o.BandwidthFor, "bandwidth-time", 3*time.Second, "time spent measuring bandwidth")
 	f.IntVar(&o.Concurrency, "concurrency", 0, "also run this many concurrent streams and one alone")
+	f.IntVar(&o.Rounds, "rounds", o.Rounds, "rounds of one stream alone then the concurrent streams")
 	f.BoolVar(&o.TTFT, "ttft", false, "also measure the time to first token of a fresh load")
 	cmd.AddCommand(a.benchGatewayCmd())
 	return cmd
@@ -108,7 +121,11 @@ func engineTable(w io.Writer, r bench.EngineResult) {
 		field(w, "Time to first token", fmt.Sprintf("%.3f s (%.3f s from process start)", r.TTFTSeconds, r.TTFTFromStartSeconds))
 	}
 	if c := r.Concurrency; c != nil {
-		field(w, "Concurrency", fmt.Sprintf("%d streams: %.1f tokens/s together, %.1f alone, ratio %.2f", c.Streams, c.AggregateTokensPerSecond, c.SingleTokensPerSecond, c.Ratio))
+		field(w, "Concurrency", fmt.Sprintf("%d streams, %d rounds: median %.1f tokens/s together, %.1f alone; median ratio of rounds %.2f (%.2f–%.2f)",
+			c.Streams, len(c.Rounds), c.MedianAggregateTokensPerSecond, c.MedianSingleTokensPerSecond, c.MedianRatio, c.MinRatio, c.MaxRatio))
+		for i, rd := range c.Rounds {
+			field(w, "  Round "+itoa(i+1), fmt.Sprintf("%.1f tokens/s together, %.1f alone, ratio %.2f", rd.AggregateTokensPerSecond, rd.SingleTokensPerSecond, rd.Ratio))
+		}
 	}
 }
 

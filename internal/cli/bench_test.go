@@ -17,7 +17,12 @@ func TestEngineTable(t *testing.T) {
 			WeightsBytes: 408 << 20, KVBytes: 2 << 20, ScratchBytes: 1 << 20, FixedOverheadBytes: 61 << 20,
 			ExpectedBytes: 471 << 20, Ratio: 500.0 / 471,
 		},
-		Concurrency: &bench.ConcurrencyResult{Streams: 8, SingleTokensPerSecond: 40, AggregateTokensPerSecond: 120, Ratio: 3},
+		Concurrency: &bench.ConcurrencyResult{Streams: 8, MedianSingleTokensPerSecond: 40, MedianAggregateTokensPerSecond: 120,
+			MedianRatio: 3, MinRatio: 2.5, MaxRatio: 3.25, Rounds: []bench.ConcurrencyRound{
+				{SingleTokensPerSecond: 40, AggregateTokensPerSecond: 120, Ratio: 3},
+				{SingleTokensPerSecond: 48, AggregateTokensPerSecond: 120, Ratio: 2.5},
+				{SingleTokensPerSecond: 36, AggregateTokensPerSecond: 117, Ratio: 3.25},
+			}},
 	})
 	out := b.String()
 	for _, want := range []string{
@@ -25,7 +30,10 @@ func TestEngineTable(t *testing.T) {
 		"RSS 500.0 MiB (anon 30.0 MiB, file 470.0 MiB)",
 		"471.0 MiB = weights 408.0 MiB + KV 2.0 MiB + fixed overhead 61.0 MiB (after-load RSS + scratch 1.0 MiB)",
 		"RSS after gen / expected:\t1.062",
-		"8 streams: 120.0 tokens/s together, 40.0 alone, ratio 3.00",
+		"8 streams, 3 rounds: median 120.0 tokens/s together, 40.0 alone; median ratio of rounds 3.00 (2.50–3.25)",
+		"Round 1:\t120.0 tokens/s together, 40.0 alone, ratio 3.00",
+		"Round 2:\t120.0 tokens/s together, 48.0 alone, ratio 2.50",
+		"Round 3:\t117.0 tokens/s together, 36.0 alone, ratio 3.25",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
@@ -33,5 +41,17 @@ func TestEngineTable(t *testing.T) {
 	}
 	if strings.Contains(out, "Bandwidth") || strings.Contains(out, "Time to first token") {
 		t.Errorf("table shows measurements not made:\n%s", out)
+	}
+}
+
+func TestBenchRoundsFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--model", "m.gguf", "--rounds", "0", "--concurrency", "2"},
+		{"bench", "--model", "m.gguf", "--rounds", "-1"},
+	} {
+		res, _ := runRecorded(t, env(nil), "", args...)
+		if res.code != 2 || !strings.Contains(res.stderr, "--rounds must be at least 1") {
+			t.Errorf("%v: exit %d, stderr %q", args, res.code, res.stderr)
+		}
 	}
 }
