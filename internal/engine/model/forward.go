@@ -49,16 +49,16 @@ type tokenRef struct {
 	pos  int // RoPE position
 }
 
-// passTokens is the most tokens one pass through the layers computes at
-// once: a longer batch (a long prompt, or several sequences' prompt
+// DefaultPassTokens is the default Options.PassTokens, the most tokens
+// one pass through the layers computes at once: a longer batch (a long prompt, or several sequences' prompt
 // chunks) runs as consecutive passes of at most this many tokens, in
 // batch order, each attending to the keys and values the earlier ones
 // stored. Every token's results are computed the same way whatever the
 // pass it falls in, so the split changes no output, while it bounds the
 // scratch memory of a forward pass (ScratchBytes) and lets the same
 // buffers serve every pass. 256 tokens keep the matrix products as fast
-// per token as any longer pass. A variable for tests.
-var passTokens = 256
+// per token as any longer pass.
+const DefaultPassTokens = 256
 
 // Forward runs the new tokens of every sequence of b through the model,
 // appends their keys and values to the sequences' caches and writes the
@@ -178,8 +178,8 @@ func sharesCache(seqs []Sequence, c *kvcache.Cache) bool {
 	return false
 }
 
-// state holds the buffers of a forward pass over up to passTokens tokens,
-// and the lists of a whole batch. States are kept by the model and reused,
+// state holds the buffers of a forward pass over up to Options.PassTokens
+// tokens, and the lists of a whole batch. States are kept by the model and reused,
 // so a decode step allocates nothing.
 type state struct {
 	m     *Model
@@ -211,7 +211,7 @@ const maxKeptOutputs = 16
 
 // maxKeptStates is the most idle states a model keeps: one per Forward
 // that ran at the same time as another, up to this many. Their buffers
-// are sized for passTokens at most, so they are kept whatever the size
+// are sized for Options.PassTokens at most, so they are kept whatever the size
 // of the pass that grew them.
 const maxKeptStates = 2
 
@@ -273,12 +273,13 @@ func (st *state) begin(refs []tokenRef) {
 }
 
 // passes runs the batch's tokens through the layers in passes of at most
-// passTokens, calling each after every pass with the index in st.all of
-// its first token; st.x then holds the final hidden states of the pass's
-// tokens.
+// Options.PassTokens, calling each after every pass with the index in
+// st.all of its first token; st.x then holds the final hidden states of
+// the pass's tokens.
 func (st *state) passes(ctx context.Context, b *Batch, each func(lo int) error) error {
-	for lo := 0; lo < len(st.all); lo += passTokens {
-		st.begin(st.all[lo:min(lo+passTokens, len(st.all))])
+	pass := st.m.passTokens
+	for lo := 0; lo < len(st.all); lo += pass {
+		st.begin(st.all[lo:min(lo+pass, len(st.all))])
 		if err := st.run(ctx, b); err != nil {
 			return err
 		}
@@ -306,13 +307,13 @@ func (st *state) chunkOutputs(lo int) []output {
 
 // ScratchBytes returns the memory of the buffers the model keeps after a
 // Forward of a batch of tokens tokens with outputs logits rows: the
-// activations of one pass (at most passTokens tokens), their 8-bit
+// activations of one pass (at most Options.PassTokens tokens), their 8-bit
 // encodings, the RoPE tables and, for 2 to maxKeptOutputs outputs in one
 // pass, the logits rows. Small per-token lists and the attention score
 // rows (a context's worth of float32 per thread) are left out.
 func (m *Model) ScratchBytes(tokens, outputs int) int64 {
 	c := &m.cfg
-	t := int64(min(tokens, passTokens))
+	t := int64(min(tokens, m.passTokens))
 	floats := t * int64(3*c.Embedding+c.Heads*c.KeyLength+c.KVDim()+c.VDim()+c.Heads*c.ValueLength+2*c.FeedForward+c.RopeDims)
 	if o := min(outputs, int(t)); o > 1 && o <= maxKeptOutputs {
 		floats += int64(o * c.VocabSize)

@@ -35,6 +35,9 @@ type Options struct {
 	// tensor.DefaultKernels(): AVX2/FMA assembly where the CPU has it, the
 	// pure-Go reference elsewhere and under the purego build tag).
 	Kernels *tensor.Kernels
+	// PassTokens is the most tokens one pass through the layers computes
+	// at once (default DefaultPassTokens); see Model.Forward.
+	PassTokens int
 }
 
 // Model is a loaded model. Forward and Embed may be called concurrently
@@ -46,6 +49,8 @@ type Model struct {
 	own  bool // Close closes file
 	kern *tensor.Kernels
 	pool *pool
+
+	passTokens int // most tokens per pass through the layers
 
 	embd      matrix // token_embd: rows are looked up, and it is the output when tied
 	outNorm   []float32
@@ -130,6 +135,10 @@ func (o Options) FromFile(f *gguf.File) (*Model, error) {
 		threads = runtime.NumCPU()
 	}
 	m.pool = newPool(threads)
+	m.passTokens = o.PassTokens
+	if m.passTokens <= 0 {
+		m.passTokens = DefaultPassTokens
+	}
 	return m, nil
 }
 

@@ -13,12 +13,8 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 )
 
-// setPassTokens sets passTokens for the rest of the test.
-func setPassTokens(t *testing.T, n int) {
-	old := passTokens
-	passTokens = n
-	t.Cleanup(func() { passTokens = old })
-}
+// setPassTokens makes m run batches in passes of at most n tokens.
+func setPassTokens(m *Model, n int) { m.passTokens = n }
 
 // TestPassesMatchOnePass checks that a batch split into passes of a few
 // tokens gives bit-identical logits, caches and embeddings to one pass
@@ -64,7 +60,7 @@ func TestPassesMatchOnePass(t *testing.T) {
 			}
 			wantL, wantK, wantE := run()
 			for _, n := range []int{1, 4, 7} {
-				setPassTokens(t, n)
+				setPassTokens(m, n)
 				gotL, gotK, gotE := run()
 				if diff := cmp.Diff(wantL, gotL); diff != "" {
 					t.Errorf("passes of %d: logits differ (-one pass +passes):\n%s", n, diff)
@@ -88,8 +84,8 @@ func TestScratchBytes(t *testing.T) {
 	}{
 		{1, 1, 256}, {40, 1, 256}, {40, 3, 256}, {40, 3, 16}, {40, 40, 256}, {40, 0, 8},
 	} {
-		setPassTokens(t, tc.pass)
 		m := loadTestModel(t, testSpec{seed: 14, typ: tensor.Q8_0}, 2)
+		setPassTokens(m, tc.pass)
 		vocab := m.Config().VocabSize
 		c, _ := m.NewCache(0, nil)
 		s := Sequence{Tokens: make([]int32, tc.tokens), Cache: c}
@@ -170,9 +166,7 @@ func BenchmarkPrefillPasses(b *testing.B) {
 	}
 	for _, pass := range []int{128, 256, 512} {
 		b.Run(fmt.Sprintf("pass=%d", pass), func(b *testing.B) {
-			old := passTokens
-			passTokens = pass
-			defer func() { passTokens = old }()
+			setPassTokens(m, pass)
 			for b.Loop() {
 				if err := m.Forward(context.Background(), &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c, Logits: logits}}}); err != nil {
 					b.Fatal(err)
