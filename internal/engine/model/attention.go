@@ -33,55 +33,71 @@ const attnBlock = 32
 // it.
 func (st *state) attention(b *Batch, li int) {
 	c := &st.m.cfg
+	st.attnBatch, st.attnLayer = b, li
+	st.m.pool.run(len(st.refs)*c.Heads/st.headsPerItem(), 1, st.attendFn)
+	st.attnBatch = nil
+}
+
+// headsPerItem is how many query heads one attention work item takes:
+// a KV head's whole group for passes of groupTokens or more, else one.
+func (st *state) headsPerItem() int {
+	if c := &st.m.cfg; len(st.refs) >= groupTokens {
+		return c.Heads / c.KVHeads
+	}
+	return 1
+}
+
+// attend computes attention items [lo, hi) of the pass over
+// st.attnBatch at layer st.attnLayer (see attention); it is the parallel
+// loop body, reached through st.attendFn so that a decode step does not
+// allocate a closure per layer.
+func (st *state) attend(lo, hi int) {
+	c := &st.m.cfg
+	b, li := st.attnBatch, st.attnLayer
 	kl, vl, kvd, vd := c.KeyLength, c.ValueLength, c.KVDim(), c.VDim()
 	group := c.Heads / c.KVHeads
-	per := 1 // query heads per item
-	if len(st.refs) >= groupTokens {
-		per = group
-	}
+	per := st.headsPerItem()
 	scale := float32(1 / math.Sqrt(float64(kl)))
 	perTok := c.Heads / per
 	items := len(st.refs) * perTok
-	st.m.pool.run(items, 1, func(lo, hi int) {
-		buf, _ := st.m.scores.Get().(*[]float32)
-		if buf == nil {
-			buf = new([]float32)
+	buf, _ := st.m.scores.Get().(*[]float32)
+	if buf == nil {
+		buf = new([]float32)
+	}
+	for i := lo; i < hi; i++ {
+		it := items - 1 - i
+		t, h0 := it/perTok, it%perTok*per
+		r := st.refs[t]
+		cache := b.Seqs[r.seq].Cache
+		kh := h0 / group
+		keys, vals := cache.Keys(li)[kh*kl:], cache.Values(li)[kh*vl:]
+		q := st.q[t*c.Heads*kl+h0*kl : t*c.Heads*kl+(h0+per)*kl]
+		out := st.att[t*c.Heads*vl+h0*vl : t*c.Heads*vl+(h0+per)*vl]
+		n := r.slot + 1
+		if cap(*buf) < per*n {
+			*buf = make([]float32, max(per*n, 256))
 		}
-		for i := lo; i < hi; i++ {
-			it := items - 1 - i
-			t, h0 := it/perTok, it%perTok*per
-			r := st.refs[t]
-			cache := b.Seqs[r.seq].Cache
-			kh := h0 / group
-			keys, vals := cache.Keys(li)[kh*kl:], cache.Values(li)[kh*vl:]
-			q := st.q[t*c.Heads*kl+h0*kl : t*c.Heads*kl+(h0+per)*kl]
-			out := st.att[t*c.Heads*vl+h0*vl : t*c.Heads*vl+(h0+per)*vl]
-			n := r.slot + 1
-			if cap(*buf) < per*n {
-				*buf = make([]float32, max(per*n, 256))
-			}
-			scores := (*buf)[:per*n]
-			block := n
-			if per > 1 {
-				block = attnBlock
-			}
-			for j := 0; j < n; j += block {
-				e := min(j+block, n)
-				for h := range per {
-					vecmath.Dots(scores[h*n+j:h*n+e], q[h*kl:(h+1)*kl], keys[j*kvd:], kvd, scale)
-				}
-			}
+		scores := (*buf)[:per*n]
+		block := n
+		if per > 1 {
+			block = attnBlock
+		}
+		for j := 0; j < n; j += block {
+			e := min(j+block, n)
 			for h := range per {
-				softmax(scores[h*n : (h+1)*n])
-			}
-			clear(out)
-			for j := 0; j < n; j += block {
-				e := min(j+block, n)
-				for h := range per {
-					vecmath.AddWeightedRows(out[h*vl:(h+1)*vl], scores[h*n+j:h*n+e], vals[j*vd:], vd)
-				}
+				vecmath.Dots(scores[h*n+j:h*n+e], q[h*kl:(h+1)*kl], keys[j*kvd:], kvd, scale)
 			}
 		}
-		st.m.scores.Put(buf)
-	})
+		for h := range per {
+			softmax(scores[h*n : (h+1)*n])
+		}
+		clear(out)
+		for j := 0; j < n; j += block {
+			e := min(j+block, n)
+			for h := range per {
+				vecmath.AddWeightedRows(out[h*vl:(h+1)*vl], scores[h*n+j:h*n+e], vals[j*vd:], vd)
+			}
+		}
+	}
+	st.m.scores.Put(buf)
 }

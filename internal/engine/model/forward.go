@@ -198,8 +198,12 @@ type state struct {
 	in    acts
 	ids   []int32   // the pass's token ids
 	res   []float32 // logits of several outputs
-	// swigluFn is the parallel SwiGLU loop body, made once per state.
-	swigluFn func(lo, hi int)
+	// swigluFn and attendFn are the parallel SwiGLU and attention loop
+	// bodies, made once per state; attention's reads its batch and layer
+	// from attnBatch and attnLayer.
+	swigluFn, attendFn func(lo, hi int)
+	attnBatch          *Batch
+	attnLayer          int
 }
 
 // swigluGrain is the fewest SwiGLU values per parallel chunk: an
@@ -229,6 +233,7 @@ func (m *Model) getState() *state {
 	if st == nil {
 		st = &state{m: m}
 		st.swigluFn = func(lo, hi int) { swiglu(st.g[lo:hi], st.u[lo:hi]) }
+		st.attendFn = st.attend
 	}
 	return st
 }

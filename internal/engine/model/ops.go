@@ -147,10 +147,11 @@ func (a *acts) encode(p *pool, t tensor.Type) ([]byte, int, error) {
 		e.data = make([]byte, rb*a.rows)
 	}
 	e.typ, e.rowBytes, e.data = t, rb, e.data[:rb*a.rows]
-	var firstErr error
-	if t == tensor.F32 {
+	if t == tensor.F32 || a.rows == 1 {
+		// One call, and no closure to allocate in a decode step.
 		err = tensor.QuantizeActivations(t, a.x, e.data)
 	} else {
+		var firstErr error
 		p.run(a.rows, 4, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				if err := tensor.QuantizeActivations(t, a.x[r*a.cols:(r+1)*a.cols], e.data[r*rb:(r+1)*rb]); err != nil && r == 0 {
