@@ -24,11 +24,11 @@ func dotBF16AVX2(n int, w []byte, x []byte) float32
 //go:noescape
 func dotQ8_0AVX2(n int, w []byte, x []byte) float32
 
-// tileQ8_0_4x1AVX2 sets y[c*ystride+r] to dotQ8_0AVX2(n, w[r*wstride:], x[c*xstride:]),
-// bit-identical to it, for r < rows and c < 1; rows must be a multiple of 4.
+// tileQ8_0_2x1AVX2 sets y[c*ystride+r] to dotQ8_0AVX2(n, w[r*wstride:], x[c*xstride:]),
+// bit-identical to it, for r < rows and c < 1; rows must be a multiple of 2.
 //
 //go:noescape
-func tileQ8_0_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+func tileQ8_0_2x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
 // tileQ8_0_1x1AVX2 sets y[c*ystride+r] to dotQ8_0AVX2(n, w[r*wstride:], x[c*xstride:]),
 // bit-identical to it, for r < rows and c < 1; rows must be a multiple of 1.

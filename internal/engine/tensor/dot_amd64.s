@@ -764,116 +764,80 @@ dotQ8_0AVX2_done:
 	MOVSS        X1, ret+56(FP)
 	RET
 
-// func tileQ8_0_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// func tileQ8_0_2x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 // Requires: AVX, AVX2, F16C, FMA3, MMX+
-TEXT ·tileQ8_0_4x1AVX2(SB), NOSPLIT, $0-112
+TEXT ·tileQ8_0_2x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ w_base+8(FP), AX
 	MOVQ wstride+32(FP), CX
-	LEAQ (CX)(CX*2), DX
-	MOVQ y_base+72(FP), BX
-	MOVQ rows+104(FP), SI
-	LEAQ (AX)(CX*4), DI
+	MOVQ y_base+72(FP), DX
+	MOVQ rows+104(FP), BX
+	LEAQ (AX)(CX*2), SI
 
-tileQ8_0_4x1AVX2_rows:
-	CMPQ  SI, $0x00000000
-	JE    tileQ8_0_4x1AVX2_done
+tileQ8_0_2x1AVX2_rows:
+	CMPQ  BX, $0x00000000
+	JE    tileQ8_0_2x1AVX2_done
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), R8
-	SHRQ  $0x05, R8
-	MOVQ  AX, R9
-	MOVQ  x_base+40(FP), R10
+	MOVQ  n+0(FP), DI
+	SHRQ  $0x05, DI
+	MOVQ  AX, R8
+	MOVQ  x_base+40(FP), R9
 
-tileQ8_0_4x1AVX2_blocks:
-	CMPQ         R8, $0x00000000
-	JE           tileQ8_0_4x1AVX2_store
-	PREFETCHT0   (DI)
-	PREFETCHT0   64(DI)
-	PREFETCHT0   128(DI)
-	ADDQ         $0x00000088, DI
-	VMOVDQU      2(R10), Y4
-	VPBROADCASTW (R10), X5
-	VCVTPH2PS    X5, Y5
-	MOVWQZX      (R9), R11
-	MOVWQZX      (R9)(CX*1), R12
-	SHLQ         $0x10, R12
-	ORQ          R12, R11
-	MOVWQZX      (R9)(CX*2), R12
-	SHLQ         $0x20, R12
-	ORQ          R12, R11
-	MOVWQZX      (R9)(DX*1), R12
-	SHLQ         $0x30, R12
-	ORQ          R12, R11
-	VMOVQ        R11, X6
-	VPBROADCASTQ X6, X6
-	VCVTPH2PS    X6, Y6
-	VMULPS       Y5, Y6, Y6
-	VMOVDQU      2(R9), Y5
-	VPSIGNB      Y5, Y5, Y5
-	VPSIGNB      2(R9), Y4, Y7
-	VPMADDUBSW   Y7, Y5, Y7
-	VPMADDWD     onesw<>+0(SB), Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VPERMILPS    $0x00, Y6, Y5
-	VFMADD231PS  Y5, Y7, Y0
-	VMOVDQU      2(R9)(CX*1), Y5
-	VPSIGNB      Y5, Y5, Y5
-	VPSIGNB      2(R9)(CX*1), Y4, Y7
-	VPMADDUBSW   Y7, Y5, Y7
-	VPMADDWD     onesw<>+0(SB), Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VPERMILPS    $0x55, Y6, Y5
-	VFMADD231PS  Y5, Y7, Y1
-	VMOVDQU      2(R9)(CX*2), Y5
-	VPSIGNB      Y5, Y5, Y5
-	VPSIGNB      2(R9)(CX*2), Y4, Y7
-	VPMADDUBSW   Y7, Y5, Y7
-	VPMADDWD     onesw<>+0(SB), Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VPERMILPS    $0xaa, Y6, Y5
-	VFMADD231PS  Y5, Y7, Y2
-	VMOVDQU      2(R9)(DX*1), Y5
-	VPSIGNB      Y5, Y5, Y5
-	VPSIGNB      2(R9)(DX*1), Y4, Y4
-	VPMADDUBSW   Y4, Y5, Y4
-	VPMADDWD     onesw<>+0(SB), Y4, Y4
-	VCVTDQ2PS    Y4, Y4
-	VPERMILPS    $0xff, Y6, Y5
-	VFMADD231PS  Y5, Y4, Y3
+tileQ8_0_2x1AVX2_blocks:
+	CMPQ         DI, $0x00000000
+	JE           tileQ8_0_2x1AVX2_store
+	PREFETCHNTA  (SI)
+	PREFETCHNTA  64(SI)
+	ADDQ         $0x00000044, SI
+	VMOVDQU      2(R9), Y2
+	VPBROADCASTW (R9), X3
+	VCVTPH2PS    X3, Y3
+	MOVWQZX      (R8), R10
+	MOVWQZX      (R8)(CX*1), R11
+	SHLQ         $0x10, R11
+	ORQ          R11, R10
+	VMOVQ        R10, X4
+	VPBROADCASTQ X4, X4
+	VCVTPH2PS    X4, Y4
+	VMULPS       Y3, Y4, Y4
+	VMOVDQU      2(R8), Y3
+	VPSIGNB      Y3, Y3, Y3
+	VPSIGNB      2(R8), Y2, Y5
+	VPMADDUBSW   Y5, Y3, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VPERMILPS    $0x00, Y4, Y3
+	VFMADD231PS  Y3, Y5, Y0
+	VMOVDQU      2(R8)(CX*1), Y3
+	VPSIGNB      Y3, Y3, Y3
+	VPSIGNB      2(R8)(CX*1), Y2, Y2
+	VPMADDUBSW   Y2, Y3, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VCVTDQ2PS    Y2, Y2
+	VPERMILPS    $0x55, Y4, Y3
+	VFMADD231PS  Y3, Y2, Y1
+	ADDQ         $0x00000022, R8
 	ADDQ         $0x00000022, R9
-	ADDQ         $0x00000022, R10
-	DECQ         R8
-	JMP          tileQ8_0_4x1AVX2_blocks
+	DECQ         DI
+	JMP          tileQ8_0_2x1AVX2_blocks
 
-tileQ8_0_4x1AVX2_store:
-	VEXTRACTF128 $0x01, Y0, X4
-	VADDPS       X0, X4, X4
-	VHADDPS      X4, X4, X4
-	VHADDPS      X4, X4, X4
-	VMOVSS       X4, (BX)
+tileQ8_0_2x1AVX2_store:
+	VEXTRACTF128 $0x01, Y0, X2
+	VADDPS       X0, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VMOVSS       X2, (DX)
 	VEXTRACTF128 $0x01, Y1, X0
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(BX)
-	VEXTRACTF128 $0x01, Y2, X0
-	VADDPS       X2, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 8(BX)
-	VEXTRACTF128 $0x01, Y3, X0
-	VADDPS       X3, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 12(BX)
-	LEAQ         (AX)(CX*4), AX
-	ADDQ         $0x00000010, BX
-	SUBQ         $0x00000004, SI
-	JMP          tileQ8_0_4x1AVX2_rows
+	VMOVSS       X0, 4(DX)
+	LEAQ         (AX)(CX*2), AX
+	ADDQ         $0x00000008, DX
+	SUBQ         $0x00000002, BX
+	JMP          tileQ8_0_2x1AVX2_rows
 
-tileQ8_0_4x1AVX2_done:
+tileQ8_0_2x1AVX2_done:
 	VZEROUPPER
 	RET
 

@@ -39,17 +39,17 @@ func simdKernels() *Kernels {
 type tileFunc func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
 // block32Tiles are the tile kernels of a 32-value block type (Q8_0
-// activations): 4×1 for one vector, 2×4 for four, and the one-row kernels
-// for the rows left over.
+// activations): R×1 for one vector (2×1 for Q8_0, 4×1 for Q4_0 and
+// Q5_0), 2×4 for four, and the one-row kernels for the rows left over.
 type block32Tiles struct {
-	wsize                  int
-	t4x1, t1x1, t2x4, t1x4 tileFunc
+	wsize, r               int
+	tRx1, t1x1, t2x4, t1x4 tileFunc
 }
 
 var (
-	tilesQ8_0 = &block32Tiles{sizeQ8_0, tileQ8_0_4x1AVX2, tileQ8_0_1x1AVX2, tileQ8_0_2x4AVX2, tileQ8_0_1x4AVX2}
-	tilesQ4_0 = &block32Tiles{sizeQ4_0, tileQ4_0_4x1AVX2, tileQ4_0_1x1AVX2, tileQ4_0_2x4AVX2, tileQ4_0_1x4AVX2}
-	tilesQ5_0 = &block32Tiles{sizeQ5_0, tileQ5_0_4x1AVX2, tileQ5_0_1x1AVX2, tileQ5_0_2x4AVX2, tileQ5_0_1x4AVX2}
+	tilesQ8_0 = &block32Tiles{sizeQ8_0, 2, tileQ8_0_2x1AVX2, tileQ8_0_1x1AVX2, tileQ8_0_2x4AVX2, tileQ8_0_1x4AVX2}
+	tilesQ4_0 = &block32Tiles{sizeQ4_0, 4, tileQ4_0_4x1AVX2, tileQ4_0_1x1AVX2, tileQ4_0_2x4AVX2, tileQ4_0_1x4AVX2}
+	tilesQ5_0 = &block32Tiles{sizeQ5_0, 4, tileQ5_0_4x1AVX2, tileQ5_0_1x1AVX2, tileQ5_0_2x4AVX2, tileQ5_0_1x4AVX2}
 )
 
 // longRow is the row length in bytes above which one-vector products use
@@ -57,7 +57,7 @@ var (
 const longRow = 2048
 
 // mat is the MatFunc of the type: vectors four at a time through the 2×4
-// tiles, the rest one at a time through the 4×1 tiles (1×1 for long
+// tiles, the rest one at a time through the R×1 tiles (1×1 for long
 // rows).
 func (t *block32Tiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
 	if n%32 != 0 {
@@ -79,17 +79,17 @@ func (t *block32Tiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xst
 			}
 		}
 	}
-	// Rows of one vector at a time stream from memory: four interleaved
-	// long rows stream slower than one after another (see the generator's
-	// prefetchNext), while short ones gain from sharing the activations.
-	r := rows &^ 3
+	// Rows of one vector at a time stream from memory: groups of short
+	// rows stream faster than one row after another, long rows do not (see
+	// the generator's prefetchNext).
+	r := rows - rows%t.r
 	if n/32*t.wsize > longRow {
 		r = 0
 	}
 	for ; i < nx; i++ {
 		xi, yi := x[i*xstride:], y[i*ystride:]
 		if r > 0 {
-			t.t4x1(n, w, wstride, xi, xstride, yi, ystride, r)
+			t.tRx1(n, w, wstride, xi, xstride, yi, ystride, r)
 		}
 		if r < rows {
 			t.t1x1(n, w[r*wstride:], wstride, xi, xstride, yi[r:], ystride, rows-r)

@@ -60,46 +60,49 @@ func BenchmarkMatVec(b *testing.B) {
 	}
 }
 
-// BenchmarkMatVecDRAM streams Q8_0 ffn_down-shaped matrices totalling
-// about 300 MiB, more than any cache, as decoding a 0.5B model does, at 1
-// and 2 goroutines. One iteration is one pass over all the matrices. It
-// reports the fastest pass as weight bandwidth (GB/s) and as a fraction of
-// the best of MeasureBandwidthThreads with the same number of goroutines,
-// run just before and just after (best against best, since other
-// processes only ever slow either down).
+// BenchmarkMatVecDRAM streams Q8_0 matrices totalling about 300 MiB, more
+// than any cache, as decoding a 0.5B model does, at 1 and 2 goroutines:
+// ffn_down-shaped ones (rows of 4864 values, the 1×1 tile) and
+// ffn_up-shaped ones (rows of 896, the 2×1 tile). One iteration is one
+// pass over all the matrices. It reports the fastest pass as weight
+// bandwidth (GB/s) and as a fraction of the best of
+// MeasureBandwidthThreads with the same number of goroutines, run just
+// before and just after (best against best, since other processes only
+// ever slow either down).
 func BenchmarkMatVecDRAM(b *testing.B) {
-	const rows, cols, mats = 896, 4864, 64
 	typ := tensor.Q8_0
 	r := rand.New(rand.NewPCG(23, 24))
-	one := randomWeights(r, typ, rows*cols, scaleRandom)
-	ws := make([][]byte, mats)
-	for i := range ws {
-		ws[i] = append([]byte(nil), one...) // distinct memory, same values
-	}
-	x := randomActs(r, tensor.Q8_0, cols, scaleRandom, false)
-	y := make([]float32, rows)
-	for _, threads := range []int{1, 2} {
-		for _, k := range benchKernels() {
-			b.Run(fmt.Sprintf("Q8_0/threads=%d/%s", threads, k.Name), func(b *testing.B) {
-				bw := tensor.MeasureBandwidthThreads(time.Second, threads)
-				g := tensor.Goroutines(threads)
-				best := time.Duration(1 << 62)
-				for b.Loop() {
-					start := time.Now()
-					for _, w := range ws {
-						if err := k.MatVecParallel(g, typ, cols, w, x, y); err != nil {
-							b.Fatal(err)
+	for _, s := range []struct{ rows, cols, mats int }{{896, 4864, 64}, {4864, 896, 64}} {
+		one := randomWeights(r, typ, s.rows*s.cols, scaleRandom)
+		ws := make([][]byte, s.mats)
+		for i := range ws {
+			ws[i] = append([]byte(nil), one...) // distinct memory, same values
+		}
+		x := randomActs(r, tensor.Q8_0, s.cols, scaleRandom, false)
+		y := make([]float32, s.rows)
+		for _, threads := range []int{1, 2} {
+			for _, k := range benchKernels() {
+				b.Run(fmt.Sprintf("Q8_0/%dx%d/threads=%d/%s", s.rows, s.cols, threads, k.Name), func(b *testing.B) {
+					bw := tensor.MeasureBandwidthThreads(time.Second, threads)
+					g := tensor.Goroutines(threads)
+					best := time.Duration(1 << 62)
+					for b.Loop() {
+						start := time.Now()
+						for _, w := range ws {
+							if err := k.MatVecParallel(g, typ, s.cols, w, x, y); err != nil {
+								b.Fatal(err)
+							}
 						}
+						best = min(best, time.Since(start))
 					}
-					best = min(best, time.Since(start))
-				}
-				b.StopTimer()
-				bw = max(bw, tensor.MeasureBandwidthThreads(time.Second, threads))
-				got := float64(mats*len(one)) / best.Seconds()
-				b.ReportMetric(got/1e9, "matvec-GB/s")
-				b.ReportMetric(bw/1e9, "membw-GB/s")
-				b.ReportMetric(got/bw, "of-membw")
-			})
+					b.StopTimer()
+					bw = max(bw, tensor.MeasureBandwidthThreads(time.Second, threads))
+					got := float64(s.mats*len(one)) / best.Seconds()
+					b.ReportMetric(got/1e9, "matvec-GB/s")
+					b.ReportMetric(bw/1e9, "membw-GB/s")
+					b.ReportMetric(got/bw, "of-membw")
+				})
+			}
 		}
 	}
 }

@@ -18,7 +18,7 @@ const (
 )
 
 func genQ8_0() {
-	block32Kernels(block32Type{name: "Q8_0", wsize: sizeQ8_0, setup: func() func(Mem) (VecVirtual, Op) {
+	block32Kernels(block32Type{name: "Q8_0", wsize: sizeQ8_0, decodeRows: 2, ntaDecode: true, setup: func() func(Mem) (VecVirtual, Op) {
 		return func(wm Mem) (VecVirtual, Op) {
 			q := YMM()
 			VMOVDQU(wm.Offset(2), q)
@@ -51,7 +51,7 @@ func nibbles(m Mem, m0f Op) VecVirtual {
 
 func genQ4_0() {
 	m0f, m8 := byteMem("b0f_q4", 0x0f), byteMem("b08_q4", 8)
-	block32Kernels(block32Type{name: "Q4_0", wsize: sizeQ4_0, mode: offset, offset: m8, setup: func() func(Mem) (VecVirtual, Op) {
+	block32Kernels(block32Type{name: "Q4_0", wsize: sizeQ4_0, decodeRows: 4, mode: offset, offset: m8, setup: func() func(Mem) (VecVirtual, Op) {
 		return func(wm Mem) (VecVirtual, Op) {
 			q := nibbles(wm.Offset(2), m0f) // the value is q-8
 			return q, q
@@ -61,7 +61,7 @@ func genQ4_0() {
 
 func genQ5_0() {
 	m0f, m10 := byteMem("b0f_q5", 0x0f), byteMem("b10_q5", 0x10)
-	block32Kernels(block32Type{name: "Q5_0", wsize: sizeQ5_0, mode: offset, offset: m10, setup: func() func(Mem) (VecVirtual, Op) {
+	block32Kernels(block32Type{name: "Q5_0", wsize: sizeQ5_0, decodeRows: 4, mode: offset, offset: m10, setup: func() func(Mem) (VecVirtual, Op) {
 		return func(wm Mem) (VecVirtual, Op) {
 			q := nibbles(wm.Offset(6), m0f)
 			// Spread the 32 high bits to 32 bytes: 0xff where set.

@@ -44,6 +44,11 @@ type block32Type struct {
 	// offset, with mode offset, is a 32-byte constant of the value o.
 	mode   weightMode
 	offset Mem
+	// decodeRows is the height R of the one-vector (decode) tile, R×1;
+	// ntaDecode makes that tile prefetch the next rows with PREFETCHNTA
+	// rather than PREFETCHT0 (see prefetchNext).
+	decodeRows int
+	ntaDecode  bool
 }
 
 // weightMode is how a tile kernel multiplies weight and activation bytes.
@@ -273,7 +278,8 @@ func genTile(t block32Type, R, C int) {
 	// hardware prefetchers follow badly (here at least): pf walks through
 	// the next group of R rows in address order (rows are contiguous in
 	// MatMul) while this group is computed, at the rate its blocks are
-	// consumed. Prefetches past the end of w are harmless.
+	// consumed. Prefetches past the end of w are harmless. The decode tile
+	// of a type with ntaDecode prefetches non-temporally.
 	var pf Register
 	if prefetchNext && R > 1 {
 		pf = GP64()
@@ -317,7 +323,11 @@ func genTile(t block32Type, R, C int) {
 	JE(LabelRef(name + "_store"))
 	if pf != nil {
 		for off := 0; off < R*t.wsize; off += 64 {
-			PREFETCHT0(Mem{Base: pf, Disp: off})
+			if C == 1 && t.ntaDecode {
+				PREFETCHNTA(Mem{Base: pf, Disp: off})
+			} else {
+				PREFETCHT0(Mem{Base: pf, Disp: off})
+			}
 		}
 		ADDQ(U32(R*t.wsize), pf)
 	}
@@ -361,19 +371,34 @@ func genTile(t block32Type, R, C int) {
 // prefetchNext makes the tile kernels prefetch the next group of rows.
 // Measured on a 144 MiB matrix of 952-byte rows (decode's output head)
 // with one vector: without it the 4×1 tile ran at a third of the speed of
-// the 1×1 one, with it at about the same speed or faster. (With rows of
-// 5 KB the 4×1 tile still streams at about 0.75 times the 1×1 one, so
-// the Go side uses the 1×1 tile for long rows.)
+// the 1×1 one, with it at about the same speed or faster.
+//
+// Measured again on DRAM-resident Q8_0 weights (272 MiB of 952-byte rows,
+// 296 MiB of 5168-byte rows, and the 408 MiB of a 0.5B model's decode
+// step, one goroutine): the 2×1 tile with the next pair of rows prefetched
+// streams 952-byte rows at 27-29 GB/s (0.88-0.91 of
+// MeasureBandwidthThreads), against 21-24 GB/s for the 4×1 and 1×1 tiles;
+// the decode step's matrices ran 1.06-1.18 times faster with it than with
+// 4×1. PREFETCHNTA gained a few percent over PREFETCHT0 there. No variant
+// beat the 1×1 tile on 5168-byte rows by more than the noise (4×1 with T0
+// ran at 0.7 times; 2×1 and 3×1 tiles, T1 hints, unrolling by two blocks:
+// 0.9-1.05), so the Go side keeps the 1×1 tile for long rows. Prefetching
+// 512 B-4 KiB ahead in the 1×1 tile did not help, nor did prefetching each
+// row of a 2×1 or 4×1 tile ahead instead of the next group (a third of
+// the speed). Q4_0 and Q5_0 unpack more per byte and are compute-bound
+// (12-16 GB/s): there the 4×1 tile, which shares the activations among
+// more rows, stays 1.06-1.14 times faster than 2×1.
 var prefetchNext = true
 
-// tileShapes are the R×C tiles generated for every 32-value block type:
-// decode (one vector) and batched shapes, with the one-row shapes that
-// finish rows left over.
-var tileShapes = [][2]int{{4, 1}, {1, 1}, {2, 4}, {1, 4}}
+// tileShapes are the R×C tiles generated for every 32-value block type
+// besides its decode tile (decodeRows×1): batched shapes, with the one-row
+// shapes that finish rows left over.
+var tileShapes = [][2]int{{1, 1}, {2, 4}, {1, 4}}
 
 // block32Kernels generates the DotFunc and the tile kernels of t.
 func block32Kernels(t block32Type) {
 	genBlock32Dot(t)
+	genTile(t, t.decodeRows, 1)
 	for _, s := range tileShapes {
 		genTile(t, s[0], s[1])
 	}
