@@ -25,15 +25,64 @@ type pool struct {
 	idle    sync.Pool // *job, reused so that a loop allocates nothing
 }
 
-// job is one parallel loop: participants claim chunks of grain iterations
-// until none are left.
+// job is one parallel loop. Its range is split into one contiguous part
+// per participant; each takes chunks of grain iterations from the front
+// of its own part and, once that is empty, steals chunks from the back of
+// the others'. A participant thus streams through one contiguous stretch
+// of memory (as a matrix product's weights are), touching no cache line
+// that another writes until the parts run out, and the loop still ends
+// balanced to within a chunk even when one participant starts late or
+// runs slowly.
 type job struct {
-	next  atomic.Int64
+	ids   atomic.Int32 // participant ids handed out so far
 	left  atomic.Int32 // helpers still working
-	n     int64
 	grain int64
 	fn    func(lo, hi int)
+	parts []part
 	wg    sync.WaitGroup
+}
+
+// part is the unclaimed remainder [lo, hi) of one participant's share,
+// packed as hi<<32 | lo so that one compare-and-swap claims a chunk, and
+// padded to a cache line of its own.
+type part struct {
+	r atomic.Uint64
+	_ [56]byte
+}
+
+func pack(lo, hi int64) uint64 { return uint64(hi)<<32 | uint64(lo) }
+
+func unpack(v uint64) (lo, hi int64) { return int64(v & (1<<32 - 1)), int64(v >> 32) }
+
+// front claims up to grain iterations from the front of the part.
+func (pt *part) front(grain int64) (lo, hi int64, ok bool) {
+	for {
+		v := pt.r.Load()
+		lo, end := unpack(v)
+		if lo >= end {
+			return 0, 0, false
+		}
+		hi = min(lo+grain, end)
+		if pt.r.CompareAndSwap(v, pack(hi, end)) {
+			return lo, hi, true
+		}
+	}
+}
+
+// back claims the last chunk of the part: the same chunks, grain
+// iterations from the part's start, that front would claim.
+func (pt *part) back(grain int64) (lo, hi int64, ok bool) {
+	for {
+		v := pt.r.Load()
+		start, hi := unpack(v)
+		if start >= hi {
+			return 0, 0, false
+		}
+		lo = start + (hi-start-1)/grain*grain
+		if pt.r.CompareAndSwap(v, pack(start, lo)) {
+			return lo, hi, true
+		}
+	}
 }
 
 func newPool(threads int) *pool {
@@ -101,13 +150,27 @@ func (j *job) wait() {
 	j.wg.Wait()
 }
 
+// work runs the participant's own part, then steals from the others.
 func (j *job) work() {
+	np := int32(len(j.parts))
+	id := (j.ids.Add(1) - 1) % np
+	own := &j.parts[id]
 	for {
-		lo := j.next.Add(j.grain) - j.grain
-		if lo >= j.n {
-			return
+		lo, hi, ok := own.front(j.grain)
+		if !ok {
+			break
 		}
-		j.fn(int(lo), int(min(lo+j.grain, j.n)))
+		j.fn(int(lo), int(hi))
+	}
+	for k := int32(1); k < np; k++ {
+		victim := &j.parts[(id+k)%np]
+		for {
+			lo, hi, ok := victim.back(j.grain)
+			if !ok {
+				break
+			}
+			j.fn(int(lo), int(hi))
+		}
 	}
 }
 
@@ -122,19 +185,25 @@ func (p *pool) run(n, grain int, fn func(lo, hi int)) {
 		}
 		return
 	}
-	// Smaller chunks than threads balance load when cores are shared, but
-	// never smaller than the caller asked for.
-	if per := n / (4 * p.threads); per > grain {
-		grain = per
-		chunks = (n + grain - 1) / grain
+	if n >= 1<<31 {
+		// Too long to pack into a part: run it on the caller alone.
+		fn(0, n)
+		return
 	}
 	j, _ := p.idle.Get().(*job)
 	if j == nil {
-		j = new(job)
+		j = &job{parts: make([]part, p.threads)}
 	}
-	j.next.Store(0)
-	j.n, j.grain, j.fn = int64(n), int64(grain), fn
 	helpers := min(p.threads-1, chunks-1)
+	np := helpers + 1
+	j.parts = j.parts[:np]
+	for t := range np {
+		// Whole chunks, as evenly as they go.
+		lo, hi := min(n, t*chunks/np*grain), min(n, (t+1)*chunks/np*grain)
+		j.parts[t].r.Store(pack(int64(lo), int64(hi)))
+	}
+	j.ids.Store(0)
+	j.grain, j.fn = int64(grain), fn
 	j.wg.Add(helpers)
 	j.left.Store(int32(helpers))
 	for range helpers {
@@ -144,6 +213,7 @@ func (p *pool) run(n, grain int, fn func(lo, hi int)) {
 	j.wait()
 	// Every helper is past its last use of j once wait returns.
 	j.fn = nil
+	j.parts = j.parts[:cap(j.parts)]
 	p.idle.Put(j)
 }
 
