@@ -50,14 +50,14 @@ type tokenRef struct {
 }
 
 // DefaultPassTokens is the default Options.PassTokens, the most tokens
-// one pass through the layers computes at once: a longer batch (a long prompt, or several sequences' prompt
-// chunks) runs as consecutive passes of at most this many tokens, in
-// batch order, each attending to the keys and values the earlier ones
-// stored. Every token's results are computed the same way whatever the
-// pass it falls in, so the split changes no output, while it bounds the
-// scratch memory of a forward pass (ScratchBytes) and lets the same
-// buffers serve every pass. 256 tokens keep the matrix products as fast
-// per token as any longer pass.
+// one pass through the layers computes at once: a longer batch (a long
+// prompt, or several sequences' prompt chunks) runs as consecutive passes
+// of at most this many tokens, in batch order, each attending to the keys
+// and values the earlier ones stored. Every token's results are computed
+// the same way whatever the pass it falls in, so the split changes no
+// output, while it bounds the scratch memory of a forward pass
+// (ScratchBytes) and lets the same buffers serve every pass. 256 tokens
+// keep the matrix products as fast per token as any longer pass.
 const DefaultPassTokens = 256
 
 // Forward runs the new tokens of every sequence of b through the model,
@@ -179,8 +179,8 @@ func sharesCache(seqs []Sequence, c *kvcache.Cache) bool {
 }
 
 // state holds the buffers of a forward pass over up to Options.PassTokens
-// tokens, and the lists of a whole batch. States are kept by the model and reused,
-// so a decode step allocates nothing.
+// tokens, and the lists of a whole batch. States are kept by the model
+// and reused, so a decode step allocates nothing.
 type state struct {
 	m     *Model
 	all   []tokenRef  // every token of the batch
@@ -215,8 +215,8 @@ const maxKeptOutputs = 16
 
 // maxKeptStates is the most idle states a model keeps: one per Forward
 // that ran at the same time as another, up to this many. Their buffers
-// are sized for Options.PassTokens at most, so they are kept whatever the size
-// of the pass that grew them.
+// are sized for Options.PassTokens at most, so they are kept whatever the
+// size of the pass that grew them.
 const maxKeptStates = 2
 
 // getState returns an idle state of m, or a new one. Call putState when
