@@ -46,7 +46,7 @@ type block32Type struct {
 	offset Mem
 	// decodeRows is the height R of the one-vector (decode) tile, R×1;
 	// ntaDecode makes that tile prefetch the next rows with PREFETCHNTA
-	// rather than PREFETCHT0 (see prefetchNext).
+	// rather than PREFETCHT0 (see the prefetch in genTile).
 	decodeRows int
 	ntaDecode  bool
 }
@@ -146,7 +146,7 @@ func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, a
 		}
 		VFMADD231PS(s, p, a)
 	}
-	if C <= R || C == 1 {
+	if C <= R {
 		vs := make([]vecState, C)
 		for c := range vs {
 			vs[c] = loadVec(c)
@@ -246,9 +246,12 @@ func strided(base, stride, s3 Register, k int) []Mem {
 //	func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 //
 // It computes y[c*ystride+r] = dot(n, w[r*wstride:], x[c*xstride:]) for r <
-// rows and c < C, R rows at a time: rows must be a multiple of R. R ≤ 8,
-// C ≤ 4.
+// rows and c < C, R rows at a time: rows must be a multiple of R. R is 1,
+// 2 or 4, C ≤ 4.
 func genTile(t block32Type, R, C int) {
+	if R != 1 && R != 2 && R != 4 {
+		panic("unsupported tile height")
+	}
 	name := tileName(t.name, R, C)
 	TEXT(name, NOSPLIT, "func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)")
 	Pragma("noescape")
@@ -257,7 +260,7 @@ func genTile(t block32Type, R, C int) {
 	w := Load(Param("w").Base(), GP64())
 	ws := Load(Param("wstride"), GP64())
 	var ws3 Register
-	if R >= 3 {
+	if R == 4 {
 		ws3 = GP64()
 		LEAQ(Mem{Base: ws, Index: ws, Scale: 2}, ws3)
 	}
@@ -280,14 +283,30 @@ func genTile(t block32Type, R, C int) {
 	// MatMul) while this group is computed, at the rate its blocks are
 	// consumed. Prefetches past the end of w are harmless. The decode tile
 	// of a type with ntaDecode prefetches non-temporally.
+	//
+	// Measured on a 144 MiB matrix of 952-byte rows (decode's output head)
+	// with one vector: without it the 4×1 tile ran at a third of the speed of
+	// the 1×1 one, with it at about the same speed or faster.
+	//
+	// Measured again on DRAM-resident Q8_0 weights (272 MiB of 952-byte rows,
+	// 296 MiB of 5168-byte rows, and the 408 MiB of a 0.5B model's decode
+	// step, one goroutine): the 2×1 tile with the next pair of rows prefetched
+	// streams 952-byte rows at 27-29 GB/s (0.88-0.91 of
+	// MeasureBandwidthThreads), against 21-24 GB/s for the 4×1 and 1×1 tiles;
+	// the decode step's matrices ran 1.06-1.18 times faster with it than with
+	// 4×1. PREFETCHNTA gained a few percent over PREFETCHT0 there. No variant
+	// beat the 1×1 tile on 5168-byte rows by more than the noise (4×1 with T0
+	// ran at 0.7 times; 2×1 and 3×1 tiles, T1 hints, unrolling by two blocks:
+	// 0.9-1.05), so the Go side keeps the 1×1 tile for long rows. Prefetching
+	// 512 B-4 KiB ahead in the 1×1 tile did not help, nor did prefetching each
+	// row of a 2×1 or 4×1 tile ahead instead of the next group (a third of
+	// the speed). Q4_0 and Q5_0 unpack more per byte and are compute-bound
+	// (12-16 GB/s): there the 4×1 tile, which shares the activations among
+	// more rows, stays 1.06-1.14 times faster than 2×1.
 	var pf Register
-	if prefetchNext && R > 1 {
+	if R > 1 {
 		pf = GP64()
-		if R == 3 {
-			LEAQ(Mem{Base: w, Index: ws3, Scale: 1}, pf)
-		} else {
-			LEAQ(Mem{Base: w, Index: ws, Scale: uint8(R)}, pf)
-		}
+		LEAQ(Mem{Base: w, Index: ws, Scale: uint8(R)}, pf)
 	}
 	unpack := t.setup()
 	acc := make([][]VecVirtual, R)
@@ -309,13 +328,7 @@ func genTile(t block32Type, R, C int) {
 	wp := GP64()
 	MOVQ(w, wp)
 	xp := Load(Param("x").Base(), GP64())
-	wm := strided(wp, ws, ws3, min(R, 4))
-	var wp2 Register
-	if R > 4 {
-		wp2 = GP64()
-		LEAQ(Mem{Base: wp, Index: ws, Scale: 4}, wp2)
-		wm = append(wm, strided(wp2, ws, ws3, R-4)...)
-	}
+	wm := strided(wp, ws, ws3, R)
 	xm := strided(xp, xs, xs3, C)
 
 	Label(name + "_blocks")
@@ -333,9 +346,6 @@ func genTile(t block32Type, R, C int) {
 	}
 	tileBlock(t, unpack, wm, xm, acc)
 	ADDQ(U32(t.wsize), wp)
-	if R > 4 {
-		ADDQ(U32(t.wsize), wp2)
-	}
 	ADDQ(U32(sizeQ8_0), xp)
 	DECQ(n)
 	JMP(LabelRef(name + "_blocks"))
@@ -351,14 +361,7 @@ func genTile(t block32Type, R, C int) {
 			VMOVSS(s, ym[c].Offset(4*r))
 		}
 	}
-	switch R {
-	case 1, 2, 4, 8:
-		LEAQ(Mem{Base: w, Index: ws, Scale: uint8(R)}, w)
-	case 3:
-		ADDQ(ws3, w)
-	default:
-		panic("unsupported tile height")
-	}
+	LEAQ(Mem{Base: w, Index: ws, Scale: uint8(R)}, w)
 	ADDQ(U32(4*R), y)
 	SUBQ(U32(R), rows)
 	JMP(LabelRef(name + "_rows"))
@@ -367,28 +370,6 @@ func genTile(t block32Type, R, C int) {
 	VZEROUPPER()
 	RET()
 }
-
-// prefetchNext makes the tile kernels prefetch the next group of rows.
-// Measured on a 144 MiB matrix of 952-byte rows (decode's output head)
-// with one vector: without it the 4×1 tile ran at a third of the speed of
-// the 1×1 one, with it at about the same speed or faster.
-//
-// Measured again on DRAM-resident Q8_0 weights (272 MiB of 952-byte rows,
-// 296 MiB of 5168-byte rows, and the 408 MiB of a 0.5B model's decode
-// step, one goroutine): the 2×1 tile with the next pair of rows prefetched
-// streams 952-byte rows at 27-29 GB/s (0.88-0.91 of
-// MeasureBandwidthThreads), against 21-24 GB/s for the 4×1 and 1×1 tiles;
-// the decode step's matrices ran 1.06-1.18 times faster with it than with
-// 4×1. PREFETCHNTA gained a few percent over PREFETCHT0 there. No variant
-// beat the 1×1 tile on 5168-byte rows by more than the noise (4×1 with T0
-// ran at 0.7 times; 2×1 and 3×1 tiles, T1 hints, unrolling by two blocks:
-// 0.9-1.05), so the Go side keeps the 1×1 tile for long rows. Prefetching
-// 512 B-4 KiB ahead in the 1×1 tile did not help, nor did prefetching each
-// row of a 2×1 or 4×1 tile ahead instead of the next group (a third of
-// the speed). Q4_0 and Q5_0 unpack more per byte and are compute-bound
-// (12-16 GB/s): there the 4×1 tile, which shares the activations among
-// more rows, stays 1.06-1.14 times faster than 2×1.
-var prefetchNext = true
 
 // tileShapes are the R×C tiles generated for every 32-value block type
 // besides its decode tile (decodeRows×1): batched shapes, with the one-row
