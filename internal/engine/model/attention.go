@@ -26,9 +26,10 @@ const attnBlock = 32
 // and the probability-weighted sum of the values; a group interleaves its
 // heads over blocks of attnBlock positions, which changes no result (each
 // score is one dot product, and the weighted sum adds the rows in order
-// either way). Items are taken last token first: later tokens of a prompt
-// attend to more positions, so the largest pieces of work go out first
-// and the small ones balance the cores at the end. Each head's result
+// either way). Items are numbered last token first (later tokens of a
+// prompt attend to more positions), so the pool's contiguous parts start
+// at the large items and stealing from their backs takes the small ones
+// that balance the cores at the end. Each head's result
 // depends only on its own inputs, so batching and threads do not change
 // it.
 func (st *state) attention(b *Batch, li int) {
@@ -89,7 +90,7 @@ func (st *state) attend(lo, hi int) {
 			}
 		}
 		for h := range per {
-			softmax(scores[h*n : (h+1)*n])
+			vecmath.Softmax(scores[h*n : (h+1)*n])
 		}
 		clear(out)
 		for j := 0; j < n; j += block {

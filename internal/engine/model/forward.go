@@ -8,6 +8,7 @@ import (
 
 	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
+	"github.com/cerulean-ai/cerulean/internal/engine/vecmath"
 )
 
 // ErrBatch is wrapped by errors about a malformed Batch.
@@ -232,7 +233,7 @@ func (m *Model) getState() *state {
 	m.statesMu.Unlock()
 	if st == nil {
 		st = &state{m: m}
-		st.swigluFn = func(lo, hi int) { swiglu(st.g[lo:hi], st.u[lo:hi]) }
+		st.swigluFn = func(lo, hi int) { vecmath.SwiGLU(st.g[lo:hi], st.u[lo:hi]) }
 		st.attendFn = st.attend
 	}
 	return st
@@ -346,18 +347,6 @@ func (m *Model) encodedRowBytes() int {
 	n := 0
 	for _, rb := range longest {
 		n += rb
-	}
-	return n
-}
-
-// bytes returns the memory of the buffers ScratchBytes counts.
-func (st *state) bytes() int64 {
-	n := 4 * int64(cap(st.x)+cap(st.xn)+cap(st.q)+cap(st.k)+cap(st.v)+cap(st.att)+cap(st.tmp)+cap(st.g)+cap(st.u)+cap(st.res))
-	for _, r := range st.ropes[:cap(st.ropes)] {
-		n += 4 * int64(cap(r.cos)+cap(r.sin))
-	}
-	for _, e := range st.in.enc {
-		n += int64(cap(e.data))
 	}
 	return n
 }

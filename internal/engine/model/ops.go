@@ -4,7 +4,6 @@ import (
 	"math"
 
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
-	"github.com/cerulean-ai/cerulean/internal/engine/vecmath"
 )
 
 // The element-wise operations below follow ggml's CPU code in float32,
@@ -25,12 +24,6 @@ func rmsNorm(dst, x, w []float32, eps float32) {
 	for i, v := range x {
 		dst[i] = float32(v*scale) * w[i]
 	}
-}
-
-// swiglu writes silu(gate)·up into gate, silu(x) = x/(1+e^-x), with
-// vecmath's float32 exp (within 1.5 ulp, like ggml's vectorized expf).
-func swiglu(gate, up []float32) {
-	vecmath.SwiGLU(gate, up)
 }
 
 // addTo adds x to dst element-wise.
@@ -90,12 +83,6 @@ func rope(x []float32, r *ropeTable, style RopeStyle) {
 		x[2*i] = float32(x0*c) - float32(x1*s)
 		x[2*i+1] = float32(x0*s) + float32(x1*c)
 	}
-}
-
-// softmax turns scores into probabilities in place: exp(x - max) / Σ, with
-// the sum in float64 like ggml and vecmath's float32 exp.
-func softmax(x []float32) {
-	vecmath.Softmax(x)
 }
 
 // acts holds a batch of activation rows (rows × cols float32) and their

@@ -195,3 +195,15 @@ func BenchmarkDecodeEnv(b *testing.B) {
 	defer m.Close()
 	benchDecode(b, m)
 }
+
+// bytes returns the memory of the buffers ScratchBytes counts.
+func (st *state) bytes() int64 {
+	n := 4 * int64(cap(st.x)+cap(st.xn)+cap(st.q)+cap(st.k)+cap(st.v)+cap(st.att)+cap(st.tmp)+cap(st.g)+cap(st.u)+cap(st.res))
+	for _, r := range st.ropes[:cap(st.ropes)] {
+		n += 4 * int64(cap(r.cos)+cap(r.sin))
+	}
+	for _, e := range st.in.enc {
+		n += int64(cap(e.data))
+	}
+	return n
+}
