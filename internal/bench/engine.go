@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/cerulean-ai/cerulean/internal/engine/model"
@@ -14,6 +15,9 @@ import (
 type EngineOptions struct {
 	Model   string // GGUF path
 	Threads int
+	// Kernels names the kernel table (tensor.KernelSets) to run with;
+	// empty means the default, the fastest this machine has.
+	Kernels string
 	Prompt  int // prompt tokens, processed as one batch
 	Gen     int // tokens generated one at a time after the prompt
 	Seed    uint64
@@ -37,6 +41,7 @@ type EngineResult struct {
 	Model           string  `json:"model"`
 	Architecture    string  `json:"architecture"`
 	Threads         int     `json:"threads"`
+	Kernels         string  `json:"kernels"`
 	LoadSeconds     float64 `json:"load_seconds"`
 	PromptTokens    int     `json:"prompt_tokens"`
 	PromptSeconds   float64 `json:"prompt_seconds"`
@@ -96,13 +101,17 @@ type BandwidthResult struct {
 // hold on a noisy machine.
 func Engine(ctx context.Context, o EngineOptions) (EngineResult, error) {
 	start := time.Now()
-	m, err := model.Options{Threads: o.Threads}.Load(o.Model)
+	kern, err := kernelsNamed(o.Kernels)
+	if err != nil {
+		return EngineResult{}, err
+	}
+	m, err := model.Options{Threads: o.Threads, Kernels: kern}.Load(o.Model)
 	if err != nil {
 		return EngineResult{}, err
 	}
 	defer m.Close()
 	cfg := m.Config()
-	r := EngineResult{Model: o.Model, Architecture: cfg.Architecture, Threads: o.Threads, LoadSeconds: time.Since(start).Seconds(),
+	r := EngineResult{Model: o.Model, Architecture: cfg.Architecture, Threads: o.Threads, Kernels: kern.Name, LoadSeconds: time.Since(start).Seconds(),
 		PromptTokens: o.Prompt, GenTokens: o.Gen, WeightsBytes: m.WeightsBytes()}
 	// Before any weight is read: the fixed part of the process.
 	afterLoad := memorySnapshot()
@@ -183,4 +192,20 @@ func argmax(xs []float32) int32 {
 		}
 	}
 	return int32(best)
+}
+
+// kernelsNamed returns the kernel table called name (tensor.KernelSets),
+// or the default one if name is empty.
+func kernelsNamed(name string) (*tensor.Kernels, error) {
+	if name == "" {
+		return tensor.DefaultKernels(), nil
+	}
+	var names []string
+	for _, k := range tensor.KernelSets() {
+		if k.Name == name {
+			return k, nil
+		}
+		names = append(names, k.Name)
+	}
+	return nil, fmt.Errorf("bench: no kernels %q on this machine (it has %s)", name, strings.Join(names, ", "))
 }

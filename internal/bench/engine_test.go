@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 )
 
 // sharedModel is ../shared/testdata/models/NAME beside the repository.
@@ -262,5 +264,21 @@ func TestMedian(t *testing.T) {
 		if got := median(slices.Clone(tc.xs)); got != tc.want {
 			t.Errorf("median(%v) = %v, want %v", tc.xs, got, tc.want)
 		}
+	}
+}
+
+func TestKernelsNamed(t *testing.T) {
+	k, err := kernelsNamed("")
+	if err != nil || k.Name != tensor.DefaultKernels().Name {
+		t.Errorf(`kernelsNamed("") = %v, %v; want the default table %q`, k, err, tensor.DefaultKernels().Name)
+	}
+	for _, set := range tensor.KernelSets() {
+		k, err := kernelsNamed(set.Name)
+		if err != nil || k.Name != set.Name {
+			t.Errorf("kernelsNamed(%q) = %v, %v", set.Name, k, err)
+		}
+	}
+	if k, err := kernelsNamed("avx1024"); err == nil || !strings.Contains(err.Error(), "go") {
+		t.Errorf(`kernelsNamed("avx1024") = %v, %v; want an error listing the tables`, k, err)
 	}
 }

@@ -84,6 +84,7 @@ number of rounds is the mean of the middle two.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Model, "model", "", "GGUF file")
 	f.IntVar(&o.Threads, "threads", o.Threads, "threads")
+	f.StringVar(&o.Kernels, "kernels", "", "kernel table: go, avx2 or avx512vnni where the CPU has them (default: the fastest)")
 	f.IntVar(&o.Prompt, "prompt", o.Prompt, "prompt tokens")
 	f.IntVar(&o.Gen, "gen", o.Gen, "generated tokens")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the random prompt")
@@ -101,7 +102,7 @@ func engineTable(w io.Writer, r bench.EngineResult) {
 	rate := func(n int, sec, perSec float64) string {
 		return fmt.Sprintf("%d tokens in %.2f s: %.1f tokens/s", n, sec, perSec)
 	}
-	field(w, "Model", r.Model+" ("+r.Architecture+", "+itoa(r.Threads)+" threads, loaded in "+strconv.FormatFloat(r.LoadSeconds, 'f', 2, 64)+" s)")
+	field(w, "Model", r.Model+" ("+r.Architecture+", "+itoa(r.Threads)+" threads, "+r.Kernels+" kernels, loaded in "+strconv.FormatFloat(r.LoadSeconds, 'f', 2, 64)+" s)")
 	field(w, "Prompt", rate(r.PromptTokens, r.PromptSeconds, r.PromptPerSecond))
 	field(w, "Generation", rate(r.GenTokens, r.GenSeconds, r.GenPerSecond))
 	m := r.Memory

@@ -48,6 +48,66 @@ func tileQ8_0_2x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []f
 //go:noescape
 func tileQ8_0_1x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
+// tileQ8_0_2x1VNNI is the 2×1 tile of Q8_0 (see tileQ8_0_2x4AVX2) with AVX-512 VNNI,
+// bit-identical to the AVX2 tiles.
+//
+//go:noescape
+func tileQ8_0_2x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ8_0_1x1VNNI is the 1×1 tile of Q8_0 (see tileQ8_0_2x4AVX2) with AVX-512 VNNI,
+// bit-identical to the AVX2 tiles.
+//
+//go:noescape
+func tileQ8_0_1x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ8_0_4x4VNNI is the 4×4 tile of Q8_0 (see tileQ8_0_2x4AVX2) with AVX-512 VNNI,
+// bit-identical to the AVX2 tiles.
+//
+//go:noescape
+func tileQ8_0_4x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ8_0_2x4VNNI is the 2×4 tile of Q8_0 (see tileQ8_0_2x4AVX2) with AVX-512 VNNI,
+// bit-identical to the AVX2 tiles.
+//
+//go:noescape
+func tileQ8_0_2x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ8_0_1x4VNNI is the 1×4 tile of Q8_0 (see tileQ8_0_2x4AVX2) with AVX-512 VNNI,
+// bit-identical to the AVX2 tiles.
+//
+//go:noescape
+func tileQ8_0_1x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_0_4x1VNNI is the 4×1 tile of Q4_0 (see tileQ4_0_2x4AVX2) with AVX-512 VNNI,
+// bit-identical to the AVX2 tiles.
+//
+//go:noescape
+func tileQ4_0_4x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_0_1x1VNNI is the 1×1 tile of Q4_0 (see tileQ4_0_2x4AVX2) with AVX-512 VNNI,
+// bit-identical to the AVX2 tiles.
+//
+//go:noescape
+func tileQ4_0_1x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_0_4x4VNNI is the 4×4 tile of Q4_0 (see tileQ4_0_2x4AVX2) with AVX-512 VNNI,
+// bit-identical to the AVX2 tiles.
+//
+//go:noescape
+func tileQ4_0_4x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_0_2x4VNNI is the 2×4 tile of Q4_0 (see tileQ4_0_2x4AVX2) with AVX-512 VNNI,
+// bit-identical to the AVX2 tiles.
+//
+//go:noescape
+func tileQ4_0_2x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_0_1x4VNNI is the 1×4 tile of Q4_0 (see tileQ4_0_2x4AVX2) with AVX-512 VNNI,
+// bit-identical to the AVX2 tiles.
+//
+//go:noescape
+func tileQ4_0_1x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
 // dotQ4_0AVX2 is dotQ4_0Q8_0 with AVX2 and FMA.
 //
 //go:noescape

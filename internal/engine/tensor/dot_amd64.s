@@ -1156,6 +1156,1650 @@ tileQ8_0_1x4AVX2_done:
 	VZEROUPPER
 	RET
 
+DATA wordones_vnni<>+0(SB)/8, $0x0001000100010001
+GLOBL wordones_vnni<>(SB), RODATA|NOPTR, $8
+
+DATA b80_vnni<>+0(SB)/1, $0x80
+DATA b80_vnni<>+1(SB)/1, $0x80
+DATA b80_vnni<>+2(SB)/1, $0x80
+DATA b80_vnni<>+3(SB)/1, $0x80
+DATA b80_vnni<>+4(SB)/1, $0x80
+DATA b80_vnni<>+5(SB)/1, $0x80
+DATA b80_vnni<>+6(SB)/1, $0x80
+DATA b80_vnni<>+7(SB)/1, $0x80
+DATA b80_vnni<>+8(SB)/1, $0x80
+DATA b80_vnni<>+9(SB)/1, $0x80
+DATA b80_vnni<>+10(SB)/1, $0x80
+DATA b80_vnni<>+11(SB)/1, $0x80
+DATA b80_vnni<>+12(SB)/1, $0x80
+DATA b80_vnni<>+13(SB)/1, $0x80
+DATA b80_vnni<>+14(SB)/1, $0x80
+DATA b80_vnni<>+15(SB)/1, $0x80
+DATA b80_vnni<>+16(SB)/1, $0x80
+DATA b80_vnni<>+17(SB)/1, $0x80
+DATA b80_vnni<>+18(SB)/1, $0x80
+DATA b80_vnni<>+19(SB)/1, $0x80
+DATA b80_vnni<>+20(SB)/1, $0x80
+DATA b80_vnni<>+21(SB)/1, $0x80
+DATA b80_vnni<>+22(SB)/1, $0x80
+DATA b80_vnni<>+23(SB)/1, $0x80
+DATA b80_vnni<>+24(SB)/1, $0x80
+DATA b80_vnni<>+25(SB)/1, $0x80
+DATA b80_vnni<>+26(SB)/1, $0x80
+DATA b80_vnni<>+27(SB)/1, $0x80
+DATA b80_vnni<>+28(SB)/1, $0x80
+DATA b80_vnni<>+29(SB)/1, $0x80
+DATA b80_vnni<>+30(SB)/1, $0x80
+DATA b80_vnni<>+31(SB)/1, $0x80
+GLOBL b80_vnni<>(SB), RODATA|NOPTR, $32
+
+// func tileQ8_0_2x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ8_0_2x1VNNI(SB), NOSPLIT, $16-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	MOVQ      y_base+72(FP), DX
+	MOVQ      rows+104(FP), BX
+	LEAQ      (AX)(CX*2), SI
+	VMOVDQU64 b80_vnni<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+
+tileQ8_0_2x1VNNI_rows:
+	CMPQ      BX, $0x00000000
+	JE        tileQ8_0_2x1VNNI_done
+	VMOVDQA64 Y1, Y2
+	VMOVDQA64 Y1, Y3
+	MOVQ      n+0(FP), DI
+	SHRQ      $0x05, DI
+	MOVQ      AX, R8
+	MOVQ      x_base+40(FP), R9
+
+tileQ8_0_2x1VNNI_blocks:
+	CMPQ             DI, $0x00000000
+	JE               tileQ8_0_2x1VNNI_store
+	PREFETCHNTA      (SI)
+	PREFETCHNTA      64(SI)
+	ADDQ             $0x00000044, SI
+	MOVWQZX          (R8), R10
+	MOVWQZX          (R8)(CX*1), R11
+	SHLQ             $0x10, R11
+	ORQ              R11, R10
+	VMOVQ            R10, X4
+	VPBROADCASTQ     X4, X4
+	VCVTPH2PS        X4, Y4
+	VPBROADCASTW     (R9), X5
+	VCVTPH2PS        X5, Y5
+	VMULPS           Y5, Y4, Y4
+	VMOVUPS          X4, (SP)
+	VMOVDQU64        2(R9), Y4
+	VMOVDQA64        Y1, Y5
+	VPDPBUSD         Y4, Y0, Y5
+	VPSUBD           Y5, Y1, Y5
+	VPXORD           2(R8), Y0, Y6
+	VMOVDQA64        Y5, Y7
+	VPDPBUSD         Y4, Y6, Y7
+	VCVTDQ2PS        Y7, Y7
+	VFMADD231PS.BCST (SP), Y7, Y2
+	VPXORD           2(R8)(CX*1), Y0, Y6
+	VMOVDQA64        Y5, Y5
+	VPDPBUSD         Y4, Y6, Y5
+	VCVTDQ2PS        Y5, Y5
+	VFMADD231PS.BCST 4(SP), Y5, Y3
+	ADDQ             $0x00000022, R8
+	ADDQ             $0x00000022, R9
+	DECQ             DI
+	JMP              tileQ8_0_2x1VNNI_blocks
+
+tileQ8_0_2x1VNNI_store:
+	VEXTRACTF32X4 $0x01, Y2, X4
+	VADDPS        X2, X4, X4
+	VPERMILPS     $0xb1, X4, X2
+	VADDPS        X2, X4, X4
+	VPERMILPS     $0x4e, X4, X2
+	VADDPS        X2, X4, X4
+	VMOVSS        X4, (DX)
+	VEXTRACTF32X4 $0x01, Y3, X2
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(DX)
+	LEAQ          (AX)(CX*2), AX
+	ADDQ          $0x00000008, DX
+	SUBQ          $0x00000002, BX
+	JMP           tileQ8_0_2x1VNNI_rows
+
+tileQ8_0_2x1VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ8_0_1x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ8_0_1x1VNNI(SB), NOSPLIT, $16-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	MOVQ      y_base+72(FP), DX
+	MOVQ      rows+104(FP), BX
+	VMOVDQU64 b80_vnni<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+
+tileQ8_0_1x1VNNI_rows:
+	CMPQ      BX, $0x00000000
+	JE        tileQ8_0_1x1VNNI_done
+	VMOVDQA64 Y1, Y2
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	MOVQ      AX, DI
+	MOVQ      x_base+40(FP), R8
+
+tileQ8_0_1x1VNNI_blocks:
+	CMPQ             SI, $0x00000000
+	JE               tileQ8_0_1x1VNNI_store
+	VPBROADCASTW     (DI), X3
+	VCVTPH2PS        X3, X3
+	VPBROADCASTW     (R8), X4
+	VCVTPH2PS        X4, X4
+	VMULSS           X4, X3, X3
+	VMOVSS           X3, (SP)
+	VMOVDQU64        2(R8), Y3
+	VMOVDQA64        Y1, Y4
+	VPDPBUSD         Y3, Y0, Y4
+	VPSUBD           Y4, Y1, Y4
+	VPXORD           2(DI), Y0, Y5
+	VMOVDQA64        Y4, Y4
+	VPDPBUSD         Y3, Y5, Y4
+	VCVTDQ2PS        Y4, Y4
+	VFMADD231PS.BCST (SP), Y4, Y2
+	ADDQ             $0x00000022, DI
+	ADDQ             $0x00000022, R8
+	DECQ             SI
+	JMP              tileQ8_0_1x1VNNI_blocks
+
+tileQ8_0_1x1VNNI_store:
+	VEXTRACTF32X4 $0x01, Y2, X3
+	VADDPS        X2, X3, X3
+	VPERMILPS     $0xb1, X3, X2
+	VADDPS        X2, X3, X3
+	VPERMILPS     $0x4e, X3, X2
+	VADDPS        X2, X3, X3
+	VMOVSS        X3, (DX)
+	LEAQ          (AX)(CX*1), AX
+	ADDQ          $0x00000004, DX
+	SUBQ          $0x00000001, BX
+	JMP           tileQ8_0_1x1VNNI_rows
+
+tileQ8_0_1x1VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ8_0_4x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ8_0_4x4VNNI(SB), NOSPLIT, $64-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	LEAQ      (CX)(CX*2), DX
+	MOVQ      y_base+72(FP), BX
+	MOVQ      xstride+64(FP), SI
+	LEAQ      (SI)(SI*2), DI
+	MOVQ      rows+104(FP), R8
+	LEAQ      (AX)(CX*4), R9
+	VMOVDQU64 b80_vnni<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+
+tileQ8_0_4x4VNNI_rows:
+	CMPQ      R8, $0x00000000
+	JE        tileQ8_0_4x4VNNI_done
+	VMOVDQA64 Y1, Y2
+	VMOVDQA64 Y1, Y3
+	VMOVDQA64 Y1, Y4
+	VMOVDQA64 Y1, Y5
+	VMOVDQA64 Y1, Y6
+	VMOVDQA64 Y1, Y7
+	VMOVDQA64 Y1, Y8
+	VMOVDQA64 Y1, Y9
+	VMOVDQA64 Y1, Y10
+	VMOVDQA64 Y1, Y11
+	VMOVDQA64 Y1, Y12
+	VMOVDQA64 Y1, Y13
+	VMOVDQA64 Y1, Y14
+	VMOVDQA64 Y1, Y15
+	VMOVDQA64 Y1, Y16
+	VMOVDQA64 Y1, Y17
+	MOVQ      n+0(FP), R10
+	SHRQ      $0x05, R10
+	MOVQ      AX, R11
+	MOVQ      x_base+40(FP), R12
+
+tileQ8_0_4x4VNNI_blocks:
+	CMPQ             R10, $0x00000000
+	JE               tileQ8_0_4x4VNNI_store
+	PREFETCHT0       (R9)
+	PREFETCHT0       64(R9)
+	PREFETCHT0       128(R9)
+	ADDQ             $0x00000088, R9
+	MOVWQZX          (R12), R13
+	MOVWQZX          (R12)(SI*1), R14
+	SHLQ             $0x10, R14
+	ORQ              R14, R13
+	MOVWQZX          (R12)(SI*2), R14
+	SHLQ             $0x20, R14
+	ORQ              R14, R13
+	MOVWQZX          (R12)(DI*1), R14
+	SHLQ             $0x30, R14
+	ORQ              R14, R13
+	VMOVQ            R13, X18
+	VPBROADCASTQ     X18, X18
+	VCVTPH2PS        X18, Y18
+	MOVWQZX          (R11), R13
+	IMULQ            wordones_vnni<>+0(SB), R13
+	VMOVQ            R13, X19
+	MOVWQZX          (R11)(CX*1), R13
+	IMULQ            wordones_vnni<>+0(SB), R13
+	VPINSRQ          $0x01, R13, X19, X19
+	VCVTPH2PS        X19, Y19
+	VMULPS           Y18, Y19, Y19
+	VMOVUPS          Y19, (SP)
+	MOVWQZX          (R11)(CX*2), R13
+	IMULQ            wordones_vnni<>+0(SB), R13
+	VMOVQ            R13, X19
+	MOVWQZX          (R11)(DX*1), R13
+	IMULQ            wordones_vnni<>+0(SB), R13
+	VPINSRQ          $0x01, R13, X19, X19
+	VCVTPH2PS        X19, Y19
+	VMULPS           Y18, Y19, Y19
+	VMOVUPS          Y19, 32(SP)
+	VMOVDQU64        2(R12), Y18
+	VMOVDQA64        Y1, Y19
+	VPDPBUSD         Y18, Y0, Y19
+	VPSUBD           Y19, Y1, Y19
+	VMOVDQU64        2(R12)(SI*1), Y20
+	VMOVDQA64        Y1, Y21
+	VPDPBUSD         Y20, Y0, Y21
+	VPSUBD           Y21, Y1, Y21
+	VMOVDQU64        2(R12)(SI*2), Y22
+	VMOVDQA64        Y1, Y23
+	VPDPBUSD         Y22, Y0, Y23
+	VPSUBD           Y23, Y1, Y23
+	VMOVDQU64        2(R12)(DI*1), Y24
+	VMOVDQA64        Y1, Y25
+	VPDPBUSD         Y24, Y0, Y25
+	VPSUBD           Y25, Y1, Y25
+	VPXORD           2(R11), Y0, Y26
+	VMOVDQA64        Y19, Y27
+	VPDPBUSD         Y18, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST (SP), Y27, Y2
+	VMOVDQA64        Y21, Y27
+	VPDPBUSD         Y20, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST 4(SP), Y27, Y3
+	VMOVDQA64        Y23, Y27
+	VPDPBUSD         Y22, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST 8(SP), Y27, Y4
+	VMOVDQA64        Y25, Y27
+	VPDPBUSD         Y24, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST 12(SP), Y27, Y5
+	VPXORD           2(R11)(CX*1), Y0, Y26
+	VMOVDQA64        Y19, Y27
+	VPDPBUSD         Y18, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST 16(SP), Y27, Y6
+	VMOVDQA64        Y21, Y27
+	VPDPBUSD         Y20, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST 20(SP), Y27, Y7
+	VMOVDQA64        Y23, Y27
+	VPDPBUSD         Y22, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST 24(SP), Y27, Y8
+	VMOVDQA64        Y25, Y27
+	VPDPBUSD         Y24, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST 28(SP), Y27, Y9
+	VPXORD           2(R11)(CX*2), Y0, Y26
+	VMOVDQA64        Y19, Y27
+	VPDPBUSD         Y18, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST 32(SP), Y27, Y10
+	VMOVDQA64        Y21, Y27
+	VPDPBUSD         Y20, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST 36(SP), Y27, Y11
+	VMOVDQA64        Y23, Y27
+	VPDPBUSD         Y22, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST 40(SP), Y27, Y12
+	VMOVDQA64        Y25, Y27
+	VPDPBUSD         Y24, Y26, Y27
+	VCVTDQ2PS        Y27, Y27
+	VFMADD231PS.BCST 44(SP), Y27, Y13
+	VPXORD           2(R11)(DX*1), Y0, Y26
+	VMOVDQA64        Y19, Y19
+	VPDPBUSD         Y18, Y26, Y19
+	VCVTDQ2PS        Y19, Y19
+	VFMADD231PS.BCST 48(SP), Y19, Y14
+	VMOVDQA64        Y21, Y18
+	VPDPBUSD         Y20, Y26, Y18
+	VCVTDQ2PS        Y18, Y18
+	VFMADD231PS.BCST 52(SP), Y18, Y15
+	VMOVDQA64        Y23, Y18
+	VPDPBUSD         Y22, Y26, Y18
+	VCVTDQ2PS        Y18, Y18
+	VFMADD231PS.BCST 56(SP), Y18, Y16
+	VMOVDQA64        Y25, Y18
+	VPDPBUSD         Y24, Y26, Y18
+	VCVTDQ2PS        Y18, Y18
+	VFMADD231PS.BCST 60(SP), Y18, Y17
+	ADDQ             $0x00000022, R11
+	ADDQ             $0x00000022, R12
+	DECQ             R10
+	JMP              tileQ8_0_4x4VNNI_blocks
+
+tileQ8_0_4x4VNNI_store:
+	MOVQ          ystride+96(FP), R10
+	SHLQ          $0x02, R10
+	LEAQ          (R10)(R10*2), R11
+	VEXTRACTF32X4 $0x01, Y2, X18
+	VADDPS        X2, X18, X18
+	VPERMILPS     $0xb1, X18, X2
+	VADDPS        X2, X18, X18
+	VPERMILPS     $0x4e, X18, X2
+	VADDPS        X2, X18, X18
+	VMOVSS        X18, (BX)
+	VEXTRACTF32X4 $0x01, Y3, X2
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (BX)(R10*1)
+	VEXTRACTF32X4 $0x01, Y4, X2
+	VADDPS        X4, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (BX)(R10*2)
+	VEXTRACTF32X4 $0x01, Y5, X2
+	VADDPS        X5, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (BX)(R11*1)
+	VEXTRACTF32X4 $0x01, Y6, X2
+	VADDPS        X6, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(BX)
+	VEXTRACTF32X4 $0x01, Y7, X2
+	VADDPS        X7, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(BX)(R10*1)
+	VEXTRACTF32X4 $0x01, Y8, X2
+	VADDPS        X8, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(BX)(R10*2)
+	VEXTRACTF32X4 $0x01, Y9, X2
+	VADDPS        X9, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(BX)(R11*1)
+	VEXTRACTF32X4 $0x01, Y10, X2
+	VADDPS        X10, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 8(BX)
+	VEXTRACTF32X4 $0x01, Y11, X2
+	VADDPS        X11, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 8(BX)(R10*1)
+	VEXTRACTF32X4 $0x01, Y12, X2
+	VADDPS        X12, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 8(BX)(R10*2)
+	VEXTRACTF32X4 $0x01, Y13, X2
+	VADDPS        X13, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 8(BX)(R11*1)
+	VEXTRACTF32X4 $0x01, Y14, X2
+	VADDPS        X14, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 12(BX)
+	VEXTRACTF32X4 $0x01, Y15, X2
+	VADDPS        X15, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 12(BX)(R10*1)
+	VEXTRACTF32X4 $0x01, Y16, X2
+	VADDPS        X16, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 12(BX)(R10*2)
+	VEXTRACTF32X4 $0x01, Y17, X2
+	VADDPS        X17, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 12(BX)(R11*1)
+	LEAQ          (AX)(CX*4), AX
+	ADDQ          $0x00000010, BX
+	SUBQ          $0x00000004, R8
+	JMP           tileQ8_0_4x4VNNI_rows
+
+tileQ8_0_4x4VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ8_0_2x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ8_0_2x4VNNI(SB), NOSPLIT, $32-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	MOVQ      y_base+72(FP), DX
+	MOVQ      xstride+64(FP), BX
+	LEAQ      (BX)(BX*2), SI
+	MOVQ      rows+104(FP), DI
+	LEAQ      (AX)(CX*2), R8
+	VMOVDQU64 b80_vnni<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+
+tileQ8_0_2x4VNNI_rows:
+	CMPQ      DI, $0x00000000
+	JE        tileQ8_0_2x4VNNI_done
+	VMOVDQA64 Y1, Y2
+	VMOVDQA64 Y1, Y3
+	VMOVDQA64 Y1, Y4
+	VMOVDQA64 Y1, Y5
+	VMOVDQA64 Y1, Y6
+	VMOVDQA64 Y1, Y7
+	VMOVDQA64 Y1, Y8
+	VMOVDQA64 Y1, Y9
+	MOVQ      n+0(FP), R9
+	SHRQ      $0x05, R9
+	MOVQ      AX, R10
+	MOVQ      x_base+40(FP), R11
+
+tileQ8_0_2x4VNNI_blocks:
+	CMPQ             R9, $0x00000000
+	JE               tileQ8_0_2x4VNNI_store
+	PREFETCHT0       (R8)
+	PREFETCHT0       64(R8)
+	ADDQ             $0x00000044, R8
+	MOVWQZX          (R11), R12
+	MOVWQZX          (R11)(BX*1), R13
+	SHLQ             $0x10, R13
+	ORQ              R13, R12
+	MOVWQZX          (R11)(BX*2), R13
+	SHLQ             $0x20, R13
+	ORQ              R13, R12
+	MOVWQZX          (R11)(SI*1), R13
+	SHLQ             $0x30, R13
+	ORQ              R13, R12
+	VMOVQ            R12, X10
+	VPBROADCASTQ     X10, X10
+	VCVTPH2PS        X10, Y10
+	MOVWQZX          (R10), R12
+	IMULQ            wordones_vnni<>+0(SB), R12
+	VMOVQ            R12, X11
+	MOVWQZX          (R10)(CX*1), R12
+	IMULQ            wordones_vnni<>+0(SB), R12
+	VPINSRQ          $0x01, R12, X11, X11
+	VCVTPH2PS        X11, Y11
+	VMULPS           Y10, Y11, Y11
+	VMOVUPS          Y11, (SP)
+	VMOVDQU64        2(R11), Y10
+	VMOVDQA64        Y1, Y11
+	VPDPBUSD         Y10, Y0, Y11
+	VPSUBD           Y11, Y1, Y11
+	VMOVDQU64        2(R11)(BX*1), Y12
+	VMOVDQA64        Y1, Y13
+	VPDPBUSD         Y12, Y0, Y13
+	VPSUBD           Y13, Y1, Y13
+	VMOVDQU64        2(R11)(BX*2), Y14
+	VMOVDQA64        Y1, Y15
+	VPDPBUSD         Y14, Y0, Y15
+	VPSUBD           Y15, Y1, Y15
+	VMOVDQU64        2(R11)(SI*1), Y16
+	VMOVDQA64        Y1, Y17
+	VPDPBUSD         Y16, Y0, Y17
+	VPSUBD           Y17, Y1, Y17
+	VPXORD           2(R10), Y0, Y18
+	VMOVDQA64        Y11, Y19
+	VPDPBUSD         Y10, Y18, Y19
+	VCVTDQ2PS        Y19, Y19
+	VFMADD231PS.BCST (SP), Y19, Y2
+	VMOVDQA64        Y13, Y19
+	VPDPBUSD         Y12, Y18, Y19
+	VCVTDQ2PS        Y19, Y19
+	VFMADD231PS.BCST 4(SP), Y19, Y3
+	VMOVDQA64        Y15, Y19
+	VPDPBUSD         Y14, Y18, Y19
+	VCVTDQ2PS        Y19, Y19
+	VFMADD231PS.BCST 8(SP), Y19, Y4
+	VMOVDQA64        Y17, Y19
+	VPDPBUSD         Y16, Y18, Y19
+	VCVTDQ2PS        Y19, Y19
+	VFMADD231PS.BCST 12(SP), Y19, Y5
+	VPXORD           2(R10)(CX*1), Y0, Y18
+	VMOVDQA64        Y11, Y11
+	VPDPBUSD         Y10, Y18, Y11
+	VCVTDQ2PS        Y11, Y11
+	VFMADD231PS.BCST 16(SP), Y11, Y6
+	VMOVDQA64        Y13, Y10
+	VPDPBUSD         Y12, Y18, Y10
+	VCVTDQ2PS        Y10, Y10
+	VFMADD231PS.BCST 20(SP), Y10, Y7
+	VMOVDQA64        Y15, Y10
+	VPDPBUSD         Y14, Y18, Y10
+	VCVTDQ2PS        Y10, Y10
+	VFMADD231PS.BCST 24(SP), Y10, Y8
+	VMOVDQA64        Y17, Y10
+	VPDPBUSD         Y16, Y18, Y10
+	VCVTDQ2PS        Y10, Y10
+	VFMADD231PS.BCST 28(SP), Y10, Y9
+	ADDQ             $0x00000022, R10
+	ADDQ             $0x00000022, R11
+	DECQ             R9
+	JMP              tileQ8_0_2x4VNNI_blocks
+
+tileQ8_0_2x4VNNI_store:
+	MOVQ          ystride+96(FP), R9
+	SHLQ          $0x02, R9
+	LEAQ          (R9)(R9*2), R10
+	VEXTRACTF32X4 $0x01, Y2, X10
+	VADDPS        X2, X10, X10
+	VPERMILPS     $0xb1, X10, X2
+	VADDPS        X2, X10, X10
+	VPERMILPS     $0x4e, X10, X2
+	VADDPS        X2, X10, X10
+	VMOVSS        X10, (DX)
+	VEXTRACTF32X4 $0x01, Y3, X2
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R9*1)
+	VEXTRACTF32X4 $0x01, Y4, X2
+	VADDPS        X4, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R9*2)
+	VEXTRACTF32X4 $0x01, Y5, X2
+	VADDPS        X5, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R10*1)
+	VEXTRACTF32X4 $0x01, Y6, X2
+	VADDPS        X6, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(DX)
+	VEXTRACTF32X4 $0x01, Y7, X2
+	VADDPS        X7, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(DX)(R9*1)
+	VEXTRACTF32X4 $0x01, Y8, X2
+	VADDPS        X8, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(DX)(R9*2)
+	VEXTRACTF32X4 $0x01, Y9, X2
+	VADDPS        X9, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(DX)(R10*1)
+	LEAQ          (AX)(CX*2), AX
+	ADDQ          $0x00000008, DX
+	SUBQ          $0x00000002, DI
+	JMP           tileQ8_0_2x4VNNI_rows
+
+tileQ8_0_2x4VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ8_0_1x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ8_0_1x4VNNI(SB), NOSPLIT, $16-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	MOVQ      y_base+72(FP), DX
+	MOVQ      xstride+64(FP), BX
+	LEAQ      (BX)(BX*2), SI
+	MOVQ      rows+104(FP), DI
+	VMOVDQU64 b80_vnni<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+
+tileQ8_0_1x4VNNI_rows:
+	CMPQ      DI, $0x00000000
+	JE        tileQ8_0_1x4VNNI_done
+	VMOVDQA64 Y1, Y2
+	VMOVDQA64 Y1, Y3
+	VMOVDQA64 Y1, Y4
+	VMOVDQA64 Y1, Y5
+	MOVQ      n+0(FP), R8
+	SHRQ      $0x05, R8
+	MOVQ      AX, R9
+	MOVQ      x_base+40(FP), R10
+
+tileQ8_0_1x4VNNI_blocks:
+	CMPQ             R8, $0x00000000
+	JE               tileQ8_0_1x4VNNI_store
+	MOVWQZX          (R10), R11
+	MOVWQZX          (R10)(BX*1), R12
+	SHLQ             $0x10, R12
+	ORQ              R12, R11
+	MOVWQZX          (R10)(BX*2), R12
+	SHLQ             $0x20, R12
+	ORQ              R12, R11
+	MOVWQZX          (R10)(SI*1), R12
+	SHLQ             $0x30, R12
+	ORQ              R12, R11
+	VMOVQ            R11, X6
+	VPBROADCASTQ     X6, X6
+	VCVTPH2PS        X6, Y6
+	MOVWQZX          (R9), R11
+	IMULQ            wordones_vnni<>+0(SB), R11
+	VMOVQ            R11, X7
+	VCVTPH2PS        X7, Y7
+	VMULPS           Y6, Y7, Y7
+	VMOVUPS          X7, (SP)
+	VMOVDQU64        2(R10), Y6
+	VMOVDQA64        Y1, Y7
+	VPDPBUSD         Y6, Y0, Y7
+	VPSUBD           Y7, Y1, Y7
+	VMOVDQU64        2(R10)(BX*1), Y8
+	VMOVDQA64        Y1, Y9
+	VPDPBUSD         Y8, Y0, Y9
+	VPSUBD           Y9, Y1, Y9
+	VMOVDQU64        2(R10)(BX*2), Y10
+	VMOVDQA64        Y1, Y11
+	VPDPBUSD         Y10, Y0, Y11
+	VPSUBD           Y11, Y1, Y11
+	VMOVDQU64        2(R10)(SI*1), Y12
+	VMOVDQA64        Y1, Y13
+	VPDPBUSD         Y12, Y0, Y13
+	VPSUBD           Y13, Y1, Y13
+	VPXORD           2(R9), Y0, Y14
+	VMOVDQA64        Y7, Y7
+	VPDPBUSD         Y6, Y14, Y7
+	VCVTDQ2PS        Y7, Y7
+	VFMADD231PS.BCST (SP), Y7, Y2
+	VMOVDQA64        Y9, Y6
+	VPDPBUSD         Y8, Y14, Y6
+	VCVTDQ2PS        Y6, Y6
+	VFMADD231PS.BCST 4(SP), Y6, Y3
+	VMOVDQA64        Y11, Y6
+	VPDPBUSD         Y10, Y14, Y6
+	VCVTDQ2PS        Y6, Y6
+	VFMADD231PS.BCST 8(SP), Y6, Y4
+	VMOVDQA64        Y13, Y6
+	VPDPBUSD         Y12, Y14, Y6
+	VCVTDQ2PS        Y6, Y6
+	VFMADD231PS.BCST 12(SP), Y6, Y5
+	ADDQ             $0x00000022, R9
+	ADDQ             $0x00000022, R10
+	DECQ             R8
+	JMP              tileQ8_0_1x4VNNI_blocks
+
+tileQ8_0_1x4VNNI_store:
+	MOVQ          ystride+96(FP), R8
+	SHLQ          $0x02, R8
+	LEAQ          (R8)(R8*2), R9
+	VEXTRACTF32X4 $0x01, Y2, X6
+	VADDPS        X2, X6, X6
+	VPERMILPS     $0xb1, X6, X2
+	VADDPS        X2, X6, X6
+	VPERMILPS     $0x4e, X6, X2
+	VADDPS        X2, X6, X6
+	VMOVSS        X6, (DX)
+	VEXTRACTF32X4 $0x01, Y3, X2
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R8*1)
+	VEXTRACTF32X4 $0x01, Y4, X2
+	VADDPS        X4, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R8*2)
+	VEXTRACTF32X4 $0x01, Y5, X2
+	VADDPS        X5, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R9*1)
+	LEAQ          (AX)(CX*1), AX
+	ADDQ          $0x00000004, DX
+	SUBQ          $0x00000001, DI
+	JMP           tileQ8_0_1x4VNNI_rows
+
+tileQ8_0_1x4VNNI_done:
+	VZEROUPPER
+	RET
+
+DATA b0f_vnni<>+0(SB)/1, $0x0f
+DATA b0f_vnni<>+1(SB)/1, $0x0f
+DATA b0f_vnni<>+2(SB)/1, $0x0f
+DATA b0f_vnni<>+3(SB)/1, $0x0f
+DATA b0f_vnni<>+4(SB)/1, $0x0f
+DATA b0f_vnni<>+5(SB)/1, $0x0f
+DATA b0f_vnni<>+6(SB)/1, $0x0f
+DATA b0f_vnni<>+7(SB)/1, $0x0f
+DATA b0f_vnni<>+8(SB)/1, $0x0f
+DATA b0f_vnni<>+9(SB)/1, $0x0f
+DATA b0f_vnni<>+10(SB)/1, $0x0f
+DATA b0f_vnni<>+11(SB)/1, $0x0f
+DATA b0f_vnni<>+12(SB)/1, $0x0f
+DATA b0f_vnni<>+13(SB)/1, $0x0f
+DATA b0f_vnni<>+14(SB)/1, $0x0f
+DATA b0f_vnni<>+15(SB)/1, $0x0f
+DATA b0f_vnni<>+16(SB)/1, $0x0f
+DATA b0f_vnni<>+17(SB)/1, $0x0f
+DATA b0f_vnni<>+18(SB)/1, $0x0f
+DATA b0f_vnni<>+19(SB)/1, $0x0f
+DATA b0f_vnni<>+20(SB)/1, $0x0f
+DATA b0f_vnni<>+21(SB)/1, $0x0f
+DATA b0f_vnni<>+22(SB)/1, $0x0f
+DATA b0f_vnni<>+23(SB)/1, $0x0f
+DATA b0f_vnni<>+24(SB)/1, $0x0f
+DATA b0f_vnni<>+25(SB)/1, $0x0f
+DATA b0f_vnni<>+26(SB)/1, $0x0f
+DATA b0f_vnni<>+27(SB)/1, $0x0f
+DATA b0f_vnni<>+28(SB)/1, $0x0f
+DATA b0f_vnni<>+29(SB)/1, $0x0f
+DATA b0f_vnni<>+30(SB)/1, $0x0f
+DATA b0f_vnni<>+31(SB)/1, $0x0f
+GLOBL b0f_vnni<>(SB), RODATA|NOPTR, $32
+
+DATA b08_vnni<>+0(SB)/1, $0x08
+DATA b08_vnni<>+1(SB)/1, $0x08
+DATA b08_vnni<>+2(SB)/1, $0x08
+DATA b08_vnni<>+3(SB)/1, $0x08
+DATA b08_vnni<>+4(SB)/1, $0x08
+DATA b08_vnni<>+5(SB)/1, $0x08
+DATA b08_vnni<>+6(SB)/1, $0x08
+DATA b08_vnni<>+7(SB)/1, $0x08
+DATA b08_vnni<>+8(SB)/1, $0x08
+DATA b08_vnni<>+9(SB)/1, $0x08
+DATA b08_vnni<>+10(SB)/1, $0x08
+DATA b08_vnni<>+11(SB)/1, $0x08
+DATA b08_vnni<>+12(SB)/1, $0x08
+DATA b08_vnni<>+13(SB)/1, $0x08
+DATA b08_vnni<>+14(SB)/1, $0x08
+DATA b08_vnni<>+15(SB)/1, $0x08
+DATA b08_vnni<>+16(SB)/1, $0x08
+DATA b08_vnni<>+17(SB)/1, $0x08
+DATA b08_vnni<>+18(SB)/1, $0x08
+DATA b08_vnni<>+19(SB)/1, $0x08
+DATA b08_vnni<>+20(SB)/1, $0x08
+DATA b08_vnni<>+21(SB)/1, $0x08
+DATA b08_vnni<>+22(SB)/1, $0x08
+DATA b08_vnni<>+23(SB)/1, $0x08
+DATA b08_vnni<>+24(SB)/1, $0x08
+DATA b08_vnni<>+25(SB)/1, $0x08
+DATA b08_vnni<>+26(SB)/1, $0x08
+DATA b08_vnni<>+27(SB)/1, $0x08
+DATA b08_vnni<>+28(SB)/1, $0x08
+DATA b08_vnni<>+29(SB)/1, $0x08
+DATA b08_vnni<>+30(SB)/1, $0x08
+DATA b08_vnni<>+31(SB)/1, $0x08
+GLOBL b08_vnni<>(SB), RODATA|NOPTR, $32
+
+// func tileQ4_0_4x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ4_0_4x1VNNI(SB), NOSPLIT, $16-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	LEAQ      (CX)(CX*2), DX
+	MOVQ      y_base+72(FP), BX
+	MOVQ      rows+104(FP), SI
+	LEAQ      (AX)(CX*4), DI
+	VMOVDQU64 b08_vnni<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+
+tileQ4_0_4x1VNNI_rows:
+	CMPQ      SI, $0x00000000
+	JE        tileQ4_0_4x1VNNI_done
+	VMOVDQA64 Y1, Y2
+	VMOVDQA64 Y1, Y3
+	VMOVDQA64 Y1, Y4
+	VMOVDQA64 Y1, Y5
+	MOVQ      n+0(FP), R8
+	SHRQ      $0x05, R8
+	MOVQ      AX, R9
+	MOVQ      x_base+40(FP), R10
+
+tileQ4_0_4x1VNNI_blocks:
+	CMPQ             R8, $0x00000000
+	JE               tileQ4_0_4x1VNNI_store
+	PREFETCHNTA      (DI)
+	PREFETCHNTA      64(DI)
+	ADDQ             $0x00000048, DI
+	MOVWQZX          (R9), R11
+	MOVWQZX          (R9)(CX*1), R12
+	SHLQ             $0x10, R12
+	ORQ              R12, R11
+	MOVWQZX          (R9)(CX*2), R12
+	SHLQ             $0x20, R12
+	ORQ              R12, R11
+	MOVWQZX          (R9)(DX*1), R12
+	SHLQ             $0x30, R12
+	ORQ              R12, R11
+	VMOVQ            R11, X6
+	VPBROADCASTQ     X6, X6
+	VCVTPH2PS        X6, Y6
+	VPBROADCASTW     (R10), X7
+	VCVTPH2PS        X7, Y7
+	VMULPS           Y7, Y6, Y6
+	VMOVUPS          X6, (SP)
+	VMOVDQU64        2(R10), Y6
+	VMOVDQA64        Y1, Y7
+	VPDPBUSD         Y6, Y0, Y7
+	VPSUBD           Y7, Y1, Y7
+	VMOVDQU64        2(R9), X8
+	VPSRLW           $0x04, X8, X9
+	VINSERTI32X4     $0x01, X9, Y8, Y9
+	VPANDD           b0f_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64        Y7, Y10
+	VPDPBUSD         Y6, Y9, Y10
+	VCVTDQ2PS        Y10, Y10
+	VFMADD231PS.BCST (SP), Y10, Y2
+	VMOVDQU64        2(R9)(CX*1), X8
+	VPSRLW           $0x04, X8, X9
+	VINSERTI32X4     $0x01, X9, Y8, Y9
+	VPANDD           b0f_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64        Y7, Y10
+	VPDPBUSD         Y6, Y9, Y10
+	VCVTDQ2PS        Y10, Y10
+	VFMADD231PS.BCST 4(SP), Y10, Y3
+	VMOVDQU64        2(R9)(CX*2), X8
+	VPSRLW           $0x04, X8, X9
+	VINSERTI32X4     $0x01, X9, Y8, Y9
+	VPANDD           b0f_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64        Y7, Y10
+	VPDPBUSD         Y6, Y9, Y10
+	VCVTDQ2PS        Y10, Y10
+	VFMADD231PS.BCST 8(SP), Y10, Y4
+	VMOVDQU64        2(R9)(DX*1), X8
+	VPSRLW           $0x04, X8, X9
+	VINSERTI32X4     $0x01, X9, Y8, Y9
+	VPANDD           b0f_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64        Y7, Y7
+	VPDPBUSD         Y6, Y9, Y7
+	VCVTDQ2PS        Y7, Y7
+	VFMADD231PS.BCST 12(SP), Y7, Y5
+	ADDQ             $0x00000012, R9
+	ADDQ             $0x00000022, R10
+	DECQ             R8
+	JMP              tileQ4_0_4x1VNNI_blocks
+
+tileQ4_0_4x1VNNI_store:
+	VEXTRACTF32X4 $0x01, Y2, X6
+	VADDPS        X2, X6, X6
+	VPERMILPS     $0xb1, X6, X2
+	VADDPS        X2, X6, X6
+	VPERMILPS     $0x4e, X6, X2
+	VADDPS        X2, X6, X6
+	VMOVSS        X6, (BX)
+	VEXTRACTF32X4 $0x01, Y3, X2
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(BX)
+	VEXTRACTF32X4 $0x01, Y4, X2
+	VADDPS        X4, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 8(BX)
+	VEXTRACTF32X4 $0x01, Y5, X2
+	VADDPS        X5, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 12(BX)
+	LEAQ          (AX)(CX*4), AX
+	ADDQ          $0x00000010, BX
+	SUBQ          $0x00000004, SI
+	JMP           tileQ4_0_4x1VNNI_rows
+
+tileQ4_0_4x1VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0_1x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ4_0_1x1VNNI(SB), NOSPLIT, $16-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	MOVQ      y_base+72(FP), DX
+	MOVQ      rows+104(FP), BX
+	VMOVDQU64 b08_vnni<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+
+tileQ4_0_1x1VNNI_rows:
+	CMPQ      BX, $0x00000000
+	JE        tileQ4_0_1x1VNNI_done
+	VMOVDQA64 Y1, Y2
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	MOVQ      AX, DI
+	MOVQ      x_base+40(FP), R8
+
+tileQ4_0_1x1VNNI_blocks:
+	CMPQ             SI, $0x00000000
+	JE               tileQ4_0_1x1VNNI_store
+	VPBROADCASTW     (DI), X3
+	VCVTPH2PS        X3, X3
+	VPBROADCASTW     (R8), X4
+	VCVTPH2PS        X4, X4
+	VMULSS           X4, X3, X3
+	VMOVSS           X3, (SP)
+	VMOVDQU64        2(R8), Y3
+	VMOVDQA64        Y1, Y4
+	VPDPBUSD         Y3, Y0, Y4
+	VPSUBD           Y4, Y1, Y4
+	VMOVDQU64        2(DI), X5
+	VPSRLW           $0x04, X5, X6
+	VINSERTI32X4     $0x01, X6, Y5, Y6
+	VPANDD           b0f_vnni<>+0(SB), Y6, Y6
+	VMOVDQA64        Y4, Y4
+	VPDPBUSD         Y3, Y6, Y4
+	VCVTDQ2PS        Y4, Y4
+	VFMADD231PS.BCST (SP), Y4, Y2
+	ADDQ             $0x00000012, DI
+	ADDQ             $0x00000022, R8
+	DECQ             SI
+	JMP              tileQ4_0_1x1VNNI_blocks
+
+tileQ4_0_1x1VNNI_store:
+	VEXTRACTF32X4 $0x01, Y2, X3
+	VADDPS        X2, X3, X3
+	VPERMILPS     $0xb1, X3, X2
+	VADDPS        X2, X3, X3
+	VPERMILPS     $0x4e, X3, X2
+	VADDPS        X2, X3, X3
+	VMOVSS        X3, (DX)
+	LEAQ          (AX)(CX*1), AX
+	ADDQ          $0x00000004, DX
+	SUBQ          $0x00000001, BX
+	JMP           tileQ4_0_1x1VNNI_rows
+
+tileQ4_0_1x1VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0_4x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ4_0_4x4VNNI(SB), NOSPLIT, $64-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	LEAQ      (CX)(CX*2), DX
+	MOVQ      y_base+72(FP), BX
+	MOVQ      xstride+64(FP), SI
+	LEAQ      (SI)(SI*2), DI
+	MOVQ      rows+104(FP), R8
+	LEAQ      (AX)(CX*4), R9
+	VMOVDQU64 b08_vnni<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+
+tileQ4_0_4x4VNNI_rows:
+	CMPQ      R8, $0x00000000
+	JE        tileQ4_0_4x4VNNI_done
+	VMOVDQA64 Y1, Y2
+	VMOVDQA64 Y1, Y3
+	VMOVDQA64 Y1, Y4
+	VMOVDQA64 Y1, Y5
+	VMOVDQA64 Y1, Y6
+	VMOVDQA64 Y1, Y7
+	VMOVDQA64 Y1, Y8
+	VMOVDQA64 Y1, Y9
+	VMOVDQA64 Y1, Y10
+	VMOVDQA64 Y1, Y11
+	VMOVDQA64 Y1, Y12
+	VMOVDQA64 Y1, Y13
+	VMOVDQA64 Y1, Y14
+	VMOVDQA64 Y1, Y15
+	VMOVDQA64 Y1, Y16
+	VMOVDQA64 Y1, Y17
+	MOVQ      n+0(FP), R10
+	SHRQ      $0x05, R10
+	MOVQ      AX, R11
+	MOVQ      x_base+40(FP), R12
+
+tileQ4_0_4x4VNNI_blocks:
+	CMPQ             R10, $0x00000000
+	JE               tileQ4_0_4x4VNNI_store
+	PREFETCHT0       (R9)
+	PREFETCHT0       64(R9)
+	ADDQ             $0x00000048, R9
+	MOVWQZX          (R12), R13
+	MOVWQZX          (R12)(SI*1), R14
+	SHLQ             $0x10, R14
+	ORQ              R14, R13
+	MOVWQZX          (R12)(SI*2), R14
+	SHLQ             $0x20, R14
+	ORQ              R14, R13
+	MOVWQZX          (R12)(DI*1), R14
+	SHLQ             $0x30, R14
+	ORQ              R14, R13
+	VMOVQ            R13, X18
+	VPBROADCASTQ     X18, X18
+	VCVTPH2PS        X18, Y18
+	MOVWQZX          (R11), R13
+	IMULQ            wordones_vnni<>+0(SB), R13
+	VMOVQ            R13, X19
+	MOVWQZX          (R11)(CX*1), R13
+	IMULQ            wordones_vnni<>+0(SB), R13
+	VPINSRQ          $0x01, R13, X19, X19
+	VCVTPH2PS        X19, Y19
+	VMULPS           Y18, Y19, Y19
+	VMOVUPS          Y19, (SP)
+	MOVWQZX          (R11)(CX*2), R13
+	IMULQ            wordones_vnni<>+0(SB), R13
+	VMOVQ            R13, X19
+	MOVWQZX          (R11)(DX*1), R13
+	IMULQ            wordones_vnni<>+0(SB), R13
+	VPINSRQ          $0x01, R13, X19, X19
+	VCVTPH2PS        X19, Y19
+	VMULPS           Y18, Y19, Y19
+	VMOVUPS          Y19, 32(SP)
+	VMOVDQU64        2(R12), Y18
+	VMOVDQA64        Y1, Y19
+	VPDPBUSD         Y18, Y0, Y19
+	VPSUBD           Y19, Y1, Y19
+	VMOVDQU64        2(R12)(SI*1), Y21
+	VMOVDQA64        Y1, Y22
+	VPDPBUSD         Y21, Y0, Y22
+	VPSUBD           Y22, Y1, Y22
+	VMOVDQU64        2(R12)(SI*2), Y23
+	VMOVDQA64        Y1, Y24
+	VPDPBUSD         Y23, Y0, Y24
+	VPSUBD           Y24, Y1, Y24
+	VMOVDQU64        2(R12)(DI*1), Y25
+	VMOVDQA64        Y1, Y26
+	VPDPBUSD         Y25, Y0, Y26
+	VPSUBD           Y26, Y1, Y26
+	VMOVDQU64        2(R11), X20
+	VPSRLW           $0x04, X20, X27
+	VINSERTI32X4     $0x01, X27, Y20, Y27
+	VPANDD           b0f_vnni<>+0(SB), Y27, Y27
+	VMOVDQA64        Y19, Y28
+	VPDPBUSD         Y18, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST (SP), Y28, Y2
+	VMOVDQA64        Y22, Y28
+	VPDPBUSD         Y21, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST 4(SP), Y28, Y3
+	VMOVDQA64        Y24, Y28
+	VPDPBUSD         Y23, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST 8(SP), Y28, Y4
+	VMOVDQA64        Y26, Y28
+	VPDPBUSD         Y25, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST 12(SP), Y28, Y5
+	VMOVDQU64        2(R11)(CX*1), X20
+	VPSRLW           $0x04, X20, X27
+	VINSERTI32X4     $0x01, X27, Y20, Y27
+	VPANDD           b0f_vnni<>+0(SB), Y27, Y27
+	VMOVDQA64        Y19, Y28
+	VPDPBUSD         Y18, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST 16(SP), Y28, Y6
+	VMOVDQA64        Y22, Y28
+	VPDPBUSD         Y21, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST 20(SP), Y28, Y7
+	VMOVDQA64        Y24, Y28
+	VPDPBUSD         Y23, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST 24(SP), Y28, Y8
+	VMOVDQA64        Y26, Y28
+	VPDPBUSD         Y25, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST 28(SP), Y28, Y9
+	VMOVDQU64        2(R11)(CX*2), X20
+	VPSRLW           $0x04, X20, X27
+	VINSERTI32X4     $0x01, X27, Y20, Y27
+	VPANDD           b0f_vnni<>+0(SB), Y27, Y27
+	VMOVDQA64        Y19, Y28
+	VPDPBUSD         Y18, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST 32(SP), Y28, Y10
+	VMOVDQA64        Y22, Y28
+	VPDPBUSD         Y21, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST 36(SP), Y28, Y11
+	VMOVDQA64        Y24, Y28
+	VPDPBUSD         Y23, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST 40(SP), Y28, Y12
+	VMOVDQA64        Y26, Y28
+	VPDPBUSD         Y25, Y27, Y28
+	VCVTDQ2PS        Y28, Y28
+	VFMADD231PS.BCST 44(SP), Y28, Y13
+	VMOVDQU64        2(R11)(DX*1), X20
+	VPSRLW           $0x04, X20, X27
+	VINSERTI32X4     $0x01, X27, Y20, Y27
+	VPANDD           b0f_vnni<>+0(SB), Y27, Y27
+	VMOVDQA64        Y19, Y19
+	VPDPBUSD         Y18, Y27, Y19
+	VCVTDQ2PS        Y19, Y19
+	VFMADD231PS.BCST 48(SP), Y19, Y14
+	VMOVDQA64        Y22, Y18
+	VPDPBUSD         Y21, Y27, Y18
+	VCVTDQ2PS        Y18, Y18
+	VFMADD231PS.BCST 52(SP), Y18, Y15
+	VMOVDQA64        Y24, Y18
+	VPDPBUSD         Y23, Y27, Y18
+	VCVTDQ2PS        Y18, Y18
+	VFMADD231PS.BCST 56(SP), Y18, Y16
+	VMOVDQA64        Y26, Y18
+	VPDPBUSD         Y25, Y27, Y18
+	VCVTDQ2PS        Y18, Y18
+	VFMADD231PS.BCST 60(SP), Y18, Y17
+	ADDQ             $0x00000012, R11
+	ADDQ             $0x00000022, R12
+	DECQ             R10
+	JMP              tileQ4_0_4x4VNNI_blocks
+
+tileQ4_0_4x4VNNI_store:
+	MOVQ          ystride+96(FP), R10
+	SHLQ          $0x02, R10
+	LEAQ          (R10)(R10*2), R11
+	VEXTRACTF32X4 $0x01, Y2, X18
+	VADDPS        X2, X18, X18
+	VPERMILPS     $0xb1, X18, X2
+	VADDPS        X2, X18, X18
+	VPERMILPS     $0x4e, X18, X2
+	VADDPS        X2, X18, X18
+	VMOVSS        X18, (BX)
+	VEXTRACTF32X4 $0x01, Y3, X2
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (BX)(R10*1)
+	VEXTRACTF32X4 $0x01, Y4, X2
+	VADDPS        X4, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (BX)(R10*2)
+	VEXTRACTF32X4 $0x01, Y5, X2
+	VADDPS        X5, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (BX)(R11*1)
+	VEXTRACTF32X4 $0x01, Y6, X2
+	VADDPS        X6, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(BX)
+	VEXTRACTF32X4 $0x01, Y7, X2
+	VADDPS        X7, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(BX)(R10*1)
+	VEXTRACTF32X4 $0x01, Y8, X2
+	VADDPS        X8, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(BX)(R10*2)
+	VEXTRACTF32X4 $0x01, Y9, X2
+	VADDPS        X9, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(BX)(R11*1)
+	VEXTRACTF32X4 $0x01, Y10, X2
+	VADDPS        X10, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 8(BX)
+	VEXTRACTF32X4 $0x01, Y11, X2
+	VADDPS        X11, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 8(BX)(R10*1)
+	VEXTRACTF32X4 $0x01, Y12, X2
+	VADDPS        X12, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 8(BX)(R10*2)
+	VEXTRACTF32X4 $0x01, Y13, X2
+	VADDPS        X13, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 8(BX)(R11*1)
+	VEXTRACTF32X4 $0x01, Y14, X2
+	VADDPS        X14, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 12(BX)
+	VEXTRACTF32X4 $0x01, Y15, X2
+	VADDPS        X15, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 12(BX)(R10*1)
+	VEXTRACTF32X4 $0x01, Y16, X2
+	VADDPS        X16, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 12(BX)(R10*2)
+	VEXTRACTF32X4 $0x01, Y17, X2
+	VADDPS        X17, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 12(BX)(R11*1)
+	LEAQ          (AX)(CX*4), AX
+	ADDQ          $0x00000010, BX
+	SUBQ          $0x00000004, R8
+	JMP           tileQ4_0_4x4VNNI_rows
+
+tileQ4_0_4x4VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0_2x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ4_0_2x4VNNI(SB), NOSPLIT, $32-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	MOVQ      y_base+72(FP), DX
+	MOVQ      xstride+64(FP), BX
+	LEAQ      (BX)(BX*2), SI
+	MOVQ      rows+104(FP), DI
+	LEAQ      (AX)(CX*2), R8
+	VMOVDQU64 b08_vnni<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+
+tileQ4_0_2x4VNNI_rows:
+	CMPQ      DI, $0x00000000
+	JE        tileQ4_0_2x4VNNI_done
+	VMOVDQA64 Y1, Y2
+	VMOVDQA64 Y1, Y3
+	VMOVDQA64 Y1, Y4
+	VMOVDQA64 Y1, Y5
+	VMOVDQA64 Y1, Y6
+	VMOVDQA64 Y1, Y7
+	VMOVDQA64 Y1, Y8
+	VMOVDQA64 Y1, Y9
+	MOVQ      n+0(FP), R9
+	SHRQ      $0x05, R9
+	MOVQ      AX, R10
+	MOVQ      x_base+40(FP), R11
+
+tileQ4_0_2x4VNNI_blocks:
+	CMPQ             R9, $0x00000000
+	JE               tileQ4_0_2x4VNNI_store
+	PREFETCHT0       (R8)
+	ADDQ             $0x00000024, R8
+	MOVWQZX          (R11), R12
+	MOVWQZX          (R11)(BX*1), R13
+	SHLQ             $0x10, R13
+	ORQ              R13, R12
+	MOVWQZX          (R11)(BX*2), R13
+	SHLQ             $0x20, R13
+	ORQ              R13, R12
+	MOVWQZX          (R11)(SI*1), R13
+	SHLQ             $0x30, R13
+	ORQ              R13, R12
+	VMOVQ            R12, X10
+	VPBROADCASTQ     X10, X10
+	VCVTPH2PS        X10, Y10
+	MOVWQZX          (R10), R12
+	IMULQ            wordones_vnni<>+0(SB), R12
+	VMOVQ            R12, X11
+	MOVWQZX          (R10)(CX*1), R12
+	IMULQ            wordones_vnni<>+0(SB), R12
+	VPINSRQ          $0x01, R12, X11, X11
+	VCVTPH2PS        X11, Y11
+	VMULPS           Y10, Y11, Y11
+	VMOVUPS          Y11, (SP)
+	VMOVDQU64        2(R11), Y10
+	VMOVDQA64        Y1, Y11
+	VPDPBUSD         Y10, Y0, Y11
+	VPSUBD           Y11, Y1, Y11
+	VMOVDQU64        2(R11)(BX*1), Y13
+	VMOVDQA64        Y1, Y14
+	VPDPBUSD         Y13, Y0, Y14
+	VPSUBD           Y14, Y1, Y14
+	VMOVDQU64        2(R11)(BX*2), Y15
+	VMOVDQA64        Y1, Y16
+	VPDPBUSD         Y15, Y0, Y16
+	VPSUBD           Y16, Y1, Y16
+	VMOVDQU64        2(R11)(SI*1), Y17
+	VMOVDQA64        Y1, Y18
+	VPDPBUSD         Y17, Y0, Y18
+	VPSUBD           Y18, Y1, Y18
+	VMOVDQU64        2(R10), X12
+	VPSRLW           $0x04, X12, X19
+	VINSERTI32X4     $0x01, X19, Y12, Y19
+	VPANDD           b0f_vnni<>+0(SB), Y19, Y19
+	VMOVDQA64        Y11, Y20
+	VPDPBUSD         Y10, Y19, Y20
+	VCVTDQ2PS        Y20, Y20
+	VFMADD231PS.BCST (SP), Y20, Y2
+	VMOVDQA64        Y14, Y20
+	VPDPBUSD         Y13, Y19, Y20
+	VCVTDQ2PS        Y20, Y20
+	VFMADD231PS.BCST 4(SP), Y20, Y3
+	VMOVDQA64        Y16, Y20
+	VPDPBUSD         Y15, Y19, Y20
+	VCVTDQ2PS        Y20, Y20
+	VFMADD231PS.BCST 8(SP), Y20, Y4
+	VMOVDQA64        Y18, Y20
+	VPDPBUSD         Y17, Y19, Y20
+	VCVTDQ2PS        Y20, Y20
+	VFMADD231PS.BCST 12(SP), Y20, Y5
+	VMOVDQU64        2(R10)(CX*1), X12
+	VPSRLW           $0x04, X12, X19
+	VINSERTI32X4     $0x01, X19, Y12, Y19
+	VPANDD           b0f_vnni<>+0(SB), Y19, Y19
+	VMOVDQA64        Y11, Y11
+	VPDPBUSD         Y10, Y19, Y11
+	VCVTDQ2PS        Y11, Y11
+	VFMADD231PS.BCST 16(SP), Y11, Y6
+	VMOVDQA64        Y14, Y10
+	VPDPBUSD         Y13, Y19, Y10
+	VCVTDQ2PS        Y10, Y10
+	VFMADD231PS.BCST 20(SP), Y10, Y7
+	VMOVDQA64        Y16, Y10
+	VPDPBUSD         Y15, Y19, Y10
+	VCVTDQ2PS        Y10, Y10
+	VFMADD231PS.BCST 24(SP), Y10, Y8
+	VMOVDQA64        Y18, Y10
+	VPDPBUSD         Y17, Y19, Y10
+	VCVTDQ2PS        Y10, Y10
+	VFMADD231PS.BCST 28(SP), Y10, Y9
+	ADDQ             $0x00000012, R10
+	ADDQ             $0x00000022, R11
+	DECQ             R9
+	JMP              tileQ4_0_2x4VNNI_blocks
+
+tileQ4_0_2x4VNNI_store:
+	MOVQ          ystride+96(FP), R9
+	SHLQ          $0x02, R9
+	LEAQ          (R9)(R9*2), R10
+	VEXTRACTF32X4 $0x01, Y2, X10
+	VADDPS        X2, X10, X10
+	VPERMILPS     $0xb1, X10, X2
+	VADDPS        X2, X10, X10
+	VPERMILPS     $0x4e, X10, X2
+	VADDPS        X2, X10, X10
+	VMOVSS        X10, (DX)
+	VEXTRACTF32X4 $0x01, Y3, X2
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R9*1)
+	VEXTRACTF32X4 $0x01, Y4, X2
+	VADDPS        X4, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R9*2)
+	VEXTRACTF32X4 $0x01, Y5, X2
+	VADDPS        X5, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R10*1)
+	VEXTRACTF32X4 $0x01, Y6, X2
+	VADDPS        X6, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(DX)
+	VEXTRACTF32X4 $0x01, Y7, X2
+	VADDPS        X7, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(DX)(R9*1)
+	VEXTRACTF32X4 $0x01, Y8, X2
+	VADDPS        X8, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(DX)(R9*2)
+	VEXTRACTF32X4 $0x01, Y9, X2
+	VADDPS        X9, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, 4(DX)(R10*1)
+	LEAQ          (AX)(CX*2), AX
+	ADDQ          $0x00000008, DX
+	SUBQ          $0x00000002, DI
+	JMP           tileQ4_0_2x4VNNI_rows
+
+tileQ4_0_2x4VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0_1x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ4_0_1x4VNNI(SB), NOSPLIT, $16-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	MOVQ      y_base+72(FP), DX
+	MOVQ      xstride+64(FP), BX
+	LEAQ      (BX)(BX*2), SI
+	MOVQ      rows+104(FP), DI
+	VMOVDQU64 b08_vnni<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+
+tileQ4_0_1x4VNNI_rows:
+	CMPQ      DI, $0x00000000
+	JE        tileQ4_0_1x4VNNI_done
+	VMOVDQA64 Y1, Y2
+	VMOVDQA64 Y1, Y3
+	VMOVDQA64 Y1, Y4
+	VMOVDQA64 Y1, Y5
+	MOVQ      n+0(FP), R8
+	SHRQ      $0x05, R8
+	MOVQ      AX, R9
+	MOVQ      x_base+40(FP), R10
+
+tileQ4_0_1x4VNNI_blocks:
+	CMPQ             R8, $0x00000000
+	JE               tileQ4_0_1x4VNNI_store
+	MOVWQZX          (R10), R11
+	MOVWQZX          (R10)(BX*1), R12
+	SHLQ             $0x10, R12
+	ORQ              R12, R11
+	MOVWQZX          (R10)(BX*2), R12
+	SHLQ             $0x20, R12
+	ORQ              R12, R11
+	MOVWQZX          (R10)(SI*1), R12
+	SHLQ             $0x30, R12
+	ORQ              R12, R11
+	VMOVQ            R11, X6
+	VPBROADCASTQ     X6, X6
+	VCVTPH2PS        X6, Y6
+	MOVWQZX          (R9), R11
+	IMULQ            wordones_vnni<>+0(SB), R11
+	VMOVQ            R11, X7
+	VCVTPH2PS        X7, Y7
+	VMULPS           Y6, Y7, Y7
+	VMOVUPS          X7, (SP)
+	VMOVDQU64        2(R10), Y6
+	VMOVDQA64        Y1, Y7
+	VPDPBUSD         Y6, Y0, Y7
+	VPSUBD           Y7, Y1, Y7
+	VMOVDQU64        2(R10)(BX*1), Y9
+	VMOVDQA64        Y1, Y10
+	VPDPBUSD         Y9, Y0, Y10
+	VPSUBD           Y10, Y1, Y10
+	VMOVDQU64        2(R10)(BX*2), Y11
+	VMOVDQA64        Y1, Y12
+	VPDPBUSD         Y11, Y0, Y12
+	VPSUBD           Y12, Y1, Y12
+	VMOVDQU64        2(R10)(SI*1), Y13
+	VMOVDQA64        Y1, Y14
+	VPDPBUSD         Y13, Y0, Y14
+	VPSUBD           Y14, Y1, Y14
+	VMOVDQU64        2(R9), X8
+	VPSRLW           $0x04, X8, X15
+	VINSERTI32X4     $0x01, X15, Y8, Y15
+	VPANDD           b0f_vnni<>+0(SB), Y15, Y15
+	VMOVDQA64        Y7, Y7
+	VPDPBUSD         Y6, Y15, Y7
+	VCVTDQ2PS        Y7, Y7
+	VFMADD231PS.BCST (SP), Y7, Y2
+	VMOVDQA64        Y10, Y6
+	VPDPBUSD         Y9, Y15, Y6
+	VCVTDQ2PS        Y6, Y6
+	VFMADD231PS.BCST 4(SP), Y6, Y3
+	VMOVDQA64        Y12, Y6
+	VPDPBUSD         Y11, Y15, Y6
+	VCVTDQ2PS        Y6, Y6
+	VFMADD231PS.BCST 8(SP), Y6, Y4
+	VMOVDQA64        Y14, Y6
+	VPDPBUSD         Y13, Y15, Y6
+	VCVTDQ2PS        Y6, Y6
+	VFMADD231PS.BCST 12(SP), Y6, Y5
+	ADDQ             $0x00000012, R9
+	ADDQ             $0x00000022, R10
+	DECQ             R8
+	JMP              tileQ4_0_1x4VNNI_blocks
+
+tileQ4_0_1x4VNNI_store:
+	MOVQ          ystride+96(FP), R8
+	SHLQ          $0x02, R8
+	LEAQ          (R8)(R8*2), R9
+	VEXTRACTF32X4 $0x01, Y2, X6
+	VADDPS        X2, X6, X6
+	VPERMILPS     $0xb1, X6, X2
+	VADDPS        X2, X6, X6
+	VPERMILPS     $0x4e, X6, X2
+	VADDPS        X2, X6, X6
+	VMOVSS        X6, (DX)
+	VEXTRACTF32X4 $0x01, Y3, X2
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R8*1)
+	VEXTRACTF32X4 $0x01, Y4, X2
+	VADDPS        X4, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R8*2)
+	VEXTRACTF32X4 $0x01, Y5, X2
+	VADDPS        X5, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VADDPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VADDPS        X3, X2, X2
+	VMOVSS        X2, (DX)(R9*1)
+	LEAQ          (AX)(CX*1), AX
+	ADDQ          $0x00000004, DX
+	SUBQ          $0x00000001, DI
+	JMP           tileQ4_0_1x4VNNI_rows
+
+tileQ4_0_1x4VNNI_done:
+	VZEROUPPER
+	RET
+
 DATA b0f_q4<>+0(SB)/1, $0x0f
 DATA b0f_q4<>+1(SB)/1, $0x0f
 DATA b0f_q4<>+2(SB)/1, $0x0f

@@ -10,16 +10,41 @@ import (
 
 //go:generate go run ./asm -out dot_amd64.s -stubs dot_amd64.go -pkg tensor
 
-// simdKernels returns the AVX2 kernels if this CPU (and OS) supports AVX2,
-// FMA and F16C, with the pure-Go ones for the types they do not cover
-// (Q4_1, Q5_1), or nil.
-//
-// x/sys/cpu only reports AVX and AVX2 when the OS saves the YMM registers
-// (XGETBV), so no separate OS check is needed.
+// simdKernels returns the fastest of simdKernelSets, or nil.
 func simdKernels() *Kernels {
+	sets := simdKernelSets()
+	if len(sets) == 0 {
+		return nil
+	}
+	return sets[len(sets)-1]
+}
+
+// simdKernelSets returns the assembly kernel tables this CPU (and OS) can
+// run, slowest first: "avx2" if it has AVX2, FMA and F16C (with the
+// pure-Go kernels for the types they do not cover, Q4_1 and Q5_1), then
+// "avx512vnni", the same with the VNNI tiles for Q8_0 and Q4_0 matrices,
+// if it also has AVX-512 VNNI (hasVNNI).
+//
+// x/sys/cpu only reports AVX, AVX2 and AVX-512 when the OS saves the
+// registers (XGETBV), so no separate OS check is needed.
+func simdKernelSets() []*Kernels {
 	if !hasAVX2FMA() {
 		return nil
 	}
+	k := avx2Kernels()
+	sets := []*Kernels{k}
+	if hasVNNI() {
+		v := *k
+		v.Name = "avx512vnni"
+		v.Q8_0Mat = tilesQ8_0VNNI.mat
+		v.Q4_0Mat = tilesQ4_0VNNI.mat
+		sets = append(sets, &v)
+	}
+	return sets
+}
+
+// avx2Kernels returns the AVX2 kernel table.
+func avx2Kernels() *Kernels {
 	k := ReferenceKernels()
 	k.Name = "avx2"
 	k.F32, k.F16, k.BF16 = dotF32AVX2, dotF16AVX2, dotBF16AVX2
@@ -40,25 +65,28 @@ type tileFunc func(n int, w []byte, wstride int, x []byte, xstride int, y []floa
 
 // block32Tiles are the tile kernels of a 32-value block type (Q8_0
 // activations): R×1 for one vector (2×1 for Q8_0, 4×1 for Q4_0 and
-// Q5_0), 2×4 for four, and the one-row kernels for the rows left over.
+// Q5_0), 4×4 (VNNI only; nil otherwise) and 2×4 for four, and the one-row
+// kernels for the rows left over.
 type block32Tiles struct {
-	wsize, r               int
-	tRx1, t1x1, t2x4, t1x4 tileFunc
+	wsize, r                     int
+	tRx1, t1x1, t4x4, t2x4, t1x4 tileFunc
 }
 
 var (
-	tilesQ8_0 = &block32Tiles{sizeQ8_0, 2, tileQ8_0_2x1AVX2, tileQ8_0_1x1AVX2, tileQ8_0_2x4AVX2, tileQ8_0_1x4AVX2}
-	tilesQ4_0 = &block32Tiles{sizeQ4_0, 4, tileQ4_0_4x1AVX2, tileQ4_0_1x1AVX2, tileQ4_0_2x4AVX2, tileQ4_0_1x4AVX2}
-	tilesQ5_0 = &block32Tiles{sizeQ5_0, 4, tileQ5_0_4x1AVX2, tileQ5_0_1x1AVX2, tileQ5_0_2x4AVX2, tileQ5_0_1x4AVX2}
+	tilesQ8_0     = &block32Tiles{sizeQ8_0, 2, tileQ8_0_2x1AVX2, tileQ8_0_1x1AVX2, nil, tileQ8_0_2x4AVX2, tileQ8_0_1x4AVX2}
+	tilesQ4_0     = &block32Tiles{sizeQ4_0, 4, tileQ4_0_4x1AVX2, tileQ4_0_1x1AVX2, nil, tileQ4_0_2x4AVX2, tileQ4_0_1x4AVX2}
+	tilesQ5_0     = &block32Tiles{sizeQ5_0, 4, tileQ5_0_4x1AVX2, tileQ5_0_1x1AVX2, nil, tileQ5_0_2x4AVX2, tileQ5_0_1x4AVX2}
+	tilesQ8_0VNNI = &block32Tiles{sizeQ8_0, 2, tileQ8_0_2x1VNNI, tileQ8_0_1x1VNNI, tileQ8_0_4x4VNNI, tileQ8_0_2x4VNNI, tileQ8_0_1x4VNNI}
+	tilesQ4_0VNNI = &block32Tiles{sizeQ4_0, 4, tileQ4_0_4x1VNNI, tileQ4_0_1x1VNNI, tileQ4_0_4x4VNNI, tileQ4_0_2x4VNNI, tileQ4_0_1x4VNNI}
 )
 
 // longRow is the row length in bytes above which one-vector products use
 // the 1×1 tiles.
 const longRow = 2048
 
-// mat is the MatFunc of the type: vectors four at a time through the 2×4
-// tiles, the rest one at a time through the R×1 tiles (1×1 for long
-// rows).
+// mat is the MatFunc of the type: vectors four at a time through the 4×4
+// and 2×4 tiles, the rest one at a time through the R×1 tiles (1×1 for
+// long rows).
 func (t *block32Tiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
 	if n%32 != 0 {
 		panic("tensor: matrix kernel length is not a whole number of blocks")
@@ -68,15 +96,21 @@ func (t *block32Tiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xst
 		return
 	}
 	i := 0
-	if r := rows &^ 1; nx >= 4 {
-		for ; i+4 <= nx; i += 4 {
-			xi, yi := x[i*xstride:], y[i*ystride:]
-			if r > 0 {
-				t.t2x4(n, w, wstride, xi, xstride, yi, ystride, r)
+	for ; i+4 <= nx; i += 4 {
+		xi, yi := x[i*xstride:], y[i*ystride:]
+		r := 0
+		if t.t4x4 != nil {
+			if r4 := rows &^ 3; r4 > 0 {
+				t.t4x4(n, w, wstride, xi, xstride, yi, ystride, r4)
+				r = r4
 			}
-			if r < rows {
-				t.t1x4(n, w[r*wstride:], wstride, xi, xstride, yi[r:], ystride, rows-r)
-			}
+		}
+		if r2 := (rows - r) &^ 1; r2 > 0 {
+			t.t2x4(n, w[r*wstride:], wstride, xi, xstride, yi[r:], ystride, r2)
+			r += r2
+		}
+		if r < rows {
+			t.t1x4(n, w[r*wstride:], wstride, xi, xstride, yi[r:], ystride, rows-r)
 		}
 	}
 	// Rows of one vector at a time stream from memory: groups of short
@@ -125,6 +159,14 @@ func (t kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride in
 			y[i*ystride+r] = t.dot(n, wr, x[i*xstride:i*xstride+xrb])
 		}
 	}
+}
+
+// hasVNNI reports whether the VNNI tiles can run: on top of what
+// hasAVX2FMA asks, they use EVEX-encoded AVX-512 instructions on YMM
+// registers (AVX512F, VL, DQ, BW) and VPDPBUSD (AVX512_VNNI).
+func hasVNNI() bool {
+	x := cpu.X86
+	return hasAVX2FMA() && x.HasAVX512F && x.HasAVX512VL && x.HasAVX512DQ && x.HasAVX512BW && x.HasAVX512VNNI
 }
 
 // hasAVX2FMA reports whether the AVX2 kernels can run: they use AVX2, FMA

@@ -16,7 +16,12 @@ import (
 // untouched. Without matrix kernels (purego, other platforms) it checks
 // that there are none to check.
 func TestMatFuncIdentical(t *testing.T) {
-	def := tensor.DefaultKernels()
+	for _, k := range tensor.KernelSets() {
+		t.Run(k.Name, func(t *testing.T) { testMatFuncIdentical(t, k) })
+	}
+}
+
+func testMatFuncIdentical(t *testing.T, def *tensor.Kernels) {
 	r := rand.New(rand.NewPCG(41, 42))
 	checked := 0
 	for _, typ := range dotTypes {

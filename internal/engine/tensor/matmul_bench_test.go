@@ -91,3 +91,52 @@ func BenchmarkMatMulCached(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMatMulKernelSets alternates MatMul on one goroutine between
+// every kernel table of this machine (tensor.KernelSets but the pure-Go
+// reference) and reports each one's GMAC/s of its fastest call and the
+// ratio of the last (the default) to the first ("avx2"): the speedup of
+// the AVX-512 VNNI tiles where the CPU has them.
+func BenchmarkMatMulKernelSets(b *testing.B) {
+	sets := tensor.KernelSets()[1:]
+	if len(sets) < 2 {
+		b.Skip("fewer than two assembly kernel tables on this machine")
+	}
+	r := rand.New(rand.NewPCG(51, 52))
+	for _, tc := range []struct {
+		typ            tensor.Type
+		rows, cols, nx int
+	}{
+		{tensor.Q8_0, 64, 896, 4}, {tensor.Q8_0, 64, 896, 8}, {tensor.Q8_0, 64, 896, 64},
+		{tensor.Q8_0, 896, 896, 1}, {tensor.Q8_0, 4864, 896, 1}, {tensor.Q8_0, 896, 4864, 1},
+		{tensor.Q8_0, 4864, 896, 8}, {tensor.Q8_0, 896, 4864, 8}, {tensor.Q8_0, 4864, 896, 64},
+		{tensor.Q4_0, 64, 896, 8}, {tensor.Q4_0, 4864, 896, 1}, {tensor.Q4_0, 4864, 896, 8},
+	} {
+		w := randomWeights(r, tc.typ, tc.rows*tc.cols, scaleRandom)
+		var x []byte
+		for range tc.nx {
+			x = append(x, randomActs(r, tensor.Q8_0, tc.cols, scaleRandom, false)...)
+		}
+		y := make([]float32, tc.rows*tc.nx)
+		b.Run(fmt.Sprintf("%v/%dx%d/nx=%d", tc.typ, tc.rows, tc.cols, tc.nx), func(b *testing.B) {
+			best := make([]time.Duration, len(sets))
+			for i := range best {
+				best[i] = 1 << 62
+			}
+			for b.Loop() {
+				for i, k := range sets {
+					start := time.Now()
+					if err := k.MatMul(nil, tc.typ, tc.cols, w, x, tc.nx, y); err != nil {
+						b.Fatal(err)
+					}
+					best[i] = min(best[i], time.Since(start))
+				}
+			}
+			macs := float64(tc.rows) * float64(tc.cols) * float64(tc.nx)
+			for i, k := range sets {
+				b.ReportMetric(macs/best[i].Seconds()/1e9, k.Name+"-GMAC/s")
+			}
+			b.ReportMetric(float64(best[0])/float64(best[len(best)-1]), "speedup")
+		})
+	}
+}

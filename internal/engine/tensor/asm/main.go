@@ -33,6 +33,7 @@ func main() {
 	genF16()
 	genBF16()
 	genQ8_0()
+	genVNNI()
 	genQ4_0()
 	genQ5_0()
 	genQ4_K()
