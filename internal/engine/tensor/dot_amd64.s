@@ -1156,9 +1156,6 @@ tileQ8_0_1x4AVX2_done:
 	VZEROUPPER
 	RET
 
-DATA wordones_vnni<>+0(SB)/8, $0x0001000100010001
-GLOBL wordones_vnni<>(SB), RODATA|NOPTR, $8
-
 DATA b80_vnni<>+0(SB)/1, $0x80
 DATA b80_vnni<>+1(SB)/1, $0x80
 DATA b80_vnni<>+2(SB)/1, $0x80
@@ -1194,8 +1191,8 @@ DATA b80_vnni<>+31(SB)/1, $0x80
 GLOBL b80_vnni<>(SB), RODATA|NOPTR, $32
 
 // func tileQ8_0_2x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
-TEXT ·tileQ8_0_2x1VNNI(SB), NOSPLIT, $16-112
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3, MMX+
+TEXT ·tileQ8_0_2x1VNNI(SB), NOSPLIT, $0-112
 	MOVQ      w_base+8(FP), AX
 	MOVQ      wstride+32(FP), CX
 	MOVQ      y_base+72(FP), DX
@@ -1215,40 +1212,41 @@ tileQ8_0_2x1VNNI_rows:
 	MOVQ      x_base+40(FP), R9
 
 tileQ8_0_2x1VNNI_blocks:
-	CMPQ             DI, $0x00000000
-	JE               tileQ8_0_2x1VNNI_store
-	PREFETCHNTA      (SI)
-	PREFETCHNTA      64(SI)
-	ADDQ             $0x00000044, SI
-	MOVWQZX          (R8), R10
-	MOVWQZX          (R8)(CX*1), R11
-	SHLQ             $0x10, R11
-	ORQ              R11, R10
-	VMOVQ            R10, X4
-	VPBROADCASTQ     X4, X4
-	VCVTPH2PS        X4, Y4
-	VPBROADCASTW     (R9), X5
-	VCVTPH2PS        X5, Y5
-	VMULPS           Y5, Y4, Y4
-	VMOVUPS          X4, (SP)
-	VMOVDQU64        2(R9), Y4
-	VMOVDQA64        Y1, Y5
-	VPDPBUSD         Y4, Y0, Y5
-	VPSUBD           Y5, Y1, Y5
-	VPXORD           2(R8), Y0, Y6
-	VMOVDQA64        Y5, Y7
-	VPDPBUSD         Y4, Y6, Y7
-	VCVTDQ2PS        Y7, Y7
-	VFMADD231PS.BCST (SP), Y7, Y2
-	VPXORD           2(R8)(CX*1), Y0, Y6
-	VMOVDQA64        Y5, Y5
-	VPDPBUSD         Y4, Y6, Y5
-	VCVTDQ2PS        Y5, Y5
-	VFMADD231PS.BCST 4(SP), Y5, Y3
-	ADDQ             $0x00000022, R8
-	ADDQ             $0x00000022, R9
-	DECQ             DI
-	JMP              tileQ8_0_2x1VNNI_blocks
+	CMPQ         DI, $0x00000000
+	JE           tileQ8_0_2x1VNNI_store
+	PREFETCHNTA  (SI)
+	PREFETCHNTA  64(SI)
+	ADDQ         $0x00000044, SI
+	MOVWQZX      (R8), R10
+	MOVWQZX      (R8)(CX*1), R11
+	SHLQ         $0x10, R11
+	ORQ          R11, R10
+	VMOVQ        R10, X4
+	VPBROADCASTQ X4, X4
+	VCVTPH2PS    X4, Y4
+	VPBROADCASTW (R9), X5
+	VCVTPH2PS    X5, Y5
+	VMULPS       Y5, Y4, Y4
+	VMOVDQU64    2(R9), Y5
+	VMOVDQA64    Y1, Y6
+	VPDPBUSD     Y5, Y0, Y6
+	VPSUBD       Y6, Y1, Y6
+	VPXORD       2(R8), Y0, Y7
+	VMOVDQA64    Y6, Y8
+	VPDPBUSD     Y5, Y7, Y8
+	VCVTDQ2PS    Y8, Y8
+	VPERMILPS    $0x00, Y4, Y7
+	VFMADD231PS  Y7, Y8, Y2
+	VPXORD       2(R8)(CX*1), Y0, Y7
+	VMOVDQA64    Y6, Y6
+	VPDPBUSD     Y5, Y7, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPERMILPS    $0x55, Y4, Y4
+	VFMADD231PS  Y4, Y6, Y3
+	ADDQ         $0x00000022, R8
+	ADDQ         $0x00000022, R9
+	DECQ         DI
+	JMP          tileQ8_0_2x1VNNI_blocks
 
 tileQ8_0_2x1VNNI_store:
 	VEXTRACTF32X4 $0x01, Y2, X4
@@ -1275,8 +1273,8 @@ tileQ8_0_2x1VNNI_done:
 	RET
 
 // func tileQ8_0_1x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
-TEXT ·tileQ8_0_1x1VNNI(SB), NOSPLIT, $16-112
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3
+TEXT ·tileQ8_0_1x1VNNI(SB), NOSPLIT, $0-112
 	MOVQ      w_base+8(FP), AX
 	MOVQ      wstride+32(FP), CX
 	MOVQ      y_base+72(FP), DX
@@ -1294,27 +1292,26 @@ tileQ8_0_1x1VNNI_rows:
 	MOVQ      x_base+40(FP), R8
 
 tileQ8_0_1x1VNNI_blocks:
-	CMPQ             SI, $0x00000000
-	JE               tileQ8_0_1x1VNNI_store
-	VPBROADCASTW     (DI), X3
-	VCVTPH2PS        X3, X3
-	VPBROADCASTW     (R8), X4
-	VCVTPH2PS        X4, X4
-	VMULSS           X4, X3, X3
-	VMOVSS           X3, (SP)
-	VMOVDQU64        2(R8), Y3
-	VMOVDQA64        Y1, Y4
-	VPDPBUSD         Y3, Y0, Y4
-	VPSUBD           Y4, Y1, Y4
-	VPXORD           2(DI), Y0, Y5
-	VMOVDQA64        Y4, Y4
-	VPDPBUSD         Y3, Y5, Y4
-	VCVTDQ2PS        Y4, Y4
-	VFMADD231PS.BCST (SP), Y4, Y2
-	ADDQ             $0x00000022, DI
-	ADDQ             $0x00000022, R8
-	DECQ             SI
-	JMP              tileQ8_0_1x1VNNI_blocks
+	CMPQ         SI, $0x00000000
+	JE           tileQ8_0_1x1VNNI_store
+	VPBROADCASTW (DI), X3
+	VCVTPH2PS    X3, Y3
+	VPBROADCASTW (R8), X4
+	VCVTPH2PS    X4, Y4
+	VMULPS       Y4, Y3, Y3
+	VMOVDQU64    2(R8), Y4
+	VMOVDQA64    Y1, Y5
+	VPDPBUSD     Y4, Y0, Y5
+	VPSUBD       Y5, Y1, Y5
+	VPXORD       2(DI), Y0, Y6
+	VMOVDQA64    Y5, Y5
+	VPDPBUSD     Y4, Y6, Y5
+	VCVTDQ2PS    Y5, Y5
+	VFMADD231PS  Y3, Y5, Y2
+	ADDQ         $0x00000022, DI
+	ADDQ         $0x00000022, R8
+	DECQ         SI
+	JMP          tileQ8_0_1x1VNNI_blocks
 
 tileQ8_0_1x1VNNI_store:
 	VEXTRACTF32X4 $0x01, Y2, X3
@@ -1334,8 +1331,8 @@ tileQ8_0_1x1VNNI_done:
 	RET
 
 // func tileQ8_0_4x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
-TEXT ·tileQ8_0_4x4VNNI(SB), NOSPLIT, $64-112
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3, MMX+
+TEXT ·tileQ8_0_4x4VNNI(SB), NOSPLIT, $0-112
 	MOVQ      w_base+8(FP), AX
 	MOVQ      wstride+32(FP), CX
 	LEAQ      (CX)(CX*2), DX
@@ -1372,131 +1369,141 @@ tileQ8_0_4x4VNNI_rows:
 	MOVQ      x_base+40(FP), R12
 
 tileQ8_0_4x4VNNI_blocks:
-	CMPQ             R10, $0x00000000
-	JE               tileQ8_0_4x4VNNI_store
-	PREFETCHT0       (R9)
-	PREFETCHT0       64(R9)
-	PREFETCHT0       128(R9)
-	ADDQ             $0x00000088, R9
-	MOVWQZX          (R12), R13
-	MOVWQZX          (R12)(SI*1), R14
-	SHLQ             $0x10, R14
-	ORQ              R14, R13
-	MOVWQZX          (R12)(SI*2), R14
-	SHLQ             $0x20, R14
-	ORQ              R14, R13
-	MOVWQZX          (R12)(DI*1), R14
-	SHLQ             $0x30, R14
-	ORQ              R14, R13
-	VMOVQ            R13, X18
-	VPBROADCASTQ     X18, X18
-	VCVTPH2PS        X18, Y18
-	MOVWQZX          (R11), R13
-	IMULQ            wordones_vnni<>+0(SB), R13
-	VMOVQ            R13, X19
-	MOVWQZX          (R11)(CX*1), R13
-	IMULQ            wordones_vnni<>+0(SB), R13
-	VPINSRQ          $0x01, R13, X19, X19
-	VCVTPH2PS        X19, Y19
-	VMULPS           Y18, Y19, Y19
-	VMOVUPS          Y19, (SP)
-	MOVWQZX          (R11)(CX*2), R13
-	IMULQ            wordones_vnni<>+0(SB), R13
-	VMOVQ            R13, X19
-	MOVWQZX          (R11)(DX*1), R13
-	IMULQ            wordones_vnni<>+0(SB), R13
-	VPINSRQ          $0x01, R13, X19, X19
-	VCVTPH2PS        X19, Y19
-	VMULPS           Y18, Y19, Y19
-	VMOVUPS          Y19, 32(SP)
-	VMOVDQU64        2(R12), Y18
-	VMOVDQA64        Y1, Y19
-	VPDPBUSD         Y18, Y0, Y19
-	VPSUBD           Y19, Y1, Y19
-	VMOVDQU64        2(R12)(SI*1), Y20
-	VMOVDQA64        Y1, Y21
-	VPDPBUSD         Y20, Y0, Y21
-	VPSUBD           Y21, Y1, Y21
-	VMOVDQU64        2(R12)(SI*2), Y22
-	VMOVDQA64        Y1, Y23
-	VPDPBUSD         Y22, Y0, Y23
-	VPSUBD           Y23, Y1, Y23
-	VMOVDQU64        2(R12)(DI*1), Y24
-	VMOVDQA64        Y1, Y25
-	VPDPBUSD         Y24, Y0, Y25
-	VPSUBD           Y25, Y1, Y25
-	VPXORD           2(R11), Y0, Y26
-	VMOVDQA64        Y19, Y27
-	VPDPBUSD         Y18, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST (SP), Y27, Y2
-	VMOVDQA64        Y21, Y27
-	VPDPBUSD         Y20, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST 4(SP), Y27, Y3
-	VMOVDQA64        Y23, Y27
-	VPDPBUSD         Y22, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST 8(SP), Y27, Y4
-	VMOVDQA64        Y25, Y27
-	VPDPBUSD         Y24, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST 12(SP), Y27, Y5
-	VPXORD           2(R11)(CX*1), Y0, Y26
-	VMOVDQA64        Y19, Y27
-	VPDPBUSD         Y18, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST 16(SP), Y27, Y6
-	VMOVDQA64        Y21, Y27
-	VPDPBUSD         Y20, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST 20(SP), Y27, Y7
-	VMOVDQA64        Y23, Y27
-	VPDPBUSD         Y22, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST 24(SP), Y27, Y8
-	VMOVDQA64        Y25, Y27
-	VPDPBUSD         Y24, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST 28(SP), Y27, Y9
-	VPXORD           2(R11)(CX*2), Y0, Y26
-	VMOVDQA64        Y19, Y27
-	VPDPBUSD         Y18, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST 32(SP), Y27, Y10
-	VMOVDQA64        Y21, Y27
-	VPDPBUSD         Y20, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST 36(SP), Y27, Y11
-	VMOVDQA64        Y23, Y27
-	VPDPBUSD         Y22, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST 40(SP), Y27, Y12
-	VMOVDQA64        Y25, Y27
-	VPDPBUSD         Y24, Y26, Y27
-	VCVTDQ2PS        Y27, Y27
-	VFMADD231PS.BCST 44(SP), Y27, Y13
-	VPXORD           2(R11)(DX*1), Y0, Y26
-	VMOVDQA64        Y19, Y19
-	VPDPBUSD         Y18, Y26, Y19
-	VCVTDQ2PS        Y19, Y19
-	VFMADD231PS.BCST 48(SP), Y19, Y14
-	VMOVDQA64        Y21, Y18
-	VPDPBUSD         Y20, Y26, Y18
-	VCVTDQ2PS        Y18, Y18
-	VFMADD231PS.BCST 52(SP), Y18, Y15
-	VMOVDQA64        Y23, Y18
-	VPDPBUSD         Y22, Y26, Y18
-	VCVTDQ2PS        Y18, Y18
-	VFMADD231PS.BCST 56(SP), Y18, Y16
-	VMOVDQA64        Y25, Y18
-	VPDPBUSD         Y24, Y26, Y18
-	VCVTDQ2PS        Y18, Y18
-	VFMADD231PS.BCST 60(SP), Y18, Y17
-	ADDQ             $0x00000022, R11
-	ADDQ             $0x00000022, R12
-	DECQ             R10
-	JMP              tileQ8_0_4x4VNNI_blocks
+	CMPQ         R10, $0x00000000
+	JE           tileQ8_0_4x4VNNI_store
+	PREFETCHT0   (R9)
+	PREFETCHT0   64(R9)
+	PREFETCHT0   128(R9)
+	ADDQ         $0x00000088, R9
+	MOVWQZX      (R12), R13
+	MOVWQZX      (R12)(SI*1), R14
+	SHLQ         $0x10, R14
+	ORQ          R14, R13
+	MOVWQZX      (R12)(SI*2), R14
+	SHLQ         $0x20, R14
+	ORQ          R14, R13
+	MOVWQZX      (R12)(DI*1), R14
+	SHLQ         $0x30, R14
+	ORQ          R14, R13
+	VMOVQ        R13, X18
+	VPBROADCASTQ X18, X18
+	VCVTPH2PS    X18, Y18
+	VMOVDQU64    2(R12), Y19
+	VMOVDQA64    Y1, Y20
+	VPDPBUSD     Y19, Y0, Y20
+	VPSUBD       Y20, Y1, Y20
+	VMOVDQU64    2(R12)(SI*1), Y21
+	VMOVDQA64    Y1, Y22
+	VPDPBUSD     Y21, Y0, Y22
+	VPSUBD       Y22, Y1, Y22
+	VMOVDQU64    2(R12)(SI*2), Y23
+	VMOVDQA64    Y1, Y24
+	VPDPBUSD     Y23, Y0, Y24
+	VPSUBD       Y24, Y1, Y24
+	VMOVDQU64    2(R12)(DI*1), Y25
+	VMOVDQA64    Y1, Y26
+	VPDPBUSD     Y25, Y0, Y26
+	VPSUBD       Y26, Y1, Y26
+	VPXORD       2(R11), Y0, Y27
+	VPBROADCASTW (R11), X28
+	VCVTPH2PS    X28, Y28
+	VMULPS       Y18, Y28, Y28
+	VMOVDQA64    Y20, Y29
+	VPDPBUSD     Y19, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0x00, Y28, Y30
+	VFMADD231PS  Y30, Y29, Y2
+	VMOVDQA64    Y22, Y29
+	VPDPBUSD     Y21, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0x55, Y28, Y30
+	VFMADD231PS  Y30, Y29, Y3
+	VMOVDQA64    Y24, Y29
+	VPDPBUSD     Y23, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0xaa, Y28, Y30
+	VFMADD231PS  Y30, Y29, Y4
+	VMOVDQA64    Y26, Y29
+	VPDPBUSD     Y25, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0xff, Y28, Y27
+	VFMADD231PS  Y27, Y29, Y5
+	VPXORD       2(R11)(CX*1), Y0, Y27
+	VPBROADCASTW (R11)(CX*1), X28
+	VCVTPH2PS    X28, Y28
+	VMULPS       Y18, Y28, Y28
+	VMOVDQA64    Y20, Y29
+	VPDPBUSD     Y19, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0x00, Y28, Y30
+	VFMADD231PS  Y30, Y29, Y6
+	VMOVDQA64    Y22, Y29
+	VPDPBUSD     Y21, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0x55, Y28, Y30
+	VFMADD231PS  Y30, Y29, Y7
+	VMOVDQA64    Y24, Y29
+	VPDPBUSD     Y23, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0xaa, Y28, Y30
+	VFMADD231PS  Y30, Y29, Y8
+	VMOVDQA64    Y26, Y29
+	VPDPBUSD     Y25, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0xff, Y28, Y27
+	VFMADD231PS  Y27, Y29, Y9
+	VPXORD       2(R11)(CX*2), Y0, Y27
+	VPBROADCASTW (R11)(CX*2), X28
+	VCVTPH2PS    X28, Y28
+	VMULPS       Y18, Y28, Y28
+	VMOVDQA64    Y20, Y29
+	VPDPBUSD     Y19, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0x00, Y28, Y30
+	VFMADD231PS  Y30, Y29, Y10
+	VMOVDQA64    Y22, Y29
+	VPDPBUSD     Y21, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0x55, Y28, Y30
+	VFMADD231PS  Y30, Y29, Y11
+	VMOVDQA64    Y24, Y29
+	VPDPBUSD     Y23, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0xaa, Y28, Y30
+	VFMADD231PS  Y30, Y29, Y12
+	VMOVDQA64    Y26, Y29
+	VPDPBUSD     Y25, Y27, Y29
+	VCVTDQ2PS    Y29, Y29
+	VPERMILPS    $0xff, Y28, Y27
+	VFMADD231PS  Y27, Y29, Y13
+	VPXORD       2(R11)(DX*1), Y0, Y27
+	VPBROADCASTW (R11)(DX*1), X28
+	VCVTPH2PS    X28, Y28
+	VMULPS       Y18, Y28, Y28
+	VMOVDQA64    Y20, Y18
+	VPDPBUSD     Y19, Y27, Y18
+	VCVTDQ2PS    Y18, Y18
+	VPERMILPS    $0x00, Y28, Y19
+	VFMADD231PS  Y19, Y18, Y14
+	VMOVDQA64    Y22, Y18
+	VPDPBUSD     Y21, Y27, Y18
+	VCVTDQ2PS    Y18, Y18
+	VPERMILPS    $0x55, Y28, Y19
+	VFMADD231PS  Y19, Y18, Y15
+	VMOVDQA64    Y24, Y18
+	VPDPBUSD     Y23, Y27, Y18
+	VCVTDQ2PS    Y18, Y18
+	VPERMILPS    $0xaa, Y28, Y19
+	VFMADD231PS  Y19, Y18, Y16
+	VMOVDQA64    Y26, Y18
+	VPDPBUSD     Y25, Y27, Y18
+	VCVTDQ2PS    Y18, Y18
+	VPERMILPS    $0xff, Y28, Y19
+	VFMADD231PS  Y19, Y18, Y17
+	ADDQ         $0x00000022, R11
+	ADDQ         $0x00000022, R12
+	DECQ         R10
+	JMP          tileQ8_0_4x4VNNI_blocks
 
 tileQ8_0_4x4VNNI_store:
 	MOVQ          ystride+96(FP), R10
@@ -1624,8 +1631,8 @@ tileQ8_0_4x4VNNI_done:
 	RET
 
 // func tileQ8_0_2x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
-TEXT ·tileQ8_0_2x4VNNI(SB), NOSPLIT, $32-112
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3, MMX+
+TEXT ·tileQ8_0_2x4VNNI(SB), NOSPLIT, $0-112
 	MOVQ      w_base+8(FP), AX
 	MOVQ      wstride+32(FP), CX
 	MOVQ      y_base+72(FP), DX
@@ -1653,87 +1660,92 @@ tileQ8_0_2x4VNNI_rows:
 	MOVQ      x_base+40(FP), R11
 
 tileQ8_0_2x4VNNI_blocks:
-	CMPQ             R9, $0x00000000
-	JE               tileQ8_0_2x4VNNI_store
-	PREFETCHT0       (R8)
-	PREFETCHT0       64(R8)
-	ADDQ             $0x00000044, R8
-	MOVWQZX          (R11), R12
-	MOVWQZX          (R11)(BX*1), R13
-	SHLQ             $0x10, R13
-	ORQ              R13, R12
-	MOVWQZX          (R11)(BX*2), R13
-	SHLQ             $0x20, R13
-	ORQ              R13, R12
-	MOVWQZX          (R11)(SI*1), R13
-	SHLQ             $0x30, R13
-	ORQ              R13, R12
-	VMOVQ            R12, X10
-	VPBROADCASTQ     X10, X10
-	VCVTPH2PS        X10, Y10
-	MOVWQZX          (R10), R12
-	IMULQ            wordones_vnni<>+0(SB), R12
-	VMOVQ            R12, X11
-	MOVWQZX          (R10)(CX*1), R12
-	IMULQ            wordones_vnni<>+0(SB), R12
-	VPINSRQ          $0x01, R12, X11, X11
-	VCVTPH2PS        X11, Y11
-	VMULPS           Y10, Y11, Y11
-	VMOVUPS          Y11, (SP)
-	VMOVDQU64        2(R11), Y10
-	VMOVDQA64        Y1, Y11
-	VPDPBUSD         Y10, Y0, Y11
-	VPSUBD           Y11, Y1, Y11
-	VMOVDQU64        2(R11)(BX*1), Y12
-	VMOVDQA64        Y1, Y13
-	VPDPBUSD         Y12, Y0, Y13
-	VPSUBD           Y13, Y1, Y13
-	VMOVDQU64        2(R11)(BX*2), Y14
-	VMOVDQA64        Y1, Y15
-	VPDPBUSD         Y14, Y0, Y15
-	VPSUBD           Y15, Y1, Y15
-	VMOVDQU64        2(R11)(SI*1), Y16
-	VMOVDQA64        Y1, Y17
-	VPDPBUSD         Y16, Y0, Y17
-	VPSUBD           Y17, Y1, Y17
-	VPXORD           2(R10), Y0, Y18
-	VMOVDQA64        Y11, Y19
-	VPDPBUSD         Y10, Y18, Y19
-	VCVTDQ2PS        Y19, Y19
-	VFMADD231PS.BCST (SP), Y19, Y2
-	VMOVDQA64        Y13, Y19
-	VPDPBUSD         Y12, Y18, Y19
-	VCVTDQ2PS        Y19, Y19
-	VFMADD231PS.BCST 4(SP), Y19, Y3
-	VMOVDQA64        Y15, Y19
-	VPDPBUSD         Y14, Y18, Y19
-	VCVTDQ2PS        Y19, Y19
-	VFMADD231PS.BCST 8(SP), Y19, Y4
-	VMOVDQA64        Y17, Y19
-	VPDPBUSD         Y16, Y18, Y19
-	VCVTDQ2PS        Y19, Y19
-	VFMADD231PS.BCST 12(SP), Y19, Y5
-	VPXORD           2(R10)(CX*1), Y0, Y18
-	VMOVDQA64        Y11, Y11
-	VPDPBUSD         Y10, Y18, Y11
-	VCVTDQ2PS        Y11, Y11
-	VFMADD231PS.BCST 16(SP), Y11, Y6
-	VMOVDQA64        Y13, Y10
-	VPDPBUSD         Y12, Y18, Y10
-	VCVTDQ2PS        Y10, Y10
-	VFMADD231PS.BCST 20(SP), Y10, Y7
-	VMOVDQA64        Y15, Y10
-	VPDPBUSD         Y14, Y18, Y10
-	VCVTDQ2PS        Y10, Y10
-	VFMADD231PS.BCST 24(SP), Y10, Y8
-	VMOVDQA64        Y17, Y10
-	VPDPBUSD         Y16, Y18, Y10
-	VCVTDQ2PS        Y10, Y10
-	VFMADD231PS.BCST 28(SP), Y10, Y9
-	ADDQ             $0x00000022, R10
-	ADDQ             $0x00000022, R11
-	DECQ             R9
-	JMP              tileQ8_0_2x4VNNI_blocks
+	CMPQ         R9, $0x00000000
+	JE           tileQ8_0_2x4VNNI_store
+	PREFETCHT0   (R8)
+	PREFETCHT0   64(R8)
+	ADDQ         $0x00000044, R8
+	MOVWQZX      (R11), R12
+	MOVWQZX      (R11)(BX*1), R13
+	SHLQ         $0x10, R13
+	ORQ          R13, R12
+	MOVWQZX      (R11)(BX*2), R13
+	SHLQ         $0x20, R13
+	ORQ          R13, R12
+	MOVWQZX      (R11)(SI*1), R13
+	SHLQ         $0x30, R13
+	ORQ          R13, R12
+	VMOVQ        R12, X10
+	VPBROADCASTQ X10, X10
+	VCVTPH2PS    X10, Y10
+	VMOVDQU64    2(R11), Y11
+	VMOVDQA64    Y1, Y12
+	VPDPBUSD     Y11, Y0, Y12
+	VPSUBD       Y12, Y1, Y12
+	VMOVDQU64    2(R11)(BX*1), Y13
+	VMOVDQA64    Y1, Y14
+	VPDPBUSD     Y13, Y0, Y14
+	VPSUBD       Y14, Y1, Y14
+	VMOVDQU64    2(R11)(BX*2), Y15
+	VMOVDQA64    Y1, Y16
+	VPDPBUSD     Y15, Y0, Y16
+	VPSUBD       Y16, Y1, Y16
+	VMOVDQU64    2(R11)(SI*1), Y17
+	VMOVDQA64    Y1, Y18
+	VPDPBUSD     Y17, Y0, Y18
+	VPSUBD       Y18, Y1, Y18
+	VPXORD       2(R10), Y0, Y19
+	VPBROADCASTW (R10), X20
+	VCVTPH2PS    X20, Y20
+	VMULPS       Y10, Y20, Y20
+	VMOVDQA64    Y12, Y21
+	VPDPBUSD     Y11, Y19, Y21
+	VCVTDQ2PS    Y21, Y21
+	VPERMILPS    $0x00, Y20, Y22
+	VFMADD231PS  Y22, Y21, Y2
+	VMOVDQA64    Y14, Y21
+	VPDPBUSD     Y13, Y19, Y21
+	VCVTDQ2PS    Y21, Y21
+	VPERMILPS    $0x55, Y20, Y22
+	VFMADD231PS  Y22, Y21, Y3
+	VMOVDQA64    Y16, Y21
+	VPDPBUSD     Y15, Y19, Y21
+	VCVTDQ2PS    Y21, Y21
+	VPERMILPS    $0xaa, Y20, Y22
+	VFMADD231PS  Y22, Y21, Y4
+	VMOVDQA64    Y18, Y21
+	VPDPBUSD     Y17, Y19, Y21
+	VCVTDQ2PS    Y21, Y21
+	VPERMILPS    $0xff, Y20, Y19
+	VFMADD231PS  Y19, Y21, Y5
+	VPXORD       2(R10)(CX*1), Y0, Y19
+	VPBROADCASTW (R10)(CX*1), X20
+	VCVTPH2PS    X20, Y20
+	VMULPS       Y10, Y20, Y20
+	VMOVDQA64    Y12, Y10
+	VPDPBUSD     Y11, Y19, Y10
+	VCVTDQ2PS    Y10, Y10
+	VPERMILPS    $0x00, Y20, Y11
+	VFMADD231PS  Y11, Y10, Y6
+	VMOVDQA64    Y14, Y10
+	VPDPBUSD     Y13, Y19, Y10
+	VCVTDQ2PS    Y10, Y10
+	VPERMILPS    $0x55, Y20, Y11
+	VFMADD231PS  Y11, Y10, Y7
+	VMOVDQA64    Y16, Y10
+	VPDPBUSD     Y15, Y19, Y10
+	VCVTDQ2PS    Y10, Y10
+	VPERMILPS    $0xaa, Y20, Y11
+	VFMADD231PS  Y11, Y10, Y8
+	VMOVDQA64    Y18, Y10
+	VPDPBUSD     Y17, Y19, Y10
+	VCVTDQ2PS    Y10, Y10
+	VPERMILPS    $0xff, Y20, Y11
+	VFMADD231PS  Y11, Y10, Y9
+	ADDQ         $0x00000022, R10
+	ADDQ         $0x00000022, R11
+	DECQ         R9
+	JMP          tileQ8_0_2x4VNNI_blocks
 
 tileQ8_0_2x4VNNI_store:
 	MOVQ          ystride+96(FP), R9
@@ -1805,8 +1817,8 @@ tileQ8_0_2x4VNNI_done:
 	RET
 
 // func tileQ8_0_1x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
-TEXT ·tileQ8_0_1x4VNNI(SB), NOSPLIT, $16-112
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3
+TEXT ·tileQ8_0_1x4VNNI(SB), NOSPLIT, $0-112
 	MOVQ      w_base+8(FP), AX
 	MOVQ      wstride+32(FP), CX
 	MOVQ      y_base+72(FP), DX
@@ -1829,64 +1841,65 @@ tileQ8_0_1x4VNNI_rows:
 	MOVQ      x_base+40(FP), R10
 
 tileQ8_0_1x4VNNI_blocks:
-	CMPQ             R8, $0x00000000
-	JE               tileQ8_0_1x4VNNI_store
-	MOVWQZX          (R10), R11
-	MOVWQZX          (R10)(BX*1), R12
-	SHLQ             $0x10, R12
-	ORQ              R12, R11
-	MOVWQZX          (R10)(BX*2), R12
-	SHLQ             $0x20, R12
-	ORQ              R12, R11
-	MOVWQZX          (R10)(SI*1), R12
-	SHLQ             $0x30, R12
-	ORQ              R12, R11
-	VMOVQ            R11, X6
-	VPBROADCASTQ     X6, X6
-	VCVTPH2PS        X6, Y6
-	MOVWQZX          (R9), R11
-	IMULQ            wordones_vnni<>+0(SB), R11
-	VMOVQ            R11, X7
-	VCVTPH2PS        X7, Y7
-	VMULPS           Y6, Y7, Y7
-	VMOVUPS          X7, (SP)
-	VMOVDQU64        2(R10), Y6
-	VMOVDQA64        Y1, Y7
-	VPDPBUSD         Y6, Y0, Y7
-	VPSUBD           Y7, Y1, Y7
-	VMOVDQU64        2(R10)(BX*1), Y8
-	VMOVDQA64        Y1, Y9
-	VPDPBUSD         Y8, Y0, Y9
-	VPSUBD           Y9, Y1, Y9
-	VMOVDQU64        2(R10)(BX*2), Y10
-	VMOVDQA64        Y1, Y11
-	VPDPBUSD         Y10, Y0, Y11
-	VPSUBD           Y11, Y1, Y11
-	VMOVDQU64        2(R10)(SI*1), Y12
-	VMOVDQA64        Y1, Y13
-	VPDPBUSD         Y12, Y0, Y13
-	VPSUBD           Y13, Y1, Y13
-	VPXORD           2(R9), Y0, Y14
-	VMOVDQA64        Y7, Y7
-	VPDPBUSD         Y6, Y14, Y7
-	VCVTDQ2PS        Y7, Y7
-	VFMADD231PS.BCST (SP), Y7, Y2
-	VMOVDQA64        Y9, Y6
-	VPDPBUSD         Y8, Y14, Y6
-	VCVTDQ2PS        Y6, Y6
-	VFMADD231PS.BCST 4(SP), Y6, Y3
-	VMOVDQA64        Y11, Y6
-	VPDPBUSD         Y10, Y14, Y6
-	VCVTDQ2PS        Y6, Y6
-	VFMADD231PS.BCST 8(SP), Y6, Y4
-	VMOVDQA64        Y13, Y6
-	VPDPBUSD         Y12, Y14, Y6
-	VCVTDQ2PS        Y6, Y6
-	VFMADD231PS.BCST 12(SP), Y6, Y5
-	ADDQ             $0x00000022, R9
-	ADDQ             $0x00000022, R10
-	DECQ             R8
-	JMP              tileQ8_0_1x4VNNI_blocks
+	CMPQ         R8, $0x00000000
+	JE           tileQ8_0_1x4VNNI_store
+	MOVWQZX      (R10), R11
+	MOVWQZX      (R10)(BX*1), R12
+	SHLQ         $0x10, R12
+	ORQ          R12, R11
+	MOVWQZX      (R10)(BX*2), R12
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	MOVWQZX      (R10)(SI*1), R12
+	SHLQ         $0x30, R12
+	ORQ          R12, R11
+	VMOVQ        R11, X6
+	VPBROADCASTQ X6, X6
+	VCVTPH2PS    X6, Y6
+	VMOVDQU64    2(R10), Y7
+	VMOVDQA64    Y1, Y8
+	VPDPBUSD     Y7, Y0, Y8
+	VPSUBD       Y8, Y1, Y8
+	VMOVDQU64    2(R10)(BX*1), Y9
+	VMOVDQA64    Y1, Y10
+	VPDPBUSD     Y9, Y0, Y10
+	VPSUBD       Y10, Y1, Y10
+	VMOVDQU64    2(R10)(BX*2), Y11
+	VMOVDQA64    Y1, Y12
+	VPDPBUSD     Y11, Y0, Y12
+	VPSUBD       Y12, Y1, Y12
+	VMOVDQU64    2(R10)(SI*1), Y13
+	VMOVDQA64    Y1, Y14
+	VPDPBUSD     Y13, Y0, Y14
+	VPSUBD       Y14, Y1, Y14
+	VPXORD       2(R9), Y0, Y15
+	VPBROADCASTW (R9), X16
+	VCVTPH2PS    X16, Y16
+	VMULPS       Y6, Y16, Y16
+	VMOVDQA64    Y8, Y6
+	VPDPBUSD     Y7, Y15, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPERMILPS    $0x00, Y16, Y7
+	VFMADD231PS  Y7, Y6, Y2
+	VMOVDQA64    Y10, Y6
+	VPDPBUSD     Y9, Y15, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPERMILPS    $0x55, Y16, Y7
+	VFMADD231PS  Y7, Y6, Y3
+	VMOVDQA64    Y12, Y6
+	VPDPBUSD     Y11, Y15, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPERMILPS    $0xaa, Y16, Y7
+	VFMADD231PS  Y7, Y6, Y4
+	VMOVDQA64    Y14, Y6
+	VPDPBUSD     Y13, Y15, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPERMILPS    $0xff, Y16, Y7
+	VFMADD231PS  Y7, Y6, Y5
+	ADDQ         $0x00000022, R9
+	ADDQ         $0x00000022, R10
+	DECQ         R8
+	JMP          tileQ8_0_1x4VNNI_blocks
 
 tileQ8_0_1x4VNNI_store:
 	MOVQ          ystride+96(FP), R8
@@ -1998,8 +2011,8 @@ DATA b08_vnni<>+31(SB)/1, $0x08
 GLOBL b08_vnni<>(SB), RODATA|NOPTR, $32
 
 // func tileQ4_0_4x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
-TEXT ·tileQ4_0_4x1VNNI(SB), NOSPLIT, $16-112
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3, MMX+
+TEXT ·tileQ4_0_4x1VNNI(SB), NOSPLIT, $0-112
 	MOVQ      w_base+8(FP), AX
 	MOVQ      wstride+32(FP), CX
 	LEAQ      (CX)(CX*2), DX
@@ -2022,68 +2035,71 @@ tileQ4_0_4x1VNNI_rows:
 	MOVQ      x_base+40(FP), R10
 
 tileQ4_0_4x1VNNI_blocks:
-	CMPQ             R8, $0x00000000
-	JE               tileQ4_0_4x1VNNI_store
-	PREFETCHNTA      (DI)
-	PREFETCHNTA      64(DI)
-	ADDQ             $0x00000048, DI
-	MOVWQZX          (R9), R11
-	MOVWQZX          (R9)(CX*1), R12
-	SHLQ             $0x10, R12
-	ORQ              R12, R11
-	MOVWQZX          (R9)(CX*2), R12
-	SHLQ             $0x20, R12
-	ORQ              R12, R11
-	MOVWQZX          (R9)(DX*1), R12
-	SHLQ             $0x30, R12
-	ORQ              R12, R11
-	VMOVQ            R11, X6
-	VPBROADCASTQ     X6, X6
-	VCVTPH2PS        X6, Y6
-	VPBROADCASTW     (R10), X7
-	VCVTPH2PS        X7, Y7
-	VMULPS           Y7, Y6, Y6
-	VMOVUPS          X6, (SP)
-	VMOVDQU64        2(R10), Y6
-	VMOVDQA64        Y1, Y7
-	VPDPBUSD         Y6, Y0, Y7
-	VPSUBD           Y7, Y1, Y7
-	VMOVDQU64        2(R9), X8
-	VPSRLW           $0x04, X8, X9
-	VINSERTI32X4     $0x01, X9, Y8, Y9
-	VPANDD           b0f_vnni<>+0(SB), Y9, Y9
-	VMOVDQA64        Y7, Y10
-	VPDPBUSD         Y6, Y9, Y10
-	VCVTDQ2PS        Y10, Y10
-	VFMADD231PS.BCST (SP), Y10, Y2
-	VMOVDQU64        2(R9)(CX*1), X8
-	VPSRLW           $0x04, X8, X9
-	VINSERTI32X4     $0x01, X9, Y8, Y9
-	VPANDD           b0f_vnni<>+0(SB), Y9, Y9
-	VMOVDQA64        Y7, Y10
-	VPDPBUSD         Y6, Y9, Y10
-	VCVTDQ2PS        Y10, Y10
-	VFMADD231PS.BCST 4(SP), Y10, Y3
-	VMOVDQU64        2(R9)(CX*2), X8
-	VPSRLW           $0x04, X8, X9
-	VINSERTI32X4     $0x01, X9, Y8, Y9
-	VPANDD           b0f_vnni<>+0(SB), Y9, Y9
-	VMOVDQA64        Y7, Y10
-	VPDPBUSD         Y6, Y9, Y10
-	VCVTDQ2PS        Y10, Y10
-	VFMADD231PS.BCST 8(SP), Y10, Y4
-	VMOVDQU64        2(R9)(DX*1), X8
-	VPSRLW           $0x04, X8, X9
-	VINSERTI32X4     $0x01, X9, Y8, Y9
-	VPANDD           b0f_vnni<>+0(SB), Y9, Y9
-	VMOVDQA64        Y7, Y7
-	VPDPBUSD         Y6, Y9, Y7
-	VCVTDQ2PS        Y7, Y7
-	VFMADD231PS.BCST 12(SP), Y7, Y5
-	ADDQ             $0x00000012, R9
-	ADDQ             $0x00000022, R10
-	DECQ             R8
-	JMP              tileQ4_0_4x1VNNI_blocks
+	CMPQ         R8, $0x00000000
+	JE           tileQ4_0_4x1VNNI_store
+	PREFETCHNTA  (DI)
+	PREFETCHNTA  64(DI)
+	ADDQ         $0x00000048, DI
+	MOVWQZX      (R9), R11
+	MOVWQZX      (R9)(CX*1), R12
+	SHLQ         $0x10, R12
+	ORQ          R12, R11
+	MOVWQZX      (R9)(CX*2), R12
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	MOVWQZX      (R9)(DX*1), R12
+	SHLQ         $0x30, R12
+	ORQ          R12, R11
+	VMOVQ        R11, X6
+	VPBROADCASTQ X6, X6
+	VCVTPH2PS    X6, Y6
+	VPBROADCASTW (R10), X7
+	VCVTPH2PS    X7, Y7
+	VMULPS       Y7, Y6, Y6
+	VMOVDQU64    2(R10), Y7
+	VMOVDQA64    Y1, Y9
+	VPDPBUSD     Y7, Y0, Y9
+	VPSUBD       Y9, Y1, Y9
+	VMOVDQU64    2(R9), X8
+	VPSRLW       $0x04, X8, X10
+	VINSERTI32X4 $0x01, X10, Y8, Y10
+	VPANDD       b0f_vnni<>+0(SB), Y10, Y10
+	VMOVDQA64    Y9, Y11
+	VPDPBUSD     Y7, Y10, Y11
+	VCVTDQ2PS    Y11, Y11
+	VPERMILPS    $0x00, Y6, Y10
+	VFMADD231PS  Y10, Y11, Y2
+	VMOVDQU64    2(R9)(CX*1), X8
+	VPSRLW       $0x04, X8, X10
+	VINSERTI32X4 $0x01, X10, Y8, Y10
+	VPANDD       b0f_vnni<>+0(SB), Y10, Y10
+	VMOVDQA64    Y9, Y11
+	VPDPBUSD     Y7, Y10, Y11
+	VCVTDQ2PS    Y11, Y11
+	VPERMILPS    $0x55, Y6, Y10
+	VFMADD231PS  Y10, Y11, Y3
+	VMOVDQU64    2(R9)(CX*2), X8
+	VPSRLW       $0x04, X8, X10
+	VINSERTI32X4 $0x01, X10, Y8, Y10
+	VPANDD       b0f_vnni<>+0(SB), Y10, Y10
+	VMOVDQA64    Y9, Y11
+	VPDPBUSD     Y7, Y10, Y11
+	VCVTDQ2PS    Y11, Y11
+	VPERMILPS    $0xaa, Y6, Y10
+	VFMADD231PS  Y10, Y11, Y4
+	VMOVDQU64    2(R9)(DX*1), X8
+	VPSRLW       $0x04, X8, X10
+	VINSERTI32X4 $0x01, X10, Y8, Y10
+	VPANDD       b0f_vnni<>+0(SB), Y10, Y10
+	VMOVDQA64    Y9, Y9
+	VPDPBUSD     Y7, Y10, Y9
+	VCVTDQ2PS    Y9, Y9
+	VPERMILPS    $0xff, Y6, Y6
+	VFMADD231PS  Y6, Y9, Y5
+	ADDQ         $0x00000012, R9
+	ADDQ         $0x00000022, R10
+	DECQ         R8
+	JMP          tileQ4_0_4x1VNNI_blocks
 
 tileQ4_0_4x1VNNI_store:
 	VEXTRACTF32X4 $0x01, Y2, X6
@@ -2124,8 +2140,8 @@ tileQ4_0_4x1VNNI_done:
 	RET
 
 // func tileQ4_0_1x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
-TEXT ·tileQ4_0_1x1VNNI(SB), NOSPLIT, $16-112
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3
+TEXT ·tileQ4_0_1x1VNNI(SB), NOSPLIT, $0-112
 	MOVQ      w_base+8(FP), AX
 	MOVQ      wstride+32(FP), CX
 	MOVQ      y_base+72(FP), DX
@@ -2143,30 +2159,29 @@ tileQ4_0_1x1VNNI_rows:
 	MOVQ      x_base+40(FP), R8
 
 tileQ4_0_1x1VNNI_blocks:
-	CMPQ             SI, $0x00000000
-	JE               tileQ4_0_1x1VNNI_store
-	VPBROADCASTW     (DI), X3
-	VCVTPH2PS        X3, X3
-	VPBROADCASTW     (R8), X4
-	VCVTPH2PS        X4, X4
-	VMULSS           X4, X3, X3
-	VMOVSS           X3, (SP)
-	VMOVDQU64        2(R8), Y3
-	VMOVDQA64        Y1, Y4
-	VPDPBUSD         Y3, Y0, Y4
-	VPSUBD           Y4, Y1, Y4
-	VMOVDQU64        2(DI), X5
-	VPSRLW           $0x04, X5, X6
-	VINSERTI32X4     $0x01, X6, Y5, Y6
-	VPANDD           b0f_vnni<>+0(SB), Y6, Y6
-	VMOVDQA64        Y4, Y4
-	VPDPBUSD         Y3, Y6, Y4
-	VCVTDQ2PS        Y4, Y4
-	VFMADD231PS.BCST (SP), Y4, Y2
-	ADDQ             $0x00000012, DI
-	ADDQ             $0x00000022, R8
-	DECQ             SI
-	JMP              tileQ4_0_1x1VNNI_blocks
+	CMPQ         SI, $0x00000000
+	JE           tileQ4_0_1x1VNNI_store
+	VPBROADCASTW (DI), X3
+	VCVTPH2PS    X3, Y3
+	VPBROADCASTW (R8), X4
+	VCVTPH2PS    X4, Y4
+	VMULPS       Y4, Y3, Y3
+	VMOVDQU64    2(R8), Y4
+	VMOVDQA64    Y1, Y6
+	VPDPBUSD     Y4, Y0, Y6
+	VPSUBD       Y6, Y1, Y6
+	VMOVDQU64    2(DI), X5
+	VPSRLW       $0x04, X5, X7
+	VINSERTI32X4 $0x01, X7, Y5, Y7
+	VPANDD       b0f_vnni<>+0(SB), Y7, Y7
+	VMOVDQA64    Y6, Y6
+	VPDPBUSD     Y4, Y7, Y6
+	VCVTDQ2PS    Y6, Y6
+	VFMADD231PS  Y3, Y6, Y2
+	ADDQ         $0x00000012, DI
+	ADDQ         $0x00000022, R8
+	DECQ         SI
+	JMP          tileQ4_0_1x1VNNI_blocks
 
 tileQ4_0_1x1VNNI_store:
 	VEXTRACTF32X4 $0x01, Y2, X3
@@ -2186,8 +2201,8 @@ tileQ4_0_1x1VNNI_done:
 	RET
 
 // func tileQ4_0_4x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
-TEXT ·tileQ4_0_4x4VNNI(SB), NOSPLIT, $64-112
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3, MMX+
+TEXT ·tileQ4_0_4x4VNNI(SB), NOSPLIT, $0-112
 	MOVQ      w_base+8(FP), AX
 	MOVQ      wstride+32(FP), CX
 	LEAQ      (CX)(CX*2), DX
@@ -2224,142 +2239,152 @@ tileQ4_0_4x4VNNI_rows:
 	MOVQ      x_base+40(FP), R12
 
 tileQ4_0_4x4VNNI_blocks:
-	CMPQ             R10, $0x00000000
-	JE               tileQ4_0_4x4VNNI_store
-	PREFETCHT0       (R9)
-	PREFETCHT0       64(R9)
-	ADDQ             $0x00000048, R9
-	MOVWQZX          (R12), R13
-	MOVWQZX          (R12)(SI*1), R14
-	SHLQ             $0x10, R14
-	ORQ              R14, R13
-	MOVWQZX          (R12)(SI*2), R14
-	SHLQ             $0x20, R14
-	ORQ              R14, R13
-	MOVWQZX          (R12)(DI*1), R14
-	SHLQ             $0x30, R14
-	ORQ              R14, R13
-	VMOVQ            R13, X18
-	VPBROADCASTQ     X18, X18
-	VCVTPH2PS        X18, Y18
-	MOVWQZX          (R11), R13
-	IMULQ            wordones_vnni<>+0(SB), R13
-	VMOVQ            R13, X19
-	MOVWQZX          (R11)(CX*1), R13
-	IMULQ            wordones_vnni<>+0(SB), R13
-	VPINSRQ          $0x01, R13, X19, X19
-	VCVTPH2PS        X19, Y19
-	VMULPS           Y18, Y19, Y19
-	VMOVUPS          Y19, (SP)
-	MOVWQZX          (R11)(CX*2), R13
-	IMULQ            wordones_vnni<>+0(SB), R13
-	VMOVQ            R13, X19
-	MOVWQZX          (R11)(DX*1), R13
-	IMULQ            wordones_vnni<>+0(SB), R13
-	VPINSRQ          $0x01, R13, X19, X19
-	VCVTPH2PS        X19, Y19
-	VMULPS           Y18, Y19, Y19
-	VMOVUPS          Y19, 32(SP)
-	VMOVDQU64        2(R12), Y18
-	VMOVDQA64        Y1, Y19
-	VPDPBUSD         Y18, Y0, Y19
-	VPSUBD           Y19, Y1, Y19
-	VMOVDQU64        2(R12)(SI*1), Y21
-	VMOVDQA64        Y1, Y22
-	VPDPBUSD         Y21, Y0, Y22
-	VPSUBD           Y22, Y1, Y22
-	VMOVDQU64        2(R12)(SI*2), Y23
-	VMOVDQA64        Y1, Y24
-	VPDPBUSD         Y23, Y0, Y24
-	VPSUBD           Y24, Y1, Y24
-	VMOVDQU64        2(R12)(DI*1), Y25
-	VMOVDQA64        Y1, Y26
-	VPDPBUSD         Y25, Y0, Y26
-	VPSUBD           Y26, Y1, Y26
-	VMOVDQU64        2(R11), X20
-	VPSRLW           $0x04, X20, X27
-	VINSERTI32X4     $0x01, X27, Y20, Y27
-	VPANDD           b0f_vnni<>+0(SB), Y27, Y27
-	VMOVDQA64        Y19, Y28
-	VPDPBUSD         Y18, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST (SP), Y28, Y2
-	VMOVDQA64        Y22, Y28
-	VPDPBUSD         Y21, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST 4(SP), Y28, Y3
-	VMOVDQA64        Y24, Y28
-	VPDPBUSD         Y23, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST 8(SP), Y28, Y4
-	VMOVDQA64        Y26, Y28
-	VPDPBUSD         Y25, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST 12(SP), Y28, Y5
-	VMOVDQU64        2(R11)(CX*1), X20
-	VPSRLW           $0x04, X20, X27
-	VINSERTI32X4     $0x01, X27, Y20, Y27
-	VPANDD           b0f_vnni<>+0(SB), Y27, Y27
-	VMOVDQA64        Y19, Y28
-	VPDPBUSD         Y18, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST 16(SP), Y28, Y6
-	VMOVDQA64        Y22, Y28
-	VPDPBUSD         Y21, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST 20(SP), Y28, Y7
-	VMOVDQA64        Y24, Y28
-	VPDPBUSD         Y23, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST 24(SP), Y28, Y8
-	VMOVDQA64        Y26, Y28
-	VPDPBUSD         Y25, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST 28(SP), Y28, Y9
-	VMOVDQU64        2(R11)(CX*2), X20
-	VPSRLW           $0x04, X20, X27
-	VINSERTI32X4     $0x01, X27, Y20, Y27
-	VPANDD           b0f_vnni<>+0(SB), Y27, Y27
-	VMOVDQA64        Y19, Y28
-	VPDPBUSD         Y18, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST 32(SP), Y28, Y10
-	VMOVDQA64        Y22, Y28
-	VPDPBUSD         Y21, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST 36(SP), Y28, Y11
-	VMOVDQA64        Y24, Y28
-	VPDPBUSD         Y23, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST 40(SP), Y28, Y12
-	VMOVDQA64        Y26, Y28
-	VPDPBUSD         Y25, Y27, Y28
-	VCVTDQ2PS        Y28, Y28
-	VFMADD231PS.BCST 44(SP), Y28, Y13
-	VMOVDQU64        2(R11)(DX*1), X20
-	VPSRLW           $0x04, X20, X27
-	VINSERTI32X4     $0x01, X27, Y20, Y27
-	VPANDD           b0f_vnni<>+0(SB), Y27, Y27
-	VMOVDQA64        Y19, Y19
-	VPDPBUSD         Y18, Y27, Y19
-	VCVTDQ2PS        Y19, Y19
-	VFMADD231PS.BCST 48(SP), Y19, Y14
-	VMOVDQA64        Y22, Y18
-	VPDPBUSD         Y21, Y27, Y18
-	VCVTDQ2PS        Y18, Y18
-	VFMADD231PS.BCST 52(SP), Y18, Y15
-	VMOVDQA64        Y24, Y18
-	VPDPBUSD         Y23, Y27, Y18
-	VCVTDQ2PS        Y18, Y18
-	VFMADD231PS.BCST 56(SP), Y18, Y16
-	VMOVDQA64        Y26, Y18
-	VPDPBUSD         Y25, Y27, Y18
-	VCVTDQ2PS        Y18, Y18
-	VFMADD231PS.BCST 60(SP), Y18, Y17
-	ADDQ             $0x00000012, R11
-	ADDQ             $0x00000022, R12
-	DECQ             R10
-	JMP              tileQ4_0_4x4VNNI_blocks
+	CMPQ         R10, $0x00000000
+	JE           tileQ4_0_4x4VNNI_store
+	PREFETCHT0   (R9)
+	PREFETCHT0   64(R9)
+	ADDQ         $0x00000048, R9
+	MOVWQZX      (R12), R13
+	MOVWQZX      (R12)(SI*1), R14
+	SHLQ         $0x10, R14
+	ORQ          R14, R13
+	MOVWQZX      (R12)(SI*2), R14
+	SHLQ         $0x20, R14
+	ORQ          R14, R13
+	MOVWQZX      (R12)(DI*1), R14
+	SHLQ         $0x30, R14
+	ORQ          R14, R13
+	VMOVQ        R13, X18
+	VPBROADCASTQ X18, X18
+	VCVTPH2PS    X18, Y18
+	VMOVDQU64    2(R12), Y19
+	VMOVDQA64    Y1, Y20
+	VPDPBUSD     Y19, Y0, Y20
+	VPSUBD       Y20, Y1, Y20
+	VMOVDQU64    2(R12)(SI*1), Y21
+	VMOVDQA64    Y1, Y22
+	VPDPBUSD     Y21, Y0, Y22
+	VPSUBD       Y22, Y1, Y22
+	VMOVDQU64    2(R12)(SI*2), Y23
+	VMOVDQA64    Y1, Y24
+	VPDPBUSD     Y23, Y0, Y24
+	VPSUBD       Y24, Y1, Y24
+	VMOVDQU64    2(R12)(DI*1), Y25
+	VMOVDQA64    Y1, Y26
+	VPDPBUSD     Y25, Y0, Y26
+	VPSUBD       Y26, Y1, Y26
+	VMOVDQU64    2(R11), X27
+	VPSRLW       $0x04, X27, X28
+	VINSERTI32X4 $0x01, X28, Y27, Y28
+	VPANDD       b0f_vnni<>+0(SB), Y28, Y28
+	VPBROADCASTW (R11), X27
+	VCVTPH2PS    X27, Y29
+	VMULPS       Y18, Y29, Y29
+	VMOVDQA64    Y20, Y30
+	VPDPBUSD     Y19, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0x00, Y29, Y31
+	VFMADD231PS  Y31, Y30, Y2
+	VMOVDQA64    Y22, Y30
+	VPDPBUSD     Y21, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0x55, Y29, Y31
+	VFMADD231PS  Y31, Y30, Y3
+	VMOVDQA64    Y24, Y30
+	VPDPBUSD     Y23, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0xaa, Y29, Y31
+	VFMADD231PS  Y31, Y30, Y4
+	VMOVDQA64    Y26, Y30
+	VPDPBUSD     Y25, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0xff, Y29, Y28
+	VFMADD231PS  Y28, Y30, Y5
+	VMOVDQU64    2(R11)(CX*1), X27
+	VPSRLW       $0x04, X27, X28
+	VINSERTI32X4 $0x01, X28, Y27, Y28
+	VPANDD       b0f_vnni<>+0(SB), Y28, Y28
+	VPBROADCASTW (R11)(CX*1), X27
+	VCVTPH2PS    X27, Y29
+	VMULPS       Y18, Y29, Y29
+	VMOVDQA64    Y20, Y30
+	VPDPBUSD     Y19, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0x00, Y29, Y31
+	VFMADD231PS  Y31, Y30, Y6
+	VMOVDQA64    Y22, Y30
+	VPDPBUSD     Y21, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0x55, Y29, Y31
+	VFMADD231PS  Y31, Y30, Y7
+	VMOVDQA64    Y24, Y30
+	VPDPBUSD     Y23, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0xaa, Y29, Y31
+	VFMADD231PS  Y31, Y30, Y8
+	VMOVDQA64    Y26, Y30
+	VPDPBUSD     Y25, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0xff, Y29, Y28
+	VFMADD231PS  Y28, Y30, Y9
+	VMOVDQU64    2(R11)(CX*2), X27
+	VPSRLW       $0x04, X27, X28
+	VINSERTI32X4 $0x01, X28, Y27, Y28
+	VPANDD       b0f_vnni<>+0(SB), Y28, Y28
+	VPBROADCASTW (R11)(CX*2), X27
+	VCVTPH2PS    X27, Y29
+	VMULPS       Y18, Y29, Y29
+	VMOVDQA64    Y20, Y30
+	VPDPBUSD     Y19, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0x00, Y29, Y31
+	VFMADD231PS  Y31, Y30, Y10
+	VMOVDQA64    Y22, Y30
+	VPDPBUSD     Y21, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0x55, Y29, Y31
+	VFMADD231PS  Y31, Y30, Y11
+	VMOVDQA64    Y24, Y30
+	VPDPBUSD     Y23, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0xaa, Y29, Y31
+	VFMADD231PS  Y31, Y30, Y12
+	VMOVDQA64    Y26, Y30
+	VPDPBUSD     Y25, Y28, Y30
+	VCVTDQ2PS    Y30, Y30
+	VPERMILPS    $0xff, Y29, Y28
+	VFMADD231PS  Y28, Y30, Y13
+	VMOVDQU64    2(R11)(DX*1), X27
+	VPSRLW       $0x04, X27, X28
+	VINSERTI32X4 $0x01, X28, Y27, Y28
+	VPANDD       b0f_vnni<>+0(SB), Y28, Y28
+	VPBROADCASTW (R11)(DX*1), X27
+	VCVTPH2PS    X27, Y29
+	VMULPS       Y18, Y29, Y29
+	VMOVDQA64    Y20, Y18
+	VPDPBUSD     Y19, Y28, Y18
+	VCVTDQ2PS    Y18, Y18
+	VPERMILPS    $0x00, Y29, Y19
+	VFMADD231PS  Y19, Y18, Y14
+	VMOVDQA64    Y22, Y18
+	VPDPBUSD     Y21, Y28, Y18
+	VCVTDQ2PS    Y18, Y18
+	VPERMILPS    $0x55, Y29, Y19
+	VFMADD231PS  Y19, Y18, Y15
+	VMOVDQA64    Y24, Y18
+	VPDPBUSD     Y23, Y28, Y18
+	VCVTDQ2PS    Y18, Y18
+	VPERMILPS    $0xaa, Y29, Y19
+	VFMADD231PS  Y19, Y18, Y16
+	VMOVDQA64    Y26, Y18
+	VPDPBUSD     Y25, Y28, Y18
+	VCVTDQ2PS    Y18, Y18
+	VPERMILPS    $0xff, Y29, Y19
+	VFMADD231PS  Y19, Y18, Y17
+	ADDQ         $0x00000012, R11
+	ADDQ         $0x00000022, R12
+	DECQ         R10
+	JMP          tileQ4_0_4x4VNNI_blocks
 
 tileQ4_0_4x4VNNI_store:
 	MOVQ          ystride+96(FP), R10
@@ -2487,8 +2512,8 @@ tileQ4_0_4x4VNNI_done:
 	RET
 
 // func tileQ4_0_2x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
-TEXT ·tileQ4_0_2x4VNNI(SB), NOSPLIT, $32-112
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3, MMX+
+TEXT ·tileQ4_0_2x4VNNI(SB), NOSPLIT, $0-112
 	MOVQ      w_base+8(FP), AX
 	MOVQ      wstride+32(FP), CX
 	MOVQ      y_base+72(FP), DX
@@ -2516,92 +2541,97 @@ tileQ4_0_2x4VNNI_rows:
 	MOVQ      x_base+40(FP), R11
 
 tileQ4_0_2x4VNNI_blocks:
-	CMPQ             R9, $0x00000000
-	JE               tileQ4_0_2x4VNNI_store
-	PREFETCHT0       (R8)
-	ADDQ             $0x00000024, R8
-	MOVWQZX          (R11), R12
-	MOVWQZX          (R11)(BX*1), R13
-	SHLQ             $0x10, R13
-	ORQ              R13, R12
-	MOVWQZX          (R11)(BX*2), R13
-	SHLQ             $0x20, R13
-	ORQ              R13, R12
-	MOVWQZX          (R11)(SI*1), R13
-	SHLQ             $0x30, R13
-	ORQ              R13, R12
-	VMOVQ            R12, X10
-	VPBROADCASTQ     X10, X10
-	VCVTPH2PS        X10, Y10
-	MOVWQZX          (R10), R12
-	IMULQ            wordones_vnni<>+0(SB), R12
-	VMOVQ            R12, X11
-	MOVWQZX          (R10)(CX*1), R12
-	IMULQ            wordones_vnni<>+0(SB), R12
-	VPINSRQ          $0x01, R12, X11, X11
-	VCVTPH2PS        X11, Y11
-	VMULPS           Y10, Y11, Y11
-	VMOVUPS          Y11, (SP)
-	VMOVDQU64        2(R11), Y10
-	VMOVDQA64        Y1, Y11
-	VPDPBUSD         Y10, Y0, Y11
-	VPSUBD           Y11, Y1, Y11
-	VMOVDQU64        2(R11)(BX*1), Y13
-	VMOVDQA64        Y1, Y14
-	VPDPBUSD         Y13, Y0, Y14
-	VPSUBD           Y14, Y1, Y14
-	VMOVDQU64        2(R11)(BX*2), Y15
-	VMOVDQA64        Y1, Y16
-	VPDPBUSD         Y15, Y0, Y16
-	VPSUBD           Y16, Y1, Y16
-	VMOVDQU64        2(R11)(SI*1), Y17
-	VMOVDQA64        Y1, Y18
-	VPDPBUSD         Y17, Y0, Y18
-	VPSUBD           Y18, Y1, Y18
-	VMOVDQU64        2(R10), X12
-	VPSRLW           $0x04, X12, X19
-	VINSERTI32X4     $0x01, X19, Y12, Y19
-	VPANDD           b0f_vnni<>+0(SB), Y19, Y19
-	VMOVDQA64        Y11, Y20
-	VPDPBUSD         Y10, Y19, Y20
-	VCVTDQ2PS        Y20, Y20
-	VFMADD231PS.BCST (SP), Y20, Y2
-	VMOVDQA64        Y14, Y20
-	VPDPBUSD         Y13, Y19, Y20
-	VCVTDQ2PS        Y20, Y20
-	VFMADD231PS.BCST 4(SP), Y20, Y3
-	VMOVDQA64        Y16, Y20
-	VPDPBUSD         Y15, Y19, Y20
-	VCVTDQ2PS        Y20, Y20
-	VFMADD231PS.BCST 8(SP), Y20, Y4
-	VMOVDQA64        Y18, Y20
-	VPDPBUSD         Y17, Y19, Y20
-	VCVTDQ2PS        Y20, Y20
-	VFMADD231PS.BCST 12(SP), Y20, Y5
-	VMOVDQU64        2(R10)(CX*1), X12
-	VPSRLW           $0x04, X12, X19
-	VINSERTI32X4     $0x01, X19, Y12, Y19
-	VPANDD           b0f_vnni<>+0(SB), Y19, Y19
-	VMOVDQA64        Y11, Y11
-	VPDPBUSD         Y10, Y19, Y11
-	VCVTDQ2PS        Y11, Y11
-	VFMADD231PS.BCST 16(SP), Y11, Y6
-	VMOVDQA64        Y14, Y10
-	VPDPBUSD         Y13, Y19, Y10
-	VCVTDQ2PS        Y10, Y10
-	VFMADD231PS.BCST 20(SP), Y10, Y7
-	VMOVDQA64        Y16, Y10
-	VPDPBUSD         Y15, Y19, Y10
-	VCVTDQ2PS        Y10, Y10
-	VFMADD231PS.BCST 24(SP), Y10, Y8
-	VMOVDQA64        Y18, Y10
-	VPDPBUSD         Y17, Y19, Y10
-	VCVTDQ2PS        Y10, Y10
-	VFMADD231PS.BCST 28(SP), Y10, Y9
-	ADDQ             $0x00000012, R10
-	ADDQ             $0x00000022, R11
-	DECQ             R9
-	JMP              tileQ4_0_2x4VNNI_blocks
+	CMPQ         R9, $0x00000000
+	JE           tileQ4_0_2x4VNNI_store
+	PREFETCHT0   (R8)
+	ADDQ         $0x00000024, R8
+	MOVWQZX      (R11), R12
+	MOVWQZX      (R11)(BX*1), R13
+	SHLQ         $0x10, R13
+	ORQ          R13, R12
+	MOVWQZX      (R11)(BX*2), R13
+	SHLQ         $0x20, R13
+	ORQ          R13, R12
+	MOVWQZX      (R11)(SI*1), R13
+	SHLQ         $0x30, R13
+	ORQ          R13, R12
+	VMOVQ        R12, X10
+	VPBROADCASTQ X10, X10
+	VCVTPH2PS    X10, Y10
+	VMOVDQU64    2(R11), Y11
+	VMOVDQA64    Y1, Y12
+	VPDPBUSD     Y11, Y0, Y12
+	VPSUBD       Y12, Y1, Y12
+	VMOVDQU64    2(R11)(BX*1), Y13
+	VMOVDQA64    Y1, Y14
+	VPDPBUSD     Y13, Y0, Y14
+	VPSUBD       Y14, Y1, Y14
+	VMOVDQU64    2(R11)(BX*2), Y15
+	VMOVDQA64    Y1, Y16
+	VPDPBUSD     Y15, Y0, Y16
+	VPSUBD       Y16, Y1, Y16
+	VMOVDQU64    2(R11)(SI*1), Y17
+	VMOVDQA64    Y1, Y18
+	VPDPBUSD     Y17, Y0, Y18
+	VPSUBD       Y18, Y1, Y18
+	VMOVDQU64    2(R10), X19
+	VPSRLW       $0x04, X19, X20
+	VINSERTI32X4 $0x01, X20, Y19, Y20
+	VPANDD       b0f_vnni<>+0(SB), Y20, Y20
+	VPBROADCASTW (R10), X19
+	VCVTPH2PS    X19, Y21
+	VMULPS       Y10, Y21, Y21
+	VMOVDQA64    Y12, Y22
+	VPDPBUSD     Y11, Y20, Y22
+	VCVTDQ2PS    Y22, Y22
+	VPERMILPS    $0x00, Y21, Y23
+	VFMADD231PS  Y23, Y22, Y2
+	VMOVDQA64    Y14, Y22
+	VPDPBUSD     Y13, Y20, Y22
+	VCVTDQ2PS    Y22, Y22
+	VPERMILPS    $0x55, Y21, Y23
+	VFMADD231PS  Y23, Y22, Y3
+	VMOVDQA64    Y16, Y22
+	VPDPBUSD     Y15, Y20, Y22
+	VCVTDQ2PS    Y22, Y22
+	VPERMILPS    $0xaa, Y21, Y23
+	VFMADD231PS  Y23, Y22, Y4
+	VMOVDQA64    Y18, Y22
+	VPDPBUSD     Y17, Y20, Y22
+	VCVTDQ2PS    Y22, Y22
+	VPERMILPS    $0xff, Y21, Y20
+	VFMADD231PS  Y20, Y22, Y5
+	VMOVDQU64    2(R10)(CX*1), X19
+	VPSRLW       $0x04, X19, X20
+	VINSERTI32X4 $0x01, X20, Y19, Y20
+	VPANDD       b0f_vnni<>+0(SB), Y20, Y20
+	VPBROADCASTW (R10)(CX*1), X19
+	VCVTPH2PS    X19, Y21
+	VMULPS       Y10, Y21, Y21
+	VMOVDQA64    Y12, Y10
+	VPDPBUSD     Y11, Y20, Y10
+	VCVTDQ2PS    Y10, Y10
+	VPERMILPS    $0x00, Y21, Y11
+	VFMADD231PS  Y11, Y10, Y6
+	VMOVDQA64    Y14, Y10
+	VPDPBUSD     Y13, Y20, Y10
+	VCVTDQ2PS    Y10, Y10
+	VPERMILPS    $0x55, Y21, Y11
+	VFMADD231PS  Y11, Y10, Y7
+	VMOVDQA64    Y16, Y10
+	VPDPBUSD     Y15, Y20, Y10
+	VCVTDQ2PS    Y10, Y10
+	VPERMILPS    $0xaa, Y21, Y11
+	VFMADD231PS  Y11, Y10, Y8
+	VMOVDQA64    Y18, Y10
+	VPDPBUSD     Y17, Y20, Y10
+	VCVTDQ2PS    Y10, Y10
+	VPERMILPS    $0xff, Y21, Y11
+	VFMADD231PS  Y11, Y10, Y9
+	ADDQ         $0x00000012, R10
+	ADDQ         $0x00000022, R11
+	DECQ         R9
+	JMP          tileQ4_0_2x4VNNI_blocks
 
 tileQ4_0_2x4VNNI_store:
 	MOVQ          ystride+96(FP), R9
@@ -2673,8 +2703,8 @@ tileQ4_0_2x4VNNI_done:
 	RET
 
 // func tileQ4_0_1x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
-TEXT ·tileQ4_0_1x4VNNI(SB), NOSPLIT, $16-112
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3
+TEXT ·tileQ4_0_1x4VNNI(SB), NOSPLIT, $0-112
 	MOVQ      w_base+8(FP), AX
 	MOVQ      wstride+32(FP), CX
 	MOVQ      y_base+72(FP), DX
@@ -2697,67 +2727,68 @@ tileQ4_0_1x4VNNI_rows:
 	MOVQ      x_base+40(FP), R10
 
 tileQ4_0_1x4VNNI_blocks:
-	CMPQ             R8, $0x00000000
-	JE               tileQ4_0_1x4VNNI_store
-	MOVWQZX          (R10), R11
-	MOVWQZX          (R10)(BX*1), R12
-	SHLQ             $0x10, R12
-	ORQ              R12, R11
-	MOVWQZX          (R10)(BX*2), R12
-	SHLQ             $0x20, R12
-	ORQ              R12, R11
-	MOVWQZX          (R10)(SI*1), R12
-	SHLQ             $0x30, R12
-	ORQ              R12, R11
-	VMOVQ            R11, X6
-	VPBROADCASTQ     X6, X6
-	VCVTPH2PS        X6, Y6
-	MOVWQZX          (R9), R11
-	IMULQ            wordones_vnni<>+0(SB), R11
-	VMOVQ            R11, X7
-	VCVTPH2PS        X7, Y7
-	VMULPS           Y6, Y7, Y7
-	VMOVUPS          X7, (SP)
-	VMOVDQU64        2(R10), Y6
-	VMOVDQA64        Y1, Y7
-	VPDPBUSD         Y6, Y0, Y7
-	VPSUBD           Y7, Y1, Y7
-	VMOVDQU64        2(R10)(BX*1), Y9
-	VMOVDQA64        Y1, Y10
-	VPDPBUSD         Y9, Y0, Y10
-	VPSUBD           Y10, Y1, Y10
-	VMOVDQU64        2(R10)(BX*2), Y11
-	VMOVDQA64        Y1, Y12
-	VPDPBUSD         Y11, Y0, Y12
-	VPSUBD           Y12, Y1, Y12
-	VMOVDQU64        2(R10)(SI*1), Y13
-	VMOVDQA64        Y1, Y14
-	VPDPBUSD         Y13, Y0, Y14
-	VPSUBD           Y14, Y1, Y14
-	VMOVDQU64        2(R9), X8
-	VPSRLW           $0x04, X8, X15
-	VINSERTI32X4     $0x01, X15, Y8, Y15
-	VPANDD           b0f_vnni<>+0(SB), Y15, Y15
-	VMOVDQA64        Y7, Y7
-	VPDPBUSD         Y6, Y15, Y7
-	VCVTDQ2PS        Y7, Y7
-	VFMADD231PS.BCST (SP), Y7, Y2
-	VMOVDQA64        Y10, Y6
-	VPDPBUSD         Y9, Y15, Y6
-	VCVTDQ2PS        Y6, Y6
-	VFMADD231PS.BCST 4(SP), Y6, Y3
-	VMOVDQA64        Y12, Y6
-	VPDPBUSD         Y11, Y15, Y6
-	VCVTDQ2PS        Y6, Y6
-	VFMADD231PS.BCST 8(SP), Y6, Y4
-	VMOVDQA64        Y14, Y6
-	VPDPBUSD         Y13, Y15, Y6
-	VCVTDQ2PS        Y6, Y6
-	VFMADD231PS.BCST 12(SP), Y6, Y5
-	ADDQ             $0x00000012, R9
-	ADDQ             $0x00000022, R10
-	DECQ             R8
-	JMP              tileQ4_0_1x4VNNI_blocks
+	CMPQ         R8, $0x00000000
+	JE           tileQ4_0_1x4VNNI_store
+	MOVWQZX      (R10), R11
+	MOVWQZX      (R10)(BX*1), R12
+	SHLQ         $0x10, R12
+	ORQ          R12, R11
+	MOVWQZX      (R10)(BX*2), R12
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	MOVWQZX      (R10)(SI*1), R12
+	SHLQ         $0x30, R12
+	ORQ          R12, R11
+	VMOVQ        R11, X6
+	VPBROADCASTQ X6, X6
+	VCVTPH2PS    X6, Y6
+	VMOVDQU64    2(R10), Y7
+	VMOVDQA64    Y1, Y8
+	VPDPBUSD     Y7, Y0, Y8
+	VPSUBD       Y8, Y1, Y8
+	VMOVDQU64    2(R10)(BX*1), Y9
+	VMOVDQA64    Y1, Y10
+	VPDPBUSD     Y9, Y0, Y10
+	VPSUBD       Y10, Y1, Y10
+	VMOVDQU64    2(R10)(BX*2), Y11
+	VMOVDQA64    Y1, Y12
+	VPDPBUSD     Y11, Y0, Y12
+	VPSUBD       Y12, Y1, Y12
+	VMOVDQU64    2(R10)(SI*1), Y13
+	VMOVDQA64    Y1, Y14
+	VPDPBUSD     Y13, Y0, Y14
+	VPSUBD       Y14, Y1, Y14
+	VMOVDQU64    2(R9), X15
+	VPSRLW       $0x04, X15, X16
+	VINSERTI32X4 $0x01, X16, Y15, Y16
+	VPANDD       b0f_vnni<>+0(SB), Y16, Y16
+	VPBROADCASTW (R9), X15
+	VCVTPH2PS    X15, Y17
+	VMULPS       Y6, Y17, Y17
+	VMOVDQA64    Y8, Y6
+	VPDPBUSD     Y7, Y16, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPERMILPS    $0x00, Y17, Y7
+	VFMADD231PS  Y7, Y6, Y2
+	VMOVDQA64    Y10, Y6
+	VPDPBUSD     Y9, Y16, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPERMILPS    $0x55, Y17, Y7
+	VFMADD231PS  Y7, Y6, Y3
+	VMOVDQA64    Y12, Y6
+	VPDPBUSD     Y11, Y16, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPERMILPS    $0xaa, Y17, Y7
+	VFMADD231PS  Y7, Y6, Y4
+	VMOVDQA64    Y14, Y6
+	VPDPBUSD     Y13, Y16, Y6
+	VCVTDQ2PS    Y6, Y6
+	VPERMILPS    $0xff, Y17, Y7
+	VFMADD231PS  Y7, Y6, Y5
+	ADDQ         $0x00000012, R9
+	ADDQ         $0x00000022, R10
+	DECQ         R8
+	JMP          tileQ4_0_1x4VNNI_blocks
 
 tileQ4_0_1x4VNNI_store:
 	MOVQ          ystride+96(FP), R8
