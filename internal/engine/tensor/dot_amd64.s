@@ -1955,73 +1955,83 @@ tileQ8_0_1x4VNNI_done:
 	VZEROUPPER
 	RET
 
-DATA b0f_vnni<>+0(SB)/1, $0x0f
-DATA b0f_vnni<>+1(SB)/1, $0x0f
-DATA b0f_vnni<>+2(SB)/1, $0x0f
-DATA b0f_vnni<>+3(SB)/1, $0x0f
-DATA b0f_vnni<>+4(SB)/1, $0x0f
-DATA b0f_vnni<>+5(SB)/1, $0x0f
-DATA b0f_vnni<>+6(SB)/1, $0x0f
-DATA b0f_vnni<>+7(SB)/1, $0x0f
-DATA b0f_vnni<>+8(SB)/1, $0x0f
-DATA b0f_vnni<>+9(SB)/1, $0x0f
-DATA b0f_vnni<>+10(SB)/1, $0x0f
-DATA b0f_vnni<>+11(SB)/1, $0x0f
-DATA b0f_vnni<>+12(SB)/1, $0x0f
-DATA b0f_vnni<>+13(SB)/1, $0x0f
-DATA b0f_vnni<>+14(SB)/1, $0x0f
-DATA b0f_vnni<>+15(SB)/1, $0x0f
-DATA b0f_vnni<>+16(SB)/1, $0x0f
-DATA b0f_vnni<>+17(SB)/1, $0x0f
-DATA b0f_vnni<>+18(SB)/1, $0x0f
-DATA b0f_vnni<>+19(SB)/1, $0x0f
-DATA b0f_vnni<>+20(SB)/1, $0x0f
-DATA b0f_vnni<>+21(SB)/1, $0x0f
-DATA b0f_vnni<>+22(SB)/1, $0x0f
-DATA b0f_vnni<>+23(SB)/1, $0x0f
-DATA b0f_vnni<>+24(SB)/1, $0x0f
-DATA b0f_vnni<>+25(SB)/1, $0x0f
-DATA b0f_vnni<>+26(SB)/1, $0x0f
-DATA b0f_vnni<>+27(SB)/1, $0x0f
-DATA b0f_vnni<>+28(SB)/1, $0x0f
-DATA b0f_vnni<>+29(SB)/1, $0x0f
-DATA b0f_vnni<>+30(SB)/1, $0x0f
-DATA b0f_vnni<>+31(SB)/1, $0x0f
-GLOBL b0f_vnni<>(SB), RODATA|NOPTR, $32
+DATA b0ff0_vnni<>+0(SB)/1, $0x0f
+DATA b0ff0_vnni<>+1(SB)/1, $0x0f
+DATA b0ff0_vnni<>+2(SB)/1, $0x0f
+DATA b0ff0_vnni<>+3(SB)/1, $0x0f
+DATA b0ff0_vnni<>+4(SB)/1, $0x0f
+DATA b0ff0_vnni<>+5(SB)/1, $0x0f
+DATA b0ff0_vnni<>+6(SB)/1, $0x0f
+DATA b0ff0_vnni<>+7(SB)/1, $0x0f
+DATA b0ff0_vnni<>+8(SB)/1, $0x0f
+DATA b0ff0_vnni<>+9(SB)/1, $0x0f
+DATA b0ff0_vnni<>+10(SB)/1, $0x0f
+DATA b0ff0_vnni<>+11(SB)/1, $0x0f
+DATA b0ff0_vnni<>+12(SB)/1, $0x0f
+DATA b0ff0_vnni<>+13(SB)/1, $0x0f
+DATA b0ff0_vnni<>+14(SB)/1, $0x0f
+DATA b0ff0_vnni<>+15(SB)/1, $0x0f
+DATA b0ff0_vnni<>+16(SB)/1, $0xf0
+DATA b0ff0_vnni<>+17(SB)/1, $0xf0
+DATA b0ff0_vnni<>+18(SB)/1, $0xf0
+DATA b0ff0_vnni<>+19(SB)/1, $0xf0
+DATA b0ff0_vnni<>+20(SB)/1, $0xf0
+DATA b0ff0_vnni<>+21(SB)/1, $0xf0
+DATA b0ff0_vnni<>+22(SB)/1, $0xf0
+DATA b0ff0_vnni<>+23(SB)/1, $0xf0
+DATA b0ff0_vnni<>+24(SB)/1, $0xf0
+DATA b0ff0_vnni<>+25(SB)/1, $0xf0
+DATA b0ff0_vnni<>+26(SB)/1, $0xf0
+DATA b0ff0_vnni<>+27(SB)/1, $0xf0
+DATA b0ff0_vnni<>+28(SB)/1, $0xf0
+DATA b0ff0_vnni<>+29(SB)/1, $0xf0
+DATA b0ff0_vnni<>+30(SB)/1, $0xf0
+DATA b0ff0_vnni<>+31(SB)/1, $0xf0
+GLOBL b0ff0_vnni<>(SB), RODATA|NOPTR, $32
 
-DATA b08_vnni<>+0(SB)/1, $0x08
-DATA b08_vnni<>+1(SB)/1, $0x08
-DATA b08_vnni<>+2(SB)/1, $0x08
-DATA b08_vnni<>+3(SB)/1, $0x08
-DATA b08_vnni<>+4(SB)/1, $0x08
-DATA b08_vnni<>+5(SB)/1, $0x08
-DATA b08_vnni<>+6(SB)/1, $0x08
-DATA b08_vnni<>+7(SB)/1, $0x08
-DATA b08_vnni<>+8(SB)/1, $0x08
-DATA b08_vnni<>+9(SB)/1, $0x08
-DATA b08_vnni<>+10(SB)/1, $0x08
-DATA b08_vnni<>+11(SB)/1, $0x08
-DATA b08_vnni<>+12(SB)/1, $0x08
-DATA b08_vnni<>+13(SB)/1, $0x08
-DATA b08_vnni<>+14(SB)/1, $0x08
-DATA b08_vnni<>+15(SB)/1, $0x08
-DATA b08_vnni<>+16(SB)/1, $0x08
-DATA b08_vnni<>+17(SB)/1, $0x08
-DATA b08_vnni<>+18(SB)/1, $0x08
-DATA b08_vnni<>+19(SB)/1, $0x08
-DATA b08_vnni<>+20(SB)/1, $0x08
-DATA b08_vnni<>+21(SB)/1, $0x08
-DATA b08_vnni<>+22(SB)/1, $0x08
-DATA b08_vnni<>+23(SB)/1, $0x08
-DATA b08_vnni<>+24(SB)/1, $0x08
-DATA b08_vnni<>+25(SB)/1, $0x08
-DATA b08_vnni<>+26(SB)/1, $0x08
-DATA b08_vnni<>+27(SB)/1, $0x08
-DATA b08_vnni<>+28(SB)/1, $0x08
-DATA b08_vnni<>+29(SB)/1, $0x08
-DATA b08_vnni<>+30(SB)/1, $0x08
-DATA b08_vnni<>+31(SB)/1, $0x08
-GLOBL b08_vnni<>(SB), RODATA|NOPTR, $32
+DATA b0880_vnni<>+0(SB)/1, $0x08
+DATA b0880_vnni<>+1(SB)/1, $0x08
+DATA b0880_vnni<>+2(SB)/1, $0x08
+DATA b0880_vnni<>+3(SB)/1, $0x08
+DATA b0880_vnni<>+4(SB)/1, $0x08
+DATA b0880_vnni<>+5(SB)/1, $0x08
+DATA b0880_vnni<>+6(SB)/1, $0x08
+DATA b0880_vnni<>+7(SB)/1, $0x08
+DATA b0880_vnni<>+8(SB)/1, $0x08
+DATA b0880_vnni<>+9(SB)/1, $0x08
+DATA b0880_vnni<>+10(SB)/1, $0x08
+DATA b0880_vnni<>+11(SB)/1, $0x08
+DATA b0880_vnni<>+12(SB)/1, $0x08
+DATA b0880_vnni<>+13(SB)/1, $0x08
+DATA b0880_vnni<>+14(SB)/1, $0x08
+DATA b0880_vnni<>+15(SB)/1, $0x08
+DATA b0880_vnni<>+16(SB)/1, $0x80
+DATA b0880_vnni<>+17(SB)/1, $0x80
+DATA b0880_vnni<>+18(SB)/1, $0x80
+DATA b0880_vnni<>+19(SB)/1, $0x80
+DATA b0880_vnni<>+20(SB)/1, $0x80
+DATA b0880_vnni<>+21(SB)/1, $0x80
+DATA b0880_vnni<>+22(SB)/1, $0x80
+DATA b0880_vnni<>+23(SB)/1, $0x80
+DATA b0880_vnni<>+24(SB)/1, $0x80
+DATA b0880_vnni<>+25(SB)/1, $0x80
+DATA b0880_vnni<>+26(SB)/1, $0x80
+DATA b0880_vnni<>+27(SB)/1, $0x80
+DATA b0880_vnni<>+28(SB)/1, $0x80
+DATA b0880_vnni<>+29(SB)/1, $0x80
+DATA b0880_vnni<>+30(SB)/1, $0x80
+DATA b0880_vnni<>+31(SB)/1, $0x80
+GLOBL b0880_vnni<>(SB), RODATA|NOPTR, $32
+
+DATA f1_16_vnni<>+0(SB)/4, $(1.0)
+DATA f1_16_vnni<>+4(SB)/4, $(1.0)
+DATA f1_16_vnni<>+8(SB)/4, $(1.0)
+DATA f1_16_vnni<>+12(SB)/4, $(1.0)
+DATA f1_16_vnni<>+16(SB)/4, $(0.0625)
+DATA f1_16_vnni<>+20(SB)/4, $(0.0625)
+DATA f1_16_vnni<>+24(SB)/4, $(0.0625)
+DATA f1_16_vnni<>+28(SB)/4, $(0.0625)
+GLOBL f1_16_vnni<>(SB), RODATA|NOPTR, $32
 
 // func tileQ4_0_4x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 // Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3, MMX+
@@ -2032,7 +2042,7 @@ TEXT ·tileQ4_0_4x1VNNI(SB), NOSPLIT, $0-112
 	MOVQ      y_base+72(FP), BX
 	MOVQ      rows+104(FP), SI
 	LEAQ      (AX)(CX*4), DI
-	VMOVDQU64 b08_vnni<>+0(SB), Y0
+	VMOVDQU64 b0880_vnni<>+0(SB), Y0
 	VPXORD    Y1, Y1, Y1
 
 tileQ4_0_4x1VNNI_rows:
@@ -2048,71 +2058,64 @@ tileQ4_0_4x1VNNI_rows:
 	MOVQ      x_base+40(FP), R10
 
 tileQ4_0_4x1VNNI_blocks:
-	CMPQ         R8, $0x00000000
-	JE           tileQ4_0_4x1VNNI_store
-	PREFETCHNTA  (DI)
-	PREFETCHNTA  64(DI)
-	ADDQ         $0x00000048, DI
-	MOVWQZX      (R9), R11
-	MOVWQZX      (R9)(CX*1), R12
-	SHLQ         $0x10, R12
-	ORQ          R12, R11
-	MOVWQZX      (R9)(CX*2), R12
-	SHLQ         $0x20, R12
-	ORQ          R12, R11
-	MOVWQZX      (R9)(DX*1), R12
-	SHLQ         $0x30, R12
-	ORQ          R12, R11
-	VMOVQ        R11, X6
-	VPBROADCASTQ X6, X6
-	VCVTPH2PS    X6, Y6
-	VPBROADCASTW (R10), X7
-	VCVTPH2PS    X7, Y7
-	VMULPS       Y7, Y6, Y6
-	VMOVDQU64    2(R10), Y7
-	VMOVDQA64    Y1, Y9
-	VPDPBUSD     Y7, Y0, Y9
-	VPSUBD       Y9, Y1, Y9
-	VMOVDQU64    2(R9), X8
-	VPSRLW       $0x04, X8, X10
-	VINSERTI32X4 $0x01, X10, Y8, Y10
-	VPANDD       b0f_vnni<>+0(SB), Y10, Y10
-	VMOVDQA64    Y9, Y11
-	VPDPBUSD     Y7, Y10, Y11
-	VCVTDQ2PS    Y11, Y11
-	VPERMILPS    $0x00, Y6, Y10
-	VFMADD231PS  Y10, Y11, Y2
-	VMOVDQU64    2(R9)(CX*1), X8
-	VPSRLW       $0x04, X8, X10
-	VINSERTI32X4 $0x01, X10, Y8, Y10
-	VPANDD       b0f_vnni<>+0(SB), Y10, Y10
-	VMOVDQA64    Y9, Y11
-	VPDPBUSD     Y7, Y10, Y11
-	VCVTDQ2PS    Y11, Y11
-	VPERMILPS    $0x55, Y6, Y10
-	VFMADD231PS  Y10, Y11, Y3
-	VMOVDQU64    2(R9)(CX*2), X8
-	VPSRLW       $0x04, X8, X10
-	VINSERTI32X4 $0x01, X10, Y8, Y10
-	VPANDD       b0f_vnni<>+0(SB), Y10, Y10
-	VMOVDQA64    Y9, Y11
-	VPDPBUSD     Y7, Y10, Y11
-	VCVTDQ2PS    Y11, Y11
-	VPERMILPS    $0xaa, Y6, Y10
-	VFMADD231PS  Y10, Y11, Y4
-	VMOVDQU64    2(R9)(DX*1), X8
-	VPSRLW       $0x04, X8, X10
-	VINSERTI32X4 $0x01, X10, Y8, Y10
-	VPANDD       b0f_vnni<>+0(SB), Y10, Y10
-	VMOVDQA64    Y9, Y9
-	VPDPBUSD     Y7, Y10, Y9
-	VCVTDQ2PS    Y9, Y9
-	VPERMILPS    $0xff, Y6, Y6
-	VFMADD231PS  Y6, Y9, Y5
-	ADDQ         $0x00000012, R9
-	ADDQ         $0x00000022, R10
-	DECQ         R8
-	JMP          tileQ4_0_4x1VNNI_blocks
+	CMPQ            R8, $0x00000000
+	JE              tileQ4_0_4x1VNNI_store
+	PREFETCHNTA     (DI)
+	PREFETCHNTA     64(DI)
+	ADDQ            $0x00000048, DI
+	MOVWQZX         (R9), R11
+	MOVWQZX         (R9)(CX*1), R12
+	SHLQ            $0x10, R12
+	ORQ             R12, R11
+	MOVWQZX         (R9)(CX*2), R12
+	SHLQ            $0x20, R12
+	ORQ             R12, R11
+	MOVWQZX         (R9)(DX*1), R12
+	SHLQ            $0x30, R12
+	ORQ             R12, R11
+	VMOVQ           R11, X6
+	VPBROADCASTQ    X6, X6
+	VCVTPH2PS       X6, Y6
+	VPBROADCASTW    (R10), X7
+	VCVTPH2PS       X7, Y7
+	VMULPS          Y7, Y6, Y6
+	VMULPS          f1_16_vnni<>+0(SB), Y6, Y6
+	VMOVDQU64       2(R10), Y7
+	VMOVDQA64       Y1, Y8
+	VPDPBUSD        Y7, Y0, Y8
+	VPSUBD          Y8, Y1, Y8
+	VBROADCASTI32X4 2(R9), Y9
+	VPANDD          b0ff0_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64       Y8, Y10
+	VPDPBUSD        Y7, Y9, Y10
+	VCVTDQ2PS       Y10, Y10
+	VPERMILPS       $0x00, Y6, Y9
+	VFMADD231PS     Y9, Y10, Y2
+	VBROADCASTI32X4 2(R9)(CX*1), Y9
+	VPANDD          b0ff0_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64       Y8, Y10
+	VPDPBUSD        Y7, Y9, Y10
+	VCVTDQ2PS       Y10, Y10
+	VPERMILPS       $0x55, Y6, Y9
+	VFMADD231PS     Y9, Y10, Y3
+	VBROADCASTI32X4 2(R9)(CX*2), Y9
+	VPANDD          b0ff0_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64       Y8, Y10
+	VPDPBUSD        Y7, Y9, Y10
+	VCVTDQ2PS       Y10, Y10
+	VPERMILPS       $0xaa, Y6, Y9
+	VFMADD231PS     Y9, Y10, Y4
+	VBROADCASTI32X4 2(R9)(DX*1), Y9
+	VPANDD          b0ff0_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64       Y8, Y8
+	VPDPBUSD        Y7, Y9, Y8
+	VCVTDQ2PS       Y8, Y8
+	VPERMILPS       $0xff, Y6, Y6
+	VFMADD231PS     Y6, Y8, Y5
+	ADDQ            $0x00000012, R9
+	ADDQ            $0x00000022, R10
+	DECQ            R8
+	JMP             tileQ4_0_4x1VNNI_blocks
 
 tileQ4_0_4x1VNNI_store:
 	VEXTRACTF32X4 $0x01, Y2, X6
@@ -2159,7 +2162,7 @@ TEXT ·tileQ4_0_1x1VNNI(SB), NOSPLIT, $0-112
 	MOVQ      wstride+32(FP), CX
 	MOVQ      y_base+72(FP), DX
 	MOVQ      rows+104(FP), BX
-	VMOVDQU64 b08_vnni<>+0(SB), Y0
+	VMOVDQU64 b0880_vnni<>+0(SB), Y0
 	VPXORD    Y1, Y1, Y1
 
 tileQ4_0_1x1VNNI_rows:
@@ -2172,29 +2175,28 @@ tileQ4_0_1x1VNNI_rows:
 	MOVQ      x_base+40(FP), R8
 
 tileQ4_0_1x1VNNI_blocks:
-	CMPQ         SI, $0x00000000
-	JE           tileQ4_0_1x1VNNI_store
-	VPBROADCASTW (DI), X3
-	VCVTPH2PS    X3, Y3
-	VPBROADCASTW (R8), X4
-	VCVTPH2PS    X4, Y4
-	VMULPS       Y4, Y3, Y3
-	VMOVDQU64    2(R8), Y4
-	VMOVDQA64    Y1, Y6
-	VPDPBUSD     Y4, Y0, Y6
-	VPSUBD       Y6, Y1, Y6
-	VMOVDQU64    2(DI), X5
-	VPSRLW       $0x04, X5, X7
-	VINSERTI32X4 $0x01, X7, Y5, Y7
-	VPANDD       b0f_vnni<>+0(SB), Y7, Y7
-	VMOVDQA64    Y6, Y6
-	VPDPBUSD     Y4, Y7, Y6
-	VCVTDQ2PS    Y6, Y6
-	VFMADD231PS  Y3, Y6, Y2
-	ADDQ         $0x00000012, DI
-	ADDQ         $0x00000022, R8
-	DECQ         SI
-	JMP          tileQ4_0_1x1VNNI_blocks
+	CMPQ            SI, $0x00000000
+	JE              tileQ4_0_1x1VNNI_store
+	VPBROADCASTW    (DI), X3
+	VCVTPH2PS       X3, Y3
+	VPBROADCASTW    (R8), X4
+	VCVTPH2PS       X4, Y4
+	VMULPS          Y4, Y3, Y3
+	VMULPS          f1_16_vnni<>+0(SB), Y3, Y3
+	VMOVDQU64       2(R8), Y4
+	VMOVDQA64       Y1, Y5
+	VPDPBUSD        Y4, Y0, Y5
+	VPSUBD          Y5, Y1, Y5
+	VBROADCASTI32X4 2(DI), Y6
+	VPANDD          b0ff0_vnni<>+0(SB), Y6, Y6
+	VMOVDQA64       Y5, Y5
+	VPDPBUSD        Y4, Y6, Y5
+	VCVTDQ2PS       Y5, Y5
+	VFMADD231PS     Y3, Y5, Y2
+	ADDQ            $0x00000012, DI
+	ADDQ            $0x00000022, R8
+	DECQ            SI
+	JMP             tileQ4_0_1x1VNNI_blocks
 
 tileQ4_0_1x1VNNI_store:
 	VEXTRACTF32X4 $0x01, Y2, X3
@@ -2224,7 +2226,7 @@ TEXT ·tileQ4_0_4x4VNNI(SB), NOSPLIT, $0-112
 	LEAQ      (SI)(SI*2), DI
 	MOVQ      rows+104(FP), R8
 	LEAQ      (AX)(CX*4), R9
-	VMOVDQU64 b08_vnni<>+0(SB), Y0
+	VMOVDQU64 b0880_vnni<>+0(SB), Y0
 	VPXORD    Y1, Y1, Y1
 
 tileQ4_0_4x4VNNI_rows:
@@ -2252,152 +2254,145 @@ tileQ4_0_4x4VNNI_rows:
 	MOVQ      x_base+40(FP), R12
 
 tileQ4_0_4x4VNNI_blocks:
-	CMPQ         R10, $0x00000000
-	JE           tileQ4_0_4x4VNNI_store
-	PREFETCHT0   (R9)
-	PREFETCHT0   64(R9)
-	ADDQ         $0x00000048, R9
-	MOVWQZX      (R12), R13
-	MOVWQZX      (R12)(SI*1), R14
-	SHLQ         $0x10, R14
-	ORQ          R14, R13
-	MOVWQZX      (R12)(SI*2), R14
-	SHLQ         $0x20, R14
-	ORQ          R14, R13
-	MOVWQZX      (R12)(DI*1), R14
-	SHLQ         $0x30, R14
-	ORQ          R14, R13
-	VMOVQ        R13, X18
-	VPBROADCASTQ X18, X18
-	VCVTPH2PS    X18, Y18
-	VMOVDQU64    2(R12), Y19
-	VMOVDQA64    Y1, Y20
-	VPDPBUSD     Y19, Y0, Y20
-	VPSUBD       Y20, Y1, Y20
-	VMOVDQU64    2(R12)(SI*1), Y21
-	VMOVDQA64    Y1, Y22
-	VPDPBUSD     Y21, Y0, Y22
-	VPSUBD       Y22, Y1, Y22
-	VMOVDQU64    2(R12)(SI*2), Y23
-	VMOVDQA64    Y1, Y24
-	VPDPBUSD     Y23, Y0, Y24
-	VPSUBD       Y24, Y1, Y24
-	VMOVDQU64    2(R12)(DI*1), Y25
-	VMOVDQA64    Y1, Y26
-	VPDPBUSD     Y25, Y0, Y26
-	VPSUBD       Y26, Y1, Y26
-	VMOVDQU64    2(R11), X27
-	VPSRLW       $0x04, X27, X28
-	VINSERTI32X4 $0x01, X28, Y27, Y28
-	VPANDD       b0f_vnni<>+0(SB), Y28, Y28
-	VPBROADCASTW (R11), X27
-	VCVTPH2PS    X27, Y29
-	VMULPS       Y18, Y29, Y29
-	VMOVDQA64    Y20, Y30
-	VPDPBUSD     Y19, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0x00, Y29, Y31
-	VFMADD231PS  Y31, Y30, Y2
-	VMOVDQA64    Y22, Y30
-	VPDPBUSD     Y21, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0x55, Y29, Y31
-	VFMADD231PS  Y31, Y30, Y3
-	VMOVDQA64    Y24, Y30
-	VPDPBUSD     Y23, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0xaa, Y29, Y31
-	VFMADD231PS  Y31, Y30, Y4
-	VMOVDQA64    Y26, Y30
-	VPDPBUSD     Y25, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0xff, Y29, Y28
-	VFMADD231PS  Y28, Y30, Y5
-	VMOVDQU64    2(R11)(CX*1), X27
-	VPSRLW       $0x04, X27, X28
-	VINSERTI32X4 $0x01, X28, Y27, Y28
-	VPANDD       b0f_vnni<>+0(SB), Y28, Y28
-	VPBROADCASTW (R11)(CX*1), X27
-	VCVTPH2PS    X27, Y29
-	VMULPS       Y18, Y29, Y29
-	VMOVDQA64    Y20, Y30
-	VPDPBUSD     Y19, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0x00, Y29, Y31
-	VFMADD231PS  Y31, Y30, Y6
-	VMOVDQA64    Y22, Y30
-	VPDPBUSD     Y21, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0x55, Y29, Y31
-	VFMADD231PS  Y31, Y30, Y7
-	VMOVDQA64    Y24, Y30
-	VPDPBUSD     Y23, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0xaa, Y29, Y31
-	VFMADD231PS  Y31, Y30, Y8
-	VMOVDQA64    Y26, Y30
-	VPDPBUSD     Y25, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0xff, Y29, Y28
-	VFMADD231PS  Y28, Y30, Y9
-	VMOVDQU64    2(R11)(CX*2), X27
-	VPSRLW       $0x04, X27, X28
-	VINSERTI32X4 $0x01, X28, Y27, Y28
-	VPANDD       b0f_vnni<>+0(SB), Y28, Y28
-	VPBROADCASTW (R11)(CX*2), X27
-	VCVTPH2PS    X27, Y29
-	VMULPS       Y18, Y29, Y29
-	VMOVDQA64    Y20, Y30
-	VPDPBUSD     Y19, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0x00, Y29, Y31
-	VFMADD231PS  Y31, Y30, Y10
-	VMOVDQA64    Y22, Y30
-	VPDPBUSD     Y21, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0x55, Y29, Y31
-	VFMADD231PS  Y31, Y30, Y11
-	VMOVDQA64    Y24, Y30
-	VPDPBUSD     Y23, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0xaa, Y29, Y31
-	VFMADD231PS  Y31, Y30, Y12
-	VMOVDQA64    Y26, Y30
-	VPDPBUSD     Y25, Y28, Y30
-	VCVTDQ2PS    Y30, Y30
-	VPERMILPS    $0xff, Y29, Y28
-	VFMADD231PS  Y28, Y30, Y13
-	VMOVDQU64    2(R11)(DX*1), X27
-	VPSRLW       $0x04, X27, X28
-	VINSERTI32X4 $0x01, X28, Y27, Y28
-	VPANDD       b0f_vnni<>+0(SB), Y28, Y28
-	VPBROADCASTW (R11)(DX*1), X27
-	VCVTPH2PS    X27, Y29
-	VMULPS       Y18, Y29, Y29
-	VMOVDQA64    Y20, Y18
-	VPDPBUSD     Y19, Y28, Y18
-	VCVTDQ2PS    Y18, Y18
-	VPERMILPS    $0x00, Y29, Y19
-	VFMADD231PS  Y19, Y18, Y14
-	VMOVDQA64    Y22, Y18
-	VPDPBUSD     Y21, Y28, Y18
-	VCVTDQ2PS    Y18, Y18
-	VPERMILPS    $0x55, Y29, Y19
-	VFMADD231PS  Y19, Y18, Y15
-	VMOVDQA64    Y24, Y18
-	VPDPBUSD     Y23, Y28, Y18
-	VCVTDQ2PS    Y18, Y18
-	VPERMILPS    $0xaa, Y29, Y19
-	VFMADD231PS  Y19, Y18, Y16
-	VMOVDQA64    Y26, Y18
-	VPDPBUSD     Y25, Y28, Y18
-	VCVTDQ2PS    Y18, Y18
-	VPERMILPS    $0xff, Y29, Y19
-	VFMADD231PS  Y19, Y18, Y17
-	ADDQ         $0x00000012, R11
-	ADDQ         $0x00000022, R12
-	DECQ         R10
-	JMP          tileQ4_0_4x4VNNI_blocks
+	CMPQ            R10, $0x00000000
+	JE              tileQ4_0_4x4VNNI_store
+	PREFETCHT0      (R9)
+	PREFETCHT0      64(R9)
+	ADDQ            $0x00000048, R9
+	MOVWQZX         (R12), R13
+	MOVWQZX         (R12)(SI*1), R14
+	SHLQ            $0x10, R14
+	ORQ             R14, R13
+	MOVWQZX         (R12)(SI*2), R14
+	SHLQ            $0x20, R14
+	ORQ             R14, R13
+	MOVWQZX         (R12)(DI*1), R14
+	SHLQ            $0x30, R14
+	ORQ             R14, R13
+	VMOVQ           R13, X18
+	VPBROADCASTQ    X18, X18
+	VCVTPH2PS       X18, Y18
+	VMULPS          f1_16_vnni<>+0(SB), Y18, Y18
+	VMOVDQU64       2(R12), Y19
+	VMOVDQA64       Y1, Y20
+	VPDPBUSD        Y19, Y0, Y20
+	VPSUBD          Y20, Y1, Y20
+	VMOVDQU64       2(R12)(SI*1), Y21
+	VMOVDQA64       Y1, Y22
+	VPDPBUSD        Y21, Y0, Y22
+	VPSUBD          Y22, Y1, Y22
+	VMOVDQU64       2(R12)(SI*2), Y23
+	VMOVDQA64       Y1, Y24
+	VPDPBUSD        Y23, Y0, Y24
+	VPSUBD          Y24, Y1, Y24
+	VMOVDQU64       2(R12)(DI*1), Y25
+	VMOVDQA64       Y1, Y26
+	VPDPBUSD        Y25, Y0, Y26
+	VPSUBD          Y26, Y1, Y26
+	VBROADCASTI32X4 2(R11), Y27
+	VPANDD          b0ff0_vnni<>+0(SB), Y27, Y27
+	VPBROADCASTW    (R11), X28
+	VCVTPH2PS       X28, Y28
+	VMULPS          Y18, Y28, Y28
+	VMOVDQA64       Y20, Y29
+	VPDPBUSD        Y19, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0x00, Y28, Y30
+	VFMADD231PS     Y30, Y29, Y2
+	VMOVDQA64       Y22, Y29
+	VPDPBUSD        Y21, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0x55, Y28, Y30
+	VFMADD231PS     Y30, Y29, Y3
+	VMOVDQA64       Y24, Y29
+	VPDPBUSD        Y23, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0xaa, Y28, Y30
+	VFMADD231PS     Y30, Y29, Y4
+	VMOVDQA64       Y26, Y29
+	VPDPBUSD        Y25, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0xff, Y28, Y27
+	VFMADD231PS     Y27, Y29, Y5
+	VBROADCASTI32X4 2(R11)(CX*1), Y27
+	VPANDD          b0ff0_vnni<>+0(SB), Y27, Y27
+	VPBROADCASTW    (R11)(CX*1), X28
+	VCVTPH2PS       X28, Y28
+	VMULPS          Y18, Y28, Y28
+	VMOVDQA64       Y20, Y29
+	VPDPBUSD        Y19, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0x00, Y28, Y30
+	VFMADD231PS     Y30, Y29, Y6
+	VMOVDQA64       Y22, Y29
+	VPDPBUSD        Y21, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0x55, Y28, Y30
+	VFMADD231PS     Y30, Y29, Y7
+	VMOVDQA64       Y24, Y29
+	VPDPBUSD        Y23, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0xaa, Y28, Y30
+	VFMADD231PS     Y30, Y29, Y8
+	VMOVDQA64       Y26, Y29
+	VPDPBUSD        Y25, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0xff, Y28, Y27
+	VFMADD231PS     Y27, Y29, Y9
+	VBROADCASTI32X4 2(R11)(CX*2), Y27
+	VPANDD          b0ff0_vnni<>+0(SB), Y27, Y27
+	VPBROADCASTW    (R11)(CX*2), X28
+	VCVTPH2PS       X28, Y28
+	VMULPS          Y18, Y28, Y28
+	VMOVDQA64       Y20, Y29
+	VPDPBUSD        Y19, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0x00, Y28, Y30
+	VFMADD231PS     Y30, Y29, Y10
+	VMOVDQA64       Y22, Y29
+	VPDPBUSD        Y21, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0x55, Y28, Y30
+	VFMADD231PS     Y30, Y29, Y11
+	VMOVDQA64       Y24, Y29
+	VPDPBUSD        Y23, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0xaa, Y28, Y30
+	VFMADD231PS     Y30, Y29, Y12
+	VMOVDQA64       Y26, Y29
+	VPDPBUSD        Y25, Y27, Y29
+	VCVTDQ2PS       Y29, Y29
+	VPERMILPS       $0xff, Y28, Y27
+	VFMADD231PS     Y27, Y29, Y13
+	VBROADCASTI32X4 2(R11)(DX*1), Y27
+	VPANDD          b0ff0_vnni<>+0(SB), Y27, Y27
+	VPBROADCASTW    (R11)(DX*1), X28
+	VCVTPH2PS       X28, Y28
+	VMULPS          Y18, Y28, Y28
+	VMOVDQA64       Y20, Y18
+	VPDPBUSD        Y19, Y27, Y18
+	VCVTDQ2PS       Y18, Y18
+	VPERMILPS       $0x00, Y28, Y19
+	VFMADD231PS     Y19, Y18, Y14
+	VMOVDQA64       Y22, Y18
+	VPDPBUSD        Y21, Y27, Y18
+	VCVTDQ2PS       Y18, Y18
+	VPERMILPS       $0x55, Y28, Y19
+	VFMADD231PS     Y19, Y18, Y15
+	VMOVDQA64       Y24, Y18
+	VPDPBUSD        Y23, Y27, Y18
+	VCVTDQ2PS       Y18, Y18
+	VPERMILPS       $0xaa, Y28, Y19
+	VFMADD231PS     Y19, Y18, Y16
+	VMOVDQA64       Y26, Y18
+	VPDPBUSD        Y25, Y27, Y18
+	VCVTDQ2PS       Y18, Y18
+	VPERMILPS       $0xff, Y28, Y19
+	VFMADD231PS     Y19, Y18, Y17
+	ADDQ            $0x00000012, R11
+	ADDQ            $0x00000022, R12
+	DECQ            R10
+	JMP             tileQ4_0_4x4VNNI_blocks
 
 tileQ4_0_4x4VNNI_store:
 	MOVQ          ystride+96(FP), R10
@@ -2534,7 +2529,7 @@ TEXT ·tileQ4_0_2x4VNNI(SB), NOSPLIT, $0-112
 	LEAQ      (BX)(BX*2), SI
 	MOVQ      rows+104(FP), DI
 	LEAQ      (AX)(CX*2), R8
-	VMOVDQU64 b08_vnni<>+0(SB), Y0
+	VMOVDQU64 b0880_vnni<>+0(SB), Y0
 	VPXORD    Y1, Y1, Y1
 
 tileQ4_0_2x4VNNI_rows:
@@ -2554,97 +2549,94 @@ tileQ4_0_2x4VNNI_rows:
 	MOVQ      x_base+40(FP), R11
 
 tileQ4_0_2x4VNNI_blocks:
-	CMPQ         R9, $0x00000000
-	JE           tileQ4_0_2x4VNNI_store
-	PREFETCHT0   (R8)
-	ADDQ         $0x00000024, R8
-	MOVWQZX      (R11), R12
-	MOVWQZX      (R11)(BX*1), R13
-	SHLQ         $0x10, R13
-	ORQ          R13, R12
-	MOVWQZX      (R11)(BX*2), R13
-	SHLQ         $0x20, R13
-	ORQ          R13, R12
-	MOVWQZX      (R11)(SI*1), R13
-	SHLQ         $0x30, R13
-	ORQ          R13, R12
-	VMOVQ        R12, X10
-	VPBROADCASTQ X10, X10
-	VCVTPH2PS    X10, Y10
-	VMOVDQU64    2(R11), Y11
-	VMOVDQA64    Y1, Y12
-	VPDPBUSD     Y11, Y0, Y12
-	VPSUBD       Y12, Y1, Y12
-	VMOVDQU64    2(R11)(BX*1), Y13
-	VMOVDQA64    Y1, Y14
-	VPDPBUSD     Y13, Y0, Y14
-	VPSUBD       Y14, Y1, Y14
-	VMOVDQU64    2(R11)(BX*2), Y15
-	VMOVDQA64    Y1, Y16
-	VPDPBUSD     Y15, Y0, Y16
-	VPSUBD       Y16, Y1, Y16
-	VMOVDQU64    2(R11)(SI*1), Y17
-	VMOVDQA64    Y1, Y18
-	VPDPBUSD     Y17, Y0, Y18
-	VPSUBD       Y18, Y1, Y18
-	VMOVDQU64    2(R10), X19
-	VPSRLW       $0x04, X19, X20
-	VINSERTI32X4 $0x01, X20, Y19, Y20
-	VPANDD       b0f_vnni<>+0(SB), Y20, Y20
-	VPBROADCASTW (R10), X19
-	VCVTPH2PS    X19, Y21
-	VMULPS       Y10, Y21, Y21
-	VMOVDQA64    Y12, Y22
-	VPDPBUSD     Y11, Y20, Y22
-	VCVTDQ2PS    Y22, Y22
-	VPERMILPS    $0x00, Y21, Y23
-	VFMADD231PS  Y23, Y22, Y2
-	VMOVDQA64    Y14, Y22
-	VPDPBUSD     Y13, Y20, Y22
-	VCVTDQ2PS    Y22, Y22
-	VPERMILPS    $0x55, Y21, Y23
-	VFMADD231PS  Y23, Y22, Y3
-	VMOVDQA64    Y16, Y22
-	VPDPBUSD     Y15, Y20, Y22
-	VCVTDQ2PS    Y22, Y22
-	VPERMILPS    $0xaa, Y21, Y23
-	VFMADD231PS  Y23, Y22, Y4
-	VMOVDQA64    Y18, Y22
-	VPDPBUSD     Y17, Y20, Y22
-	VCVTDQ2PS    Y22, Y22
-	VPERMILPS    $0xff, Y21, Y20
-	VFMADD231PS  Y20, Y22, Y5
-	VMOVDQU64    2(R10)(CX*1), X19
-	VPSRLW       $0x04, X19, X20
-	VINSERTI32X4 $0x01, X20, Y19, Y20
-	VPANDD       b0f_vnni<>+0(SB), Y20, Y20
-	VPBROADCASTW (R10)(CX*1), X19
-	VCVTPH2PS    X19, Y21
-	VMULPS       Y10, Y21, Y21
-	VMOVDQA64    Y12, Y10
-	VPDPBUSD     Y11, Y20, Y10
-	VCVTDQ2PS    Y10, Y10
-	VPERMILPS    $0x00, Y21, Y11
-	VFMADD231PS  Y11, Y10, Y6
-	VMOVDQA64    Y14, Y10
-	VPDPBUSD     Y13, Y20, Y10
-	VCVTDQ2PS    Y10, Y10
-	VPERMILPS    $0x55, Y21, Y11
-	VFMADD231PS  Y11, Y10, Y7
-	VMOVDQA64    Y16, Y10
-	VPDPBUSD     Y15, Y20, Y10
-	VCVTDQ2PS    Y10, Y10
-	VPERMILPS    $0xaa, Y21, Y11
-	VFMADD231PS  Y11, Y10, Y8
-	VMOVDQA64    Y18, Y10
-	VPDPBUSD     Y17, Y20, Y10
-	VCVTDQ2PS    Y10, Y10
-	VPERMILPS    $0xff, Y21, Y11
-	VFMADD231PS  Y11, Y10, Y9
-	ADDQ         $0x00000012, R10
-	ADDQ         $0x00000022, R11
-	DECQ         R9
-	JMP          tileQ4_0_2x4VNNI_blocks
+	CMPQ            R9, $0x00000000
+	JE              tileQ4_0_2x4VNNI_store
+	PREFETCHT0      (R8)
+	ADDQ            $0x00000024, R8
+	MOVWQZX         (R11), R12
+	MOVWQZX         (R11)(BX*1), R13
+	SHLQ            $0x10, R13
+	ORQ             R13, R12
+	MOVWQZX         (R11)(BX*2), R13
+	SHLQ            $0x20, R13
+	ORQ             R13, R12
+	MOVWQZX         (R11)(SI*1), R13
+	SHLQ            $0x30, R13
+	ORQ             R13, R12
+	VMOVQ           R12, X10
+	VPBROADCASTQ    X10, X10
+	VCVTPH2PS       X10, Y10
+	VMULPS          f1_16_vnni<>+0(SB), Y10, Y10
+	VMOVDQU64       2(R11), Y11
+	VMOVDQA64       Y1, Y12
+	VPDPBUSD        Y11, Y0, Y12
+	VPSUBD          Y12, Y1, Y12
+	VMOVDQU64       2(R11)(BX*1), Y13
+	VMOVDQA64       Y1, Y14
+	VPDPBUSD        Y13, Y0, Y14
+	VPSUBD          Y14, Y1, Y14
+	VMOVDQU64       2(R11)(BX*2), Y15
+	VMOVDQA64       Y1, Y16
+	VPDPBUSD        Y15, Y0, Y16
+	VPSUBD          Y16, Y1, Y16
+	VMOVDQU64       2(R11)(SI*1), Y17
+	VMOVDQA64       Y1, Y18
+	VPDPBUSD        Y17, Y0, Y18
+	VPSUBD          Y18, Y1, Y18
+	VBROADCASTI32X4 2(R10), Y19
+	VPANDD          b0ff0_vnni<>+0(SB), Y19, Y19
+	VPBROADCASTW    (R10), X20
+	VCVTPH2PS       X20, Y20
+	VMULPS          Y10, Y20, Y20
+	VMOVDQA64       Y12, Y21
+	VPDPBUSD        Y11, Y19, Y21
+	VCVTDQ2PS       Y21, Y21
+	VPERMILPS       $0x00, Y20, Y22
+	VFMADD231PS     Y22, Y21, Y2
+	VMOVDQA64       Y14, Y21
+	VPDPBUSD        Y13, Y19, Y21
+	VCVTDQ2PS       Y21, Y21
+	VPERMILPS       $0x55, Y20, Y22
+	VFMADD231PS     Y22, Y21, Y3
+	VMOVDQA64       Y16, Y21
+	VPDPBUSD        Y15, Y19, Y21
+	VCVTDQ2PS       Y21, Y21
+	VPERMILPS       $0xaa, Y20, Y22
+	VFMADD231PS     Y22, Y21, Y4
+	VMOVDQA64       Y18, Y21
+	VPDPBUSD        Y17, Y19, Y21
+	VCVTDQ2PS       Y21, Y21
+	VPERMILPS       $0xff, Y20, Y19
+	VFMADD231PS     Y19, Y21, Y5
+	VBROADCASTI32X4 2(R10)(CX*1), Y19
+	VPANDD          b0ff0_vnni<>+0(SB), Y19, Y19
+	VPBROADCASTW    (R10)(CX*1), X20
+	VCVTPH2PS       X20, Y20
+	VMULPS          Y10, Y20, Y20
+	VMOVDQA64       Y12, Y10
+	VPDPBUSD        Y11, Y19, Y10
+	VCVTDQ2PS       Y10, Y10
+	VPERMILPS       $0x00, Y20, Y11
+	VFMADD231PS     Y11, Y10, Y6
+	VMOVDQA64       Y14, Y10
+	VPDPBUSD        Y13, Y19, Y10
+	VCVTDQ2PS       Y10, Y10
+	VPERMILPS       $0x55, Y20, Y11
+	VFMADD231PS     Y11, Y10, Y7
+	VMOVDQA64       Y16, Y10
+	VPDPBUSD        Y15, Y19, Y10
+	VCVTDQ2PS       Y10, Y10
+	VPERMILPS       $0xaa, Y20, Y11
+	VFMADD231PS     Y11, Y10, Y8
+	VMOVDQA64       Y18, Y10
+	VPDPBUSD        Y17, Y19, Y10
+	VCVTDQ2PS       Y10, Y10
+	VPERMILPS       $0xff, Y20, Y11
+	VFMADD231PS     Y11, Y10, Y9
+	ADDQ            $0x00000012, R10
+	ADDQ            $0x00000022, R11
+	DECQ            R9
+	JMP             tileQ4_0_2x4VNNI_blocks
 
 tileQ4_0_2x4VNNI_store:
 	MOVQ          ystride+96(FP), R9
@@ -2724,7 +2716,7 @@ TEXT ·tileQ4_0_1x4VNNI(SB), NOSPLIT, $0-112
 	MOVQ      xstride+64(FP), BX
 	LEAQ      (BX)(BX*2), SI
 	MOVQ      rows+104(FP), DI
-	VMOVDQU64 b08_vnni<>+0(SB), Y0
+	VMOVDQU64 b0880_vnni<>+0(SB), Y0
 	VPXORD    Y1, Y1, Y1
 
 tileQ4_0_1x4VNNI_rows:
@@ -2740,68 +2732,67 @@ tileQ4_0_1x4VNNI_rows:
 	MOVQ      x_base+40(FP), R10
 
 tileQ4_0_1x4VNNI_blocks:
-	CMPQ         R8, $0x00000000
-	JE           tileQ4_0_1x4VNNI_store
-	MOVWQZX      (R10), R11
-	MOVWQZX      (R10)(BX*1), R12
-	SHLQ         $0x10, R12
-	ORQ          R12, R11
-	MOVWQZX      (R10)(BX*2), R12
-	SHLQ         $0x20, R12
-	ORQ          R12, R11
-	MOVWQZX      (R10)(SI*1), R12
-	SHLQ         $0x30, R12
-	ORQ          R12, R11
-	VMOVQ        R11, X6
-	VPBROADCASTQ X6, X6
-	VCVTPH2PS    X6, Y6
-	VMOVDQU64    2(R10), Y7
-	VMOVDQA64    Y1, Y8
-	VPDPBUSD     Y7, Y0, Y8
-	VPSUBD       Y8, Y1, Y8
-	VMOVDQU64    2(R10)(BX*1), Y9
-	VMOVDQA64    Y1, Y10
-	VPDPBUSD     Y9, Y0, Y10
-	VPSUBD       Y10, Y1, Y10
-	VMOVDQU64    2(R10)(BX*2), Y11
-	VMOVDQA64    Y1, Y12
-	VPDPBUSD     Y11, Y0, Y12
-	VPSUBD       Y12, Y1, Y12
-	VMOVDQU64    2(R10)(SI*1), Y13
-	VMOVDQA64    Y1, Y14
-	VPDPBUSD     Y13, Y0, Y14
-	VPSUBD       Y14, Y1, Y14
-	VMOVDQU64    2(R9), X15
-	VPSRLW       $0x04, X15, X16
-	VINSERTI32X4 $0x01, X16, Y15, Y16
-	VPANDD       b0f_vnni<>+0(SB), Y16, Y16
-	VPBROADCASTW (R9), X15
-	VCVTPH2PS    X15, Y17
-	VMULPS       Y6, Y17, Y17
-	VMOVDQA64    Y8, Y6
-	VPDPBUSD     Y7, Y16, Y6
-	VCVTDQ2PS    Y6, Y6
-	VPERMILPS    $0x00, Y17, Y7
-	VFMADD231PS  Y7, Y6, Y2
-	VMOVDQA64    Y10, Y6
-	VPDPBUSD     Y9, Y16, Y6
-	VCVTDQ2PS    Y6, Y6
-	VPERMILPS    $0x55, Y17, Y7
-	VFMADD231PS  Y7, Y6, Y3
-	VMOVDQA64    Y12, Y6
-	VPDPBUSD     Y11, Y16, Y6
-	VCVTDQ2PS    Y6, Y6
-	VPERMILPS    $0xaa, Y17, Y7
-	VFMADD231PS  Y7, Y6, Y4
-	VMOVDQA64    Y14, Y6
-	VPDPBUSD     Y13, Y16, Y6
-	VCVTDQ2PS    Y6, Y6
-	VPERMILPS    $0xff, Y17, Y7
-	VFMADD231PS  Y7, Y6, Y5
-	ADDQ         $0x00000012, R9
-	ADDQ         $0x00000022, R10
-	DECQ         R8
-	JMP          tileQ4_0_1x4VNNI_blocks
+	CMPQ            R8, $0x00000000
+	JE              tileQ4_0_1x4VNNI_store
+	MOVWQZX         (R10), R11
+	MOVWQZX         (R10)(BX*1), R12
+	SHLQ            $0x10, R12
+	ORQ             R12, R11
+	MOVWQZX         (R10)(BX*2), R12
+	SHLQ            $0x20, R12
+	ORQ             R12, R11
+	MOVWQZX         (R10)(SI*1), R12
+	SHLQ            $0x30, R12
+	ORQ             R12, R11
+	VMOVQ           R11, X6
+	VPBROADCASTQ    X6, X6
+	VCVTPH2PS       X6, Y6
+	VMULPS          f1_16_vnni<>+0(SB), Y6, Y6
+	VMOVDQU64       2(R10), Y7
+	VMOVDQA64       Y1, Y8
+	VPDPBUSD        Y7, Y0, Y8
+	VPSUBD          Y8, Y1, Y8
+	VMOVDQU64       2(R10)(BX*1), Y9
+	VMOVDQA64       Y1, Y10
+	VPDPBUSD        Y9, Y0, Y10
+	VPSUBD          Y10, Y1, Y10
+	VMOVDQU64       2(R10)(BX*2), Y11
+	VMOVDQA64       Y1, Y12
+	VPDPBUSD        Y11, Y0, Y12
+	VPSUBD          Y12, Y1, Y12
+	VMOVDQU64       2(R10)(SI*1), Y13
+	VMOVDQA64       Y1, Y14
+	VPDPBUSD        Y13, Y0, Y14
+	VPSUBD          Y14, Y1, Y14
+	VBROADCASTI32X4 2(R9), Y15
+	VPANDD          b0ff0_vnni<>+0(SB), Y15, Y15
+	VPBROADCASTW    (R9), X16
+	VCVTPH2PS       X16, Y16
+	VMULPS          Y6, Y16, Y16
+	VMOVDQA64       Y8, Y6
+	VPDPBUSD        Y7, Y15, Y6
+	VCVTDQ2PS       Y6, Y6
+	VPERMILPS       $0x00, Y16, Y7
+	VFMADD231PS     Y7, Y6, Y2
+	VMOVDQA64       Y10, Y6
+	VPDPBUSD        Y9, Y15, Y6
+	VCVTDQ2PS       Y6, Y6
+	VPERMILPS       $0x55, Y16, Y7
+	VFMADD231PS     Y7, Y6, Y3
+	VMOVDQA64       Y12, Y6
+	VPDPBUSD        Y11, Y15, Y6
+	VCVTDQ2PS       Y6, Y6
+	VPERMILPS       $0xaa, Y16, Y7
+	VFMADD231PS     Y7, Y6, Y4
+	VMOVDQA64       Y14, Y6
+	VPDPBUSD        Y13, Y15, Y6
+	VCVTDQ2PS       Y6, Y6
+	VPERMILPS       $0xff, Y16, Y7
+	VFMADD231PS     Y7, Y6, Y5
+	ADDQ            $0x00000012, R9
+	ADDQ            $0x00000022, R10
+	DECQ            R8
+	JMP             tileQ4_0_1x4VNNI_blocks
 
 tileQ4_0_1x4VNNI_store:
 	MOVQ          ystride+96(FP), R8

@@ -50,6 +50,15 @@ type vnniType struct {
 	// w+o, o being the offset whose 32 bytes offset holds.
 	unpack func(wm Mem, off VecVirtual) VecVirtual
 	offset Mem
+	// hiScale, if set, is a 32-byte float32 constant by which the scale
+	// products are multiplied: unpack then returns the upper 16 weights
+	// times 16 (see genVNNI's Q4_0) and offset holds 16·o there, so the
+	// int32 lanes of the upper half are 16 times the exact sums, and the
+	// products 1/16 of d_w·d_x. Both are exact (the lanes stay below
+	// 2^24; a product of two fp16 values is far from float32's subnormal
+	// range), so each FMA adds exactly the same product as before and the
+	// results stay bit-identical.
+	hiScale *Mem
 	// decodeRows is the height R of the one-vector tile, R×1.
 	decodeRows int
 }
@@ -73,17 +82,34 @@ func genVNNI() {
 			VPXORD(wm.Offset(2), off, u) // w XOR 0x80 = w+128
 			return u
 		}})
-	m0f := byteMem("b0f_vnni", 0x0f)
-	vnniKernels(vnniType{name: "Q4_0", wsize: sizeQ4_0, decodeRows: 4, offset: byteMem("b08_vnni", 8),
+	// Q4_0 holds the 32 nibbles of a block in 16 bytes: value j in the low
+	// nibble of byte j, value j+16 in its high one. Broadcasting the 16
+	// bytes to both halves and masking the low half with 0x0f and the
+	// high half with 0xf0 unpacks them in two instructions, one a load,
+	// where shifting and inserting took three besides the load; the high
+	// half's weights are 16 times too large, which hiScale undoes in the
+	// scale products (1.2-1.3 times faster for one vector).
+	mask := GLOBL("b0ff0_vnni", RODATA|NOPTR)
+	for j := 0; j < 32; j++ {
+		DATA(j, U8(0x0f<<(4*(j/16))))
+	}
+	off := GLOBL("b0880_vnni", RODATA|NOPTR)
+	for j := 0; j < 32; j++ {
+		DATA(j, U8(8<<(4*(j/16))))
+	}
+	sixteenth := GLOBL("f1_16_vnni", RODATA|NOPTR)
+	for j := 0; j < 8; j++ {
+		v := float32(1)
+		if j >= 4 {
+			v = 1.0 / 16
+		}
+		DATA(4*j, F32(v))
+	}
+	vnniKernels(vnniType{name: "Q4_0", wsize: sizeQ4_0, decodeRows: 4, offset: off, hiScale: &sixteenth,
 		unpack: func(wm Mem, _ VecVirtual) VecVirtual {
-			// The nibbles q, low ones in bytes 0..15, high ones in
-			// 16..31: the weight is q-8.
-			lo, hi := XMM(), XMM()
-			VMOVDQU64(wm.Offset(2), lo)
-			VPSRLW(U8(4), lo, hi)
 			q := YMM()
-			VINSERTI32X4(U8(1), hi, lo.AsY(), q)
-			VPANDD(m0f, q, q)
+			VBROADCASTI32X4(wm.Offset(2), q)
+			VPANDD(mask, q, q) // the weight is q-8 (low half), q/16-8 (high)
 			return q
 		}})
 }
@@ -187,8 +213,14 @@ func genTileVNNI(t vnniType, R, C int) {
 			s1 = halves4(wm)
 		}
 		VMULPS(halfBroadcast(xm[0]), s1, s1)
+		if t.hiScale != nil {
+			VMULPS(*t.hiScale, s1, s1)
+		}
 	} else {
 		dx4 = halves4(xm)
+		if t.hiScale != nil {
+			VMULPS(*t.hiScale, dx4, dx4)
+		}
 	}
 	// Per activation block: -o·(sum of each four bytes).
 	corr := make([]VecVirtual, C)
