@@ -166,10 +166,10 @@ func (t kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride in
 
 // hasVNNI reports whether the VNNI tiles can run: on top of what
 // hasAVX2FMA asks, they use EVEX-encoded AVX-512 instructions on YMM
-// registers (AVX512F, VL, DQ, BW) and VPDPBUSD (AVX512_VNNI).
+// registers (AVX512F, VL, BW) and VPDPBUSD (AVX512_VNNI).
 func hasVNNI() bool {
 	x := cpu.X86
-	return hasAVX2FMA() && x.HasAVX512F && x.HasAVX512VL && x.HasAVX512DQ && x.HasAVX512BW && x.HasAVX512VNNI
+	return hasAVX2FMA() && x.HasAVX512F && x.HasAVX512VL && x.HasAVX512BW && x.HasAVX512VNNI
 }
 
 // hasAVX2FMA reports whether the AVX2 kernels can run: they use AVX2, FMA

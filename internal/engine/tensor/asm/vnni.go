@@ -16,7 +16,8 @@ import (
 //     products into an int32 lane, which VPMADDUBSW then VPMADDWD did in
 //     two steps. Its unsigned operand is the weights plus an offset o,
 //     unpacked once per weight block (Q8_0: w XOR 0x80 = w+128; Q4_0: the
-//     nibbles q, whose weight is q-8), its signed one the activations x,
+//     nibbles q, whose weight is q-8, the upper half scaled by 16; see
+//     hiScale), its signed one the activations x,
 //     and it accumulates onto -o·(x0+x1+x2+x3) per lane, worked out once
 //     per activation block; the lane is then Σ w·x exactly, the same int32
 //     as the AVX2 tiles' lane.
@@ -31,16 +32,18 @@ import (
 //     per block; as memory operands of every pair's VPDPBUSD the tiles
 //     ran 1.3 times slower (load-bound).
 //
-// They need AVX512F, AVX512VL, AVX512DQ (VPINSRQ into the upper sixteen
-// registers), AVX512BW (VPSRLW, VPBROADCASTW there) and AVX512_VNNI, and
+// They need AVX512F, AVX512VL, AVX512BW (VPBROADCASTW into the upper
+// sixteen registers) and AVX512_VNNI, and
 // work on YMM registers, all 32 of which the EVEX encoding reaches, so a
 // 4×4 tile keeps its 16 accumulators in registers. Every instruction here
 // has an EVEX form (no VPSIGNB, VPMADDUBSW or VHADDPS), so the register
 // allocator may use any register.
 //
-// Measured against the AVX2 tiles (BenchmarkMatMulKernelSets, one
-// goroutine, Zen 4): with 8 or 64 vectors Q8_0 1.66-1.69 times faster (62-65
-// against 37-39 GMAC/s), Q4_0 1.47 times; with one vector 1.09-1.24 times.
+// Measured against the AVX2 tiles of the first VNNI commit's time
+// (BenchmarkMatMulKernelSets, one goroutine, Zen 4, data in cache): with 8
+// or 64 vectors Q8_0 1.66-1.69 times faster (62-65 against 37-39 GMAC/s),
+// Q4_0 1.46 times (58 against 40); with one vector Q8_0 1.18 times, Q4_0
+// 1.38 times (41 against 30 GMAC/s).
 
 // vnniType describes a 32-value block weight type for the VNNI tiles.
 type vnniType struct {
