@@ -53,8 +53,8 @@ func avx2Kernels() *Kernels {
 	k.Q8_0Mat = tilesQ8_0.mat
 	k.Q4_0Mat = tilesQ4_0.mat
 	k.Q5_0Mat = tilesQ5_0.mat
-	k.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, sizeQ4_K}.mat
-	k.Q5_KMat = kTiles{dotQ5_KAVX2, dotQ5_Kx4AVX2, sizeQ5_K}.mat
+	k.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_4x1AVX2, sizeQ4_K}.mat
+	k.Q5_KMat = kTiles{dotQ5_KAVX2, dotQ5_Kx4AVX2, nil, sizeQ5_K}.mat
 	return k
 }
 
@@ -132,10 +132,11 @@ func (t *block32Tiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xst
 }
 
 // kTiles makes the MatFunc of a k-quant type from its one-row and
-// four-vector kernels.
+// four-vector kernels and, if it has one, its 4×1 decode tile.
 type kTiles struct {
 	dot   DotFunc
 	dot4  func(n int, w []byte, x []byte, stride int, dst *[4]float32)
+	t4x1  tileFunc
 	wsize int
 }
 
@@ -145,18 +146,34 @@ func (t kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride in
 	}
 	rb, xrb := n/QK_K*t.wsize, n/QK_K*sizeQ8_K
 	checkMat(rows, nx, w, wstride, rb, x, xstride, xrb, y, ystride)
+	nx4 := nx &^ 3
+	if t.t4x1 == nil {
+		nx4 = nx
+	}
 	var d [4]float32
 	for r := range rows {
 		wr := w[r*wstride : r*wstride+rb]
 		i := 0
-		for ; i+4 <= nx; i += 4 {
+		for ; i+4 <= nx4; i += 4 {
 			t.dot4(n, wr, x[i*xstride:(i+3)*xstride+xrb], xstride, &d)
 			for j, v := range d {
 				y[(i+j)*ystride+r] = v
 			}
 		}
-		for ; i < nx; i++ {
+		for ; i < nx4; i++ {
 			y[i*ystride+r] = t.dot(n, wr, x[i*xstride:i*xstride+xrb])
+		}
+	}
+	// The vectors left over (decode's single vector): four rows at a time
+	// through the decode tile, the rows left over one at a time.
+	r4 := rows &^ 3
+	for i := nx4; i < nx; i++ {
+		xi, yi := x[i*xstride:i*xstride+xrb], y[i*ystride:]
+		if r4 > 0 {
+			t.t4x1(n, w, wstride, xi, xrb, yi, ystride, r4)
+		}
+		for r := r4; r < rows; r++ {
+			yi[r] = t.dot(n, w[r*wstride:r*wstride+rb], xi)
 		}
 	}
 }
