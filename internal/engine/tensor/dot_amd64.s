@@ -4765,7 +4765,7 @@ DATA k4halfperm<>+15(SB)/1, $0x0f
 GLOBL k4halfperm<>(SB), RODATA|NOPTR, $16
 
 // func tileQ4_K_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
-// Requires: AVX, AVX2, F16C
+// Requires: AVX, AVX2, F16C, MMX+
 TEXT ·tileQ4_K_4x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ         w_base+8(FP), AX
 	MOVQ         wstride+32(FP), CX
@@ -4775,358 +4775,379 @@ TEXT ·tileQ4_K_4x1AVX2(SB), NOSPLIT, $0-112
 	MOVL         $0x0000000f, DI
 	VMOVD        DI, X0
 	VPBROADCASTB X0, Y0
+	LEAQ         (AX)(CX*4), DI
 
 tileQ4_K_4x1AVX2_rows:
 	CMPQ   SI, $0x00000000
 	JE     tileQ4_K_4x1AVX2_done
 	VXORPS X1, X1, X1
-	MOVQ   n+0(FP), DI
-	SHRQ   $0x08, DI
-	MOVQ   AX, R8
-	MOVQ   x_base+40(FP), R9
+	MOVQ   n+0(FP), R8
+	SHRQ   $0x08, R8
+	MOVQ   AX, R9
+	MOVQ   x_base+40(FP), R10
 
 tileQ4_K_4x1AVX2_blocks:
-	CMPQ           DI, $0x00000000
+	CMPQ           R8, $0x00000000
 	JE             tileQ4_K_4x1AVX2_store
-	MOVL           4(R8), R10
-	MOVL           8(R8), R11
-	MOVL           12(R8), R12
-	MOVL           R12, R13
+	PREFETCHNTA    (DI)
+	PREFETCHNTA    64(DI)
+	PREFETCHNTA    128(DI)
+	PREFETCHNTA    192(DI)
+	PREFETCHNTA    256(DI)
+	PREFETCHNTA    320(DI)
+	PREFETCHNTA    384(DI)
+	PREFETCHNTA    448(DI)
+	PREFETCHNTA    512(DI)
+	ADDQ           $0x00000240, DI
+	MOVL           4(R9), R11
+	MOVL           8(R9), R12
+	MOVL           12(R9), R13
+	MOVL           R13, R14
+	ANDL           $0x0f0f0f0f, R14
+	MOVL           R11, R15
+	SHRL           $0x06, R15
+	ANDL           $0x03030303, R15
+	SHLL           $0x04, R15
+	ORL            R15, R14
+	SHRL           $0x04, R13
 	ANDL           $0x0f0f0f0f, R13
-	MOVL           R10, R14
-	SHRL           $0x06, R14
-	ANDL           $0x03030303, R14
-	SHLL           $0x04, R14
-	ORL            R14, R13
-	SHRL           $0x04, R12
-	ANDL           $0x0f0f0f0f, R12
-	MOVL           R11, R14
-	SHRL           $0x06, R14
-	ANDL           $0x03030303, R14
-	SHLL           $0x04, R14
-	ORL            R14, R12
-	ANDL           $0x3f3f3f3f, R10
+	MOVL           R12, R15
+	SHRL           $0x06, R15
+	ANDL           $0x03030303, R15
+	SHLL           $0x04, R15
+	ORL            R15, R13
 	ANDL           $0x3f3f3f3f, R11
+	ANDL           $0x3f3f3f3f, R12
+	SHLQ           $0x20, R14
+	ORQ            R14, R11
 	SHLQ           $0x20, R13
-	ORQ            R13, R10
-	SHLQ           $0x20, R12
-	ORQ            R12, R11
-	VMOVQ          R10, X4
-	VPBROADCASTQ   X4, Y4
+	ORQ            R13, R12
 	VMOVQ          R11, X2
-	MOVL           4(R8)(CX*1), R10
-	MOVL           8(R8)(CX*1), R11
-	MOVL           12(R8)(CX*1), R12
-	MOVL           R12, R13
+	VPINSRQ        $0x01, R12, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y3
+	MOVL           4(R9)(CX*1), R11
+	MOVL           8(R9)(CX*1), R12
+	MOVL           12(R9)(CX*1), R13
+	MOVL           R13, R14
+	ANDL           $0x0f0f0f0f, R14
+	MOVL           R11, R15
+	SHRL           $0x06, R15
+	ANDL           $0x03030303, R15
+	SHLL           $0x04, R15
+	ORL            R15, R14
+	SHRL           $0x04, R13
 	ANDL           $0x0f0f0f0f, R13
-	MOVL           R10, R14
-	SHRL           $0x06, R14
-	ANDL           $0x03030303, R14
-	SHLL           $0x04, R14
-	ORL            R14, R13
-	SHRL           $0x04, R12
-	ANDL           $0x0f0f0f0f, R12
-	MOVL           R11, R14
-	SHRL           $0x06, R14
-	ANDL           $0x03030303, R14
-	SHLL           $0x04, R14
-	ORL            R14, R12
-	ANDL           $0x3f3f3f3f, R10
+	MOVL           R12, R15
+	SHRL           $0x06, R15
+	ANDL           $0x03030303, R15
+	SHLL           $0x04, R15
+	ORL            R15, R13
 	ANDL           $0x3f3f3f3f, R11
+	ANDL           $0x3f3f3f3f, R12
+	SHLQ           $0x20, R14
+	ORQ            R14, R11
 	SHLQ           $0x20, R13
-	ORQ            R13, R10
-	SHLQ           $0x20, R12
-	ORQ            R12, R11
-	VMOVQ          R10, X5
-	VPBROADCASTQ   X5, Y5
-	VMOVQ          R11, X3
-	MOVL           4(R8)(CX*2), R10
-	MOVL           8(R8)(CX*2), R11
-	MOVL           12(R8)(CX*2), R12
-	MOVL           R12, R13
+	ORQ            R13, R12
+	VMOVQ          R11, X2
+	VPINSRQ        $0x01, R12, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y4
+	MOVL           4(R9)(CX*2), R11
+	MOVL           8(R9)(CX*2), R12
+	MOVL           12(R9)(CX*2), R13
+	MOVL           R13, R14
+	ANDL           $0x0f0f0f0f, R14
+	MOVL           R11, R15
+	SHRL           $0x06, R15
+	ANDL           $0x03030303, R15
+	SHLL           $0x04, R15
+	ORL            R15, R14
+	SHRL           $0x04, R13
 	ANDL           $0x0f0f0f0f, R13
-	MOVL           R10, R14
-	SHRL           $0x06, R14
-	ANDL           $0x03030303, R14
-	SHLL           $0x04, R14
-	ORL            R14, R13
-	SHRL           $0x04, R12
-	ANDL           $0x0f0f0f0f, R12
-	MOVL           R11, R14
-	SHRL           $0x06, R14
-	ANDL           $0x03030303, R14
-	SHLL           $0x04, R14
-	ORL            R14, R12
-	ANDL           $0x3f3f3f3f, R10
+	MOVL           R12, R15
+	SHRL           $0x06, R15
+	ANDL           $0x03030303, R15
+	SHLL           $0x04, R15
+	ORL            R15, R13
 	ANDL           $0x3f3f3f3f, R11
+	ANDL           $0x3f3f3f3f, R12
+	SHLQ           $0x20, R14
+	ORQ            R14, R11
 	SHLQ           $0x20, R13
-	ORQ            R13, R10
-	SHLQ           $0x20, R12
-	ORQ            R12, R11
-	VMOVQ          R10, X6
-	VPBROADCASTQ   X6, Y6
-	VPINSRQ        $0x01, R11, X2, X2
-	MOVL           4(R8)(DX*1), R10
-	MOVL           8(R8)(DX*1), R11
-	MOVL           12(R8)(DX*1), R12
-	MOVL           R12, R13
+	ORQ            R13, R12
+	VMOVQ          R11, X2
+	VPINSRQ        $0x01, R12, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y5
+	MOVL           4(R9)(DX*1), R11
+	MOVL           8(R9)(DX*1), R12
+	MOVL           12(R9)(DX*1), R13
+	MOVL           R13, R14
+	ANDL           $0x0f0f0f0f, R14
+	MOVL           R11, R15
+	SHRL           $0x06, R15
+	ANDL           $0x03030303, R15
+	SHLL           $0x04, R15
+	ORL            R15, R14
+	SHRL           $0x04, R13
 	ANDL           $0x0f0f0f0f, R13
-	MOVL           R10, R14
-	SHRL           $0x06, R14
-	ANDL           $0x03030303, R14
-	SHLL           $0x04, R14
-	ORL            R14, R13
-	SHRL           $0x04, R12
-	ANDL           $0x0f0f0f0f, R12
-	MOVL           R11, R14
-	SHRL           $0x06, R14
-	ANDL           $0x03030303, R14
-	SHLL           $0x04, R14
-	ORL            R14, R12
-	ANDL           $0x3f3f3f3f, R10
+	MOVL           R12, R15
+	SHRL           $0x06, R15
+	ANDL           $0x03030303, R15
+	SHLL           $0x04, R15
+	ORL            R15, R13
 	ANDL           $0x3f3f3f3f, R11
+	ANDL           $0x3f3f3f3f, R12
+	SHLQ           $0x20, R14
+	ORQ            R14, R11
 	SHLQ           $0x20, R13
-	ORQ            R13, R10
-	SHLQ           $0x20, R12
-	ORQ            R12, R11
-	VMOVQ          R10, X7
-	VPBROADCASTQ   X7, Y7
-	VPINSRQ        $0x01, R11, X3, X3
-	VBROADCASTI128 260(R9), Y8
-	VBROADCASTI128 276(R9), Y9
-	VPHADDW        Y9, Y8, Y8
-	VPMOVZXBW      X2, Y2
-	VPMADDWD       Y8, Y2, Y2
-	VPMOVZXBW      X3, Y3
-	VPMADDWD       Y8, Y3, Y3
-	VPHADDD        Y3, Y2, Y2
-	VPXOR          Y3, Y3, Y3
+	ORQ            R13, R12
+	VMOVQ          R11, X2
+	VPINSRQ        $0x01, R12, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y6
+	VPXOR          Y7, Y7, Y7
 	VPXOR          Y8, Y8, Y8
 	VPXOR          Y9, Y9, Y9
 	VPXOR          Y10, Y10, Y10
-	VMOVDQU        16(R8), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     4(R9), Y11, Y11
-	VPSHUFB        k4bshuf0<>+0(SB), Y4, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y3, Y3
-	VPMADDUBSW     36(R9), Y12, Y12
-	VPSHUFB        k4bshuf1<>+0(SB), Y4, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y3, Y3
-	VMOVDQU        16(R8)(CX*1), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     4(R9), Y11, Y11
-	VPSHUFB        k4bshuf0<>+0(SB), Y5, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y8, Y8
-	VPMADDUBSW     36(R9), Y12, Y12
-	VPSHUFB        k4bshuf1<>+0(SB), Y5, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y8, Y8
-	VMOVDQU        16(R8)(CX*2), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     4(R9), Y11, Y11
-	VPSHUFB        k4bshuf0<>+0(SB), Y6, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y9, Y9
-	VPMADDUBSW     36(R9), Y12, Y12
+	VMOVDQU        4(R10), Y11
+	VMOVDQU        36(R10), Y12
+	VMOVDQU        16(R9), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y3, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y7, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y3, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y7, Y7
+	VMOVDQU        16(R9)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y4, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y8, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y4, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y8, Y8
+	VMOVDQU        16(R9)(CX*2), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y5, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y9, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y5, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y9, Y9
+	VMOVDQU        16(R9)(DX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y13, Y13
+	VPADDD         Y13, Y10, Y10
+	VPMADDUBSW     Y12, Y14, Y14
 	VPSHUFB        k4bshuf1<>+0(SB), Y6, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y9, Y9
-	VMOVDQU        16(R8)(DX*1), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     4(R9), Y11, Y11
-	VPSHUFB        k4bshuf0<>+0(SB), Y7, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y10, Y10
-	VPMADDUBSW     36(R9), Y12, Y12
-	VPSHUFB        k4bshuf1<>+0(SB), Y7, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y10, Y10
-	VMOVDQU        48(R8), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     68(R9), Y11, Y11
-	VPSHUFB        k4bshuf2<>+0(SB), Y4, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y3, Y3
-	VPMADDUBSW     100(R9), Y12, Y12
-	VPSHUFB        k4bshuf3<>+0(SB), Y4, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y3, Y3
-	VMOVDQU        48(R8)(CX*1), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     68(R9), Y11, Y11
-	VPSHUFB        k4bshuf2<>+0(SB), Y5, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y8, Y8
-	VPMADDUBSW     100(R9), Y12, Y12
-	VPSHUFB        k4bshuf3<>+0(SB), Y5, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y8, Y8
-	VMOVDQU        48(R8)(CX*2), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     68(R9), Y11, Y11
-	VPSHUFB        k4bshuf2<>+0(SB), Y6, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y9, Y9
-	VPMADDUBSW     100(R9), Y12, Y12
+	VPMADDWD       Y11, Y14, Y14
+	VPADDD         Y14, Y10, Y10
+	VMOVDQU        68(R10), Y11
+	VMOVDQU        100(R10), Y12
+	VMOVDQU        48(R9), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y3, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y7, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y3, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y7, Y7
+	VMOVDQU        48(R9)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y4, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y8, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y4, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y8, Y8
+	VMOVDQU        48(R9)(CX*2), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y5, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y9, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y5, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y9, Y9
+	VMOVDQU        48(R9)(DX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y13, Y13
+	VPADDD         Y13, Y10, Y10
+	VPMADDUBSW     Y12, Y14, Y14
 	VPSHUFB        k4bshuf3<>+0(SB), Y6, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y9, Y9
-	VMOVDQU        48(R8)(DX*1), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     68(R9), Y11, Y11
-	VPSHUFB        k4bshuf2<>+0(SB), Y7, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y10, Y10
-	VPMADDUBSW     100(R9), Y12, Y12
-	VPSHUFB        k4bshuf3<>+0(SB), Y7, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y10, Y10
-	VMOVDQU        80(R8), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     132(R9), Y11, Y11
-	VPSHUFB        k4bshuf4<>+0(SB), Y4, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y3, Y3
-	VPMADDUBSW     164(R9), Y12, Y12
-	VPSHUFB        k4bshuf5<>+0(SB), Y4, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y3, Y3
-	VMOVDQU        80(R8)(CX*1), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     132(R9), Y11, Y11
-	VPSHUFB        k4bshuf4<>+0(SB), Y5, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y8, Y8
-	VPMADDUBSW     164(R9), Y12, Y12
-	VPSHUFB        k4bshuf5<>+0(SB), Y5, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y8, Y8
-	VMOVDQU        80(R8)(CX*2), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     132(R9), Y11, Y11
-	VPSHUFB        k4bshuf4<>+0(SB), Y6, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y9, Y9
-	VPMADDUBSW     164(R9), Y12, Y12
+	VPMADDWD       Y11, Y14, Y14
+	VPADDD         Y14, Y10, Y10
+	VMOVDQU        132(R10), Y11
+	VMOVDQU        164(R10), Y12
+	VMOVDQU        80(R9), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y3, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y7, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y3, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y7, Y7
+	VMOVDQU        80(R9)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y4, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y8, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y4, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y8, Y8
+	VMOVDQU        80(R9)(CX*2), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y5, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y9, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y5, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y9, Y9
+	VMOVDQU        80(R9)(DX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y13, Y13
+	VPADDD         Y13, Y10, Y10
+	VPMADDUBSW     Y12, Y14, Y14
 	VPSHUFB        k4bshuf5<>+0(SB), Y6, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y9, Y9
-	VMOVDQU        80(R8)(DX*1), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     132(R9), Y11, Y11
-	VPSHUFB        k4bshuf4<>+0(SB), Y7, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y10, Y10
-	VPMADDUBSW     164(R9), Y12, Y12
-	VPSHUFB        k4bshuf5<>+0(SB), Y7, Y11
-	VPMADDWD       Y11, Y12, Y12
-	VPADDD         Y12, Y10, Y10
-	VMOVDQU        112(R8), Y11
-	VPSRLW         $0x04, Y11, Y12
-	VPAND          Y0, Y11, Y11
-	VPAND          Y0, Y12, Y12
-	VPMADDUBSW     196(R9), Y11, Y11
-	VPSHUFB        k4bshuf6<>+0(SB), Y4, Y13
-	VPMADDWD       Y13, Y11, Y11
-	VPADDD         Y11, Y3, Y3
-	VPMADDUBSW     228(R9), Y12, Y12
-	VPSHUFB        k4bshuf7<>+0(SB), Y4, Y4
-	VPMADDWD       Y4, Y12, Y12
-	VPADDD         Y12, Y3, Y3
-	VMOVDQU        112(R8)(CX*1), Y4
-	VPSRLW         $0x04, Y4, Y11
-	VPAND          Y0, Y4, Y4
-	VPAND          Y0, Y11, Y11
-	VPMADDUBSW     196(R9), Y4, Y4
-	VPSHUFB        k4bshuf6<>+0(SB), Y5, Y12
-	VPMADDWD       Y12, Y4, Y4
-	VPADDD         Y4, Y8, Y8
-	VPMADDUBSW     228(R9), Y11, Y11
-	VPSHUFB        k4bshuf7<>+0(SB), Y5, Y4
-	VPMADDWD       Y4, Y11, Y11
-	VPADDD         Y11, Y8, Y8
-	VMOVDQU        112(R8)(CX*2), Y4
-	VPSRLW         $0x04, Y4, Y5
-	VPAND          Y0, Y4, Y4
-	VPAND          Y0, Y5, Y5
-	VPMADDUBSW     196(R9), Y4, Y4
+	VPMADDWD       Y11, Y14, Y14
+	VPADDD         Y14, Y10, Y10
+	VMOVDQU        196(R10), Y11
+	VMOVDQU        228(R10), Y12
+	VMOVDQU        112(R9), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y3, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y7, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y3, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y7, Y7
+	VMOVDQU        112(R9)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y4, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y8, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y4, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y8, Y8
+	VMOVDQU        112(R9)(CX*2), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y5, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y9, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y5, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y9, Y9
+	VMOVDQU        112(R9)(DX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
 	VPSHUFB        k4bshuf6<>+0(SB), Y6, Y11
-	VPMADDWD       Y11, Y4, Y4
-	VPADDD         Y4, Y9, Y9
-	VPMADDUBSW     228(R9), Y5, Y5
-	VPSHUFB        k4bshuf7<>+0(SB), Y6, Y4
-	VPMADDWD       Y4, Y5, Y5
-	VPADDD         Y5, Y9, Y9
-	VMOVDQU        112(R8)(DX*1), Y4
-	VPSRLW         $0x04, Y4, Y5
-	VPAND          Y0, Y4, Y4
-	VPAND          Y0, Y5, Y5
-	VPMADDUBSW     196(R9), Y4, Y4
-	VPSHUFB        k4bshuf6<>+0(SB), Y7, Y6
-	VPMADDWD       Y6, Y4, Y4
-	VPADDD         Y4, Y10, Y10
-	VPMADDUBSW     228(R9), Y5, Y5
-	VPSHUFB        k4bshuf7<>+0(SB), Y7, Y4
-	VPMADDWD       Y4, Y5, Y5
-	VPADDD         Y5, Y10, Y10
-	VPHADDD        Y8, Y3, Y3
+	VPMADDWD       Y11, Y13, Y13
+	VPADDD         Y13, Y10, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y14, Y14
+	VPADDD         Y14, Y10, Y10
+	VPHADDD        Y8, Y7, Y7
 	VPHADDD        Y10, Y9, Y9
-	VPHADDD        Y9, Y3, Y3
-	VEXTRACTI128   $0x01, Y3, X4
-	VPADDD         X3, X4, X4
-	VPHADDD        Y2, Y2, Y2
-	VPERMQ         $0x08, Y2, Y2
-	VCVTDQ2PS      X4, X4
+	VPHADDD        Y9, Y7, Y7
+	VEXTRACTI128   $0x01, Y7, X2
+	VPADDD         X7, X2, X2
 	VCVTDQ2PS      X2, X2
-	MOVL           (R8), R10
-	MOVL           (R8)(CX*1), R11
-	SHLQ           $0x20, R11
-	ORQ            R11, R10
-	VMOVQ          R10, X3
-	MOVL           (R8)(CX*2), R10
-	MOVL           (R8)(DX*1), R11
-	SHLQ           $0x20, R11
-	ORQ            R11, R10
-	VPINSRQ        $0x01, R10, X3, X3
-	VPSHUFB        k4halfperm<>+0(SB), X3, X3
-	VCVTPH2PS      X3, Y3
-	VBROADCASTSS   (R9), Y5
-	VMULPS         Y3, Y5, Y3
-	VEXTRACTF128   $0x01, Y3, X5
-	VMULPS         X4, X3, X3
-	VMULPS         X2, X5, X5
-	VSUBPS         X5, X3, X3
-	VADDPS         X3, X1, X1
-	ADDQ           $0x00000090, R8
-	ADDQ           $0x00000124, R9
-	DECQ           DI
+	VBROADCASTI128 260(R10), Y7
+	VBROADCASTI128 276(R10), Y8
+	VPHADDW        Y8, Y7, Y7
+	VPUNPCKHQDQ    X5, X3, X3
+	VPMOVZXBW      X3, Y3
+	VPMADDWD       Y7, Y3, Y3
+	VPUNPCKHQDQ    X6, X4, X4
+	VPMOVZXBW      X4, Y4
+	VPMADDWD       Y7, Y4, Y4
+	VPHADDD        Y4, Y3, Y3
+	VPHADDD        Y3, Y3, Y3
+	VPERMQ         $0x08, Y3, Y3
+	VCVTDQ2PS      X3, X3
+	MOVL           (R9), R11
+	MOVL           (R9)(CX*1), R12
+	SHLQ           $0x20, R12
+	ORQ            R12, R11
+	VMOVQ          R11, X4
+	MOVL           (R9)(CX*2), R11
+	MOVL           (R9)(DX*1), R12
+	SHLQ           $0x20, R12
+	ORQ            R12, R11
+	VPINSRQ        $0x01, R11, X4, X4
+	VPSHUFB        k4halfperm<>+0(SB), X4, X4
+	VCVTPH2PS      X4, Y4
+	VBROADCASTSS   (R10), Y5
+	VMULPS         Y4, Y5, Y4
+	VEXTRACTF128   $0x01, Y4, X5
+	VMULPS         X2, X4, X4
+	VMULPS         X3, X5, X5
+	VSUBPS         X5, X4, X4
+	VADDPS         X4, X1, X1
+	ADDQ           $0x00000090, R9
+	ADDQ           $0x00000124, R10
+	DECQ           R8
 	JMP            tileQ4_K_4x1AVX2_blocks
 
 tileQ4_K_4x1AVX2_store:

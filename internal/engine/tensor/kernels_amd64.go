@@ -146,28 +146,30 @@ func (t kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride in
 	}
 	rb, xrb := n/QK_K*t.wsize, n/QK_K*sizeQ8_K
 	checkMat(rows, nx, w, wstride, rb, x, xstride, xrb, y, ystride)
-	nx4 := nx &^ 3
+	// Vectors up to nb go row by row through the four-vector and one-row
+	// kernels, the others through the decode tile.
+	nb := nx &^ 3
 	if t.t4x1 == nil {
-		nx4 = nx
+		nb = nx
 	}
 	var d [4]float32
 	for r := range rows {
 		wr := w[r*wstride : r*wstride+rb]
 		i := 0
-		for ; i+4 <= nx4; i += 4 {
+		for ; i+4 <= nb; i += 4 {
 			t.dot4(n, wr, x[i*xstride:(i+3)*xstride+xrb], xstride, &d)
 			for j, v := range d {
 				y[(i+j)*ystride+r] = v
 			}
 		}
-		for ; i < nx4; i++ {
+		for ; i < nb; i++ {
 			y[i*ystride+r] = t.dot(n, wr, x[i*xstride:i*xstride+xrb])
 		}
 	}
 	// The vectors left over (decode's single vector): four rows at a time
 	// through the decode tile, the rows left over one at a time.
 	r4 := rows &^ 3
-	for i := nx4; i < nx; i++ {
+	for i := nb; i < nx; i++ {
 		xi, yi := x[i*xstride:i*xstride+xrb], y[i*ystride:]
 		if r4 > 0 {
 			t.t4x1(n, w, wstride, xi, xrb, yi, ystride, r4)
