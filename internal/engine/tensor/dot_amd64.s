@@ -4764,152 +4764,521 @@ DATA k4halfperm<>+14(SB)/1, $0x0e
 DATA k4halfperm<>+15(SB)/1, $0x0f
 GLOBL k4halfperm<>(SB), RODATA|NOPTR, $16
 
-// func tileQ4_K_4x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// func tileQ4_K_2x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 // Requires: AVX, AVX2, F16C, MMX+
-TEXT ·tileQ4_K_4x1AVX2(SB), NOSPLIT, $0-112
+TEXT ·tileQ4_K_2x1AVX2(SB), NOSPLIT, $0-112
 	MOVQ         w_base+8(FP), AX
 	MOVQ         wstride+32(FP), CX
-	LEAQ         (CX)(CX*2), DX
-	MOVQ         y_base+72(FP), BX
-	MOVQ         rows+104(FP), SI
-	MOVL         $0x0000000f, DI
-	VMOVD        DI, X0
+	MOVQ         y_base+72(FP), DX
+	MOVQ         rows+104(FP), BX
+	MOVL         $0x0000000f, SI
+	VMOVD        SI, X0
 	VPBROADCASTB X0, Y0
-	LEAQ         (AX)(CX*4), DI
 
-tileQ4_K_4x1AVX2_rows:
-	CMPQ   SI, $0x00000000
-	JE     tileQ4_K_4x1AVX2_done
+tileQ4_K_2x1AVX2_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ4_K_2x1AVX2_done
+	LEAQ   (AX)(CX*2), SI
 	VXORPS X1, X1, X1
-	MOVQ   n+0(FP), R8
-	SHRQ   $0x08, R8
-	MOVQ   AX, R9
-	MOVQ   x_base+40(FP), R10
+	MOVQ   n+0(FP), DI
+	SHRQ   $0x08, DI
+	MOVQ   AX, R8
+	MOVQ   x_base+40(FP), R9
 
-tileQ4_K_4x1AVX2_blocks:
-	CMPQ           R8, $0x00000000
-	JE             tileQ4_K_4x1AVX2_store
-	PREFETCHNTA    (DI)
-	PREFETCHNTA    64(DI)
-	PREFETCHNTA    128(DI)
-	PREFETCHNTA    192(DI)
-	PREFETCHNTA    256(DI)
-	PREFETCHNTA    320(DI)
-	PREFETCHNTA    384(DI)
-	PREFETCHNTA    448(DI)
-	PREFETCHNTA    512(DI)
-	ADDQ           $0x00000240, DI
-	MOVL           4(R9), R11
-	MOVL           8(R9), R12
-	MOVL           12(R9), R13
-	MOVL           R13, R14
-	ANDL           $0x0f0f0f0f, R14
-	MOVL           R11, R15
-	SHRL           $0x06, R15
-	ANDL           $0x03030303, R15
-	SHLL           $0x04, R15
-	ORL            R15, R14
-	SHRL           $0x04, R13
-	ANDL           $0x0f0f0f0f, R13
-	MOVL           R12, R15
-	SHRL           $0x06, R15
-	ANDL           $0x03030303, R15
-	SHLL           $0x04, R15
-	ORL            R15, R13
-	ANDL           $0x3f3f3f3f, R11
-	ANDL           $0x3f3f3f3f, R12
-	SHLQ           $0x20, R14
-	ORQ            R14, R11
-	SHLQ           $0x20, R13
-	ORQ            R13, R12
-	VMOVQ          R11, X2
-	VPINSRQ        $0x01, R12, X2, X2
+tileQ4_K_2x1AVX2_pairs:
+	CMPQ         DI, $0x00000002
+	JB           tileQ4_K_2x1AVX2_tail
+	PREFETCHNTA  (SI)
+	PREFETCHNTA  64(SI)
+	PREFETCHNTA  128(SI)
+	PREFETCHNTA  192(SI)
+	PREFETCHNTA  256(SI)
+	PREFETCHNTA  320(SI)
+	PREFETCHNTA  384(SI)
+	PREFETCHNTA  448(SI)
+	PREFETCHNTA  512(SI)
+	ADDQ         $0x00000240, SI
+	MOVL         4(R8), R10
+	MOVL         8(R8), R11
+	MOVL         12(R8), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y3
+	MOVL         4(R8)(CX*1), R10
+	MOVL         8(R8)(CX*1), R11
+	MOVL         12(R8)(CX*1), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y4
+	MOVL         148(R8), R10
+	MOVL         152(R8), R11
+	MOVL         156(R8), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y5
+	MOVL         148(R8)(CX*1), R10
+	MOVL         152(R8)(CX*1), R11
+	MOVL         156(R8)(CX*1), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y6
+	VPXOR        Y7, Y7, Y7
+	VPXOR        Y8, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPXOR        Y10, Y10, Y10
+	VMOVDQU      4(R9), Y11
+	VMOVDQU      36(R9), Y12
+	VMOVDQU      16(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y3, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y7, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y3, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y7, Y7
+	VMOVDQU      16(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y8, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y8, Y8
+	VMOVDQU      296(R9), Y11
+	VMOVDQU      328(R9), Y12
+	VMOVDQU      160(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y5, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y9, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y5, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y9, Y9
+	VMOVDQU      160(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y10, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y10, Y10
+	VMOVDQU      68(R9), Y11
+	VMOVDQU      100(R9), Y12
+	VMOVDQU      48(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y3, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y7, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y3, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y7, Y7
+	VMOVDQU      48(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y8, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y8, Y8
+	VMOVDQU      360(R9), Y11
+	VMOVDQU      392(R9), Y12
+	VMOVDQU      192(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y5, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y9, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y5, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y9, Y9
+	VMOVDQU      192(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y10, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y10, Y10
+	VMOVDQU      132(R9), Y11
+	VMOVDQU      164(R9), Y12
+	VMOVDQU      80(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y3, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y7, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y3, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y7, Y7
+	VMOVDQU      80(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y8, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y8, Y8
+	VMOVDQU      424(R9), Y11
+	VMOVDQU      456(R9), Y12
+	VMOVDQU      224(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y5, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y9, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y5, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y9, Y9
+	VMOVDQU      224(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y10, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y10, Y10
+	VMOVDQU      196(R9), Y11
+	VMOVDQU      228(R9), Y12
+	VMOVDQU      112(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y3, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y7, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y3, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y7, Y7
+	VMOVDQU      112(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y8, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y8, Y8
+	VMOVDQU      488(R9), Y11
+	VMOVDQU      520(R9), Y12
+	VMOVDQU      256(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y5, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y9, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y5, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y9, Y9
+	VMOVDQU      256(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y10, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y10, Y10
+	VPHADDD      Y8, Y7, Y7
+	VPHADDD      Y10, Y9, Y9
+	VPHADDD      Y9, Y7, Y7
+	VEXTRACTI128 $0x01, Y7, X8
+	VPADDD       X7, X8, X8
+	VCVTDQ2PS    X8, X8
+	VMOVDQU      260(R9), X2
+	VINSERTI128  $0x01, 552(R9), Y2, Y7
+	VMOVDQU      276(R9), X2
+	VINSERTI128  $0x01, 568(R9), Y2, Y9
+	VPHADDW      Y9, Y7, Y7
+	VPUNPCKHQDQ  X5, X3, X2
+	VPMOVZXBW    X2, Y3
+	VPMADDWD     Y7, Y3, Y3
+	VPUNPCKHQDQ  X6, X4, X2
+	VPMOVZXBW    X2, Y4
+	VPMADDWD     Y7, Y4, Y4
+	VPHADDD      Y4, Y3, Y3
+	VPHADDD      Y3, Y3, Y3
+	VPERMQ       $0x08, Y3, Y3
+	VCVTDQ2PS    X3, X3
+	MOVL         (R8), R10
+	MOVL         (R8)(CX*1), R11
+	SHLQ         $0x20, R11
+	ORQ          R11, R10
+	VMOVQ        R10, X2
+	MOVL         144(R8), R10
+	MOVL         144(R8)(CX*1), R11
+	SHLQ         $0x20, R11
+	ORQ          R11, R10
+	VPINSRQ      $0x01, R10, X2, X2
+	VPSHUFB      k4halfperm<>+0(SB), X2, X2
+	VCVTPH2PS    X2, Y4
+	VMOVSS       (R9), X2
+	VINSERTPS    $0x10, (R9), X2, X2
+	VINSERTPS    $0x20, 292(R9), X2, X2
+	VINSERTPS    $0x30, 292(R9), X2, X2
+	VINSERTF128  $0x01, X2, Y2, Y5
+	VMULPS       Y4, Y5, Y4
+	VEXTRACTF128 $0x01, Y4, X2
+	VMULPS       X8, X4, X4
+	VMULPS       X3, X2, X2
+	VSUBPS       X2, X4, X4
+	VADDPS       X4, X1, X1
+	VMOVHLPS     X4, X4, X2
+	VADDPS       X2, X1, X1
+	ADDQ         $0x00000120, R8
+	ADDQ         $0x00000248, R9
+	SUBQ         $0x00000002, DI
+	JMP          tileQ4_K_2x1AVX2_pairs
+
+tileQ4_K_2x1AVX2_tail:
+	CMPQ           DI, $0x00000000
+	JE             tileQ4_K_2x1AVX2_store
+	MOVL           4(R8), SI
+	MOVL           8(R8), DI
+	MOVL           12(R8), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
 	VINSERTI128    $0x01, X2, Y2, Y3
-	MOVL           4(R9)(CX*1), R11
-	MOVL           8(R9)(CX*1), R12
-	MOVL           12(R9)(CX*1), R13
-	MOVL           R13, R14
-	ANDL           $0x0f0f0f0f, R14
-	MOVL           R11, R15
-	SHRL           $0x06, R15
-	ANDL           $0x03030303, R15
-	SHLL           $0x04, R15
-	ORL            R15, R14
-	SHRL           $0x04, R13
-	ANDL           $0x0f0f0f0f, R13
-	MOVL           R12, R15
-	SHRL           $0x06, R15
-	ANDL           $0x03030303, R15
-	SHLL           $0x04, R15
-	ORL            R15, R13
-	ANDL           $0x3f3f3f3f, R11
-	ANDL           $0x3f3f3f3f, R12
-	SHLQ           $0x20, R14
-	ORQ            R14, R11
-	SHLQ           $0x20, R13
-	ORQ            R13, R12
-	VMOVQ          R11, X2
-	VPINSRQ        $0x01, R12, X2, X2
+	MOVL           4(R8)(CX*1), SI
+	MOVL           8(R8)(CX*1), DI
+	MOVL           12(R8)(CX*1), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
 	VINSERTI128    $0x01, X2, Y2, Y4
-	MOVL           4(R9)(CX*2), R11
-	MOVL           8(R9)(CX*2), R12
-	MOVL           12(R9)(CX*2), R13
-	MOVL           R13, R14
-	ANDL           $0x0f0f0f0f, R14
-	MOVL           R11, R15
-	SHRL           $0x06, R15
-	ANDL           $0x03030303, R15
-	SHLL           $0x04, R15
-	ORL            R15, R14
-	SHRL           $0x04, R13
-	ANDL           $0x0f0f0f0f, R13
-	MOVL           R12, R15
-	SHRL           $0x06, R15
-	ANDL           $0x03030303, R15
-	SHLL           $0x04, R15
-	ORL            R15, R13
-	ANDL           $0x3f3f3f3f, R11
-	ANDL           $0x3f3f3f3f, R12
-	SHLQ           $0x20, R14
-	ORQ            R14, R11
-	SHLQ           $0x20, R13
-	ORQ            R13, R12
-	VMOVQ          R11, X2
-	VPINSRQ        $0x01, R12, X2, X2
+	MOVL           4(R8), SI
+	MOVL           8(R8), DI
+	MOVL           12(R8), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
 	VINSERTI128    $0x01, X2, Y2, Y5
-	MOVL           4(R9)(DX*1), R11
-	MOVL           8(R9)(DX*1), R12
-	MOVL           12(R9)(DX*1), R13
-	MOVL           R13, R14
-	ANDL           $0x0f0f0f0f, R14
-	MOVL           R11, R15
-	SHRL           $0x06, R15
-	ANDL           $0x03030303, R15
-	SHLL           $0x04, R15
-	ORL            R15, R14
-	SHRL           $0x04, R13
-	ANDL           $0x0f0f0f0f, R13
-	MOVL           R12, R15
-	SHRL           $0x06, R15
-	ANDL           $0x03030303, R15
-	SHLL           $0x04, R15
-	ORL            R15, R13
-	ANDL           $0x3f3f3f3f, R11
-	ANDL           $0x3f3f3f3f, R12
-	SHLQ           $0x20, R14
-	ORQ            R14, R11
-	SHLQ           $0x20, R13
-	ORQ            R13, R12
-	VMOVQ          R11, X2
-	VPINSRQ        $0x01, R12, X2, X2
+	MOVL           4(R8)(CX*1), SI
+	MOVL           8(R8)(CX*1), DI
+	MOVL           12(R8)(CX*1), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
 	VINSERTI128    $0x01, X2, Y2, Y6
 	VPXOR          Y7, Y7, Y7
 	VPXOR          Y8, Y8, Y8
 	VPXOR          Y9, Y9, Y9
 	VPXOR          Y10, Y10, Y10
-	VMOVDQU        4(R10), Y11
-	VMOVDQU        36(R10), Y12
-	VMOVDQU        16(R9), Y13
+	VMOVDQU        4(R9), Y11
+	VMOVDQU        36(R9), Y12
+	VMOVDQU        16(R8), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -4921,7 +5290,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf1<>+0(SB), Y3, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y7, Y7
-	VMOVDQU        16(R9)(CX*1), Y13
+	VMOVDQU        16(R8)(CX*1), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -4933,7 +5302,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf1<>+0(SB), Y4, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y8, Y8
-	VMOVDQU        16(R9)(CX*2), Y13
+	VMOVDQU        16(R8), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -4945,7 +5314,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf1<>+0(SB), Y5, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y9, Y9
-	VMOVDQU        16(R9)(DX*1), Y13
+	VMOVDQU        16(R8)(CX*1), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -4957,9 +5326,9 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf1<>+0(SB), Y6, Y11
 	VPMADDWD       Y11, Y14, Y14
 	VPADDD         Y14, Y10, Y10
-	VMOVDQU        68(R10), Y11
-	VMOVDQU        100(R10), Y12
-	VMOVDQU        48(R9), Y13
+	VMOVDQU        68(R9), Y11
+	VMOVDQU        100(R9), Y12
+	VMOVDQU        48(R8), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -4971,7 +5340,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf3<>+0(SB), Y3, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y7, Y7
-	VMOVDQU        48(R9)(CX*1), Y13
+	VMOVDQU        48(R8)(CX*1), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -4983,7 +5352,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf3<>+0(SB), Y4, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y8, Y8
-	VMOVDQU        48(R9)(CX*2), Y13
+	VMOVDQU        48(R8), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -4995,7 +5364,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf3<>+0(SB), Y5, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y9, Y9
-	VMOVDQU        48(R9)(DX*1), Y13
+	VMOVDQU        48(R8)(CX*1), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -5007,9 +5376,9 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf3<>+0(SB), Y6, Y11
 	VPMADDWD       Y11, Y14, Y14
 	VPADDD         Y14, Y10, Y10
-	VMOVDQU        132(R10), Y11
-	VMOVDQU        164(R10), Y12
-	VMOVDQU        80(R9), Y13
+	VMOVDQU        132(R9), Y11
+	VMOVDQU        164(R9), Y12
+	VMOVDQU        80(R8), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -5021,7 +5390,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf5<>+0(SB), Y3, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y7, Y7
-	VMOVDQU        80(R9)(CX*1), Y13
+	VMOVDQU        80(R8)(CX*1), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -5033,7 +5402,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf5<>+0(SB), Y4, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y8, Y8
-	VMOVDQU        80(R9)(CX*2), Y13
+	VMOVDQU        80(R8), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -5045,7 +5414,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf5<>+0(SB), Y5, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y9, Y9
-	VMOVDQU        80(R9)(DX*1), Y13
+	VMOVDQU        80(R8)(CX*1), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -5057,9 +5426,9 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf5<>+0(SB), Y6, Y11
 	VPMADDWD       Y11, Y14, Y14
 	VPADDD         Y14, Y10, Y10
-	VMOVDQU        196(R10), Y11
-	VMOVDQU        228(R10), Y12
-	VMOVDQU        112(R9), Y13
+	VMOVDQU        196(R9), Y11
+	VMOVDQU        228(R9), Y12
+	VMOVDQU        112(R8), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -5071,7 +5440,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf7<>+0(SB), Y3, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y7, Y7
-	VMOVDQU        112(R9)(CX*1), Y13
+	VMOVDQU        112(R8)(CX*1), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -5083,7 +5452,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf7<>+0(SB), Y4, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y8, Y8
-	VMOVDQU        112(R9)(CX*2), Y13
+	VMOVDQU        112(R8), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -5095,7 +5464,7 @@ tileQ4_K_4x1AVX2_blocks:
 	VPSHUFB        k4bshuf7<>+0(SB), Y5, Y13
 	VPMADDWD       Y13, Y14, Y14
 	VPADDD         Y14, Y9, Y9
-	VMOVDQU        112(R9)(DX*1), Y13
+	VMOVDQU        112(R8)(CX*1), Y13
 	VPSRLW         $0x04, Y13, Y14
 	VPAND          Y0, Y13, Y13
 	VPAND          Y0, Y14, Y14
@@ -5113,8 +5482,8 @@ tileQ4_K_4x1AVX2_blocks:
 	VEXTRACTI128   $0x01, Y7, X2
 	VPADDD         X7, X2, X2
 	VCVTDQ2PS      X2, X2
-	VBROADCASTI128 260(R10), Y7
-	VBROADCASTI128 276(R10), Y8
+	VBROADCASTI128 260(R9), Y7
+	VBROADCASTI128 276(R9), Y8
 	VPHADDW        Y8, Y7, Y7
 	VPUNPCKHQDQ    X5, X3, X3
 	VPMOVZXBW      X3, Y3
@@ -5126,38 +5495,732 @@ tileQ4_K_4x1AVX2_blocks:
 	VPHADDD        Y3, Y3, Y3
 	VPERMQ         $0x08, Y3, Y3
 	VCVTDQ2PS      X3, X3
-	MOVL           (R9), R11
-	MOVL           (R9)(CX*1), R12
-	SHLQ           $0x20, R12
-	ORQ            R12, R11
-	VMOVQ          R11, X4
-	MOVL           (R9)(CX*2), R11
-	MOVL           (R9)(DX*1), R12
-	SHLQ           $0x20, R12
-	ORQ            R12, R11
-	VPINSRQ        $0x01, R11, X4, X4
+	MOVL           (R8), SI
+	MOVL           (R8)(CX*1), DI
+	SHLQ           $0x20, DI
+	ORQ            DI, SI
+	VMOVQ          SI, X4
+	MOVL           (R8), SI
+	MOVL           (R8)(CX*1), DI
+	SHLQ           $0x20, DI
+	ORQ            DI, SI
+	VPINSRQ        $0x01, SI, X4, X4
 	VPSHUFB        k4halfperm<>+0(SB), X4, X4
 	VCVTPH2PS      X4, Y4
-	VBROADCASTSS   (R10), Y5
+	VBROADCASTSS   (R9), Y5
 	VMULPS         Y4, Y5, Y4
 	VEXTRACTF128   $0x01, Y4, X5
 	VMULPS         X2, X4, X4
 	VMULPS         X3, X5, X5
 	VSUBPS         X5, X4, X4
 	VADDPS         X4, X1, X1
-	ADDQ           $0x00000090, R9
-	ADDQ           $0x00000124, R10
-	DECQ           R8
-	JMP            tileQ4_K_4x1AVX2_blocks
 
-tileQ4_K_4x1AVX2_store:
-	VMOVUPS X1, (BX)
-	LEAQ    (AX)(CX*4), AX
-	ADDQ    $0x00000010, BX
-	SUBQ    $0x00000004, SI
-	JMP     tileQ4_K_4x1AVX2_rows
+tileQ4_K_2x1AVX2_store:
+	VMOVQ X1, (DX)
+	LEAQ  (AX)(CX*2), AX
+	ADDQ  $0x00000008, DX
+	SUBQ  $0x00000002, BX
+	JMP   tileQ4_K_2x1AVX2_rows
 
-tileQ4_K_4x1AVX2_done:
+tileQ4_K_2x1AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_K_2x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ4_K_2x1VNNI(SB), NOSPLIT, $0-112
+	MOVQ         w_base+8(FP), AX
+	MOVQ         wstride+32(FP), CX
+	MOVQ         y_base+72(FP), DX
+	MOVQ         rows+104(FP), BX
+	MOVL         $0x0000000f, SI
+	VMOVD        SI, X0
+	VPBROADCASTB X0, Y0
+
+tileQ4_K_2x1VNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ4_K_2x1VNNI_done
+	LEAQ   (AX)(CX*2), SI
+	VXORPS X1, X1, X1
+	MOVQ   n+0(FP), DI
+	SHRQ   $0x08, DI
+	MOVQ   AX, R8
+	MOVQ   x_base+40(FP), R9
+
+tileQ4_K_2x1VNNI_pairs:
+	CMPQ         DI, $0x00000002
+	JB           tileQ4_K_2x1VNNI_tail
+	PREFETCHNTA  (SI)
+	PREFETCHNTA  64(SI)
+	PREFETCHNTA  128(SI)
+	PREFETCHNTA  192(SI)
+	PREFETCHNTA  256(SI)
+	PREFETCHNTA  320(SI)
+	PREFETCHNTA  384(SI)
+	PREFETCHNTA  448(SI)
+	PREFETCHNTA  512(SI)
+	ADDQ         $0x00000240, SI
+	MOVL         4(R8), R10
+	MOVL         8(R8), R11
+	MOVL         12(R8), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y3
+	MOVL         4(R8)(CX*1), R10
+	MOVL         8(R8)(CX*1), R11
+	MOVL         12(R8)(CX*1), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y4
+	MOVL         148(R8), R10
+	MOVL         152(R8), R11
+	MOVL         156(R8), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y5
+	MOVL         148(R8)(CX*1), R10
+	MOVL         152(R8)(CX*1), R11
+	MOVL         156(R8)(CX*1), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y6
+	VPXOR        Y7, Y7, Y7
+	VPXOR        Y8, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPXOR        Y10, Y10, Y10
+	VMOVDQU      4(R9), Y11
+	VMOVDQU      36(R9), Y12
+	VMOVDQU      16(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y3, Y15
+	VPDPWSSD     Y15, Y13, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y3, Y13
+	VPDPWSSD     Y13, Y14, Y7
+	VMOVDQU      16(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y13, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y14, Y8
+	VMOVDQU      296(R9), Y11
+	VMOVDQU      328(R9), Y12
+	VMOVDQU      160(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y5, Y15
+	VPDPWSSD     Y15, Y13, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y5, Y13
+	VPDPWSSD     Y13, Y14, Y9
+	VMOVDQU      160(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y13, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y14, Y10
+	VMOVDQU      68(R9), Y11
+	VMOVDQU      100(R9), Y12
+	VMOVDQU      48(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y3, Y15
+	VPDPWSSD     Y15, Y13, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y3, Y13
+	VPDPWSSD     Y13, Y14, Y7
+	VMOVDQU      48(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y13, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y14, Y8
+	VMOVDQU      360(R9), Y11
+	VMOVDQU      392(R9), Y12
+	VMOVDQU      192(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y5, Y15
+	VPDPWSSD     Y15, Y13, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y5, Y13
+	VPDPWSSD     Y13, Y14, Y9
+	VMOVDQU      192(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y13, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y14, Y10
+	VMOVDQU      132(R9), Y11
+	VMOVDQU      164(R9), Y12
+	VMOVDQU      80(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y3, Y15
+	VPDPWSSD     Y15, Y13, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y3, Y13
+	VPDPWSSD     Y13, Y14, Y7
+	VMOVDQU      80(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y13, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y14, Y8
+	VMOVDQU      424(R9), Y11
+	VMOVDQU      456(R9), Y12
+	VMOVDQU      224(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y5, Y15
+	VPDPWSSD     Y15, Y13, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y5, Y13
+	VPDPWSSD     Y13, Y14, Y9
+	VMOVDQU      224(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y13, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y14, Y10
+	VMOVDQU      196(R9), Y11
+	VMOVDQU      228(R9), Y12
+	VMOVDQU      112(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y3, Y15
+	VPDPWSSD     Y15, Y13, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y3, Y13
+	VPDPWSSD     Y13, Y14, Y7
+	VMOVDQU      112(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y13, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y14, Y8
+	VMOVDQU      488(R9), Y11
+	VMOVDQU      520(R9), Y12
+	VMOVDQU      256(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y5, Y15
+	VPDPWSSD     Y15, Y13, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y5, Y13
+	VPDPWSSD     Y13, Y14, Y9
+	VMOVDQU      256(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y13, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y14, Y10
+	VPHADDD      Y8, Y7, Y7
+	VPHADDD      Y10, Y9, Y9
+	VPHADDD      Y9, Y7, Y7
+	VEXTRACTI128 $0x01, Y7, X8
+	VPADDD       X7, X8, X8
+	VCVTDQ2PS    X8, X8
+	VMOVDQU      260(R9), X2
+	VINSERTI128  $0x01, 552(R9), Y2, Y7
+	VMOVDQU      276(R9), X2
+	VINSERTI128  $0x01, 568(R9), Y2, Y9
+	VPHADDW      Y9, Y7, Y7
+	VPUNPCKHQDQ  X5, X3, X2
+	VPMOVZXBW    X2, Y3
+	VPMADDWD     Y7, Y3, Y3
+	VPUNPCKHQDQ  X6, X4, X2
+	VPMOVZXBW    X2, Y4
+	VPMADDWD     Y7, Y4, Y4
+	VPHADDD      Y4, Y3, Y3
+	VPHADDD      Y3, Y3, Y3
+	VPERMQ       $0x08, Y3, Y3
+	VCVTDQ2PS    X3, X3
+	MOVL         (R8), R10
+	MOVL         (R8)(CX*1), R11
+	SHLQ         $0x20, R11
+	ORQ          R11, R10
+	VMOVQ        R10, X2
+	MOVL         144(R8), R10
+	MOVL         144(R8)(CX*1), R11
+	SHLQ         $0x20, R11
+	ORQ          R11, R10
+	VPINSRQ      $0x01, R10, X2, X2
+	VPSHUFB      k4halfperm<>+0(SB), X2, X2
+	VCVTPH2PS    X2, Y4
+	VMOVSS       (R9), X2
+	VINSERTPS    $0x10, (R9), X2, X2
+	VINSERTPS    $0x20, 292(R9), X2, X2
+	VINSERTPS    $0x30, 292(R9), X2, X2
+	VINSERTF128  $0x01, X2, Y2, Y5
+	VMULPS       Y4, Y5, Y4
+	VEXTRACTF128 $0x01, Y4, X2
+	VMULPS       X8, X4, X4
+	VMULPS       X3, X2, X2
+	VSUBPS       X2, X4, X4
+	VADDPS       X4, X1, X1
+	VMOVHLPS     X4, X4, X2
+	VADDPS       X2, X1, X1
+	ADDQ         $0x00000120, R8
+	ADDQ         $0x00000248, R9
+	SUBQ         $0x00000002, DI
+	JMP          tileQ4_K_2x1VNNI_pairs
+
+tileQ4_K_2x1VNNI_tail:
+	CMPQ           DI, $0x00000000
+	JE             tileQ4_K_2x1VNNI_store
+	MOVL           4(R8), SI
+	MOVL           8(R8), DI
+	MOVL           12(R8), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y3
+	MOVL           4(R8)(CX*1), SI
+	MOVL           8(R8)(CX*1), DI
+	MOVL           12(R8)(CX*1), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y4
+	MOVL           4(R8), SI
+	MOVL           8(R8), DI
+	MOVL           12(R8), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y5
+	MOVL           4(R8)(CX*1), SI
+	MOVL           8(R8)(CX*1), DI
+	MOVL           12(R8)(CX*1), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y6
+	VPXOR          Y7, Y7, Y7
+	VPXOR          Y8, Y8, Y8
+	VPXOR          Y9, Y9, Y9
+	VPXOR          Y10, Y10, Y10
+	VMOVDQU        4(R9), Y11
+	VMOVDQU        36(R9), Y12
+	VMOVDQU        16(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y3, Y15
+	VPDPWSSD       Y15, Y13, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y3, Y13
+	VPDPWSSD       Y13, Y14, Y7
+	VMOVDQU        16(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y4, Y15
+	VPDPWSSD       Y15, Y13, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y4, Y13
+	VPDPWSSD       Y13, Y14, Y8
+	VMOVDQU        16(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y5, Y15
+	VPDPWSSD       Y15, Y13, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y5, Y13
+	VPDPWSSD       Y13, Y14, Y9
+	VMOVDQU        16(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y13, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y14, Y10
+	VMOVDQU        68(R9), Y11
+	VMOVDQU        100(R9), Y12
+	VMOVDQU        48(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y3, Y15
+	VPDPWSSD       Y15, Y13, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y3, Y13
+	VPDPWSSD       Y13, Y14, Y7
+	VMOVDQU        48(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y4, Y15
+	VPDPWSSD       Y15, Y13, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y4, Y13
+	VPDPWSSD       Y13, Y14, Y8
+	VMOVDQU        48(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y5, Y15
+	VPDPWSSD       Y15, Y13, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y5, Y13
+	VPDPWSSD       Y13, Y14, Y9
+	VMOVDQU        48(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y13, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y14, Y10
+	VMOVDQU        132(R9), Y11
+	VMOVDQU        164(R9), Y12
+	VMOVDQU        80(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y3, Y15
+	VPDPWSSD       Y15, Y13, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y3, Y13
+	VPDPWSSD       Y13, Y14, Y7
+	VMOVDQU        80(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y4, Y15
+	VPDPWSSD       Y15, Y13, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y4, Y13
+	VPDPWSSD       Y13, Y14, Y8
+	VMOVDQU        80(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y5, Y15
+	VPDPWSSD       Y15, Y13, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y5, Y13
+	VPDPWSSD       Y13, Y14, Y9
+	VMOVDQU        80(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y13, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y14, Y10
+	VMOVDQU        196(R9), Y11
+	VMOVDQU        228(R9), Y12
+	VMOVDQU        112(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y3, Y15
+	VPDPWSSD       Y15, Y13, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y3, Y13
+	VPDPWSSD       Y13, Y14, Y7
+	VMOVDQU        112(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y4, Y15
+	VPDPWSSD       Y15, Y13, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y4, Y13
+	VPDPWSSD       Y13, Y14, Y8
+	VMOVDQU        112(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y5, Y15
+	VPDPWSSD       Y15, Y13, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y5, Y13
+	VPDPWSSD       Y13, Y14, Y9
+	VMOVDQU        112(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y13, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y14, Y10
+	VPHADDD        Y8, Y7, Y7
+	VPHADDD        Y10, Y9, Y9
+	VPHADDD        Y9, Y7, Y7
+	VEXTRACTI128   $0x01, Y7, X2
+	VPADDD         X7, X2, X2
+	VCVTDQ2PS      X2, X2
+	VBROADCASTI128 260(R9), Y7
+	VBROADCASTI128 276(R9), Y8
+	VPHADDW        Y8, Y7, Y7
+	VPUNPCKHQDQ    X5, X3, X3
+	VPMOVZXBW      X3, Y3
+	VPMADDWD       Y7, Y3, Y3
+	VPUNPCKHQDQ    X6, X4, X4
+	VPMOVZXBW      X4, Y4
+	VPMADDWD       Y7, Y4, Y4
+	VPHADDD        Y4, Y3, Y3
+	VPHADDD        Y3, Y3, Y3
+	VPERMQ         $0x08, Y3, Y3
+	VCVTDQ2PS      X3, X3
+	MOVL           (R8), SI
+	MOVL           (R8)(CX*1), DI
+	SHLQ           $0x20, DI
+	ORQ            DI, SI
+	VMOVQ          SI, X4
+	MOVL           (R8), SI
+	MOVL           (R8)(CX*1), DI
+	SHLQ           $0x20, DI
+	ORQ            DI, SI
+	VPINSRQ        $0x01, SI, X4, X4
+	VPSHUFB        k4halfperm<>+0(SB), X4, X4
+	VCVTPH2PS      X4, Y4
+	VBROADCASTSS   (R9), Y5
+	VMULPS         Y4, Y5, Y4
+	VEXTRACTF128   $0x01, Y4, X5
+	VMULPS         X2, X4, X4
+	VMULPS         X3, X5, X5
+	VSUBPS         X5, X4, X4
+	VADDPS         X4, X1, X1
+
+tileQ4_K_2x1VNNI_store:
+	VMOVQ X1, (DX)
+	LEAQ  (AX)(CX*2), AX
+	ADDQ  $0x00000008, DX
+	SUBQ  $0x00000002, BX
+	JMP   tileQ4_K_2x1VNNI_rows
+
+tileQ4_K_2x1VNNI_done:
 	VZEROUPPER
 	RET
 

@@ -22,8 +22,8 @@ func simdKernels() *Kernels {
 // simdKernelSets returns the assembly kernel tables this CPU (and OS) can
 // run, slowest first: "avx2" if it has AVX2, FMA and F16C (with the
 // pure-Go kernels for the types they do not cover, Q4_1 and Q5_1), then
-// "avx512vnni", the same with the VNNI tiles for Q8_0 and Q4_0 matrices,
-// if it also has AVX-512 VNNI (hasVNNI).
+// "avx512vnni", the same with the VNNI tiles for Q8_0, Q4_0 and Q4_K
+// matrices, if it also has AVX-512 VNNI (hasVNNI).
 //
 // x/sys/cpu only reports AVX, AVX2 and AVX-512 when the OS saves the
 // registers (XGETBV), so no separate OS check is needed.
@@ -38,6 +38,7 @@ func simdKernelSets() []*Kernels {
 		v.Name = "avx512vnni"
 		v.Q8_0Mat = tilesQ8_0VNNI.mat
 		v.Q4_0Mat = tilesQ4_0VNNI.mat
+		v.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_2x1VNNI, sizeQ4_K}.mat
 		sets = append(sets, &v)
 	}
 	return sets
@@ -53,7 +54,7 @@ func avx2Kernels() *Kernels {
 	k.Q8_0Mat = tilesQ8_0.mat
 	k.Q4_0Mat = tilesQ4_0.mat
 	k.Q5_0Mat = tilesQ5_0.mat
-	k.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_4x1AVX2, sizeQ4_K}.mat
+	k.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_2x1AVX2, sizeQ4_K}.mat
 	k.Q5_KMat = kTiles{dotQ5_KAVX2, dotQ5_Kx4AVX2, nil, sizeQ5_K}.mat
 	return k
 }
@@ -132,11 +133,11 @@ func (t *block32Tiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xst
 }
 
 // kTiles makes the MatFunc of a k-quant type from its one-row and
-// four-vector kernels and, if it has one, its 4×1 decode tile.
+// four-vector kernels and, if it has one, its 2×1 decode tile.
 type kTiles struct {
 	dot   DotFunc
 	dot4  func(n int, w []byte, x []byte, stride int, dst *[4]float32)
-	t4x1  tileFunc
+	t2x1  tileFunc
 	wsize int
 }
 
@@ -149,7 +150,7 @@ func (t kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride in
 	// Vectors up to nb go row by row through the four-vector and one-row
 	// kernels, the others through the decode tile.
 	nb := nx &^ 3
-	if t.t4x1 == nil {
+	if t.t2x1 == nil {
 		nb = nx
 	}
 	var d [4]float32
@@ -166,15 +167,16 @@ func (t kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride in
 			y[i*ystride+r] = t.dot(n, wr, x[i*xstride:i*xstride+xrb])
 		}
 	}
-	// The vectors left over (decode's single vector): four rows at a time
-	// through the decode tile, the rows left over one at a time.
-	r4 := rows &^ 3
+	// The vectors left over (decode's single vector): two rows at a time
+	// through the decode tile, the row left over through the one-row
+	// kernel.
+	r2 := rows &^ 1
 	for i := nb; i < nx; i++ {
 		xi, yi := x[i*xstride:i*xstride+xrb], y[i*ystride:]
-		if r4 > 0 {
-			t.t4x1(n, w, wstride, xi, xrb, yi, ystride, r4)
+		if r2 > 0 {
+			t.t2x1(n, w, wstride, xi, xrb, yi, ystride, r2)
 		}
-		for r := r4; r < rows; r++ {
+		for r := r2; r < rows; r++ {
 			yi[r] = t.dot(n, w[r*wstride:r*wstride+rb], xi)
 		}
 	}
@@ -182,7 +184,7 @@ func (t kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride in
 
 // hasVNNI reports whether the VNNI tiles can run: on top of what
 // hasAVX2FMA asks, they use EVEX-encoded AVX-512 instructions on YMM
-// registers (AVX512F, VL, DQ, BW) and VPDPBUSD (AVX512_VNNI).
+// registers (AVX512F, VL, DQ, BW) and VPDPBUSD and VPDPWSSD (AVX512_VNNI).
 func hasVNNI() bool {
 	x := cpu.X86
 	return hasAVX2FMA() && x.HasAVX512F && x.HasAVX512VL && x.HasAVX512DQ && x.HasAVX512BW && x.HasAVX512VNNI
