@@ -110,22 +110,25 @@ func k4ScaleBytes(m Mem) (scales, mins GPVirtual) {
 // streams are followed badly by the hardware prefetchers. Measured on
 // 896×4864 matrices (2736-byte rows), one goroutine, interleaved with the
 // one-row kernel called row by row, on a machine another benchmark shared
-// (ratios to the one-row kernel, medians of 400 calls):
+// (ratios to the one-row kernel, medians of 400 calls; the low DRAM
+// figures are from runs while the other benchmark loaded memory most):
 //
 //	                              in L3       DRAM (118 MB rotated)
 //	4 rows × 1 block, AVX2       1.28-1.33   0.80-1.05
 //	4 rows × 1 block, VNNI       1.39-1.43   0.80-1.09
-//	2 rows × 2 blocks, AVX2      1.23-1.24   0.95-1.10
-//	2 rows × 2 blocks, VNNI      1.30-1.31   0.97-1.13
+//	2 rows × 2 blocks, AVX2      1.23-1.24   0.86-1.10
+//	2 rows × 2 blocks, VNNI      1.30-1.31   0.90-1.13
 //
 // (by the fastest calls, 1.1-1.4 in DRAM for all four). Without the
 // prefetch the 4×1 tile ran at 0.46-0.55 in DRAM and the 2×1 one at
-// 0.44-0.49; prefetching two groups ahead (0.84-1.04), each row of the next
-// group at the block being computed (0.67-0.71) or with PREFETCHT1
+// 0.44-0.49; prefetching two groups ahead (0.74-1.04), each row of the next
+// group at the block being computed (0.67-0.96) or with PREFETCHT1
 // (0.70-0.77) was worse. The two-row tile is kept for its DRAM figures,
 // which are what decode sees: its weights do not fit in the caches. In
 // decode itself (BenchmarkDecodeEnv, 0.5B Q4_K model, one thread) the
-// differences were within the noise of the shared machine (±15 %).
+// differences between the one-row kernel and either tile were within the
+// noise of the shared machine (±15 % in tokens/s and in the kernel's
+// share of the CPU profile).
 //
 // Also tried: a 1×1 tile of four consecutive blocks of a row per step,
 // which streams one row sequentially: 1.08-1.16 in L3, 1.05-1.09 in DRAM.
