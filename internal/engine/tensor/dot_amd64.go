@@ -177,6 +177,18 @@ func dotQ4_KAVX2(n int, w []byte, x []byte) float32
 //go:noescape
 func dotQ4_Kx4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
 
+// tileQ4_K_2x1AVX2 sets y[r] to dotQ4_KAVX2(n, w[r*wstride:], x), bit-identical to it,
+// for r < rows; rows must be a multiple of 2.
+//
+//go:noescape
+func tileQ4_K_2x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_K_2x1VNNI sets y[r] to dotQ4_KAVX2(n, w[r*wstride:], x), bit-identical to it,
+// for r < rows; rows must be a multiple of 2.
+//
+//go:noescape
+func tileQ4_K_2x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
 // dotQ5_KAVX2 is dotQ5_KQ8_K with AVX2; bit-identical to it.
 //
 //go:noescape

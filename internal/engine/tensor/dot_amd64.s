@@ -4465,6 +4465,1756 @@ dotQ4_Kx4AVX2_done:
 	VZEROUPPER
 	RET
 
+DATA k4bshuf0<>+0(SB)/1, $0x00
+DATA k4bshuf0<>+1(SB)/1, $0x80
+DATA k4bshuf0<>+2(SB)/1, $0x00
+DATA k4bshuf0<>+3(SB)/1, $0x80
+DATA k4bshuf0<>+4(SB)/1, $0x00
+DATA k4bshuf0<>+5(SB)/1, $0x80
+DATA k4bshuf0<>+6(SB)/1, $0x00
+DATA k4bshuf0<>+7(SB)/1, $0x80
+DATA k4bshuf0<>+8(SB)/1, $0x00
+DATA k4bshuf0<>+9(SB)/1, $0x80
+DATA k4bshuf0<>+10(SB)/1, $0x00
+DATA k4bshuf0<>+11(SB)/1, $0x80
+DATA k4bshuf0<>+12(SB)/1, $0x00
+DATA k4bshuf0<>+13(SB)/1, $0x80
+DATA k4bshuf0<>+14(SB)/1, $0x00
+DATA k4bshuf0<>+15(SB)/1, $0x80
+DATA k4bshuf0<>+16(SB)/1, $0x00
+DATA k4bshuf0<>+17(SB)/1, $0x80
+DATA k4bshuf0<>+18(SB)/1, $0x00
+DATA k4bshuf0<>+19(SB)/1, $0x80
+DATA k4bshuf0<>+20(SB)/1, $0x00
+DATA k4bshuf0<>+21(SB)/1, $0x80
+DATA k4bshuf0<>+22(SB)/1, $0x00
+DATA k4bshuf0<>+23(SB)/1, $0x80
+DATA k4bshuf0<>+24(SB)/1, $0x00
+DATA k4bshuf0<>+25(SB)/1, $0x80
+DATA k4bshuf0<>+26(SB)/1, $0x00
+DATA k4bshuf0<>+27(SB)/1, $0x80
+DATA k4bshuf0<>+28(SB)/1, $0x00
+DATA k4bshuf0<>+29(SB)/1, $0x80
+DATA k4bshuf0<>+30(SB)/1, $0x00
+DATA k4bshuf0<>+31(SB)/1, $0x80
+GLOBL k4bshuf0<>(SB), RODATA|NOPTR, $32
+
+DATA k4bshuf1<>+0(SB)/1, $0x01
+DATA k4bshuf1<>+1(SB)/1, $0x80
+DATA k4bshuf1<>+2(SB)/1, $0x01
+DATA k4bshuf1<>+3(SB)/1, $0x80
+DATA k4bshuf1<>+4(SB)/1, $0x01
+DATA k4bshuf1<>+5(SB)/1, $0x80
+DATA k4bshuf1<>+6(SB)/1, $0x01
+DATA k4bshuf1<>+7(SB)/1, $0x80
+DATA k4bshuf1<>+8(SB)/1, $0x01
+DATA k4bshuf1<>+9(SB)/1, $0x80
+DATA k4bshuf1<>+10(SB)/1, $0x01
+DATA k4bshuf1<>+11(SB)/1, $0x80
+DATA k4bshuf1<>+12(SB)/1, $0x01
+DATA k4bshuf1<>+13(SB)/1, $0x80
+DATA k4bshuf1<>+14(SB)/1, $0x01
+DATA k4bshuf1<>+15(SB)/1, $0x80
+DATA k4bshuf1<>+16(SB)/1, $0x01
+DATA k4bshuf1<>+17(SB)/1, $0x80
+DATA k4bshuf1<>+18(SB)/1, $0x01
+DATA k4bshuf1<>+19(SB)/1, $0x80
+DATA k4bshuf1<>+20(SB)/1, $0x01
+DATA k4bshuf1<>+21(SB)/1, $0x80
+DATA k4bshuf1<>+22(SB)/1, $0x01
+DATA k4bshuf1<>+23(SB)/1, $0x80
+DATA k4bshuf1<>+24(SB)/1, $0x01
+DATA k4bshuf1<>+25(SB)/1, $0x80
+DATA k4bshuf1<>+26(SB)/1, $0x01
+DATA k4bshuf1<>+27(SB)/1, $0x80
+DATA k4bshuf1<>+28(SB)/1, $0x01
+DATA k4bshuf1<>+29(SB)/1, $0x80
+DATA k4bshuf1<>+30(SB)/1, $0x01
+DATA k4bshuf1<>+31(SB)/1, $0x80
+GLOBL k4bshuf1<>(SB), RODATA|NOPTR, $32
+
+DATA k4bshuf2<>+0(SB)/1, $0x02
+DATA k4bshuf2<>+1(SB)/1, $0x80
+DATA k4bshuf2<>+2(SB)/1, $0x02
+DATA k4bshuf2<>+3(SB)/1, $0x80
+DATA k4bshuf2<>+4(SB)/1, $0x02
+DATA k4bshuf2<>+5(SB)/1, $0x80
+DATA k4bshuf2<>+6(SB)/1, $0x02
+DATA k4bshuf2<>+7(SB)/1, $0x80
+DATA k4bshuf2<>+8(SB)/1, $0x02
+DATA k4bshuf2<>+9(SB)/1, $0x80
+DATA k4bshuf2<>+10(SB)/1, $0x02
+DATA k4bshuf2<>+11(SB)/1, $0x80
+DATA k4bshuf2<>+12(SB)/1, $0x02
+DATA k4bshuf2<>+13(SB)/1, $0x80
+DATA k4bshuf2<>+14(SB)/1, $0x02
+DATA k4bshuf2<>+15(SB)/1, $0x80
+DATA k4bshuf2<>+16(SB)/1, $0x02
+DATA k4bshuf2<>+17(SB)/1, $0x80
+DATA k4bshuf2<>+18(SB)/1, $0x02
+DATA k4bshuf2<>+19(SB)/1, $0x80
+DATA k4bshuf2<>+20(SB)/1, $0x02
+DATA k4bshuf2<>+21(SB)/1, $0x80
+DATA k4bshuf2<>+22(SB)/1, $0x02
+DATA k4bshuf2<>+23(SB)/1, $0x80
+DATA k4bshuf2<>+24(SB)/1, $0x02
+DATA k4bshuf2<>+25(SB)/1, $0x80
+DATA k4bshuf2<>+26(SB)/1, $0x02
+DATA k4bshuf2<>+27(SB)/1, $0x80
+DATA k4bshuf2<>+28(SB)/1, $0x02
+DATA k4bshuf2<>+29(SB)/1, $0x80
+DATA k4bshuf2<>+30(SB)/1, $0x02
+DATA k4bshuf2<>+31(SB)/1, $0x80
+GLOBL k4bshuf2<>(SB), RODATA|NOPTR, $32
+
+DATA k4bshuf3<>+0(SB)/1, $0x03
+DATA k4bshuf3<>+1(SB)/1, $0x80
+DATA k4bshuf3<>+2(SB)/1, $0x03
+DATA k4bshuf3<>+3(SB)/1, $0x80
+DATA k4bshuf3<>+4(SB)/1, $0x03
+DATA k4bshuf3<>+5(SB)/1, $0x80
+DATA k4bshuf3<>+6(SB)/1, $0x03
+DATA k4bshuf3<>+7(SB)/1, $0x80
+DATA k4bshuf3<>+8(SB)/1, $0x03
+DATA k4bshuf3<>+9(SB)/1, $0x80
+DATA k4bshuf3<>+10(SB)/1, $0x03
+DATA k4bshuf3<>+11(SB)/1, $0x80
+DATA k4bshuf3<>+12(SB)/1, $0x03
+DATA k4bshuf3<>+13(SB)/1, $0x80
+DATA k4bshuf3<>+14(SB)/1, $0x03
+DATA k4bshuf3<>+15(SB)/1, $0x80
+DATA k4bshuf3<>+16(SB)/1, $0x03
+DATA k4bshuf3<>+17(SB)/1, $0x80
+DATA k4bshuf3<>+18(SB)/1, $0x03
+DATA k4bshuf3<>+19(SB)/1, $0x80
+DATA k4bshuf3<>+20(SB)/1, $0x03
+DATA k4bshuf3<>+21(SB)/1, $0x80
+DATA k4bshuf3<>+22(SB)/1, $0x03
+DATA k4bshuf3<>+23(SB)/1, $0x80
+DATA k4bshuf3<>+24(SB)/1, $0x03
+DATA k4bshuf3<>+25(SB)/1, $0x80
+DATA k4bshuf3<>+26(SB)/1, $0x03
+DATA k4bshuf3<>+27(SB)/1, $0x80
+DATA k4bshuf3<>+28(SB)/1, $0x03
+DATA k4bshuf3<>+29(SB)/1, $0x80
+DATA k4bshuf3<>+30(SB)/1, $0x03
+DATA k4bshuf3<>+31(SB)/1, $0x80
+GLOBL k4bshuf3<>(SB), RODATA|NOPTR, $32
+
+DATA k4bshuf4<>+0(SB)/1, $0x04
+DATA k4bshuf4<>+1(SB)/1, $0x80
+DATA k4bshuf4<>+2(SB)/1, $0x04
+DATA k4bshuf4<>+3(SB)/1, $0x80
+DATA k4bshuf4<>+4(SB)/1, $0x04
+DATA k4bshuf4<>+5(SB)/1, $0x80
+DATA k4bshuf4<>+6(SB)/1, $0x04
+DATA k4bshuf4<>+7(SB)/1, $0x80
+DATA k4bshuf4<>+8(SB)/1, $0x04
+DATA k4bshuf4<>+9(SB)/1, $0x80
+DATA k4bshuf4<>+10(SB)/1, $0x04
+DATA k4bshuf4<>+11(SB)/1, $0x80
+DATA k4bshuf4<>+12(SB)/1, $0x04
+DATA k4bshuf4<>+13(SB)/1, $0x80
+DATA k4bshuf4<>+14(SB)/1, $0x04
+DATA k4bshuf4<>+15(SB)/1, $0x80
+DATA k4bshuf4<>+16(SB)/1, $0x04
+DATA k4bshuf4<>+17(SB)/1, $0x80
+DATA k4bshuf4<>+18(SB)/1, $0x04
+DATA k4bshuf4<>+19(SB)/1, $0x80
+DATA k4bshuf4<>+20(SB)/1, $0x04
+DATA k4bshuf4<>+21(SB)/1, $0x80
+DATA k4bshuf4<>+22(SB)/1, $0x04
+DATA k4bshuf4<>+23(SB)/1, $0x80
+DATA k4bshuf4<>+24(SB)/1, $0x04
+DATA k4bshuf4<>+25(SB)/1, $0x80
+DATA k4bshuf4<>+26(SB)/1, $0x04
+DATA k4bshuf4<>+27(SB)/1, $0x80
+DATA k4bshuf4<>+28(SB)/1, $0x04
+DATA k4bshuf4<>+29(SB)/1, $0x80
+DATA k4bshuf4<>+30(SB)/1, $0x04
+DATA k4bshuf4<>+31(SB)/1, $0x80
+GLOBL k4bshuf4<>(SB), RODATA|NOPTR, $32
+
+DATA k4bshuf5<>+0(SB)/1, $0x05
+DATA k4bshuf5<>+1(SB)/1, $0x80
+DATA k4bshuf5<>+2(SB)/1, $0x05
+DATA k4bshuf5<>+3(SB)/1, $0x80
+DATA k4bshuf5<>+4(SB)/1, $0x05
+DATA k4bshuf5<>+5(SB)/1, $0x80
+DATA k4bshuf5<>+6(SB)/1, $0x05
+DATA k4bshuf5<>+7(SB)/1, $0x80
+DATA k4bshuf5<>+8(SB)/1, $0x05
+DATA k4bshuf5<>+9(SB)/1, $0x80
+DATA k4bshuf5<>+10(SB)/1, $0x05
+DATA k4bshuf5<>+11(SB)/1, $0x80
+DATA k4bshuf5<>+12(SB)/1, $0x05
+DATA k4bshuf5<>+13(SB)/1, $0x80
+DATA k4bshuf5<>+14(SB)/1, $0x05
+DATA k4bshuf5<>+15(SB)/1, $0x80
+DATA k4bshuf5<>+16(SB)/1, $0x05
+DATA k4bshuf5<>+17(SB)/1, $0x80
+DATA k4bshuf5<>+18(SB)/1, $0x05
+DATA k4bshuf5<>+19(SB)/1, $0x80
+DATA k4bshuf5<>+20(SB)/1, $0x05
+DATA k4bshuf5<>+21(SB)/1, $0x80
+DATA k4bshuf5<>+22(SB)/1, $0x05
+DATA k4bshuf5<>+23(SB)/1, $0x80
+DATA k4bshuf5<>+24(SB)/1, $0x05
+DATA k4bshuf5<>+25(SB)/1, $0x80
+DATA k4bshuf5<>+26(SB)/1, $0x05
+DATA k4bshuf5<>+27(SB)/1, $0x80
+DATA k4bshuf5<>+28(SB)/1, $0x05
+DATA k4bshuf5<>+29(SB)/1, $0x80
+DATA k4bshuf5<>+30(SB)/1, $0x05
+DATA k4bshuf5<>+31(SB)/1, $0x80
+GLOBL k4bshuf5<>(SB), RODATA|NOPTR, $32
+
+DATA k4bshuf6<>+0(SB)/1, $0x06
+DATA k4bshuf6<>+1(SB)/1, $0x80
+DATA k4bshuf6<>+2(SB)/1, $0x06
+DATA k4bshuf6<>+3(SB)/1, $0x80
+DATA k4bshuf6<>+4(SB)/1, $0x06
+DATA k4bshuf6<>+5(SB)/1, $0x80
+DATA k4bshuf6<>+6(SB)/1, $0x06
+DATA k4bshuf6<>+7(SB)/1, $0x80
+DATA k4bshuf6<>+8(SB)/1, $0x06
+DATA k4bshuf6<>+9(SB)/1, $0x80
+DATA k4bshuf6<>+10(SB)/1, $0x06
+DATA k4bshuf6<>+11(SB)/1, $0x80
+DATA k4bshuf6<>+12(SB)/1, $0x06
+DATA k4bshuf6<>+13(SB)/1, $0x80
+DATA k4bshuf6<>+14(SB)/1, $0x06
+DATA k4bshuf6<>+15(SB)/1, $0x80
+DATA k4bshuf6<>+16(SB)/1, $0x06
+DATA k4bshuf6<>+17(SB)/1, $0x80
+DATA k4bshuf6<>+18(SB)/1, $0x06
+DATA k4bshuf6<>+19(SB)/1, $0x80
+DATA k4bshuf6<>+20(SB)/1, $0x06
+DATA k4bshuf6<>+21(SB)/1, $0x80
+DATA k4bshuf6<>+22(SB)/1, $0x06
+DATA k4bshuf6<>+23(SB)/1, $0x80
+DATA k4bshuf6<>+24(SB)/1, $0x06
+DATA k4bshuf6<>+25(SB)/1, $0x80
+DATA k4bshuf6<>+26(SB)/1, $0x06
+DATA k4bshuf6<>+27(SB)/1, $0x80
+DATA k4bshuf6<>+28(SB)/1, $0x06
+DATA k4bshuf6<>+29(SB)/1, $0x80
+DATA k4bshuf6<>+30(SB)/1, $0x06
+DATA k4bshuf6<>+31(SB)/1, $0x80
+GLOBL k4bshuf6<>(SB), RODATA|NOPTR, $32
+
+DATA k4bshuf7<>+0(SB)/1, $0x07
+DATA k4bshuf7<>+1(SB)/1, $0x80
+DATA k4bshuf7<>+2(SB)/1, $0x07
+DATA k4bshuf7<>+3(SB)/1, $0x80
+DATA k4bshuf7<>+4(SB)/1, $0x07
+DATA k4bshuf7<>+5(SB)/1, $0x80
+DATA k4bshuf7<>+6(SB)/1, $0x07
+DATA k4bshuf7<>+7(SB)/1, $0x80
+DATA k4bshuf7<>+8(SB)/1, $0x07
+DATA k4bshuf7<>+9(SB)/1, $0x80
+DATA k4bshuf7<>+10(SB)/1, $0x07
+DATA k4bshuf7<>+11(SB)/1, $0x80
+DATA k4bshuf7<>+12(SB)/1, $0x07
+DATA k4bshuf7<>+13(SB)/1, $0x80
+DATA k4bshuf7<>+14(SB)/1, $0x07
+DATA k4bshuf7<>+15(SB)/1, $0x80
+DATA k4bshuf7<>+16(SB)/1, $0x07
+DATA k4bshuf7<>+17(SB)/1, $0x80
+DATA k4bshuf7<>+18(SB)/1, $0x07
+DATA k4bshuf7<>+19(SB)/1, $0x80
+DATA k4bshuf7<>+20(SB)/1, $0x07
+DATA k4bshuf7<>+21(SB)/1, $0x80
+DATA k4bshuf7<>+22(SB)/1, $0x07
+DATA k4bshuf7<>+23(SB)/1, $0x80
+DATA k4bshuf7<>+24(SB)/1, $0x07
+DATA k4bshuf7<>+25(SB)/1, $0x80
+DATA k4bshuf7<>+26(SB)/1, $0x07
+DATA k4bshuf7<>+27(SB)/1, $0x80
+DATA k4bshuf7<>+28(SB)/1, $0x07
+DATA k4bshuf7<>+29(SB)/1, $0x80
+DATA k4bshuf7<>+30(SB)/1, $0x07
+DATA k4bshuf7<>+31(SB)/1, $0x80
+GLOBL k4bshuf7<>(SB), RODATA|NOPTR, $32
+
+DATA k4halfperm<>+0(SB)/1, $0x00
+DATA k4halfperm<>+1(SB)/1, $0x01
+DATA k4halfperm<>+2(SB)/1, $0x04
+DATA k4halfperm<>+3(SB)/1, $0x05
+DATA k4halfperm<>+4(SB)/1, $0x08
+DATA k4halfperm<>+5(SB)/1, $0x09
+DATA k4halfperm<>+6(SB)/1, $0x0c
+DATA k4halfperm<>+7(SB)/1, $0x0d
+DATA k4halfperm<>+8(SB)/1, $0x02
+DATA k4halfperm<>+9(SB)/1, $0x03
+DATA k4halfperm<>+10(SB)/1, $0x06
+DATA k4halfperm<>+11(SB)/1, $0x07
+DATA k4halfperm<>+12(SB)/1, $0x0a
+DATA k4halfperm<>+13(SB)/1, $0x0b
+DATA k4halfperm<>+14(SB)/1, $0x0e
+DATA k4halfperm<>+15(SB)/1, $0x0f
+GLOBL k4halfperm<>(SB), RODATA|NOPTR, $16
+
+// func tileQ4_K_2x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, F16C, MMX+
+TEXT ·tileQ4_K_2x1AVX2(SB), NOSPLIT, $0-112
+	MOVQ         w_base+8(FP), AX
+	MOVQ         wstride+32(FP), CX
+	MOVQ         y_base+72(FP), DX
+	MOVQ         rows+104(FP), BX
+	MOVL         $0x0000000f, SI
+	VMOVD        SI, X0
+	VPBROADCASTB X0, Y0
+
+tileQ4_K_2x1AVX2_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ4_K_2x1AVX2_done
+	LEAQ   (AX)(CX*2), SI
+	VXORPS X1, X1, X1
+	MOVQ   n+0(FP), DI
+	SHRQ   $0x08, DI
+	MOVQ   AX, R8
+	MOVQ   x_base+40(FP), R9
+
+tileQ4_K_2x1AVX2_pairs:
+	CMPQ         DI, $0x00000002
+	JB           tileQ4_K_2x1AVX2_tail
+	PREFETCHNTA  (SI)
+	PREFETCHNTA  64(SI)
+	PREFETCHNTA  128(SI)
+	PREFETCHNTA  192(SI)
+	PREFETCHNTA  256(SI)
+	PREFETCHNTA  320(SI)
+	PREFETCHNTA  384(SI)
+	PREFETCHNTA  448(SI)
+	PREFETCHNTA  512(SI)
+	ADDQ         $0x00000240, SI
+	MOVL         4(R8), R10
+	MOVL         8(R8), R11
+	MOVL         12(R8), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y3
+	MOVL         4(R8)(CX*1), R10
+	MOVL         8(R8)(CX*1), R11
+	MOVL         12(R8)(CX*1), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y4
+	MOVL         148(R8), R10
+	MOVL         152(R8), R11
+	MOVL         156(R8), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y5
+	MOVL         148(R8)(CX*1), R10
+	MOVL         152(R8)(CX*1), R11
+	MOVL         156(R8)(CX*1), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y6
+	VPXOR        Y7, Y7, Y7
+	VPXOR        Y8, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPXOR        Y10, Y10, Y10
+	VMOVDQU      4(R9), Y11
+	VMOVDQU      36(R9), Y12
+	VMOVDQU      16(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y3, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y7, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y3, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y7, Y7
+	VMOVDQU      16(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y8, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y8, Y8
+	VMOVDQU      296(R9), Y11
+	VMOVDQU      328(R9), Y12
+	VMOVDQU      160(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y5, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y9, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y5, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y9, Y9
+	VMOVDQU      160(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y10, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y10, Y10
+	VMOVDQU      68(R9), Y11
+	VMOVDQU      100(R9), Y12
+	VMOVDQU      48(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y3, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y7, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y3, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y7, Y7
+	VMOVDQU      48(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y8, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y8, Y8
+	VMOVDQU      360(R9), Y11
+	VMOVDQU      392(R9), Y12
+	VMOVDQU      192(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y5, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y9, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y5, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y9, Y9
+	VMOVDQU      192(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y10, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y10, Y10
+	VMOVDQU      132(R9), Y11
+	VMOVDQU      164(R9), Y12
+	VMOVDQU      80(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y3, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y7, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y3, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y7, Y7
+	VMOVDQU      80(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y8, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y8, Y8
+	VMOVDQU      424(R9), Y11
+	VMOVDQU      456(R9), Y12
+	VMOVDQU      224(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y5, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y9, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y5, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y9, Y9
+	VMOVDQU      224(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y10, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y10, Y10
+	VMOVDQU      196(R9), Y11
+	VMOVDQU      228(R9), Y12
+	VMOVDQU      112(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y3, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y7, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y3, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y7, Y7
+	VMOVDQU      112(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y8, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y4, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y8, Y8
+	VMOVDQU      488(R9), Y11
+	VMOVDQU      520(R9), Y12
+	VMOVDQU      256(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y5, Y15
+	VPMADDWD     Y15, Y13, Y13
+	VPADDD       Y13, Y9, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y5, Y13
+	VPMADDWD     Y13, Y14, Y14
+	VPADDD       Y14, Y9, Y9
+	VMOVDQU      256(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y13, Y13
+	VPADDD       Y13, Y10, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y6, Y11
+	VPMADDWD     Y11, Y14, Y14
+	VPADDD       Y14, Y10, Y10
+	VPHADDD      Y8, Y7, Y7
+	VPHADDD      Y10, Y9, Y9
+	VPHADDD      Y9, Y7, Y7
+	VEXTRACTI128 $0x01, Y7, X8
+	VPADDD       X7, X8, X8
+	VCVTDQ2PS    X8, X8
+	VMOVDQU      260(R9), X2
+	VINSERTI128  $0x01, 552(R9), Y2, Y7
+	VMOVDQU      276(R9), X2
+	VINSERTI128  $0x01, 568(R9), Y2, Y9
+	VPHADDW      Y9, Y7, Y7
+	VPUNPCKHQDQ  X5, X3, X2
+	VPMOVZXBW    X2, Y3
+	VPMADDWD     Y7, Y3, Y3
+	VPUNPCKHQDQ  X6, X4, X2
+	VPMOVZXBW    X2, Y4
+	VPMADDWD     Y7, Y4, Y4
+	VPHADDD      Y4, Y3, Y3
+	VPHADDD      Y3, Y3, Y3
+	VPERMQ       $0x08, Y3, Y3
+	VCVTDQ2PS    X3, X3
+	MOVL         (R8), R10
+	MOVL         (R8)(CX*1), R11
+	SHLQ         $0x20, R11
+	ORQ          R11, R10
+	VMOVQ        R10, X2
+	MOVL         144(R8), R10
+	MOVL         144(R8)(CX*1), R11
+	SHLQ         $0x20, R11
+	ORQ          R11, R10
+	VPINSRQ      $0x01, R10, X2, X2
+	VPSHUFB      k4halfperm<>+0(SB), X2, X2
+	VCVTPH2PS    X2, Y4
+	VMOVSS       (R9), X2
+	VINSERTPS    $0x10, (R9), X2, X2
+	VINSERTPS    $0x20, 292(R9), X2, X2
+	VINSERTPS    $0x30, 292(R9), X2, X2
+	VINSERTF128  $0x01, X2, Y2, Y5
+	VMULPS       Y4, Y5, Y4
+	VEXTRACTF128 $0x01, Y4, X2
+	VMULPS       X8, X4, X4
+	VMULPS       X3, X2, X2
+	VSUBPS       X2, X4, X4
+	VADDPS       X4, X1, X1
+	VMOVHLPS     X4, X4, X2
+	VADDPS       X2, X1, X1
+	ADDQ         $0x00000120, R8
+	ADDQ         $0x00000248, R9
+	SUBQ         $0x00000002, DI
+	JMP          tileQ4_K_2x1AVX2_pairs
+
+tileQ4_K_2x1AVX2_tail:
+	CMPQ           DI, $0x00000000
+	JE             tileQ4_K_2x1AVX2_store
+	MOVL           4(R8), SI
+	MOVL           8(R8), DI
+	MOVL           12(R8), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y3
+	MOVL           4(R8)(CX*1), SI
+	MOVL           8(R8)(CX*1), DI
+	MOVL           12(R8)(CX*1), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y4
+	MOVL           4(R8), SI
+	MOVL           8(R8), DI
+	MOVL           12(R8), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y5
+	MOVL           4(R8)(CX*1), SI
+	MOVL           8(R8)(CX*1), DI
+	MOVL           12(R8)(CX*1), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y6
+	VPXOR          Y7, Y7, Y7
+	VPXOR          Y8, Y8, Y8
+	VPXOR          Y9, Y9, Y9
+	VPXOR          Y10, Y10, Y10
+	VMOVDQU        4(R9), Y11
+	VMOVDQU        36(R9), Y12
+	VMOVDQU        16(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y3, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y7, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y3, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y7, Y7
+	VMOVDQU        16(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y4, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y8, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y4, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y8, Y8
+	VMOVDQU        16(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y5, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y9, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y5, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y9, Y9
+	VMOVDQU        16(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y13, Y13
+	VPADDD         Y13, Y10, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y14, Y14
+	VPADDD         Y14, Y10, Y10
+	VMOVDQU        68(R9), Y11
+	VMOVDQU        100(R9), Y12
+	VMOVDQU        48(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y3, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y7, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y3, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y7, Y7
+	VMOVDQU        48(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y4, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y8, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y4, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y8, Y8
+	VMOVDQU        48(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y5, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y9, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y5, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y9, Y9
+	VMOVDQU        48(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y13, Y13
+	VPADDD         Y13, Y10, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y14, Y14
+	VPADDD         Y14, Y10, Y10
+	VMOVDQU        132(R9), Y11
+	VMOVDQU        164(R9), Y12
+	VMOVDQU        80(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y3, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y7, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y3, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y7, Y7
+	VMOVDQU        80(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y4, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y8, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y4, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y8, Y8
+	VMOVDQU        80(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y5, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y9, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y5, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y9, Y9
+	VMOVDQU        80(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y13, Y13
+	VPADDD         Y13, Y10, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y14, Y14
+	VPADDD         Y14, Y10, Y10
+	VMOVDQU        196(R9), Y11
+	VMOVDQU        228(R9), Y12
+	VMOVDQU        112(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y3, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y7, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y3, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y7, Y7
+	VMOVDQU        112(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y4, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y8, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y4, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y8, Y8
+	VMOVDQU        112(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y5, Y15
+	VPMADDWD       Y15, Y13, Y13
+	VPADDD         Y13, Y9, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y5, Y13
+	VPMADDWD       Y13, Y14, Y14
+	VPADDD         Y14, Y9, Y9
+	VMOVDQU        112(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y13, Y13
+	VPADDD         Y13, Y10, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y6, Y11
+	VPMADDWD       Y11, Y14, Y14
+	VPADDD         Y14, Y10, Y10
+	VPHADDD        Y8, Y7, Y7
+	VPHADDD        Y10, Y9, Y9
+	VPHADDD        Y9, Y7, Y7
+	VEXTRACTI128   $0x01, Y7, X2
+	VPADDD         X7, X2, X2
+	VCVTDQ2PS      X2, X2
+	VBROADCASTI128 260(R9), Y7
+	VBROADCASTI128 276(R9), Y8
+	VPHADDW        Y8, Y7, Y7
+	VPUNPCKHQDQ    X5, X3, X3
+	VPMOVZXBW      X3, Y3
+	VPMADDWD       Y7, Y3, Y3
+	VPUNPCKHQDQ    X6, X4, X4
+	VPMOVZXBW      X4, Y4
+	VPMADDWD       Y7, Y4, Y4
+	VPHADDD        Y4, Y3, Y3
+	VPHADDD        Y3, Y3, Y3
+	VPERMQ         $0x08, Y3, Y3
+	VCVTDQ2PS      X3, X3
+	MOVL           (R8), SI
+	MOVL           (R8)(CX*1), DI
+	SHLQ           $0x20, DI
+	ORQ            DI, SI
+	VMOVQ          SI, X4
+	MOVL           (R8), SI
+	MOVL           (R8)(CX*1), DI
+	SHLQ           $0x20, DI
+	ORQ            DI, SI
+	VPINSRQ        $0x01, SI, X4, X4
+	VPSHUFB        k4halfperm<>+0(SB), X4, X4
+	VCVTPH2PS      X4, Y4
+	VBROADCASTSS   (R9), Y5
+	VMULPS         Y4, Y5, Y4
+	VEXTRACTF128   $0x01, Y4, X5
+	VMULPS         X2, X4, X4
+	VMULPS         X3, X5, X5
+	VSUBPS         X5, X4, X4
+	VADDPS         X4, X1, X1
+
+tileQ4_K_2x1AVX2_store:
+	VMOVQ X1, (DX)
+	LEAQ  (AX)(CX*2), AX
+	ADDQ  $0x00000008, DX
+	SUBQ  $0x00000002, BX
+	JMP   tileQ4_K_2x1AVX2_rows
+
+tileQ4_K_2x1AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_K_2x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ4_K_2x1VNNI(SB), NOSPLIT, $0-112
+	MOVQ         w_base+8(FP), AX
+	MOVQ         wstride+32(FP), CX
+	MOVQ         y_base+72(FP), DX
+	MOVQ         rows+104(FP), BX
+	MOVL         $0x0000000f, SI
+	VMOVD        SI, X0
+	VPBROADCASTB X0, Y0
+
+tileQ4_K_2x1VNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ4_K_2x1VNNI_done
+	LEAQ   (AX)(CX*2), SI
+	VXORPS X1, X1, X1
+	MOVQ   n+0(FP), DI
+	SHRQ   $0x08, DI
+	MOVQ   AX, R8
+	MOVQ   x_base+40(FP), R9
+
+tileQ4_K_2x1VNNI_pairs:
+	CMPQ         DI, $0x00000002
+	JB           tileQ4_K_2x1VNNI_tail
+	PREFETCHNTA  (SI)
+	PREFETCHNTA  64(SI)
+	PREFETCHNTA  128(SI)
+	PREFETCHNTA  192(SI)
+	PREFETCHNTA  256(SI)
+	PREFETCHNTA  320(SI)
+	PREFETCHNTA  384(SI)
+	PREFETCHNTA  448(SI)
+	PREFETCHNTA  512(SI)
+	ADDQ         $0x00000240, SI
+	MOVL         4(R8), R10
+	MOVL         8(R8), R11
+	MOVL         12(R8), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y3
+	MOVL         4(R8)(CX*1), R10
+	MOVL         8(R8)(CX*1), R11
+	MOVL         12(R8)(CX*1), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y4
+	MOVL         148(R8), R10
+	MOVL         152(R8), R11
+	MOVL         156(R8), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y5
+	MOVL         148(R8)(CX*1), R10
+	MOVL         152(R8)(CX*1), R11
+	MOVL         156(R8)(CX*1), R12
+	MOVL         R12, R13
+	ANDL         $0x0f0f0f0f, R13
+	MOVL         R10, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R13
+	SHRL         $0x04, R12
+	ANDL         $0x0f0f0f0f, R12
+	MOVL         R11, R14
+	SHRL         $0x06, R14
+	ANDL         $0x03030303, R14
+	SHLL         $0x04, R14
+	ORL          R14, R12
+	ANDL         $0x3f3f3f3f, R10
+	ANDL         $0x3f3f3f3f, R11
+	SHLQ         $0x20, R13
+	ORQ          R13, R10
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	VMOVQ        R10, X2
+	VPINSRQ      $0x01, R11, X2, X2
+	VINSERTI128  $0x01, X2, Y2, Y6
+	VPXOR        Y7, Y7, Y7
+	VPXOR        Y8, Y8, Y8
+	VPXOR        Y9, Y9, Y9
+	VPXOR        Y10, Y10, Y10
+	VMOVDQU      4(R9), Y11
+	VMOVDQU      36(R9), Y12
+	VMOVDQU      16(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y3, Y15
+	VPDPWSSD     Y15, Y13, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y3, Y13
+	VPDPWSSD     Y13, Y14, Y7
+	VMOVDQU      16(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y13, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y14, Y8
+	VMOVDQU      296(R9), Y11
+	VMOVDQU      328(R9), Y12
+	VMOVDQU      160(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y5, Y15
+	VPDPWSSD     Y15, Y13, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y5, Y13
+	VPDPWSSD     Y13, Y14, Y9
+	VMOVDQU      160(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf0<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y13, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf1<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y14, Y10
+	VMOVDQU      68(R9), Y11
+	VMOVDQU      100(R9), Y12
+	VMOVDQU      48(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y3, Y15
+	VPDPWSSD     Y15, Y13, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y3, Y13
+	VPDPWSSD     Y13, Y14, Y7
+	VMOVDQU      48(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y13, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y14, Y8
+	VMOVDQU      360(R9), Y11
+	VMOVDQU      392(R9), Y12
+	VMOVDQU      192(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y5, Y15
+	VPDPWSSD     Y15, Y13, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y5, Y13
+	VPDPWSSD     Y13, Y14, Y9
+	VMOVDQU      192(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf2<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y13, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf3<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y14, Y10
+	VMOVDQU      132(R9), Y11
+	VMOVDQU      164(R9), Y12
+	VMOVDQU      80(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y3, Y15
+	VPDPWSSD     Y15, Y13, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y3, Y13
+	VPDPWSSD     Y13, Y14, Y7
+	VMOVDQU      80(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y13, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y14, Y8
+	VMOVDQU      424(R9), Y11
+	VMOVDQU      456(R9), Y12
+	VMOVDQU      224(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y5, Y15
+	VPDPWSSD     Y15, Y13, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y5, Y13
+	VPDPWSSD     Y13, Y14, Y9
+	VMOVDQU      224(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf4<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y13, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf5<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y14, Y10
+	VMOVDQU      196(R9), Y11
+	VMOVDQU      228(R9), Y12
+	VMOVDQU      112(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y3, Y15
+	VPDPWSSD     Y15, Y13, Y7
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y3, Y13
+	VPDPWSSD     Y13, Y14, Y7
+	VMOVDQU      112(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y13, Y8
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y4, Y11
+	VPDPWSSD     Y11, Y14, Y8
+	VMOVDQU      488(R9), Y11
+	VMOVDQU      520(R9), Y12
+	VMOVDQU      256(R8), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y5, Y15
+	VPDPWSSD     Y15, Y13, Y9
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y5, Y13
+	VPDPWSSD     Y13, Y14, Y9
+	VMOVDQU      256(R8)(CX*1), Y13
+	VPSRLW       $0x04, Y13, Y14
+	VPAND        Y0, Y13, Y13
+	VPAND        Y0, Y14, Y14
+	VPMADDUBSW   Y11, Y13, Y13
+	VPSHUFB      k4bshuf6<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y13, Y10
+	VPMADDUBSW   Y12, Y14, Y14
+	VPSHUFB      k4bshuf7<>+0(SB), Y6, Y11
+	VPDPWSSD     Y11, Y14, Y10
+	VPHADDD      Y8, Y7, Y7
+	VPHADDD      Y10, Y9, Y9
+	VPHADDD      Y9, Y7, Y7
+	VEXTRACTI128 $0x01, Y7, X8
+	VPADDD       X7, X8, X8
+	VCVTDQ2PS    X8, X8
+	VMOVDQU      260(R9), X2
+	VINSERTI128  $0x01, 552(R9), Y2, Y7
+	VMOVDQU      276(R9), X2
+	VINSERTI128  $0x01, 568(R9), Y2, Y9
+	VPHADDW      Y9, Y7, Y7
+	VPUNPCKHQDQ  X5, X3, X2
+	VPMOVZXBW    X2, Y3
+	VPMADDWD     Y7, Y3, Y3
+	VPUNPCKHQDQ  X6, X4, X2
+	VPMOVZXBW    X2, Y4
+	VPMADDWD     Y7, Y4, Y4
+	VPHADDD      Y4, Y3, Y3
+	VPHADDD      Y3, Y3, Y3
+	VPERMQ       $0x08, Y3, Y3
+	VCVTDQ2PS    X3, X3
+	MOVL         (R8), R10
+	MOVL         (R8)(CX*1), R11
+	SHLQ         $0x20, R11
+	ORQ          R11, R10
+	VMOVQ        R10, X2
+	MOVL         144(R8), R10
+	MOVL         144(R8)(CX*1), R11
+	SHLQ         $0x20, R11
+	ORQ          R11, R10
+	VPINSRQ      $0x01, R10, X2, X2
+	VPSHUFB      k4halfperm<>+0(SB), X2, X2
+	VCVTPH2PS    X2, Y4
+	VMOVSS       (R9), X2
+	VINSERTPS    $0x10, (R9), X2, X2
+	VINSERTPS    $0x20, 292(R9), X2, X2
+	VINSERTPS    $0x30, 292(R9), X2, X2
+	VINSERTF128  $0x01, X2, Y2, Y5
+	VMULPS       Y4, Y5, Y4
+	VEXTRACTF128 $0x01, Y4, X2
+	VMULPS       X8, X4, X4
+	VMULPS       X3, X2, X2
+	VSUBPS       X2, X4, X4
+	VADDPS       X4, X1, X1
+	VMOVHLPS     X4, X4, X2
+	VADDPS       X2, X1, X1
+	ADDQ         $0x00000120, R8
+	ADDQ         $0x00000248, R9
+	SUBQ         $0x00000002, DI
+	JMP          tileQ4_K_2x1VNNI_pairs
+
+tileQ4_K_2x1VNNI_tail:
+	CMPQ           DI, $0x00000000
+	JE             tileQ4_K_2x1VNNI_store
+	MOVL           4(R8), SI
+	MOVL           8(R8), DI
+	MOVL           12(R8), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y3
+	MOVL           4(R8)(CX*1), SI
+	MOVL           8(R8)(CX*1), DI
+	MOVL           12(R8)(CX*1), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y4
+	MOVL           4(R8), SI
+	MOVL           8(R8), DI
+	MOVL           12(R8), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y5
+	MOVL           4(R8)(CX*1), SI
+	MOVL           8(R8)(CX*1), DI
+	MOVL           12(R8)(CX*1), R10
+	MOVL           R10, R11
+	ANDL           $0x0f0f0f0f, R11
+	MOVL           SI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R11
+	SHRL           $0x04, R10
+	ANDL           $0x0f0f0f0f, R10
+	MOVL           DI, R12
+	SHRL           $0x06, R12
+	ANDL           $0x03030303, R12
+	SHLL           $0x04, R12
+	ORL            R12, R10
+	ANDL           $0x3f3f3f3f, SI
+	ANDL           $0x3f3f3f3f, DI
+	SHLQ           $0x20, R11
+	ORQ            R11, SI
+	SHLQ           $0x20, R10
+	ORQ            R10, DI
+	VMOVQ          SI, X2
+	VPINSRQ        $0x01, DI, X2, X2
+	VINSERTI128    $0x01, X2, Y2, Y6
+	VPXOR          Y7, Y7, Y7
+	VPXOR          Y8, Y8, Y8
+	VPXOR          Y9, Y9, Y9
+	VPXOR          Y10, Y10, Y10
+	VMOVDQU        4(R9), Y11
+	VMOVDQU        36(R9), Y12
+	VMOVDQU        16(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y3, Y15
+	VPDPWSSD       Y15, Y13, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y3, Y13
+	VPDPWSSD       Y13, Y14, Y7
+	VMOVDQU        16(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y4, Y15
+	VPDPWSSD       Y15, Y13, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y4, Y13
+	VPDPWSSD       Y13, Y14, Y8
+	VMOVDQU        16(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y5, Y15
+	VPDPWSSD       Y15, Y13, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y5, Y13
+	VPDPWSSD       Y13, Y14, Y9
+	VMOVDQU        16(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf0<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y13, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf1<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y14, Y10
+	VMOVDQU        68(R9), Y11
+	VMOVDQU        100(R9), Y12
+	VMOVDQU        48(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y3, Y15
+	VPDPWSSD       Y15, Y13, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y3, Y13
+	VPDPWSSD       Y13, Y14, Y7
+	VMOVDQU        48(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y4, Y15
+	VPDPWSSD       Y15, Y13, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y4, Y13
+	VPDPWSSD       Y13, Y14, Y8
+	VMOVDQU        48(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y5, Y15
+	VPDPWSSD       Y15, Y13, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y5, Y13
+	VPDPWSSD       Y13, Y14, Y9
+	VMOVDQU        48(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf2<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y13, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf3<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y14, Y10
+	VMOVDQU        132(R9), Y11
+	VMOVDQU        164(R9), Y12
+	VMOVDQU        80(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y3, Y15
+	VPDPWSSD       Y15, Y13, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y3, Y13
+	VPDPWSSD       Y13, Y14, Y7
+	VMOVDQU        80(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y4, Y15
+	VPDPWSSD       Y15, Y13, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y4, Y13
+	VPDPWSSD       Y13, Y14, Y8
+	VMOVDQU        80(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y5, Y15
+	VPDPWSSD       Y15, Y13, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y5, Y13
+	VPDPWSSD       Y13, Y14, Y9
+	VMOVDQU        80(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf4<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y13, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf5<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y14, Y10
+	VMOVDQU        196(R9), Y11
+	VMOVDQU        228(R9), Y12
+	VMOVDQU        112(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y3, Y15
+	VPDPWSSD       Y15, Y13, Y7
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y3, Y13
+	VPDPWSSD       Y13, Y14, Y7
+	VMOVDQU        112(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y4, Y15
+	VPDPWSSD       Y15, Y13, Y8
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y4, Y13
+	VPDPWSSD       Y13, Y14, Y8
+	VMOVDQU        112(R8), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y5, Y15
+	VPDPWSSD       Y15, Y13, Y9
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y5, Y13
+	VPDPWSSD       Y13, Y14, Y9
+	VMOVDQU        112(R8)(CX*1), Y13
+	VPSRLW         $0x04, Y13, Y14
+	VPAND          Y0, Y13, Y13
+	VPAND          Y0, Y14, Y14
+	VPMADDUBSW     Y11, Y13, Y13
+	VPSHUFB        k4bshuf6<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y13, Y10
+	VPMADDUBSW     Y12, Y14, Y14
+	VPSHUFB        k4bshuf7<>+0(SB), Y6, Y11
+	VPDPWSSD       Y11, Y14, Y10
+	VPHADDD        Y8, Y7, Y7
+	VPHADDD        Y10, Y9, Y9
+	VPHADDD        Y9, Y7, Y7
+	VEXTRACTI128   $0x01, Y7, X2
+	VPADDD         X7, X2, X2
+	VCVTDQ2PS      X2, X2
+	VBROADCASTI128 260(R9), Y7
+	VBROADCASTI128 276(R9), Y8
+	VPHADDW        Y8, Y7, Y7
+	VPUNPCKHQDQ    X5, X3, X3
+	VPMOVZXBW      X3, Y3
+	VPMADDWD       Y7, Y3, Y3
+	VPUNPCKHQDQ    X6, X4, X4
+	VPMOVZXBW      X4, Y4
+	VPMADDWD       Y7, Y4, Y4
+	VPHADDD        Y4, Y3, Y3
+	VPHADDD        Y3, Y3, Y3
+	VPERMQ         $0x08, Y3, Y3
+	VCVTDQ2PS      X3, X3
+	MOVL           (R8), SI
+	MOVL           (R8)(CX*1), DI
+	SHLQ           $0x20, DI
+	ORQ            DI, SI
+	VMOVQ          SI, X4
+	MOVL           (R8), SI
+	MOVL           (R8)(CX*1), DI
+	SHLQ           $0x20, DI
+	ORQ            DI, SI
+	VPINSRQ        $0x01, SI, X4, X4
+	VPSHUFB        k4halfperm<>+0(SB), X4, X4
+	VCVTPH2PS      X4, Y4
+	VBROADCASTSS   (R9), Y5
+	VMULPS         Y4, Y5, Y4
+	VEXTRACTF128   $0x01, Y4, X5
+	VMULPS         X2, X4, X4
+	VMULPS         X3, X5, X5
+	VSUBPS         X5, X4, X4
+	VADDPS         X4, X1, X1
+
+tileQ4_K_2x1VNNI_store:
+	VMOVQ X1, (DX)
+	LEAQ  (AX)(CX*2), AX
+	ADDQ  $0x00000008, DX
+	SUBQ  $0x00000002, BX
+	JMP   tileQ4_K_2x1VNNI_rows
+
+tileQ4_K_2x1VNNI_done:
+	VZEROUPPER
+	RET
+
 // func dotQ5_KAVX2(n int, w []byte, x []byte) float32
 // Requires: AVX, AVX2, F16C, SSE
 TEXT ·dotQ5_KAVX2(SB), NOSPLIT, $0-60

@@ -22,8 +22,8 @@ func simdKernels() *Kernels {
 // simdKernelSets returns the assembly kernel tables this CPU (and OS) can
 // run, slowest first: "avx2" if it has AVX2, FMA and F16C (with the
 // pure-Go kernels for the types they do not cover, Q4_1 and Q5_1), then
-// "avx512vnni", the same with the VNNI tiles for Q8_0 and Q4_0 matrices,
-// if it also has AVX-512 VNNI (hasVNNI).
+// "avx512vnni", the same with the VNNI tiles for Q8_0, Q4_0 and Q4_K
+// matrices, if it also has AVX-512 VNNI (hasVNNI).
 //
 // x/sys/cpu only reports AVX, AVX2 and AVX-512 when the OS saves the
 // registers (XGETBV), so no separate OS check is needed.
@@ -38,6 +38,7 @@ func simdKernelSets() []*Kernels {
 		v.Name = "avx512vnni"
 		v.Q8_0Mat = tilesQ8_0VNNI.mat
 		v.Q4_0Mat = tilesQ4_0VNNI.mat
+		v.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_2x1VNNI, sizeQ4_K}.mat
 		sets = append(sets, &v)
 	}
 	return sets
@@ -53,8 +54,8 @@ func avx2Kernels() *Kernels {
 	k.Q8_0Mat = tilesQ8_0.mat
 	k.Q4_0Mat = tilesQ4_0.mat
 	k.Q5_0Mat = tilesQ5_0.mat
-	k.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, sizeQ4_K}.mat
-	k.Q5_KMat = kTiles{dotQ5_KAVX2, dotQ5_Kx4AVX2, sizeQ5_K}.mat
+	k.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_2x1AVX2, sizeQ4_K}.mat
+	k.Q5_KMat = kTiles{dotQ5_KAVX2, dotQ5_Kx4AVX2, nil, sizeQ5_K}.mat
 	return k
 }
 
@@ -135,10 +136,11 @@ func (t *block32Tiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xst
 }
 
 // kTiles makes the MatFunc of a k-quant type from its one-row and
-// four-vector kernels.
+// four-vector kernels and, if it has one, its 2×1 decode tile.
 type kTiles struct {
 	dot   DotFunc
 	dot4  func(n int, w []byte, x []byte, stride int, dst *[4]float32)
+	t2x1  tileFunc
 	wsize int
 }
 
@@ -148,25 +150,44 @@ func (t kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride in
 	}
 	rb, xrb := n/QK_K*t.wsize, n/QK_K*sizeQ8_K
 	checkMat(rows, nx, w, wstride, rb, x, xstride, xrb, y, ystride)
+	// Vectors up to nb go row by row through the four-vector and one-row
+	// kernels, the others through the decode tile.
+	nb := nx &^ 3
+	if t.t2x1 == nil {
+		nb = nx
+	}
 	var d [4]float32
 	for r := range rows {
 		wr := w[r*wstride : r*wstride+rb]
 		i := 0
-		for ; i+4 <= nx; i += 4 {
+		for ; i+4 <= nb; i += 4 {
 			t.dot4(n, wr, x[i*xstride:(i+3)*xstride+xrb], xstride, &d)
 			for j, v := range d {
 				y[(i+j)*ystride+r] = v
 			}
 		}
-		for ; i < nx; i++ {
+		for ; i < nb; i++ {
 			y[i*ystride+r] = t.dot(n, wr, x[i*xstride:i*xstride+xrb])
+		}
+	}
+	// The vectors left over (decode's single vector): two rows at a time
+	// through the decode tile, the row left over through the one-row
+	// kernel.
+	r2 := rows &^ 1
+	for i := nb; i < nx; i++ {
+		xi, yi := x[i*xstride:i*xstride+xrb], y[i*ystride:]
+		if r2 > 0 {
+			t.t2x1(n, w, wstride, xi, xrb, yi, ystride, r2)
+		}
+		for r := r2; r < rows; r++ {
+			yi[r] = t.dot(n, w[r*wstride:r*wstride+rb], xi)
 		}
 	}
 }
 
 // hasVNNI reports whether the VNNI tiles can run: on top of what
 // hasAVX2FMA asks, they use EVEX-encoded AVX-512 instructions on YMM
-// registers (AVX512F, VL, BW) and VPDPBUSD (AVX512_VNNI).
+// registers (AVX512F, VL, BW) and VPDPBUSD and VPDPWSSD (AVX512_VNNI).
 func hasVNNI() bool {
 	x := cpu.X86
 	return hasAVX2FMA() && x.HasAVX512F && x.HasAVX512VL && x.HasAVX512BW && x.HasAVX512VNNI

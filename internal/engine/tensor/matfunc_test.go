@@ -174,6 +174,7 @@ func BenchmarkMatMulTiles(b *testing.B) {
 	}{
 		{tensor.Q8_0, 896, 896, 1}, {tensor.Q8_0, 896, 896, 8}, {tensor.Q8_0, 896, 896, 64},
 		{tensor.Q8_0, 4864, 896, 64}, {tensor.Q4_0, 4864, 896, 64}, {tensor.Q5_0, 4864, 896, 64},
+		{tensor.Q4_K, 896, 4864, 1}, {tensor.Q4_K, 2048, 4864, 1},
 		{tensor.Q4_K, 896, 4864, 64}, {tensor.Q5_K, 896, 4864, 64},
 	} {
 		xt, _ := tensor.VecDotType(tc.typ)

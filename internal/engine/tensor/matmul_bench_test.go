@@ -111,11 +111,13 @@ func BenchmarkMatMulKernelSets(b *testing.B) {
 		{tensor.Q8_0, 896, 896, 1}, {tensor.Q8_0, 4864, 896, 1}, {tensor.Q8_0, 896, 4864, 1},
 		{tensor.Q8_0, 4864, 896, 8}, {tensor.Q8_0, 896, 4864, 8}, {tensor.Q8_0, 4864, 896, 64},
 		{tensor.Q4_0, 64, 896, 8}, {tensor.Q4_0, 4864, 896, 1}, {tensor.Q4_0, 4864, 896, 8},
+		{tensor.Q4_K, 896, 4864, 1},
 	} {
 		w := randomWeights(r, tc.typ, tc.rows*tc.cols, scaleRandom)
+		xt, _ := tensor.VecDotType(tc.typ)
 		var x []byte
 		for range tc.nx {
-			x = append(x, randomActs(r, tensor.Q8_0, tc.cols, scaleRandom, false)...)
+			x = append(x, randomActs(r, xt, tc.cols, scaleRandom, false)...)
 		}
 		y := make([]float32, tc.rows*tc.nx)
 		b.Run(fmt.Sprintf("%v/%dx%d/nx=%d", tc.typ, tc.rows, tc.cols, tc.nx), func(b *testing.B) {

@@ -37,6 +37,7 @@ func main() {
 	genQ4_0()
 	genQ5_0()
 	genQ4_K()
+	genQ4_KTile()
 	genQ5_K()
 	genQ6_K()
 	genSum()
