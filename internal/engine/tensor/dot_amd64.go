@@ -78,11 +78,11 @@ func tileQ8_0_2x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []f
 //go:noescape
 func tileQ8_0_1x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
-// tileQ4_0_8x1VNNI is the 8×1 tile of Q4_0 (see tileQ4_0_2x4AVX2) with AVX-512 VNNI,
+// tileQ4_0_4x1VNNI is the 4×1 tile of Q4_0 (see tileQ4_0_2x4AVX2) with AVX-512 VNNI,
 // bit-identical to the AVX2 tiles.
 //
 //go:noescape
-func tileQ4_0_8x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+func tileQ4_0_4x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
 // tileQ4_0_1x1VNNI is the 1×1 tile of Q4_0 (see tileQ4_0_2x4AVX2) with AVX-512 VNNI,
 // bit-identical to the AVX2 tiles.

@@ -1230,31 +1230,31 @@ tileQ8_0_2x1VNNI_blocks:
 	PREFETCHNTA  (SI)
 	PREFETCHNTA  64(SI)
 	ADDQ         $0x00000044, SI
-	VPBROADCASTW (R9), X4
-	VCVTPH2PS    X4, Y4
 	MOVWQZX      (R8), R10
 	MOVWQZX      (R8)(CX*1), R11
 	SHLQ         $0x10, R11
 	ORQ          R11, R10
-	VMOVQ        R10, X5
-	VPBROADCASTQ X5, X5
+	VMOVQ        R10, X4
+	VPBROADCASTQ X4, X4
+	VCVTPH2PS    X4, Y4
+	VPBROADCASTW (R9), X5
 	VCVTPH2PS    X5, Y5
-	VMULPS       Y4, Y5, Y5
-	VMOVDQU64    2(R9), Y4
+	VMULPS       Y5, Y4, Y4
+	VMOVDQU64    2(R9), Y5
 	VMOVDQA64    Y1, Y6
-	VPDPBUSD     Y4, Y0, Y6
+	VPDPBUSD     Y5, Y0, Y6
 	VPSUBD       Y6, Y1, Y6
 	VPXORD       2(R8), Y0, Y7
 	VMOVDQA64    Y6, Y8
-	VPDPBUSD     Y4, Y7, Y8
+	VPDPBUSD     Y5, Y7, Y8
 	VCVTDQ2PS    Y8, Y8
-	VPERMILPS    $0x00, Y5, Y7
+	VPERMILPS    $0x00, Y4, Y7
 	VFMADD231PS  Y7, Y8, Y2
 	VPXORD       2(R8)(CX*1), Y0, Y7
 	VMOVDQA64    Y6, Y6
-	VPDPBUSD     Y4, Y7, Y6
+	VPDPBUSD     Y5, Y7, Y6
 	VCVTDQ2PS    Y6, Y6
-	VPERMILPS    $0x55, Y5, Y4
+	VPERMILPS    $0x55, Y4, Y4
 	VFMADD231PS  Y4, Y6, Y3
 	ADDQ         $0x00000022, R8
 	ADDQ         $0x00000022, R9
@@ -1307,20 +1307,20 @@ tileQ8_0_1x1VNNI_rows:
 tileQ8_0_1x1VNNI_blocks:
 	CMPQ         SI, $0x00000000
 	JE           tileQ8_0_1x1VNNI_store
-	VPBROADCASTW (R8), X3
+	VPBROADCASTW (DI), X3
 	VCVTPH2PS    X3, Y3
-	VPBROADCASTW (DI), X4
+	VPBROADCASTW (R8), X4
 	VCVTPH2PS    X4, Y4
-	VMULPS       Y3, Y4, Y4
-	VMOVDQU64    2(R8), Y3
+	VMULPS       Y4, Y3, Y3
+	VMOVDQU64    2(R8), Y4
 	VMOVDQA64    Y1, Y5
-	VPDPBUSD     Y3, Y0, Y5
+	VPDPBUSD     Y4, Y0, Y5
 	VPSUBD       Y5, Y1, Y5
 	VPXORD       2(DI), Y0, Y6
 	VMOVDQA64    Y5, Y5
-	VPDPBUSD     Y3, Y6, Y5
+	VPDPBUSD     Y4, Y6, Y5
 	VCVTDQ2PS    Y5, Y5
-	VFMADD231PS  Y4, Y5, Y2
+	VFMADD231PS  Y3, Y5, Y2
 	ADDQ         $0x00000022, DI
 	ADDQ         $0x00000022, R8
 	DECQ         SI
@@ -2033,146 +2033,98 @@ DATA f1_16_vnni<>+24(SB)/4, $(0.0625)
 DATA f1_16_vnni<>+28(SB)/4, $(0.0625)
 GLOBL f1_16_vnni<>(SB), RODATA|NOPTR, $32
 
-// func tileQ4_0_8x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// func tileQ4_0_4x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 // Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, FMA3, MMX+
-TEXT ·tileQ4_0_8x1VNNI(SB), NOSPLIT, $0-112
+TEXT ·tileQ4_0_4x1VNNI(SB), NOSPLIT, $0-112
 	MOVQ      w_base+8(FP), AX
 	MOVQ      wstride+32(FP), CX
 	LEAQ      (CX)(CX*2), DX
 	MOVQ      y_base+72(FP), BX
 	MOVQ      rows+104(FP), SI
-	LEAQ      (AX)(CX*8), DI
+	LEAQ      (AX)(CX*4), DI
 	VMOVDQU64 b0880_vnni<>+0(SB), Y0
 	VPXORD    Y1, Y1, Y1
 
-tileQ4_0_8x1VNNI_rows:
+tileQ4_0_4x1VNNI_rows:
 	CMPQ      SI, $0x00000000
-	JE        tileQ4_0_8x1VNNI_done
+	JE        tileQ4_0_4x1VNNI_done
 	VMOVDQA64 Y1, Y2
 	VMOVDQA64 Y1, Y3
 	VMOVDQA64 Y1, Y4
 	VMOVDQA64 Y1, Y5
-	VMOVDQA64 Y1, Y6
-	VMOVDQA64 Y1, Y7
-	VMOVDQA64 Y1, Y8
-	VMOVDQA64 Y1, Y9
 	MOVQ      n+0(FP), R8
 	SHRQ      $0x05, R8
 	MOVQ      AX, R9
 	MOVQ      x_base+40(FP), R10
 
-tileQ4_0_8x1VNNI_blocks:
+tileQ4_0_4x1VNNI_blocks:
 	CMPQ            R8, $0x00000000
-	JE              tileQ4_0_8x1VNNI_store
+	JE              tileQ4_0_4x1VNNI_store
 	PREFETCHNTA     (DI)
 	PREFETCHNTA     64(DI)
-	PREFETCHNTA     128(DI)
-	ADDQ            $0x00000090, DI
-	LEAQ            (R9)(CX*4), R11
-	VPBROADCASTW    (R10), X10
-	VCVTPH2PS       X10, Y10
-	VMULPS          f1_16_vnni<>+0(SB), Y10, Y10
-	MOVWQZX         (R9), R12
-	MOVWQZX         (R9)(CX*1), R13
-	SHLQ            $0x10, R13
-	ORQ             R13, R12
-	MOVWQZX         (R9)(CX*2), R13
-	SHLQ            $0x20, R13
-	ORQ             R13, R12
-	MOVWQZX         (R9)(DX*1), R13
-	SHLQ            $0x30, R13
-	ORQ             R13, R12
-	VMOVQ           R12, X11
-	VPBROADCASTQ    X11, X11
-	VCVTPH2PS       X11, Y11
-	VMULPS          Y10, Y11, Y11
-	MOVWQZX         (R11), R12
-	MOVWQZX         (R11)(CX*1), R13
-	SHLQ            $0x10, R13
-	ORQ             R13, R12
-	MOVWQZX         (R11)(CX*2), R13
-	SHLQ            $0x20, R13
-	ORQ             R13, R12
-	MOVWQZX         (R11)(DX*1), R13
-	SHLQ            $0x30, R13
-	ORQ             R13, R12
-	VMOVQ           R12, X12
-	VPBROADCASTQ    X12, X12
-	VCVTPH2PS       X12, Y12
-	VMULPS          Y10, Y12, Y12
-	VMOVDQU64       2(R10), Y10
-	VMOVDQA64       Y1, Y13
-	VPDPBUSD        Y10, Y0, Y13
-	VPSUBD          Y13, Y1, Y13
-	VBROADCASTI32X4 2(R9), Y14
-	VPANDD          b0ff0_vnni<>+0(SB), Y14, Y14
-	VMOVDQA64       Y13, Y15
-	VPDPBUSD        Y10, Y14, Y15
-	VCVTDQ2PS       Y15, Y15
-	VPERMILPS       $0x00, Y11, Y14
-	VFMADD231PS     Y14, Y15, Y2
-	VBROADCASTI32X4 2(R9)(CX*1), Y14
-	VPANDD          b0ff0_vnni<>+0(SB), Y14, Y14
-	VMOVDQA64       Y13, Y15
-	VPDPBUSD        Y10, Y14, Y15
-	VCVTDQ2PS       Y15, Y15
-	VPERMILPS       $0x55, Y11, Y14
-	VFMADD231PS     Y14, Y15, Y3
-	VBROADCASTI32X4 2(R9)(CX*2), Y14
-	VPANDD          b0ff0_vnni<>+0(SB), Y14, Y14
-	VMOVDQA64       Y13, Y15
-	VPDPBUSD        Y10, Y14, Y15
-	VCVTDQ2PS       Y15, Y15
-	VPERMILPS       $0xaa, Y11, Y14
-	VFMADD231PS     Y14, Y15, Y4
-	VBROADCASTI32X4 2(R9)(DX*1), Y14
-	VPANDD          b0ff0_vnni<>+0(SB), Y14, Y14
-	VMOVDQA64       Y13, Y15
-	VPDPBUSD        Y10, Y14, Y15
-	VCVTDQ2PS       Y15, Y15
-	VPERMILPS       $0xff, Y11, Y11
-	VFMADD231PS     Y11, Y15, Y5
-	VBROADCASTI32X4 2(R11), Y11
-	VPANDD          b0ff0_vnni<>+0(SB), Y11, Y11
-	VMOVDQA64       Y13, Y14
-	VPDPBUSD        Y10, Y11, Y14
-	VCVTDQ2PS       Y14, Y14
-	VPERMILPS       $0x00, Y12, Y11
-	VFMADD231PS     Y11, Y14, Y6
-	VBROADCASTI32X4 2(R11)(CX*1), Y11
-	VPANDD          b0ff0_vnni<>+0(SB), Y11, Y11
-	VMOVDQA64       Y13, Y14
-	VPDPBUSD        Y10, Y11, Y14
-	VCVTDQ2PS       Y14, Y14
-	VPERMILPS       $0x55, Y12, Y11
-	VFMADD231PS     Y11, Y14, Y7
-	VBROADCASTI32X4 2(R11)(CX*2), Y11
-	VPANDD          b0ff0_vnni<>+0(SB), Y11, Y11
-	VMOVDQA64       Y13, Y14
-	VPDPBUSD        Y10, Y11, Y14
-	VCVTDQ2PS       Y14, Y14
-	VPERMILPS       $0xaa, Y12, Y11
-	VFMADD231PS     Y11, Y14, Y8
-	VBROADCASTI32X4 2(R11)(DX*1), Y11
-	VPANDD          b0ff0_vnni<>+0(SB), Y11, Y11
-	VMOVDQA64       Y13, Y13
-	VPDPBUSD        Y10, Y11, Y13
-	VCVTDQ2PS       Y13, Y13
-	VPERMILPS       $0xff, Y12, Y10
-	VFMADD231PS     Y10, Y13, Y9
+	ADDQ            $0x00000048, DI
+	MOVWQZX         (R9), R11
+	MOVWQZX         (R9)(CX*1), R12
+	SHLQ            $0x10, R12
+	ORQ             R12, R11
+	MOVWQZX         (R9)(CX*2), R12
+	SHLQ            $0x20, R12
+	ORQ             R12, R11
+	MOVWQZX         (R9)(DX*1), R12
+	SHLQ            $0x30, R12
+	ORQ             R12, R11
+	VMOVQ           R11, X6
+	VPBROADCASTQ    X6, X6
+	VCVTPH2PS       X6, Y6
+	VPBROADCASTW    (R10), X7
+	VCVTPH2PS       X7, Y7
+	VMULPS          Y7, Y6, Y6
+	VMULPS          f1_16_vnni<>+0(SB), Y6, Y6
+	VMOVDQU64       2(R10), Y7
+	VMOVDQA64       Y1, Y8
+	VPDPBUSD        Y7, Y0, Y8
+	VPSUBD          Y8, Y1, Y8
+	VBROADCASTI32X4 2(R9), Y9
+	VPANDD          b0ff0_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64       Y8, Y10
+	VPDPBUSD        Y7, Y9, Y10
+	VCVTDQ2PS       Y10, Y10
+	VPERMILPS       $0x00, Y6, Y9
+	VFMADD231PS     Y9, Y10, Y2
+	VBROADCASTI32X4 2(R9)(CX*1), Y9
+	VPANDD          b0ff0_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64       Y8, Y10
+	VPDPBUSD        Y7, Y9, Y10
+	VCVTDQ2PS       Y10, Y10
+	VPERMILPS       $0x55, Y6, Y9
+	VFMADD231PS     Y9, Y10, Y3
+	VBROADCASTI32X4 2(R9)(CX*2), Y9
+	VPANDD          b0ff0_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64       Y8, Y10
+	VPDPBUSD        Y7, Y9, Y10
+	VCVTDQ2PS       Y10, Y10
+	VPERMILPS       $0xaa, Y6, Y9
+	VFMADD231PS     Y9, Y10, Y4
+	VBROADCASTI32X4 2(R9)(DX*1), Y9
+	VPANDD          b0ff0_vnni<>+0(SB), Y9, Y9
+	VMOVDQA64       Y8, Y8
+	VPDPBUSD        Y7, Y9, Y8
+	VCVTDQ2PS       Y8, Y8
+	VPERMILPS       $0xff, Y6, Y6
+	VFMADD231PS     Y6, Y8, Y5
 	ADDQ            $0x00000012, R9
 	ADDQ            $0x00000022, R10
 	DECQ            R8
-	JMP             tileQ4_0_8x1VNNI_blocks
+	JMP             tileQ4_0_4x1VNNI_blocks
 
-tileQ4_0_8x1VNNI_store:
-	VEXTRACTF32X4 $0x01, Y2, X10
-	VADDPS        X2, X10, X10
-	VPERMILPS     $0xb1, X10, X2
-	VADDPS        X2, X10, X10
-	VPERMILPS     $0x4e, X10, X2
-	VADDPS        X2, X10, X10
-	VMOVSS        X10, (BX)
+tileQ4_0_4x1VNNI_store:
+	VEXTRACTF32X4 $0x01, Y2, X6
+	VADDPS        X2, X6, X6
+	VPERMILPS     $0xb1, X6, X2
+	VADDPS        X2, X6, X6
+	VPERMILPS     $0x4e, X6, X2
+	VADDPS        X2, X6, X6
+	VMOVSS        X6, (BX)
 	VEXTRACTF32X4 $0x01, Y3, X2
 	VADDPS        X3, X2, X2
 	VPERMILPS     $0xb1, X2, X3
@@ -2194,40 +2146,12 @@ tileQ4_0_8x1VNNI_store:
 	VPERMILPS     $0x4e, X2, X3
 	VADDPS        X3, X2, X2
 	VMOVSS        X2, 12(BX)
-	VEXTRACTF32X4 $0x01, Y6, X2
-	VADDPS        X6, X2, X2
-	VPERMILPS     $0xb1, X2, X3
-	VADDPS        X3, X2, X2
-	VPERMILPS     $0x4e, X2, X3
-	VADDPS        X3, X2, X2
-	VMOVSS        X2, 16(BX)
-	VEXTRACTF32X4 $0x01, Y7, X2
-	VADDPS        X7, X2, X2
-	VPERMILPS     $0xb1, X2, X3
-	VADDPS        X3, X2, X2
-	VPERMILPS     $0x4e, X2, X3
-	VADDPS        X3, X2, X2
-	VMOVSS        X2, 20(BX)
-	VEXTRACTF32X4 $0x01, Y8, X2
-	VADDPS        X8, X2, X2
-	VPERMILPS     $0xb1, X2, X3
-	VADDPS        X3, X2, X2
-	VPERMILPS     $0x4e, X2, X3
-	VADDPS        X3, X2, X2
-	VMOVSS        X2, 24(BX)
-	VEXTRACTF32X4 $0x01, Y9, X2
-	VADDPS        X9, X2, X2
-	VPERMILPS     $0xb1, X2, X3
-	VADDPS        X3, X2, X2
-	VPERMILPS     $0x4e, X2, X3
-	VADDPS        X3, X2, X2
-	VMOVSS        X2, 28(BX)
-	LEAQ          (AX)(CX*8), AX
-	ADDQ          $0x00000020, BX
-	SUBQ          $0x00000008, SI
-	JMP           tileQ4_0_8x1VNNI_rows
+	LEAQ          (AX)(CX*4), AX
+	ADDQ          $0x00000010, BX
+	SUBQ          $0x00000004, SI
+	JMP           tileQ4_0_4x1VNNI_rows
 
-tileQ4_0_8x1VNNI_done:
+tileQ4_0_4x1VNNI_done:
 	VZEROUPPER
 	RET
 
@@ -2253,22 +2177,22 @@ tileQ4_0_1x1VNNI_rows:
 tileQ4_0_1x1VNNI_blocks:
 	CMPQ            SI, $0x00000000
 	JE              tileQ4_0_1x1VNNI_store
-	VPBROADCASTW    (R8), X3
+	VPBROADCASTW    (DI), X3
 	VCVTPH2PS       X3, Y3
-	VMULPS          f1_16_vnni<>+0(SB), Y3, Y3
-	VPBROADCASTW    (DI), X4
+	VPBROADCASTW    (R8), X4
 	VCVTPH2PS       X4, Y4
-	VMULPS          Y3, Y4, Y4
-	VMOVDQU64       2(R8), Y3
+	VMULPS          Y4, Y3, Y3
+	VMULPS          f1_16_vnni<>+0(SB), Y3, Y3
+	VMOVDQU64       2(R8), Y4
 	VMOVDQA64       Y1, Y5
-	VPDPBUSD        Y3, Y0, Y5
+	VPDPBUSD        Y4, Y0, Y5
 	VPSUBD          Y5, Y1, Y5
 	VBROADCASTI32X4 2(DI), Y6
 	VPANDD          b0ff0_vnni<>+0(SB), Y6, Y6
 	VMOVDQA64       Y5, Y5
-	VPDPBUSD        Y3, Y6, Y5
+	VPDPBUSD        Y4, Y6, Y5
 	VCVTDQ2PS       Y5, Y5
-	VFMADD231PS     Y4, Y5, Y2
+	VFMADD231PS     Y3, Y5, Y2
 	ADDQ            $0x00000012, DI
 	ADDQ            $0x00000022, R8
 	DECQ            SI

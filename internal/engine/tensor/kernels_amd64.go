@@ -66,7 +66,7 @@ type tileFunc func(n int, w []byte, wstride int, x []byte, xstride int, y []floa
 
 // block32Tiles are the tile kernels of a 32-value block type (Q8_0
 // activations): R×1 for one vector (2×1 for Q8_0, 4×1 for Q4_0 and
-// Q5_0, 8×1 for Q4_0 with VNNI), 4×4 (VNNI only; nil otherwise) and 2×4 for four, and the one-row
+// Q5_0), 4×4 (VNNI only; nil otherwise) and 2×4 for four, and the one-row
 // kernels for the rows left over.
 type block32Tiles struct {
 	wsize, r                     int
@@ -85,7 +85,7 @@ var (
 	tilesQ4_0     = &block32Tiles{sizeQ4_0, 4, tileQ4_0_4x1AVX2, tileQ4_0_1x1AVX2, nil, tileQ4_0_2x4AVX2, tileQ4_0_1x4AVX2, 2048}
 	tilesQ5_0     = &block32Tiles{sizeQ5_0, 4, tileQ5_0_4x1AVX2, tileQ5_0_1x1AVX2, nil, tileQ5_0_2x4AVX2, tileQ5_0_1x4AVX2, 2048}
 	tilesQ8_0VNNI = &block32Tiles{sizeQ8_0, 2, tileQ8_0_2x1VNNI, tileQ8_0_1x1VNNI, tileQ8_0_4x4VNNI, tileQ8_0_2x4VNNI, tileQ8_0_1x4VNNI, 0}
-	tilesQ4_0VNNI = &block32Tiles{sizeQ4_0, 8, tileQ4_0_8x1VNNI, tileQ4_0_1x1VNNI, tileQ4_0_4x4VNNI, tileQ4_0_2x4VNNI, tileQ4_0_1x4VNNI, 0}
+	tilesQ4_0VNNI = &block32Tiles{sizeQ4_0, 4, tileQ4_0_4x1VNNI, tileQ4_0_1x1VNNI, tileQ4_0_4x4VNNI, tileQ4_0_2x4VNNI, tileQ4_0_1x4VNNI, 0}
 )
 
 // mat is the MatFunc of the type: vectors four at a time through the 4×4

@@ -43,7 +43,7 @@ import (
 // (BenchmarkMatMulKernelSets, one goroutine, Zen 4, data in cache): with 8
 // or 64 vectors Q8_0 1.66-1.69 times faster (62-65 against 37-39 GMAC/s),
 // Q4_0 1.46 times (58 against 40); with one vector Q8_0 1.18 times, Q4_0
-// 1.53 times (47 against 31 GMAC/s, 8×1 against the AVX2 4×1 tile).
+// 1.38 times (41 against 30 GMAC/s).
 
 // vnniType describes a 32-value block weight type for the VNNI tiles.
 type vnniType struct {
@@ -62,13 +62,7 @@ type vnniType struct {
 	// range), so each FMA adds exactly the same product as before and the
 	// results stay bit-identical.
 	hiScale *Mem
-	// decodeRows is the height R of the one-vector tile, R×1. Q8_0
-	// streams its rows from memory fastest two at a time (see genTile);
-	// Q4_0 unpacks more per byte and shares the activation block's work
-	// among eight rows: measured on 300 MB of DRAM-resident 4864×896 Q4_0
-	// matrices, interleaved, one goroutine, 8×1 streamed 20.3 GB/s
-	// (median of 15), 4×1 19.4, 2×1 16.6 (AVX2's 4×1: 15.5); two
-	// goroutines 13.2, 13.4, 12.2; in cache 8×1 ran 1.15 times 4×1.
+	// decodeRows is the height R of the one-vector tile, R×1.
 	decodeRows int
 }
 
@@ -114,7 +108,7 @@ func genVNNI() {
 		}
 		DATA(4*j, F32(v))
 	}
-	vnniKernels(vnniType{name: "Q4_0", wsize: sizeQ4_0, decodeRows: 8, offset: off, hiScale: &sixteenth,
+	vnniKernels(vnniType{name: "Q4_0", wsize: sizeQ4_0, decodeRows: 4, offset: off, hiScale: &sixteenth,
 		unpack: func(wm Mem, _ VecVirtual) VecVirtual {
 			q := YMM()
 			VBROADCASTI32X4(wm.Offset(2), q)
@@ -138,10 +132,9 @@ func reduceAccEVEX(acc VecVirtual) VecVirtual {
 }
 
 // genTileVNNI generates the R×C VNNI tile of t, with the signature and
-// results of the AVX2 tiles (genTile). R is 1, 2 or 4 (or 8 with C = 1);
-// C is 1 or 4.
+// results of the AVX2 tiles (genTile). R is 1, 2 or 4; C is 1 or 4.
 func genTileVNNI(t vnniType, R, C int) {
-	if (R != 1 && R != 2 && R != 4 && (R != 8 || C != 1)) || (C != 1 && C != 4) {
+	if (R != 1 && R != 2 && R != 4) || (C != 1 && C != 4) {
 		panic("unsupported VNNI tile shape")
 	}
 	name := tileNameVNNI(t, R, C)
@@ -151,7 +144,7 @@ func genTileVNNI(t vnniType, R, C int) {
 	w := Load(Param("w").Base(), GP64())
 	ws := Load(Param("wstride"), GP64())
 	var ws3 Register
-	if R >= 4 {
+	if R == 4 {
 		ws3 = GP64()
 		LEAQ(Mem{Base: ws, Index: ws, Scale: 2}, ws3)
 	}
@@ -194,12 +187,7 @@ func genTileVNNI(t vnniType, R, C int) {
 	wp := GP64()
 	MOVQ(w, wp)
 	xp := Load(Param("x").Base(), GP64())
-	wm := strided(wp, ws, ws3, min(R, 4))
-	var wp4 Register
-	if R == 8 {
-		wp4 = GP64()
-		wm = append(wm, strided(wp4, ws, ws3, 4)...)
-	}
+	wm := strided(wp, ws, ws3, R)
 	xm := strided(xp, xs, xs3, C)
 
 	Label(name + "_blocks")
@@ -215,30 +203,21 @@ func genTileVNNI(t vnniType, R, C int) {
 		}
 		ADDQ(U32(R*t.wsize), pf)
 	}
-	if wp4 != nil {
-		LEAQ(Mem{Base: wp, Index: ws, Scale: 4}, wp4)
-	}
 	// Scale products, the same float32 products as VMULPS(d_x, d_w): with
 	// one vector, those of all rows in the lanes of one register (rows
 	// 0..R-1, both halves); with four, per row as the row comes, those of
 	// the four vectors (lanes 0..3, both halves). Each pair takes its own
 	// from its lane with VPERMILPS.
-	var dx4 VecVirtual
-	var s1 []VecVirtual // C = 1: rows 4i..4i+3 in s1[i]
+	var dx4, s1 VecVirtual
 	if C == 1 {
-		dx := halfBroadcast(xm[0])
-		if t.hiScale != nil {
-			VMULPS(*t.hiScale, dx, dx)
+		if R == 1 {
+			s1 = halfBroadcast(wm[0])
+		} else {
+			s1 = halves4(wm)
 		}
-		for r := 0; r < R; r += 4 {
-			var s VecVirtual
-			if R == 1 {
-				s = halfBroadcast(wm[0])
-			} else {
-				s = halves4(wm[r:min(r+4, R)])
-			}
-			VMULPS(dx, s, s)
-			s1 = append(s1, s)
+		VMULPS(halfBroadcast(xm[0]), s1, s1)
+		if t.hiScale != nil {
+			VMULPS(*t.hiScale, s1, s1)
 		}
 	} else {
 		dx4 = halves4(xm)
@@ -260,11 +239,8 @@ func genTileVNNI(t vnniType, R, C int) {
 	}
 	for r := 0; r < R; r++ {
 		wu := t.unpack(wm[r], off)
-		var sr VecVirtual // the products of row r, in lane r%4 or that of vector c
-		lane := r % 4
-		if C == 1 {
-			sr = s1[r/4]
-		} else {
+		sr, lane := s1, r // the products of row r and lane of vector c
+		if C > 1 {
 			sr = halfBroadcast(wm[r])
 			VMULPS(dx4, sr, sr)
 		}
