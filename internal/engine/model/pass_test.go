@@ -108,8 +108,8 @@ func TestScratchBytes(t *testing.T) {
 	}
 }
 
-// TestDecodeStepAllocs checks that a decode step allocates nothing in this
-// package on one thread: what is left comes from the kernels.
+// TestDecodeStepAllocs checks that a decode step on one thread allocates
+// nothing, in this package or in the kernels.
 func TestDecodeStepAllocs(t *testing.T) {
 	m := loadTestModel(t, testSpec{seed: 15, typ: tensor.Q8_0}, 1)
 	c, _ := m.NewCache(0, nil)
@@ -128,11 +128,15 @@ func TestDecodeStepAllocs(t *testing.T) {
 		}
 	}
 	step()
-	// What is left, none of it in this package: tensor.Kernels.MatMul's
-	// loop closure, one per matrix product (seven per layer and the
-	// output), and one more that the race detector's runtime makes.
-	layers := m.Config().Layers
-	if got, limit := testing.AllocsPerRun(20, step), float64(7*layers+1+1); got > limit {
+	limit := 0.0
+	if raceEnabled {
+		// sync.Pool drops a share of its items under the race detector,
+		// so tensor.MatMul's pooled jobs (one per matrix product: seven
+		// per layer and the output) are sometimes made anew, and the
+		// race runtime makes one more.
+		limit = float64(7*m.Config().Layers + 1 + 1)
+	}
+	if got := testing.AllocsPerRun(20, step); got > limit {
 		t.Errorf("a decode step allocates %v times, want at most %v", got, limit)
 	}
 }

@@ -105,23 +105,51 @@ func (k *Kernels) MatMul(r Runner, t Type, cols int, w, x []byte, nx int, y []fl
 		r = Goroutines(1)
 	}
 	const tileBytes = 256 << 10 // activations per tile, well inside L2
-	tile := max(1, min(nx, tileBytes/max(1, xrb)))
-	grain := max(1, chunkBytes/max(1, rowBytes))
-	mf := k.MatFunc(t)
-	r.Run(rows, grain, func(lo, hi int) {
-		for i0 := 0; i0 < nx; i0 += tile {
-			i1 := min(nx, i0+tile)
-			if mf != nil {
-				mf(cols, hi-lo, i1-i0, w[lo*rowBytes:hi*rowBytes], rowBytes, x[i0*xrb:i1*xrb], xrb, y[i0*rows+lo:], rows)
-				continue
-			}
-			for row := lo; row < hi; row++ {
-				wr := w[row*rowBytes : (row+1)*rowBytes]
-				for i := i0; i < i1; i++ {
-					y[i*rows+row] = fn(cols, wr, x[i*xrb:(i+1)*xrb])
-				}
+	j := matJobs.Get().(*matJob)
+	*j = matJob{
+		fn: fn, mf: k.MatFunc(t), cols: cols, rows: rows, nx: nx, rowBytes: rowBytes, xrb: xrb,
+		tile: max(1, min(nx, tileBytes/max(1, xrb))),
+		w:    w, x: x, y: y, loop: j.loop,
+	}
+	r.Run(rows, max(1, chunkBytes/max(1, rowBytes)), j.loop)
+	*j = matJob{loop: j.loop} // drop the references to the caller's slices
+	matJobs.Put(j)
+	return nil
+}
+
+// matJob is one MatMul call's loop over chunks of rows. Jobs are pooled,
+// and each binds its loop method to a func value once, so that a call
+// allocates nothing (a closure per call was most of a decode step's
+// allocations).
+type matJob struct {
+	fn                                  DotFunc
+	mf                                  MatFunc
+	cols, rows, nx, rowBytes, xrb, tile int
+	w, x                                []byte
+	y                                   []float32
+	loop                                func(lo, hi int) // j.run
+}
+
+var matJobs = sync.Pool{New: func() any {
+	j := new(matJob)
+	j.loop = j.run
+	return j
+}}
+
+// run computes rows [lo, hi) for every vector, tile by tile.
+func (j *matJob) run(lo, hi int) {
+	w, x, y, rb, xrb, rows := j.w, j.x, j.y, j.rowBytes, j.xrb, j.rows
+	for i0 := 0; i0 < j.nx; i0 += j.tile {
+		i1 := min(j.nx, i0+j.tile)
+		if j.mf != nil {
+			j.mf(j.cols, hi-lo, i1-i0, w[lo*rb:hi*rb], rb, x[i0*xrb:i1*xrb], xrb, y[i0*rows+lo:], rows)
+			continue
+		}
+		for row := lo; row < hi; row++ {
+			wr := w[row*rb : (row+1)*rb]
+			for i := i0; i < i1; i++ {
+				y[i*rows+row] = j.fn(j.cols, wr, x[i*xrb:(i+1)*xrb])
 			}
 		}
-	})
-	return nil
+	}
 }
