@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -101,7 +102,7 @@ type BandwidthResult struct {
 // hold on a noisy machine.
 func Engine(ctx context.Context, o EngineOptions) (EngineResult, error) {
 	start := time.Now()
-	kern, err := kernelsNamed(o.Kernels)
+	kern, err := KernelsNamed(o.Kernels)
 	if err != nil {
 		return EngineResult{}, err
 	}
@@ -194,18 +195,30 @@ func argmax(xs []float32) int32 {
 	return int32(best)
 }
 
-// kernelsNamed returns the kernel table called name (tensor.KernelSets),
+// ErrNoKernels is the error of KernelsNamed for a name this machine has no
+// kernel table of.
+var ErrNoKernels = errors.New("no such kernel table on this machine")
+
+// KernelsNamed returns the kernel table called name (tensor.KernelSets),
 // or the default one if name is empty.
-func kernelsNamed(name string) (*tensor.Kernels, error) {
+func KernelsNamed(name string) (*tensor.Kernels, error) {
 	if name == "" {
 		return tensor.DefaultKernels(), nil
 	}
-	var names []string
 	for _, k := range tensor.KernelSets() {
 		if k.Name == name {
 			return k, nil
 		}
+	}
+	return nil, fmt.Errorf("bench: %w: %q (it has %s)", ErrNoKernels, name, strings.Join(KernelNames(), ", "))
+}
+
+// KernelNames returns the names of this machine's kernel tables, the
+// reference first and the default last.
+func KernelNames() []string {
+	var names []string
+	for _, k := range tensor.KernelSets() {
 		names = append(names, k.Name)
 	}
-	return nil, fmt.Errorf("bench: no kernels %q on this machine (it has %s)", name, strings.Join(names, ", "))
+	return names
 }

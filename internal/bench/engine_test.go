@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -268,17 +269,43 @@ func TestMedian(t *testing.T) {
 }
 
 func TestKernelsNamed(t *testing.T) {
-	k, err := kernelsNamed("")
+	k, err := KernelsNamed("")
 	if err != nil || k.Name != tensor.DefaultKernels().Name {
-		t.Errorf(`kernelsNamed("") = %v, %v; want the default table %q`, k, err, tensor.DefaultKernels().Name)
+		t.Errorf(`KernelsNamed("") = %v, %v; want the default table %q`, k, err, tensor.DefaultKernels().Name)
 	}
-	for _, set := range tensor.KernelSets() {
-		k, err := kernelsNamed(set.Name)
-		if err != nil || k.Name != set.Name {
-			t.Errorf("kernelsNamed(%q) = %v, %v", set.Name, k, err)
+	names := KernelNames()
+	if len(names) == 0 || names[0] != "go" || names[len(names)-1] != tensor.DefaultKernels().Name {
+		t.Errorf("KernelNames() = %v, want the reference first and the default last", names)
+	}
+	for _, name := range names {
+		k, err := KernelsNamed(name)
+		if err != nil || k.Name != name {
+			t.Errorf("KernelsNamed(%q) = %v, %v", name, k, err)
 		}
 	}
-	if k, err := kernelsNamed("avx1024"); err == nil || !strings.Contains(err.Error(), "go") {
-		t.Errorf(`kernelsNamed("avx1024") = %v, %v; want an error listing the tables`, k, err)
+	k, err = KernelsNamed("avx1024")
+	if !errors.Is(err, ErrNoKernels) {
+		t.Fatalf(`KernelsNamed("avx1024") = %v, %v; want ErrNoKernels`, k, err)
+	}
+	for _, name := range names {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not list %q", err, name)
+		}
+	}
+}
+
+// TestEngineKernels runs the benchmark with the reference kernels and
+// checks that the model ran with them.
+func TestEngineKernels(t *testing.T) {
+	path := sharedModel(t, "stories260K.gguf")
+	r, err := Engine(context.Background(), EngineOptions{Model: path, Threads: 1, Prompt: 4, Gen: 2, Seed: 1, Kernels: "go"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Kernels != "go" {
+		t.Errorf("ran with %q kernels, want go", r.Kernels)
+	}
+	if _, err := Engine(context.Background(), EngineOptions{Model: path, Threads: 1, Prompt: 4, Gen: 2, Kernels: "nope"}); !errors.Is(err, ErrNoKernels) {
+		t.Errorf("unknown kernels: %v, want ErrNoKernels", err)
 	}
 }

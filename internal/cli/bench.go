@@ -19,12 +19,17 @@ import (
 func (a *app) benchCmd() *cobra.Command {
 	o := bench.EngineOptions{Threads: runtime.NumCPU(), Prompt: 128, Gen: 32, Seed: 1, Rounds: bench.DefaultRounds}
 	cmd := &cobra.Command{
-		Use:   "bench --model FILE.gguf [--threads N] [--prompt N] [--gen N] [--bandwidth] [--concurrency N [--rounds N]] [--ttft]",
+		Use:   "bench --model FILE.gguf [--threads N] [--kernels NAME] [--prompt N] [--gen N] [--bandwidth] [--concurrency N [--rounds N]] [--ttft]",
 		Short: "Measure Cerulean on this machine",
 		Long: `With --model, load a GGUF file in the built-in engine and measure prompt
 processing (one Forward over --prompt random tokens, which the engine runs
 in passes of at most 256) and generation (--gen tokens one at a time), in
 tokens per second, and the resident memory (a table, or JSON with -o json).
+
+--kernels picks the dot-product kernel table (JSON "kernels"): go (the
+pure-Go reference), avx2, avx512vnni, of those this machine has; all give
+the same results, so tables can be compared on one machine. The default is
+the fastest, as the server uses.
 
 Memory (JSON "memory"): after_load is measured once the model is loaded but
 before any weight is read, after_gen right after the generation (before
@@ -74,6 +79,9 @@ number of rounds is the mean of the middle two.`,
 			if o.Concurrency > 1 && o.Gen < 2 {
 				return usageError{fmt.Errorf("--concurrency needs --gen of at least 2")}
 			}
+			if _, err := bench.KernelsNamed(o.Kernels); err != nil {
+				return usageError{fmt.Errorf("--kernels: %w", err)}
+			}
 			res, err := bench.Engine(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -84,7 +92,7 @@ number of rounds is the mean of the middle two.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Model, "model", "", "GGUF file")
 	f.IntVar(&o.Threads, "threads", o.Threads, "threads")
-	f.StringVar(&o.Kernels, "kernels", "", "kernel table: go, avx2 or avx512vnni where the CPU has them (default: the fastest)")
+	f.StringVar(&o.Kernels, "kernels", "", "kernel table, one of this machine's: "+strings.Join(bench.KernelNames(), ", ")+" (default: the last, the fastest)")
 	f.IntVar(&o.Prompt, "prompt", o.Prompt, "prompt tokens")
 	f.IntVar(&o.Gen, "gen", o.Gen, "generated tokens")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the random prompt")

@@ -10,7 +10,7 @@ import (
 func TestEngineTable(t *testing.T) {
 	var b strings.Builder
 	engineTable(&b, bench.EngineResult{
-		Model: "m.gguf", Architecture: "qwen2", Threads: 2, PromptTokens: 16, GenTokens: 8,
+		Model: "m.gguf", Architecture: "qwen2", Threads: 2, Kernels: "avx2", PromptTokens: 16, GenTokens: 8,
 		Memory: bench.MemoryResult{
 			AfterLoad:    bench.MemorySnapshot{RSS: 60 << 20, RSSAnon: 15 << 20, RSSFile: 45 << 20, HeapInUse: 12 << 20},
 			AfterGen:     bench.MemorySnapshot{RSS: 500 << 20, RSSAnon: 30 << 20, RSSFile: 470 << 20, HeapInUse: 25 << 20},
@@ -26,6 +26,7 @@ func TestEngineTable(t *testing.T) {
 	})
 	out := b.String()
 	for _, want := range []string{
+		"m.gguf (qwen2, 2 threads, avx2 kernels, loaded in",
 		"RSS 60.0 MiB (anon 15.0 MiB, file 45.0 MiB), Go heap in use 12.0 MiB",
 		"RSS 500.0 MiB (anon 30.0 MiB, file 470.0 MiB)",
 		"471.0 MiB = weights 408.0 MiB + KV 2.0 MiB + fixed overhead 61.0 MiB (after-load RSS + scratch 1.0 MiB)",
@@ -41,6 +42,13 @@ func TestEngineTable(t *testing.T) {
 	}
 	if strings.Contains(out, "Bandwidth") || strings.Contains(out, "Time to first token") {
 		t.Errorf("table shows measurements not made:\n%s", out)
+	}
+}
+
+func TestBenchKernelsFlag(t *testing.T) {
+	res, _ := runRecorded(t, env(nil), "", "bench", "--model", "m.gguf", "--kernels", "avx1024")
+	if res.code != 2 || !strings.Contains(res.stderr, `--kernels`) || !strings.Contains(res.stderr, `"avx1024"`) || !strings.Contains(res.stderr, "go") {
+		t.Errorf("exit %d, stderr %q; want a usage error naming the tables", res.code, res.stderr)
 	}
 }
 

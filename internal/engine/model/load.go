@@ -32,8 +32,9 @@ type Options struct {
 	// are split across (default runtime.NumCPU()).
 	Threads int
 	// Kernels are the dot-product kernels (default
-	// tensor.DefaultKernels(): AVX2/FMA assembly where the CPU has it, the
-	// pure-Go reference elsewhere and under the purego build tag).
+	// tensor.DefaultKernels(): AVX2/FMA assembly, with AVX-512 VNNI tiles,
+	// where the CPU has them, the pure-Go reference elsewhere and under the
+	// purego build tag).
 	Kernels *tensor.Kernels
 	// PassTokens is the most tokens one pass through the layers computes
 	// at once (default DefaultPassTokens); see Model.Forward.

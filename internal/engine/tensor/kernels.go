@@ -67,8 +67,9 @@ func ReferenceKernels() *Kernels {
 // DefaultKernels returns the fastest kernels this machine supports: on
 // amd64 with AVX2, FMA and F16C the assembly kernels ("avx2", or
 // "avx512vnni" with AVX-512 VNNI; Q4_1 and Q5_1 stay pure Go), otherwise,
-// and under the purego build tag, the reference ones ("go"). The choice is made once; each call returns a new
-// copy of the table, so callers may change it.
+// and under the purego build tag, the reference ones ("go"). The choice is
+// made once; each call returns a new copy of the table, so callers may
+// change it.
 func DefaultKernels() *Kernels {
 	k := *defaultKernels()
 	return &k
@@ -79,12 +80,7 @@ func DefaultKernels() *Kernels {
 // amd64 "avx2" where the CPU has AVX2, FMA and F16C and "avx512vnni" where
 // it also has AVX-512 VNNI. Each call returns new copies.
 func KernelSets() []*Kernels {
-	sets := []*Kernels{ReferenceKernels()}
-	for _, k := range simdKernelSets() {
-		c := *k
-		sets = append(sets, &c)
-	}
-	return sets
+	return append([]*Kernels{ReferenceKernels()}, simdKernelSets()...)
 }
 
 // defaultKernels is the dispatch table, chosen on first use.

@@ -157,7 +157,7 @@ func (t kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride in
 		nb = nx
 	}
 	var d [4]float32
-	for r := range rows {
+	for r := 0; r < rows && nb > 0; r++ {
 		wr := w[r*wstride : r*wstride+rb]
 		i := 0
 		for ; i+4 <= nb; i += 4 {

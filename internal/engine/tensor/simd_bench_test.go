@@ -62,8 +62,8 @@ func BenchmarkMatVec(b *testing.B) {
 
 // BenchmarkMatVecDRAM streams Q8_0 matrices totalling about 300 MiB, more
 // than any cache, as decoding a 0.5B model does, at 1 and 2 goroutines:
-// ffn_down-shaped ones (rows of 4864 values, the 1×1 tile) and
-// ffn_up-shaped ones (rows of 896, the 2×1 tile). One iteration is one
+// ffn_down-shaped ones (rows of 4864 values: the 1×1 tile with AVX2, the
+// 2×1 with VNNI) and ffn_up-shaped ones (rows of 896, the 2×1 tile). One iteration is one
 // pass over all the matrices. It reports the fastest pass as weight
 // bandwidth (GB/s) and as a fraction of the best of
 // MeasureBandwidthThreads with the same number of goroutines, run just

@@ -11,7 +11,9 @@ import (
 )
 
 // These tests compare DefaultKernels (the assembly kernels on amd64 with
-// AVX2, FMA and F16C) with ReferenceKernels. Under the purego build tag, or
+// AVX2, FMA and F16C, with the VNNI tiles where the CPU has AVX-512 VNNI)
+// with ReferenceKernels; TestMatFuncIdentical checks the tiles of every
+// table of KernelSets. Under the purego build tag, or
 // on another platform, DefaultKernels is the reference and they compare it
 // with itself.
 //
