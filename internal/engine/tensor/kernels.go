@@ -29,7 +29,9 @@ type DotFunc func(n int, w, x []byte) float32
 // the n activations at x[i*xstride:] (encoded as VecDotType of the weight
 // type). Every result must be bit-identical to the weight type's DotFunc,
 // so that a product does not depend on how many rows or vectors are
-// computed together. An implementation panics if w, x or y are too short.
+// computed together, for activations as QuantizeActivations encodes them
+// (int8 values in -127..127; the AVX2 kernels cannot take -128). An
+// implementation panics if w, x or y are too short.
 type MatFunc func(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int)
 
 // Kernels is a table of dot-product kernels, one per weight type. A nil

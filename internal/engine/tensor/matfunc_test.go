@@ -1,7 +1,9 @@
 package tensor_test
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ func TestMatFuncIdentical(t *testing.T) {
 	}
 }
 
+// testMatFuncIdentical is TestMatFuncIdentical for one kernel table.
 func testMatFuncIdentical(t *testing.T, def *tensor.Kernels) {
 	r := rand.New(rand.NewPCG(41, 42))
 	checked := 0
@@ -44,8 +47,9 @@ func testMatFuncIdentical(t *testing.T, def *tensor.Kernels) {
 				{"zero", scaleZero, false, 0},
 				{"nan", scaleNaN, false, 17},
 				{"inf", scaleInf, false, 0},
+				{"edge", scaleEdge, false, 1},
 			} {
-				shapes := [][2]int{{1, 1}, {4, 1}, {7, 1}, {2, 4}, {5, 4}, {9, 9}, {3, 6}, {13, 5}}
+				shapes := [][2]int{{1, 1}, {4, 1}, {7, 1}, {2, 4}, {5, 4}, {7, 4}, {9, 9}, {11, 9}, {3, 6}, {13, 5}}
 				if n > 1024 || ci > 0 {
 					shapes = [][2]int{{1, 1}, {5, 1}, {3, 5}, {6, 8}}
 				}
@@ -62,6 +66,9 @@ func testMatFuncIdentical(t *testing.T, def *tensor.Kernels) {
 					x := make([]byte, (nx-1)*xstride+xrb)
 					for i := range nx {
 						copy(x[i*xstride:], randomActs(r, xt, n, tc.mode, tc.extreme))
+						if tc.mode == scaleEdge {
+							setEdgeActScales(r, xt, x[i*xstride:i*xstride+xrb])
+						}
 					}
 					ystride := rows + tc.pad%4
 					y := make([]float32, (nx-1)*ystride+rows+1)
@@ -92,6 +99,27 @@ func testMatFuncIdentical(t *testing.T, def *tensor.Kernels) {
 	t.Logf("%s: %d matrix kernel cases", def.Name, checked)
 	if def.Name == "go" && checked != 0 {
 		t.Errorf("the reference kernels have matrix kernels")
+	}
+	if def.Name != "go" && checked == 0 {
+		t.Errorf("the %s kernels have no matrix kernels to check", def.Name)
+	}
+}
+
+// setEdgeActScales overwrites the scale of every block of the encoded
+// activations x (Q8_0: fp16; Q8_K: float32) with an edge value: zero of
+// either sign, subnormal, the largest finite, infinite, NaN or ordinary.
+func setEdgeActScales(r *rand.Rand, xt tensor.Type, x []byte) {
+	switch xt {
+	case tensor.Q8_0:
+		edges := []uint16{0x0000, 0x8000, 0x0001, 0x83ff, 0x7bff, 0x7c00, 0xfc00, 0x7e00, 0x3c00, 0x2e66}
+		for off := 0; off < len(x); off += 34 {
+			binary.LittleEndian.PutUint16(x[off:], edges[r.IntN(len(edges))])
+		}
+	case tensor.Q8_K:
+		edges := []float32{0, float32(math.Copysign(0, -1)), 1e-40, -1e-40, math.MaxFloat32, float32(math.Inf(1)), float32(math.NaN()), 1, -0.33}
+		for off := 0; off < len(x); off += 292 {
+			binary.LittleEndian.PutUint32(x[off:], math.Float32bits(edges[r.IntN(len(edges))]))
+		}
 	}
 }
 

@@ -50,6 +50,7 @@ const (
 	scaleZero
 	scaleNaN
 	scaleInf
+	scaleEdge // each block one of: ±subnormal, -0, ±65504, 1, -0.33
 )
 
 // scaleOffsets returns the offsets of the f16 scale fields in a block of t.
@@ -75,6 +76,9 @@ func f16Scale(r *rand.Rand, mode scaleMode) uint16 {
 		return 0x7e00
 	case scaleInf:
 		return 0x7c00 | uint16(r.IntN(2))<<15
+	case scaleEdge:
+		edges := []uint16{0x0001, 0x8001, 0x03ff, 0x8000, 0x7bff, 0xfbff, 0x3c00, 0xb548}
+		return edges[r.IntN(len(edges))]
 	}
 	v := float32(r.Float64()*0.1 + 0.001)
 	if r.IntN(2) == 0 {

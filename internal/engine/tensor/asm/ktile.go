@@ -49,6 +49,7 @@ var k4ByteShuf [8]Mem
 // of four blocks whose (d, dmin) pairs are in dwords 0..3.
 var k4HalfPerm Mem
 
+// genKTileConstants emits the read-only constants of the Q4_K tiles.
 func genKTileConstants() {
 	for i := range k4ByteShuf {
 		k4ByteShuf[i] = GLOBL(fmt.Sprintf("k4bshuf%d", i), RODATA|NOPTR)
@@ -104,7 +105,7 @@ func k4ScaleBytes(m Mem) (scales, mins GPVirtual) {
 // which set y[r] = dotQ4_KAVX2(n, w[r*wstride:], x) for r < rows, two rows
 // at a time (rows must be even).
 //
-// Like genTile's decode tiles they prefetch the next group of rows with
+// Like genTile's Q8_0 decode tile they prefetch the next group of rows with
 // PREFETCHNTA while they compute this one (rows are contiguous in MatMul;
 // prefetches past the end of w are harmless): several interleaved row
 // streams are followed badly by the hardware prefetchers. Measured on
@@ -140,7 +141,8 @@ func genQ4_KTile() {
 
 // genQ4_KTile2 generates the 2×1 tile named by suffix, with VPDPWSSD if
 // vnni. Lanes: rows 0 and 1 of block b, then of block b+1; an odd last
-// block takes all four lanes (rows 0, 1, 0, 1) and adds the first two.
+// block takes all four lanes (rows 0, 1, 0, 1), of which the first two are
+// added to the rows' sums.
 func genQ4_KTile2(suffix string, vnni bool) {
 	const R = 2
 	name := fmt.Sprintf("tileQ4_K_%dx1%s", R, suffix)

@@ -104,7 +104,7 @@ func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, a
 		dx4 = halves4(xm)
 	}
 	type rowState struct {
-		q, dw VecVirtual // dw nil with laneScales
+		q, dw VecVirtual // dw nil with laneScales, d_w·d_x0..3 with vecLanes
 		sign  Op
 		r     int
 	}
@@ -125,7 +125,7 @@ func tileBlock(t block32Type, unpack func(Mem) (VecVirtual, Op), wm, xm []Mem, a
 		return rowState{q, dw, sign, r}
 	}
 	type vecState struct {
-		x, dx VecVirtual // x: the activations (signW) or o·pair sums (offset)
+		x, dx VecVirtual // x: the activations (signW) or o·pair sums (offset); dx nil with vecLanes
 		m     Mem
 		c     int
 	}

@@ -10,7 +10,9 @@ import (
 
 // The AVX-512 VNNI tiles of Q8_0 and Q4_0 compute exactly what the AVX2
 // tiles do (tile.go), bit for bit, with fewer instructions per (row,
-// vector) pair:
+// vector) pair, for activation bytes in -127..127 as QuantizeActivations
+// makes them (the AVX2 tiles' VPSIGNB cannot negate -128; these take any
+// byte exactly):
 //
 //   - VPDPBUSD multiplies unsigned by signed bytes and sums each four
 //     products into an int32 lane, which VPMADDUBSW then VPMADDWD did in
@@ -19,8 +21,8 @@ import (
 //     nibbles q, whose weight is q-8, the upper half scaled by 16; see
 //     hiScale), its signed one the activations x,
 //     and it accumulates onto -o·(x0+x1+x2+x3) per lane, worked out once
-//     per activation block; the lane is then Σ w·x exactly, the same int32
-//     as the AVX2 tiles' lane.
+//     per activation block; the lane is then Σ w·x exactly (16 times it in
+//     Q4_0's upper half), the same int32 as the AVX2 tiles' lane.
 //   - The products of the rows' and vectors' scales, d_w·d_x, are
 //     multiplied four at a time (a row's with the four vectors', or the
 //     rows' with the one vector's) and each pair takes its own from its
@@ -39,11 +41,12 @@ import (
 // has an EVEX form (no VPSIGNB, VPMADDUBSW or VHADDPS), so the register
 // allocator may use any register.
 //
-// Measured against the AVX2 tiles of the first VNNI commit's time
-// (BenchmarkMatMulKernelSets, one goroutine, Zen 4, data in cache): with 8
-// or 64 vectors Q8_0 1.66-1.69 times faster (62-65 against 37-39 GMAC/s),
-// Q4_0 1.46 times (58 against 40); with one vector Q8_0 1.18 times, Q4_0
-// 1.38 times (41 against 30 GMAC/s).
+// Measured against the AVX2 tiles (BenchmarkMatMulKernelSets, one
+// goroutine, Zen 4, data in cache): with 8 or 64 vectors Q8_0 1.48-1.52
+// times faster (62-66 against 42-43 GMAC/s; 1.66-1.69 against the AVX2
+// tiles before they took their scale products from lanes too, 37-39),
+// Q4_0 1.46 times (58 against 40); with one vector Q8_0 1.18 times (rows of
+// 896), Q4_0 1.39 times (41 against 30 GMAC/s).
 
 // vnniType describes a 32-value block weight type for the VNNI tiles.
 type vnniType struct {
@@ -98,7 +101,7 @@ func genVNNI() {
 	// high half with 0xf0 unpacks them in two instructions, one a load,
 	// where shifting and inserting took three besides the load; the high
 	// half's weights are 16 times too large, which hiScale undoes in the
-	// scale products (1.2-1.3 times faster for one vector).
+	// scale products (1.11 times faster for one vector, 1.04 for four).
 	mask := GLOBL("b0ff0_vnni", RODATA|NOPTR)
 	for j := 0; j < 32; j++ {
 		DATA(j, U8(0x0f<<(4*(j/16))))
@@ -163,7 +166,12 @@ func genTileVNNI(t vnniType, R, C int) {
 		LEAQ(Mem{Base: xs, Index: xs, Scale: 2}, xs3)
 	}
 	rows := Load(Param("rows"), GP64())
-	// The next group of rows is prefetched as in genTile.
+	// The next group of rows is prefetched as in genTile, but with
+	// PREFETCHNTA for every decode tile, Q4_0's too (AVX2's Q4_0 tile uses
+	// PREFETCHT0): on 300 MB of DRAM-resident Q4_0 rows, interleaved,
+	// medians of 11 passes, NTA streamed rows of 896 at 18.4 GB/s against
+	// T0's 18.7 with one goroutine and 14.9 against 12.9 with two, rows of
+	// 4864 at 13.3 against 12.1 and 12.5 against 11.7.
 	var pf Register
 	if R > 1 {
 		pf = GP64()
