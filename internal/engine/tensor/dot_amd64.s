@@ -901,15 +901,12 @@ TEXT ·tileQ8_0_2x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ xstride+64(FP), BX
-	MOVQ ystride+96(FP), SI
-	SHLQ $0x02, SI
-	LEAQ (BX)(BX*2), DI
-	LEAQ (SI)(SI*2), R8
-	MOVQ rows+104(FP), R9
-	LEAQ (AX)(CX*2), R10
+	LEAQ (BX)(BX*2), SI
+	MOVQ rows+104(FP), DI
+	LEAQ (AX)(CX*2), R8
 
 tileQ8_0_2x4AVX2_rows:
-	CMPQ  R9, $0x00000000
+	CMPQ  DI, $0x00000000
 	JE    tileQ8_0_2x4AVX2_done
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
@@ -919,98 +916,101 @@ tileQ8_0_2x4AVX2_rows:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  n+0(FP), R11
-	SHRQ  $0x05, R11
-	MOVQ  AX, R12
-	MOVQ  x_base+40(FP), R13
+	MOVQ  n+0(FP), R9
+	SHRQ  $0x05, R9
+	MOVQ  AX, R10
+	MOVQ  x_base+40(FP), R11
 
 tileQ8_0_2x4AVX2_blocks:
-	CMPQ         R11, $0x00000000
+	CMPQ         R9, $0x00000000
 	JE           tileQ8_0_2x4AVX2_store
-	PREFETCHT0   (R10)
-	PREFETCHT0   64(R10)
-	ADDQ         $0x00000044, R10
-	MOVWQZX      (R13), R14
-	MOVWQZX      (R13)(BX*1), R15
-	SHLQ         $0x10, R15
-	ORQ          R15, R14
-	MOVWQZX      (R13)(BX*2), R15
-	SHLQ         $0x20, R15
-	ORQ          R15, R14
-	MOVWQZX      (R13)(DI*1), R15
-	SHLQ         $0x30, R15
-	ORQ          R15, R14
-	VMOVQ        R14, X8
+	PREFETCHT0   (R8)
+	PREFETCHT0   64(R8)
+	ADDQ         $0x00000044, R8
+	MOVWQZX      (R11), R12
+	MOVWQZX      (R11)(BX*1), R13
+	SHLQ         $0x10, R13
+	ORQ          R13, R12
+	MOVWQZX      (R11)(BX*2), R13
+	SHLQ         $0x20, R13
+	ORQ          R13, R12
+	MOVWQZX      (R11)(SI*1), R13
+	SHLQ         $0x30, R13
+	ORQ          R13, R12
+	VMOVQ        R12, X8
 	VPBROADCASTQ X8, X8
 	VCVTPH2PS    X8, Y8
-	VMOVDQU      2(R12), Y9
+	VMOVDQU      2(R10), Y9
 	VPSIGNB      Y9, Y9, Y9
-	VPBROADCASTW (R12), X10
+	VPBROADCASTW (R10), X10
 	VCVTPH2PS    X10, Y10
 	VMULPS       Y8, Y10, Y10
-	VMOVDQU      2(R12)(CX*1), Y11
+	VMOVDQU      2(R10)(CX*1), Y11
 	VPSIGNB      Y11, Y11, Y11
-	VPBROADCASTW (R12)(CX*1), X12
+	VPBROADCASTW (R10)(CX*1), X12
 	VCVTPH2PS    X12, Y12
 	VMULPS       Y8, Y12, Y12
-	VMOVDQU      2(R13), Y8
-	VPSIGNB      2(R12), Y8, Y13
+	VMOVDQU      2(R11), Y8
+	VPSIGNB      2(R10), Y8, Y13
 	VPMADDUBSW   Y13, Y9, Y13
 	VPMADDWD     onesw<>+0(SB), Y13, Y13
 	VCVTDQ2PS    Y13, Y13
 	VPERMILPS    $0x00, Y10, Y14
 	VFMADD231PS  Y14, Y13, Y0
-	VPSIGNB      2(R12)(CX*1), Y8, Y8
+	VPSIGNB      2(R10)(CX*1), Y8, Y8
 	VPMADDUBSW   Y8, Y11, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VPERMILPS    $0x00, Y12, Y13
 	VFMADD231PS  Y13, Y8, Y4
-	VMOVDQU      2(R13)(BX*1), Y8
-	VPSIGNB      2(R12), Y8, Y13
+	VMOVDQU      2(R11)(BX*1), Y8
+	VPSIGNB      2(R10), Y8, Y13
 	VPMADDUBSW   Y13, Y9, Y13
 	VPMADDWD     onesw<>+0(SB), Y13, Y13
 	VCVTDQ2PS    Y13, Y13
 	VPERMILPS    $0x55, Y10, Y14
 	VFMADD231PS  Y14, Y13, Y1
-	VPSIGNB      2(R12)(CX*1), Y8, Y8
+	VPSIGNB      2(R10)(CX*1), Y8, Y8
 	VPMADDUBSW   Y8, Y11, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VPERMILPS    $0x55, Y12, Y13
 	VFMADD231PS  Y13, Y8, Y5
-	VMOVDQU      2(R13)(BX*2), Y8
-	VPSIGNB      2(R12), Y8, Y13
+	VMOVDQU      2(R11)(BX*2), Y8
+	VPSIGNB      2(R10), Y8, Y13
 	VPMADDUBSW   Y13, Y9, Y13
 	VPMADDWD     onesw<>+0(SB), Y13, Y13
 	VCVTDQ2PS    Y13, Y13
 	VPERMILPS    $0xaa, Y10, Y14
 	VFMADD231PS  Y14, Y13, Y2
-	VPSIGNB      2(R12)(CX*1), Y8, Y8
+	VPSIGNB      2(R10)(CX*1), Y8, Y8
 	VPMADDUBSW   Y8, Y11, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VPERMILPS    $0xaa, Y12, Y13
 	VFMADD231PS  Y13, Y8, Y6
-	VMOVDQU      2(R13)(DI*1), Y8
-	VPSIGNB      2(R12), Y8, Y13
+	VMOVDQU      2(R11)(SI*1), Y8
+	VPSIGNB      2(R10), Y8, Y13
 	VPMADDUBSW   Y13, Y9, Y13
 	VPMADDWD     onesw<>+0(SB), Y13, Y13
 	VCVTDQ2PS    Y13, Y13
 	VPERMILPS    $0xff, Y10, Y9
 	VFMADD231PS  Y9, Y13, Y3
-	VPSIGNB      2(R12)(CX*1), Y8, Y8
+	VPSIGNB      2(R10)(CX*1), Y8, Y8
 	VPMADDUBSW   Y8, Y11, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VPERMILPS    $0xff, Y12, Y9
 	VFMADD231PS  Y9, Y8, Y7
-	ADDQ         $0x00000022, R12
-	ADDQ         $0x00000022, R13
-	DECQ         R11
+	ADDQ         $0x00000022, R10
+	ADDQ         $0x00000022, R11
+	DECQ         R9
 	JMP          tileQ8_0_2x4AVX2_blocks
 
 tileQ8_0_2x4AVX2_store:
+	MOVQ         ystride+96(FP), R9
+	SHLQ         $0x02, R9
+	LEAQ         (R9)(R9*2), R10
 	VEXTRACTF128 $0x01, Y0, X8
 	VADDPS       X0, X8, X8
 	VHADDPS      X8, X8, X8
@@ -1020,17 +1020,17 @@ tileQ8_0_2x4AVX2_store:
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*1)
+	VMOVSS       X0, (DX)(R9*1)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X2, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*2)
+	VMOVSS       X0, (DX)(R9*2)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X3, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(R8*1)
+	VMOVSS       X0, (DX)(R10*1)
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X4, X0, X0
 	VHADDPS      X0, X0, X0
@@ -1040,20 +1040,20 @@ tileQ8_0_2x4AVX2_store:
 	VADDPS       X5, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(DX)(SI*1)
+	VMOVSS       X0, 4(DX)(R9*1)
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X6, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(DX)(SI*2)
+	VMOVSS       X0, 4(DX)(R9*2)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X7, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(DX)(R8*1)
+	VMOVSS       X0, 4(DX)(R10*1)
 	LEAQ         (AX)(CX*2), AX
 	ADDQ         $0x00000008, DX
-	SUBQ         $0x00000002, R9
+	SUBQ         $0x00000002, DI
 	JMP          tileQ8_0_2x4AVX2_rows
 
 tileQ8_0_2x4AVX2_done:
@@ -1067,79 +1067,79 @@ TEXT ·tileQ8_0_1x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ xstride+64(FP), BX
-	MOVQ ystride+96(FP), SI
-	SHLQ $0x02, SI
-	LEAQ (BX)(BX*2), DI
-	LEAQ (SI)(SI*2), R8
-	MOVQ rows+104(FP), R9
+	LEAQ (BX)(BX*2), SI
+	MOVQ rows+104(FP), DI
 
 tileQ8_0_1x4AVX2_rows:
-	CMPQ  R9, $0x00000000
+	CMPQ  DI, $0x00000000
 	JE    tileQ8_0_1x4AVX2_done
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), R10
-	SHRQ  $0x05, R10
-	MOVQ  AX, R11
-	MOVQ  x_base+40(FP), R12
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  AX, R9
+	MOVQ  x_base+40(FP), R10
 
 tileQ8_0_1x4AVX2_blocks:
-	CMPQ         R10, $0x00000000
+	CMPQ         R8, $0x00000000
 	JE           tileQ8_0_1x4AVX2_store
-	MOVWQZX      (R12), R13
-	MOVWQZX      (R12)(BX*1), R14
-	SHLQ         $0x10, R14
-	ORQ          R14, R13
-	MOVWQZX      (R12)(BX*2), R14
-	SHLQ         $0x20, R14
-	ORQ          R14, R13
-	MOVWQZX      (R12)(DI*1), R14
-	SHLQ         $0x30, R14
-	ORQ          R14, R13
-	VMOVQ        R13, X4
+	MOVWQZX      (R10), R11
+	MOVWQZX      (R10)(BX*1), R12
+	SHLQ         $0x10, R12
+	ORQ          R12, R11
+	MOVWQZX      (R10)(BX*2), R12
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	MOVWQZX      (R10)(SI*1), R12
+	SHLQ         $0x30, R12
+	ORQ          R12, R11
+	VMOVQ        R11, X4
 	VPBROADCASTQ X4, X4
 	VCVTPH2PS    X4, Y4
-	VMOVDQU      2(R11), Y5
+	VMOVDQU      2(R9), Y5
 	VPSIGNB      Y5, Y5, Y5
-	VPBROADCASTW (R11), X6
+	VPBROADCASTW (R9), X6
 	VCVTPH2PS    X6, Y6
 	VMULPS       Y4, Y6, Y6
-	VMOVDQU      2(R12), Y4
-	VPSIGNB      2(R11), Y4, Y4
+	VMOVDQU      2(R10), Y4
+	VPSIGNB      2(R9), Y4, Y4
 	VPMADDUBSW   Y4, Y5, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VPERMILPS    $0x00, Y6, Y7
 	VFMADD231PS  Y7, Y4, Y0
-	VMOVDQU      2(R12)(BX*1), Y4
-	VPSIGNB      2(R11), Y4, Y4
+	VMOVDQU      2(R10)(BX*1), Y4
+	VPSIGNB      2(R9), Y4, Y4
 	VPMADDUBSW   Y4, Y5, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VPERMILPS    $0x55, Y6, Y7
 	VFMADD231PS  Y7, Y4, Y1
-	VMOVDQU      2(R12)(BX*2), Y4
-	VPSIGNB      2(R11), Y4, Y4
+	VMOVDQU      2(R10)(BX*2), Y4
+	VPSIGNB      2(R9), Y4, Y4
 	VPMADDUBSW   Y4, Y5, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VPERMILPS    $0xaa, Y6, Y7
 	VFMADD231PS  Y7, Y4, Y2
-	VMOVDQU      2(R12)(DI*1), Y4
-	VPSIGNB      2(R11), Y4, Y4
+	VMOVDQU      2(R10)(SI*1), Y4
+	VPSIGNB      2(R9), Y4, Y4
 	VPMADDUBSW   Y4, Y5, Y4
 	VPMADDWD     onesw<>+0(SB), Y4, Y4
 	VCVTDQ2PS    Y4, Y4
 	VPERMILPS    $0xff, Y6, Y5
 	VFMADD231PS  Y5, Y4, Y3
-	ADDQ         $0x00000022, R11
-	ADDQ         $0x00000022, R12
-	DECQ         R10
+	ADDQ         $0x00000022, R9
+	ADDQ         $0x00000022, R10
+	DECQ         R8
 	JMP          tileQ8_0_1x4AVX2_blocks
 
 tileQ8_0_1x4AVX2_store:
+	MOVQ         ystride+96(FP), R8
+	SHLQ         $0x02, R8
+	LEAQ         (R8)(R8*2), R9
 	VEXTRACTF128 $0x01, Y0, X4
 	VADDPS       X0, X4, X4
 	VHADDPS      X4, X4, X4
@@ -1149,20 +1149,20 @@ tileQ8_0_1x4AVX2_store:
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*1)
+	VMOVSS       X0, (DX)(R8*1)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X2, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*2)
+	VMOVSS       X0, (DX)(R8*2)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X3, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(R8*1)
+	VMOVSS       X0, (DX)(R9*1)
 	LEAQ         (AX)(CX*1), AX
 	ADDQ         $0x00000004, DX
-	SUBQ         $0x00000001, R9
+	SUBQ         $0x00000001, DI
 	JMP          tileQ8_0_1x4AVX2_rows
 
 tileQ8_0_1x4AVX2_done:
@@ -3129,15 +3129,12 @@ TEXT ·tileQ4_0_2x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ xstride+64(FP), BX
-	MOVQ ystride+96(FP), SI
-	SHLQ $0x02, SI
-	LEAQ (BX)(BX*2), DI
-	LEAQ (SI)(SI*2), R8
-	MOVQ rows+104(FP), R9
-	LEAQ (AX)(CX*2), R10
+	LEAQ (BX)(BX*2), SI
+	MOVQ rows+104(FP), DI
+	LEAQ (AX)(CX*2), R8
 
 tileQ4_0_2x4AVX2_rows:
-	CMPQ  R9, $0x00000000
+	CMPQ  DI, $0x00000000
 	JE    tileQ4_0_2x4AVX2_done
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
@@ -3147,105 +3144,108 @@ tileQ4_0_2x4AVX2_rows:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  n+0(FP), R11
-	SHRQ  $0x05, R11
-	MOVQ  AX, R12
-	MOVQ  x_base+40(FP), R13
+	MOVQ  n+0(FP), R9
+	SHRQ  $0x05, R9
+	MOVQ  AX, R10
+	MOVQ  x_base+40(FP), R11
 
 tileQ4_0_2x4AVX2_blocks:
-	CMPQ         R11, $0x00000000
+	CMPQ         R9, $0x00000000
 	JE           tileQ4_0_2x4AVX2_store
-	PREFETCHT0   (R10)
-	ADDQ         $0x00000024, R10
-	MOVWQZX      (R13), R14
-	MOVWQZX      (R13)(BX*1), R15
-	SHLQ         $0x10, R15
-	ORQ          R15, R14
-	MOVWQZX      (R13)(BX*2), R15
-	SHLQ         $0x20, R15
-	ORQ          R15, R14
-	MOVWQZX      (R13)(DI*1), R15
-	SHLQ         $0x30, R15
-	ORQ          R15, R14
-	VMOVQ        R14, X8
+	PREFETCHT0   (R8)
+	ADDQ         $0x00000024, R8
+	MOVWQZX      (R11), R12
+	MOVWQZX      (R11)(BX*1), R13
+	SHLQ         $0x10, R13
+	ORQ          R13, R12
+	MOVWQZX      (R11)(BX*2), R13
+	SHLQ         $0x20, R13
+	ORQ          R13, R12
+	MOVWQZX      (R11)(SI*1), R13
+	SHLQ         $0x30, R13
+	ORQ          R13, R12
+	VMOVQ        R12, X8
 	VPBROADCASTQ X8, X8
 	VCVTPH2PS    X8, Y8
-	VMOVDQU      2(R12), X9
+	VMOVDQU      2(R10), X9
 	VPSRLW       $0x04, X9, X10
 	VINSERTI128  $0x01, X10, Y9, Y10
 	VPAND        b0f_q4<>+0(SB), Y10, Y10
-	VPBROADCASTW (R12), X9
+	VPBROADCASTW (R10), X9
 	VCVTPH2PS    X9, Y11
 	VMULPS       Y8, Y11, Y11
-	VMOVDQU      2(R12)(CX*1), X9
+	VMOVDQU      2(R10)(CX*1), X9
 	VPSRLW       $0x04, X9, X12
 	VINSERTI128  $0x01, X12, Y9, Y12
 	VPAND        b0f_q4<>+0(SB), Y12, Y12
-	VPBROADCASTW (R12)(CX*1), X9
+	VPBROADCASTW (R10)(CX*1), X9
 	VCVTPH2PS    X9, Y13
 	VMULPS       Y8, Y13, Y13
 	VMOVDQU      b08_q4<>+0(SB), Y8
-	VPMADDUBSW   2(R13), Y8, Y8
-	VPMADDUBSW   2(R13), Y10, Y14
+	VPMADDUBSW   2(R11), Y8, Y8
+	VPMADDUBSW   2(R11), Y10, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0x00, Y11, Y15
 	VFMADD231PS  Y15, Y14, Y0
-	VPMADDUBSW   2(R13), Y12, Y14
+	VPMADDUBSW   2(R11), Y12, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0x00, Y13, Y8
 	VFMADD231PS  Y8, Y14, Y4
 	VMOVDQU      b08_q4<>+0(SB), Y8
-	VPMADDUBSW   2(R13)(BX*1), Y8, Y8
-	VPMADDUBSW   2(R13)(BX*1), Y10, Y14
+	VPMADDUBSW   2(R11)(BX*1), Y8, Y8
+	VPMADDUBSW   2(R11)(BX*1), Y10, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0x55, Y11, Y15
 	VFMADD231PS  Y15, Y14, Y1
-	VPMADDUBSW   2(R13)(BX*1), Y12, Y14
+	VPMADDUBSW   2(R11)(BX*1), Y12, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0x55, Y13, Y8
 	VFMADD231PS  Y8, Y14, Y5
 	VMOVDQU      b08_q4<>+0(SB), Y8
-	VPMADDUBSW   2(R13)(BX*2), Y8, Y8
-	VPMADDUBSW   2(R13)(BX*2), Y10, Y14
+	VPMADDUBSW   2(R11)(BX*2), Y8, Y8
+	VPMADDUBSW   2(R11)(BX*2), Y10, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0xaa, Y11, Y15
 	VFMADD231PS  Y15, Y14, Y2
-	VPMADDUBSW   2(R13)(BX*2), Y12, Y14
+	VPMADDUBSW   2(R11)(BX*2), Y12, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0xaa, Y13, Y8
 	VFMADD231PS  Y8, Y14, Y6
 	VMOVDQU      b08_q4<>+0(SB), Y8
-	VPMADDUBSW   2(R13)(DI*1), Y8, Y8
-	VPMADDUBSW   2(R13)(DI*1), Y10, Y10
+	VPMADDUBSW   2(R11)(SI*1), Y8, Y8
+	VPMADDUBSW   2(R11)(SI*1), Y10, Y10
 	VPSUBW       Y8, Y10, Y10
 	VPMADDWD     onesw<>+0(SB), Y10, Y10
 	VCVTDQ2PS    Y10, Y10
 	VPERMILPS    $0xff, Y11, Y11
 	VFMADD231PS  Y11, Y10, Y3
-	VPMADDUBSW   2(R13)(DI*1), Y12, Y10
+	VPMADDUBSW   2(R11)(SI*1), Y12, Y10
 	VPSUBW       Y8, Y10, Y10
 	VPMADDWD     onesw<>+0(SB), Y10, Y10
 	VCVTDQ2PS    Y10, Y10
 	VPERMILPS    $0xff, Y13, Y8
 	VFMADD231PS  Y8, Y10, Y7
-	ADDQ         $0x00000012, R12
-	ADDQ         $0x00000022, R13
-	DECQ         R11
+	ADDQ         $0x00000012, R10
+	ADDQ         $0x00000022, R11
+	DECQ         R9
 	JMP          tileQ4_0_2x4AVX2_blocks
 
 tileQ4_0_2x4AVX2_store:
+	MOVQ         ystride+96(FP), R9
+	SHLQ         $0x02, R9
+	LEAQ         (R9)(R9*2), R10
 	VEXTRACTF128 $0x01, Y0, X8
 	VADDPS       X0, X8, X8
 	VHADDPS      X8, X8, X8
@@ -3255,17 +3255,17 @@ tileQ4_0_2x4AVX2_store:
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*1)
+	VMOVSS       X0, (DX)(R9*1)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X2, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*2)
+	VMOVSS       X0, (DX)(R9*2)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X3, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(R8*1)
+	VMOVSS       X0, (DX)(R10*1)
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X4, X0, X0
 	VHADDPS      X0, X0, X0
@@ -3275,20 +3275,20 @@ tileQ4_0_2x4AVX2_store:
 	VADDPS       X5, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(DX)(SI*1)
+	VMOVSS       X0, 4(DX)(R9*1)
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X6, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(DX)(SI*2)
+	VMOVSS       X0, 4(DX)(R9*2)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X7, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(DX)(R8*1)
+	VMOVSS       X0, 4(DX)(R10*1)
 	LEAQ         (AX)(CX*2), AX
 	ADDQ         $0x00000008, DX
-	SUBQ         $0x00000002, R9
+	SUBQ         $0x00000002, DI
 	JMP          tileQ4_0_2x4AVX2_rows
 
 tileQ4_0_2x4AVX2_done:
@@ -3302,85 +3302,85 @@ TEXT ·tileQ4_0_1x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ xstride+64(FP), BX
-	MOVQ ystride+96(FP), SI
-	SHLQ $0x02, SI
-	LEAQ (BX)(BX*2), DI
-	LEAQ (SI)(SI*2), R8
-	MOVQ rows+104(FP), R9
+	LEAQ (BX)(BX*2), SI
+	MOVQ rows+104(FP), DI
 
 tileQ4_0_1x4AVX2_rows:
-	CMPQ  R9, $0x00000000
+	CMPQ  DI, $0x00000000
 	JE    tileQ4_0_1x4AVX2_done
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), R10
-	SHRQ  $0x05, R10
-	MOVQ  AX, R11
-	MOVQ  x_base+40(FP), R12
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  AX, R9
+	MOVQ  x_base+40(FP), R10
 
 tileQ4_0_1x4AVX2_blocks:
-	CMPQ         R10, $0x00000000
+	CMPQ         R8, $0x00000000
 	JE           tileQ4_0_1x4AVX2_store
-	MOVWQZX      (R12), R13
-	MOVWQZX      (R12)(BX*1), R14
-	SHLQ         $0x10, R14
-	ORQ          R14, R13
-	MOVWQZX      (R12)(BX*2), R14
-	SHLQ         $0x20, R14
-	ORQ          R14, R13
-	MOVWQZX      (R12)(DI*1), R14
-	SHLQ         $0x30, R14
-	ORQ          R14, R13
-	VMOVQ        R13, X4
+	MOVWQZX      (R10), R11
+	MOVWQZX      (R10)(BX*1), R12
+	SHLQ         $0x10, R12
+	ORQ          R12, R11
+	MOVWQZX      (R10)(BX*2), R12
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	MOVWQZX      (R10)(SI*1), R12
+	SHLQ         $0x30, R12
+	ORQ          R12, R11
+	VMOVQ        R11, X4
 	VPBROADCASTQ X4, X4
 	VCVTPH2PS    X4, Y4
-	VMOVDQU      2(R11), X5
+	VMOVDQU      2(R9), X5
 	VPSRLW       $0x04, X5, X6
 	VINSERTI128  $0x01, X6, Y5, Y6
 	VPAND        b0f_q4<>+0(SB), Y6, Y6
-	VPBROADCASTW (R11), X5
+	VPBROADCASTW (R9), X5
 	VCVTPH2PS    X5, Y7
 	VMULPS       Y4, Y7, Y7
 	VMOVDQU      b08_q4<>+0(SB), Y4
-	VPMADDUBSW   2(R12), Y4, Y4
-	VPMADDUBSW   2(R12), Y6, Y8
+	VPMADDUBSW   2(R10), Y4, Y4
+	VPMADDUBSW   2(R10), Y6, Y8
 	VPSUBW       Y4, Y8, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VPERMILPS    $0x00, Y7, Y4
 	VFMADD231PS  Y4, Y8, Y0
 	VMOVDQU      b08_q4<>+0(SB), Y4
-	VPMADDUBSW   2(R12)(BX*1), Y4, Y4
-	VPMADDUBSW   2(R12)(BX*1), Y6, Y8
+	VPMADDUBSW   2(R10)(BX*1), Y4, Y4
+	VPMADDUBSW   2(R10)(BX*1), Y6, Y8
 	VPSUBW       Y4, Y8, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VPERMILPS    $0x55, Y7, Y4
 	VFMADD231PS  Y4, Y8, Y1
 	VMOVDQU      b08_q4<>+0(SB), Y4
-	VPMADDUBSW   2(R12)(BX*2), Y4, Y4
-	VPMADDUBSW   2(R12)(BX*2), Y6, Y8
+	VPMADDUBSW   2(R10)(BX*2), Y4, Y4
+	VPMADDUBSW   2(R10)(BX*2), Y6, Y8
 	VPSUBW       Y4, Y8, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VPERMILPS    $0xaa, Y7, Y4
 	VFMADD231PS  Y4, Y8, Y2
 	VMOVDQU      b08_q4<>+0(SB), Y4
-	VPMADDUBSW   2(R12)(DI*1), Y4, Y4
-	VPMADDUBSW   2(R12)(DI*1), Y6, Y6
+	VPMADDUBSW   2(R10)(SI*1), Y4, Y4
+	VPMADDUBSW   2(R10)(SI*1), Y6, Y6
 	VPSUBW       Y4, Y6, Y6
 	VPMADDWD     onesw<>+0(SB), Y6, Y6
 	VCVTDQ2PS    Y6, Y6
 	VPERMILPS    $0xff, Y7, Y4
 	VFMADD231PS  Y4, Y6, Y3
-	ADDQ         $0x00000012, R11
-	ADDQ         $0x00000022, R12
-	DECQ         R10
+	ADDQ         $0x00000012, R9
+	ADDQ         $0x00000022, R10
+	DECQ         R8
 	JMP          tileQ4_0_1x4AVX2_blocks
 
 tileQ4_0_1x4AVX2_store:
+	MOVQ         ystride+96(FP), R8
+	SHLQ         $0x02, R8
+	LEAQ         (R8)(R8*2), R9
 	VEXTRACTF128 $0x01, Y0, X4
 	VADDPS       X0, X4, X4
 	VHADDPS      X4, X4, X4
@@ -3390,20 +3390,20 @@ tileQ4_0_1x4AVX2_store:
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*1)
+	VMOVSS       X0, (DX)(R8*1)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X2, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*2)
+	VMOVSS       X0, (DX)(R8*2)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X3, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(R8*1)
+	VMOVSS       X0, (DX)(R9*1)
 	LEAQ         (AX)(CX*1), AX
 	ADDQ         $0x00000004, DX
-	SUBQ         $0x00000001, R9
+	SUBQ         $0x00000001, DI
 	JMP          tileQ4_0_1x4AVX2_rows
 
 tileQ4_0_1x4AVX2_done:
@@ -3740,15 +3740,12 @@ TEXT ·tileQ5_0_2x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ xstride+64(FP), BX
-	MOVQ ystride+96(FP), SI
-	SHLQ $0x02, SI
-	LEAQ (BX)(BX*2), DI
-	LEAQ (SI)(SI*2), R8
-	MOVQ rows+104(FP), R9
-	LEAQ (AX)(CX*2), R10
+	LEAQ (BX)(BX*2), SI
+	MOVQ rows+104(FP), DI
+	LEAQ (AX)(CX*2), R8
 
 tileQ5_0_2x4AVX2_rows:
-	CMPQ  R9, $0x00000000
+	CMPQ  DI, $0x00000000
 	JE    tileQ5_0_2x4AVX2_done
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
@@ -3758,117 +3755,120 @@ tileQ5_0_2x4AVX2_rows:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
-	MOVQ  n+0(FP), R11
-	SHRQ  $0x05, R11
-	MOVQ  AX, R12
-	MOVQ  x_base+40(FP), R13
+	MOVQ  n+0(FP), R9
+	SHRQ  $0x05, R9
+	MOVQ  AX, R10
+	MOVQ  x_base+40(FP), R11
 
 tileQ5_0_2x4AVX2_blocks:
-	CMPQ         R11, $0x00000000
+	CMPQ         R9, $0x00000000
 	JE           tileQ5_0_2x4AVX2_store
-	PREFETCHT0   (R10)
-	ADDQ         $0x0000002c, R10
-	MOVWQZX      (R13), R14
-	MOVWQZX      (R13)(BX*1), R15
-	SHLQ         $0x10, R15
-	ORQ          R15, R14
-	MOVWQZX      (R13)(BX*2), R15
-	SHLQ         $0x20, R15
-	ORQ          R15, R14
-	MOVWQZX      (R13)(DI*1), R15
-	SHLQ         $0x30, R15
-	ORQ          R15, R14
-	VMOVQ        R14, X8
+	PREFETCHT0   (R8)
+	ADDQ         $0x0000002c, R8
+	MOVWQZX      (R11), R12
+	MOVWQZX      (R11)(BX*1), R13
+	SHLQ         $0x10, R13
+	ORQ          R13, R12
+	MOVWQZX      (R11)(BX*2), R13
+	SHLQ         $0x20, R13
+	ORQ          R13, R12
+	MOVWQZX      (R11)(SI*1), R13
+	SHLQ         $0x30, R13
+	ORQ          R13, R12
+	VMOVQ        R12, X8
 	VPBROADCASTQ X8, X8
 	VCVTPH2PS    X8, Y8
-	VMOVDQU      6(R12), X9
+	VMOVDQU      6(R10), X9
 	VPSRLW       $0x04, X9, X10
 	VINSERTI128  $0x01, X10, Y9, Y10
 	VPAND        b0f_q5<>+0(SB), Y10, Y10
-	VPBROADCASTD 2(R12), Y11
+	VPBROADCASTD 2(R10), Y11
 	VPSHUFB      q5spread<>+0(SB), Y11, Y11
 	VPAND        q5bits<>+0(SB), Y11, Y11
 	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
 	VPAND        b10_q5<>+0(SB), Y11, Y11
 	VPOR         Y11, Y10, Y10
-	VPBROADCASTW (R12), X9
+	VPBROADCASTW (R10), X9
 	VCVTPH2PS    X9, Y11
 	VMULPS       Y8, Y11, Y11
-	VMOVDQU      6(R12)(CX*1), X9
+	VMOVDQU      6(R10)(CX*1), X9
 	VPSRLW       $0x04, X9, X12
 	VINSERTI128  $0x01, X12, Y9, Y12
 	VPAND        b0f_q5<>+0(SB), Y12, Y12
-	VPBROADCASTD 2(R12)(CX*1), Y13
+	VPBROADCASTD 2(R10)(CX*1), Y13
 	VPSHUFB      q5spread<>+0(SB), Y13, Y13
 	VPAND        q5bits<>+0(SB), Y13, Y13
 	VPCMPEQB     q5bits<>+0(SB), Y13, Y13
 	VPAND        b10_q5<>+0(SB), Y13, Y13
 	VPOR         Y13, Y12, Y12
-	VPBROADCASTW (R12)(CX*1), X9
+	VPBROADCASTW (R10)(CX*1), X9
 	VCVTPH2PS    X9, Y13
 	VMULPS       Y8, Y13, Y13
 	VMOVDQU      b10_q5<>+0(SB), Y8
-	VPMADDUBSW   2(R13), Y8, Y8
-	VPMADDUBSW   2(R13), Y10, Y14
+	VPMADDUBSW   2(R11), Y8, Y8
+	VPMADDUBSW   2(R11), Y10, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0x00, Y11, Y15
 	VFMADD231PS  Y15, Y14, Y0
-	VPMADDUBSW   2(R13), Y12, Y14
+	VPMADDUBSW   2(R11), Y12, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0x00, Y13, Y8
 	VFMADD231PS  Y8, Y14, Y4
 	VMOVDQU      b10_q5<>+0(SB), Y8
-	VPMADDUBSW   2(R13)(BX*1), Y8, Y8
-	VPMADDUBSW   2(R13)(BX*1), Y10, Y14
+	VPMADDUBSW   2(R11)(BX*1), Y8, Y8
+	VPMADDUBSW   2(R11)(BX*1), Y10, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0x55, Y11, Y15
 	VFMADD231PS  Y15, Y14, Y1
-	VPMADDUBSW   2(R13)(BX*1), Y12, Y14
+	VPMADDUBSW   2(R11)(BX*1), Y12, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0x55, Y13, Y8
 	VFMADD231PS  Y8, Y14, Y5
 	VMOVDQU      b10_q5<>+0(SB), Y8
-	VPMADDUBSW   2(R13)(BX*2), Y8, Y8
-	VPMADDUBSW   2(R13)(BX*2), Y10, Y14
+	VPMADDUBSW   2(R11)(BX*2), Y8, Y8
+	VPMADDUBSW   2(R11)(BX*2), Y10, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0xaa, Y11, Y15
 	VFMADD231PS  Y15, Y14, Y2
-	VPMADDUBSW   2(R13)(BX*2), Y12, Y14
+	VPMADDUBSW   2(R11)(BX*2), Y12, Y14
 	VPSUBW       Y8, Y14, Y14
 	VPMADDWD     onesw<>+0(SB), Y14, Y14
 	VCVTDQ2PS    Y14, Y14
 	VPERMILPS    $0xaa, Y13, Y8
 	VFMADD231PS  Y8, Y14, Y6
 	VMOVDQU      b10_q5<>+0(SB), Y8
-	VPMADDUBSW   2(R13)(DI*1), Y8, Y8
-	VPMADDUBSW   2(R13)(DI*1), Y10, Y10
+	VPMADDUBSW   2(R11)(SI*1), Y8, Y8
+	VPMADDUBSW   2(R11)(SI*1), Y10, Y10
 	VPSUBW       Y8, Y10, Y10
 	VPMADDWD     onesw<>+0(SB), Y10, Y10
 	VCVTDQ2PS    Y10, Y10
 	VPERMILPS    $0xff, Y11, Y11
 	VFMADD231PS  Y11, Y10, Y3
-	VPMADDUBSW   2(R13)(DI*1), Y12, Y10
+	VPMADDUBSW   2(R11)(SI*1), Y12, Y10
 	VPSUBW       Y8, Y10, Y10
 	VPMADDWD     onesw<>+0(SB), Y10, Y10
 	VCVTDQ2PS    Y10, Y10
 	VPERMILPS    $0xff, Y13, Y8
 	VFMADD231PS  Y8, Y10, Y7
-	ADDQ         $0x00000016, R12
-	ADDQ         $0x00000022, R13
-	DECQ         R11
+	ADDQ         $0x00000016, R10
+	ADDQ         $0x00000022, R11
+	DECQ         R9
 	JMP          tileQ5_0_2x4AVX2_blocks
 
 tileQ5_0_2x4AVX2_store:
+	MOVQ         ystride+96(FP), R9
+	SHLQ         $0x02, R9
+	LEAQ         (R9)(R9*2), R10
 	VEXTRACTF128 $0x01, Y0, X8
 	VADDPS       X0, X8, X8
 	VHADDPS      X8, X8, X8
@@ -3878,17 +3878,17 @@ tileQ5_0_2x4AVX2_store:
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*1)
+	VMOVSS       X0, (DX)(R9*1)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X2, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*2)
+	VMOVSS       X0, (DX)(R9*2)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X3, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(R8*1)
+	VMOVSS       X0, (DX)(R10*1)
 	VEXTRACTF128 $0x01, Y4, X0
 	VADDPS       X4, X0, X0
 	VHADDPS      X0, X0, X0
@@ -3898,20 +3898,20 @@ tileQ5_0_2x4AVX2_store:
 	VADDPS       X5, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(DX)(SI*1)
+	VMOVSS       X0, 4(DX)(R9*1)
 	VEXTRACTF128 $0x01, Y6, X0
 	VADDPS       X6, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(DX)(SI*2)
+	VMOVSS       X0, 4(DX)(R9*2)
 	VEXTRACTF128 $0x01, Y7, X0
 	VADDPS       X7, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, 4(DX)(R8*1)
+	VMOVSS       X0, 4(DX)(R10*1)
 	LEAQ         (AX)(CX*2), AX
 	ADDQ         $0x00000008, DX
-	SUBQ         $0x00000002, R9
+	SUBQ         $0x00000002, DI
 	JMP          tileQ5_0_2x4AVX2_rows
 
 tileQ5_0_2x4AVX2_done:
@@ -3925,91 +3925,91 @@ TEXT ·tileQ5_0_1x4AVX2(SB), NOSPLIT, $0-112
 	MOVQ wstride+32(FP), CX
 	MOVQ y_base+72(FP), DX
 	MOVQ xstride+64(FP), BX
-	MOVQ ystride+96(FP), SI
-	SHLQ $0x02, SI
-	LEAQ (BX)(BX*2), DI
-	LEAQ (SI)(SI*2), R8
-	MOVQ rows+104(FP), R9
+	LEAQ (BX)(BX*2), SI
+	MOVQ rows+104(FP), DI
 
 tileQ5_0_1x4AVX2_rows:
-	CMPQ  R9, $0x00000000
+	CMPQ  DI, $0x00000000
 	JE    tileQ5_0_1x4AVX2_done
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
-	MOVQ  n+0(FP), R10
-	SHRQ  $0x05, R10
-	MOVQ  AX, R11
-	MOVQ  x_base+40(FP), R12
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  AX, R9
+	MOVQ  x_base+40(FP), R10
 
 tileQ5_0_1x4AVX2_blocks:
-	CMPQ         R10, $0x00000000
+	CMPQ         R8, $0x00000000
 	JE           tileQ5_0_1x4AVX2_store
-	MOVWQZX      (R12), R13
-	MOVWQZX      (R12)(BX*1), R14
-	SHLQ         $0x10, R14
-	ORQ          R14, R13
-	MOVWQZX      (R12)(BX*2), R14
-	SHLQ         $0x20, R14
-	ORQ          R14, R13
-	MOVWQZX      (R12)(DI*1), R14
-	SHLQ         $0x30, R14
-	ORQ          R14, R13
-	VMOVQ        R13, X4
+	MOVWQZX      (R10), R11
+	MOVWQZX      (R10)(BX*1), R12
+	SHLQ         $0x10, R12
+	ORQ          R12, R11
+	MOVWQZX      (R10)(BX*2), R12
+	SHLQ         $0x20, R12
+	ORQ          R12, R11
+	MOVWQZX      (R10)(SI*1), R12
+	SHLQ         $0x30, R12
+	ORQ          R12, R11
+	VMOVQ        R11, X4
 	VPBROADCASTQ X4, X4
 	VCVTPH2PS    X4, Y4
-	VMOVDQU      6(R11), X5
+	VMOVDQU      6(R9), X5
 	VPSRLW       $0x04, X5, X6
 	VINSERTI128  $0x01, X6, Y5, Y6
 	VPAND        b0f_q5<>+0(SB), Y6, Y6
-	VPBROADCASTD 2(R11), Y7
+	VPBROADCASTD 2(R9), Y7
 	VPSHUFB      q5spread<>+0(SB), Y7, Y7
 	VPAND        q5bits<>+0(SB), Y7, Y7
 	VPCMPEQB     q5bits<>+0(SB), Y7, Y7
 	VPAND        b10_q5<>+0(SB), Y7, Y7
 	VPOR         Y7, Y6, Y6
-	VPBROADCASTW (R11), X5
+	VPBROADCASTW (R9), X5
 	VCVTPH2PS    X5, Y7
 	VMULPS       Y4, Y7, Y7
 	VMOVDQU      b10_q5<>+0(SB), Y4
-	VPMADDUBSW   2(R12), Y4, Y4
-	VPMADDUBSW   2(R12), Y6, Y8
+	VPMADDUBSW   2(R10), Y4, Y4
+	VPMADDUBSW   2(R10), Y6, Y8
 	VPSUBW       Y4, Y8, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VPERMILPS    $0x00, Y7, Y4
 	VFMADD231PS  Y4, Y8, Y0
 	VMOVDQU      b10_q5<>+0(SB), Y4
-	VPMADDUBSW   2(R12)(BX*1), Y4, Y4
-	VPMADDUBSW   2(R12)(BX*1), Y6, Y8
+	VPMADDUBSW   2(R10)(BX*1), Y4, Y4
+	VPMADDUBSW   2(R10)(BX*1), Y6, Y8
 	VPSUBW       Y4, Y8, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VPERMILPS    $0x55, Y7, Y4
 	VFMADD231PS  Y4, Y8, Y1
 	VMOVDQU      b10_q5<>+0(SB), Y4
-	VPMADDUBSW   2(R12)(BX*2), Y4, Y4
-	VPMADDUBSW   2(R12)(BX*2), Y6, Y8
+	VPMADDUBSW   2(R10)(BX*2), Y4, Y4
+	VPMADDUBSW   2(R10)(BX*2), Y6, Y8
 	VPSUBW       Y4, Y8, Y8
 	VPMADDWD     onesw<>+0(SB), Y8, Y8
 	VCVTDQ2PS    Y8, Y8
 	VPERMILPS    $0xaa, Y7, Y4
 	VFMADD231PS  Y4, Y8, Y2
 	VMOVDQU      b10_q5<>+0(SB), Y4
-	VPMADDUBSW   2(R12)(DI*1), Y4, Y4
-	VPMADDUBSW   2(R12)(DI*1), Y6, Y6
+	VPMADDUBSW   2(R10)(SI*1), Y4, Y4
+	VPMADDUBSW   2(R10)(SI*1), Y6, Y6
 	VPSUBW       Y4, Y6, Y6
 	VPMADDWD     onesw<>+0(SB), Y6, Y6
 	VCVTDQ2PS    Y6, Y6
 	VPERMILPS    $0xff, Y7, Y4
 	VFMADD231PS  Y4, Y6, Y3
-	ADDQ         $0x00000016, R11
-	ADDQ         $0x00000022, R12
-	DECQ         R10
+	ADDQ         $0x00000016, R9
+	ADDQ         $0x00000022, R10
+	DECQ         R8
 	JMP          tileQ5_0_1x4AVX2_blocks
 
 tileQ5_0_1x4AVX2_store:
+	MOVQ         ystride+96(FP), R8
+	SHLQ         $0x02, R8
+	LEAQ         (R8)(R8*2), R9
 	VEXTRACTF128 $0x01, Y0, X4
 	VADDPS       X0, X4, X4
 	VHADDPS      X4, X4, X4
@@ -4019,20 +4019,20 @@ tileQ5_0_1x4AVX2_store:
 	VADDPS       X1, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*1)
+	VMOVSS       X0, (DX)(R8*1)
 	VEXTRACTF128 $0x01, Y2, X0
 	VADDPS       X2, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(SI*2)
+	VMOVSS       X0, (DX)(R8*2)
 	VEXTRACTF128 $0x01, Y3, X0
 	VADDPS       X3, X0, X0
 	VHADDPS      X0, X0, X0
 	VHADDPS      X0, X0, X0
-	VMOVSS       X0, (DX)(R8*1)
+	VMOVSS       X0, (DX)(R9*1)
 	LEAQ         (AX)(CX*1), AX
 	ADDQ         $0x00000004, DX
-	SUBQ         $0x00000001, R9
+	SUBQ         $0x00000001, DI
 	JMP          tileQ5_0_1x4AVX2_rows
 
 tileQ5_0_1x4AVX2_done:

@@ -279,6 +279,29 @@ func genTile(t block32Type, R, C int) {
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s sets y[c*ystride+r] to dot%sAVX2(n, w[r*wstride:], x[c*xstride:]),", name, t.name),
 		fmt.Sprintf("bit-identical to it, for r < rows and c < %d; rows must be a multiple of %d.", C, R))
+	var unpack func(Mem) (VecVirtual, Op)
+	tileLoops(name, R, C, t.wsize, C == 1 && t.ntaDecode, tileBody{
+		setup:  func() { unpack = t.setup() },
+		zero:   func(acc []VecVirtual) { zero(acc...) },
+		block:  func(wm, xm []Mem, acc [][]VecVirtual) { tileBlock(t, unpack, wm, xm, acc) },
+		reduce: reduceAcc,
+	})
+}
+
+// tileBody is what a tile kernel does inside the loops tileLoops emits.
+type tileBody struct {
+	setup  func()                                 // before the loops: constants
+	zero   func(acc []VecVirtual)                 // clears accumulators
+	block  func(wm, xm []Mem, acc [][]VecVirtual) // one block of R rows × C vectors
+	reduce func(acc VecVirtual) VecVirtual        // sums a pair's lanes into lane 0
+}
+
+// tileLoops emits the loops of the R×C tile kernel called name, with the
+// signature of genTile's: over groups of R rows, and within a group over
+// the blocks of the rows (wsize bytes of weights, one Q8_0 block of each
+// vector), prefetching the next group; it stores each (row, vector)
+// pair's reduced accumulator. nta selects PREFETCHNTA over PREFETCHT0.
+func tileLoops(name string, R, C, wsize int, nta bool, b tileBody) {
 	w := Load(Param("w").Base(), GP64())
 	ws := Load(Param("wstride"), GP64())
 	var ws3 Register
@@ -287,15 +310,12 @@ func genTile(t block32Type, R, C int) {
 		LEAQ(Mem{Base: ws, Index: ws, Scale: 2}, ws3)
 	}
 	y := Load(Param("y").Base(), GP64())
-	var xs, xs3, ys, ys3 Register
+	var xs, xs3 Register
 	if C > 1 {
 		xs = Load(Param("xstride"), GP64())
-		ys = Load(Param("ystride"), GP64())
-		SHLQ(U8(2), ys)
 		if C > 3 {
-			xs3, ys3 = GP64(), GP64()
+			xs3 = GP64()
 			LEAQ(Mem{Base: xs, Index: xs, Scale: 2}, xs3)
-			LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
 		}
 	}
 	rows := Load(Param("rows"), GP64())
@@ -330,7 +350,7 @@ func genTile(t block32Type, R, C int) {
 		pf = GP64()
 		LEAQ(Mem{Base: w, Index: ws, Scale: uint8(R)}, pf)
 	}
-	unpack := t.setup()
+	b.setup()
 	acc := make([][]VecVirtual, R)
 	for r := range acc {
 		acc[r] = make([]VecVirtual, C)
@@ -343,7 +363,7 @@ func genTile(t block32Type, R, C int) {
 	CMPQ(rows, U32(0))
 	JE(LabelRef(name + "_done"))
 	for r := range acc {
-		zero(acc[r]...)
+		b.zero(acc[r])
 	}
 	n := Load(Param("n"), GP64())
 	SHRQ(U8(5), n)
@@ -357,17 +377,17 @@ func genTile(t block32Type, R, C int) {
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
 	if pf != nil {
-		for off := 0; off < R*t.wsize; off += 64 {
-			if C == 1 && t.ntaDecode {
+		for off := 0; off < R*wsize; off += 64 {
+			if nta {
 				PREFETCHNTA(Mem{Base: pf, Disp: off})
 			} else {
 				PREFETCHT0(Mem{Base: pf, Disp: off})
 			}
 		}
-		ADDQ(U32(R*t.wsize), pf)
+		ADDQ(U32(R*wsize), pf)
 	}
-	tileBlock(t, unpack, wm, xm, acc)
-	ADDQ(U32(t.wsize), wp)
+	b.block(wm, xm, acc)
+	ADDQ(U32(wsize), wp)
 	ADDQ(U32(sizeQ8_0), xp)
 	DECQ(n)
 	JMP(LabelRef(name + "_blocks"))
@@ -375,11 +395,20 @@ func genTile(t block32Type, R, C int) {
 	Label(name + "_store")
 	ym := []Mem{{Base: y}}
 	if C > 1 {
+		// Loaded here, not with the other parameters, to leave the
+		// registers to the loops.
+		ys := Load(Param("ystride"), GP64())
+		SHLQ(U8(2), ys)
+		var ys3 Register
+		if C > 3 {
+			ys3 = GP64()
+			LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
+		}
 		ym = strided(y, ys, ys3, C)
 	}
 	for r := range acc {
 		for c := range acc[r] {
-			s := reduceAcc(acc[r][c])
+			s := b.reduce(acc[r][c])
 			VMOVSS(s, ym[c].Offset(4*r))
 		}
 	}

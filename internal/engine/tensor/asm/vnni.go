@@ -151,73 +151,35 @@ func genTileVNNI(t vnniType, R, C int) {
 	TEXT(name, NOSPLIT, "func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s is the %d×%d tile of %s (see %s) with AVX-512 VNNI,", name, R, C, t.name, tileName(t.name, 2, 4)), "bit-identical to the AVX2 tiles.")
-	w := Load(Param("w").Base(), GP64())
-	ws := Load(Param("wstride"), GP64())
-	var ws3 Register
-	if R == 4 {
-		ws3 = GP64()
-		LEAQ(Mem{Base: ws, Index: ws, Scale: 2}, ws3)
-	}
-	y := Load(Param("y").Base(), GP64())
-	var xs, xs3 Register
-	if C > 1 {
-		xs = Load(Param("xstride"), GP64())
-		xs3 = GP64()
-		LEAQ(Mem{Base: xs, Index: xs, Scale: 2}, xs3)
-	}
-	rows := Load(Param("rows"), GP64())
 	// The next group of rows is prefetched as in genTile, but with
 	// PREFETCHNTA for every decode tile, Q4_0's too (AVX2's Q4_0 tile uses
 	// PREFETCHT0): on 300 MB of DRAM-resident Q4_0 rows, interleaved,
 	// medians of 11 passes, NTA streamed rows of 896 at 18.4 GB/s against
 	// T0's 18.7 with one goroutine and 14.9 against 12.9 with two, rows of
 	// 4864 at 13.3 against 12.1 and 12.5 against 11.7.
-	var pf Register
-	if R > 1 {
-		pf = GP64()
-		LEAQ(Mem{Base: w, Index: ws, Scale: uint8(R)}, pf)
-	}
-	off := YMM()
-	VMOVDQU64(t.offset, off)
-	zr := YMM()
-	VPXORD(zr, zr, zr)
-	acc := make([][]VecVirtual, R)
-	for r := range acc {
-		acc[r] = make([]VecVirtual, C)
-		for c := range acc[r] {
-			acc[r][c] = YMM()
-		}
-	}
-
-	Label(name + "_rows")
-	CMPQ(rows, U32(0))
-	JE(LabelRef(name + "_done"))
-	for r := range acc {
-		for _, a := range acc[r] {
-			VMOVDQA64(zr, a)
-		}
-	}
-	n := Load(Param("n"), GP64())
-	SHRQ(U8(5), n)
-	wp := GP64()
-	MOVQ(w, wp)
-	xp := Load(Param("x").Base(), GP64())
-	wm := strided(wp, ws, ws3, R)
-	xm := strided(xp, xs, xs3, C)
-
-	Label(name + "_blocks")
-	CMPQ(n, U32(0))
-	JE(LabelRef(name + "_store"))
-	if pf != nil {
-		for d := 0; d < R*t.wsize; d += 64 {
-			if C == 1 {
-				PREFETCHNTA(Mem{Base: pf, Disp: d})
-			} else {
-				PREFETCHT0(Mem{Base: pf, Disp: d})
+	var off, zr VecVirtual
+	tileLoops(name, R, C, t.wsize, C == 1, tileBody{
+		setup: func() {
+			off = YMM()
+			VMOVDQU64(t.offset, off)
+			zr = YMM()
+			VPXORD(zr, zr, zr)
+		},
+		zero: func(acc []VecVirtual) {
+			for _, a := range acc {
+				VMOVDQA64(zr, a)
 			}
-		}
-		ADDQ(U32(R*t.wsize), pf)
-	}
+		},
+		block:  func(wm, xm []Mem, acc [][]VecVirtual) { blockVNNI(t, off, zr, wm, xm, acc) },
+		reduce: reduceAccEVEX,
+	})
+}
+
+// blockVNNI emits the work of one block for R rows at wm[r] and C vectors
+// at xm[c] (C is 1 or 4), accumulating into acc[r][c]; off holds the
+// offset bytes of t, zr zero.
+func blockVNNI(t vnniType, off, zr VecVirtual, wm, xm []Mem, acc [][]VecVirtual) {
+	R, C := len(wm), len(xm)
 	// Scale products, the same float32 products as VMULPS(d_x, d_w): with
 	// one vector, those of all rows in the lanes of one register (rows
 	// 0..R-1, both halves); with four, per row as the row comes, those of
@@ -275,31 +237,4 @@ func genTileVNNI(t vnniType, R, C int) {
 			VFMADD231PS(sc, p, acc[r][c])
 		}
 	}
-	ADDQ(U32(t.wsize), wp)
-	ADDQ(U32(sizeQ8_0), xp)
-	DECQ(n)
-	JMP(LabelRef(name + "_blocks"))
-
-	Label(name + "_store")
-	ym := []Mem{{Base: y}}
-	if C > 1 {
-		ys, ys3 := Load(Param("ystride"), GP64()), GP64()
-		SHLQ(U8(2), ys)
-		LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
-		ym = strided(y, ys, ys3, C)
-	}
-	for r := range acc {
-		for c := range acc[r] {
-			s := reduceAccEVEX(acc[r][c])
-			VMOVSS(s, ym[c].Offset(4*r))
-		}
-	}
-	LEAQ(Mem{Base: w, Index: ws, Scale: uint8(R)}, w)
-	ADDQ(U32(4*R), y)
-	SUBQ(U32(R), rows)
-	JMP(LabelRef(name + "_rows"))
-
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
 }
