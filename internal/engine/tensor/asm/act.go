@@ -98,17 +98,7 @@ func genActQ8_0() {
 	DECQ(n)
 	JMP(LabelRef(name + "_loop"))
 
-	Label(name + "_ok")
-	MOVB(U8(1), ok)
-	VZEROUPPER()
-	Store(ok, ReturnIndex(0))
-	RET()
-
-	Label(name + "_bad")
-	MOVB(U8(0), ok)
-	VZEROUPPER()
-	Store(ok, ReturnIndex(0))
-	RET()
+	returnOK(name, ok)
 }
 
 // packPerm reorders the dwords of VPACKSSDW+VPACKSSWB output (four bytes
@@ -264,15 +254,20 @@ func genActQ8_K() {
 	DECQ(n)
 	JMP(LabelRef(name + "_loop"))
 
-	Label(name + "_ok")
-	MOVB(U8(1), ok)
-	VZEROUPPER()
-	Store(ok, ReturnIndex(0))
-	RET()
+	returnOK(name, ok)
+}
 
-	Label(name + "_bad")
-	MOVB(U8(0), ok)
-	VZEROUPPER()
-	Store(ok, ReturnIndex(0))
-	RET()
+// returnOK emits the two exits of a quantizer: label name_ok returns true,
+// name_bad false (the row holds an infinity or a NaN), through ok.
+func returnOK(name string, ok Register) {
+	for _, exit := range []struct {
+		label string
+		v     uint8
+	}{{"_ok", 1}, {"_bad", 0}} {
+		Label(name + exit.label)
+		MOVB(U8(exit.v), ok)
+		VZEROUPPER()
+		Store(ok, ReturnIndex(0))
+		RET()
+	}
 }
