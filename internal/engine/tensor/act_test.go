@@ -17,20 +17,7 @@ func TestActQ8_0(t *testing.T) {
 	r := rand.New(rand.NewPCG(51, 52))
 	for trial := range 400 {
 		n := 32 * (1 + r.IntN(40))
-		x := make([]float32, n)
-		scale := math.Pow(2, float64(r.IntN(200)-100))
-		for i := range x {
-			switch r.IntN(12) {
-			case 0:
-				x[i] = 0
-			case 1:
-				x[i] = float32(r.IntN(255)-127) / 2 // ties after scaling by 127/amax = 1
-			case 2:
-				x[i] = math.Float32frombits(r.Uint32() & 0x807fffff) // subnormal
-			default:
-				x[i] = float32(r.NormFloat64() * scale)
-			}
-		}
+		x := randomRow(r, n)
 		switch trial % 8 {
 		case 1:
 			clear(x[32*r.IntN(n/32):][:32]) // an all-zero block
@@ -45,19 +32,7 @@ func TestActQ8_0(t *testing.T) {
 				x[i] = 127 * float32(1-2*(i%2)) // amax 127: id 1
 			}
 		}
-		got, want := make([]byte, n/32*34), make([]byte, n/32*34)
-		for i := range got {
-			got[i] = 0xa5
-		}
-		encodeQ8_0(x, got)
-		actQ8(x, want, false)
-		if !bytes.Equal(got, want) {
-			for b := 0; b < n/32; b++ {
-				if g, w := got[34*b:34*b+34], want[34*b:34*b+34]; !bytes.Equal(g, w) {
-					t.Fatalf("trial %d block %d: %x, want %x (x %v)", trial, b, g, w, x[32*b:32*b+32])
-				}
-			}
-		}
+		compareEncodings(t, trial, x, 32, 34, encodeQ8_0, func(x []float32, dst []byte) { actQ8(x, dst, false) })
 	}
 }
 
@@ -69,20 +44,7 @@ func TestActQ8_K(t *testing.T) {
 	r := rand.New(rand.NewPCG(55, 56))
 	for trial := range 300 {
 		n := 256 * (1 + r.IntN(20))
-		x := make([]float32, n)
-		scale := math.Pow(2, float64(r.IntN(200)-100))
-		for i := range x {
-			switch r.IntN(12) {
-			case 0:
-				x[i] = 0
-			case 1:
-				x[i] = float32(r.IntN(255)-127) / 2
-			case 2:
-				x[i] = math.Float32frombits(r.Uint32() & 0x807fffff) // subnormal
-			default:
-				x[i] = float32(r.NormFloat64() * scale)
-			}
-		}
+		x := randomRow(r, n)
 		switch trial % 8 {
 		case 1:
 			clear(x[256*r.IntN(n/256):][:256]) // an all-zero block
@@ -99,18 +61,45 @@ func TestActQ8_K(t *testing.T) {
 		case 7:
 			x[r.IntN(n)] = math.Float32frombits(1) // a block of subnormals at most
 		}
-		got, want := make([]byte, n/256*292), make([]byte, n/256*292)
-		for i := range got {
-			got[i] = 0xa5
+		compareEncodings(t, trial, x, 256, 292, encodeQ8_K, actQ8_K)
+	}
+}
+
+// randomRow returns n activations of one random magnitude: zeros, ties of
+// the rounding (after scaling by 127/amax = 1), subnormals and normal
+// values.
+func randomRow(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	scale := math.Pow(2, float64(r.IntN(200)-100))
+	for i := range x {
+		switch r.IntN(12) {
+		case 0:
+			x[i] = 0
+		case 1:
+			x[i] = float32(r.IntN(255)-127) / 2
+		case 2:
+			x[i] = math.Float32frombits(r.Uint32() & 0x807fffff) // subnormal
+		default:
+			x[i] = float32(r.NormFloat64() * scale)
 		}
-		encodeQ8_K(x, got)
-		actQ8_K(x, want)
-		if !bytes.Equal(got, want) {
-			for b := 0; b < n/256; b++ {
-				if g, w := got[292*b:292*b+292], want[292*b:292*b+292]; !bytes.Equal(g, w) {
-					t.Fatalf("trial %d block %d: %x, want %x", trial, b, g, w)
-				}
-			}
+	}
+	return x
+}
+
+// compareEncodings encodes x with got (into a buffer prefilled with junk)
+// and want, blocks of qk values in size bytes, and fails at the first
+// block that differs.
+func compareEncodings(t *testing.T, trial int, x []float32, qk, size int, got, want func(x []float32, dst []byte)) {
+	t.Helper()
+	g, w := make([]byte, len(x)/qk*size), make([]byte, len(x)/qk*size)
+	for i := range g {
+		g[i] = 0xa5
+	}
+	got(x, g)
+	want(x, w)
+	for b := range len(x) / qk {
+		if gb, wb := g[size*b:size*(b+1)], w[size*b:size*(b+1)]; !bytes.Equal(gb, wb) {
+			t.Fatalf("trial %d block %d: %x, want %x (x %v)", trial, b, gb, wb, x[qk*b:qk*(b+1)])
 		}
 	}
 }
