@@ -52,6 +52,11 @@ type Kernels struct {
 	// DotFunc per row and vector).
 	Q8_0Mat, Q4_0Mat, Q5_0Mat MatFunc
 	Q4_KMat, Q5_KMat          MatFunc
+
+	// Matrix kernels of the repacked layouts (repack.go), which have no
+	// DotFunc (a row is not contiguous); nil where the table has none, and
+	// then a caller should not repack. Rows come in whole groups of 8.
+	Q4_0x8Mat, Q8_0x8Mat MatFunc
 }
 
 // ReferenceKernels returns the pure-Go kernels, which every other
@@ -135,6 +140,10 @@ func (k *Kernels) MatFunc(t Type) MatFunc {
 		return k.Q4_KMat
 	case Q5_K:
 		return k.Q5_KMat
+	case Q4_0x8:
+		return k.Q4_0x8Mat
+	case Q8_0x8:
+		return k.Q8_0x8Mat
 	}
 	return nil
 }
@@ -174,7 +183,7 @@ func VecDotType(t Type) (Type, bool) {
 	switch t {
 	case F32, F16, BF16:
 		return t, true
-	case Q4_0, Q5_0, Q8_0:
+	case Q4_0, Q5_0, Q8_0, Q4_0x8, Q8_0x8:
 		return Q8_0, true
 	case Q4_1, Q5_1:
 		return Q8_1, true

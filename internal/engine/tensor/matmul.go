@@ -73,17 +73,23 @@ func (k *Kernels) MatVecParallel(r Runner, t Type, cols int, w, x []byte, y []fl
 // batch and reused from cache for every vector. The type's MatFunc, where
 // the table has one, computes each chunk × tile in register tiles of
 // several rows and vectors; otherwise its DotFunc runs per row and vector.
-// The two agree bit for bit, so results do not depend on r or on nx.
+// The two agree bit for bit, so results do not depend on r or on nx. The
+// repacked layouts (Q4_0x8, Q8_0x8) have only a MatFunc; their rows are
+// split in whole groups of 8.
 func (k *Kernels) MatMul(r Runner, t Type, cols int, w, x []byte, nx int, y []float32) error {
-	fn := k.Func(t)
+	fn, mf := k.Func(t), k.MatFunc(t)
 	xt, ok := VecDotType(t)
-	if fn == nil || !ok {
+	if fn == nil && mf == nil || !ok {
 		return fmt.Errorf("matmul: %w: no %s kernel for %v", ErrUnsupported, k.Name, t)
 	}
 	if nx < 1 || len(y)%nx != 0 {
 		return fmt.Errorf("matmul: %w: %d outputs are not %d vectors' worth", ErrBadLength, len(y), nx)
 	}
 	rows := len(y) / nx
+	group := RepackRows(t)
+	if rows%group != 0 {
+		return fmt.Errorf("matmul: %w: %d rows of %v are not whole groups of %d", ErrBadLength, rows, t, group)
+	}
 	rowBytes, err := t.RowBytes(cols)
 	if err != nil {
 		return fmt.Errorf("matmul: %w", err)
@@ -107,11 +113,12 @@ func (k *Kernels) MatMul(r Runner, t Type, cols int, w, x []byte, nx int, y []fl
 	const tileBytes = 256 << 10 // activations per tile, well inside L2
 	j := matJobs.Get().(*matJob)
 	*j = matJob{
-		fn: fn, mf: k.MatFunc(t), cols: cols, rows: rows, nx: nx, rowBytes: rowBytes, xrb: xrb,
-		tile: max(1, min(nx, tileBytes/max(1, xrb))),
-		w:    w, x: x, y: y, loop: j.loop,
+		fn: fn, mf: mf, cols: cols, rows: rows, nx: nx, rowBytes: rowBytes, xrb: xrb,
+		tile: max(1, min(nx, tileBytes/max(1, xrb))), group: group,
+		w: w, x: x, y: y, loop: j.loop,
 	}
-	r.Run(rows, max(1, chunkBytes/max(1, rowBytes)), j.loop)
+	// Chunks of whole groups (of 8 rows for a repacked layout, else 1).
+	r.Run(rows/group, max(1, chunkBytes/max(1, rowBytes*group)), j.loop)
 	*j = matJob{loop: j.loop} // drop the references to the caller's slices
 	matJobs.Put(j)
 	return nil
@@ -122,12 +129,12 @@ func (k *Kernels) MatMul(r Runner, t Type, cols int, w, x []byte, nx int, y []fl
 // allocates nothing (a closure per call was most of a decode step's
 // allocations).
 type matJob struct {
-	fn                                  DotFunc
-	mf                                  MatFunc
-	cols, rows, nx, rowBytes, xrb, tile int
-	w, x                                []byte
-	y                                   []float32
-	loop                                func(lo, hi int) // j.run
+	fn                                         DotFunc
+	mf                                         MatFunc
+	cols, rows, nx, rowBytes, xrb, tile, group int
+	w, x                                       []byte
+	y                                          []float32
+	loop                                       func(lo, hi int) // j.run
 }
 
 var matJobs = sync.Pool{New: func() any {
@@ -136,8 +143,9 @@ var matJobs = sync.Pool{New: func() any {
 	return j
 }}
 
-// run computes rows [lo, hi) for every vector, tile by tile.
+// run computes the rows of groups [lo, hi) for every vector, tile by tile.
 func (j *matJob) run(lo, hi int) {
+	lo, hi = lo*j.group, hi*j.group
 	w, x, y, rb, xrb, rows := j.w, j.x, j.y, j.rowBytes, j.xrb, j.rows
 	for i0 := 0; i0 < j.nx; i0 += j.tile {
 		i1 := min(j.nx, i0+j.tile)

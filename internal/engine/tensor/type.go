@@ -89,7 +89,9 @@ type traits struct {
 	typeSize  int // bytes per block
 }
 
-// traitsOf returns the layout of t, and false for an unknown or removed type.
+// traitsOf returns the layout of t, and false for an unknown or removed
+// type. The repacked layouts (repack.go) have their row-major type's block
+// size and bytes per row, though a row is not contiguous.
 func traitsOf(t Type) (traits, bool) {
 	switch t {
 	case F32:
@@ -156,14 +158,19 @@ func traitsOf(t Type) (traits, bool) {
 		return traits{"TQ2_0", QK_K, QK_K/4 + 2}, true
 	case MXFP4:
 		return traits{"MXFP4", 32, 1 + 16}, true
+	case Q4_0x8:
+		return traits{"Q4_0x8", qk4_0, sizeQ4_0}, true
+	case Q8_0x8:
+		return traits{"Q8_0x8", qk8_0, sizeQ8_0}, true
 	}
 	return traits{}, false
 }
 
-// Valid reports whether t is a type ggml currently defines.
+// Valid reports whether t is a type ggml currently defines (not one of
+// this package's repacked layouts, which no file holds).
 func (t Type) Valid() bool {
 	_, ok := traitsOf(t)
-	return ok
+	return ok && !t.isRepacked()
 }
 
 // String returns ggml's name for t, such as "Q4_K", or "Type(N)" for an

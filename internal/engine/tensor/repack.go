@@ -1,0 +1,210 @@
+package tensor
+
+import "fmt"
+
+// Repacked layouts. Q4_0 and Q8_0 matrices can be copied at load time into
+// a layout that interleaves eight rows (as ggml's CPU "repack" buffers do),
+// so that one 32-byte vector holds four consecutive weights of each of the
+// eight rows and an instruction that sums four byte products per 32-bit
+// lane (VPDPBUSD) yields one int32 partial dot product per row: no
+// horizontal sums, and the scales of eight rows are applied with one
+// vector multiply. The row-major kernels spend most of their instructions
+// on exactly those per-row reductions and scale products.
+//
+// A repacked matrix has a multiple of 8 rows. Rows 8g..8g+7 form group g;
+// for each block b of the rows (32 values) the group stores, at byte
+// (g·blocks + b)·8·blockBytes:
+//
+//   - 16 bytes: the eight rows' fp16 scales d, row 0 first;
+//   - Q4_0x8: 4 chunks of 32 bytes; byte 4r+k of chunk j (j < 4) is byte
+//     4j+k of row r's 16 quant bytes, so its low nibble is the row's value
+//     4j+k and its high nibble value 16+4j+k (each stored as q, weight
+//     q-8), exactly as in Q4_0;
+//   - Q8_0x8: 8 chunks of 32 bytes; byte 4r+k of chunk j (j < 8) is row
+//     r's value 4j+k plus 128 as an unsigned byte (int8 XOR 0x80), the
+//     operand VPDPBUSD multiplies as unsigned.
+//
+// A group of rows takes exactly the bytes of its eight rows in the
+// row-major type, so a row range that starts and ends on a multiple of 8
+// is the same byte range in both layouts. The activations are Q8_0, and
+// every product is computed as the pure-Go Q4_0 and Q8_0 kernels compute
+// it (per row, block by block, the same float32 operations in the same
+// order), so results are bit-identical to ReferenceKernels' on the
+// row-major matrix.
+const (
+	// Q4_0x8 is Q4_0 repacked in groups of eight rows (see above). It is
+	// not a ggml type and never appears in a file.
+	Q4_0x8 Type = 1<<16 | Q4_0
+	// Q8_0x8 is Q8_0 repacked in groups of eight rows.
+	Q8_0x8 Type = 1<<16 | Q8_0
+)
+
+// repackRows is the number of rows a repacked group interleaves.
+const repackRows = 8
+
+// Repacked returns the repacked layout of t (Q4_0x8 for Q4_0, Q8_0x8 for
+// Q8_0), and false if t has none.
+func Repacked(t Type) (Type, bool) {
+	switch t {
+	case Q4_0:
+		return Q4_0x8, true
+	case Q8_0:
+		return Q8_0x8, true
+	}
+	return 0, false
+}
+
+// RepackRows is the number of rows a repacked type's groups hold (8): a
+// repacked matrix's row count, and the row ranges a MatFunc of it is given,
+// are multiples of it.
+func RepackRows(t Type) int {
+	if t.isRepacked() {
+		return repackRows
+	}
+	return 1
+}
+
+// isRepacked reports whether t is one of the repacked layouts.
+func (t Type) isRepacked() bool { return t == Q4_0x8 || t == Q8_0x8 }
+
+// base returns the row-major type of a repacked one, or t itself.
+func (t Type) base() Type {
+	if t.isRepacked() {
+		return t &^ (1 << 16)
+	}
+	return t
+}
+
+// Repack writes the rows of src, rows × cols values of type t (Q4_0 or
+// Q8_0, row-major), to dst in t's repacked layout. rows must be a
+// multiple of 8 and dst the size of src. Groups are independent: callers
+// may repack a large matrix in parallel, a range of whole groups at a time
+// (a group's bytes are the same range in src and dst).
+func Repack(t Type, rows, cols int, dst, src []byte) error {
+	rt, ok := Repacked(t)
+	if !ok {
+		return fmt.Errorf("repack: %w: %v has no repacked layout", ErrUnsupported, t)
+	}
+	rb, err := t.RowBytes(cols)
+	if err != nil {
+		return fmt.Errorf("repack: %w", err)
+	}
+	if rows < 0 || rows%repackRows != 0 {
+		return fmt.Errorf("repack: %w: %d rows of %v are not a multiple of %d", ErrBadLength, rows, rt, repackRows)
+	}
+	if rows > 0 && rb > maxInt/rows || len(src) != rb*rows || len(dst) != len(src) {
+		return fmt.Errorf("repack: %w: %d and %d bytes for %d rows of %d %v", ErrBadLength, len(src), len(dst), rows, cols, t)
+	}
+	bsize, nb := t.TypeSize(), cols/32
+	qs := bsize - 2 // quant bytes per row-block: 16 or 32
+	for g := 0; g < rows; g += repackRows {
+		for b := range nb {
+			out := dst[(g*nb+b)*bsize : (g*nb+b+repackRows)*bsize]
+			for r := range repackRows {
+				in := src[(g+r)*rb+b*bsize : (g+r)*rb+(b+1)*bsize]
+				out[2*r], out[2*r+1] = in[0], in[1]
+				for j := 0; j < qs; j += 4 {
+					o := 2*repackRows + 8*j + 4*r // chunk j/4, row r
+					for k := range 4 {
+						v := in[2+j+k]
+						if t == Q8_0 {
+							v ^= 0x80
+						}
+						out[o+k] = v
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// UnpackRow writes row r of the repacked matrix w (type t, Q4_0x8 or
+// Q8_0x8, rows of cols values) to dst in the row-major type, e.g. to look
+// up an embedding row of a matrix repacked for the output product.
+func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
+	if !t.isRepacked() {
+		return fmt.Errorf("unpack: %w: %v is not a repacked layout", ErrUnsupported, t)
+	}
+	bt := t.base()
+	rb, err := bt.RowBytes(cols)
+	if err != nil {
+		return fmt.Errorf("unpack: %w", err)
+	}
+	g := r / repackRows * repackRows
+	if r < 0 || len(dst) != rb || rb > 0 && g > (len(w)-repackRows*rb)/rb {
+		return fmt.Errorf("unpack: %w: row %d of %d bytes of %v", ErrBadLength, r, len(w), t)
+	}
+	bsize, nb, i := bt.TypeSize(), cols/32, r-g
+	for b := range nb {
+		in := w[(g*nb+b)*bsize : (g*nb+b+repackRows)*bsize]
+		out := dst[b*bsize : (b+1)*bsize]
+		out[0], out[1] = in[2*i], in[2*i+1]
+		for j := 0; j < bsize-2; j += 4 {
+			o := 2*repackRows + 8*j + 4*i
+			for k := range 4 {
+				v := in[o+k]
+				if bt == Q8_0 {
+					v ^= 0x80
+				}
+				out[2+j+k] = v
+			}
+		}
+	}
+	return nil
+}
+
+// matRepackedGo is the pure-Go MatFunc of the repacked types: each row as
+// dotQ4_0Q8_0 or dotQ8_0Q8_0 computes it on the row-major matrix. rows
+// must be a multiple of 8; row r's group starts at w[r/8·8·wstride:].
+func matRepackedGo(t Type) MatFunc {
+	bsize := t.base().TypeSize()
+	return func(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
+		if n%32 != 0 || rows%repackRows != 0 {
+			panic("tensor: repacked matrix kernel size is not whole blocks and groups")
+		}
+		nb := n / 32
+		checkMat(rows, nx, w, wstride, nb*bsize, x, xstride, nb*sizeQ8_0, y, ystride)
+		if rows > 0 && wstride != nb*bsize {
+			panic("tensor: repacked matrix rows must be contiguous")
+		}
+		for g := 0; g < rows; g += repackRows {
+			wg := w[g*wstride : (g+repackRows)*wstride]
+			for i := range nx {
+				xi := x[i*xstride : i*xstride+nb*sizeQ8_0]
+				for r := range repackRows {
+					y[i*ystride+g+r] = dotRepacked(t, nb, wg, r, xi)
+				}
+			}
+		}
+	}
+}
+
+// dotRepacked is row r of the group wg times x, in dotQ4_0Q8_0's or
+// dotQ8_0Q8_0's float32 operations.
+func dotRepacked(t Type, nb int, wg []byte, r int, x []byte) float32 {
+	var sum float32
+	for b := range nb {
+		bw, bx := wg[b*repackRows*t.base().TypeSize():], x[b*sizeQ8_0:(b+1)*sizeQ8_0]
+		qx := bx[2:34]
+		var sumi int32
+		if t == Q4_0x8 {
+			for j := range 4 {
+				q := bw[2*repackRows+32*j+4*r:][:4]
+				for k, v := range q {
+					sumi += (int32(v&0x0f) - 8) * int32(int8(qx[4*j+k]))
+					sumi += (int32(v>>4) - 8) * int32(int8(qx[16+4*j+k]))
+				}
+			}
+		} else {
+			for j := range 8 {
+				q := bw[2*repackRows+32*j+4*r:][:4]
+				for k, v := range q {
+					sumi += int32(int8(v^0x80)) * int32(int8(qx[4*j+k]))
+				}
+			}
+		}
+		sum += float32(float32(sumi) * (half(bw[2*r:]) * half(bx)))
+	}
+	return sum
+}
