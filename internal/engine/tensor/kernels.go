@@ -68,6 +68,7 @@ func ReferenceKernels() *Kernels {
 		Q4_0: dotQ4_0Q8_0, Q5_0: dotQ5_0Q8_0, Q8_0: dotQ8_0Q8_0,
 		Q4_1: dotQ4_1Q8_1, Q5_1: dotQ5_1Q8_1,
 		Q4_K: dotQ4_KQ8_K, Q5_K: dotQ5_KQ8_K, Q6_K: dotQ6_KQ8_K,
+		Q4_0x8Mat: matRepackedGo(Q4_0x8), Q8_0x8Mat: matRepackedGo(Q8_0x8),
 	}
 }
 
