@@ -99,6 +99,7 @@ type File struct {
 	keys      map[string]int
 	names     map[string]int
 	closer    func() error
+	mapping   []byte // the file's memory mapping, if Open mapped it
 }
 
 // Parse parses a GGUF image held in memory. The File, its Values and the

@@ -10,30 +10,30 @@ import (
 )
 
 // mapFile maps the file at path read-only into memory. The returned
-// function unmaps it.
-func mapFile(path string) ([]byte, func() error, error) {
+// function unmaps it; mapped reports that the bytes are a mapping.
+func mapFile(path string) (_ []byte, _ func() error, mapped bool, _ error) {
 	fd, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	defer fd.Close()
 	st, err := fd.Stat()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	size := st.Size()
 	if !st.Mode().IsRegular() {
-		return nil, nil, errors.New("not a regular file")
+		return nil, nil, false, errors.New("not a regular file")
 	}
 	if size == 0 {
-		return []byte{}, func() error { return nil }, nil
+		return []byte{}, func() error { return nil }, false, nil
 	}
 	if size != int64(int(size)) {
-		return nil, nil, fmt.Errorf("file of %d bytes is too large to map", size)
+		return nil, nil, false, fmt.Errorf("file of %d bytes is too large to map", size)
 	}
 	b, err := syscall.Mmap(int(fd.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mmap: %w", err)
+		return nil, nil, false, fmt.Errorf("mmap: %w", err)
 	}
-	return b, func() error { return syscall.Munmap(b) }, nil
+	return b, func() error { return syscall.Munmap(b) }, true, nil
 }

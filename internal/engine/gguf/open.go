@@ -7,7 +7,7 @@ import "fmt"
 // mapping and are valid until Close; the metadata is copied out of the
 // mapping and stays valid after Close.
 func Open(path string) (*File, error) {
-	b, unmap, err := mapFile(path)
+	b, unmap, mapped, err := mapFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: open %s: %w", path, err)
 	}
@@ -18,5 +18,21 @@ func Open(path string) (*File, error) {
 	}
 	f.cloneMeta()
 	f.closer = unmap
+	if mapped {
+		f.mapping = b
+	}
 	return f, nil
+}
+
+// Release tells the operating system that the process no longer needs b,
+// a tensor's bytes (or part of them) in f's mapping: the whole pages inside
+// b leave the process's resident memory, and are read back from the file
+// (usually from the page cache) if touched again, so b stays valid. A
+// loader that copies a tensor into another layout calls it so that the
+// tensor is not resident twice. It does nothing where the file was read
+// into memory rather than mapped, or for bytes outside the mapping.
+func (f *File) Release(b []byte) {
+	if f.mapping != nil {
+		releasePages(f.mapping, b)
+	}
 }

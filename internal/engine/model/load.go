@@ -3,8 +3,10 @@
 // backend computes.
 //
 // Weights are used in place: every matrix is a view of the memory-mapped
-// file in its stored type, and matrix products go through the dot-product
-// kernels of package tensor, with the activations quantized per block to 8
+// file in its stored type, except that Q4_0 and Q8_0 matrices are copied
+// into an interleaved layout on load where the kernels have one
+// (Options.NoRepack). Matrix products go through the dot-product kernels
+// of package tensor, with the activations quantized per block to 8
 // bits first (Q8_0, Q8_1 or Q8_K, as ggml does), or rounded to F16/BF16 for
 // half-precision weights.
 //
@@ -39,6 +41,11 @@ type Options struct {
 	// PassTokens is the most tokens one pass through the layers computes
 	// at once (default DefaultPassTokens); see Model.Forward.
 	PassTokens int
+	// NoRepack keeps every weight in the memory-mapped file. By default
+	// the matrices whose type the kernels multiply faster in a repacked
+	// layout (Q4_0 and Q8_0 on the avx512vnni table; see tensor.Repack)
+	// are copied into it on load (Model.RepackedBytes).
+	NoRepack bool
 }
 
 // Model is a loaded model. Forward and Embed may be called concurrently
@@ -52,6 +59,11 @@ type Model struct {
 	pool *pool
 
 	passTokens int // most tokens per pass through the layers
+
+	// repackedBytes are the weights repack copied into memory
+	// freeRepacked frees.
+	repackedBytes int64
+	freeRepacked  func() error
 
 	embd      matrix // token_embd: rows are looked up, and it is the output when tied
 	outNorm   []float32
@@ -134,6 +146,12 @@ func (o Options) FromFile(f *gguf.File) (*Model, error) {
 	threads := o.Threads
 	if threads <= 0 {
 		threads = runtime.NumCPU()
+	}
+	if !o.NoRepack {
+		if err := m.repack(threads); err != nil {
+			m.free()
+			return nil, err
+		}
 	}
 	m.pool = newPool(threads)
 	m.passTokens = o.PassTokens
@@ -352,10 +370,19 @@ func (m *Model) Close() error {
 	}
 	m.closed = true
 	m.pool.close()
+	m.free()
 	if m.own {
 		return m.file.Close()
 	}
 	return nil
+}
+
+// free frees the repacked weights, if any.
+func (m *Model) free() {
+	if m.freeRepacked != nil {
+		_ = m.freeRepacked() // only fails for a range that was never mapped
+		m.freeRepacked = nil
+	}
 }
 
 // acquire read-locks the model for a forward pass; on success the caller
