@@ -19,7 +19,11 @@ type EngineOptions struct {
 	// Kernels names the kernel table (tensor.KernelSets) to run with;
 	// empty means the default, the fastest this machine has.
 	Kernels string
-	Prompt  int // prompt tokens, processed as one batch
+	// NoRepack keeps every weight in the memory-mapped file
+	// (model.Options.NoRepack); by default Q4_0 and Q8_0 matrices are
+	// repacked on load where the kernel table has repacked kernels.
+	NoRepack bool
+	Prompt   int // prompt tokens, processed as one batch
 	Gen     int // tokens generated one at a time after the prompt
 	Seed    uint64
 	// Bandwidth measures the memory read bandwidth (for BandwidthFor) and
@@ -55,6 +59,9 @@ type EngineResult struct {
 	// tensor but the token embedding, which is read once as the output
 	// head when the embeddings are tied.
 	WeightsBytes int64 `json:"weights_bytes"`
+	// RepackedBytes are the weights copied into memory on load in a
+	// repacked layout (part of WeightsBytes; 0 with NoRepack).
+	RepackedBytes int64 `json:"repacked_bytes"`
 	// KVBytes is the KV cache after the prompt and the generation, and
 	// KVBytesPerToken what one generated token reads of it at the middle
 	// of the generation.
@@ -106,14 +113,14 @@ func Engine(ctx context.Context, o EngineOptions) (EngineResult, error) {
 	if err != nil {
 		return EngineResult{}, err
 	}
-	m, err := model.Options{Threads: o.Threads, Kernels: kern}.Load(o.Model)
+	m, err := model.Options{Threads: o.Threads, Kernels: kern, NoRepack: o.NoRepack}.Load(o.Model)
 	if err != nil {
 		return EngineResult{}, err
 	}
 	defer m.Close()
 	cfg := m.Config()
 	r := EngineResult{Model: o.Model, Architecture: cfg.Architecture, Threads: o.Threads, Kernels: kern.Name, LoadSeconds: time.Since(start).Seconds(),
-		PromptTokens: o.Prompt, GenTokens: o.Gen, WeightsBytes: m.WeightsBytes()}
+		PromptTokens: o.Prompt, GenTokens: o.Gen, WeightsBytes: m.WeightsBytes(), RepackedBytes: m.RepackedBytes()}
 	// Before any weight is read: the fixed part of the process.
 	afterLoad := memorySnapshot()
 	r.RSSAfterLoad = afterLoad.RSS
@@ -160,7 +167,7 @@ func Engine(ctx context.Context, o EngineOptions) (EngineResult, error) {
 	afterGen := memorySnapshot()
 	r.RSSAfterGen = afterGen.RSS
 	r.KVBytes = cache.Bytes()
-	r.Memory = memoryResult(afterLoad, afterGen, r.WeightsBytes, r.KVBytes, m.ScratchBytes(o.Prompt, 1))
+	r.Memory = memoryResult(afterLoad, afterGen, r.WeightsBytes, r.RepackedBytes, r.KVBytes, m.ScratchBytes(o.Prompt, 1))
 	r.KVBytesPerToken = int64(o.Prompt+o.Gen/2) * cache.Spec().BytesPerPosition()
 	if o.Bandwidth {
 		d := o.BandwidthFor

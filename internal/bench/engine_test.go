@@ -171,25 +171,27 @@ func checkMemory(t *testing.T, r EngineResult) {
 
 func TestMemoryResult(t *testing.T) {
 	for _, tc := range []struct {
-		name                 string
-		load, gen            int64 // RSS
-		weights, kv, scratch int64
-		fixed, expected      int64
-		ratio                float64
+		name                           string
+		load, gen                      int64 // RSS
+		weights, repacked, kv, scratch int64
+		fixed, expected                int64
+		ratio                          float64
 	}{
-		{"exact", 60, 500, 400, 10, 30, 90, 500, 1},
-		{"over", 50, 660, 500, 0, 50, 100, 600, 1.1},
-		{"under", 100, 450, 800, 50, 50, 150, 1000, 0.45},
-		{"no rss", 0, 0, 400, 10, 30, 30, 440, 0},
-		{"nothing", 0, 100, 0, 0, 0, 0, 0, 0},
+		{"exact", 60, 500, 400, 0, 10, 30, 90, 500, 1},
+		{"repacked", 460, 500, 400, 400, 10, 30, 90, 500, 1},
+		{"partly repacked", 160, 550, 400, 100, 10, 30, 90, 500, 1.1},
+		{"over", 50, 660, 500, 0, 0, 50, 100, 600, 1.1},
+		{"under", 100, 450, 800, 0, 50, 50, 150, 1000, 0.45},
+		{"no rss", 0, 0, 400, 0, 10, 30, 30, 440, 0},
+		{"nothing", 0, 100, 0, 0, 0, 0, 0, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			load, gen := MemorySnapshot{RSS: tc.load, RSSAnon: 1}, MemorySnapshot{RSS: tc.gen, RSSFile: 2}
-			r := memoryResult(load, gen, tc.weights, tc.kv, tc.scratch)
+			r := memoryResult(load, gen, tc.weights, tc.repacked, tc.kv, tc.scratch)
 			if r.FixedOverheadBytes != tc.fixed || r.ExpectedBytes != tc.expected || math.Abs(r.Ratio-tc.ratio) > 1e-12 {
 				t.Errorf("fixed %d, expected %d, ratio %v; want %d, %d, %v", r.FixedOverheadBytes, r.ExpectedBytes, r.Ratio, tc.fixed, tc.expected, tc.ratio)
 			}
-			if r.AfterLoad != load || r.AfterGen != gen || r.WeightsBytes != tc.weights || r.KVBytes != tc.kv || r.ScratchBytes != tc.scratch {
+			if r.AfterLoad != load || r.AfterGen != gen || r.WeightsBytes != tc.weights || r.RepackedBytes != tc.repacked || r.KVBytes != tc.kv || r.ScratchBytes != tc.scratch {
 				t.Errorf("parts not kept: %+v", r)
 			}
 		})

@@ -31,12 +31,13 @@ type MemorySnapshot struct {
 // expected parts:
 //
 //	expected = weights + KV cache + fixed overhead
-//	fixed overhead = RSS after load + scratch
+//	fixed overhead = RSS after load − repacked weights + scratch
 //
 // RSS after load is measured once the model is loaded but before any of
-// its weights is read (only its metadata and norm vectors are): the
-// binary, the Go runtime and the loaded model's heap (tokenizer, norm
-// vectors). Scratch is the buffers the model keeps after the benchmark's
+// its weights is read for a token (only its metadata and norm vectors
+// are): the binary, the Go runtime and the loaded model's heap
+// (tokenizer, norm vectors), plus the weights repacked on load, which are
+// resident from then on and counted among the weights instead. Scratch is the buffers the model keeps after the benchmark's
 // largest forward pass (model.Model.ScratchBytes: one pass of at most 256
 // tokens). Weights are WeightsBytes, the bytes every token reads, which
 // are resident after the first one; KV is the cache's storage.
@@ -45,6 +46,7 @@ type MemoryResult struct {
 	AfterGen           MemorySnapshot `json:"after_gen"`
 	WeightsBytes       int64          `json:"weights_bytes"`
 	KVBytes            int64          `json:"kv_bytes"`
+	RepackedBytes      int64          `json:"repacked_bytes"`
 	ScratchBytes       int64          `json:"scratch_bytes"`
 	FixedOverheadBytes int64          `json:"fixed_overhead_bytes"`
 	ExpectedBytes      int64          `json:"expected_bytes"`
@@ -54,9 +56,9 @@ type MemoryResult struct {
 
 // memoryResult computes the fixed overhead, the expected resident memory
 // and the ratio from the measured parts.
-func memoryResult(load, gen MemorySnapshot, weights, kv, scratch int64) MemoryResult {
-	r := MemoryResult{AfterLoad: load, AfterGen: gen, WeightsBytes: weights, KVBytes: kv, ScratchBytes: scratch}
-	r.FixedOverheadBytes = load.RSS + scratch
+func memoryResult(load, gen MemorySnapshot, weights, repacked, kv, scratch int64) MemoryResult {
+	r := MemoryResult{AfterLoad: load, AfterGen: gen, WeightsBytes: weights, RepackedBytes: repacked, KVBytes: kv, ScratchBytes: scratch}
+	r.FixedOverheadBytes = load.RSS - repacked + scratch
 	r.ExpectedBytes = weights + kv + r.FixedOverheadBytes
 	if gen.RSS > 0 && r.ExpectedBytes > 0 {
 		r.Ratio = float64(gen.RSS) / float64(r.ExpectedBytes)

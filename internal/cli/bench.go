@@ -29,7 +29,10 @@ tokens per second, and the resident memory (a table, or JSON with -o json).
 --kernels picks the dot-product kernel table (JSON "kernels"): go (the
 pure-Go reference), avx2, avx512vnni, of those this machine has; all give
 the same results, so tables can be compared on one machine. The default is
-the fastest, as the server uses.
+the fastest, as the server uses. --no-repack keeps every weight in the
+memory-mapped file: by default, as in the server, Q4_0 and Q8_0 matrices
+are copied on load into a layout of eight interleaved rows where the
+table has kernels for it (avx512vnni; JSON "repacked_bytes").
 
 Memory (JSON "memory"): after_load is measured once the model is loaded but
 before any weight is read, after_gen right after the generation (before
@@ -42,8 +45,9 @@ heap not yet returned to the system). weights_bytes are the tensor bytes
 every token reads (all but token_embd unless it is also the output
 matrix), kv_bytes the KV cache's storage, scratch_bytes the buffers the
 model keeps after its largest pass (activations of up to 256 tokens and
-their 8-bit encodings). fixed_overhead_bytes = after_load RSS +
-scratch_bytes; expected_bytes = weights + KV + fixed overhead; ratio =
+their 8-bit encodings), repacked_bytes the weights repacked on load
+(resident from then on, anonymous memory). fixed_overhead_bytes =
+after_load RSS − repacked_bytes + scratch_bytes; expected_bytes = weights + KV + fixed overhead; ratio =
 after_gen RSS ÷ expected_bytes. rss_after_load_bytes and
 rss_after_gen_bytes repeat the two RSS figures.
 
@@ -93,6 +97,7 @@ number of rounds is the mean of the middle two.`,
 	f.StringVar(&o.Model, "model", "", "GGUF file")
 	f.IntVar(&o.Threads, "threads", o.Threads, "threads")
 	f.StringVar(&o.Kernels, "kernels", "", "kernel table, one of this machine's: "+strings.Join(bench.KernelNames(), ", ")+" (default: the last, the fastest)")
+	f.BoolVar(&o.NoRepack, "no-repack", false, "keep every weight in the memory-mapped file (no repacked copy on load)")
 	f.IntVar(&o.Prompt, "prompt", o.Prompt, "prompt tokens")
 	f.IntVar(&o.Gen, "gen", o.Gen, "generated tokens")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the random prompt")
@@ -120,8 +125,8 @@ func engineTable(w io.Writer, r bench.EngineResult) {
 	}
 	snap("Memory after load", m.AfterLoad)
 	snap("Memory after gen", m.AfterGen)
-	field(w, "Expected memory", fmt.Sprintf("%s = weights %s + KV %s + fixed overhead %s (after-load RSS + scratch %s)",
-		mib(m.ExpectedBytes), mib(m.WeightsBytes), mib(m.KVBytes), mib(m.FixedOverheadBytes), mib(m.ScratchBytes)))
+	field(w, "Expected memory", fmt.Sprintf("%s = weights %s (repacked on load %s) + KV %s + fixed overhead %s (after-load RSS − repacked + scratch %s)",
+		mib(m.ExpectedBytes), mib(m.WeightsBytes), mib(m.RepackedBytes), mib(m.KVBytes), mib(m.FixedOverheadBytes), mib(m.ScratchBytes)))
 	field(w, "RSS after gen / expected", strconv.FormatFloat(m.Ratio, 'f', 3, 64))
 	if b := r.Bandwidth; b != nil {
 		field(w, "Bandwidth", fmt.Sprintf("%.1f GB/s: bound %.1f tokens/s, generation at %.2f of it", b.BytesPerSecond/1e9, b.BoundTokensPerSecond, b.Ratio))

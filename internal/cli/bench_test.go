@@ -14,7 +14,7 @@ func TestEngineTable(t *testing.T) {
 		Memory: bench.MemoryResult{
 			AfterLoad:    bench.MemorySnapshot{RSS: 60 << 20, RSSAnon: 15 << 20, RSSFile: 45 << 20, HeapInUse: 12 << 20},
 			AfterGen:     bench.MemorySnapshot{RSS: 500 << 20, RSSAnon: 30 << 20, RSSFile: 470 << 20, HeapInUse: 25 << 20},
-			WeightsBytes: 408 << 20, KVBytes: 2 << 20, ScratchBytes: 1 << 20, FixedOverheadBytes: 61 << 20,
+			WeightsBytes: 408 << 20, RepackedBytes: 300 << 20, KVBytes: 2 << 20, ScratchBytes: 1 << 20, FixedOverheadBytes: 61 << 20,
 			ExpectedBytes: 471 << 20, Ratio: 500.0 / 471,
 		},
 		Concurrency: &bench.ConcurrencyResult{Streams: 8, MedianSingleTokensPerSecond: 40, MedianAggregateTokensPerSecond: 120,
@@ -29,7 +29,7 @@ func TestEngineTable(t *testing.T) {
 		"m.gguf (qwen2, 2 threads, avx2 kernels, loaded in",
 		"RSS 60.0 MiB (anon 15.0 MiB, file 45.0 MiB), Go heap in use 12.0 MiB",
 		"RSS 500.0 MiB (anon 30.0 MiB, file 470.0 MiB)",
-		"471.0 MiB = weights 408.0 MiB + KV 2.0 MiB + fixed overhead 61.0 MiB (after-load RSS + scratch 1.0 MiB)",
+		"471.0 MiB = weights 408.0 MiB (repacked on load 300.0 MiB) + KV 2.0 MiB + fixed overhead 61.0 MiB (after-load RSS − repacked + scratch 1.0 MiB)",
 		"RSS after gen / expected:\t1.062",
 		"8 streams, 3 rounds: median 120.0 tokens/s together, 40.0 alone; median ratio of rounds 3.00 (2.50–3.25)",
 		"Round 1:\t120.0 tokens/s together, 40.0 alone, ratio 3.00",
