@@ -39,6 +39,10 @@ type Config struct {
 	Deployment string
 	// Threads is how many threads the built-in engine uses (default: all cores).
 	Threads int
+	// NoRepack keeps the built-in engine's weights in the memory-mapped
+	// GGUF files instead of copying Q4_0 and Q8_0 matrices into a faster
+	// interleaved layout on load (model.Options.NoRepack).
+	NoRepack bool
 	// Kubeconfig, when set, runs ManagedCompute replicas as Kubernetes
 	// Deployments in KubeNamespace with the WorkerImage container image,
 	// instead of local worker processes.

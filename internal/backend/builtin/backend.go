@@ -67,6 +67,9 @@ type Options struct {
 	// Threads is the number of goroutines each model's matrix products use
 	// (default runtime.NumCPU()).
 	Threads int
+	// NoRepack keeps every model's weights in its memory-mapped file
+	// (model.Options.NoRepack).
+	NoRepack bool
 	// Logger receives the backend's and the runners' logs (default
 	// slog.Default()).
 	Logger *slog.Logger
@@ -351,7 +354,7 @@ func (b *Backend) open(path string) (*loaded, error) {
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	m, err := model.Options{Threads: b.o.Threads}.FromFile(f)
+	m, err := model.Options{Threads: b.o.Threads, NoRepack: b.o.NoRepack}.FromFile(f)
 	if err != nil {
 		f.Close()
 		return nil, unavailable(err)
