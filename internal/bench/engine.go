@@ -24,8 +24,8 @@ type EngineOptions struct {
 	// repacked on load where the kernel table has repacked kernels.
 	NoRepack bool
 	Prompt   int // prompt tokens, processed as one batch
-	Gen     int // tokens generated one at a time after the prompt
-	Seed    uint64
+	Gen      int // tokens generated one at a time after the prompt
+	Seed     uint64
 	// Bandwidth measures the memory read bandwidth (for BandwidthFor) and
 	// reports generation against the bound it sets.
 	Bandwidth    bool
