@@ -24,6 +24,17 @@ func Open(path string) (*File, error) {
 	return f, nil
 }
 
+// Populate reads b, a tensor's bytes (or part of them) in f's mapping,
+// into memory ahead of use with one call where the system can (Linux's
+// MADV_POPULATE_READ), rather than a page fault per page as they are
+// read: a loader about to read a whole tensor once calls it. It does
+// nothing where the file was read into memory or the advice is refused.
+func (f *File) Populate(b []byte) {
+	if f.mapping != nil {
+		populatePages(f.mapping, b)
+	}
+}
+
 // Release tells the operating system that the process no longer needs b,
 // a tensor's bytes (or part of them) in f's mapping: the whole pages inside
 // b leave the process's resident memory, and are read back from the file

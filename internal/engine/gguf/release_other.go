@@ -2,7 +2,8 @@
 
 package gguf
 
-// releasePages does nothing here: only Linux's MADV_DONTNEED is used to
-// drop mapped pages, so elsewhere a copied tensor's file pages stay
-// resident until Close.
-func releasePages(mapping, b []byte) {}
+// populatePages and releasePages do nothing here: only Linux's madvise
+// advice is used, so elsewhere pages fault in as they are read and a
+// copied tensor's file pages stay resident until Close.
+func populatePages(mapping, b []byte) {}
+func releasePages(mapping, b []byte)  {}

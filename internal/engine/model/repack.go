@@ -52,6 +52,7 @@ func (m *Model) repack(threads int) error {
 		group := tensor.RepackRows(rt) * w.rowBytes
 		var firstErr error
 		run.Run(w.rows/tensor.RepackRows(rt), max(1, (1<<20)/group), func(lo, hi int) {
+			m.file.Populate(src[lo*group : hi*group]) // one call, not a fault per page
 			if err := tensor.Repack(w.typ, (hi-lo)*tensor.RepackRows(rt), w.cols, dst[lo*group:hi*group], src[lo*group:hi*group]); err != nil && lo == 0 {
 				firstErr = err
 			}

@@ -1,6 +1,9 @@
 package tensor
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // Repacked layouts. Q4_0 and Q8_0 matrices can be copied at load time into
 // a layout that interleaves eight rows (as ggml's CPU "repack" buffers do),
@@ -95,29 +98,37 @@ func Repack(t Type, rows, cols int, dst, src []byte) error {
 	if rows > 0 && rb > maxInt/rows || len(src) != rb*rows || len(dst) != len(src) {
 		return fmt.Errorf("repack: %w: %d and %d bytes for %d rows of %d %v", ErrBadLength, len(src), len(dst), rows, cols, t)
 	}
-	bsize, nb := t.TypeSize(), cols/32
-	qs := bsize - 2 // quant bytes per row-block: 16 or 32
+	nb := cols / 32
+	// Each row-block's scale goes to bytes 2r of its group-block, word j of
+	// its quants to chunk j at 4r (fixed-size arrays: few bounds checks).
 	for g := 0; g < rows; g += repackRows {
 		for b := range nb {
-			out := dst[(g*nb+repackRows*b)*bsize : (g*nb+repackRows*(b+1))*bsize]
-			for r := range repackRows {
-				in := src[(g+r)*rb+b*bsize : (g+r)*rb+(b+1)*bsize]
-				out[2*r], out[2*r+1] = in[0], in[1]
-				for j := 0; j < qs; j += 4 {
-					o := 2*repackRows + 8*j + 4*r // chunk j/4, row r
-					for k := range 4 {
-						v := in[2+j+k]
-						if t == Q8_0 {
-							v ^= 0x80
-						}
-						out[o+k] = v
+			if t == Q8_0 {
+				out := (*[repackRows * sizeQ8_0]byte)(dst[(g*nb+repackRows*b)*sizeQ8_0:])
+				for r := range repackRows {
+					in := (*[sizeQ8_0]byte)(src[(g+r)*rb+b*sizeQ8_0:])
+					out[2*r], out[2*r+1] = in[0], in[1]
+					for j := range 8 {
+						le.PutUint32(out[2*repackRows+32*j+4*r:], le.Uint32(in[2+4*j:])^0x80808080)
 					}
+				}
+				continue
+			}
+			out := (*[repackRows * sizeQ4_0]byte)(dst[(g*nb+repackRows*b)*sizeQ4_0:])
+			for r := range repackRows {
+				in := (*[sizeQ4_0]byte)(src[(g+r)*rb+b*sizeQ4_0:])
+				out[2*r], out[2*r+1] = in[0], in[1]
+				for j := range 4 {
+					le.PutUint32(out[2*repackRows+32*j+4*r:], le.Uint32(in[2+4*j:]))
 				}
 			}
 		}
 	}
 	return nil
 }
+
+// le is the byte order of every layout here.
+var le = binary.LittleEndian
 
 // UnpackRow writes row r of the repacked matrix w (type t, Q4_0x8 or
 // Q8_0x8, rows of cols values) to dst in the row-major type, e.g. to look
