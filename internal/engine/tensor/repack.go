@@ -13,7 +13,7 @@ import "fmt"
 //
 // A repacked matrix has a multiple of 8 rows. Rows 8g..8g+7 form group g;
 // for each block b of the rows (32 values) the group stores, at byte
-// (g·blocks + b)·8·blockBytes:
+// (g·blocks + b)·8·blockBytes (blockBytes: 18 for Q4_0, 34 for Q8_0):
 //
 //   - 16 bytes: the eight rows' fp16 scales d, row 0 first;
 //   - Q4_0x8: 4 chunks of 32 bytes; byte 4r+k of chunk j (j < 4) is byte
@@ -99,7 +99,7 @@ func Repack(t Type, rows, cols int, dst, src []byte) error {
 	qs := bsize - 2 // quant bytes per row-block: 16 or 32
 	for g := 0; g < rows; g += repackRows {
 		for b := range nb {
-			out := dst[(g*nb+b)*bsize : (g*nb+b+repackRows)*bsize]
+			out := dst[(g*nb+repackRows*b)*bsize : (g*nb+repackRows*(b+1))*bsize]
 			for r := range repackRows {
 				in := src[(g+r)*rb+b*bsize : (g+r)*rb+(b+1)*bsize]
 				out[2*r], out[2*r+1] = in[0], in[1]
@@ -137,7 +137,7 @@ func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 	}
 	bsize, nb, i := bt.TypeSize(), cols/32, r-g
 	for b := range nb {
-		in := w[(g*nb+b)*bsize : (g*nb+b+repackRows)*bsize]
+		in := w[(g*nb+repackRows*b)*bsize : (g*nb+repackRows*(b+1))*bsize]
 		out := dst[b*bsize : (b+1)*bsize]
 		out[0], out[1] = in[2*i], in[2*i+1]
 		for j := 0; j < bsize-2; j += 4 {
