@@ -2903,144 +2903,8 @@ DATA b08_rpQ4_0<>+30(SB)/1, $0x08
 DATA b08_rpQ4_0<>+31(SB)/1, $0x08
 GLOBL b08_rpQ4_0<>(SB), RODATA|NOPTR, $32
 
-// func tileQ4_0x8_16x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
-// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
-TEXT ·tileQ4_0x8_16x1VNNI(SB), NOSPLIT, $0-128
-	MOVQ      scratch_base+104(FP), AX
-	MOVQ      x_base+32(FP), CX
-	VMOVDQU64 b08_rpQ4_0<>+0(SB), Y0
-	VPXORD    Y1, Y1, Y1
-	MOVQ      n+0(FP), DX
-	SHRQ      $0x05, DX
-	MOVQ      CX, BX
-	MOVQ      AX, SI
-
-tileQ4_0x8_16x1VNNI_pre:
-	CMPQ          DX, $0x00000000
-	JE            tileQ4_0x8_16x1VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VPDPBUSD      2(BX), Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X4
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0xb1, X3, X4
-	VPADDD        X4, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (BX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
-	ADDQ          $0x00000022, BX
-	ADDQ          $0x00000008, SI
-	DECQ          DX
-	JMP           tileQ4_0x8_16x1VNNI_pre
-
-tileQ4_0x8_16x1VNNI_main:
-	MOVQ      w_base+8(FP), DX
-	MOVQ      y_base+64(FP), BX
-	MOVQ      groups+96(FP), SI
-	MOVQ      n+0(FP), DI
-	SHRQ      $0x05, DI
-	IMUL3Q    $0x00000090, DI, DI
-	LEAQ      (DX)(DI*2), R8
-	VMOVDQU64 b0f_rp<>+0(SB), Y0
-
-tileQ4_0x8_16x1VNNI_rows:
-	CMPQ   SI, $0x00000000
-	JE     tileQ4_0x8_16x1VNNI_done
-	VPXORD Y5, Y5, Y5
-	VPXORD Y6, Y6, Y6
-	MOVQ   n+0(FP), R9
-	SHRQ   $0x05, R9
-	MOVQ   CX, R10
-	MOVQ   AX, R11
-
-tileQ4_0x8_16x1VNNI_blocks:
-	CMPQ          R9, $0x00000000
-	JE            tileQ4_0x8_16x1VNNI_store
-	PREFETCHNTA   (R8)
-	PREFETCHNTA   64(R8)
-	PREFETCHNTA   128(R8)
-	PREFETCHNTA   192(R8)
-	PREFETCHNTA   256(R8)
-	ADDQ          $0x00000120, R8
-	VCVTPH2PS     (DX), Y1
-	VMULPS.BCST   (R11), Y1, Y1
-	VCVTPH2PS     (DX)(DI*1), Y2
-	VMULPS.BCST   (R11), Y2, Y2
-	VPBROADCASTD  4(R11), Y3
-	VPXORD        Y7, Y7, Y7
-	VPBROADCASTD  4(R11), Y4
-	VPXORD        Y8, Y8, Y8
-	VPANDD        16(DX), Y0, Y9
-	VPSRLW        $0x04, 16(DX), Y10
-	VPANDD        Y0, Y10, Y10
-	VPDPBUSD.BCST 2(R10), Y9, Y3
-	VPDPBUSD.BCST 18(R10), Y10, Y7
-	VPANDD        16(DX)(DI*1), Y0, Y9
-	VPSRLW        $0x04, 16(DX)(DI*1), Y10
-	VPANDD        Y0, Y10, Y10
-	VPDPBUSD.BCST 2(R10), Y9, Y4
-	VPDPBUSD.BCST 18(R10), Y10, Y8
-	VPANDD        48(DX), Y0, Y9
-	VPSRLW        $0x04, 48(DX), Y10
-	VPANDD        Y0, Y10, Y10
-	VPDPBUSD.BCST 6(R10), Y9, Y3
-	VPDPBUSD.BCST 22(R10), Y10, Y7
-	VPANDD        48(DX)(DI*1), Y0, Y9
-	VPSRLW        $0x04, 48(DX)(DI*1), Y10
-	VPANDD        Y0, Y10, Y10
-	VPDPBUSD.BCST 6(R10), Y9, Y4
-	VPDPBUSD.BCST 22(R10), Y10, Y8
-	VPANDD        80(DX), Y0, Y9
-	VPSRLW        $0x04, 80(DX), Y10
-	VPANDD        Y0, Y10, Y10
-	VPDPBUSD.BCST 10(R10), Y9, Y3
-	VPDPBUSD.BCST 26(R10), Y10, Y7
-	VPANDD        80(DX)(DI*1), Y0, Y9
-	VPSRLW        $0x04, 80(DX)(DI*1), Y10
-	VPANDD        Y0, Y10, Y10
-	VPDPBUSD.BCST 10(R10), Y9, Y4
-	VPDPBUSD.BCST 26(R10), Y10, Y8
-	VPANDD        112(DX), Y0, Y9
-	VPSRLW        $0x04, 112(DX), Y10
-	VPANDD        Y0, Y10, Y10
-	VPDPBUSD.BCST 14(R10), Y9, Y3
-	VPDPBUSD.BCST 30(R10), Y10, Y7
-	VPANDD        112(DX)(DI*1), Y0, Y9
-	VPSRLW        $0x04, 112(DX)(DI*1), Y10
-	VPANDD        Y0, Y10, Y10
-	VPDPBUSD.BCST 14(R10), Y9, Y4
-	VPDPBUSD.BCST 30(R10), Y10, Y8
-	VPADDD        Y7, Y3, Y3
-	VCVTDQ2PS     Y3, Y3
-	VMULPS        Y1, Y3, Y3
-	VADDPS        Y3, Y5, Y5
-	VPADDD        Y8, Y4, Y4
-	VCVTDQ2PS     Y4, Y4
-	VMULPS        Y2, Y4, Y4
-	VADDPS        Y4, Y6, Y6
-	ADDQ          $0x00000090, DX
-	ADDQ          $0x00000022, R10
-	ADDQ          $0x00000008, R11
-	DECQ          R9
-	JMP           tileQ4_0x8_16x1VNNI_blocks
-
-tileQ4_0x8_16x1VNNI_store:
-	VMOVUPS Y5, (BX)
-	VMOVUPS Y6, 32(BX)
-	ADDQ    DI, DX
-	ADDQ    $0x00000040, BX
-	SUBQ    $0x00000002, SI
-	JMP     tileQ4_0x8_16x1VNNI_rows
-
-tileQ4_0x8_16x1VNNI_done:
-	VZEROUPPER
-	RET
-
 // func tileQ4_0x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
-// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C
 TEXT ·tileQ4_0x8_8x1VNNI(SB), NOSPLIT, $0-128
 	MOVQ      scratch_base+104(FP), AX
 	MOVQ      x_base+32(FP), CX
@@ -3079,57 +2943,52 @@ tileQ4_0x8_8x1VNNI_main:
 	MOVQ      n+0(FP), DI
 	SHRQ      $0x05, DI
 	IMUL3Q    $0x00000090, DI, DI
-	LEAQ      (DX)(DI*1), DI
 	VMOVDQU64 b0f_rp<>+0(SB), Y0
 
 tileQ4_0x8_8x1VNNI_rows:
 	CMPQ   SI, $0x00000000
 	JE     tileQ4_0x8_8x1VNNI_done
 	VPXORD Y5, Y5, Y5
-	MOVQ   n+0(FP), R8
-	SHRQ   $0x05, R8
-	MOVQ   CX, R9
-	MOVQ   AX, R10
+	MOVQ   n+0(FP), DI
+	SHRQ   $0x05, DI
+	MOVQ   CX, R8
+	MOVQ   AX, R9
 
 tileQ4_0x8_8x1VNNI_blocks:
-	CMPQ          R8, $0x00000000
+	CMPQ          DI, $0x00000000
 	JE            tileQ4_0x8_8x1VNNI_store
-	PREFETCHNTA   (DI)
-	PREFETCHNTA   64(DI)
-	PREFETCHNTA   128(DI)
-	ADDQ          $0x00000090, DI
 	VCVTPH2PS     (DX), Y1
-	VMULPS.BCST   (R10), Y1, Y1
-	VPBROADCASTD  4(R10), Y2
+	VMULPS.BCST   (R9), Y1, Y1
+	VPBROADCASTD  4(R9), Y2
 	VPXORD        Y6, Y6, Y6
 	VPANDD        16(DX), Y0, Y3
 	VPSRLW        $0x04, 16(DX), Y4
 	VPANDD        Y0, Y4, Y4
-	VPDPBUSD.BCST 2(R9), Y3, Y2
-	VPDPBUSD.BCST 18(R9), Y4, Y6
+	VPDPBUSD.BCST 2(R8), Y3, Y2
+	VPDPBUSD.BCST 18(R8), Y4, Y6
 	VPANDD        48(DX), Y0, Y3
 	VPSRLW        $0x04, 48(DX), Y4
 	VPANDD        Y0, Y4, Y4
-	VPDPBUSD.BCST 6(R9), Y3, Y2
-	VPDPBUSD.BCST 22(R9), Y4, Y6
+	VPDPBUSD.BCST 6(R8), Y3, Y2
+	VPDPBUSD.BCST 22(R8), Y4, Y6
 	VPANDD        80(DX), Y0, Y3
 	VPSRLW        $0x04, 80(DX), Y4
 	VPANDD        Y0, Y4, Y4
-	VPDPBUSD.BCST 10(R9), Y3, Y2
-	VPDPBUSD.BCST 26(R9), Y4, Y6
+	VPDPBUSD.BCST 10(R8), Y3, Y2
+	VPDPBUSD.BCST 26(R8), Y4, Y6
 	VPANDD        112(DX), Y0, Y3
 	VPSRLW        $0x04, 112(DX), Y4
 	VPANDD        Y0, Y4, Y4
-	VPDPBUSD.BCST 14(R9), Y3, Y2
-	VPDPBUSD.BCST 30(R9), Y4, Y6
+	VPDPBUSD.BCST 14(R8), Y3, Y2
+	VPDPBUSD.BCST 30(R8), Y4, Y6
 	VPADDD        Y6, Y2, Y2
 	VCVTDQ2PS     Y2, Y2
 	VMULPS        Y1, Y2, Y2
 	VADDPS        Y2, Y5, Y5
 	ADDQ          $0x00000090, DX
-	ADDQ          $0x00000022, R9
-	ADDQ          $0x00000008, R10
-	DECQ          R8
+	ADDQ          $0x00000022, R8
+	ADDQ          $0x00000008, R9
+	DECQ          DI
 	JMP           tileQ4_0x8_8x1VNNI_blocks
 
 tileQ4_0x8_8x1VNNI_store:
@@ -3196,7 +3055,6 @@ tileQ4_0x8_8x2VNNI_main:
 	MOVQ      n+0(FP), R8
 	SHRQ      $0x05, R8
 	IMUL3Q    $0x00000090, R8, R8
-	LEAQ      (BX)(R8*1), R8
 	VMOVDQU64 b0f_rp<>+0(SB), Y0
 
 tileQ4_0x8_8x2VNNI_rows:
@@ -3337,7 +3195,6 @@ tileQ4_0x8_8x3VNNI_main:
 	MOVQ      n+0(FP), R8
 	SHRQ      $0x05, R8
 	IMUL3Q    $0x00000090, R8, R8
-	LEAQ      (BX)(R8*1), R8
 	VMOVDQU64 b0f_rp<>+0(SB), Y0
 
 tileQ4_0x8_8x3VNNI_rows:
@@ -3507,7 +3364,6 @@ tileQ4_0x8_8x4VNNI_main:
 	MOVQ      n+0(FP), R9
 	SHRQ      $0x05, R9
 	IMUL3Q    $0x00000090, R9, R9
-	LEAQ      (SI)(R9*1), R9
 	VMOVDQU64 b0f_rp<>+0(SB), Y0
 
 tileQ4_0x8_8x4VNNI_rows:
@@ -3646,139 +3502,8 @@ DATA b80_rpQ8_0<>+30(SB)/1, $0x80
 DATA b80_rpQ8_0<>+31(SB)/1, $0x80
 GLOBL b80_rpQ8_0<>(SB), RODATA|NOPTR, $32
 
-// func tileQ8_0x8_16x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
-TEXT ·tileQ8_0x8_16x1VNNI(SB), NOSPLIT, $0-128
-	MOVQ      scratch_base+104(FP), AX
-	MOVQ      x_base+32(FP), CX
-	VMOVDQU64 b80_rpQ8_0<>+0(SB), Y0
-	VPXORD    Y1, Y1, Y1
-	MOVQ      n+0(FP), DX
-	SHRQ      $0x05, DX
-	MOVQ      CX, BX
-	MOVQ      AX, SI
-
-tileQ8_0x8_16x1VNNI_pre:
-	CMPQ          DX, $0x00000000
-	JE            tileQ8_0x8_16x1VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VPDPBUSD      2(BX), Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X4
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0xb1, X3, X4
-	VPADDD        X4, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (BX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
-	ADDQ          $0x00000022, BX
-	ADDQ          $0x00000008, SI
-	DECQ          DX
-	JMP           tileQ8_0x8_16x1VNNI_pre
-
-tileQ8_0x8_16x1VNNI_main:
-	MOVQ   w_base+8(FP), DX
-	MOVQ   y_base+64(FP), BX
-	MOVQ   groups+96(FP), SI
-	MOVQ   n+0(FP), DI
-	SHRQ   $0x05, DI
-	IMUL3Q $0x00000110, DI, DI
-	LEAQ   (DX)(DI*2), R8
-
-tileQ8_0x8_16x1VNNI_rows:
-	CMPQ   SI, $0x00000000
-	JE     tileQ8_0x8_16x1VNNI_done
-	VPXORD Y5, Y5, Y5
-	VPXORD Y6, Y6, Y6
-	MOVQ   n+0(FP), R9
-	SHRQ   $0x05, R9
-	MOVQ   CX, R10
-	MOVQ   AX, R11
-
-tileQ8_0x8_16x1VNNI_blocks:
-	CMPQ          R9, $0x00000000
-	JE            tileQ8_0x8_16x1VNNI_store
-	PREFETCHNTA   (R8)
-	PREFETCHNTA   64(R8)
-	PREFETCHNTA   128(R8)
-	PREFETCHNTA   192(R8)
-	PREFETCHNTA   256(R8)
-	PREFETCHNTA   320(R8)
-	PREFETCHNTA   384(R8)
-	PREFETCHNTA   448(R8)
-	PREFETCHNTA   512(R8)
-	ADDQ          $0x00000220, R8
-	VCVTPH2PS     (DX), Y0
-	VMULPS.BCST   (R11), Y0, Y0
-	VCVTPH2PS     (DX)(DI*1), Y1
-	VMULPS.BCST   (R11), Y1, Y1
-	VPBROADCASTD  4(R11), Y2
-	VPXORD        Y7, Y7, Y7
-	VPBROADCASTD  4(R11), Y3
-	VPXORD        Y8, Y8, Y8
-	VMOVDQU64     16(DX), Y4
-	VPDPBUSD.BCST 2(R10), Y4, Y2
-	VMOVDQU64     16(DX)(DI*1), Y4
-	VPDPBUSD.BCST 2(R10), Y4, Y3
-	VMOVDQU64     48(DX), Y4
-	VPDPBUSD.BCST 6(R10), Y4, Y7
-	VMOVDQU64     48(DX)(DI*1), Y4
-	VPDPBUSD.BCST 6(R10), Y4, Y8
-	VMOVDQU64     80(DX), Y4
-	VPDPBUSD.BCST 10(R10), Y4, Y2
-	VMOVDQU64     80(DX)(DI*1), Y4
-	VPDPBUSD.BCST 10(R10), Y4, Y3
-	VMOVDQU64     112(DX), Y4
-	VPDPBUSD.BCST 14(R10), Y4, Y7
-	VMOVDQU64     112(DX)(DI*1), Y4
-	VPDPBUSD.BCST 14(R10), Y4, Y8
-	VMOVDQU64     144(DX), Y4
-	VPDPBUSD.BCST 18(R10), Y4, Y2
-	VMOVDQU64     144(DX)(DI*1), Y4
-	VPDPBUSD.BCST 18(R10), Y4, Y3
-	VMOVDQU64     176(DX), Y4
-	VPDPBUSD.BCST 22(R10), Y4, Y7
-	VMOVDQU64     176(DX)(DI*1), Y4
-	VPDPBUSD.BCST 22(R10), Y4, Y8
-	VMOVDQU64     208(DX), Y4
-	VPDPBUSD.BCST 26(R10), Y4, Y2
-	VMOVDQU64     208(DX)(DI*1), Y4
-	VPDPBUSD.BCST 26(R10), Y4, Y3
-	VMOVDQU64     240(DX), Y4
-	VPDPBUSD.BCST 30(R10), Y4, Y7
-	VMOVDQU64     240(DX)(DI*1), Y4
-	VPDPBUSD.BCST 30(R10), Y4, Y8
-	VPADDD        Y7, Y2, Y2
-	VCVTDQ2PS     Y2, Y2
-	VMULPS        Y0, Y2, Y2
-	VADDPS        Y2, Y5, Y5
-	VPADDD        Y8, Y3, Y3
-	VCVTDQ2PS     Y3, Y3
-	VMULPS        Y1, Y3, Y3
-	VADDPS        Y3, Y6, Y6
-	ADDQ          $0x00000110, DX
-	ADDQ          $0x00000022, R10
-	ADDQ          $0x00000008, R11
-	DECQ          R9
-	JMP           tileQ8_0x8_16x1VNNI_blocks
-
-tileQ8_0x8_16x1VNNI_store:
-	VMOVUPS Y5, (BX)
-	VMOVUPS Y6, 32(BX)
-	ADDQ    DI, DX
-	ADDQ    $0x00000040, BX
-	SUBQ    $0x00000002, SI
-	JMP     tileQ8_0x8_16x1VNNI_rows
-
-tileQ8_0x8_16x1VNNI_done:
-	VZEROUPPER
-	RET
-
 // func tileQ8_0x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
-// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
 TEXT ·tileQ8_0x8_8x1VNNI(SB), NOSPLIT, $0-128
 	MOVQ      scratch_base+104(FP), AX
 	MOVQ      x_base+32(FP), CX
@@ -3817,54 +3542,47 @@ tileQ8_0x8_8x1VNNI_main:
 	MOVQ   n+0(FP), DI
 	SHRQ   $0x05, DI
 	IMUL3Q $0x00000110, DI, DI
-	LEAQ   (DX)(DI*1), DI
 
 tileQ8_0x8_8x1VNNI_rows:
 	CMPQ   SI, $0x00000000
 	JE     tileQ8_0x8_8x1VNNI_done
 	VPXORD Y5, Y5, Y5
-	MOVQ   n+0(FP), R8
-	SHRQ   $0x05, R8
-	MOVQ   CX, R9
-	MOVQ   AX, R10
+	MOVQ   n+0(FP), DI
+	SHRQ   $0x05, DI
+	MOVQ   CX, R8
+	MOVQ   AX, R9
 
 tileQ8_0x8_8x1VNNI_blocks:
-	CMPQ          R8, $0x00000000
+	CMPQ          DI, $0x00000000
 	JE            tileQ8_0x8_8x1VNNI_store
-	PREFETCHNTA   (DI)
-	PREFETCHNTA   64(DI)
-	PREFETCHNTA   128(DI)
-	PREFETCHNTA   192(DI)
-	PREFETCHNTA   256(DI)
-	ADDQ          $0x00000110, DI
 	VCVTPH2PS     (DX), Y0
-	VMULPS.BCST   (R10), Y0, Y0
-	VPBROADCASTD  4(R10), Y1
+	VMULPS.BCST   (R9), Y0, Y0
+	VPBROADCASTD  4(R9), Y1
 	VPXORD        Y6, Y6, Y6
 	VMOVDQU64     16(DX), Y2
-	VPDPBUSD.BCST 2(R9), Y2, Y1
+	VPDPBUSD.BCST 2(R8), Y2, Y1
 	VMOVDQU64     48(DX), Y2
-	VPDPBUSD.BCST 6(R9), Y2, Y6
+	VPDPBUSD.BCST 6(R8), Y2, Y6
 	VMOVDQU64     80(DX), Y2
-	VPDPBUSD.BCST 10(R9), Y2, Y1
+	VPDPBUSD.BCST 10(R8), Y2, Y1
 	VMOVDQU64     112(DX), Y2
-	VPDPBUSD.BCST 14(R9), Y2, Y6
+	VPDPBUSD.BCST 14(R8), Y2, Y6
 	VMOVDQU64     144(DX), Y2
-	VPDPBUSD.BCST 18(R9), Y2, Y1
+	VPDPBUSD.BCST 18(R8), Y2, Y1
 	VMOVDQU64     176(DX), Y2
-	VPDPBUSD.BCST 22(R9), Y2, Y6
+	VPDPBUSD.BCST 22(R8), Y2, Y6
 	VMOVDQU64     208(DX), Y2
-	VPDPBUSD.BCST 26(R9), Y2, Y1
+	VPDPBUSD.BCST 26(R8), Y2, Y1
 	VMOVDQU64     240(DX), Y2
-	VPDPBUSD.BCST 30(R9), Y2, Y6
+	VPDPBUSD.BCST 30(R8), Y2, Y6
 	VPADDD        Y6, Y1, Y1
 	VCVTDQ2PS     Y1, Y1
 	VMULPS        Y0, Y1, Y1
 	VADDPS        Y1, Y5, Y5
 	ADDQ          $0x00000110, DX
-	ADDQ          $0x00000022, R9
-	ADDQ          $0x00000008, R10
-	DECQ          R8
+	ADDQ          $0x00000022, R8
+	ADDQ          $0x00000008, R9
+	DECQ          DI
 	JMP           tileQ8_0x8_8x1VNNI_blocks
 
 tileQ8_0x8_8x1VNNI_store:
@@ -3931,7 +3649,6 @@ tileQ8_0x8_8x2VNNI_main:
 	MOVQ   n+0(FP), R8
 	SHRQ   $0x05, R8
 	IMUL3Q $0x00000110, R8, R8
-	LEAQ   (BX)(R8*1), R8
 
 tileQ8_0x8_8x2VNNI_rows:
 	CMPQ   DI, $0x00000000
@@ -4067,7 +3784,6 @@ tileQ8_0x8_8x3VNNI_main:
 	MOVQ   n+0(FP), R8
 	SHRQ   $0x05, R8
 	IMUL3Q $0x00000110, R8, R8
-	LEAQ   (BX)(R8*1), R8
 
 tileQ8_0x8_8x3VNNI_rows:
 	CMPQ   DI, $0x00000000
@@ -4232,7 +3948,6 @@ tileQ8_0x8_8x4VNNI_main:
 	MOVQ   n+0(FP), R9
 	SHRQ   $0x05, R9
 	IMUL3Q $0x00000110, R9, R9
-	LEAQ   (SI)(R9*1), R9
 
 tileQ8_0x8_8x4VNNI_rows:
 	CMPQ   R8, $0x00000000

@@ -11,8 +11,8 @@ type RepackVNNIVariant struct {
 
 // RepackVNNIVariants returns the MatFunc of the repacked layout t
 // (Q4_0x8 or Q8_0x8) as the avx512vnni table has it, and variants that
-// take at most 1, 2 or 3 vectors at a time and that run one vector
-// through the 8×1 tile only, so that every tile runs; nil without VNNI.
+// take at most 1, 2 or 3 vectors at a time, so that every tile runs;
+// nil without VNNI.
 func RepackVNNIVariants(t Type) []RepackVNNIVariant {
 	if !hasVNNI() {
 		return nil
@@ -23,15 +23,9 @@ func RepackVNNIVariants(t Type) []RepackVNNIVariant {
 	}
 	var vs []RepackVNNIVariant
 	for _, maxC := range []int{4, 3, 2, 1} {
-		for _, d16 := range []bool{true, false} {
-			v := *base
-			v.maxC, v.decode16 = maxC, d16
-			name := "maxC=" + string(rune('0'+maxC))
-			if !d16 {
-				name += "/8x1"
-			}
-			vs = append(vs, RepackVNNIVariant{name, v.mat})
-		}
+		v := *base
+		v.maxC = maxC
+		vs = append(vs, RepackVNNIVariant{"maxC=" + string(rune('0'+maxC)), v.mat})
 	}
 	return vs
 }

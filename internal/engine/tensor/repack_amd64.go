@@ -11,28 +11,37 @@ import "sync"
 type repackTile func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // repackTiles are the VNNI tiles of a repacked layout: by[c] computes
-// 8 rows × c vectors (c = 1..4), g2x1 16 rows × one vector.
+// 8 rows × c vectors (c = 1..4).
+//
+// One vector (decode) goes through the 8×1 tile, one group after another,
+// a single sequential stream of weights with no software prefetch. A
+// 16×1 tile (two groups per step, two streams, the activation loads
+// shared) was slower on DRAM-resident weights whatever its prefetch
+// (BenchmarkRepackedDecodeRows-style alternated runs, one goroutine,
+// ~300 MB of copies, GB/s of 16 rows against 8): with PREFETCHNTA of the
+// next pair of groups 0.85-1.0 times, with none 0.44-0.96, with
+// PREFETCHNTA or PREFETCHT0 1 or 4 KiB ahead in each stream 0.55-1.06;
+// the 8×1 tile without prefetch streamed fastest (Q4_0x8 18.5-24.9 GB/s,
+// Q8_0x8 21.5-23.3; with PREFETCHNTA of the next group 16.3-18.9 and
+// 16.7-25.6).
 type repackTiles struct {
 	bsize int
 	by    [5]repackTile
-	g2x1  repackTile
-	// maxC is the most vectors a tile takes at once (4; the tests lower
-	// it to run every tile), decode16 selects the 16×1 tile for one
-	// vector.
-	maxC     int
-	decode16 bool
+	// maxC is the most vectors a tile takes at once: 4; the tests lower
+	// it to run every tile.
+	maxC int
 }
 
 var (
 	tilesQ4_0x8VNNI = &repackTiles{
 		bsize: sizeQ4_0,
 		by:    [5]repackTile{nil, tileQ4_0x8_8x1VNNI, tileQ4_0x8_8x2VNNI, tileQ4_0x8_8x3VNNI, tileQ4_0x8_8x4VNNI},
-		g2x1:  tileQ4_0x8_16x1VNNI, maxC: 4, decode16: true,
+		maxC:  4,
 	}
 	tilesQ8_0x8VNNI = &repackTiles{
 		bsize: sizeQ8_0,
 		by:    [5]repackTile{nil, tileQ8_0x8_8x1VNNI, tileQ8_0x8_8x2VNNI, tileQ8_0x8_8x3VNNI, tileQ8_0x8_8x4VNNI},
-		g2x1:  tileQ8_0x8_16x1VNNI, maxC: 4, decode16: true,
+		maxC:  4,
 	}
 )
 
@@ -44,8 +53,7 @@ const repackScratchWords = 2 * 4 * 8192 / 32
 var repackScratch = sync.Pool{New: func() any { return new([]uint32) }}
 
 // mat is the MatFunc of the layout: vectors maxC at a time, the rest
-// through the tile of as many vectors, one vector through the 16×1 tile
-// (and 8×1 for a group left over).
+// through the tile of as many vectors (8×1 for one).
 func (t *repackTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
 	if n%32 != 0 || rows%repackRows != 0 {
 		panic("tensor: repacked matrix kernel size is not whole blocks and groups")
@@ -79,15 +87,6 @@ func (t *repackTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstr
 		return
 	}
 	for ; i < nx; i++ {
-		xi, yi := x[i*xstride:], y[i*ystride:]
-		g := 0
-		if t.decode16 {
-			if g = groups &^ 1; g > 0 {
-				t.g2x1(n, w, xi, xstride, yi, ystride, g, scratch)
-			}
-		}
-		if g < groups {
-			t.by[1](n, w[g*repackRows*wstride:], xi, xstride, yi[g*repackRows:], ystride, groups-g, scratch)
-		}
+		t.by[1](n, w, x[i*xstride:], xstride, y[i*ystride:], ystride, groups, scratch)
 	}
 }

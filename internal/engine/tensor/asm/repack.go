@@ -36,8 +36,12 @@ import (
 // vector, vectors of a block adjacent), and loads them per block with
 // broadcasts.
 //
-// A tile computes G groups of eight rows (G = 1 or 2) times C vectors
-// (C ≤ 4):
+// A tile computes G groups of eight rows at a time times C vectors (C ≤
+// 4); only G = 1 is generated: with one vector, G = 2 (two streams of
+// weights sharing the activation loads) streamed DRAM-resident weights
+// slower whatever the prefetch (see repackTiles in package tensor), and
+// these tiles do not prefetch: a group is one sequential stream, which the
+// hardware prefetcher follows. The signature:
 //
 //	func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 //
@@ -69,7 +73,7 @@ func genRepack() {
 		{name: "Q8_0", bsize: sizeQ8_0, chunks: 8, offset: 0x80},
 	} {
 		off := byteMem(fmt.Sprintf("b%02x_rp%s", t.offset, t.name), t.offset)
-		for _, s := range [][2]int{{2, 1}, {1, 1}, {1, 2}, {1, 3}, {1, 4}} {
+		for _, s := range [][2]int{{1, 1}, {1, 2}, {1, 3}, {1, 4}} {
 			genRepackTile(t, s[0], s[1], m0f, off)
 		}
 	}
@@ -135,14 +139,6 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 	Load(Param("n"), gb)
 	SHRQ(U8(5), gb)
 	IMUL3Q(U32(t.groupBlock()), gb, gb)
-	// The next G groups are prefetched (non-temporally) at the rate this
-	// step's blocks are consumed, as the decode tiles of tile.go do.
-	pf := GP64()
-	if G == 1 {
-		LEAQ(Mem{Base: w, Index: gb, Scale: 1}, pf)
-	} else {
-		LEAQ(Mem{Base: w, Index: gb, Scale: 2}, pf)
-	}
 	var m0 VecVirtual
 	if t.chunks == 4 {
 		m0 = YMM()
@@ -176,12 +172,6 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
-	if C == 1 {
-		for off := 0; off < G*t.groupBlock(); off += 64 {
-			PREFETCHNTA(Mem{Base: pf, Disp: off})
-		}
-		ADDQ(U32(G*t.groupBlock()), pf)
-	}
 	// Scale products d_w·d_x per group and vector.
 	prods := make([][]VecVirtual, G)
 	for g := range prods {
@@ -297,3 +287,4 @@ func sumDEVEX(y VecVirtual) VecVirtual {
 	VPADDD(u, t, t)
 	return t
 }
+
