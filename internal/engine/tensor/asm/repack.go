@@ -49,6 +49,24 @@ import (
 // the groups are contiguous in w (n/32 blocks each), scratch holds
 // 2·C·n/32 words.
 
+// Measured against the row-major VNNI tiles (tile.go, vnni.go) on the
+// same matrices, the avx512vnni table's MatMul alternated between the two
+// layouts, one goroutine, Zen 4, medians of 6 runs of each one's fastest
+// call (BenchmarkRepacked, BenchmarkRepackedDRAM):
+//
+//   - one vector, in cache: Q4_0x8 75-80 GMAC/s against 42-44 (1.77-1.84
+//     times; 896×896 and 896 rows of 4864), Q8_0x8 71-76 against 36-37
+//     (1.98-2.05 times);
+//   - 4 and 8 vectors, in cache: Q4_0x8 132-136 GMAC/s against 59-60
+//     (2.24-2.31 times), Q8_0x8 131-134 against 63-66 (2.0-2.1 times);
+//   - one vector on ~300 MB of DRAM-resident weights: one goroutine,
+//     Q4_0x8 20.3-22.2 GB/s against 18.4-18.8 (1.10-1.19 times), Q8_0x8
+//     21.5-24.8 against 20.5-25.2 (0.99-1.06); two goroutines slower than
+//     the row-major tiles (0.66-0.92 times: Q4_0x8 12.2-15.1 GB/s against
+//     14.9-16.3, Q8_0x8 14.1-18.7 against 21.5-24.2), not yet understood
+//     (MatMul's chunks of ~64 KiB are a single group of long rows, each
+//     started cold and with its own per-call pass over the activations).
+
 // repackType describes a repacked layout for the tiles.
 type repackType struct {
 	name   string
@@ -287,4 +305,3 @@ func sumDEVEX(y VecVirtual) VecVirtual {
 	VPADDD(u, t, t)
 	return t
 }
-
