@@ -108,6 +108,62 @@ func tileQ4_0_2x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []f
 //go:noescape
 func tileQ4_0_1x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
+// tileQ4_0x8_8x1VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 1 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_0x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_0x8_8x2VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 2 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_0x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_0x8_8x3VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_0x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_0x8_8x4VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_0x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ8_0x8_8x1VNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 1 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ8_0x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ8_0x8_8x2VNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 2 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ8_0x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ8_0x8_8x3VNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ8_0x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ8_0x8_8x4VNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ8_0x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
 // dotQ4_0AVX2 is dotQ4_0Q8_0 with AVX2 and FMA.
 //
 //go:noescape

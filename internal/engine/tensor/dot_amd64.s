@@ -2835,6 +2835,1218 @@ tileQ4_0_1x4VNNI_done:
 	VZEROUPPER
 	RET
 
+DATA b0f_rp<>+0(SB)/1, $0x0f
+DATA b0f_rp<>+1(SB)/1, $0x0f
+DATA b0f_rp<>+2(SB)/1, $0x0f
+DATA b0f_rp<>+3(SB)/1, $0x0f
+DATA b0f_rp<>+4(SB)/1, $0x0f
+DATA b0f_rp<>+5(SB)/1, $0x0f
+DATA b0f_rp<>+6(SB)/1, $0x0f
+DATA b0f_rp<>+7(SB)/1, $0x0f
+DATA b0f_rp<>+8(SB)/1, $0x0f
+DATA b0f_rp<>+9(SB)/1, $0x0f
+DATA b0f_rp<>+10(SB)/1, $0x0f
+DATA b0f_rp<>+11(SB)/1, $0x0f
+DATA b0f_rp<>+12(SB)/1, $0x0f
+DATA b0f_rp<>+13(SB)/1, $0x0f
+DATA b0f_rp<>+14(SB)/1, $0x0f
+DATA b0f_rp<>+15(SB)/1, $0x0f
+DATA b0f_rp<>+16(SB)/1, $0x0f
+DATA b0f_rp<>+17(SB)/1, $0x0f
+DATA b0f_rp<>+18(SB)/1, $0x0f
+DATA b0f_rp<>+19(SB)/1, $0x0f
+DATA b0f_rp<>+20(SB)/1, $0x0f
+DATA b0f_rp<>+21(SB)/1, $0x0f
+DATA b0f_rp<>+22(SB)/1, $0x0f
+DATA b0f_rp<>+23(SB)/1, $0x0f
+DATA b0f_rp<>+24(SB)/1, $0x0f
+DATA b0f_rp<>+25(SB)/1, $0x0f
+DATA b0f_rp<>+26(SB)/1, $0x0f
+DATA b0f_rp<>+27(SB)/1, $0x0f
+DATA b0f_rp<>+28(SB)/1, $0x0f
+DATA b0f_rp<>+29(SB)/1, $0x0f
+DATA b0f_rp<>+30(SB)/1, $0x0f
+DATA b0f_rp<>+31(SB)/1, $0x0f
+GLOBL b0f_rp<>(SB), RODATA|NOPTR, $32
+
+DATA b08_rpQ4_0<>+0(SB)/1, $0x08
+DATA b08_rpQ4_0<>+1(SB)/1, $0x08
+DATA b08_rpQ4_0<>+2(SB)/1, $0x08
+DATA b08_rpQ4_0<>+3(SB)/1, $0x08
+DATA b08_rpQ4_0<>+4(SB)/1, $0x08
+DATA b08_rpQ4_0<>+5(SB)/1, $0x08
+DATA b08_rpQ4_0<>+6(SB)/1, $0x08
+DATA b08_rpQ4_0<>+7(SB)/1, $0x08
+DATA b08_rpQ4_0<>+8(SB)/1, $0x08
+DATA b08_rpQ4_0<>+9(SB)/1, $0x08
+DATA b08_rpQ4_0<>+10(SB)/1, $0x08
+DATA b08_rpQ4_0<>+11(SB)/1, $0x08
+DATA b08_rpQ4_0<>+12(SB)/1, $0x08
+DATA b08_rpQ4_0<>+13(SB)/1, $0x08
+DATA b08_rpQ4_0<>+14(SB)/1, $0x08
+DATA b08_rpQ4_0<>+15(SB)/1, $0x08
+DATA b08_rpQ4_0<>+16(SB)/1, $0x08
+DATA b08_rpQ4_0<>+17(SB)/1, $0x08
+DATA b08_rpQ4_0<>+18(SB)/1, $0x08
+DATA b08_rpQ4_0<>+19(SB)/1, $0x08
+DATA b08_rpQ4_0<>+20(SB)/1, $0x08
+DATA b08_rpQ4_0<>+21(SB)/1, $0x08
+DATA b08_rpQ4_0<>+22(SB)/1, $0x08
+DATA b08_rpQ4_0<>+23(SB)/1, $0x08
+DATA b08_rpQ4_0<>+24(SB)/1, $0x08
+DATA b08_rpQ4_0<>+25(SB)/1, $0x08
+DATA b08_rpQ4_0<>+26(SB)/1, $0x08
+DATA b08_rpQ4_0<>+27(SB)/1, $0x08
+DATA b08_rpQ4_0<>+28(SB)/1, $0x08
+DATA b08_rpQ4_0<>+29(SB)/1, $0x08
+DATA b08_rpQ4_0<>+30(SB)/1, $0x08
+DATA b08_rpQ4_0<>+31(SB)/1, $0x08
+GLOBL b08_rpQ4_0<>(SB), RODATA|NOPTR, $32
+
+// func tileQ4_0x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ4_0x8_8x1VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	VMOVDQU64 b08_rpQ4_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), DX
+	SHRQ      $0x05, DX
+	MOVQ      CX, BX
+	MOVQ      AX, SI
+
+tileQ4_0x8_8x1VNNI_pre:
+	CMPQ          DX, $0x00000000
+	JE            tileQ4_0x8_8x1VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VPDPBUSD      2(BX), Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(SI)
+	VPBROADCASTW  (BX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (SI)
+	ADDQ          $0x00000022, BX
+	ADDQ          $0x00000008, SI
+	DECQ          DX
+	JMP           tileQ4_0x8_8x1VNNI_pre
+
+tileQ4_0x8_8x1VNNI_main:
+	MOVQ      w_base+8(FP), DX
+	MOVQ      y_base+64(FP), BX
+	MOVQ      groups+96(FP), SI
+	MOVQ      n+0(FP), DI
+	SHRQ      $0x05, DI
+	IMUL3Q    $0x00000090, DI, DI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ4_0x8_8x1VNNI_rows:
+	CMPQ   SI, $0x00000000
+	JE     tileQ4_0x8_8x1VNNI_done
+	VPXORD Y5, Y5, Y5
+	MOVQ   n+0(FP), DI
+	SHRQ   $0x05, DI
+	MOVQ   CX, R8
+	MOVQ   AX, R9
+
+tileQ4_0x8_8x1VNNI_blocks:
+	CMPQ          DI, $0x00000000
+	JE            tileQ4_0x8_8x1VNNI_store
+	VCVTPH2PS     (DX), Y1
+	VMULPS.BCST   (R9), Y1, Y1
+	VPBROADCASTD  4(R9), Y2
+	VPXORD        Y6, Y6, Y6
+	VPANDD        16(DX), Y0, Y3
+	VPSRLW        $0x04, 16(DX), Y4
+	VPANDD        Y0, Y4, Y4
+	VPDPBUSD.BCST 2(R8), Y3, Y2
+	VPDPBUSD.BCST 18(R8), Y4, Y6
+	VPANDD        48(DX), Y0, Y3
+	VPSRLW        $0x04, 48(DX), Y4
+	VPANDD        Y0, Y4, Y4
+	VPDPBUSD.BCST 6(R8), Y3, Y2
+	VPDPBUSD.BCST 22(R8), Y4, Y6
+	VPANDD        80(DX), Y0, Y3
+	VPSRLW        $0x04, 80(DX), Y4
+	VPANDD        Y0, Y4, Y4
+	VPDPBUSD.BCST 10(R8), Y3, Y2
+	VPDPBUSD.BCST 26(R8), Y4, Y6
+	VPANDD        112(DX), Y0, Y3
+	VPSRLW        $0x04, 112(DX), Y4
+	VPANDD        Y0, Y4, Y4
+	VPDPBUSD.BCST 14(R8), Y3, Y2
+	VPDPBUSD.BCST 30(R8), Y4, Y6
+	VPADDD        Y6, Y2, Y2
+	VCVTDQ2PS     Y2, Y2
+	VMULPS        Y1, Y2, Y2
+	VADDPS        Y2, Y5, Y5
+	ADDQ          $0x00000090, DX
+	ADDQ          $0x00000022, R8
+	ADDQ          $0x00000008, R9
+	DECQ          DI
+	JMP           tileQ4_0x8_8x1VNNI_blocks
+
+tileQ4_0x8_8x1VNNI_store:
+	VMOVUPS Y5, (BX)
+	ADDQ    $0x00000020, BX
+	SUBQ    $0x00000001, SI
+	JMP     tileQ4_0x8_8x1VNNI_rows
+
+tileQ4_0x8_8x1VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ4_0x8_8x2VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	VMOVDQU64 b08_rpQ4_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), BX
+	SHRQ      $0x05, BX
+	MOVQ      CX, SI
+	MOVQ      AX, DI
+
+tileQ4_0x8_8x2VNNI_pre:
+	CMPQ          BX, $0x00000000
+	JE            tileQ4_0x8_8x2VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VPDPBUSD      2(SI), Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(DI)
+	VPBROADCASTW  (SI), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (DI)
+	VPXORD        Y5, Y5, Y5
+	VPDPBUSD      2(SI)(DX*1), Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(DI)
+	VPBROADCASTW  (SI)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(DI)
+	ADDQ          $0x00000022, SI
+	ADDQ          $0x00000010, DI
+	DECQ          BX
+	JMP           tileQ4_0x8_8x2VNNI_pre
+
+tileQ4_0x8_8x2VNNI_main:
+	MOVQ      w_base+8(FP), BX
+	MOVQ      y_base+64(FP), SI
+	MOVQ      groups+96(FP), DI
+	MOVQ      n+0(FP), R8
+	SHRQ      $0x05, R8
+	IMUL3Q    $0x00000090, R8, R8
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ4_0x8_8x2VNNI_rows:
+	CMPQ   DI, $0x00000000
+	JE     tileQ4_0x8_8x2VNNI_done
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+	MOVQ   n+0(FP), R8
+	SHRQ   $0x05, R8
+	MOVQ   CX, R9
+	MOVQ   AX, R10
+
+tileQ4_0x8_8x2VNNI_blocks:
+	CMPQ          R8, $0x00000000
+	JE            tileQ4_0x8_8x2VNNI_store
+	VCVTPH2PS     (BX), Y1
+	VMULPS.BCST   (R10), Y1, Y2
+	VMULPS.BCST   8(R10), Y1, Y1
+	VPBROADCASTD  4(R10), Y3
+	VPBROADCASTD  12(R10), Y4
+	VPANDD        16(BX), Y0, Y5
+	VPSRLW        $0x04, 16(BX), Y8
+	VPANDD        Y0, Y8, Y8
+	VPDPBUSD.BCST 2(R9), Y5, Y3
+	VPDPBUSD.BCST 18(R9), Y8, Y3
+	VPDPBUSD.BCST 2(R9)(DX*1), Y5, Y4
+	VPDPBUSD.BCST 18(R9)(DX*1), Y8, Y4
+	VPANDD        48(BX), Y0, Y5
+	VPSRLW        $0x04, 48(BX), Y8
+	VPANDD        Y0, Y8, Y8
+	VPDPBUSD.BCST 6(R9), Y5, Y3
+	VPDPBUSD.BCST 22(R9), Y8, Y3
+	VPDPBUSD.BCST 6(R9)(DX*1), Y5, Y4
+	VPDPBUSD.BCST 22(R9)(DX*1), Y8, Y4
+	VPANDD        80(BX), Y0, Y5
+	VPSRLW        $0x04, 80(BX), Y8
+	VPANDD        Y0, Y8, Y8
+	VPDPBUSD.BCST 10(R9), Y5, Y3
+	VPDPBUSD.BCST 26(R9), Y8, Y3
+	VPDPBUSD.BCST 10(R9)(DX*1), Y5, Y4
+	VPDPBUSD.BCST 26(R9)(DX*1), Y8, Y4
+	VPANDD        112(BX), Y0, Y5
+	VPSRLW        $0x04, 112(BX), Y8
+	VPANDD        Y0, Y8, Y8
+	VPDPBUSD.BCST 14(R9), Y5, Y3
+	VPDPBUSD.BCST 30(R9), Y8, Y3
+	VPDPBUSD.BCST 14(R9)(DX*1), Y5, Y4
+	VPDPBUSD.BCST 30(R9)(DX*1), Y8, Y4
+	VCVTDQ2PS     Y3, Y3
+	VMULPS        Y2, Y3, Y3
+	VADDPS        Y3, Y6, Y6
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y1, Y4, Y4
+	VADDPS        Y4, Y7, Y7
+	ADDQ          $0x00000090, BX
+	ADDQ          $0x00000022, R9
+	ADDQ          $0x00000010, R10
+	DECQ          R8
+	JMP           tileQ4_0x8_8x2VNNI_blocks
+
+tileQ4_0x8_8x2VNNI_store:
+	MOVQ    ystride+88(FP), R8
+	SHLQ    $0x02, R8
+	VMOVUPS Y6, (SI)
+	VMOVUPS Y7, (SI)(R8*1)
+	ADDQ    $0x00000020, SI
+	SUBQ    $0x00000001, DI
+	JMP     tileQ4_0x8_8x2VNNI_rows
+
+tileQ4_0x8_8x2VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ4_0x8_8x3VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	VMOVDQU64 b08_rpQ4_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), BX
+	SHRQ      $0x05, BX
+	MOVQ      CX, SI
+	MOVQ      AX, DI
+
+tileQ4_0x8_8x3VNNI_pre:
+	CMPQ          BX, $0x00000000
+	JE            tileQ4_0x8_8x3VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VPDPBUSD      2(SI), Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(DI)
+	VPBROADCASTW  (SI), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (DI)
+	VPXORD        Y5, Y5, Y5
+	VPDPBUSD      2(SI)(DX*1), Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(DI)
+	VPBROADCASTW  (SI)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(DI)
+	VPXORD        Y6, Y6, Y6
+	VPDPBUSD      2(SI)(DX*2), Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X3
+	VPADDD        X6, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(DI)
+	VPBROADCASTW  (SI)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(DI)
+	ADDQ          $0x00000022, SI
+	ADDQ          $0x00000018, DI
+	DECQ          BX
+	JMP           tileQ4_0x8_8x3VNNI_pre
+
+tileQ4_0x8_8x3VNNI_main:
+	MOVQ      w_base+8(FP), BX
+	MOVQ      y_base+64(FP), SI
+	MOVQ      groups+96(FP), DI
+	MOVQ      n+0(FP), R8
+	SHRQ      $0x05, R8
+	IMUL3Q    $0x00000090, R8, R8
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ4_0x8_8x3VNNI_rows:
+	CMPQ   DI, $0x00000000
+	JE     tileQ4_0x8_8x3VNNI_done
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	MOVQ   n+0(FP), R8
+	SHRQ   $0x05, R8
+	MOVQ   CX, R9
+	MOVQ   AX, R10
+
+tileQ4_0x8_8x3VNNI_blocks:
+	CMPQ          R8, $0x00000000
+	JE            tileQ4_0x8_8x3VNNI_store
+	VCVTPH2PS     (BX), Y1
+	VMULPS.BCST   (R10), Y1, Y2
+	VMULPS.BCST   8(R10), Y1, Y3
+	VMULPS.BCST   16(R10), Y1, Y1
+	VPBROADCASTD  4(R10), Y4
+	VPBROADCASTD  12(R10), Y5
+	VPBROADCASTD  20(R10), Y6
+	VPANDD        16(BX), Y0, Y10
+	VPSRLW        $0x04, 16(BX), Y11
+	VPANDD        Y0, Y11, Y11
+	VPDPBUSD.BCST 2(R9), Y10, Y4
+	VPDPBUSD.BCST 18(R9), Y11, Y4
+	VPDPBUSD.BCST 2(R9)(DX*1), Y10, Y5
+	VPDPBUSD.BCST 18(R9)(DX*1), Y11, Y5
+	VPDPBUSD.BCST 2(R9)(DX*2), Y10, Y6
+	VPDPBUSD.BCST 18(R9)(DX*2), Y11, Y6
+	VPANDD        48(BX), Y0, Y10
+	VPSRLW        $0x04, 48(BX), Y11
+	VPANDD        Y0, Y11, Y11
+	VPDPBUSD.BCST 6(R9), Y10, Y4
+	VPDPBUSD.BCST 22(R9), Y11, Y4
+	VPDPBUSD.BCST 6(R9)(DX*1), Y10, Y5
+	VPDPBUSD.BCST 22(R9)(DX*1), Y11, Y5
+	VPDPBUSD.BCST 6(R9)(DX*2), Y10, Y6
+	VPDPBUSD.BCST 22(R9)(DX*2), Y11, Y6
+	VPANDD        80(BX), Y0, Y10
+	VPSRLW        $0x04, 80(BX), Y11
+	VPANDD        Y0, Y11, Y11
+	VPDPBUSD.BCST 10(R9), Y10, Y4
+	VPDPBUSD.BCST 26(R9), Y11, Y4
+	VPDPBUSD.BCST 10(R9)(DX*1), Y10, Y5
+	VPDPBUSD.BCST 26(R9)(DX*1), Y11, Y5
+	VPDPBUSD.BCST 10(R9)(DX*2), Y10, Y6
+	VPDPBUSD.BCST 26(R9)(DX*2), Y11, Y6
+	VPANDD        112(BX), Y0, Y10
+	VPSRLW        $0x04, 112(BX), Y11
+	VPANDD        Y0, Y11, Y11
+	VPDPBUSD.BCST 14(R9), Y10, Y4
+	VPDPBUSD.BCST 30(R9), Y11, Y4
+	VPDPBUSD.BCST 14(R9)(DX*1), Y10, Y5
+	VPDPBUSD.BCST 30(R9)(DX*1), Y11, Y5
+	VPDPBUSD.BCST 14(R9)(DX*2), Y10, Y6
+	VPDPBUSD.BCST 30(R9)(DX*2), Y11, Y6
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y2, Y4, Y4
+	VADDPS        Y4, Y7, Y7
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y3, Y5, Y5
+	VADDPS        Y5, Y8, Y8
+	VCVTDQ2PS     Y6, Y6
+	VMULPS        Y1, Y6, Y6
+	VADDPS        Y6, Y9, Y9
+	ADDQ          $0x00000090, BX
+	ADDQ          $0x00000022, R9
+	ADDQ          $0x00000018, R10
+	DECQ          R8
+	JMP           tileQ4_0x8_8x3VNNI_blocks
+
+tileQ4_0x8_8x3VNNI_store:
+	MOVQ    ystride+88(FP), R8
+	SHLQ    $0x02, R8
+	VMOVUPS Y7, (SI)
+	VMOVUPS Y8, (SI)(R8*1)
+	VMOVUPS Y9, (SI)(R8*2)
+	ADDQ    $0x00000020, SI
+	SUBQ    $0x00000001, DI
+	JMP     tileQ4_0x8_8x3VNNI_rows
+
+tileQ4_0x8_8x3VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ4_0x8_8x4VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	LEAQ      (DX)(DX*2), BX
+	VMOVDQU64 b08_rpQ4_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	MOVQ      CX, DI
+	MOVQ      AX, R8
+
+tileQ4_0x8_8x4VNNI_pre:
+	CMPQ          SI, $0x00000000
+	JE            tileQ4_0x8_8x4VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VPDPBUSD      2(DI), Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(R8)
+	VPBROADCASTW  (DI), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (R8)
+	VPXORD        Y5, Y5, Y5
+	VPDPBUSD      2(DI)(DX*1), Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(R8)
+	VPBROADCASTW  (DI)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(R8)
+	VPXORD        Y6, Y6, Y6
+	VPDPBUSD      2(DI)(DX*2), Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X3
+	VPADDD        X6, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(R8)
+	VPBROADCASTW  (DI)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(R8)
+	VPXORD        Y7, Y7, Y7
+	VPDPBUSD      2(DI)(BX*1), Y0, Y7
+	VEXTRACTI32X4 $0x01, Y7, X3
+	VPADDD        X7, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 28(R8)
+	VPBROADCASTW  (DI)(BX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 24(R8)
+	ADDQ          $0x00000022, DI
+	ADDQ          $0x00000020, R8
+	DECQ          SI
+	JMP           tileQ4_0x8_8x4VNNI_pre
+
+tileQ4_0x8_8x4VNNI_main:
+	MOVQ      w_base+8(FP), SI
+	MOVQ      y_base+64(FP), DI
+	MOVQ      groups+96(FP), R8
+	MOVQ      n+0(FP), R9
+	SHRQ      $0x05, R9
+	IMUL3Q    $0x00000090, R9, R9
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ4_0x8_8x4VNNI_rows:
+	CMPQ   R8, $0x00000000
+	JE     tileQ4_0x8_8x4VNNI_done
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPXORD Y10, Y10, Y10
+	VPXORD Y11, Y11, Y11
+	MOVQ   n+0(FP), R9
+	SHRQ   $0x05, R9
+	MOVQ   CX, R10
+	MOVQ   AX, R11
+
+tileQ4_0x8_8x4VNNI_blocks:
+	CMPQ          R9, $0x00000000
+	JE            tileQ4_0x8_8x4VNNI_store
+	VCVTPH2PS     (SI), Y1
+	VMULPS.BCST   (R11), Y1, Y2
+	VMULPS.BCST   8(R11), Y1, Y3
+	VMULPS.BCST   16(R11), Y1, Y4
+	VMULPS.BCST   24(R11), Y1, Y1
+	VPBROADCASTD  4(R11), Y5
+	VPBROADCASTD  12(R11), Y6
+	VPBROADCASTD  20(R11), Y7
+	VPBROADCASTD  28(R11), Y12
+	VPANDD        16(SI), Y0, Y13
+	VPSRLW        $0x04, 16(SI), Y14
+	VPANDD        Y0, Y14, Y14
+	VPDPBUSD.BCST 2(R10), Y13, Y5
+	VPDPBUSD.BCST 18(R10), Y14, Y5
+	VPDPBUSD.BCST 2(R10)(DX*1), Y13, Y6
+	VPDPBUSD.BCST 18(R10)(DX*1), Y14, Y6
+	VPDPBUSD.BCST 2(R10)(DX*2), Y13, Y7
+	VPDPBUSD.BCST 18(R10)(DX*2), Y14, Y7
+	VPDPBUSD.BCST 2(R10)(BX*1), Y13, Y12
+	VPDPBUSD.BCST 18(R10)(BX*1), Y14, Y12
+	VPANDD        48(SI), Y0, Y13
+	VPSRLW        $0x04, 48(SI), Y14
+	VPANDD        Y0, Y14, Y14
+	VPDPBUSD.BCST 6(R10), Y13, Y5
+	VPDPBUSD.BCST 22(R10), Y14, Y5
+	VPDPBUSD.BCST 6(R10)(DX*1), Y13, Y6
+	VPDPBUSD.BCST 22(R10)(DX*1), Y14, Y6
+	VPDPBUSD.BCST 6(R10)(DX*2), Y13, Y7
+	VPDPBUSD.BCST 22(R10)(DX*2), Y14, Y7
+	VPDPBUSD.BCST 6(R10)(BX*1), Y13, Y12
+	VPDPBUSD.BCST 22(R10)(BX*1), Y14, Y12
+	VPANDD        80(SI), Y0, Y13
+	VPSRLW        $0x04, 80(SI), Y14
+	VPANDD        Y0, Y14, Y14
+	VPDPBUSD.BCST 10(R10), Y13, Y5
+	VPDPBUSD.BCST 26(R10), Y14, Y5
+	VPDPBUSD.BCST 10(R10)(DX*1), Y13, Y6
+	VPDPBUSD.BCST 26(R10)(DX*1), Y14, Y6
+	VPDPBUSD.BCST 10(R10)(DX*2), Y13, Y7
+	VPDPBUSD.BCST 26(R10)(DX*2), Y14, Y7
+	VPDPBUSD.BCST 10(R10)(BX*1), Y13, Y12
+	VPDPBUSD.BCST 26(R10)(BX*1), Y14, Y12
+	VPANDD        112(SI), Y0, Y13
+	VPSRLW        $0x04, 112(SI), Y14
+	VPANDD        Y0, Y14, Y14
+	VPDPBUSD.BCST 14(R10), Y13, Y5
+	VPDPBUSD.BCST 30(R10), Y14, Y5
+	VPDPBUSD.BCST 14(R10)(DX*1), Y13, Y6
+	VPDPBUSD.BCST 30(R10)(DX*1), Y14, Y6
+	VPDPBUSD.BCST 14(R10)(DX*2), Y13, Y7
+	VPDPBUSD.BCST 30(R10)(DX*2), Y14, Y7
+	VPDPBUSD.BCST 14(R10)(BX*1), Y13, Y12
+	VPDPBUSD.BCST 30(R10)(BX*1), Y14, Y12
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y2, Y5, Y5
+	VADDPS        Y5, Y8, Y8
+	VCVTDQ2PS     Y6, Y6
+	VMULPS        Y3, Y6, Y6
+	VADDPS        Y6, Y9, Y9
+	VCVTDQ2PS     Y7, Y7
+	VMULPS        Y4, Y7, Y7
+	VADDPS        Y7, Y10, Y10
+	VCVTDQ2PS     Y12, Y12
+	VMULPS        Y1, Y12, Y12
+	VADDPS        Y12, Y11, Y11
+	ADDQ          $0x00000090, SI
+	ADDQ          $0x00000022, R10
+	ADDQ          $0x00000020, R11
+	DECQ          R9
+	JMP           tileQ4_0x8_8x4VNNI_blocks
+
+tileQ4_0x8_8x4VNNI_store:
+	MOVQ    ystride+88(FP), R9
+	SHLQ    $0x02, R9
+	LEAQ    (R9)(R9*2), R10
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(R9*1)
+	VMOVUPS Y10, (DI)(R9*2)
+	VMOVUPS Y11, (DI)(R10*1)
+	ADDQ    $0x00000020, DI
+	SUBQ    $0x00000001, R8
+	JMP     tileQ4_0x8_8x4VNNI_rows
+
+tileQ4_0x8_8x4VNNI_done:
+	VZEROUPPER
+	RET
+
+DATA b80_rpQ8_0<>+0(SB)/1, $0x80
+DATA b80_rpQ8_0<>+1(SB)/1, $0x80
+DATA b80_rpQ8_0<>+2(SB)/1, $0x80
+DATA b80_rpQ8_0<>+3(SB)/1, $0x80
+DATA b80_rpQ8_0<>+4(SB)/1, $0x80
+DATA b80_rpQ8_0<>+5(SB)/1, $0x80
+DATA b80_rpQ8_0<>+6(SB)/1, $0x80
+DATA b80_rpQ8_0<>+7(SB)/1, $0x80
+DATA b80_rpQ8_0<>+8(SB)/1, $0x80
+DATA b80_rpQ8_0<>+9(SB)/1, $0x80
+DATA b80_rpQ8_0<>+10(SB)/1, $0x80
+DATA b80_rpQ8_0<>+11(SB)/1, $0x80
+DATA b80_rpQ8_0<>+12(SB)/1, $0x80
+DATA b80_rpQ8_0<>+13(SB)/1, $0x80
+DATA b80_rpQ8_0<>+14(SB)/1, $0x80
+DATA b80_rpQ8_0<>+15(SB)/1, $0x80
+DATA b80_rpQ8_0<>+16(SB)/1, $0x80
+DATA b80_rpQ8_0<>+17(SB)/1, $0x80
+DATA b80_rpQ8_0<>+18(SB)/1, $0x80
+DATA b80_rpQ8_0<>+19(SB)/1, $0x80
+DATA b80_rpQ8_0<>+20(SB)/1, $0x80
+DATA b80_rpQ8_0<>+21(SB)/1, $0x80
+DATA b80_rpQ8_0<>+22(SB)/1, $0x80
+DATA b80_rpQ8_0<>+23(SB)/1, $0x80
+DATA b80_rpQ8_0<>+24(SB)/1, $0x80
+DATA b80_rpQ8_0<>+25(SB)/1, $0x80
+DATA b80_rpQ8_0<>+26(SB)/1, $0x80
+DATA b80_rpQ8_0<>+27(SB)/1, $0x80
+DATA b80_rpQ8_0<>+28(SB)/1, $0x80
+DATA b80_rpQ8_0<>+29(SB)/1, $0x80
+DATA b80_rpQ8_0<>+30(SB)/1, $0x80
+DATA b80_rpQ8_0<>+31(SB)/1, $0x80
+GLOBL b80_rpQ8_0<>(SB), RODATA|NOPTR, $32
+
+// func tileQ8_0x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ8_0x8_8x1VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	VMOVDQU64 b80_rpQ8_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), DX
+	SHRQ      $0x05, DX
+	MOVQ      CX, BX
+	MOVQ      AX, SI
+
+tileQ8_0x8_8x1VNNI_pre:
+	CMPQ          DX, $0x00000000
+	JE            tileQ8_0x8_8x1VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VPDPBUSD      2(BX), Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(SI)
+	VPBROADCASTW  (BX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (SI)
+	ADDQ          $0x00000022, BX
+	ADDQ          $0x00000008, SI
+	DECQ          DX
+	JMP           tileQ8_0x8_8x1VNNI_pre
+
+tileQ8_0x8_8x1VNNI_main:
+	MOVQ   w_base+8(FP), DX
+	MOVQ   y_base+64(FP), BX
+	MOVQ   groups+96(FP), SI
+	MOVQ   n+0(FP), DI
+	SHRQ   $0x05, DI
+	IMUL3Q $0x00000110, DI, DI
+
+tileQ8_0x8_8x1VNNI_rows:
+	CMPQ   SI, $0x00000000
+	JE     tileQ8_0x8_8x1VNNI_done
+	VPXORD Y5, Y5, Y5
+	MOVQ   n+0(FP), DI
+	SHRQ   $0x05, DI
+	MOVQ   CX, R8
+	MOVQ   AX, R9
+
+tileQ8_0x8_8x1VNNI_blocks:
+	CMPQ          DI, $0x00000000
+	JE            tileQ8_0x8_8x1VNNI_store
+	VCVTPH2PS     (DX), Y0
+	VMULPS.BCST   (R9), Y0, Y0
+	VPBROADCASTD  4(R9), Y1
+	VPXORD        Y6, Y6, Y6
+	VMOVDQU64     16(DX), Y2
+	VPDPBUSD.BCST 2(R8), Y2, Y1
+	VMOVDQU64     48(DX), Y2
+	VPDPBUSD.BCST 6(R8), Y2, Y6
+	VMOVDQU64     80(DX), Y2
+	VPDPBUSD.BCST 10(R8), Y2, Y1
+	VMOVDQU64     112(DX), Y2
+	VPDPBUSD.BCST 14(R8), Y2, Y6
+	VMOVDQU64     144(DX), Y2
+	VPDPBUSD.BCST 18(R8), Y2, Y1
+	VMOVDQU64     176(DX), Y2
+	VPDPBUSD.BCST 22(R8), Y2, Y6
+	VMOVDQU64     208(DX), Y2
+	VPDPBUSD.BCST 26(R8), Y2, Y1
+	VMOVDQU64     240(DX), Y2
+	VPDPBUSD.BCST 30(R8), Y2, Y6
+	VPADDD        Y6, Y1, Y1
+	VCVTDQ2PS     Y1, Y1
+	VMULPS        Y0, Y1, Y1
+	VADDPS        Y1, Y5, Y5
+	ADDQ          $0x00000110, DX
+	ADDQ          $0x00000022, R8
+	ADDQ          $0x00000008, R9
+	DECQ          DI
+	JMP           tileQ8_0x8_8x1VNNI_blocks
+
+tileQ8_0x8_8x1VNNI_store:
+	VMOVUPS Y5, (BX)
+	ADDQ    $0x00000020, BX
+	SUBQ    $0x00000001, SI
+	JMP     tileQ8_0x8_8x1VNNI_rows
+
+tileQ8_0x8_8x1VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ8_0x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ8_0x8_8x2VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	VMOVDQU64 b80_rpQ8_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), BX
+	SHRQ      $0x05, BX
+	MOVQ      CX, SI
+	MOVQ      AX, DI
+
+tileQ8_0x8_8x2VNNI_pre:
+	CMPQ          BX, $0x00000000
+	JE            tileQ8_0x8_8x2VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VPDPBUSD      2(SI), Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(DI)
+	VPBROADCASTW  (SI), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (DI)
+	VPXORD        Y5, Y5, Y5
+	VPDPBUSD      2(SI)(DX*1), Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(DI)
+	VPBROADCASTW  (SI)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(DI)
+	ADDQ          $0x00000022, SI
+	ADDQ          $0x00000010, DI
+	DECQ          BX
+	JMP           tileQ8_0x8_8x2VNNI_pre
+
+tileQ8_0x8_8x2VNNI_main:
+	MOVQ   w_base+8(FP), BX
+	MOVQ   y_base+64(FP), SI
+	MOVQ   groups+96(FP), DI
+	MOVQ   n+0(FP), R8
+	SHRQ   $0x05, R8
+	IMUL3Q $0x00000110, R8, R8
+
+tileQ8_0x8_8x2VNNI_rows:
+	CMPQ   DI, $0x00000000
+	JE     tileQ8_0x8_8x2VNNI_done
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+	MOVQ   n+0(FP), R8
+	SHRQ   $0x05, R8
+	MOVQ   CX, R9
+	MOVQ   AX, R10
+
+tileQ8_0x8_8x2VNNI_blocks:
+	CMPQ          R8, $0x00000000
+	JE            tileQ8_0x8_8x2VNNI_store
+	VCVTPH2PS     (BX), Y0
+	VMULPS.BCST   (R10), Y0, Y1
+	VMULPS.BCST   8(R10), Y0, Y0
+	VPBROADCASTD  4(R10), Y2
+	VPBROADCASTD  12(R10), Y3
+	VMOVDQU64     16(BX), Y4
+	VPDPBUSD.BCST 2(R9), Y4, Y2
+	VPDPBUSD.BCST 2(R9)(DX*1), Y4, Y3
+	VMOVDQU64     48(BX), Y4
+	VPDPBUSD.BCST 6(R9), Y4, Y2
+	VPDPBUSD.BCST 6(R9)(DX*1), Y4, Y3
+	VMOVDQU64     80(BX), Y4
+	VPDPBUSD.BCST 10(R9), Y4, Y2
+	VPDPBUSD.BCST 10(R9)(DX*1), Y4, Y3
+	VMOVDQU64     112(BX), Y4
+	VPDPBUSD.BCST 14(R9), Y4, Y2
+	VPDPBUSD.BCST 14(R9)(DX*1), Y4, Y3
+	VMOVDQU64     144(BX), Y4
+	VPDPBUSD.BCST 18(R9), Y4, Y2
+	VPDPBUSD.BCST 18(R9)(DX*1), Y4, Y3
+	VMOVDQU64     176(BX), Y4
+	VPDPBUSD.BCST 22(R9), Y4, Y2
+	VPDPBUSD.BCST 22(R9)(DX*1), Y4, Y3
+	VMOVDQU64     208(BX), Y4
+	VPDPBUSD.BCST 26(R9), Y4, Y2
+	VPDPBUSD.BCST 26(R9)(DX*1), Y4, Y3
+	VMOVDQU64     240(BX), Y4
+	VPDPBUSD.BCST 30(R9), Y4, Y2
+	VPDPBUSD.BCST 30(R9)(DX*1), Y4, Y3
+	VCVTDQ2PS     Y2, Y2
+	VMULPS        Y1, Y2, Y2
+	VADDPS        Y2, Y6, Y6
+	VCVTDQ2PS     Y3, Y3
+	VMULPS        Y0, Y3, Y3
+	VADDPS        Y3, Y7, Y7
+	ADDQ          $0x00000110, BX
+	ADDQ          $0x00000022, R9
+	ADDQ          $0x00000010, R10
+	DECQ          R8
+	JMP           tileQ8_0x8_8x2VNNI_blocks
+
+tileQ8_0x8_8x2VNNI_store:
+	MOVQ    ystride+88(FP), R8
+	SHLQ    $0x02, R8
+	VMOVUPS Y6, (SI)
+	VMOVUPS Y7, (SI)(R8*1)
+	ADDQ    $0x00000020, SI
+	SUBQ    $0x00000001, DI
+	JMP     tileQ8_0x8_8x2VNNI_rows
+
+tileQ8_0x8_8x2VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ8_0x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ8_0x8_8x3VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	VMOVDQU64 b80_rpQ8_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), BX
+	SHRQ      $0x05, BX
+	MOVQ      CX, SI
+	MOVQ      AX, DI
+
+tileQ8_0x8_8x3VNNI_pre:
+	CMPQ          BX, $0x00000000
+	JE            tileQ8_0x8_8x3VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VPDPBUSD      2(SI), Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(DI)
+	VPBROADCASTW  (SI), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (DI)
+	VPXORD        Y5, Y5, Y5
+	VPDPBUSD      2(SI)(DX*1), Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(DI)
+	VPBROADCASTW  (SI)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(DI)
+	VPXORD        Y6, Y6, Y6
+	VPDPBUSD      2(SI)(DX*2), Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X3
+	VPADDD        X6, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(DI)
+	VPBROADCASTW  (SI)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(DI)
+	ADDQ          $0x00000022, SI
+	ADDQ          $0x00000018, DI
+	DECQ          BX
+	JMP           tileQ8_0x8_8x3VNNI_pre
+
+tileQ8_0x8_8x3VNNI_main:
+	MOVQ   w_base+8(FP), BX
+	MOVQ   y_base+64(FP), SI
+	MOVQ   groups+96(FP), DI
+	MOVQ   n+0(FP), R8
+	SHRQ   $0x05, R8
+	IMUL3Q $0x00000110, R8, R8
+
+tileQ8_0x8_8x3VNNI_rows:
+	CMPQ   DI, $0x00000000
+	JE     tileQ8_0x8_8x3VNNI_done
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	MOVQ   n+0(FP), R8
+	SHRQ   $0x05, R8
+	MOVQ   CX, R9
+	MOVQ   AX, R10
+
+tileQ8_0x8_8x3VNNI_blocks:
+	CMPQ          R8, $0x00000000
+	JE            tileQ8_0x8_8x3VNNI_store
+	VCVTPH2PS     (BX), Y0
+	VMULPS.BCST   (R10), Y0, Y1
+	VMULPS.BCST   8(R10), Y0, Y2
+	VMULPS.BCST   16(R10), Y0, Y0
+	VPBROADCASTD  4(R10), Y3
+	VPBROADCASTD  12(R10), Y4
+	VPBROADCASTD  20(R10), Y5
+	VMOVDQU64     16(BX), Y6
+	VPDPBUSD.BCST 2(R9), Y6, Y3
+	VPDPBUSD.BCST 2(R9)(DX*1), Y6, Y4
+	VPDPBUSD.BCST 2(R9)(DX*2), Y6, Y5
+	VMOVDQU64     48(BX), Y6
+	VPDPBUSD.BCST 6(R9), Y6, Y3
+	VPDPBUSD.BCST 6(R9)(DX*1), Y6, Y4
+	VPDPBUSD.BCST 6(R9)(DX*2), Y6, Y5
+	VMOVDQU64     80(BX), Y6
+	VPDPBUSD.BCST 10(R9), Y6, Y3
+	VPDPBUSD.BCST 10(R9)(DX*1), Y6, Y4
+	VPDPBUSD.BCST 10(R9)(DX*2), Y6, Y5
+	VMOVDQU64     112(BX), Y6
+	VPDPBUSD.BCST 14(R9), Y6, Y3
+	VPDPBUSD.BCST 14(R9)(DX*1), Y6, Y4
+	VPDPBUSD.BCST 14(R9)(DX*2), Y6, Y5
+	VMOVDQU64     144(BX), Y6
+	VPDPBUSD.BCST 18(R9), Y6, Y3
+	VPDPBUSD.BCST 18(R9)(DX*1), Y6, Y4
+	VPDPBUSD.BCST 18(R9)(DX*2), Y6, Y5
+	VMOVDQU64     176(BX), Y6
+	VPDPBUSD.BCST 22(R9), Y6, Y3
+	VPDPBUSD.BCST 22(R9)(DX*1), Y6, Y4
+	VPDPBUSD.BCST 22(R9)(DX*2), Y6, Y5
+	VMOVDQU64     208(BX), Y6
+	VPDPBUSD.BCST 26(R9), Y6, Y3
+	VPDPBUSD.BCST 26(R9)(DX*1), Y6, Y4
+	VPDPBUSD.BCST 26(R9)(DX*2), Y6, Y5
+	VMOVDQU64     240(BX), Y6
+	VPDPBUSD.BCST 30(R9), Y6, Y3
+	VPDPBUSD.BCST 30(R9)(DX*1), Y6, Y4
+	VPDPBUSD.BCST 30(R9)(DX*2), Y6, Y5
+	VCVTDQ2PS     Y3, Y3
+	VMULPS        Y1, Y3, Y3
+	VADDPS        Y3, Y7, Y7
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y2, Y4, Y4
+	VADDPS        Y4, Y8, Y8
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y0, Y5, Y5
+	VADDPS        Y5, Y9, Y9
+	ADDQ          $0x00000110, BX
+	ADDQ          $0x00000022, R9
+	ADDQ          $0x00000018, R10
+	DECQ          R8
+	JMP           tileQ8_0x8_8x3VNNI_blocks
+
+tileQ8_0x8_8x3VNNI_store:
+	MOVQ    ystride+88(FP), R8
+	SHLQ    $0x02, R8
+	VMOVUPS Y7, (SI)
+	VMOVUPS Y8, (SI)(R8*1)
+	VMOVUPS Y9, (SI)(R8*2)
+	ADDQ    $0x00000020, SI
+	SUBQ    $0x00000001, DI
+	JMP     tileQ8_0x8_8x3VNNI_rows
+
+tileQ8_0x8_8x3VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ8_0x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ8_0x8_8x4VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	LEAQ      (DX)(DX*2), BX
+	VMOVDQU64 b80_rpQ8_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	MOVQ      CX, DI
+	MOVQ      AX, R8
+
+tileQ8_0x8_8x4VNNI_pre:
+	CMPQ          SI, $0x00000000
+	JE            tileQ8_0x8_8x4VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VPDPBUSD      2(DI), Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(R8)
+	VPBROADCASTW  (DI), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (R8)
+	VPXORD        Y5, Y5, Y5
+	VPDPBUSD      2(DI)(DX*1), Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(R8)
+	VPBROADCASTW  (DI)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(R8)
+	VPXORD        Y6, Y6, Y6
+	VPDPBUSD      2(DI)(DX*2), Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X3
+	VPADDD        X6, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(R8)
+	VPBROADCASTW  (DI)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(R8)
+	VPXORD        Y7, Y7, Y7
+	VPDPBUSD      2(DI)(BX*1), Y0, Y7
+	VEXTRACTI32X4 $0x01, Y7, X3
+	VPADDD        X7, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 28(R8)
+	VPBROADCASTW  (DI)(BX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 24(R8)
+	ADDQ          $0x00000022, DI
+	ADDQ          $0x00000020, R8
+	DECQ          SI
+	JMP           tileQ8_0x8_8x4VNNI_pre
+
+tileQ8_0x8_8x4VNNI_main:
+	MOVQ   w_base+8(FP), SI
+	MOVQ   y_base+64(FP), DI
+	MOVQ   groups+96(FP), R8
+	MOVQ   n+0(FP), R9
+	SHRQ   $0x05, R9
+	IMUL3Q $0x00000110, R9, R9
+
+tileQ8_0x8_8x4VNNI_rows:
+	CMPQ   R8, $0x00000000
+	JE     tileQ8_0x8_8x4VNNI_done
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPXORD Y10, Y10, Y10
+	VPXORD Y11, Y11, Y11
+	MOVQ   n+0(FP), R9
+	SHRQ   $0x05, R9
+	MOVQ   CX, R10
+	MOVQ   AX, R11
+
+tileQ8_0x8_8x4VNNI_blocks:
+	CMPQ          R9, $0x00000000
+	JE            tileQ8_0x8_8x4VNNI_store
+	VCVTPH2PS     (SI), Y0
+	VMULPS.BCST   (R11), Y0, Y1
+	VMULPS.BCST   8(R11), Y0, Y2
+	VMULPS.BCST   16(R11), Y0, Y3
+	VMULPS.BCST   24(R11), Y0, Y0
+	VPBROADCASTD  4(R11), Y4
+	VPBROADCASTD  12(R11), Y5
+	VPBROADCASTD  20(R11), Y6
+	VPBROADCASTD  28(R11), Y7
+	VMOVDQU64     16(SI), Y12
+	VPDPBUSD.BCST 2(R10), Y12, Y4
+	VPDPBUSD.BCST 2(R10)(DX*1), Y12, Y5
+	VPDPBUSD.BCST 2(R10)(DX*2), Y12, Y6
+	VPDPBUSD.BCST 2(R10)(BX*1), Y12, Y7
+	VMOVDQU64     48(SI), Y12
+	VPDPBUSD.BCST 6(R10), Y12, Y4
+	VPDPBUSD.BCST 6(R10)(DX*1), Y12, Y5
+	VPDPBUSD.BCST 6(R10)(DX*2), Y12, Y6
+	VPDPBUSD.BCST 6(R10)(BX*1), Y12, Y7
+	VMOVDQU64     80(SI), Y12
+	VPDPBUSD.BCST 10(R10), Y12, Y4
+	VPDPBUSD.BCST 10(R10)(DX*1), Y12, Y5
+	VPDPBUSD.BCST 10(R10)(DX*2), Y12, Y6
+	VPDPBUSD.BCST 10(R10)(BX*1), Y12, Y7
+	VMOVDQU64     112(SI), Y12
+	VPDPBUSD.BCST 14(R10), Y12, Y4
+	VPDPBUSD.BCST 14(R10)(DX*1), Y12, Y5
+	VPDPBUSD.BCST 14(R10)(DX*2), Y12, Y6
+	VPDPBUSD.BCST 14(R10)(BX*1), Y12, Y7
+	VMOVDQU64     144(SI), Y12
+	VPDPBUSD.BCST 18(R10), Y12, Y4
+	VPDPBUSD.BCST 18(R10)(DX*1), Y12, Y5
+	VPDPBUSD.BCST 18(R10)(DX*2), Y12, Y6
+	VPDPBUSD.BCST 18(R10)(BX*1), Y12, Y7
+	VMOVDQU64     176(SI), Y12
+	VPDPBUSD.BCST 22(R10), Y12, Y4
+	VPDPBUSD.BCST 22(R10)(DX*1), Y12, Y5
+	VPDPBUSD.BCST 22(R10)(DX*2), Y12, Y6
+	VPDPBUSD.BCST 22(R10)(BX*1), Y12, Y7
+	VMOVDQU64     208(SI), Y12
+	VPDPBUSD.BCST 26(R10), Y12, Y4
+	VPDPBUSD.BCST 26(R10)(DX*1), Y12, Y5
+	VPDPBUSD.BCST 26(R10)(DX*2), Y12, Y6
+	VPDPBUSD.BCST 26(R10)(BX*1), Y12, Y7
+	VMOVDQU64     240(SI), Y12
+	VPDPBUSD.BCST 30(R10), Y12, Y4
+	VPDPBUSD.BCST 30(R10)(DX*1), Y12, Y5
+	VPDPBUSD.BCST 30(R10)(DX*2), Y12, Y6
+	VPDPBUSD.BCST 30(R10)(BX*1), Y12, Y7
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y1, Y4, Y4
+	VADDPS        Y4, Y8, Y8
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y2, Y5, Y5
+	VADDPS        Y5, Y9, Y9
+	VCVTDQ2PS     Y6, Y6
+	VMULPS        Y3, Y6, Y6
+	VADDPS        Y6, Y10, Y10
+	VCVTDQ2PS     Y7, Y7
+	VMULPS        Y0, Y7, Y7
+	VADDPS        Y7, Y11, Y11
+	ADDQ          $0x00000110, SI
+	ADDQ          $0x00000022, R10
+	ADDQ          $0x00000020, R11
+	DECQ          R9
+	JMP           tileQ8_0x8_8x4VNNI_blocks
+
+tileQ8_0x8_8x4VNNI_store:
+	MOVQ    ystride+88(FP), R9
+	SHLQ    $0x02, R9
+	LEAQ    (R9)(R9*2), R10
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(R9*1)
+	VMOVUPS Y10, (DI)(R9*2)
+	VMOVUPS Y11, (DI)(R10*1)
+	ADDQ    $0x00000020, DI
+	SUBQ    $0x00000001, R8
+	JMP     tileQ8_0x8_8x4VNNI_rows
+
+tileQ8_0x8_8x4VNNI_done:
+	VZEROUPPER
+	RET
+
 DATA b0f_q4<>+0(SB)/1, $0x0f
 DATA b0f_q4<>+1(SB)/1, $0x0f
 DATA b0f_q4<>+2(SB)/1, $0x0f

@@ -34,6 +34,7 @@ func main() {
 	genBF16()
 	genQ8_0()
 	genVNNI()
+	genRepack()
 	genQ4_0()
 	genQ5_0()
 	genQ4_K()

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The AVX-512 VNNI tiles of the repacked layouts Q4_0x8 and Q8_0x8 (see
+// repack.go in package tensor). A group of eight rows stores, per block
+// of 32 values, the rows' eight fp16 scales and then 32-byte chunks in
+// which byte 4r+k of chunk j is row r's byte 4j+k: one VPDPBUSD of a
+// chunk (unsigned weight bytes) with the activation block's dword j
+// broadcast (an embedded-broadcast memory operand) adds four products to
+// each row's own int32 lane, so a block of eight rows is 8 VPDPBUSD into
+// one register, with no horizontal sums, and the eight scales are
+// converted and multiplied at once.
+//
+// Every row's float work is exactly the pure-Go kernels' (dotQ4_0Q8_0,
+// dotQ8_0Q8_0), block by block in order, in lanes:
+//
+//	prod = d_w · d_x                 (VMULPS, d_w the first operand)
+//	t    = float32(sumi) · prod      (VCVTDQ2PS, VMULPS)
+//	sum  = sum + t                   (VADDPS; sum starts at +0)
+//
+// with no FMA, so every result is bit-identical to the reference. The
+// integer sums are exact, in any order: the unsigned weight bytes u = w+o
+// (Q4_0x8: the nibble q, o = 8; Q8_0x8: w+128) times the activations x,
+// accumulated onto -o·Σx of the activation block.
+//
+// -o·Σx and d_x (as float32) depend only on the activation block, so a
+// tile works them out once per call for its vectors, before the rows,
+// into a scratch buffer the caller provides ((d_x, -o·Σx) per block and
+// vector, vectors of a block adjacent), and loads them per block with
+// broadcasts.
+//
+// A tile computes G groups of eight rows at a time times C vectors (C ≤
+// 4); only G = 1 is generated: with one vector, G = 2 (two streams of
+// weights sharing the activation loads) streamed DRAM-resident weights
+// slower whatever the prefetch (see repackTiles in package tensor), and
+// these tiles do not prefetch: a group is one sequential stream, which the
+// hardware prefetcher follows. The signature:
+//
+//	func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+//
+// y[c*ystride+8g+r] for groups·8 rows (groups a multiple of G) and c < C;
+// the groups are contiguous in w (n/32 blocks each), scratch holds
+// 2·C·n/32 words.
+
+// Measured against the row-major VNNI tiles (tile.go, vnni.go) on the
+// same matrices, the avx512vnni table's MatMul alternated between the two
+// layouts, one goroutine, Zen 4, medians of 6 runs of each one's fastest
+// call (BenchmarkRepacked, BenchmarkRepackedDRAM):
+//
+//   - one vector, in cache: Q4_0x8 75-80 GMAC/s against 42-44 (1.77-1.84
+//     times; 896×896 and 896 rows of 4864), Q8_0x8 71-76 against 36-37
+//     (1.98-2.05 times);
+//   - 4 and 8 vectors, in cache: Q4_0x8 132-136 GMAC/s against 59-60
+//     (2.24-2.31 times), Q8_0x8 131-134 against 63-66 (2.0-2.1 times);
+//   - one vector on ~300 MB of DRAM-resident weights: one goroutine,
+//     Q4_0x8 20.3-22.2 GB/s against 18.4-18.8 (1.10-1.19 times), Q8_0x8
+//     21.5-24.8 against 20.5-25.2 (0.99-1.06); two goroutines slower than
+//     the row-major tiles (0.66-0.92 times: Q4_0x8 12.2-15.1 GB/s against
+//     14.9-16.3, Q8_0x8 14.1-18.7 against 21.5-24.2), not yet understood
+//     (MatMul's chunks of ~64 KiB are a single group of long rows, each
+//     started cold and with its own per-call pass over the activations).
+
+// repackType describes a repacked layout for the tiles.
+type repackType struct {
+	name   string
+	bsize  int // bytes of one row-block of the row-major type (18 or 34)
+	chunks int // 32-byte chunks per group-block (4 or 8)
+	offset uint8
+}
+
+// groupBlock is the bytes of one group-block: eight rows' scales and
+// chunks.
+func (t repackType) groupBlock() int { return 8 * t.bsize }
+
+func repackTileName(t repackType, G, C int) string {
+	return fmt.Sprintf("tile%sx8_%dx%dVNNI", t.name, 8*G, C)
+}
+
+// genRepack generates the tiles of Q4_0x8 and Q8_0x8.
+func genRepack() {
+	m0f := byteMem("b0f_rp", 0x0f)
+	for _, t := range []repackType{
+		{name: "Q4_0", bsize: sizeQ4_0, chunks: 4, offset: 8},
+		{name: "Q8_0", bsize: sizeQ8_0, chunks: 8, offset: 0x80},
+	} {
+		off := byteMem(fmt.Sprintf("b%02x_rp%s", t.offset, t.name), t.offset)
+		for _, s := range [][2]int{{1, 1}, {1, 2}, {1, 3}, {1, 4}} {
+			genRepackTile(t, s[0], s[1], m0f, off)
+		}
+	}
+}
+
+// genRepackTile generates the (8·G)×C tile of t.
+func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
+	name := repackTileName(t, G, C)
+	TEXT(name, NOSPLIT, "func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s sets y[c*ystride+r] to row r of the %sx8 matrix w times", name, t.name),
+		fmt.Sprintf("the Q8_0 vector x[c*xstride:], for c < %d and groups·8 rows, %d group(s) of 8 at a time,", C, G),
+		"bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.")
+
+	// Per call: (d_x, -o·Σx) of every block of every vector into scratch.
+	sp0 := Load(Param("scratch").Base(), GP64())
+	x := Load(Param("x").Base(), GP64())
+	var xs, xs3 Register
+	if C > 1 {
+		xs = Load(Param("xstride"), GP64())
+		if C > 3 {
+			xs3 = GP64()
+			LEAQ(Mem{Base: xs, Index: xs, Scale: 2}, xs3)
+		}
+	}
+	{
+		off := YMM()
+		VMOVDQU64(offMem, off)
+		zr := YMM()
+		VPXORD(zr, zr, zr)
+		n := Load(Param("n"), GP64())
+		SHRQ(U8(5), n)
+		xp, sp := GP64(), GP64()
+		MOVQ(x, xp)
+		MOVQ(sp0, sp)
+		Label(name + "_pre")
+		CMPQ(n, U32(0))
+		JE(LabelRef(name + "_main"))
+		for c, xm := range strided(xp, xs, xs3, C) {
+			a := YMM()
+			VPXORD(a, a, a)
+			VPDPBUSD(xm.Offset(2), off, a) // o·(x0+x1+x2+x3) per lane
+			s := sumDEVEX(a)
+			VPSUBD(s, zr.AsX(), s) // -o·Σx
+			VMOVD(s, Mem{Base: sp, Disp: 8*c + 4})
+			h := XMM()
+			VPBROADCASTW(xm, h)
+			VCVTPH2PS(h, h)
+			VMOVSS(h, Mem{Base: sp, Disp: 8 * c})
+		}
+		ADDQ(U32(sizeQ8_0), xp)
+		ADDQ(U32(8*C), sp)
+		DECQ(n)
+		JMP(LabelRef(name + "_pre"))
+	}
+
+	Label(name + "_main")
+	w := Load(Param("w").Base(), GP64())
+	y := Load(Param("y").Base(), GP64())
+	groups := Load(Param("groups"), GP64())
+	// gb: the bytes of one group (n/32 group-blocks).
+	gb := GP64()
+	Load(Param("n"), gb)
+	SHRQ(U8(5), gb)
+	IMUL3Q(U32(t.groupBlock()), gb, gb)
+	var m0 VecVirtual
+	if t.chunks == 4 {
+		m0 = YMM()
+		VMOVDQU64(m0f, m0)
+	}
+	sums := make([][]VecVirtual, G)
+	for g := range sums {
+		sums[g] = make([]VecVirtual, C)
+		for c := range sums[g] {
+			sums[g][c] = YMM()
+		}
+	}
+
+	Label(name + "_rows")
+	CMPQ(groups, U32(0))
+	JE(LabelRef(name + "_done"))
+	for g := range sums {
+		for _, s := range sums[g] {
+			VPXORD(s, s, s)
+		}
+	}
+	n := Load(Param("n"), GP64())
+	SHRQ(U8(5), n)
+	wp, xp, sp := GP64(), GP64(), GP64()
+	MOVQ(w, wp)
+	MOVQ(x, xp)
+	MOVQ(sp0, sp)
+	xm := strided(xp, xs, xs3, C)
+	wm := []Mem{{Base: wp}, {Base: wp, Index: gb, Scale: 1}}[:G]
+
+	Label(name + "_blocks")
+	CMPQ(n, U32(0))
+	JE(LabelRef(name + "_store"))
+	// Scale products d_w·d_x per group and vector.
+	prods := make([][]VecVirtual, G)
+	for g := range prods {
+		dw := YMM()
+		VCVTPH2PS(wm[g], dw)
+		prods[g] = make([]VecVirtual, C)
+		for c := range prods[g] {
+			p := YMM()
+			VMULPS_BCST(Mem{Base: sp, Disp: 8 * c}, dw, p)
+			prods[g][c] = p
+		}
+	}
+	// Integer sums: two chains per pair with one vector (the hi and lo
+	// halves, or even and odd chunks), for latency; one with more.
+	chains := 1
+	if C == 1 {
+		chains = 2
+	}
+	acc := make([][][]VecVirtual, G)
+	for g := range acc {
+		acc[g] = make([][]VecVirtual, C)
+		for c := range acc[g] {
+			acc[g][c] = make([]VecVirtual, chains)
+			a := YMM()
+			VPBROADCASTD(Mem{Base: sp, Disp: 8*c + 4}, a)
+			acc[g][c][0] = a
+			if chains > 1 {
+				b := YMM()
+				VPXORD(b, b, b)
+				acc[g][c][1] = b
+			}
+		}
+	}
+	for j := 0; j < t.chunks; j++ {
+		for g := 0; g < G; g++ {
+			cm := wm[g].Offset(16 + 32*j)
+			if t.chunks == 4 {
+				lo, hi := YMM(), YMM()
+				VPANDD(cm, m0, lo)
+				VPSRLW(U8(4), cm, hi)
+				VPANDD(m0, hi, hi)
+				for c := 0; c < C; c++ {
+					VPDPBUSD_BCST(xm[c].Offset(2+4*j), lo, acc[g][c][0])
+					VPDPBUSD_BCST(xm[c].Offset(2+16+4*j), hi, acc[g][c][chains-1])
+				}
+			} else {
+				u := YMM()
+				VMOVDQU64(cm, u)
+				for c := 0; c < C; c++ {
+					VPDPBUSD_BCST(xm[c].Offset(2+4*j), u, acc[g][c][j%chains])
+				}
+			}
+		}
+	}
+	for g := 0; g < G; g++ {
+		for c := 0; c < C; c++ {
+			a := acc[g][c][0]
+			if chains > 1 {
+				VPADDD(acc[g][c][1], a, a)
+			}
+			VCVTDQ2PS(a, a)
+			VMULPS(prods[g][c], a, a) // float32(sumi)·(d_w·d_x)
+			VADDPS(a, sums[g][c], sums[g][c])
+		}
+	}
+	ADDQ(U32(t.groupBlock()), wp)
+	ADDQ(U32(sizeQ8_0), xp)
+	ADDQ(U32(8*C), sp)
+	DECQ(n)
+	JMP(LabelRef(name + "_blocks"))
+
+	Label(name + "_store")
+	ym := []Mem{{Base: y}}
+	if C > 1 {
+		ys := Load(Param("ystride"), GP64())
+		SHLQ(U8(2), ys)
+		var ys3 Register
+		if C > 3 {
+			ys3 = GP64()
+			LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
+		}
+		ym = strided(y, ys, ys3, C)
+	}
+	for g := range sums {
+		for c, s := range sums[g] {
+			VMOVUPS(s, ym[c].Offset(32*g))
+		}
+	}
+	// wp is one group past w; G = 2 skips the second group too.
+	if G == 2 {
+		ADDQ(gb, wp)
+	}
+	MOVQ(wp, w)
+	ADDQ(U32(32*G), y)
+	SUBQ(U32(G), groups)
+	JMP(LabelRef(name + "_rows"))
+
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// sumDEVEX reduces the eight int32 lanes of y to lane 0 of the returned
+// XMM register (exactly, with wrap-around), as sumD does, with
+// instructions that have EVEX forms.
+func sumDEVEX(y VecVirtual) VecVirtual {
+	t, u := XMM(), XMM()
+	VEXTRACTI32X4(U8(1), y, t)
+	VPADDD(y.AsX(), t, t)
+	VPSHUFD(U8(0x4e), t, u)
+	VPADDD(u, t, t)
+	VPSHUFD(U8(0xb1), t, u)
+	VPADDD(u, t, t)
+	return t
+}

@@ -1,0 +1,34 @@
+//go:build amd64 && !purego
+
+package tensor
+
+// RepackVNNIVariant is one way of running the VNNI tiles of a repacked
+// layout, for the tests.
+type RepackVNNIVariant struct {
+	Name string
+	Mat  MatFunc
+}
+
+// RepackVNNIVariants returns the MatFunc of the repacked layout t
+// (Q4_0x8 or Q8_0x8) as the avx512vnni table has it, and variants that
+// take at most 1, 2 or 3 vectors at a time, so that every tile runs;
+// nil without VNNI.
+func RepackVNNIVariants(t Type) []RepackVNNIVariant {
+	if !hasVNNI() {
+		return nil
+	}
+	base := tilesQ4_0x8VNNI
+	if t == Q8_0x8 {
+		base = tilesQ8_0x8VNNI
+	}
+	var vs []RepackVNNIVariant
+	for _, maxC := range []int{4, 3, 2, 1} {
+		v := *base
+		v.maxC = maxC
+		vs = append(vs, RepackVNNIVariant{"maxC=" + string(rune('0'+maxC)), v.mat})
+	}
+	return vs
+}
+
+// HasVNNI reports whether the CPU runs the VNNI tiles.
+func HasVNNI() bool { return hasVNNI() }

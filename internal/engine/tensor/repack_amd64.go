@@ -1,0 +1,92 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import "sync"
+
+// repackTile is the signature of the generated tiles of the repacked
+// layouts (asm/repack.go): groups·8 rows (a multiple of the tile's
+// groups) of w times C vectors of x, into y[c*ystride+r]; scratch holds
+// 2·C·n/32 words.
+type repackTile func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// repackTiles are the VNNI tiles of a repacked layout: by[c] computes
+// 8 rows × c vectors (c = 1..4).
+//
+// One vector (decode) goes through the 8×1 tile, one group after another,
+// a single sequential stream of weights with no software prefetch. A
+// 16×1 tile (two groups per step, two streams, the activation loads
+// shared) was slower on DRAM-resident weights whatever its prefetch
+// (BenchmarkRepackedDecodeRows-style alternated runs, one goroutine,
+// ~300 MB of copies, GB/s of 16 rows against 8): with PREFETCHNTA of the
+// next pair of groups 0.85-1.0 times, with none 0.44-0.96, with
+// PREFETCHNTA or PREFETCHT0 1 or 4 KiB ahead in each stream 0.55-1.06;
+// the 8×1 tile without prefetch streamed fastest (Q4_0x8 18.5-24.9 GB/s,
+// Q8_0x8 21.5-23.3; with PREFETCHNTA of the next group 16.3-18.9 and
+// 16.7-25.6).
+type repackTiles struct {
+	bsize int
+	by    [5]repackTile
+	// maxC is the most vectors a tile takes at once: 4; the tests lower
+	// it to run every tile.
+	maxC int
+}
+
+var (
+	tilesQ4_0x8VNNI = &repackTiles{
+		bsize: sizeQ4_0,
+		by:    [5]repackTile{nil, tileQ4_0x8_8x1VNNI, tileQ4_0x8_8x2VNNI, tileQ4_0x8_8x3VNNI, tileQ4_0x8_8x4VNNI},
+		maxC:  4,
+	}
+	tilesQ8_0x8VNNI = &repackTiles{
+		bsize: sizeQ8_0,
+		by:    [5]repackTile{nil, tileQ8_0x8_8x1VNNI, tileQ8_0x8_8x2VNNI, tileQ8_0x8_8x3VNNI, tileQ8_0x8_8x4VNNI},
+		maxC:  4,
+	}
+)
+
+// repackScratchWords is the scratch a MatFunc call of the repacked tiles
+// keeps on the stack: enough for four vectors of 8192 values.
+const repackScratchWords = 2 * 4 * 8192 / 32
+
+// repackScratch holds the scratch of rows longer than that.
+var repackScratch = sync.Pool{New: func() any { return new([]uint32) }}
+
+// mat is the MatFunc of the layout: vectors maxC at a time, the rest
+// through the tile of as many vectors (8×1 for one).
+func (t *repackTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
+	if n%32 != 0 || rows%repackRows != 0 {
+		panic("tensor: repacked matrix kernel size is not whole blocks and groups")
+	}
+	nb := n / 32
+	checkMat(rows, nx, w, wstride, nb*t.bsize, x, xstride, nb*sizeQ8_0, y, ystride)
+	if rows > 0 && wstride != nb*t.bsize {
+		panic("tensor: repacked matrix rows must be contiguous")
+	}
+	if rows == 0 || nx == 0 {
+		return
+	}
+	groups := rows / repackRows
+	need := 2 * min(nx, t.maxC) * nb
+	var buf [repackScratchWords]uint32
+	scratch := buf[:]
+	if need > len(buf) {
+		p := repackScratch.Get().(*[]uint32)
+		if cap(*p) < need {
+			*p = make([]uint32, need)
+		}
+		defer repackScratch.Put(p)
+		scratch = (*p)[:need]
+	}
+	i := 0
+	for ; i+t.maxC <= nx && t.maxC > 1; i += t.maxC {
+		t.by[t.maxC](n, w, x[i*xstride:], xstride, y[i*ystride:], ystride, groups, scratch)
+	}
+	if k := nx - i; k > 1 && t.maxC > 1 {
+		t.by[k](n, w, x[i*xstride:], xstride, y[i*ystride:], ystride, groups, scratch)
+		return
+	}
+	for ; i < nx; i++ {
+		t.by[1](n, w, x[i*xstride:], xstride, y[i*ystride:], ystride, groups, scratch)
+	}
+}

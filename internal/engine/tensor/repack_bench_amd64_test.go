@@ -1,0 +1,117 @@
+//go:build amd64 && !purego
+
+package tensor_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
+)
+
+// BenchmarkRepacked alternates, on one goroutine with the avx512vnni
+// table, MatMul of a row-major Q4_0 or Q8_0 matrix (the VNNI row-major
+// tiles) and of the same matrix repacked (Q4_0x8, Q8_0x8), data in
+// cache, and reports each one's GMAC/s and weight GB/s of its fastest
+// call and their ratio ("speedup", repacked over row-major).
+//
+//	go test -run '^$' -bench 'Repacked$' -count 6 ./internal/engine/tensor/
+func BenchmarkRepacked(b *testing.B) {
+	k := vnniKernelSet(b)
+	r := rand.New(rand.NewPCG(65, 66))
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+		rt, _ := tensor.Repacked(typ)
+		for _, s := range []struct{ rows, cols, nx int }{
+			{896, 896, 1}, {896, 4864, 1}, {896, 896, 4}, {896, 896, 8}, {896, 4864, 4}, {896, 4864, 8},
+		} {
+			w := randomWeights(r, typ, s.rows*s.cols, scaleRandom)
+			rw := make([]byte, len(w))
+			if err := tensor.Repack(typ, s.rows, s.cols, rw, w); err != nil {
+				b.Fatal(err)
+			}
+			var x []byte
+			for range s.nx {
+				x = append(x, randomActs(r, tensor.Q8_0, s.cols, scaleRandom, false)...)
+			}
+			y := make([]float32, s.rows*s.nx)
+			b.Run(fmt.Sprintf("%v/%dx%d/nx=%d", typ, s.rows, s.cols, s.nx), func(b *testing.B) {
+				best := [2]time.Duration{1 << 62, 1 << 62}
+				for b.Loop() {
+					for i, c := range []struct {
+						t tensor.Type
+						w []byte
+					}{{typ, w}, {rt, rw}} {
+						start := time.Now()
+						if err := k.MatMul(nil, c.t, s.cols, c.w, x, s.nx, y); err != nil {
+							b.Fatal(err)
+						}
+						best[i] = min(best[i], time.Since(start))
+					}
+				}
+				macs := float64(s.rows) * float64(s.cols) * float64(s.nx)
+				b.ReportMetric(macs/best[0].Seconds()/1e9, "rowmajor-GMAC/s")
+				b.ReportMetric(macs/best[1].Seconds()/1e9, "repacked-GMAC/s")
+				b.ReportMetric(float64(len(w))/best[0].Seconds()/1e9, "rowmajor-GB/s")
+				b.ReportMetric(float64(len(w))/best[1].Seconds()/1e9, "repacked-GB/s")
+				b.ReportMetric(float64(best[0])/float64(best[1]), "speedup")
+			})
+		}
+	}
+}
+
+// BenchmarkRepackedDRAM is BenchmarkRepacked with one vector on matrices
+// totalling about 300 MB (distinct copies of one matrix, in both
+// layouts), more than any cache, as decoding streams them, at 1 and 2
+// goroutines; one iteration is one pass over all the matrices in each
+// layout, alternated. It reports weight GB/s of the fastest pass of each
+// and their ratio.
+//
+//	go test -run '^$' -bench 'RepackedDRAM' -count 6 ./internal/engine/tensor/
+func BenchmarkRepackedDRAM(b *testing.B) {
+	k := vnniKernelSet(b)
+	r := rand.New(rand.NewPCG(67, 68))
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+		rt, _ := tensor.Repacked(typ)
+		for _, s := range []struct{ rows, cols int }{{896, 4864}, {4864, 896}} {
+			one := randomWeights(r, typ, s.rows*s.cols, scaleRandom)
+			rone := make([]byte, len(one))
+			if err := tensor.Repack(typ, s.rows, s.cols, rone, one); err != nil {
+				b.Fatal(err)
+			}
+			mats := 300e6 / len(one)
+			ws, rws := make([][]byte, mats), make([][]byte, mats)
+			for i := range ws {
+				ws[i] = append([]byte(nil), one...) // distinct memory, same values
+				rws[i] = append([]byte(nil), rone...)
+			}
+			x := randomActs(r, tensor.Q8_0, s.cols, scaleRandom, false)
+			y := make([]float32, s.rows)
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%v/%dx%d/threads=%d", typ, s.rows, s.cols, threads), func(b *testing.B) {
+					g := tensor.Goroutines(threads)
+					best := [2]time.Duration{1 << 62, 1 << 62}
+					for b.Loop() {
+						for i, c := range []struct {
+							t  tensor.Type
+							ws [][]byte
+						}{{typ, ws}, {rt, rws}} {
+							start := time.Now()
+							for _, w := range c.ws {
+								if err := k.MatMul(g, c.t, s.cols, w, x, 1, y); err != nil {
+									b.Fatal(err)
+								}
+							}
+							best[i] = min(best[i], time.Since(start))
+						}
+					}
+					bytes := float64(mats * len(one))
+					b.ReportMetric(bytes/best[0].Seconds()/1e9, "rowmajor-GB/s")
+					b.ReportMetric(bytes/best[1].Seconds()/1e9, "repacked-GB/s")
+					b.ReportMetric(float64(best[0])/float64(best[1]), "speedup")
+				})
+			}
+		}
+	}
+}
