@@ -461,27 +461,43 @@ func (st *state) logits(outs []output) error {
 		rmsNorm(xn[i*d:(i+1)*d], st.x[o.tok*d:(o.tok+1)*d], m.outNorm, c.NormEpsilon)
 	}
 	st.in.reset(xn, len(outs), d)
+	head, tail := m.output.rows, vocab-m.output.rows // tail: outTail's rows
 	if len(outs) == 1 {
 		// The usual decode step: straight into the caller's buffer.
-		if err := matMul(m.pool, m.kern, &m.output, &st.in, outs[0].dst); err != nil {
-			return fmt.Errorf("model: %s: %w", m.output.name, err)
-		}
-		return nil
+		return st.outputs(outs[0].dst[:head], outs[0].dst[head:vocab])
 	}
 	// A batched decode step's rows are kept for the next step; many
 	// outputs of a prompt get a buffer of their own.
+	n := len(outs)
 	var res []float32
-	if len(outs) <= maxKeptOutputs {
-		st.res = grow(st.res, len(outs)*vocab)
+	if n <= maxKeptOutputs {
+		st.res = grow(st.res, n*vocab)
 		res = st.res
 	} else {
-		res = make([]float32, len(outs)*vocab)
+		res = make([]float32, n*vocab)
 	}
-	if err := matMul(m.pool, m.kern, &m.output, &st.in, res); err != nil {
-		return fmt.Errorf("model: %s: %w", m.output.name, err)
+	if err := st.outputs(res[:n*head], res[n*head:n*vocab]); err != nil {
+		return err
 	}
 	for i, o := range outs {
-		copy(o.dst, res[i*vocab:(i+1)*vocab])
+		copy(o.dst[:head], res[i*head:(i+1)*head])
+		copy(o.dst[head:vocab], res[n*head+i*tail:n*head+(i+1)*tail])
+	}
+	return nil
+}
+
+// outputs multiplies the encoded final states st.in with the output
+// matrix: the rows of m.output into head (one vector's rows after
+// another), and those of m.outTail, if any, into tail.
+func (st *state) outputs(head, tail []float32) error {
+	m := st.m
+	if err := matMul(m.pool, m.kern, &m.output, &st.in, head); err != nil {
+		return fmt.Errorf("model: %s: %w", m.output.name, err)
+	}
+	if m.outTail.rows > 0 {
+		if err := matMul(m.pool, m.kern, &m.outTail, &st.in, tail); err != nil {
+			return fmt.Errorf("model: %s: %w", m.outTail.name, err)
+		}
 	}
 	return nil
 }

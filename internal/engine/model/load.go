@@ -65,9 +65,12 @@ type Model struct {
 	repackedBytes int64
 	freeRepacked  func() error
 
-	embd      matrix // token_embd: rows are looked up, and it is the output when tied
-	outNorm   []float32
-	output    matrix
+	embd    matrix // token_embd: rows are looked up, and it is the output when tied
+	outNorm []float32
+	output  matrix
+	// outTail holds the last rows of the output matrix when repacking
+	// took a whole number of groups of 8 rows into output; else 0 rows.
+	outTail   matrix
 	ropeFreqs []float32 // nil, or RopeDims/2 frequency divisors
 	layers    []layer
 

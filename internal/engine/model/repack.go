@@ -25,6 +25,17 @@ func (m *Model) repack(threads int) error {
 			mats = append(mats, w)
 		}
 	}
+	// A vocabulary that is not a multiple of 8 (GPT-2's 50257) leaves
+	// the output's last rows in the file, as a matrix of their own.
+	if rt, ok := tensor.Repacked(m.output.typ); ok && m.kern.MatFunc(rt) != nil {
+		if g := tensor.RepackRows(rt); m.output.rows%g != 0 && m.output.rows > g {
+			head := m.output.rows / g * g
+			m.outTail = m.output
+			m.outTail.rows = m.output.rows - head
+			m.outTail.data = m.output.data[head*m.output.rowBytes:]
+			m.output.rows, m.output.data = head, m.output.data[:head*m.output.rowBytes]
+		}
+	}
 	add(&m.output)
 	for i := range m.layers {
 		ly := &m.layers[i]
