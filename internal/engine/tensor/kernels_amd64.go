@@ -58,7 +58,7 @@ func avx2Kernels() *Kernels {
 	k.Q5_KMat = kTiles{dotQ5_KAVX2, dotQ5_Kx4AVX2, nil, sizeQ5_K}.mat
 	// No AVX2 kernels of the repacked layouts: the pure-Go ones would be
 	// slower than the row-major tiles, so this table does not repack.
-	k.Q4_0x8Mat, k.Q8_0x8Mat = nil, nil
+	k.Q4_0x8Mat, k.Q8_0x8Mat, k.Q4_Kx8Mat = nil, nil, nil
 	return k
 }
 
