@@ -39,6 +39,7 @@ func simdKernelSets() []*Kernels {
 		v.Q8_0Mat = tilesQ8_0VNNI.mat
 		v.Q4_0Mat = tilesQ4_0VNNI.mat
 		v.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_2x1VNNI, sizeQ4_K}.mat
+		v.Q4_Kx8Mat = matQ4_Kx8VNNI
 		sets = append(sets, &v)
 	}
 	return sets
