@@ -38,8 +38,24 @@ import (
 //     pure-Go kernel.
 //
 // Every instruction has an EVEX form, so the register allocator may use
-// all 32 YMM registers (the 8×4 tile keeps 16 accumulators, 4 sums of
-// scaled products and the two nibble registers live in its inner loop).
+// all 32 YMM registers (the 8×4 tile keeps 8 sub-block accumulators, 4
+// sums of scaled products, 4 float sums and the nibble registers live in
+// its inner loop).
+//
+// Unlike the row-major decode tiles, the 8×1 tile does not prefetch: a
+// repacked matrix is one sequential stream, which the hardware
+// prefetchers follow. Measured on 128 copies of a repacked 896×4864
+// matrix (314 MB, DRAM-resident), one goroutine, medians of three passes
+// on a machine another benchmark shared: no prefetch 20.7 GB/s; the
+// next group's super-block (one group, 21.9 KB, ahead) with PREFETCHNTA
+// 15.0, with PREFETCHT0 15.1; 2, 4 or 8 super-blocks ahead with
+// PREFETCHNTA 17.4, 15.0, 13.2, 4 ahead with PREFETCHT0 11.7. In cache
+// (one copy) too no prefetch ran at 35-41 GB/s against 28-33 with the
+// next group's. Loading each chunk once and masking it twice in registers
+// ran at 40.7-41.9 GB/s against 35.1-40.7 for two masks with memory
+// operands (kept, if within the noise); taking the scales and mins
+// straight from memory without unpacking them (wrong results, timing
+// only) was no faster than the stack round trip (39.1-42.2).
 
 // k8 layout offsets (tensor.Q4_Kx8).
 const (
@@ -128,13 +144,6 @@ func genTileQ4_Kx8(C int, c3f, cc0, c0f, cf0 Mem) {
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
-	if C == 1 {
-		// Decode streams the matrix once: the same super-block of the
-		// next group, one group ahead, non-temporally (see genQ4_KTile).
-		for off := 0; off < k8Size; off += 64 {
-			PREFETCHNTA(Mem{Base: wp, Index: gs, Scale: 1, Disp: off})
-		}
-	}
 	// Scales and mins to bytes: SC[i] = A[i]&63, SC[32+i] = C[i]&15 |
 	// (A[i]>>6)<<4; MN likewise from B and C's high nibbles.
 	{
@@ -176,9 +185,10 @@ func genTileQ4_Kx8(C int, c3f, cc0, c0f, cf0 Mem) {
 		}
 		for k := 0; k < 8; k++ {
 			q := Mem{Base: wp, Disp: k8Quants + 32*(8*g+k)}
-			lo, hi := YMM(), YMM()
-			VPANDD(q, m0f, lo)
-			VPANDD(q, mf0, hi) // 16 times the nibble
+			qr, lo, hi := YMM(), YMM(), YMM()
+			VMOVDQU64(q, qr)
+			VPANDD(qr, m0f, lo)
+			VPANDD(qr, mf0, hi) // 16 times the nibble
 			for c := 0; c < C; c++ {
 				VPDPBUSD_BCST(xm(c, 4+64*g+4*k), lo, accL[c])
 				VPDPBUSD_BCST(xm(c, 4+64*g+32+4*k), hi, accH[c])
