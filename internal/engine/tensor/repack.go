@@ -80,8 +80,8 @@ func (t Type) base() Type {
 	return t
 }
 
-// Repack writes the rows of src, rows × cols values of type t (Q4_0 or
-// Q8_0, row-major), to dst in t's repacked layout. rows must be a
+// Repack writes the rows of src, rows × cols values of type t (Q4_0, Q8_0
+// or Q4_K, row-major), to dst in t's repacked layout. rows must be a
 // multiple of 8 and dst the size of src. Groups are independent: callers
 // may repack a large matrix in parallel, a range of whole groups at a time
 // (a group's bytes are the same range in src and dst).
@@ -136,8 +136,8 @@ func Repack(t Type, rows, cols int, dst, src []byte) error {
 // le is the byte order of every layout here.
 var le = binary.LittleEndian
 
-// UnpackRow writes row r of the repacked matrix w (type t, Q4_0x8 or
-// Q8_0x8, rows of cols values) to dst in the row-major type, e.g. to look
+// UnpackRow writes row r of the repacked matrix w (type t, Q4_0x8,
+// Q8_0x8 or Q4_Kx8, rows of cols values) to dst in the row-major type, e.g. to look
 // up an embedding row of a matrix repacked for the output product.
 func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 	if !t.isRepacked() {

@@ -42,6 +42,23 @@ import (
 // sums of scaled products, 4 float sums and the nibble registers live in
 // its inner loop).
 //
+// Measured against the avx512vnni table's row-major Q4_K MatFunc
+// (Q4_KMat: the 2×1 VNNI decode tile, the four-vector AVX2 kernel row by
+// row), one goroutine, Zen 4 (2 vCPUs), another helper benchmarking on the
+// same machine; six rounds of the two alternated (BenchmarkQ4_Kx8,
+// BenchmarkQ4_Kx8DRAM, one process per round), medians (ratios: median
+// of the rounds' ratios, and their range):
+//
+//	896×4864 (2.45 MB)        Q4_K             Q4_Kx8           ratio
+//	1 vector, in cache        153 µs 16.0 GB/s  52 µs 47.3 GB/s  2.68 (2.46-3.09)
+//	4 vectors, in cache       428 µs            120 µs           3.47 (3.32-3.82)
+//	8 vectors, in cache       877 µs            254 µs           3.26 (3.19-4.14)
+//	1 vector, 314 MB DRAM     15.9 GB/s         20.2 GB/s        1.27 (1.13-1.63)
+//	  the same, 2 goroutines  10.1 GB/s         15.2 GB/s        1.40 (1.03-2.11)
+//
+// (the DRAM passes spread widely, 9-23 GB/s, with the other benchmark's
+// load; two goroutines ran slower than one for both layouts here).
+//
 // Unlike the row-major decode tiles, the 8×1 tile does not prefetch: a
 // repacked matrix is one sequential stream, which the hardware
 // prefetchers follow. Measured on 128 copies of a repacked 896×4864
