@@ -42,6 +42,7 @@ func simdKernelSets() []*Kernels {
 		v.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_2x1VNNI, sizeQ4_K}.mat
 		v.Q4_0x8Mat = tilesQ4_0x8VNNI.mat
 		v.Q8_0x8Mat = tilesQ8_0x8VNNI.mat
+		v.Q4_Kx8Mat = matQ4_Kx8VNNI
 		sets = append(sets, &v)
 	}
 	return sets
@@ -61,7 +62,7 @@ func avx2Kernels() *Kernels {
 	k.Q5_KMat = kTiles{dotQ5_KAVX2, dotQ5_Kx4AVX2, nil, sizeQ5_K}.mat
 	// No AVX2 kernels of the repacked layouts: the pure-Go ones would be
 	// slower than the row-major tiles, so this table does not repack.
-	k.Q4_0x8Mat, k.Q8_0x8Mat = nil, nil
+	k.Q4_0x8Mat, k.Q8_0x8Mat, k.Q4_Kx8Mat = nil, nil, nil
 	return k
 }
 

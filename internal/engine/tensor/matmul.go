@@ -74,7 +74,7 @@ func (k *Kernels) MatVecParallel(r Runner, t Type, cols int, w, x []byte, y []fl
 // the table has one, computes each chunk × tile in register tiles of
 // several rows and vectors; otherwise its DotFunc runs per row and vector.
 // The two agree bit for bit, so results do not depend on r or on nx. The
-// repacked layouts (Q4_0x8, Q8_0x8) have only a MatFunc; their rows are
+// repacked layouts (Q4_0x8, Q8_0x8, Q4_Kx8) have only a MatFunc; their rows are
 // split in whole groups of 8.
 func (k *Kernels) MatMul(r Runner, t Type, cols int, w, x []byte, nx int, y []float32) error {
 	fn, mf := k.Func(t), k.MatFunc(t)

@@ -46,13 +46,15 @@ const (
 const repackRows = 8
 
 // Repacked returns the repacked layout of t (Q4_0x8 for Q4_0, Q8_0x8 for
-// Q8_0), and false if t has none.
+// Q8_0, Q4_Kx8 for Q4_K: repackk.go), and false if t has none.
 func Repacked(t Type) (Type, bool) {
 	switch t {
 	case Q4_0:
 		return Q4_0x8, true
 	case Q8_0:
 		return Q8_0x8, true
+	case Q4_K:
+		return Q4_Kx8, true
 	}
 	return 0, false
 }
@@ -68,7 +70,7 @@ func RepackRows(t Type) int {
 }
 
 // isRepacked reports whether t is one of the repacked layouts.
-func (t Type) isRepacked() bool { return t == Q4_0x8 || t == Q8_0x8 }
+func (t Type) isRepacked() bool { return t == Q4_0x8 || t == Q8_0x8 || t == Q4_Kx8 }
 
 // base returns the row-major type of a repacked one, or t itself.
 func (t Type) base() Type {
@@ -78,8 +80,8 @@ func (t Type) base() Type {
 	return t
 }
 
-// Repack writes the rows of src, rows × cols values of type t (Q4_0 or
-// Q8_0, row-major), to dst in t's repacked layout. rows must be a
+// Repack writes the rows of src, rows × cols values of type t (Q4_0, Q8_0
+// or Q4_K, row-major), to dst in t's repacked layout. rows must be a
 // multiple of 8 and dst the size of src. Groups are independent: callers
 // may repack a large matrix in parallel, a range of whole groups at a time
 // (a group's bytes are the same range in src and dst).
@@ -97,6 +99,10 @@ func Repack(t Type, rows, cols int, dst, src []byte) error {
 	}
 	if rows > 0 && rb > maxInt/rows || len(src) != rb*rows || len(dst) != len(src) {
 		return fmt.Errorf("repack: %w: %d and %d bytes for %d rows of %d %v", ErrBadLength, len(src), len(dst), rows, cols, t)
+	}
+	if t == Q4_K {
+		repackQ4_K(rows, cols, dst, src)
+		return nil
 	}
 	nb := cols / 32
 	// Each row-block's scale goes to bytes 2r of its group-block, word j of
@@ -130,8 +136,8 @@ func Repack(t Type, rows, cols int, dst, src []byte) error {
 // le is the byte order of every layout here.
 var le = binary.LittleEndian
 
-// UnpackRow writes row r of the repacked matrix w (type t, Q4_0x8 or
-// Q8_0x8, rows of cols values) to dst in the row-major type, e.g. to look
+// UnpackRow writes row r of the repacked matrix w (type t, Q4_0x8,
+// Q8_0x8 or Q4_Kx8, rows of cols values) to dst in the row-major type, e.g. to look
 // up an embedding row of a matrix repacked for the output product.
 func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 	if !t.isRepacked() {
@@ -145,6 +151,10 @@ func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 	g := r / repackRows * repackRows
 	if r < 0 || len(dst) != rb || rb > 0 && g > (len(w)-repackRows*rb)/rb {
 		return fmt.Errorf("unpack: %w: row %d of %d bytes of %v", ErrBadLength, r, len(w), t)
+	}
+	if bt == Q4_K {
+		unpackRowQ4_K(cols/QK_K, w[g*rb:(g+repackRows)*rb], r-g, dst)
+		return nil
 	}
 	bsize, nb, i := bt.TypeSize(), cols/32, r-g
 	for b := range nb {

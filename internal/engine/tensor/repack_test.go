@@ -23,13 +23,16 @@ func randomMatrix(r *rand.Rand, typ tensor.Type, rows, n int, mode scaleMode) []
 // was given, and that a group takes the bytes of its eight rows.
 func TestRepackRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0, tensor.Q4_K} {
 		rt, ok := tensor.Repacked(typ)
 		if !ok {
 			t.Fatalf("Repacked(%v) = false", typ)
 		}
 		for _, sh := range [][2]int{{8, 32}, {16, 64}, {24, 896}, {0, 32}} {
 			rows, n := sh[0], sh[1]
+			if typ.BlockSize() == tensor.QK_K {
+				n *= 8 // 256, 512, 7168, 256
+			}
 			w := randomMatrix(r, typ, rows, n, scaleRandom)
 			p := make([]byte, len(w))
 			if err := tensor.Repack(typ, rows, n, p, w); err != nil {
@@ -71,7 +74,11 @@ func TestRepackErrors(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"no layout", tensor.Repack(tensor.Q4_K, 8, 256, make([]byte, 8*144), make([]byte, 8*144)), tensor.ErrUnsupported},
+		{"no layout", tensor.Repack(tensor.Q5_K, 8, 256, make([]byte, 8*176), make([]byte, 8*176)), tensor.ErrUnsupported},
+		{"Q4_K cols", tensor.Repack(tensor.Q4_K, 8, 128, make([]byte, 8*72), make([]byte, 8*72)), tensor.ErrBadLength},
+		{"Q4_K rows", tensor.Repack(tensor.Q4_K, 4, 256, make([]byte, 4*144), make([]byte, 4*144)), tensor.ErrBadLength},
+		{"unpack Q4_K short", tensor.UnpackRow(tensor.Q4_Kx8, 256, make([]byte, 7*144), 0, make([]byte, 144)), tensor.ErrBadLength},
+		{"unpack Q4_K dst", tensor.UnpackRow(tensor.Q4_Kx8, 256, make([]byte, 8*144), 0, make([]byte, 143)), tensor.ErrBadLength},
 		{"rows", tensor.Repack(tensor.Q4_0, 7, 32, q[:7*18], q[:7*18]), tensor.ErrBadLength},
 		{"cols", tensor.Repack(tensor.Q4_0, 8, 33, q, q), tensor.ErrBadLength},
 		{"short src", tensor.Repack(tensor.Q4_0, 8, 32, q, q[:18]), tensor.ErrBadLength},
@@ -87,7 +94,7 @@ func TestRepackErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", tc.name, tc.err, tc.want)
 		}
 	}
-	for _, typ := range []tensor.Type{tensor.Q4_0x8, tensor.Q8_0x8} {
+	for _, typ := range []tensor.Type{tensor.Q4_0x8, tensor.Q8_0x8, tensor.Q4_Kx8} {
 		if typ.Valid() {
 			t.Errorf("%v.Valid() = true; no file may hold a repacked layout", typ)
 		}
@@ -95,7 +102,13 @@ func TestRepackErrors(t *testing.T) {
 			t.Errorf("Dequantize(%v) accepted a repacked row", typ)
 		}
 	}
-	if got := fmt.Sprint(tensor.Q4_0x8, tensor.Q8_0x8); got != "Q4_0x8 Q8_0x8" {
+	if xt, ok := tensor.VecDotType(tensor.Q4_Kx8); !ok || xt != tensor.Q8_K {
+		t.Errorf("VecDotType(Q4_Kx8) = %v, %v", xt, ok)
+	}
+	if tensor.Q4_Kx8.BlockSize() != 256 || tensor.Q4_Kx8.TypeSize() != 144 || tensor.RepackRows(tensor.Q4_Kx8) != 8 {
+		t.Errorf("Q4_Kx8: block %d, %d bytes, groups of %d", tensor.Q4_Kx8.BlockSize(), tensor.Q4_Kx8.TypeSize(), tensor.RepackRows(tensor.Q4_Kx8))
+	}
+	if got := fmt.Sprint(tensor.Q4_0x8, tensor.Q8_0x8, tensor.Q4_Kx8); got != "Q4_0x8 Q8_0x8 Q4_Kx8" {
 		t.Errorf("names %q", got)
 	}
 }
@@ -104,36 +117,56 @@ func TestRepackErrors(t *testing.T) {
 // reference kernels on the row-major matrix, bit for bit, for every scale
 // mode, a range of rows (whole groups) and vectors, strides larger than a
 // vector or an output, and through MatMul on two goroutines; outputs
-// outside the product must stay untouched.
+// outside the product must stay untouched. Q4_K also gets weights of the
+// largest magnitude (every nibble, scale and min 63 or 15) with
+// activations of ±127, the extremes of the integer sums.
 func TestRepackedMatFunc(t *testing.T) {
 	ref := tensor.ReferenceKernels()
 	checked := 0
 	for _, k := range tensor.KernelSets() {
-		for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+		for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0, tensor.Q4_K} {
 			rt, _ := tensor.Repacked(typ)
 			mf := k.MatFunc(rt)
 			if mf == nil {
 				t.Logf("%s: no %v kernel", k.Name, rt)
 				continue
 			}
+			xt, _ := tensor.VecDotType(typ)
+			lengths := []int{32, 64, 224, 896}
+			if typ == tensor.Q4_K {
+				lengths = []int{256, 512, 1792}
+			}
+			modes := []scaleMode{scaleRandom, scaleOne, scaleZero, scaleNaN, scaleInf, scaleEdge}
+			if typ == tensor.Q4_K {
+				modes = append(modes, scaleMax)
+			}
 			t.Run(fmt.Sprintf("%s/%v", k.Name, rt), func(t *testing.T) {
 				r := rand.New(rand.NewPCG(uint64(typ), 9))
-				for _, mode := range []scaleMode{scaleRandom, scaleOne, scaleZero, scaleNaN, scaleInf, scaleEdge} {
-					for _, n := range []int{32, 64, 224, 896} {
-						for _, sh := range [][2]int{{8, 1}, {16, 1}, {24, 2}, {40, 3}, {8, 4}, {16, 5}, {24, 8}, {8, 9}} {
+				for _, mode := range modes {
+					for _, n := range lengths {
+						for _, sh := range [][2]int{{8, 1}, {16, 1}, {24, 2}, {40, 3}, {8, 4}, {16, 5}, {24, 8}, {8, 9}, {32, 6}, {16, 7}} {
 							rows, nx := sh[0], sh[1]
-							w := randomMatrix(r, typ, rows, n, mode)
+							var w []byte
+							if mode == scaleMax {
+								w = maxQ4_K(r, rows, n)
+							} else {
+								w = randomMatrix(r, typ, rows, n, mode)
+							}
 							p := make([]byte, len(w))
 							if err := tensor.Repack(typ, rows, n, p, w); err != nil {
 								t.Fatal(err)
 							}
-							rb, xrb := mustRows(typ, n), mustRows(tensor.Q8_0, n)
+							rb, xrb := mustRows(typ, n), mustRows(xt, n)
 							xstride, ystride := xrb+int(mode), rows+int(mode)%3
 							x := make([]byte, (nx-1)*xstride+xrb)
 							for i := range nx {
-								copy(x[i*xstride:], randomActs(r, tensor.Q8_0, n, mode, mode == scaleRandom))
+								am := mode
+								if mode == scaleMax {
+									am = scaleRandom
+								}
+								copy(x[i*xstride:], randomActs(r, xt, n, am, mode == scaleRandom || mode == scaleMax))
 								if mode == scaleEdge {
-									setEdgeActScales(r, tensor.Q8_0, x[i*xstride:i*xstride+xrb])
+									setEdgeActScales(r, xt, x[i*xstride:i*xstride+xrb])
 								}
 							}
 							const sentinel = -12345.5
@@ -160,8 +193,11 @@ func TestRepackedMatFunc(t *testing.T) {
 						}
 					}
 				}
-				// MatMul splits 160 rows of 896 into chunks of whole groups.
-				const rows, n, nx = 160, 896, 3
+				// MatMul splits 160 rows into chunks of whole groups.
+				rows, n, nx := 160, 896, 3
+				if typ == tensor.Q4_K {
+					rows, n, nx = 160, 4864, 5
+				}
 				w := randomMatrix(r, typ, rows, n, scaleRandom)
 				p := make([]byte, len(w))
 				if err := tensor.Repack(typ, rows, n, p, w); err != nil {
@@ -169,7 +205,7 @@ func TestRepackedMatFunc(t *testing.T) {
 				}
 				var x []byte
 				for range nx {
-					x = append(x, randomActs(r, tensor.Q8_0, n, scaleRandom, false)...)
+					x = append(x, randomActs(r, xt, n, scaleRandom, false)...)
 				}
 				got, want := make([]float32, rows*nx), make([]float32, rows*nx)
 				if err := k.MatMul(tensor.Goroutines(2), rt, n, p, x, nx, got); err != nil {
@@ -191,10 +227,25 @@ func TestRepackedMatFunc(t *testing.T) {
 	}
 }
 
+// scaleMax, in TestRepackedMatFunc, asks for maxQ4_K's weights.
+const scaleMax scaleMode = 100
+
+// maxQ4_K returns rows × n Q4_K weights whose every nibble is 15 and every
+// 6-bit scale and min 63, with random fp16 d and dmin.
+func maxQ4_K(r *rand.Rand, rows, n int) []byte {
+	w := randomMatrix(r, tensor.Q4_K, rows, n, scaleRandom)
+	for off := 0; off < len(w); off += 144 {
+		for i := 4; i < 144; i++ {
+			w[off+i] = 0xff
+		}
+	}
+	return w
+}
+
 // BenchmarkRepack measures Repack on a matrix of 896 rows of 4864 values
 // (ffn_down of a 0.5B model), in bytes of weights per second.
 func BenchmarkRepack(b *testing.B) {
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0, tensor.Q4_K} {
 		b.Run(typ.String(), func(b *testing.B) {
 			const rows, n = 896, 4864
 			w := randomMatrix(rand.New(rand.NewPCG(1, 2)), typ, rows, n, scaleRandom)

@@ -162,6 +162,8 @@ func traitsOf(t Type) (traits, bool) {
 		return traits{"Q4_0x8", qk4_0, sizeQ4_0}, true
 	case Q8_0x8:
 		return traits{"Q8_0x8", qk8_0, sizeQ8_0}, true
+	case Q4_Kx8:
+		return traits{"Q4_Kx8", QK_K, sizeQ4_K}, true
 	}
 	return traits{}, false
 }

@@ -45,6 +45,7 @@ func main() {
 	genAxpy()
 	genActQ8_0()
 	genActQ8_K()
+	genQ4_Kx8()
 	Generate()
 }
 

@@ -1,0 +1,57 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestQ4_Kx8Tiles checks each Q4_Kx8 VNNI tile on its own against the
+// pure-Go MatFunc, bit for bit, for 8 to 40 rows, rows longer than a few
+// super-blocks and strides larger than a vector or an output.
+func TestQ4_Kx8Tiles(t *testing.T) {
+	if !hasVNNI() {
+		t.Skip("the CPU lacks AVX-512 VNNI: no Q4_Kx8 tiles to check")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for C, tile := range []tileFunc{tileQ4_Kx8_8x1VNNI, tileQ4_Kx8_8x2VNNI, tileQ4_Kx8_8x3VNNI, tileQ4_Kx8_8x4VNNI} {
+		C++
+		for _, rows := range []int{8, 16, 24, 40} {
+			for _, n := range []int{256, 1280} {
+				rb, xrb := n/QK_K*sizeQ4_K, n/QK_K*sizeQ8_K
+				src := make([]byte, rows*rb)
+				for i := range src {
+					src[i] = byte(r.Uint32())
+				}
+				for off := 0; off < len(src); off += sizeQ4_K {
+					put16(src[off:], FP32ToFP16(float32(r.NormFloat64())))
+					put16(src[off+2:], FP32ToFP16(float32(r.NormFloat64()*0.1)))
+				}
+				w := make([]byte, len(src))
+				if err := Repack(Q4_K, rows, n, w, src); err != nil {
+					t.Fatal(err)
+				}
+				xstride, ystride := xrb+13, rows+3
+				x := make([]byte, (C-1)*xstride+xrb)
+				v := make([]float32, n)
+				for c := range C {
+					for i := range v {
+						v[i] = float32(r.NormFloat64())
+					}
+					if err := QuantizeActivations(Q8_K, v, x[c*xstride:c*xstride+xrb]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got, want := make([]float32, (C-1)*ystride+rows), make([]float32, (C-1)*ystride+rows)
+				tile(n, w, rb, x, xstride, got, ystride, rows)
+				matQ4_Kx8Go(n, rows, C, w, rb, x, xstride, want, ystride)
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("8×%d tile, %d rows of %d: y[%d] = %v, pure Go %v", C, rows, n, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
