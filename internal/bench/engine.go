@@ -43,11 +43,15 @@ type EngineOptions struct {
 
 // EngineResult is what `cerulean bench --model` prints.
 type EngineResult struct {
-	Model           string  `json:"model"`
-	Architecture    string  `json:"architecture"`
-	Threads         int     `json:"threads"`
-	Kernels         string  `json:"kernels"`
-	LoadSeconds     float64 `json:"load_seconds"`
+	Model        string  `json:"model"`
+	Architecture string  `json:"architecture"`
+	Threads      int     `json:"threads"`
+	Kernels      string  `json:"kernels"`
+	LoadSeconds  float64 `json:"load_seconds"`
+	// SettleSeconds is how long the benchmark waited, after loading (and
+	// the time to first token, if measured), for the model's background
+	// work to finish (model.Model.Settle) before measuring.
+	SettleSeconds   float64 `json:"settle_seconds"`
 	PromptTokens    int     `json:"prompt_tokens"`
 	PromptSeconds   float64 `json:"prompt_seconds"`
 	PromptPerSecond float64 `json:"prompt_tokens_per_second"`
@@ -129,6 +133,12 @@ func Engine(ctx context.Context, o EngineOptions) (EngineResult, error) {
 			return r, fmt.Errorf("time to first token: %w", err)
 		}
 	}
+	// Measure the steady state: after the background work of loading
+	// (huge pages for repacked weights), which the server does not wait
+	// for either but which ends within a second or two.
+	t0 := time.Now()
+	m.Settle()
+	r.SettleSeconds = time.Since(t0).Seconds()
 	if o.Prompt+o.Gen > cfg.ContextLength {
 		return r, fmt.Errorf("--prompt %d + --gen %d exceeds the model's context of %d tokens", o.Prompt, o.Gen, cfg.ContextLength)
 	}

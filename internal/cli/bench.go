@@ -32,7 +32,10 @@ the same results, so tables can be compared on one machine. The default is
 the fastest, as the server uses. --no-repack keeps every weight in the
 memory-mapped file: by default, as in the server, Q4_0 and Q8_0 matrices
 are copied on load into a layout of eight interleaved rows where the
-table has kernels for it (avx512vnni; JSON "repacked_bytes").
+table has kernels for it (avx512vnni; JSON "repacked_bytes"), and on
+Linux moved to huge pages in the background after loading; the
+benchmark waits for that (JSON "settle_seconds") before measuring, after
+the time to first token.
 
 Memory (JSON "memory"): after_load is measured once the model is loaded but
 before any weight is read, after_gen right after the generation (before
@@ -115,7 +118,7 @@ func engineTable(w io.Writer, r bench.EngineResult) {
 	rate := func(n int, sec, perSec float64) string {
 		return fmt.Sprintf("%d tokens in %.2f s: %.1f tokens/s", n, sec, perSec)
 	}
-	field(w, "Model", r.Model+" ("+r.Architecture+", "+itoa(r.Threads)+" threads, "+r.Kernels+" kernels, loaded in "+strconv.FormatFloat(r.LoadSeconds, 'f', 2, 64)+" s)")
+	field(w, "Model", r.Model+" ("+r.Architecture+", "+itoa(r.Threads)+" threads, "+r.Kernels+" kernels, loaded in "+strconv.FormatFloat(r.LoadSeconds, 'f', 2, 64)+" s, settled in "+strconv.FormatFloat(r.SettleSeconds, 'f', 2, 64)+" s more)")
 	field(w, "Prompt", rate(r.PromptTokens, r.PromptSeconds, r.PromptPerSecond))
 	field(w, "Generation", rate(r.GenTokens, r.GenSeconds, r.GenPerSecond))
 	m := r.Memory

@@ -27,6 +27,7 @@ func TestEngineTable(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"m.gguf (qwen2, 2 threads, avx2 kernels, loaded in",
+		"s, settled in 0.00 s more)",
 		"RSS 60.0 MiB (anon 15.0 MiB, file 45.0 MiB), Go heap in use 12.0 MiB",
 		"RSS 500.0 MiB (anon 30.0 MiB, file 470.0 MiB)",
 		"471.0 MiB = weights 408.0 MiB (repacked on load 300.0 MiB) + KV 2.0 MiB + fixed overhead 61.0 MiB (after-load RSS − repacked + scratch 1.0 MiB)",

@@ -60,10 +60,9 @@ type Model struct {
 
 	passTokens int // most tokens per pass through the layers
 
-	// repackedBytes are the weights repack copied into memory
-	// freeRepacked frees.
+	// repackedBytes are the weights repack copied into arena.
 	repackedBytes int64
-	freeRepacked  func() error
+	arena         *arena
 
 	embd    matrix // token_embd: rows are looked up, and it is the output when tied
 	outNorm []float32
@@ -382,9 +381,9 @@ func (m *Model) Close() error {
 
 // free frees the repacked weights, if any.
 func (m *Model) free() {
-	if m.freeRepacked != nil {
-		_ = m.freeRepacked() // only fails for a range that was never mapped
-		m.freeRepacked = nil
+	if m.arena != nil {
+		_ = m.arena.free() // only fails for a range that was never mapped
+		m.arena = nil
 	}
 }
 

@@ -50,11 +50,12 @@ func (m *Model) repack(threads int) error {
 	if total == 0 {
 		return nil
 	}
-	arena, free, err := allocWeights(total)
+	a, err := newArena(total)
 	if err != nil {
 		return fmt.Errorf("model: repacking %d bytes of weights: %w", total, err)
 	}
-	m.freeRepacked, m.repackedBytes = free, int64(total)
+	m.arena, m.repackedBytes = a, int64(total)
+	arena := a.bytes()
 	run := tensor.Goroutines(threads)
 	for _, w := range mats {
 		rt, _ := tensor.Repacked(w.typ)
@@ -74,7 +75,18 @@ func (m *Model) repack(threads int) error {
 		m.file.Release(src)
 		w.typ, w.data, w.dot = rt, dst, nil // no DotFunc: rows are interleaved
 	}
+	a.settle()
 	return nil
+}
+
+// Settle waits until the background work of loading is done: moving the
+// repacked weights to huge pages (Linux), which takes up to a second or
+// two of one core after Load returns and makes decoding faster. The model
+// serves meanwhile; a benchmark of steady-state speed waits first.
+func (m *Model) Settle() {
+	if m.arena != nil {
+		m.arena.wait()
+	}
 }
 
 // RepackedBytes returns the bytes of weights the model copied into

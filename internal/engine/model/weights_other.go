@@ -2,8 +2,13 @@
 
 package model
 
-// allocWeights returns n bytes for repacked weights from the Go heap,
-// and a function that does nothing (the garbage collector frees them).
-func allocWeights(n int) ([]byte, func() error, error) {
-	return make([]byte, n), func() error { return nil }, nil
-}
+// arena is memory for repacked weights, from the Go heap here (the
+// garbage collector frees it).
+type arena struct{ buf []byte }
+
+func newArena(n int) (*arena, error) { return &arena{buf: make([]byte, n)}, nil }
+
+func (a *arena) bytes() []byte { return a.buf }
+func (a *arena) settle()       {}
+func (a *arena) wait()         {}
+func (a *arena) free() error   { return nil }
