@@ -199,6 +199,7 @@ type state struct {
 	in    acts
 	ids   []int32   // the pass's token ids
 	res   []float32 // logits of several outputs
+	row   []byte    // an embedding row unpacked from a repacked output
 	// swigluFn and attendFn are the parallel SwiGLU and attention loop
 	// bodies, made once per state; attention's reads its batch and layer
 	// from attnBatch and attnLayer.
@@ -364,7 +365,7 @@ func grow(s []float32, n int) []float32 {
 func (st *state) run(ctx context.Context, b *Batch) error {
 	m, c := st.m, &st.m.cfg
 	n, d := len(st.refs), c.Embedding
-	if err := m.embed(st.ids, st.x); err != nil {
+	if err := st.embed(st.ids, st.x); err != nil {
 		return err
 	}
 	for li := range m.layers {
@@ -419,11 +420,29 @@ func (st *state) run(ctx context.Context, b *Batch) error {
 }
 
 // embed writes the embedding rows of ids to dst.
-func (m *Model) embed(ids []int32, dst []float32) error {
+func (st *state) embed(ids []int32, dst []float32) error {
+	m := st.m
 	e, d := &m.embd, m.cfg.Embedding
 	for i, id := range ids {
-		row := e.data[int(id)*e.rowBytes : (int(id)+1)*e.rowBytes]
-		if err := tensor.Dequantize(e.typ, row, dst[i*d:(i+1)*d]); err != nil {
+		row, t := e.data[int(id)*e.rowBytes:(int(id)+1)*e.rowBytes], e.typ
+		if m.embdRepacked {
+			// Tied embeddings repacked as the output: unpack the row
+			// (or take it from the row-major tail), so that lookups
+			// keep no file pages resident.
+			if h := m.output.rows; int(id) < h {
+				if cap(st.row) < e.rowBytes {
+					st.row = make([]byte, e.rowBytes)
+				}
+				st.row = st.row[:e.rowBytes]
+				if err := tensor.UnpackRow(m.output.typ, d, m.output.data, int(id), st.row); err != nil {
+					return fmt.Errorf("model: token_embd row %d: %w", id, err)
+				}
+				row = st.row
+			} else {
+				row = m.outTail.data[(int(id)-h)*e.rowBytes : (int(id)-h+1)*e.rowBytes]
+			}
+		}
+		if err := tensor.Dequantize(t, row, dst[i*d:(i+1)*d]); err != nil {
 			return fmt.Errorf("model: token_embd row %d: %w", id, err)
 		}
 	}

@@ -63,6 +63,9 @@ type Model struct {
 	// repackedBytes are the weights repack copied into arena.
 	repackedBytes int64
 	arena         *arena
+	// embdRepacked: the embeddings are tied and repacked as the output,
+	// so rows are looked up there (and in outTail), not in the file.
+	embdRepacked bool
 
 	embd    matrix // token_embd: rows are looked up, and it is the output when tied
 	outNorm []float32

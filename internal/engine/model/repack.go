@@ -9,9 +9,10 @@ import (
 // repack copies every matrix product's weights whose type has a repacked
 // layout the kernels multiply (tensor.Repacked, Kernels.MatFunc) into
 // anonymous memory in that layout, and releases the file pages it read
-// (gguf.File.Release) so that the weights are resident once. token_embd
-// keeps its rows in the file for lookups: when it doubles as the output
-// matrix, only the output's copy is repacked.
+// (gguf.File.Release) so that the weights are resident once. When
+// token_embd doubles as the output matrix, its rows are then looked up in
+// the repacked copy (tensor.UnpackRow), so that no file page of it stays
+// resident; otherwise token_embd is not repacked and stays in the file.
 //
 // It is the one copy of weights on load. It costs time at start (about
 // 0.1-0.2 s for a 0.5B model on two cores) and takes the repacked
@@ -75,6 +76,7 @@ func (m *Model) repack(threads int) error {
 		m.file.Release(src)
 		w.typ, w.data, w.dot = rt, dst, nil // no DotFunc: rows are interleaved
 	}
+	m.embdRepacked = m.cfg.TiedEmbeddings && m.output.typ != m.embd.typ
 	a.settle()
 	return nil
 }

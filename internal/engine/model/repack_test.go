@@ -30,6 +30,8 @@ func TestRepackMatchesMapped(t *testing.T) {
 		{"llama Q8_0 vocab 8k+4", testSpec{seed: 13, typ: tensor.Q8_0, vocab: 308}},
 		{"qwen2 Q4_0 tied vocab 8k+3", testSpec{seed: 14, arch: "qwen2", typ: tensor.Q4_0, vocab: 307, tied: true}},
 	} {
+		// The last token is in the output's row-major tail, if any.
+		prompt := append(prompt[:len(prompt):len(prompt)], int32(tc.spec.vocab-1))
 		path := writeTestModel(t, tc.spec)
 		run := func(t *testing.T, o Options) ([]float32, [][]float32, int64) {
 			m, err := o.Load(path)
@@ -52,6 +54,9 @@ func TestRepackMatchesMapped(t *testing.T) {
 			}
 			if tail := m.Config().VocabSize % 8; !o.NoRepack && m.outTail.rows != tail {
 				t.Fatalf("output tail of %d rows, want %d", m.outTail.rows, tail)
+			}
+			if want := tc.spec.tied && !o.NoRepack; m.embdRepacked != want {
+				t.Fatalf("embeddings looked up in the repacked output: %v, want %v", m.embdRepacked, want)
 			}
 			return all, decodeAll(t, m, prompt), m.RepackedBytes()
 		}

@@ -4,8 +4,8 @@ package tensor
 
 // matQ4_Kx8VNNI is the Q4_Kx8 MatFunc of the avx512vnni table: vectors
 // four at a time through the 8×4 tile, the one to three left over through
-// the 8×3, 8×2 or 8×1 tile (8×1 is decode's, which prefetches the next
-// group of rows).
+// the 8×3, 8×2 or 8×1 tile (8×1 is decode's; like every repacked tile it
+// does not prefetch, see asm/repackk.go).
 func matQ4_Kx8VNNI(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
 	checkQ4_Kx8(n, rows, nx, w, wstride, x, xstride, y, ystride)
 	if rows == 0 || nx == 0 {
