@@ -22,7 +22,7 @@ func RepackVNNIVariants(t Type) []RepackVNNIVariant {
 		base = tilesQ8_0x8VNNI
 	}
 	var vs []RepackVNNIVariant
-	for _, maxC := range []int{4, 3, 2, 1} {
+	for _, maxC := range []int{8, 4, 3, 2, 1} {
 		v := *base
 		v.maxC = maxC
 		vs = append(vs, RepackVNNIVariant{"maxC=" + string(rune('0'+maxC)), v.mat})

@@ -86,7 +86,7 @@ func TestRepackedVNNIIdentical(t *testing.T) {
 					rw := repackedCase(t, r, typ, rows, n, w)
 					xrb := mustRows(tensor.Q8_0, n)
 					xstride := xrb + tc.pad
-					const maxNX = 9
+					const maxNX = 17
 					x := make([]byte, (maxNX-1)*xstride+xrb)
 					for i := range maxNX {
 						copy(x[i*xstride:], randomActs(r, tensor.Q8_0, n, tc.mode, tc.ext))

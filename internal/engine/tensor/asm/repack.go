@@ -91,7 +91,7 @@ func genRepack() {
 		{name: "Q8_0", bsize: sizeQ8_0, chunks: 8, offset: 0x80},
 	} {
 		off := byteMem(fmt.Sprintf("b%02x_rp%s", t.offset, t.name), t.offset)
-		for _, s := range [][2]int{{1, 1}, {1, 2}, {1, 3}, {1, 4}} {
+		for _, s := range [][2]int{{1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 8}} {
 			genRepackTile(t, s[0], s[1], m0f, off)
 		}
 	}
@@ -117,6 +117,15 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 			LEAQ(Mem{Base: xs, Index: xs, Scale: 2}, xs3)
 		}
 	}
+	// vecs: vectors c < C at base (and, past four, at base4 = base +
+	// 4·stride).
+	vecs := func(base, base4, stride, stride3 Register) []Mem {
+		m := strided(base, stride, stride3, min(C, 4))
+		if C > 4 {
+			m = append(m, strided(base4, stride, stride3, C-4)...)
+		}
+		return m
+	}
 	{
 		off := YMM()
 		VMOVDQU64(offMem, off)
@@ -127,10 +136,15 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 		xp, sp := GP64(), GP64()
 		MOVQ(x, xp)
 		MOVQ(sp0, sp)
+		var xp4 Register
+		if C > 4 {
+			xp4 = GP64()
+			LEAQ(Mem{Base: xp, Index: xs, Scale: 4}, xp4)
+		}
 		Label(name + "_pre")
 		CMPQ(n, U32(0))
 		JE(LabelRef(name + "_main"))
-		for c, xm := range strided(xp, xs, xs3, C) {
+		for c, xm := range vecs(xp, xp4, xs, xs3) {
 			a := YMM()
 			VPXORD(a, a, a)
 			VPDPBUSD(xm.Offset(2), off, a) // o·(x0+x1+x2+x3) per lane
@@ -143,6 +157,9 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 			VMOVSS(h, Mem{Base: sp, Disp: 8 * c})
 		}
 		ADDQ(U32(sizeQ8_0), xp)
+		if C > 4 {
+			ADDQ(U32(sizeQ8_0), xp4)
+		}
 		ADDQ(U32(8*C), sp)
 		DECQ(n)
 		JMP(LabelRef(name + "_pre"))
@@ -184,23 +201,35 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 	MOVQ(w, wp)
 	MOVQ(x, xp)
 	MOVQ(sp0, sp)
-	xm := strided(xp, xs, xs3, C)
+	var xp4 Register
+	if C > 4 {
+		xp4 = GP64()
+		LEAQ(Mem{Base: xp, Index: xs, Scale: 4}, xp4)
+	}
+	xm := vecs(xp, xp4, xs, xs3)
 	wm := []Mem{{Base: wp}, {Base: wp, Index: gb, Scale: 1}}[:G]
 
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
-	// Scale products d_w·d_x per group and vector.
+	// Scale products d_w·d_x per group and vector: here, or with more
+	// than four vectors after the integer sums, when fewer registers
+	// are live.
 	prods := make([][]VecVirtual, G)
-	for g := range prods {
-		dw := YMM()
-		VCVTPH2PS(wm[g], dw)
-		prods[g] = make([]VecVirtual, C)
-		for c := range prods[g] {
-			p := YMM()
-			VMULPS_BCST(Mem{Base: sp, Disp: 8 * c}, dw, p)
-			prods[g][c] = p
+	scaleProds := func() {
+		for g := range prods {
+			dw := YMM()
+			VCVTPH2PS(wm[g], dw)
+			prods[g] = make([]VecVirtual, C)
+			for c := range prods[g] {
+				p := YMM()
+				VMULPS_BCST(Mem{Base: sp, Disp: 8 * c}, dw, p)
+				prods[g][c] = p
+			}
 		}
+	}
+	if C <= 4 {
+		scaleProds()
 	}
 	// Integer sums: two chains per pair with one vector (the hi and lo
 	// halves, or even and odd chunks), for latency; one with more.
@@ -244,6 +273,9 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 			}
 		}
 	}
+	if C > 4 {
+		scaleProds()
+	}
 	for g := 0; g < G; g++ {
 		for c := 0; c < C; c++ {
 			a := acc[g][c][0]
@@ -257,6 +289,9 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 	}
 	ADDQ(U32(t.groupBlock()), wp)
 	ADDQ(U32(sizeQ8_0), xp)
+	if C > 4 {
+		ADDQ(U32(sizeQ8_0), xp4)
+	}
 	ADDQ(U32(8*C), sp)
 	DECQ(n)
 	JMP(LabelRef(name + "_blocks"))
@@ -271,7 +306,12 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 			ys3 = GP64()
 			LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
 		}
-		ym = strided(y, ys, ys3, C)
+		var y4 Register
+		if C > 4 {
+			y4 = GP64()
+			LEAQ(Mem{Base: y, Index: ys, Scale: 4}, y4)
+		}
+		ym = vecs(y, y4, ys, ys3)
 	}
 	for g := range sums {
 		for c, s := range sums[g] {
