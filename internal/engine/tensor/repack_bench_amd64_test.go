@@ -117,7 +117,7 @@ func BenchmarkRepackedDRAM(b *testing.B) {
 }
 
 // BenchmarkRepackedTiles alternates, on one goroutine, the avx512vnni
-// MatFunc of Q4_0x8 and Q8_0x8 with many vectors (the 8×8 tile) against
+// MatFunc of Q4_0x8, Q8_0x8 and Q4_Kx8 with many vectors (the 8×8 tile) against
 // the same MatFunc limited to 4 vectors at a time (the 8×4 tile), data
 // in cache, and reports each one's GMAC/s of its fastest call and their
 // ratio ("speedup", 8 over 4).
@@ -126,8 +126,9 @@ func BenchmarkRepackedDRAM(b *testing.B) {
 func BenchmarkRepackedTiles(b *testing.B) {
 	vnniKernelSet(b)
 	r := rand.New(rand.NewPCG(69, 70))
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q4_K, tensor.Q8_0} {
 		rt, _ := tensor.Repacked(typ)
+		xt, _ := tensor.VecDotType(typ)
 		var mats [2]func(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int)
 		for _, v := range tensor.RepackVNNIVariants(rt) {
 			switch v.Name {
@@ -138,18 +139,21 @@ func BenchmarkRepackedTiles(b *testing.B) {
 			}
 		}
 		for _, s := range []struct{ rows, cols, nx int }{
-			{896, 896, 8}, {896, 896, 64}, {896, 4864, 8}, {896, 4864, 64},
+			{896, 896, 8}, {896, 896, 64}, {896, 1024, 8}, {896, 1024, 64}, {896, 4864, 8}, {896, 4864, 64},
 		} {
-			w := randomWeights(r, typ, s.rows*s.cols, scaleRandom)
+			if s.cols%typ.BlockSize() != 0 || s.cols == 1024 && typ != tensor.Q4_K {
+				continue // 896 is not whole Q4_K super-blocks, 1024 stands in
+			}
+			w := randomMatrix(r, typ, s.rows, s.cols, scaleRandom)
 			rw := make([]byte, len(w))
 			if err := tensor.Repack(typ, s.rows, s.cols, rw, w); err != nil {
 				b.Fatal(err)
 			}
 			var x []byte
 			for range s.nx {
-				x = append(x, randomActs(r, tensor.Q8_0, s.cols, scaleRandom, false)...)
+				x = append(x, randomActs(r, xt, s.cols, scaleRandom, false)...)
 			}
-			rb, xrb := mustRows(typ, s.cols), mustRows(tensor.Q8_0, s.cols)
+			rb, xrb := mustRows(typ, s.cols), mustRows(xt, s.cols)
 			y := make([]float32, s.rows*s.nx)
 			b.Run(fmt.Sprintf("%v/%dx%d/nx=%d", rt, s.rows, s.cols, s.nx), func(b *testing.B) {
 				best := [2]time.Duration{1 << 62, 1 << 62}
