@@ -11,7 +11,7 @@ import "sync"
 type repackTile func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // repackTiles are the VNNI tiles of a repacked layout: by[c] computes
-// 8 rows × c vectors (c = 1..4).
+// 8 rows × c vectors (c = 1..4 and 8).
 //
 // One vector (decode) goes through the 8×1 tile, one group after another,
 // a single sequential stream of weights with no software prefetch. A

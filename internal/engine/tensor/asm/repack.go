@@ -37,7 +37,7 @@ import (
 // broadcasts.
 //
 // A tile computes G groups of eight rows at a time times C vectors (C ≤
-// 4); only G = 1 is generated: with one vector, G = 2 (two streams of
+// 4, or 8); only G = 1 is generated: with one vector, G = 2 (two streams of
 // weights sharing the activation loads) streamed DRAM-resident weights
 // slower whatever the prefetch (see repackTiles in package tensor), and
 // these tiles do not prefetch: a group is one sequential stream, which the
@@ -66,6 +66,36 @@ import (
 //     14.9-16.3, Q8_0x8 14.1-18.7 against 21.5-24.2), not yet understood
 //     (MatMul's chunks of ~64 KiB are a single group of long rows, each
 //     started cold and with its own per-call pass over the activations).
+
+// The 8×8 tile (eight vectors per pass over a group-block: each chunk
+// loaded, and its nibbles unpacked, once for eight vectors; eight
+// accumulators and eight float sums live, the scale products d_w·d_x
+// worked out after the integer sums, when fewer registers are live)
+// against the 8×4 tile twice, the avx512vnni MatFunc with at most 8 or 4
+// vectors at a time alternated in one process, one goroutine, in cache,
+// Zen 4 at ~3.6 GHz, -count 6, medians (ranges) of each one's fastest
+// call (BenchmarkRepackedTiles):
+//
+//	                      8×4 GMAC/s           8×8 GMAC/s           ratio
+//	Q4_0x8 896×896,  8    139.4 (139.3-139.4)  158.0 (157.8-158.2)  1.134 (1.132-1.135)
+//	Q4_0x8 896×896,  64   138.8 (138.8-138.9)  157.6 (157.6-157.7)  1.135 (1.135-1.136)
+//	Q4_0x8 896×4864, 8    136.5 (136.2-136.5)  155.4 (155.3-155.5)  1.139 (1.138-1.141)
+//	Q4_0x8 896×4864, 64   135.6 (134.5-136.0)  154.6 (154.0-155.0)  1.142 (1.139-1.145)
+//	Q8_0x8 896×896,  8    138.8 (138.6-138.9)  157.6 (157.4-157.9)  1.137 (1.135-1.137)
+//	Q8_0x8 896×896,  64   136.0 (135.6-136.1)  155.3 (154.9-155.5)  1.142 (1.142-1.143)
+//	Q8_0x8 896×4864, 8    135.8 (135.7-135.9)  154.5 (154.4-154.6)  1.138 (1.137-1.139)
+//	Q8_0x8 896×4864, 64   134.2 (132.3-134.4)  152.5 (152.2-152.7)  1.137 (1.136-1.151)
+//
+// The limit is the two FP pipes VPDPBUSD and VMULPS share (a
+// micro-benchmark: 8 independent VPDPBUSD 4.0 cycles, with 4 VMULPS
+// added 6.0, with 2 VCVTDQ2PS, 2 VADDPS, a VPANDD and a VPSRLW added
+// 4.5): per group-block and vector 8 VPDPBUSD and 2 VMULPS (d_w·d_x and
+// float32(sumi)·prod, both needed for bit-identity), 10 of them, 5
+// cycles, 185 GMAC/s at 3.6 GHz; the 8×8 tile runs at ~85% of it, the
+// 8×4 at ~75% (Q8_0x8, with no nibbles to unpack, runs as fast as
+// Q4_0x8). Two accumulators per vector in the 8×8 tile (the low and
+// high nibbles apart, halving the VPDPBUSD chains, VPADDD after) made
+// no difference (158.3 against 158.4 GMAC/s, Q4_0x8 896×896, 8 vectors).
 
 // repackType describes a repacked layout for the tiles.
 type repackType struct {

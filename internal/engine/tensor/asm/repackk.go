@@ -9,7 +9,7 @@ import (
 )
 
 // The Q4_Kx8 tiles multiply eight interleaved Q4_K rows (tensor.Q4_Kx8,
-// repackk.go) with C Q8_K activation vectors, C = 1..4, in AVX-512 VNNI
+// repackk.go) with C Q8_K activation vectors, C = 1..4 and 8, in AVX-512 VNNI
 // instructions on YMM registers, one int32 or float32 lane per row, so
 // that no sum is ever reduced across lanes:
 //
@@ -74,6 +74,25 @@ import (
 // straight from memory without unpacking them (wrong results, timing
 // only) was no faster than the stack round trip (39.1-42.2).
 
+// The 8×8 tile (genTileQ4_Kx8Wide: one sub-block at a time, each chunk
+// loaded, masked and, for the high nibbles, shifted once for eight
+// vectors) against the 8×4 tile twice, the avx512vnni MatFunc with at
+// most 8 or 4 vectors at a time alternated in one process, one
+// goroutine, in cache, Zen 4 at ~3.6 GHz, -count 6, medians (ranges) of
+// each one's fastest call (BenchmarkRepackedTiles):
+//
+//	                      8×4 GMAC/s           8×8 GMAC/s           ratio
+//	896×1024, 8 vectors   168.0 (167.7-168.2)  171.7 (171.6-171.9)  1.022 (1.021-1.024)
+//	896×1024, 64          167.2 (167.0-167.5)  170.8 (170.7-170.9)  1.022 (1.020-1.023)
+//	896×4864, 8           163.0 (162.8-163.1)  168.9 (168.9-168.9)  1.037 (1.035-1.038)
+//	896×4864, 64          161.4 (161.2-161.5)  167.3 (167.2-167.4)  1.036 (1.036-1.037)
+//
+// Less than Q4_0x8's 8×8 gains, as the 8×4 tile is already close to the
+// limit of the two FP pipes VPDPBUSD, VPMULLD, VPDPWSSD and VMULPS share
+// (per super-block and vector 64 VPDPBUSD, 8 VPMULLD, 4 VPDPWSSD, 3
+// VMULPS: ~188 GMAC/s at 3.6 GHz if VPMULLD takes one slot); the
+// unpacking it amortizes was little of the time.
+
 // k8 layout offsets (tensor.Q4_Kx8).
 const (
 	k8Dmin   = 16
@@ -82,7 +101,8 @@ const (
 	k8Size   = 8 * sizeQ4_K
 )
 
-// genQ4_Kx8 generates the Q4_Kx8 VNNI tiles tileQ4_Kx8_8xCVNNI, C = 1..4.
+// genQ4_Kx8 generates the Q4_Kx8 VNNI tiles tileQ4_Kx8_8xCVNNI, C = 1..4
+// and 8.
 func genQ4_Kx8() {
 	c3f, cc0, c0f, cf0 := byteMem("b3f_k8", 0x3f), byteMem("bc0_k8", 0xc0), byteMem("b0f_k8", 0x0f), byteMem("bf0_k8", 0xf0)
 	for C := 1; C <= 4; C++ {
