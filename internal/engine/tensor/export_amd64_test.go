@@ -10,19 +10,28 @@ type RepackVNNIVariant struct {
 }
 
 // RepackVNNIVariants returns the MatFunc of the repacked layout t
-// (Q4_0x8 or Q8_0x8) as the avx512vnni table has it, and variants that
-// take at most 1, 2 or 3 vectors at a time, so that every tile runs;
-// nil without VNNI.
+// (Q4_0x8, Q8_0x8 or Q4_Kx8) as the avx512vnni table has it (at most 8
+// vectors at a time), and variants that take at most 4, 3, 2 or 1
+// vectors at a time, so that every tile runs; nil without VNNI.
 func RepackVNNIVariants(t Type) []RepackVNNIVariant {
 	if !hasVNNI() {
 		return nil
+	}
+	if t == Q4_Kx8 {
+		var vs []RepackVNNIVariant
+		for _, maxC := range []int{8, 4, 3, 2, 1} {
+			v := *tilesQ4_Kx8VNNI
+			v.maxC = maxC
+			vs = append(vs, RepackVNNIVariant{"maxC=" + string(rune('0'+maxC)), v.mat})
+		}
+		return vs
 	}
 	base := tilesQ4_0x8VNNI
 	if t == Q8_0x8 {
 		base = tilesQ8_0x8VNNI
 	}
 	var vs []RepackVNNIVariant
-	for _, maxC := range []int{4, 3, 2, 1} {
+	for _, maxC := range []int{8, 4, 3, 2, 1} {
 		v := *base
 		v.maxC = maxC
 		vs = append(vs, RepackVNNIVariant{"maxC=" + string(rune('0'+maxC)), v.mat})

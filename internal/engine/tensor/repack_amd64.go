@@ -11,7 +11,7 @@ import "sync"
 type repackTile func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // repackTiles are the VNNI tiles of a repacked layout: by[c] computes
-// 8 rows × c vectors (c = 1..4).
+// 8 rows × c vectors (c = 1..4 and 8).
 //
 // One vector (decode) goes through the 8×1 tile, one group after another,
 // a single sequential stream of weights with no software prefetch. A
@@ -26,8 +26,8 @@ type repackTile func(n int, w []byte, x []byte, xstride int, y []float32, ystrid
 // 16.7-25.6).
 type repackTiles struct {
 	bsize int
-	by    [5]repackTile
-	// maxC is the most vectors a tile takes at once: 4; the tests lower
+	by    [9]repackTile
+	// maxC is the most vectors a tile takes at once: 8; the tests lower
 	// it to run every tile.
 	maxC int
 }
@@ -35,13 +35,13 @@ type repackTiles struct {
 var (
 	tilesQ4_0x8VNNI = &repackTiles{
 		bsize: sizeQ4_0,
-		by:    [5]repackTile{nil, tileQ4_0x8_8x1VNNI, tileQ4_0x8_8x2VNNI, tileQ4_0x8_8x3VNNI, tileQ4_0x8_8x4VNNI},
-		maxC:  4,
+		by:    [9]repackTile{nil, tileQ4_0x8_8x1VNNI, tileQ4_0x8_8x2VNNI, tileQ4_0x8_8x3VNNI, tileQ4_0x8_8x4VNNI, 8: tileQ4_0x8_8x8VNNI},
+		maxC:  8,
 	}
 	tilesQ8_0x8VNNI = &repackTiles{
 		bsize: sizeQ8_0,
-		by:    [5]repackTile{nil, tileQ8_0x8_8x1VNNI, tileQ8_0x8_8x2VNNI, tileQ8_0x8_8x3VNNI, tileQ8_0x8_8x4VNNI},
-		maxC:  4,
+		by:    [9]repackTile{nil, tileQ8_0x8_8x1VNNI, tileQ8_0x8_8x2VNNI, tileQ8_0x8_8x3VNNI, tileQ8_0x8_8x4VNNI, 8: tileQ8_0x8_8x8VNNI},
+		maxC:  8,
 	}
 )
 
@@ -51,8 +51,9 @@ var (
 // model, most of its time at two threads spent in the garbage collector.
 var repackScratch = sync.Pool{New: func() any { return new([]uint32) }}
 
-// mat is the MatFunc of the layout: vectors maxC at a time, the rest
-// through the tile of as many vectors (8×1 for one).
+// mat is the MatFunc of the layout: each call takes as many of the
+// vectors left as the largest tile of at most maxC vectors does (8, 4,
+// 3, 2, or 1: 8×1 for decode).
 func (t *repackTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
 	if n%32 != 0 || rows%repackRows != 0 {
 		panic("tensor: repacked matrix kernel size is not whole blocks and groups")
@@ -72,16 +73,13 @@ func (t *repackTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstr
 		*p = make([]uint32, need)
 	}
 	scratch := (*p)[:need]
-	i := 0
-	for ; i+t.maxC <= nx && t.maxC > 1; i += t.maxC {
-		t.by[t.maxC](n, w, x[i*xstride:], xstride, y[i*ystride:], ystride, groups, scratch)
-	}
-	if k := nx - i; k > 1 && t.maxC > 1 {
+	for i := 0; i < nx; {
+		k := min(nx-i, t.maxC)
+		for t.by[k] == nil {
+			k--
+		}
 		t.by[k](n, w, x[i*xstride:], xstride, y[i*ystride:], ystride, groups, scratch)
-		i = nx
-	}
-	for ; i < nx; i++ {
-		t.by[1](n, w, x[i*xstride:], xstride, y[i*ystride:], ystride, groups, scratch)
+		i += k
 	}
 	repackScratch.Put(p)
 }

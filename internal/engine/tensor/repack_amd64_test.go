@@ -40,7 +40,7 @@ func repackedCase(t testing.TB, r *rand.Rand, typ tensor.Type, rows, n int, w []
 // reference DotFunc of the row-major type on every row and against the
 // pure-Go repacked MatFunc: random, edge (fp16 scales of either sign,
 // subnormal, ±65504, infinite, NaN, zero), ±127 activations and every
-// weight byte value, 8 to 40 rows, 1 to 9 vectors, strides as MatMul
+// weight byte value, 8 to 40 rows, 1 to 17 vectors, strides as MatMul
 // passes them and larger ones; outputs outside the tile must stay
 // untouched. Bit for bit means the same bits, or NaN for NaN: the sign
 // of a NaN from Inf·0 and which of two NaN operands propagates depend on
@@ -86,7 +86,7 @@ func TestRepackedVNNIIdentical(t *testing.T) {
 					rw := repackedCase(t, r, typ, rows, n, w)
 					xrb := mustRows(tensor.Q8_0, n)
 					xstride := xrb + tc.pad
-					const maxNX = 9
+					const maxNX = 17
 					x := make([]byte, (maxNX-1)*xstride+xrb)
 					for i := range maxNX {
 						copy(x[i*xstride:], randomActs(r, tensor.Q8_0, n, tc.mode, tc.ext))

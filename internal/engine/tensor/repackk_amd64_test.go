@@ -3,6 +3,7 @@
 package tensor
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -15,8 +16,10 @@ func TestQ4_Kx8Tiles(t *testing.T) {
 		t.Skip("the CPU lacks AVX-512 VNNI: no Q4_Kx8 tiles to check")
 	}
 	r := rand.New(rand.NewPCG(5, 6))
-	for C, tile := range []tileFunc{tileQ4_Kx8_8x1VNNI, tileQ4_Kx8_8x2VNNI, tileQ4_Kx8_8x3VNNI, tileQ4_Kx8_8x4VNNI} {
-		C++
+	for C, tile := range tilesQ4_Kx8VNNI.by {
+		if tile == nil {
+			continue
+		}
 		for _, rows := range []int{8, 16, 24, 40} {
 			for _, n := range []int{256, 1280} {
 				rb, xrb := n/QK_K*sizeQ4_K, n/QK_K*sizeQ8_K
@@ -50,6 +53,60 @@ func TestQ4_Kx8Tiles(t *testing.T) {
 					if got[i] != want[i] {
 						t.Fatalf("8×%d tile, %d rows of %d: y[%d] = %v, pure Go %v", C, rows, n, i, got[i], want[i])
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestQ4_Kx8VNNIMat checks the Q4_Kx8 MatFunc of the avx512vnni table
+// against the pure-Go one, bit for bit, for 1 to 17 vectors, taking at
+// most 8, 4, 3, 2 or 1 at a time (so that every tile and leftover path
+// runs), with strides larger than a vector or an output; outputs outside
+// the tile must stay untouched.
+func TestQ4_Kx8VNNIMat(t *testing.T) {
+	if !hasVNNI() {
+		t.Skip("the CPU lacks AVX-512 VNNI: no Q4_Kx8 tiles to check")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	const rows, n, maxNX = 24, 512, 17
+	rb, xrb := n/QK_K*sizeQ4_K, n/QK_K*sizeQ8_K
+	src := make([]byte, rows*rb)
+	for i := range src {
+		src[i] = byte(r.Uint32())
+	}
+	for off := 0; off < len(src); off += sizeQ4_K {
+		put16(src[off:], FP32ToFP16(float32(r.NormFloat64())))
+		put16(src[off+2:], FP32ToFP16(float32(r.NormFloat64()*0.1)))
+	}
+	w := make([]byte, len(src))
+	if err := Repack(Q4_K, rows, n, w, src); err != nil {
+		t.Fatal(err)
+	}
+	xstride, ystride := xrb+5, rows+1
+	x := make([]byte, (maxNX-1)*xstride+xrb)
+	v := make([]float32, n)
+	for c := range maxNX {
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		if err := QuantizeActivations(Q8_K, v, x[c*xstride:c*xstride+xrb]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, maxC := range []int{8, 4, 3, 2, 1} {
+		tiles := *tilesQ4_Kx8VNNI
+		tiles.maxC = maxC
+		for nx := 1; nx <= maxNX; nx++ {
+			got, want := make([]float32, nx*ystride), make([]float32, nx*ystride)
+			for i := range got {
+				got[i], want[i] = -1.5, -1.5
+			}
+			tiles.mat(n, rows, nx, w, rb, x, xstride, got, ystride)
+			matQ4_Kx8Go(n, rows, nx, w, rb, x, xstride, want, ystride)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("maxC=%d, %d vectors: y[%d] = %v, pure Go %v", maxC, nx, i, got[i], want[i])
 				}
 			}
 		}

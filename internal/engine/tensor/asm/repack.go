@@ -37,7 +37,7 @@ import (
 // broadcasts.
 //
 // A tile computes G groups of eight rows at a time times C vectors (C ≤
-// 4); only G = 1 is generated: with one vector, G = 2 (two streams of
+// 4, or 8); only G = 1 is generated: with one vector, G = 2 (two streams of
 // weights sharing the activation loads) streamed DRAM-resident weights
 // slower whatever the prefetch (see repackTiles in package tensor), and
 // these tiles do not prefetch: a group is one sequential stream, which the
@@ -67,6 +67,36 @@ import (
 //     (MatMul's chunks of ~64 KiB are a single group of long rows, each
 //     started cold and with its own per-call pass over the activations).
 
+// The 8×8 tile (eight vectors per pass over a group-block: each chunk
+// loaded, and its nibbles unpacked, once for eight vectors; eight
+// accumulators and eight float sums live, the scale products d_w·d_x
+// worked out after the integer sums, when fewer registers are live)
+// against the 8×4 tile twice, the avx512vnni MatFunc with at most 8 or 4
+// vectors at a time alternated in one process, one goroutine, in cache,
+// Zen 4 at ~3.6 GHz, -count 6, medians (ranges) of each one's fastest
+// call (BenchmarkRepackedTiles):
+//
+//	                      8×4 GMAC/s           8×8 GMAC/s           ratio
+//	Q4_0x8 896×896,  8    139.4 (139.3-139.4)  158.0 (157.8-158.2)  1.134 (1.132-1.135)
+//	Q4_0x8 896×896,  64   138.8 (138.8-138.9)  157.6 (157.6-157.7)  1.135 (1.135-1.136)
+//	Q4_0x8 896×4864, 8    136.5 (136.2-136.5)  155.4 (155.3-155.5)  1.139 (1.138-1.141)
+//	Q4_0x8 896×4864, 64   135.6 (134.5-136.0)  154.6 (154.0-155.0)  1.142 (1.139-1.145)
+//	Q8_0x8 896×896,  8    138.8 (138.6-138.9)  157.6 (157.4-157.9)  1.137 (1.135-1.137)
+//	Q8_0x8 896×896,  64   136.0 (135.6-136.1)  155.3 (154.9-155.5)  1.142 (1.142-1.143)
+//	Q8_0x8 896×4864, 8    135.8 (135.7-135.9)  154.5 (154.4-154.6)  1.138 (1.137-1.139)
+//	Q8_0x8 896×4864, 64   134.2 (132.3-134.4)  152.5 (152.2-152.7)  1.137 (1.136-1.151)
+//
+// The limit is the two FP pipes VPDPBUSD and VMULPS share (a
+// micro-benchmark: 8 independent VPDPBUSD 4.0 cycles, with 4 VMULPS
+// added 6.0, with 2 VCVTDQ2PS, 2 VADDPS, a VPANDD and a VPSRLW added
+// 4.5): per group-block and vector 8 VPDPBUSD and 2 VMULPS (d_w·d_x and
+// float32(sumi)·prod, both needed for bit-identity), 10 of them, 5
+// cycles, 185 GMAC/s at 3.6 GHz; the 8×8 tile runs at ~85% of it, the
+// 8×4 at ~75% (Q8_0x8, with no nibbles to unpack, runs as fast as
+// Q4_0x8). Two accumulators per vector in the 8×8 tile (the low and
+// high nibbles apart, halving the VPDPBUSD chains, VPADDD after) made
+// no difference (158.3 against 158.4 GMAC/s, Q4_0x8 896×896, 8 vectors).
+
 // repackType describes a repacked layout for the tiles.
 type repackType struct {
 	name   string
@@ -91,7 +121,7 @@ func genRepack() {
 		{name: "Q8_0", bsize: sizeQ8_0, chunks: 8, offset: 0x80},
 	} {
 		off := byteMem(fmt.Sprintf("b%02x_rp%s", t.offset, t.name), t.offset)
-		for _, s := range [][2]int{{1, 1}, {1, 2}, {1, 3}, {1, 4}} {
+		for _, s := range [][2]int{{1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 8}} {
 			genRepackTile(t, s[0], s[1], m0f, off)
 		}
 	}
@@ -117,6 +147,15 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 			LEAQ(Mem{Base: xs, Index: xs, Scale: 2}, xs3)
 		}
 	}
+	// vecs: vectors c < C at base (and, past four, at base4 = base +
+	// 4·stride).
+	vecs := func(base, base4, stride, stride3 Register) []Mem {
+		m := strided(base, stride, stride3, min(C, 4))
+		if C > 4 {
+			m = append(m, strided(base4, stride, stride3, C-4)...)
+		}
+		return m
+	}
 	{
 		off := YMM()
 		VMOVDQU64(offMem, off)
@@ -127,10 +166,15 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 		xp, sp := GP64(), GP64()
 		MOVQ(x, xp)
 		MOVQ(sp0, sp)
+		var xp4 Register
+		if C > 4 {
+			xp4 = GP64()
+			LEAQ(Mem{Base: xp, Index: xs, Scale: 4}, xp4)
+		}
 		Label(name + "_pre")
 		CMPQ(n, U32(0))
 		JE(LabelRef(name + "_main"))
-		for c, xm := range strided(xp, xs, xs3, C) {
+		for c, xm := range vecs(xp, xp4, xs, xs3) {
 			a := YMM()
 			VPXORD(a, a, a)
 			VPDPBUSD(xm.Offset(2), off, a) // o·(x0+x1+x2+x3) per lane
@@ -143,6 +187,9 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 			VMOVSS(h, Mem{Base: sp, Disp: 8 * c})
 		}
 		ADDQ(U32(sizeQ8_0), xp)
+		if C > 4 {
+			ADDQ(U32(sizeQ8_0), xp4)
+		}
 		ADDQ(U32(8*C), sp)
 		DECQ(n)
 		JMP(LabelRef(name + "_pre"))
@@ -184,23 +231,35 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 	MOVQ(w, wp)
 	MOVQ(x, xp)
 	MOVQ(sp0, sp)
-	xm := strided(xp, xs, xs3, C)
+	var xp4 Register
+	if C > 4 {
+		xp4 = GP64()
+		LEAQ(Mem{Base: xp, Index: xs, Scale: 4}, xp4)
+	}
+	xm := vecs(xp, xp4, xs, xs3)
 	wm := []Mem{{Base: wp}, {Base: wp, Index: gb, Scale: 1}}[:G]
 
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
-	// Scale products d_w·d_x per group and vector.
+	// Scale products d_w·d_x per group and vector: here, or with more
+	// than four vectors after the integer sums, when fewer registers
+	// are live.
 	prods := make([][]VecVirtual, G)
-	for g := range prods {
-		dw := YMM()
-		VCVTPH2PS(wm[g], dw)
-		prods[g] = make([]VecVirtual, C)
-		for c := range prods[g] {
-			p := YMM()
-			VMULPS_BCST(Mem{Base: sp, Disp: 8 * c}, dw, p)
-			prods[g][c] = p
+	scaleProds := func() {
+		for g := range prods {
+			dw := YMM()
+			VCVTPH2PS(wm[g], dw)
+			prods[g] = make([]VecVirtual, C)
+			for c := range prods[g] {
+				p := YMM()
+				VMULPS_BCST(Mem{Base: sp, Disp: 8 * c}, dw, p)
+				prods[g][c] = p
+			}
 		}
+	}
+	if C <= 4 {
+		scaleProds()
 	}
 	// Integer sums: two chains per pair with one vector (the hi and lo
 	// halves, or even and odd chunks), for latency; one with more.
@@ -244,6 +303,9 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 			}
 		}
 	}
+	if C > 4 {
+		scaleProds()
+	}
 	for g := 0; g < G; g++ {
 		for c := 0; c < C; c++ {
 			a := acc[g][c][0]
@@ -257,6 +319,9 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 	}
 	ADDQ(U32(t.groupBlock()), wp)
 	ADDQ(U32(sizeQ8_0), xp)
+	if C > 4 {
+		ADDQ(U32(sizeQ8_0), xp4)
+	}
 	ADDQ(U32(8*C), sp)
 	DECQ(n)
 	JMP(LabelRef(name + "_blocks"))
@@ -271,7 +336,12 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 			ys3 = GP64()
 			LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
 		}
-		ym = strided(y, ys, ys3, C)
+		var y4 Register
+		if C > 4 {
+			y4 = GP64()
+			LEAQ(Mem{Base: y, Index: ys, Scale: 4}, y4)
+		}
+		ym = vecs(y, y4, ys, ys3)
 	}
 	for g := range sums {
 		for c, s := range sums[g] {

@@ -9,7 +9,7 @@ import (
 )
 
 // The Q4_Kx8 tiles multiply eight interleaved Q4_K rows (tensor.Q4_Kx8,
-// repackk.go) with C Q8_K activation vectors, C = 1..4, in AVX-512 VNNI
+// repackk.go) with C Q8_K activation vectors, C = 1..4 and 8, in AVX-512 VNNI
 // instructions on YMM registers, one int32 or float32 lane per row, so
 // that no sum is ever reduced across lanes:
 //
@@ -74,6 +74,25 @@ import (
 // straight from memory without unpacking them (wrong results, timing
 // only) was no faster than the stack round trip (39.1-42.2).
 
+// The 8×8 tile (genTileQ4_Kx8Wide: one sub-block at a time, each chunk
+// loaded, masked and, for the high nibbles, shifted once for eight
+// vectors) against the 8×4 tile twice, the avx512vnni MatFunc with at
+// most 8 or 4 vectors at a time alternated in one process, one
+// goroutine, in cache, Zen 4 at ~3.6 GHz, -count 6, medians (ranges) of
+// each one's fastest call (BenchmarkRepackedTiles):
+//
+//	                      8×4 GMAC/s           8×8 GMAC/s           ratio
+//	896×1024, 8 vectors   168.0 (167.7-168.2)  171.7 (171.6-171.9)  1.022 (1.021-1.024)
+//	896×1024, 64          167.2 (167.0-167.5)  170.8 (170.7-170.9)  1.022 (1.020-1.023)
+//	896×4864, 8           163.0 (162.8-163.1)  168.9 (168.9-168.9)  1.037 (1.035-1.038)
+//	896×4864, 64          161.4 (161.2-161.5)  167.3 (167.2-167.4)  1.036 (1.036-1.037)
+//
+// Less than Q4_0x8's 8×8 gains, as the 8×4 tile is already close to the
+// limit of the two FP pipes VPDPBUSD, VPMULLD, VPDPWSSD and VMULPS share
+// (per super-block and vector 64 VPDPBUSD, 8 VPMULLD, 4 VPDPWSSD, 3
+// VMULPS: ~188 GMAC/s at 3.6 GHz if VPMULLD takes one slot); the
+// unpacking it amortizes was little of the time.
+
 // k8 layout offsets (tensor.Q4_Kx8).
 const (
 	k8Dmin   = 16
@@ -82,12 +101,180 @@ const (
 	k8Size   = 8 * sizeQ4_K
 )
 
-// genQ4_Kx8 generates the Q4_Kx8 VNNI tiles tileQ4_Kx8_8xCVNNI, C = 1..4.
+// genQ4_Kx8 generates the Q4_Kx8 VNNI tiles tileQ4_Kx8_8xCVNNI, C = 1..4
+// and 8.
 func genQ4_Kx8() {
 	c3f, cc0, c0f, cf0 := byteMem("b3f_k8", 0x3f), byteMem("bc0_k8", 0xc0), byteMem("b0f_k8", 0x0f), byteMem("bf0_k8", 0xf0)
 	for C := 1; C <= 4; C++ {
 		genTileQ4_Kx8(C, c3f, cc0, c0f, cf0)
 	}
+	genTileQ4_Kx8Wide(8, c3f, cc0, c0f)
+}
+
+// genTileQ4_Kx8Wide generates the 8×C tile for C of 5 to 8, with the
+// signature of genTileQ4_Kx8's. Eight vectors' sub-block accumulators
+// for both halves of a chunk, their sumi and their float sums would be
+// 32 registers, so it takes one sub-block at a time: the eight chunks'
+// low nibbles for sub-block 2i, then (each chunk loaded again, shifted
+// right by 4 and masked) their high nibbles for sub-block 2i+1, into one
+// accumulator per vector, multiplied by the rows' scales and added to
+// sumi; the rest is genTileQ4_Kx8's.
+func genTileQ4_Kx8Wide(C int, c3f, cc0, c0f Mem) {
+	name := fmt.Sprintf("tileQ4_Kx8_8x%dVNNI", C)
+	TEXT(name, NOSPLIT, "func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)")
+	Pragma("noescape")
+	Doc(name+" sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w",
+		"(rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],",
+		fmt.Sprintf("bit-identical to dotQ4_KQ8_K, for r < rows (a multiple of 8) and c < %d.", C))
+	local := AllocLocal(128 + 32*C)
+	sc, mn := local, local.Offset(64)
+	pairs := func(c int) Mem { return local.Offset(128 + 32*c) }
+
+	w := Load(Param("w").Base(), GP64())
+	gs := Load(Param("wstride"), GP64())
+	SHLQ(U8(3), gs)
+	y := Load(Param("y").Base(), GP64())
+	ys := Load(Param("ystride"), GP64())
+	SHLQ(U8(2), ys)
+	xs := Load(Param("xstride"), GP64())
+	xs3 := GP64()
+	LEAQ(Mem{Base: xs, Index: xs, Scale: 2}, xs3)
+	rows := Load(Param("rows"), GP64())
+	m0f := YMM()
+	VMOVDQU64(c0f, m0f)
+	fsum := make([]VecVirtual, C)
+	for c := range fsum {
+		fsum[c] = YMM()
+	}
+
+	Label(name + "_rows")
+	CMPQ(rows, U32(0))
+	JE(LabelRef(name + "_done"))
+	for _, f := range fsum {
+		VPXORD(f, f, f)
+	}
+	n := Load(Param("n"), GP64())
+	SHRQ(U8(8), n)
+	wp := GP64()
+	MOVQ(w, wp)
+	xp := Load(Param("x").Base(), GP64())
+	// Vector c at xp + c·xstride, past four at x4 = xp + 4·xstride.
+	x4 := GP64()
+	LEAQ(Mem{Base: xp, Index: xs, Scale: 4}, x4)
+	xv := append(strided(xp, xs, xs3, 4), strided(x4, xs, xs3, C-4)...)
+	xm := func(c, off int) Mem { return xv[c].Offset(off) }
+
+	Label(name + "_blocks")
+	CMPQ(n, U32(0))
+	JE(LabelRef(name + "_store"))
+	{
+		ra, rb, rc, t, u := YMM(), YMM(), YMM(), YMM(), YMM()
+		VMOVDQU64(Mem{Base: wp, Disp: k8A}, ra)
+		VMOVDQU64(Mem{Base: wp, Disp: k8A + 32}, rb)
+		VMOVDQU64(Mem{Base: wp, Disp: k8A + 64}, rc)
+		VPANDD(c3f, ra, t)
+		VMOVDQU64(t, sc)
+		VPANDD(c3f, rb, t)
+		VMOVDQU64(t, mn)
+		VPANDD(cc0, ra, t)
+		VPSRLW(U8(2), t, t)
+		VPTERNLOGD(U8(0xf8), c0f, rc, t)
+		VMOVDQU64(t, sc.Offset(32))
+		VPANDD(cc0, rb, t)
+		VPSRLW(U8(2), t, t)
+		VPSRLW(U8(4), rc, u)
+		VPTERNLOGD(U8(0xf8), c0f, u, t)
+		VMOVDQU64(t, mn.Offset(32))
+	}
+	for c := 0; c < C; c++ {
+		s := YMM()
+		VMOVDQU64(xm(c, 4+256), s)
+		VPMADDWD(onesWMem, s, s)
+		VPACKSSDW(s, s, s)
+		VMOVDQU64(s, pairs(c))
+	}
+	acc, sumi := make([]VecVirtual, C), make([]VecVirtual, C)
+	for c := range acc {
+		acc[c], sumi[c] = YMM(), YMM()
+	}
+	for sb := 0; sb < 8; sb++ {
+		g, hi := sb/2, sb%2
+		for c := 0; c < C; c++ {
+			VPXORD(acc[c], acc[c], acc[c])
+		}
+		for k := 0; k < 8; k++ {
+			q := Mem{Base: wp, Disp: k8Quants + 32*(8*g+k)}
+			v := YMM()
+			if hi == 0 {
+				VPANDD(q, m0f, v)
+			} else {
+				VPSRLW(U8(4), q, v)
+				VPANDD(m0f, v, v)
+			}
+			for c := 0; c < C; c++ {
+				VPDPBUSD_BCST(xm(c, 4+64*g+32*hi+4*k), v, acc[c])
+			}
+		}
+		sl := YMM()
+		VPMOVZXBD(sc.Offset(8*sb), sl)
+		for c := 0; c < C; c++ {
+			if sb == 0 {
+				VPMULLD(sl, acc[c], sumi[c])
+			} else {
+				VPMULLD(sl, acc[c], acc[c])
+				VPADDD(acc[c], sumi[c], sumi[c])
+			}
+		}
+	}
+	mins := acc // free again
+	for c := 0; c < C; c++ {
+		VPXORD(mins[c], mins[c], mins[c])
+	}
+	for i, off := range []int{0, 4, 16, 20} {
+		m := YMM()
+		VPMOVZXBW(mn.Offset(16*i), m)
+		for c := 0; c < C; c++ {
+			VPDPWSSD_BCST(pairs(c).Offset(off), m, mins[c])
+		}
+	}
+	d, dm := YMM(), YMM()
+	VCVTPH2PS(Mem{Base: wp}, d)
+	VCVTPH2PS(Mem{Base: wp, Disp: k8Dmin}, dm)
+	for c := 0; c < C; c++ {
+		dy, t1, t2 := YMM(), YMM(), YMM()
+		VBROADCASTSS(xm(c, 0), dy)
+		VMULPS(d, dy, t1) // dy*d
+		VCVTDQ2PS(sumi[c], sumi[c])
+		VMULPS(sumi[c], t1, t1)
+		VMULPS(dm, dy, t2) // dy*dmin
+		VCVTDQ2PS(mins[c], mins[c])
+		VMULPS(mins[c], t2, t2)
+		VSUBPS(t2, t1, t1)
+		VADDPS(t1, fsum[c], fsum[c])
+	}
+	ADDQ(U32(k8Size), wp)
+	ADDQ(U32(sizeQ8_K), xp)
+	ADDQ(U32(sizeQ8_K), x4)
+	DECQ(n)
+	JMP(LabelRef(name + "_blocks"))
+
+	Label(name + "_store")
+	yp := GP64()
+	MOVQ(y, yp)
+	for c := 0; c < C; c++ {
+		VMOVUPS(fsum[c], Mem{Base: yp})
+		if c < C-1 {
+			ADDQ(ys, yp)
+		}
+	}
+	ADDQ(gs, w)
+	ADDQ(U32(32), y)
+	SUBQ(U32(8), rows)
+	JMP(LabelRef(name + "_rows"))
+
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
 }
 
 // genTileQ4_Kx8 generates the 8×C tile:
