@@ -60,9 +60,12 @@ func avx2Kernels() *Kernels {
 	k.Q5_0Mat = tilesQ5_0.mat
 	k.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_2x1AVX2, sizeQ4_K}.mat
 	k.Q5_KMat = kTiles{dotQ5_KAVX2, dotQ5_Kx4AVX2, nil, sizeQ5_K}.mat
-	// No AVX2 kernels of the repacked layouts: the pure-Go ones would be
-	// slower than the row-major tiles, so this table does not repack.
-	k.Q4_0x8Mat, k.Q8_0x8Mat, k.Q4_Kx8Mat = nil, nil, nil
+	// The AVX2 tiles of Q4_0x8 and Q8_0x8 (repack_avx2_amd64.go) beat
+	// the row-major tiles; Q4_Kx8 has none (the pure-Go kernel would be
+	// slower than the row-major ones, so this table does not repack Q4_K).
+	k.Q4_0x8Mat = tilesQ4_0x8AVX2.mat
+	k.Q8_0x8Mat = tilesQ8_0x8AVX2.mat
+	k.Q4_Kx8Mat = nil
 	return k
 }
 
