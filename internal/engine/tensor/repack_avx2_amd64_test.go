@@ -118,3 +118,39 @@ func TestRepackedAVX2Identical(t *testing.T) {
 		}
 	}
 }
+
+// TestRepackedAVX2MatMul checks MatMul of the avx2 table with the AVX2
+// repacked tiles (AVX2RepackedKernels, Q8_0x8's included) on repacked
+// weights, with two goroutines (chunks of whole groups), against the
+// reference table on the row-major weights, bit for bit.
+func TestRepackedAVX2MatMul(t *testing.T) {
+	avx2KernelSet(t)
+	k := tensor.AVX2RepackedKernels()
+	ref := tensor.ReferenceKernels()
+	r := rand.New(rand.NewPCG(73, 74))
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+		rt, _ := tensor.Repacked(typ)
+		for _, s := range []struct{ rows, cols, nx int }{
+			{8, 32, 1}, {40, 256, 3}, {896, 896, 1}, {896, 896, 5}, {136, 4864, 1}, {264, 4864, 8}, {24, 9216, 6},
+		} {
+			w := randomWeights(r, typ, s.rows*s.cols, scaleRandom)
+			rw := repackedCase(t, r, typ, s.rows, s.cols, w)
+			var x []byte
+			for range s.nx {
+				x = append(x, randomActs(r, tensor.Q8_0, s.cols, scaleRandom, false)...)
+			}
+			got, want := make([]float32, s.rows*s.nx), make([]float32, s.rows*s.nx)
+			if err := k.MatMul(tensor.Goroutines(2), rt, s.cols, rw, x, s.nx, got); err != nil {
+				t.Fatal(err)
+			}
+			if err := ref.MatMul(nil, typ, s.cols, w, x, s.nx, want); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if !sameFloat(got[i], want[i]) {
+					t.Fatalf("%v %dx%d nx=%d: y[%d] (vector %d row %d) = %v, reference %v", rt, s.rows, s.cols, s.nx, i, i/s.rows, i%s.rows, got[i], want[i])
+				}
+			}
+		}
+	}
+}

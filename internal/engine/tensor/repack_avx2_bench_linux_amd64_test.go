@@ -17,11 +17,13 @@ import (
 
 // BenchmarkRepackedAVX2 is BenchmarkRepacked with the avx2 table: its
 // row-major tiles (Q4_0Mat, Q8_0Mat) against the AVX2 repacked tiles
-// (Q4_0x8Mat, Q8_0x8Mat), alternated, data in cache, one goroutine.
+// (AVX2RepackedKernels: Q8_0x8's too, which the table does not use),
+// alternated, data in cache, one goroutine.
 //
 //	go test -run '^$' -bench 'RepackedAVX2$' -count 6 ./internal/engine/tensor/
 func BenchmarkRepackedAVX2(b *testing.B) {
 	k := avx2KernelSet(b)
+	kr := tensor.AVX2RepackedKernels()
 	r := rand.New(rand.NewPCG(65, 66))
 	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
 		rt, _ := tensor.Repacked(typ)
@@ -42,11 +44,12 @@ func BenchmarkRepackedAVX2(b *testing.B) {
 				best := [2]time.Duration{1 << 62, 1 << 62}
 				for b.Loop() {
 					for i, c := range []struct {
+						k *tensor.Kernels
 						t tensor.Type
 						w []byte
-					}{{typ, w}, {rt, rw}} {
+					}{{k, typ, w}, {kr, rt, rw}} {
 						start := time.Now()
-						if err := k.MatMul(nil, c.t, s.cols, c.w, x, s.nx, y); err != nil {
+						if err := c.k.MatMul(nil, c.t, s.cols, c.w, x, s.nx, y); err != nil {
 							b.Fatal(err)
 						}
 						best[i] = min(best[i], time.Since(start))
@@ -107,13 +110,15 @@ func anonHuge() string {
 }
 
 // BenchmarkRepackedAVX2DRAM is BenchmarkRepackedDRAM with the avx2 table
-// (its row-major tiles against the AVX2 repacked ones), one vector on
+// (its row-major tiles against the AVX2 repacked ones, Q8_0x8's too:
+// AVX2RepackedKernels), one vector on
 // ~300 MB of copies of each layout, at 1 and 2 goroutines, the copies on
 // transparent huge pages (hugeCopies) for both layouts.
 //
 //	go test -run '^$' -bench 'RepackedAVX2DRAM' -count 6 ./internal/engine/tensor/
 func BenchmarkRepackedAVX2DRAM(b *testing.B) {
 	k := avx2KernelSet(b)
+	kr := tensor.AVX2RepackedKernels()
 	r := rand.New(rand.NewPCG(67, 68))
 	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
 		rt, _ := tensor.Repacked(typ)
@@ -135,12 +140,13 @@ func BenchmarkRepackedAVX2DRAM(b *testing.B) {
 					best := [2]time.Duration{1 << 62, 1 << 62}
 					for b.Loop() {
 						for i, c := range []struct {
+							k  *tensor.Kernels
 							t  tensor.Type
 							ws [][]byte
-						}{{typ, ws}, {rt, rws}} {
+						}{{k, typ, ws}, {kr, rt, rws}} {
 							start := time.Now()
 							for _, w := range c.ws {
-								if err := k.MatMul(g, c.t, s.cols, w, x, 1, y); err != nil {
+								if err := c.k.MatMul(g, c.t, s.cols, w, x, 1, y); err != nil {
 									b.Fatal(err)
 								}
 							}

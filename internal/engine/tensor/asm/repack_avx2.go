@@ -32,6 +32,25 @@ import (
 //     widened (VPMADDWD with ones) and added in int32 (VPADDD). The sum
 //     is Σw·x itself: no offset correction.
 //
+// Measured against the avx2 table's row-major tiles on the same matrices,
+// alternated (BenchmarkRepackedAVX2, BenchmarkRepackedAVX2DRAM: six runs,
+// medians and ranges; Zen 4, 2 vCPUs, another helper benchmarking too):
+//
+//   - in cache, one goroutine: Q4_0x8 one vector 76-79 GMAC/s against
+//     23-31 (2.48 times 896×896, 3.37 times 896×4864), 4 and 8 vectors
+//     116-118 against 42 (2.76-2.85); Q8_0x8 one vector 52-53 against
+//     27-31 (1.67, 1.94), 4 and 8 vectors 64-66 against 44 (1.44-1.50);
+//   - one vector on ~300 MB of DRAM-resident copies on transparent huge
+//     pages: Q4_0x8 28.0 and 29.7 GB/s against 12.3 and 16.2 at one
+//     goroutine (2.27, 1.83 times; 896×4864, 4864×896), 18.4 and 23.1
+//     against 12.3 and 13.3 at two (1.53, 1.73); Q8_0x8 28.3 and 29.6
+//     against 24.5 and 27.0 at one (1.17, 1.10), but 19.3 and 25.6
+//     against 22.2 and 25.2 at two (0.88, range 0.59-0.94, on 896×4864;
+//     1.05 on 4864×896), as with the VNNI tiles (repack.go). PREFETCHT0
+//     of the group-block 1 or 4 KiB ahead in the 8×1 tile did not help
+//     (0.76-0.83 and 0.86-0.90 at two goroutines on 896×4864, slower at
+//     one), so the avx2 table takes Q4_0x8 only.
+//
 // Signature (as the VNNI tiles'):
 //
 //	func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
