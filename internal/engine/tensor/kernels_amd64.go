@@ -60,9 +60,15 @@ func avx2Kernels() *Kernels {
 	k.Q5_0Mat = tilesQ5_0.mat
 	k.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_2x1AVX2, sizeQ4_K}.mat
 	k.Q5_KMat = kTiles{dotQ5_KAVX2, dotQ5_Kx4AVX2, nil, sizeQ5_K}.mat
-	// No AVX2 kernels of the repacked layouts: the pure-Go ones would be
-	// slower than the row-major tiles, so this table does not repack.
-	k.Q4_0x8Mat, k.Q8_0x8Mat, k.Q4_Kx8Mat = nil, nil, nil
+	// Q4_0x8 through its AVX2 tiles (repack_avx2_amd64.go), which beat
+	// the row-major ones in cache and on DRAM-resident weights at 1 and 2
+	// goroutines. Q8_0x8's AVX2 tiles (tilesQ8_0x8AVX2) beat them in
+	// cache and at one goroutine but not at two on 896×4864 (see
+	// asm/repack_avx2.go), so this table does not repack Q8_0; nor Q4_K,
+	// which has no AVX2 repacked kernel (the pure-Go one would be slower
+	// than the row-major ones).
+	k.Q4_0x8Mat = tilesQ4_0x8AVX2.mat
+	k.Q8_0x8Mat, k.Q4_Kx8Mat = nil, nil
 	return k
 }
 

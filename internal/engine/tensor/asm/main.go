@@ -35,6 +35,7 @@ func main() {
 	genQ8_0()
 	genVNNI()
 	genRepack()
+	genRepackAVX2()
 	genQ4_0()
 	genQ5_0()
 	genQ4_K()

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The AVX2 tiles of the repacked layouts Q4_0x8 and Q8_0x8, for CPUs
+// without AVX-512 VNNI: the design of repack.go (one int32 lane per row,
+// the activation dword of chunk j broadcast to all eight rows, the scales
+// of eight rows applied with one vector multiply, the same scratch of
+// (d_x, -o·Σx) per block and vector, the same float operations and so
+// bit-identical results), with VEX-encoded AVX2 instructions only
+// (registers Y0-Y15) in place of VPDPBUSD:
+//
+//   - Q4_0x8: VPMADDUBSW of the unsigned nibbles q (≤ 15) by the
+//     broadcast signed activation dword gives int16 pairs of at most
+//     2·15·128 = 3840 in magnitude, so the eight of a block (four chunks,
+//     low and high nibbles) add up in int16 exactly (≤ 30720 < 32767)
+//     with VPADDW; one VPMADDWD with int16 ones per block and vector
+//     widens them to the int32 lane of each row, Σq·x, onto which the
+//     block's -8·Σx is added.
+//   - Q8_0x8: the stored bytes are u = w+128; w = u XOR 0x80 is signed.
+//     VPMADDUBSW(u, x) could saturate (2·255·127 > 32767), so, as the
+//     row-major Q8_0 kernels do, the products are |w|·sign(x, w)
+//     (VPABSB once per chunk, VPSIGNB per chunk and vector): |w| ≤ 128
+//     and |x| ≤ 127 (QuantizeActivations), at most 2·128·127 = 32512 per
+//     pair, exact, but two pairs could overflow int16, so each chunk is
+//     widened (VPMADDWD with ones) and added in int32 (VPADDD). The sum
+//     is Σw·x itself: no offset correction.
+//
+// Measured against the avx2 table's row-major tiles on the same matrices,
+// alternated (BenchmarkRepackedAVX2, BenchmarkRepackedAVX2DRAM: six runs,
+// medians and ranges; Zen 4, 2 vCPUs, another helper benchmarking too):
+//
+//   - in cache, one goroutine: Q4_0x8 one vector 76-79 GMAC/s against
+//     23-31 (2.48 times 896×896, 3.37 times 896×4864), 4 and 8 vectors
+//     116-118 against 42 (2.76-2.85); Q8_0x8 one vector 52-53 against
+//     27-31 (1.67, 1.94), 4 and 8 vectors 64-66 against 44 (1.44-1.50);
+//   - one vector on ~300 MB of DRAM-resident copies on transparent huge
+//     pages: Q4_0x8 28.0 and 29.7 GB/s against 12.3 and 16.2 at one
+//     goroutine (2.27, 1.83 times; 896×4864, 4864×896), 18.4 and 23.1
+//     against 12.3 and 13.3 at two (1.53, 1.73); Q8_0x8 28.3 and 29.6
+//     against 24.5 and 27.0 at one (1.17, 1.10), but 19.3 and 25.6
+//     against 22.2 and 25.2 at two (0.88, range 0.59-0.94, on 896×4864;
+//     1.05 on 4864×896), as with the VNNI tiles (repack.go). PREFETCHT0
+//     of the group-block 1 or 4 KiB ahead in the 8×1 tile did not help
+//     (0.76-0.83 and 0.86-0.90 at two goroutines on 896×4864, slower at
+//     one), so the avx2 table takes Q4_0x8 only.
+//
+// Signature (as the VNNI tiles'):
+//
+//	func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+func repackTileNameAVX2(t repackType, C int) string {
+	return fmt.Sprintf("tile%sx8_8x%dAVX2", t.name, C)
+}
+
+// genRepackAVX2 generates the AVX2 tiles of Q4_0x8 and Q8_0x8.
+func genRepackAVX2() {
+	m0f := byteMem("b0f_rpavx2", 0x0f)
+	m08 := byteMem("b08_rpavx2", 8)
+	m80 := byteMem("b80_rpavx2", 0x80)
+	for _, t := range []repackType{
+		{name: "Q4_0", bsize: sizeQ4_0, chunks: 4, offset: 8},
+		{name: "Q8_0", bsize: sizeQ8_0, chunks: 8, offset: 0x80},
+	} {
+		for C := 1; C <= 4; C++ {
+			genRepackTileAVX2(t, C, m0f, m08, m80)
+		}
+	}
+}
+
+// genRepackTileAVX2 generates the 8×C AVX2 tile of t.
+func genRepackTileAVX2(t repackType, C int, m0f, m08, m80 Mem) {
+	name := repackTileNameAVX2(t, C)
+	TEXT(name, NOSPLIT, "func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s sets y[c*ystride+r] to row r of the %sx8 matrix w times", name, t.name),
+		fmt.Sprintf("the Q8_0 vector x[c*xstride:], for c < %d and groups·8 rows, in AVX2,", C),
+		"bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.")
+	q4 := t.chunks == 4
+
+	// Per call: (d_x, -8·Σx) (Q4_0; Q8_0: d_x only) of every block of
+	// every vector into scratch.
+	sp0 := Load(Param("scratch").Base(), GP64())
+	x := Load(Param("x").Base(), GP64())
+	var xs, xs3 Register
+	if C > 1 {
+		xs = Load(Param("xstride"), GP64())
+		if C > 3 {
+			xs3 = GP64()
+			LEAQ(Mem{Base: xs, Index: xs, Scale: 2}, xs3)
+		}
+	}
+	{
+		var e8, zr VecVirtual
+		if q4 {
+			e8 = YMM()
+			VMOVDQU(m08, e8)
+			zr = YMM()
+			VPXOR(zr, zr, zr)
+		}
+		n := Load(Param("n"), GP64())
+		SHRQ(U8(5), n)
+		xp, sp := GP64(), GP64()
+		MOVQ(x, xp)
+		MOVQ(sp0, sp)
+		Label(name + "_pre")
+		CMPQ(n, U32(0))
+		JE(LabelRef(name + "_main"))
+		for c, xm := range strided(xp, xs, xs3, C) {
+			if q4 {
+				a := YMM()
+				VPMADDUBSW(xm.Offset(2), e8, a) // 8·(x0+x1) per word, exact
+				VPMADDWD(onesWMem, a, a)
+				s := sumD(a)
+				VPSUBD(s, zr.AsX(), s) // -8·Σx
+				VMOVD(s, Mem{Base: sp, Disp: 8*c + 4})
+			}
+			h := XMM()
+			VPBROADCASTW(xm, h)
+			VCVTPH2PS(h, h)
+			VMOVSS(h, Mem{Base: sp, Disp: 8 * c})
+		}
+		ADDQ(U32(sizeQ8_0), xp)
+		ADDQ(U32(8*C), sp)
+		DECQ(n)
+		JMP(LabelRef(name + "_pre"))
+	}
+
+	Label(name + "_main")
+	w := Load(Param("w").Base(), GP64())
+	y := Load(Param("y").Base(), GP64())
+	groups := Load(Param("groups"), GP64())
+	var m0 VecVirtual // Q4_0: the nibble mask; Q8_0: 0x80 bytes
+	m0 = YMM()
+	if q4 {
+		VMOVDQU(m0f, m0)
+	} else {
+		VMOVDQU(m80, m0)
+	}
+	sums := make([]VecVirtual, C)
+	for c := range sums {
+		sums[c] = YMM()
+	}
+
+	Label(name + "_rows")
+	CMPQ(groups, U32(0))
+	JE(LabelRef(name + "_done"))
+	for _, s := range sums {
+		VPXOR(s, s, s)
+	}
+	n := Load(Param("n"), GP64())
+	SHRQ(U8(5), n)
+	wp, xp, sp := GP64(), GP64(), GP64()
+	MOVQ(w, wp)
+	MOVQ(x, xp)
+	MOVQ(sp0, sp)
+	xm := strided(xp, xs, xs3, C)
+	wm := Mem{Base: wp}
+
+	Label(name + "_blocks")
+	CMPQ(n, U32(0))
+	JE(LabelRef(name + "_store"))
+	// acc[c]: Q4_0 the int16 pair sums of the block, Q8_0 the int32 lanes.
+	acc := make([]VecVirtual, C)
+	for c := range acc {
+		acc[c] = YMM()
+	}
+	for j := 0; j < t.chunks; j++ {
+		cm := wm.Offset(16 + 32*j)
+		if q4 {
+			lo, hi := YMM(), YMM()
+			VMOVDQU(cm, lo)
+			VPSRLW(U8(4), lo, hi)
+			VPAND(m0, lo, lo)
+			VPAND(m0, hi, hi)
+			for c := 0; c < C; c++ {
+				for h, q := range []VecVirtual{lo, hi} {
+					b := YMM()
+					VPBROADCASTD(xm[c].Offset(2+16*h+4*j), b)
+					if j == 0 && h == 0 {
+						VPMADDUBSW(b, q, acc[c])
+						continue
+					}
+					VPMADDUBSW(b, q, b)
+					VPADDW(b, acc[c], acc[c])
+				}
+			}
+			continue
+		}
+		sw, aw := YMM(), YMM()
+		VPXOR(cm, m0, sw) // w = u XOR 0x80
+		VPABSB(sw, aw)
+		for c := 0; c < C; c++ {
+			b := YMM()
+			VPBROADCASTD(xm[c].Offset(2+4*j), b)
+			VPSIGNB(sw, b, b)
+			VPMADDUBSW(b, aw, b)
+			if j == 0 {
+				VPMADDWD(onesWMem, b, acc[c])
+				continue
+			}
+			VPMADDWD(onesWMem, b, b)
+			VPADDD(b, acc[c], acc[c])
+		}
+	}
+	dw := YMM()
+	VCVTPH2PS(wm, dw)
+	for c := 0; c < C; c++ {
+		a := acc[c]
+		if q4 {
+			VPMADDWD(onesWMem, a, a)
+			o := YMM()
+			VPBROADCASTD(Mem{Base: sp, Disp: 8*c + 4}, o)
+			VPADDD(o, a, a) // Σq·x - 8·Σx
+		}
+		p := YMM()
+		VBROADCASTSS(Mem{Base: sp, Disp: 8 * c}, p)
+		VMULPS(p, dw, p) // d_w·d_x
+		VCVTDQ2PS(a, a)
+		VMULPS(p, a, a) // float32(sumi)·(d_w·d_x)
+		VADDPS(a, sums[c], sums[c])
+	}
+	ADDQ(U32(t.groupBlock()), wp)
+	ADDQ(U32(sizeQ8_0), xp)
+	ADDQ(U32(8*C), sp)
+	DECQ(n)
+	JMP(LabelRef(name + "_blocks"))
+
+	Label(name + "_store")
+	ym := []Mem{{Base: y}}
+	if C > 1 {
+		ys := Load(Param("ystride"), GP64())
+		SHLQ(U8(2), ys)
+		var ys3 Register
+		if C > 3 {
+			ys3 = GP64()
+			LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
+		}
+		ym = strided(y, ys, ys3, C)
+	}
+	for c, s := range sums {
+		VMOVUPS(s, ym[c])
+	}
+	// wp is one group past w.
+	MOVQ(wp, w)
+	ADDQ(U32(32), y)
+	DECQ(groups)
+	JMP(LabelRef(name + "_rows"))
+
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,39 @@
+//go:build amd64 && !purego
+
+package tensor
+
+// RepackAVX2Variants returns the AVX2 tiles' MatFunc of the repacked
+// layout t (Q4_0x8 or Q8_0x8), taking at most 4, 3, 2 or 1 vectors at a
+// time, so that every tile runs; nil without AVX2, FMA and F16C.
+func RepackAVX2Variants(t Type) []RepackVNNIVariant {
+	if !hasAVX2FMA() {
+		return nil
+	}
+	base := tilesQ4_0x8AVX2
+	if t == Q8_0x8 {
+		base = tilesQ8_0x8AVX2
+	}
+	var vs []RepackVNNIVariant
+	for _, maxC := range []int{4, 3, 2, 1} {
+		v := *base
+		v.maxC = maxC
+		vs = append(vs, RepackVNNIVariant{"avx2 maxC=" + string(rune('0'+maxC)), v.mat})
+	}
+	return vs
+}
+
+// HasAVX2FMA reports whether the CPU runs the AVX2 kernels.
+func HasAVX2FMA() bool { return hasAVX2FMA() }
+
+// AVX2RepackedKernels returns the avx2 table with the AVX2 tiles of both
+// Q4_0x8 and Q8_0x8, whether or not the table itself has them, for the
+// benchmarks; nil without AVX2, FMA and F16C.
+func AVX2RepackedKernels() *Kernels {
+	if !hasAVX2FMA() {
+		return nil
+	}
+	k := avx2Kernels()
+	k.Q4_0x8Mat = tilesQ4_0x8AVX2.mat
+	k.Q8_0x8Mat = tilesQ8_0x8AVX2.mat
+	return k
+}
