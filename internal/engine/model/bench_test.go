@@ -11,6 +11,7 @@ import (
 // each iteration feeds one token and truncates it away again, so the
 // attention length stays fixed.
 func benchDecode(b *testing.B, m *Model) {
+	m.Settle() // the steady state: repacked weights on huge pages
 	ctx := context.Background()
 	c, err := m.NewCache(0, nil)
 	if err != nil {
