@@ -54,6 +54,15 @@ func (g Goroutines) Run(n, grain int, fn func(lo, hi int)) {
 // enough to balance two cores that other processes share.
 const chunkBytes = 64 << 10
 
+// repackChunkBytes is chunkBytes for the repacked layouts, whose tiles
+// work out the activations' side once per call and stream their weights
+// without software prefetch: longer runs per chunk decoded the 0.5B test
+// models at two threads a median 1.03 times faster (eight alternated
+// rounds each of the Q8_0 and Q4_K files, 0.90-1.44 per round on a
+// shared machine), and on DRAM-resident 896×4864 matrices at two
+// goroutines they turned a loss to the row-major tiles into a gain.
+const repackChunkBytes = 256 << 10
+
 // MatVecParallel is MatVec with the rows split across r. Each row is
 // computed exactly as MatVec computes it, so the results are identical for
 // any Runner.
@@ -118,7 +127,11 @@ func (k *Kernels) MatMul(r Runner, t Type, cols int, w, x []byte, nx int, y []fl
 		w: w, x: x, y: y, loop: j.loop,
 	}
 	// Chunks of whole groups (of 8 rows for a repacked layout, else 1).
-	r.Run(rows/group, max(1, chunkBytes/max(1, rowBytes*group)), j.loop)
+	cb := chunkBytes
+	if group > 1 {
+		cb = repackChunkBytes
+	}
+	r.Run(rows/group, max(1, cb/max(1, rowBytes*group)), j.loop)
 	*j = matJob{loop: j.loop} // drop the references to the caller's slices
 	matJobs.Put(j)
 	return nil
