@@ -27,12 +27,14 @@ in passes of at most 256) and generation (--gen tokens one at a time), in
 tokens per second, and the resident memory (a table, or JSON with -o json).
 
 --kernels picks the dot-product kernel table (JSON "kernels"): go (the
-pure-Go reference), avx2, avx512vnni, of those this machine has; all give
-the same results, so tables can be compared on one machine. The default is
-the fastest, as the server uses. --no-repack keeps every weight in the
-memory-mapped file: by default, as in the server, Q4_0 and Q8_0 matrices
-are copied on load into a layout of eight interleaved rows where the
-table has kernels for it (avx512vnni; JSON "repacked_bytes"), and on
+pure-Go reference), avx2, avx512vnni, of those this machine has; they
+agree bit for bit or within a tight tolerance (float sums in another
+order), so tables can be compared on one machine. The default is the
+fastest, as the server uses. --no-repack keeps every weight in the
+memory-mapped file: by default, as in the server, Q4_0, Q8_0 and Q4_K
+matrices are copied on load into a layout of eight interleaved rows where
+the table has kernels for it (avx512vnni: all three; avx2: Q4_0; JSON
+"repacked_bytes"), and on
 Linux moved to huge pages in the background after loading; the
 benchmark waits for that (JSON "settle_seconds") before measuring, after
 the time to first token.
