@@ -136,8 +136,7 @@ func genRepackTileAVX2(t repackType, C int, m0f, m08, m80 Mem) {
 	w := Load(Param("w").Base(), GP64())
 	y := Load(Param("y").Base(), GP64())
 	groups := Load(Param("groups"), GP64())
-	var m0 VecVirtual // Q4_0: the nibble mask; Q8_0: 0x80 bytes
-	m0 = YMM()
+	m0 := YMM() // Q4_0: the nibble mask; Q8_0: 0x80 bytes
 	if q4 {
 		VMOVDQU(m0f, m0)
 	} else {
