@@ -25,9 +25,9 @@ func RepackAVX2Variants(t Type) []RepackVNNIVariant {
 // HasAVX2FMA reports whether the CPU runs the AVX2 kernels.
 func HasAVX2FMA() bool { return hasAVX2FMA() }
 
-// AVX2RepackedKernels returns the avx2 table with the AVX2 tiles of both
-// Q4_0x8 and Q8_0x8, whether or not the table itself has them, for the
-// benchmarks; nil without AVX2, FMA and F16C.
+// AVX2RepackedKernels returns the avx2 table with the AVX2 tiles of
+// Q4_0x8, Q8_0x8 and Q4_Kx8, whether or not the table itself has them,
+// for the benchmarks; nil without AVX2, FMA and F16C.
 func AVX2RepackedKernels() *Kernels {
 	if !hasAVX2FMA() {
 		return nil
@@ -35,5 +35,6 @@ func AVX2RepackedKernels() *Kernels {
 	k := avx2Kernels()
 	k.Q4_0x8Mat = tilesQ4_0x8AVX2.mat
 	k.Q8_0x8Mat = tilesQ8_0x8AVX2.mat
+	k.Q4_Kx8Mat = matQ4_Kx8AVX2
 	return k
 }

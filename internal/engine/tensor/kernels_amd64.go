@@ -64,11 +64,13 @@ func avx2Kernels() *Kernels {
 	// the row-major ones in cache and on DRAM-resident weights at 1 and 2
 	// goroutines. Q8_0x8's AVX2 tiles (tilesQ8_0x8AVX2) beat them in
 	// cache and at one goroutine but not at two on 896×4864 (see
-	// asm/repack_avx2.go), so this table does not repack Q8_0; nor Q4_K,
-	// which has no AVX2 repacked kernel (the pure-Go one would be slower
-	// than the row-major ones).
+	// asm/repack_avx2.go), so this table does not repack Q8_0. Q4_Kx8
+	// through its AVX2 tiles, which beat Q4_KMat in cache (1, 4 and 8
+	// vectors) and on DRAM-resident weights at 1 and 2 goroutines (see
+	// asm/repackk_avx2.go).
 	k.Q4_0x8Mat = tilesQ4_0x8AVX2.mat
-	k.Q8_0x8Mat, k.Q4_Kx8Mat = nil, nil
+	k.Q8_0x8Mat = nil
+	k.Q4_Kx8Mat = matQ4_Kx8AVX2
 	return k
 }
 

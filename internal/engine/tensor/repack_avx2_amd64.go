@@ -16,3 +16,16 @@ var (
 		maxC:  4,
 	}
 )
+
+// tilesQ4_Kx8AVX2 are the Q4_Kx8 AVX2 tiles (asm/repackk_avx2.go): by[c]
+// computes 8 rows × c vectors, c = 1..4; the MatFunc is q4kTiles.mat, as
+// with the VNNI tiles.
+var tilesQ4_Kx8AVX2 = &q4kTiles{
+	by:   [9]tileFunc{nil, tileQ4_Kx8_8x1AVX2, tileQ4_Kx8_8x2AVX2, tileQ4_Kx8_8x3AVX2, tileQ4_Kx8_8x4AVX2},
+	maxC: 4,
+}
+
+// matQ4_Kx8AVX2 is the Q4_Kx8 MatFunc of the AVX2 tiles (see q4kTiles.mat).
+func matQ4_Kx8AVX2(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
+	tilesQ4_Kx8AVX2.mat(n, rows, nx, w, wstride, x, xstride, y, ystride)
+}

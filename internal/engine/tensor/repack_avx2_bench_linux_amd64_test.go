@@ -165,3 +165,96 @@ func BenchmarkRepackedAVX2DRAM(b *testing.B) {
 
 // uintptrOf returns the address of p's first byte.
 func uintptrOf(p []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(p))) }
+
+// BenchmarkQ4_Kx8AVX2 is BenchmarkRepackedAVX2 for Q4_K: the avx2
+// table's row-major Q4_KMat against the Q4_Kx8 AVX2 tiles
+// (AVX2RepackedKernels), alternated, data in cache, one goroutine.
+//
+//	go test -run '^$' -bench 'Q4_Kx8AVX2$' -count 6 ./internal/engine/tensor/
+func BenchmarkQ4_Kx8AVX2(b *testing.B) {
+	k := avx2KernelSet(b)
+	kr := tensor.AVX2RepackedKernels()
+	r := rand.New(rand.NewPCG(75, 76))
+	for _, s := range []struct{ rows, cols, nx int }{
+		{896, 896 * 2, 1}, {896, 4864, 1}, {896, 4864, 4}, {896, 4864, 8},
+	} {
+		w := randomMatrix(r, tensor.Q4_K, s.rows, s.cols, scaleRandom)
+		rw := make([]byte, len(w))
+		if err := tensor.Repack(tensor.Q4_K, s.rows, s.cols, rw, w); err != nil {
+			b.Fatal(err)
+		}
+		var x []byte
+		for range s.nx {
+			x = append(x, randomActs(r, tensor.Q8_K, s.cols, scaleRandom, false)...)
+		}
+		y := make([]float32, s.rows*s.nx)
+		b.Run(fmt.Sprintf("%dx%d/nx=%d", s.rows, s.cols, s.nx), func(b *testing.B) {
+			best := [2]time.Duration{1 << 62, 1 << 62}
+			for b.Loop() {
+				for i, c := range []struct {
+					k *tensor.Kernels
+					t tensor.Type
+					w []byte
+				}{{k, tensor.Q4_K, w}, {kr, tensor.Q4_Kx8, rw}} {
+					start := time.Now()
+					if err := c.k.MatMul(nil, c.t, s.cols, c.w, x, s.nx, y); err != nil {
+						b.Fatal(err)
+					}
+					best[i] = min(best[i], time.Since(start))
+				}
+			}
+			b.ReportMetric(float64(len(w))/best[0].Seconds()/1e9, "rowmajor-GB/s")
+			b.ReportMetric(float64(len(w))/best[1].Seconds()/1e9, "repacked-GB/s")
+			b.ReportMetric(float64(best[0])/float64(best[1]), "speedup")
+		})
+	}
+}
+
+// BenchmarkQ4_Kx8AVX2DRAM is BenchmarkRepackedAVX2DRAM for Q4_K: one
+// vector on ~300 MB of huge-page copies of a Q4_K matrix, the avx2
+// table's Q4_KMat against the Q4_Kx8 AVX2 tiles, at 1 and 2 goroutines.
+//
+//	go test -run '^$' -bench 'Q4_Kx8AVX2DRAM' -count 6 ./internal/engine/tensor/
+func BenchmarkQ4_Kx8AVX2DRAM(b *testing.B) {
+	k := avx2KernelSet(b)
+	kr := tensor.AVX2RepackedKernels()
+	r := rand.New(rand.NewPCG(77, 78))
+	for _, s := range []struct{ rows, cols int }{{896, 4864}, {4864, 896 * 2}} {
+		one := randomMatrix(r, tensor.Q4_K, s.rows, s.cols, scaleRandom)
+		rone := make([]byte, len(one))
+		if err := tensor.Repack(tensor.Q4_K, s.rows, s.cols, rone, one); err != nil {
+			b.Fatal(err)
+		}
+		mats := 300e6 / len(one)
+		ws, _ := hugeCopies(b, one, mats)
+		rws, huge := hugeCopies(b, rone, mats)
+		x := randomActs(r, tensor.Q8_K, s.cols, scaleRandom, false)
+		y := make([]float32, s.rows)
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%dx%d/threads=%d", s.rows, s.cols, threads), func(b *testing.B) {
+				b.Log(huge)
+				g := tensor.Goroutines(threads)
+				best := [2]time.Duration{1 << 62, 1 << 62}
+				for b.Loop() {
+					for i, c := range []struct {
+						k  *tensor.Kernels
+						t  tensor.Type
+						ws [][]byte
+					}{{k, tensor.Q4_K, ws}, {kr, tensor.Q4_Kx8, rws}} {
+						start := time.Now()
+						for _, w := range c.ws {
+							if err := c.k.MatMul(g, c.t, s.cols, w, x, 1, y); err != nil {
+								b.Fatal(err)
+							}
+						}
+						best[i] = min(best[i], time.Since(start))
+					}
+				}
+				bytes := float64(mats * len(one))
+				b.ReportMetric(bytes/best[0].Seconds()/1e9, "rowmajor-GB/s")
+				b.ReportMetric(bytes/best[1].Seconds()/1e9, "repacked-GB/s")
+				b.ReportMetric(float64(best[0])/float64(best[1]), "speedup")
+			})
+		}
+	}
+}

@@ -109,6 +109,7 @@ func genQ4_Kx8() {
 		genTileQ4_Kx8(C, c3f, cc0, c0f, cf0)
 	}
 	genTileQ4_Kx8Wide(8, c3f, cc0, c0f)
+	genQ4_Kx8AVX2(c3f, cc0, c0f)
 }
 
 // genTileQ4_Kx8Wide generates the 8×C tile for C of 5 to 8, with the
