@@ -424,7 +424,7 @@ func (st *state) embed(ids []int32, dst []float32) error {
 	m := st.m
 	e, d := &m.embd, m.cfg.Embedding
 	for i, id := range ids {
-		row, t := e.data[int(id)*e.rowBytes:(int(id)+1)*e.rowBytes], e.typ
+		row := e.data[int(id)*e.rowBytes : (int(id)+1)*e.rowBytes]
 		if m.embdRepacked {
 			// Tied embeddings repacked as the output: unpack the row
 			// (or take it from the row-major tail), so that lookups
@@ -442,7 +442,7 @@ func (st *state) embed(ids []int32, dst []float32) error {
 				row = m.outTail.data[(int(id)-h)*e.rowBytes : (int(id)-h+1)*e.rowBytes]
 			}
 		}
-		if err := tensor.Dequantize(t, row, dst[i*d:(i+1)*d]); err != nil {
+		if err := tensor.Dequantize(e.typ, row, dst[i*d:(i+1)*d]); err != nil {
 			return fmt.Errorf("model: token_embd row %d: %w", id, err)
 		}
 	}
