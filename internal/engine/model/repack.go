@@ -14,8 +14,8 @@ import (
 // the repacked copy (tensor.UnpackRow), so that no file page of it stays
 // resident; otherwise token_embd is not repacked and stays in the file.
 //
-// It is the one copy of weights on load. It costs time at start (0.2-0.4
-// s for the 0.5B test models on two cores) and takes the repacked
+// It is the one copy of weights on load. It costs time at start
+// (0.2-0.55 s for the 0.5B test models on two cores) and takes the repacked
 // matrices out of the page cache's sharing between processes; in return
 // the Q4_0, Q8_0 and Q4_K products run on the interleaved layouts, and
 // from huge pages once settled.
