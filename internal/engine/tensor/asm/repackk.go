@@ -278,6 +278,20 @@ func genTileQ4_Kx8Wide(C int, c3f, cc0, c0f Mem) {
 	RET()
 }
 
+// stridedX1 returns x1 = xp + xstride (nil if k = 1), set here, and the
+// addresses of k ≤ 4 vectors xstride apart from xp: xp, x1, xp+2·xstride,
+// x1+2·xstride. It takes x1 in place of strided's 3·xstride, and x1 moves
+// with xp.
+func stridedX1(xp, xs Register, k int) (Register, []Mem) {
+	if k == 1 {
+		return nil, []Mem{{Base: xp}}
+	}
+	x1 := GP64()
+	LEAQ(Mem{Base: xp, Index: xs, Scale: 1}, x1)
+	m := []Mem{{Base: xp}, {Base: x1}, {Base: xp, Index: xs, Scale: 2}, {Base: x1, Index: xs, Scale: 2}}
+	return x1, m[:k]
+}
+
 // genTileQ4_Kx8 generates the 8×C tile:
 //
 //	func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
@@ -328,23 +342,8 @@ func genTileQ4_Kx8(C int, c3f, cc0, c0f, cf0 Mem) {
 	wp := GP64()
 	MOVQ(w, wp)
 	xp := Load(Param("x").Base(), GP64())
-	// x1 = xp + xstride: vector c at xp, x1, xp+2·xstride, x1+2·xstride.
-	var x1 Register
-	if C > 1 {
-		x1 = GP64()
-		LEAQ(Mem{Base: xp, Index: xs, Scale: 1}, x1)
-	}
-	xm := func(c, off int) Mem {
-		switch c {
-		case 0:
-			return Mem{Base: xp, Disp: off}
-		case 1:
-			return Mem{Base: x1, Disp: off}
-		case 2:
-			return Mem{Base: xp, Index: xs, Scale: 2, Disp: off}
-		}
-		return Mem{Base: x1, Index: xs, Scale: 2, Disp: off}
-	}
+	x1, xv := stridedX1(xp, xs, C)
+	xm := func(c, off int) Mem { return xv[c].Offset(off) }
 
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))

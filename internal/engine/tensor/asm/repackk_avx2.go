@@ -143,23 +143,8 @@ func genTileQ4_Kx8AVX2(C int, c3f, cc0, c0f, dup Mem) {
 	wp := GP64()
 	MOVQ(w, wp)
 	xp := Load(Param("x").Base(), GP64())
-	// x1 = xp + xstride: vector c at xp, x1, xp+2·xstride, x1+2·xstride.
-	var x1 Register
-	if C > 1 {
-		x1 = GP64()
-		LEAQ(Mem{Base: xp, Index: xs, Scale: 1}, x1)
-	}
-	xm := func(c, off int) Mem {
-		switch c {
-		case 0:
-			return Mem{Base: xp, Disp: off}
-		case 1:
-			return Mem{Base: x1, Disp: off}
-		case 2:
-			return Mem{Base: xp, Index: xs, Scale: 2, Disp: off}
-		}
-		return Mem{Base: x1, Index: xs, Scale: 2, Disp: off}
-	}
+	x1, xv := stridedX1(xp, xs, C)
+	xm := func(c, off int) Mem { return xv[c].Offset(off) }
 
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
