@@ -227,32 +227,7 @@ func genTileQ4_Kx8Wide(C int, c3f, cc0, c0f Mem) {
 			}
 		}
 	}
-	mins := acc // free again
-	for c := 0; c < C; c++ {
-		VPXORD(mins[c], mins[c], mins[c])
-	}
-	for i, off := range []int{0, 4, 16, 20} {
-		m := YMM()
-		VPMOVZXBW(mn.Offset(16*i), m)
-		for c := 0; c < C; c++ {
-			VPDPWSSD_BCST(pairs(c).Offset(off), m, mins[c])
-		}
-	}
-	d, dm := YMM(), YMM()
-	VCVTPH2PS(Mem{Base: wp}, d)
-	VCVTPH2PS(Mem{Base: wp, Disp: k8Dmin}, dm)
-	for c := 0; c < C; c++ {
-		dy, t1, t2 := YMM(), YMM(), YMM()
-		VBROADCASTSS(xm(c, 0), dy)
-		VMULPS(d, dy, t1) // dy*d
-		VCVTDQ2PS(sumi[c], sumi[c])
-		VMULPS(sumi[c], t1, t1)
-		VMULPS(dm, dy, t2) // dy*dmin
-		VCVTDQ2PS(mins[c], mins[c])
-		VMULPS(mins[c], t2, t2)
-		VSUBPS(t2, t1, t1)
-		VADDPS(t1, fsum[c], fsum[c])
-	}
+	q4Kx8VNNIBlockSum(wp, mn, pairs, xm, sumi, acc, fsum) // acc is free again: the mins
 	ADDQ(U32(k8Size), wp)
 	ADDQ(U32(sizeQ8_K), xp)
 	ADDQ(U32(sizeQ8_K), x4)
@@ -276,6 +251,37 @@ func genTileQ4_Kx8Wide(C int, c3f, cc0, c0f Mem) {
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// q4Kx8VNNIBlockSum ends a VNNI Q4_Kx8 block: it adds to fsum[c] the
+// block's d·dy·sumi[c] - dmin·dy·(mins of MN paired with vector c's
+// sub-block sums), dy at xm(c, 0). mins is free scratch of len(fsum).
+func q4Kx8VNNIBlockSum(wp Register, mn Mem, pairs func(int) Mem, xm func(c, off int) Mem, sumi, mins, fsum []VecVirtual) {
+	for c := range fsum {
+		VPXORD(mins[c], mins[c], mins[c])
+	}
+	for i, off := range []int{0, 4, 16, 20} {
+		m := YMM()
+		VPMOVZXBW(mn.Offset(16*i), m)
+		for c := range fsum {
+			VPDPWSSD_BCST(pairs(c).Offset(off), m, mins[c])
+		}
+	}
+	d, dm := YMM(), YMM()
+	VCVTPH2PS(Mem{Base: wp}, d)
+	VCVTPH2PS(Mem{Base: wp, Disp: k8Dmin}, dm)
+	for c := range fsum {
+		dy, t1, t2 := YMM(), YMM(), YMM()
+		VBROADCASTSS(xm(c, 0), dy)
+		VMULPS(d, dy, t1) // dy*d
+		VCVTDQ2PS(sumi[c], sumi[c])
+		VMULPS(sumi[c], t1, t1)
+		VMULPS(dm, dy, t2) // dy*dmin
+		VCVTDQ2PS(mins[c], mins[c])
+		VMULPS(mins[c], t2, t2)
+		VSUBPS(t2, t1, t1)
+		VADDPS(t1, fsum[c], fsum[c])
+	}
 }
 
 // stridedX1 returns x1 = xp + xstride (nil if k = 1), set here, and the
@@ -413,32 +419,7 @@ func genTileQ4_Kx8(C int, c3f, cc0, c0f, cf0 Mem) {
 			}
 		}
 	}
-	mins := accL // free again
-	for c := 0; c < C; c++ {
-		VPXORD(mins[c], mins[c], mins[c])
-	}
-	for i, off := range []int{0, 4, 16, 20} {
-		m := YMM()
-		VPMOVZXBW(mn.Offset(16*i), m)
-		for c := 0; c < C; c++ {
-			VPDPWSSD_BCST(pairs(c).Offset(off), m, mins[c])
-		}
-	}
-	d, dm := YMM(), YMM()
-	VCVTPH2PS(Mem{Base: wp}, d)
-	VCVTPH2PS(Mem{Base: wp, Disp: k8Dmin}, dm)
-	for c := 0; c < C; c++ {
-		dy, t1, t2 := YMM(), YMM(), YMM()
-		VBROADCASTSS(xm(c, 0), dy)
-		VMULPS(d, dy, t1) // dy*d
-		VCVTDQ2PS(sumi[c], sumi[c])
-		VMULPS(sumi[c], t1, t1)
-		VMULPS(dm, dy, t2) // dy*dmin
-		VCVTDQ2PS(mins[c], mins[c])
-		VMULPS(mins[c], t2, t2)
-		VSUBPS(t2, t1, t1)
-		VADDPS(t1, fsum[c], fsum[c])
-	}
+	q4Kx8VNNIBlockSum(wp, mn, pairs, xm, sumi, accL, fsum) // accL is free again: the mins
 	ADDQ(U32(k8Size), wp)
 	ADDQ(U32(sizeQ8_K), xp)
 	if C > 1 {
