@@ -49,12 +49,18 @@ func repackedCase(t testing.TB, r *rand.Rand, typ tensor.Type, rows, n int, w []
 // 0xffc00000 for the same product), as in TestMatFuncIdentical.
 func TestRepackedVNNIIdentical(t *testing.T) {
 	vnniKernelSet(t)
+	checkRepackedVariants(t, rand.New(rand.NewPCG(61, 62)), tensor.RepackVNNIVariants, []int{8, 16, 24, 40}, 17)
+}
+
+// checkRepackedVariants runs the cases of TestRepackedVNNIIdentical on
+// the tile variants of Q4_0x8 and Q8_0x8 that variants returns, and on
+// the reference table's repacked MatFunc, with rows of each count in
+// rowCounts and 1 to maxNX vectors.
+func checkRepackedVariants(t *testing.T, r *rand.Rand, variants func(tensor.Type) []tensor.RepackVNNIVariant, rowCounts []int, maxNX int) {
 	ref := tensor.ReferenceKernels()
-	r := rand.New(rand.NewPCG(61, 62))
 	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
 		rt, _ := tensor.Repacked(typ)
-		variants := tensor.RepackVNNIVariants(rt)
-		goMat := ref.MatFunc(rt)
+		mats := append([]tensor.RepackVNNIVariant{{Name: "go", Mat: ref.MatFunc(rt)}}, variants(rt)...)
 		dot := ref.Func(typ)
 		for _, n := range []int{32, 64, 96, 256, 896} {
 			for _, tc := range []struct {
@@ -73,7 +79,7 @@ func TestRepackedVNNIIdentical(t *testing.T) {
 				{"nan", scaleNaN, false, false, 0},
 				{"inf", scaleInf, false, false, 0},
 			} {
-				for _, rows := range []int{8, 16, 24, 40} {
+				for _, rows := range rowCounts {
 					rb := mustRows(typ, n)
 					w := randomWeights(r, typ, rows*n, tc.mode)
 					if tc.all {
@@ -86,7 +92,6 @@ func TestRepackedVNNIIdentical(t *testing.T) {
 					rw := repackedCase(t, r, typ, rows, n, w)
 					xrb := mustRows(tensor.Q8_0, n)
 					xstride := xrb + tc.pad
-					const maxNX = 17
 					x := make([]byte, (maxNX-1)*xstride+xrb)
 					for i := range maxNX {
 						copy(x[i*xstride:], randomActs(r, tensor.Q8_0, n, tc.mode, tc.ext))
@@ -106,32 +111,26 @@ func TestRepackedVNNIIdentical(t *testing.T) {
 						ystride := rows + tc.pad%5
 						y := make([]float32, (nx-1)*ystride+rows+1)
 						const sentinel = -12345.5
-						check := func(name string) {
-							t.Helper()
+						for i := range y {
+							y[i] = sentinel
+						}
+						for _, v := range mats {
+							v.Mat(n, rows, nx, rw, rb, x, xstride, y, ystride)
 							for i := range nx {
 								for row := range rows {
 									g := y[i*ystride+row]
 									if !sameFloat(g, want[i][row]) {
 										t.Fatalf("%v n=%d %s %dx%d %s: row %d vector %d: %v (%#08x), reference %v (%#08x)",
-											rt, n, tc.name, rows, nx, name, row, i, g, math.Float32bits(g), want[i][row], math.Float32bits(want[i][row]))
+											rt, n, tc.name, rows, nx, v.Name, row, i, g, math.Float32bits(g), want[i][row], math.Float32bits(want[i][row]))
 									}
 									y[i*ystride+row] = sentinel
 								}
 							}
-							for i, v := range y {
-								if v != sentinel {
-									t.Fatalf("%v n=%d %s %dx%d %s: y[%d] = %v written outside the outputs", rt, n, tc.name, rows, nx, name, i, v)
+							for i, g := range y {
+								if g != sentinel {
+									t.Fatalf("%v n=%d %s %dx%d %s: y[%d] = %v written outside the outputs", rt, n, tc.name, rows, nx, v.Name, i, g)
 								}
 							}
-						}
-						for i := range y {
-							y[i] = sentinel
-						}
-						goMat(n, rows, nx, rw, rb, x, xstride, y, ystride)
-						check("go")
-						for _, v := range variants {
-							v.Mat(n, rows, nx, rw, rb, x, xstride, y, ystride)
-							check(v.Name)
 						}
 					}
 				}
@@ -144,9 +143,14 @@ func TestRepackedVNNIIdentical(t *testing.T) {
 // repacked weights, with two goroutines (chunks of whole groups), against
 // the reference table on the row-major weights, bit for bit.
 func TestRepackedVNNIMatMul(t *testing.T) {
-	k := vnniKernelSet(t)
+	checkRepackedMatMul(t, rand.New(rand.NewPCG(63, 64)), vnniKernelSet(t))
+}
+
+// checkRepackedMatMul checks MatMul of table k on repacked Q4_0x8 and
+// Q8_0x8 weights, with two goroutines, against the reference table on
+// the row-major weights, bit for bit.
+func checkRepackedMatMul(t *testing.T, r *rand.Rand, k *tensor.Kernels) {
 	ref := tensor.ReferenceKernels()
-	r := rand.New(rand.NewPCG(63, 64))
 	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
 		rt, _ := tensor.Repacked(typ)
 		for _, s := range []struct{ rows, cols, nx int }{
