@@ -22,48 +22,7 @@ import (
 //
 //	go test -run '^$' -bench 'RepackedAVX2$' -count 6 ./internal/engine/tensor/
 func BenchmarkRepackedAVX2(b *testing.B) {
-	k := avx2KernelSet(b)
-	kr := tensor.AVX2RepackedKernels()
-	r := rand.New(rand.NewPCG(65, 66))
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
-		rt, _ := tensor.Repacked(typ)
-		for _, s := range []struct{ rows, cols, nx int }{
-			{896, 896, 1}, {896, 4864, 1}, {896, 896, 4}, {896, 896, 8}, {896, 4864, 4}, {896, 4864, 8},
-		} {
-			w := randomWeights(r, typ, s.rows*s.cols, scaleRandom)
-			rw := make([]byte, len(w))
-			if err := tensor.Repack(typ, s.rows, s.cols, rw, w); err != nil {
-				b.Fatal(err)
-			}
-			var x []byte
-			for range s.nx {
-				x = append(x, randomActs(r, tensor.Q8_0, s.cols, scaleRandom, false)...)
-			}
-			y := make([]float32, s.rows*s.nx)
-			b.Run(fmt.Sprintf("%v/%dx%d/nx=%d", typ, s.rows, s.cols, s.nx), func(b *testing.B) {
-				best := [2]time.Duration{1 << 62, 1 << 62}
-				for b.Loop() {
-					for i, c := range []struct {
-						k *tensor.Kernels
-						t tensor.Type
-						w []byte
-					}{{k, typ, w}, {kr, rt, rw}} {
-						start := time.Now()
-						if err := c.k.MatMul(nil, c.t, s.cols, c.w, x, s.nx, y); err != nil {
-							b.Fatal(err)
-						}
-						best[i] = min(best[i], time.Since(start))
-					}
-				}
-				macs := float64(s.rows) * float64(s.cols) * float64(s.nx)
-				b.ReportMetric(macs/best[0].Seconds()/1e9, "rowmajor-GMAC/s")
-				b.ReportMetric(macs/best[1].Seconds()/1e9, "repacked-GMAC/s")
-				b.ReportMetric(float64(len(w))/best[0].Seconds()/1e9, "rowmajor-GB/s")
-				b.ReportMetric(float64(len(w))/best[1].Seconds()/1e9, "repacked-GB/s")
-				b.ReportMetric(float64(best[0])/float64(best[1]), "speedup")
-			})
-		}
-	}
+	benchRepacked(b, avx2KernelSet(b), tensor.AVX2RepackedKernels())
 }
 
 // hugeCopies returns count copies of one in a fresh anonymous mapping,

@@ -20,6 +20,12 @@ import (
 //	go test -run '^$' -bench 'Repacked$' -count 6 ./internal/engine/tensor/
 func BenchmarkRepacked(b *testing.B) {
 	k := vnniKernelSet(b)
+	benchRepacked(b, k, k)
+}
+
+// benchRepacked is BenchmarkRepacked with the row-major Q4_0 and Q8_0
+// products of table rowMajor against the repacked ones of table repacked.
+func benchRepacked(b *testing.B, rowMajor, repacked *tensor.Kernels) {
 	r := rand.New(rand.NewPCG(65, 66))
 	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
 		rt, _ := tensor.Repacked(typ)
@@ -40,11 +46,12 @@ func BenchmarkRepacked(b *testing.B) {
 				best := [2]time.Duration{1 << 62, 1 << 62}
 				for b.Loop() {
 					for i, c := range []struct {
+						k *tensor.Kernels
 						t tensor.Type
 						w []byte
-					}{{typ, w}, {rt, rw}} {
+					}{{rowMajor, typ, w}, {repacked, rt, rw}} {
 						start := time.Now()
-						if err := k.MatMul(nil, c.t, s.cols, c.w, x, s.nx, y); err != nil {
+						if err := c.k.MatMul(nil, c.t, s.cols, c.w, x, s.nx, y); err != nil {
 							b.Fatal(err)
 						}
 						best[i] = min(best[i], time.Since(start))
