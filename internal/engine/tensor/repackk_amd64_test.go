@@ -23,18 +23,7 @@ func TestQ4_Kx8Tiles(t *testing.T) {
 		for _, rows := range []int{8, 16, 24, 40} {
 			for _, n := range []int{256, 1280} {
 				rb, xrb := n/QK_K*sizeQ4_K, n/QK_K*sizeQ8_K
-				src := make([]byte, rows*rb)
-				for i := range src {
-					src[i] = byte(r.Uint32())
-				}
-				for off := 0; off < len(src); off += sizeQ4_K {
-					put16(src[off:], FP32ToFP16(float32(r.NormFloat64())))
-					put16(src[off+2:], FP32ToFP16(float32(r.NormFloat64()*0.1)))
-				}
-				w := make([]byte, len(src))
-				if err := Repack(Q4_K, rows, n, w, src); err != nil {
-					t.Fatal(err)
-				}
+				w := randomQ4Kx8(r, rows, n, false, false)
 				xstride, ystride := xrb+13, rows+3
 				x := make([]byte, (C-1)*xstride+xrb)
 				v := make([]float32, n)
@@ -71,18 +60,7 @@ func TestQ4_Kx8VNNIMat(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	const rows, n, maxNX = 24, 512, 17
 	rb, xrb := n/QK_K*sizeQ4_K, n/QK_K*sizeQ8_K
-	src := make([]byte, rows*rb)
-	for i := range src {
-		src[i] = byte(r.Uint32())
-	}
-	for off := 0; off < len(src); off += sizeQ4_K {
-		put16(src[off:], FP32ToFP16(float32(r.NormFloat64())))
-		put16(src[off+2:], FP32ToFP16(float32(r.NormFloat64()*0.1)))
-	}
-	w := make([]byte, len(src))
-	if err := Repack(Q4_K, rows, n, w, src); err != nil {
-		t.Fatal(err)
-	}
+	w := randomQ4Kx8(r, rows, n, false, false)
 	xstride, ystride := xrb+5, rows+1
 	x := make([]byte, (maxNX-1)*xstride+xrb)
 	v := make([]float32, n)

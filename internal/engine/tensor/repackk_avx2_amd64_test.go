@@ -8,13 +8,11 @@ import (
 	"testing"
 )
 
-// q4kx8Case returns rows×n random Q4_K weights repacked to Q4_Kx8 (fp16
-// d and dmin normal, or NaN/Inf in one block when special is set; with
-// allF every quant byte 0xff) and nx Q8_K vectors at xstride bytes, their
-// quants random int8 with -128 and 127 mixed in (ext: all of them -128 or
-// 127) and their bsums consistent.
-func q4kx8Case(r *rand.Rand, rows, n, nx, xstride int, allF, ext, special bool) (w, x []byte) {
-	rb, xrb := n/QK_K*sizeQ4_K, n/QK_K*sizeQ8_K
+// randomQ4Kx8 returns rows×n random Q4_K weights repacked to Q4_Kx8
+// (fp16 d and dmin normal, or NaN/Inf in one block when special is set;
+// with allF every quant byte 0xff).
+func randomQ4Kx8(r *rand.Rand, rows, n int, allF, special bool) []byte {
+	rb := n / QK_K * sizeQ4_K
 	src := make([]byte, rows*rb)
 	for i := range src {
 		src[i] = byte(r.Uint32())
@@ -30,10 +28,19 @@ func q4kx8Case(r *rand.Rand, rows, n, nx, xstride int, allF, ext, special bool) 
 		put16(src[3*rb/2:], FP32ToFP16(float32(math.NaN())))
 		put16(src[(rows-1)*rb+2:], FP32ToFP16(float32(math.Inf(-1))))
 	}
-	w = make([]byte, len(src))
+	w := make([]byte, len(src))
 	if err := Repack(Q4_K, rows, n, w, src); err != nil {
 		panic(err)
 	}
+	return w
+}
+
+// q4kx8Case returns randomQ4Kx8's weights and nx Q8_K vectors at xstride
+// bytes, their quants random int8 with -128 and 127 mixed in (ext: all
+// of them -128 or 127) and their bsums consistent.
+func q4kx8Case(r *rand.Rand, rows, n, nx, xstride int, allF, ext, special bool) (w, x []byte) {
+	w = randomQ4Kx8(r, rows, n, allF, special)
+	xrb := n / QK_K * sizeQ8_K
 	x = make([]byte, (nx-1)*xstride+xrb)
 	for c := range nx {
 		for b := range n / QK_K {
