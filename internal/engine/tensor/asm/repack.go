@@ -327,22 +327,7 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 	JMP(LabelRef(name + "_blocks"))
 
 	Label(name + "_store")
-	ym := []Mem{{Base: y}}
-	if C > 1 {
-		ys := Load(Param("ystride"), GP64())
-		SHLQ(U8(2), ys)
-		var ys3 Register
-		if C > 3 {
-			ys3 = GP64()
-			LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
-		}
-		var y4 Register
-		if C > 4 {
-			y4 = GP64()
-			LEAQ(Mem{Base: y, Index: ys, Scale: 4}, y4)
-		}
-		ym = vecs(y, y4, ys, ys3)
-	}
+	ym := stridedY(y, C)
 	for g := range sums {
 		for c, s := range sums[g] {
 			VMOVUPS(s, ym[c].Offset(32*g))

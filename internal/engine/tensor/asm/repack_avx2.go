@@ -232,17 +232,7 @@ func genRepackTileAVX2(t repackType, C int, m0f, m08, m80 Mem) {
 	JMP(LabelRef(name + "_blocks"))
 
 	Label(name + "_store")
-	ym := []Mem{{Base: y}}
-	if C > 1 {
-		ys := Load(Param("ystride"), GP64())
-		SHLQ(U8(2), ys)
-		var ys3 Register
-		if C > 3 {
-			ys3 = GP64()
-			LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
-		}
-		ym = strided(y, ys, ys3, C)
-	}
+	ym := stridedY(y, C)
 	for c, s := range sums {
 		VMOVUPS(s, ym[c])
 	}

@@ -263,6 +263,30 @@ func strided(base, stride, s3 Register, k int) []Mem {
 	return m[:k]
 }
 
+// stridedY loads the ystride parameter and returns the output addresses
+// of C vectors from y: y, y+ystride, ... (past four vectors, from y4 =
+// y + 4·ystride). Tiles load ystride at the store, not with the other
+// parameters, to leave the registers to the loops.
+func stridedY(y Register, C int) []Mem {
+	if C == 1 {
+		return []Mem{{Base: y}}
+	}
+	ys := Load(Param("ystride"), GP64())
+	SHLQ(U8(2), ys)
+	var ys3 Register
+	if C > 3 {
+		ys3 = GP64()
+		LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
+	}
+	m := strided(y, ys, ys3, min(C, 4))
+	if C > 4 {
+		y4 := GP64()
+		LEAQ(Mem{Base: y, Index: ys, Scale: 4}, y4)
+		m = append(m, strided(y4, ys, ys3, C-4)...)
+	}
+	return m
+}
+
 // genTile generates the R×C tile kernel of t:
 //
 //	func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
@@ -393,19 +417,7 @@ func tileLoops(name string, R, C, wsize int, nta bool, b tileBody) {
 	JMP(LabelRef(name + "_blocks"))
 
 	Label(name + "_store")
-	ym := []Mem{{Base: y}}
-	if C > 1 {
-		// Loaded here, not with the other parameters, to leave the
-		// registers to the loops.
-		ys := Load(Param("ystride"), GP64())
-		SHLQ(U8(2), ys)
-		var ys3 Register
-		if C > 3 {
-			ys3 = GP64()
-			LEAQ(Mem{Base: ys, Index: ys, Scale: 2}, ys3)
-		}
-		ym = strided(y, ys, ys3, C)
-	}
+	ym := stridedY(y, C)
 	for r := range acc {
 		for c := range acc[r] {
 			s := b.reduce(acc[r][c])
