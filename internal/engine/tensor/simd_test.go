@@ -453,4 +453,15 @@ func TestMeasureBandwidth(t *testing.T) {
 		t.Errorf("bandwidth %g B/s is implausible", bw)
 	}
 	t.Logf("one goroutine: %.1f GB/s", bw/1e9)
+	for _, threads := range []int{0, 1, 3} {
+		p := tensor.NewBandwidthProbe(threads)
+		n := p.Bytes()
+		if n < 255<<20 || n > 256<<20 || n%(max(1, threads)*256) != 0 {
+			t.Errorf("%d goroutines: a pass reads %d bytes, want whole 256-byte runs per goroutine within 256 MiB", threads, n)
+		}
+		if d := p.Pass(); d <= 0 || float64(n)/d.Seconds() > 1e13 {
+			t.Errorf("%d goroutines: a pass of %d bytes took %v", threads, n, d)
+		}
+		p.Close()
+	}
 }
