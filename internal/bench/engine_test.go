@@ -70,6 +70,27 @@ func TestEngineExtras(t *testing.T) {
 			} else if want := b.BytesPerSecond / float64(r.WeightsBytes+r.KVBytesPerToken); b.BoundTokensPerSecond != want {
 				t.Errorf("bound %v, want %v", b.BoundTokensPerSecond, want)
 			}
+			// Six tokens in turns of eight: one turn.
+			if b == nil || b.Turns != 1 || b.SustainedBytesPerSecond <= 0 || b.InterleavedTokensPerSecond <= 0 {
+				t.Fatalf("sustained bandwidth %+v", b)
+			}
+			if want := b.SustainedBytesPerSecond / float64(r.WeightsBytes+r.KVBytesPerToken); b.SustainedBoundTokensPerSecond != want {
+				t.Errorf("sustained bound %v, want %v", b.SustainedBoundTokensPerSecond, want)
+			}
+			if want := b.InterleavedTokensPerSecond / b.SustainedBoundTokensPerSecond; math.Abs(b.SustainedRatio-want) > 1e-12*want ||
+				b.MinTurnRatio != b.MaxTurnRatio || math.Abs(b.MinTurnRatio-want) > 1e-9*want {
+				t.Errorf("sustained ratio %v, turns %v–%v, want %v", b.SustainedRatio, b.MinTurnRatio, b.MaxTurnRatio, want)
+			}
+		}},
+		{"bandwidth turns", EngineOptions{Bandwidth: true, BandwidthFor: 10 * time.Millisecond, Gen: 20}, func(t *testing.T, r EngineResult) {
+			// Twenty tokens in turns of eight: 8, 8, 4.
+			b := r.Bandwidth
+			if b == nil || b.Turns != 3 || b.SustainedRatio <= 0 || b.MinTurnRatio <= 0 || b.MinTurnRatio > b.MaxTurnRatio {
+				t.Fatalf("sustained bandwidth %+v", b)
+			}
+			if r.GenTokens != 20 || r.KVBytes != 28*r.KVBytesPerToken/18 {
+				t.Errorf("%d tokens generated, KV %d bytes, %d per token", r.GenTokens, r.KVBytes, r.KVBytesPerToken)
+			}
 		}},
 		{"concurrency", EngineOptions{Concurrency: 3, Rounds: 2}, func(t *testing.T, r EngineResult) {
 			c := r.Concurrency
@@ -106,7 +127,10 @@ func TestEngineExtras(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.o
-			o.Model, o.Threads, o.Prompt, o.Gen, o.Seed = path, 1, 8, 6, 1
+			o.Model, o.Threads, o.Prompt, o.Seed = path, 1, 8, 1
+			if o.Gen == 0 {
+				o.Gen = 6
+			}
 			r, err := Engine(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)

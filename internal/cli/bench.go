@@ -59,7 +59,16 @@ rss_after_gen_bytes repeat the two RSS figures.
 In the same run, --bandwidth measures the memory read bandwidth of
 --threads goroutines and reports generation against the bound it sets
 (bandwidth ÷ bytes read per token: weights plus KV cache at the middle of
-the generation); --concurrency N compares N streams at once through the
+the generation) two ways: against the fastest of many passes of a 256 MiB
+read stream over --bandwidth-time (JSON bandwidth.bytes_per_second,
+bound_tokens_per_second, ratio), and against the passes' bandwidth while
+the same --gen tokens are generated again in turns with them, 8 tokens
+then passes for as long as those took (sustained_bytes_per_second,
+sustained_bound_tokens_per_second, interleaved_tokens_per_second,
+sustained_ratio, and min_turn_ratio, max_turn_ratio over the turns): on a
+shared machine the fastest pass catches moments of bandwidth that
+generation does not get all of, so the sustained ratio is the one whose
+two sides saw the same machine; --concurrency N compares N streams at once through the
 scheduler with one stream alone (each stream a fresh --prompt of random
 tokens and --gen generated tokens); --ttft reports the time from the
 start of loading (and from the start of the process) to the first token
@@ -135,6 +144,10 @@ func engineTable(w io.Writer, r bench.EngineResult) {
 	field(w, "RSS after gen / expected", strconv.FormatFloat(m.Ratio, 'f', 3, 64))
 	if b := r.Bandwidth; b != nil {
 		field(w, "Bandwidth", fmt.Sprintf("%.1f GB/s: bound %.1f tokens/s, generation at %.2f of it", b.BytesPerSecond/1e9, b.BoundTokensPerSecond, b.Ratio))
+		if b.Turns > 0 {
+			field(w, "Sustained bandwidth", fmt.Sprintf("%.1f GB/s in turns with generation at %.1f tokens/s: bound %.1f tokens/s, generation at %.2f of it (%d turns, %.2f–%.2f)",
+				b.SustainedBytesPerSecond/1e9, b.InterleavedTokensPerSecond, b.SustainedBoundTokensPerSecond, b.SustainedRatio, b.Turns, b.MinTurnRatio, b.MaxTurnRatio))
+		}
 	}
 	if r.TTFTSeconds > 0 {
 		field(w, "Time to first token", fmt.Sprintf("%.3f s (%.3f s from process start)", r.TTFTSeconds, r.TTFTFromStartSeconds))
