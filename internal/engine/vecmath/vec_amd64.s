@@ -760,7 +760,7 @@ TEXT ·groupDotsAVX512(SB), NOSPLIT, $0-100
 	MOVQ         heads+88(FP), R8
 	MOVSS        scale+96(FP), X0
 	VBROADCASTSS X0, Y0
-	IMUL3Q       $0x40, DI, R9
+	IMUL3Q       $0x20, DI, R9
 	SHLQ         $0x02, SI
 	LEAQ         (SI)(SI*2), R10
 	CMPQ         R8, $0x01
@@ -793,8 +793,8 @@ gdots1_r2:
 	XORQ   R12, R12
 
 gdots1_r2_pf:
-	PREFETCHT0 (R8)(R12*1)
-	PREFETCHT0 (R11)(R12*1)
+	PREFETCHT1 (R8)(R12*1)
+	PREFETCHT1 (R11)(R12*1)
 	ADDQ       $0x40, R12
 	CMPQ       R12, SI
 	JL         gdots1_r2_pf
@@ -876,7 +876,7 @@ gdots1_r1:
 	XORQ   R11, R11
 
 gdots1_r1_pf:
-	PREFETCHT0 (R8)(R11*1)
+	PREFETCHT1 (R8)(R11*1)
 	ADDQ       $0x40, R11
 	CMPQ       R11, SI
 	JL         gdots1_r1_pf
@@ -939,8 +939,8 @@ gdots2_r2:
 	XORQ   R12, R12
 
 gdots2_r2_pf:
-	PREFETCHT0 (R8)(R12*1)
-	PREFETCHT0 (R11)(R12*1)
+	PREFETCHT1 (R8)(R12*1)
+	PREFETCHT1 (R11)(R12*1)
 	ADDQ       $0x40, R12
 	CMPQ       R12, SI
 	JL         gdots2_r2_pf
@@ -1026,7 +1026,7 @@ gdots2_r1:
 	XORQ   R11, R11
 
 gdots2_r1_pf:
-	PREFETCHT0 (R8)(R11*1)
+	PREFETCHT1 (R8)(R11*1)
 	ADDQ       $0x40, R11
 	CMPQ       R11, SI
 	JL         gdots2_r1_pf
@@ -1092,8 +1092,8 @@ gdots3_r2:
 	XORQ   R12, R12
 
 gdots3_r2_pf:
-	PREFETCHT0 (R8)(R12*1)
-	PREFETCHT0 (R11)(R12*1)
+	PREFETCHT1 (R8)(R12*1)
+	PREFETCHT1 (R11)(R12*1)
 	ADDQ       $0x40, R12
 	CMPQ       R12, SI
 	JL         gdots3_r2_pf
@@ -1183,7 +1183,7 @@ gdots3_r1:
 	XORQ   R11, R11
 
 gdots3_r1_pf:
-	PREFETCHT0 (R8)(R11*1)
+	PREFETCHT1 (R8)(R11*1)
 	ADDQ       $0x40, R11
 	CMPQ       R11, SI
 	JL         gdots3_r1_pf
@@ -1252,8 +1252,8 @@ gdots4_r2:
 	XORQ   R12, R12
 
 gdots4_r2_pf:
-	PREFETCHT0 (R8)(R12*1)
-	PREFETCHT0 (R11)(R12*1)
+	PREFETCHT1 (R8)(R12*1)
+	PREFETCHT1 (R11)(R12*1)
 	ADDQ       $0x40, R12
 	CMPQ       R12, SI
 	JL         gdots4_r2_pf
@@ -1347,7 +1347,7 @@ gdots4_r1:
 	XORQ   R11, R11
 
 gdots4_r1_pf:
-	PREFETCHT0 (R8)(R11*1)
+	PREFETCHT1 (R8)(R11*1)
 	ADDQ       $0x40, R11
 	CMPQ       R11, SI
 	JL         gdots4_r1_pf
@@ -1419,8 +1419,8 @@ gdots5_r2:
 	XORQ   R12, R12
 
 gdots5_r2_pf:
-	PREFETCHT0 (R8)(R12*1)
-	PREFETCHT0 (R11)(R12*1)
+	PREFETCHT1 (R8)(R12*1)
+	PREFETCHT1 (R11)(R12*1)
 	ADDQ       $0x40, R12
 	CMPQ       R12, SI
 	JL         gdots5_r2_pf
@@ -1518,7 +1518,7 @@ gdots5_r1:
 	XORQ   R11, R11
 
 gdots5_r1_pf:
-	PREFETCHT0 (R8)(R11*1)
+	PREFETCHT1 (R8)(R11*1)
 	ADDQ       $0x40, R11
 	CMPQ       R11, SI
 	JL         gdots5_r1_pf
@@ -1593,8 +1593,8 @@ gdots6_r2:
 	XORQ   R12, R12
 
 gdots6_r2_pf:
-	PREFETCHT0 (R8)(R12*1)
-	PREFETCHT0 (R11)(R12*1)
+	PREFETCHT1 (R8)(R12*1)
+	PREFETCHT1 (R11)(R12*1)
 	ADDQ       $0x40, R12
 	CMPQ       R12, SI
 	JL         gdots6_r2_pf
@@ -1696,7 +1696,7 @@ gdots6_r1:
 	XORQ   R11, R11
 
 gdots6_r1_pf:
-	PREFETCHT0 (R8)(R11*1)
+	PREFETCHT1 (R8)(R11*1)
 	ADDQ       $0x40, R11
 	CMPQ       R11, SI
 	JL         gdots6_r1_pf
@@ -1774,8 +1774,8 @@ gdots7_r2:
 	XORQ   R12, R12
 
 gdots7_r2_pf:
-	PREFETCHT0 (R8)(R12*1)
-	PREFETCHT0 (R11)(R12*1)
+	PREFETCHT1 (R8)(R12*1)
+	PREFETCHT1 (R11)(R12*1)
 	ADDQ       $0x40, R12
 	CMPQ       R12, SI
 	JL         gdots7_r2_pf
@@ -1881,7 +1881,7 @@ gdots7_r1:
 	XORQ   R11, R11
 
 gdots7_r1_pf:
-	PREFETCHT0 (R8)(R11*1)
+	PREFETCHT1 (R8)(R11*1)
 	ADDQ       $0x40, R11
 	CMPQ       R11, SI
 	JL         gdots7_r1_pf
@@ -1962,8 +1962,8 @@ gdots8_r2:
 	XORQ   R12, R12
 
 gdots8_r2_pf:
-	PREFETCHT0 (R8)(R12*1)
-	PREFETCHT0 (R11)(R12*1)
+	PREFETCHT1 (R8)(R12*1)
+	PREFETCHT1 (R11)(R12*1)
 	ADDQ       $0x40, R12
 	CMPQ       R12, SI
 	JL         gdots8_r2_pf
@@ -2071,7 +2071,7 @@ gdots8_r1:
 	XORQ   R11, R11
 
 gdots8_r1_pf:
-	PREFETCHT0 (R8)(R11*1)
+	PREFETCHT1 (R8)(R11*1)
 	ADDQ       $0x40, R11
 	CMPQ       R11, SI
 	JL         gdots8_r1_pf
@@ -2216,7 +2216,7 @@ TEXT ·groupRowsAVX512(SB), NOSPLIT, $0-96
 	MOVQ   stride+80(FP), DI
 	SHLQ   $0x02, DI
 	MOVQ   heads+88(FP), R8
-	IMUL3Q $0x40, DI, R9
+	IMUL3Q $0x20, DI, R9
 	MOVQ   SI, R10
 	SHLQ   $0x02, R10
 	LEAQ   (R10)(R10*2), R11
@@ -2251,10 +2251,10 @@ grows1_w4_cols:
 	MOVQ   DX, R12
 
 grows1_w4_j:
-	PREFETCHT0       (R10)(R9*1)
-	PREFETCHT0       64(R10)(R9*1)
-	PREFETCHT0       128(R10)(R9*1)
-	PREFETCHT0       192(R10)(R9*1)
+	PREFETCHT1       (R10)(R9*1)
+	PREFETCHT1       64(R10)(R9*1)
+	PREFETCHT1       128(R10)(R9*1)
+	PREFETCHT1       192(R10)(R9*1)
 	VMOVUPS          (R10), Z4
 	VMOVUPS          64(R10), Z5
 	VMOVUPS          128(R10), Z6
@@ -2287,7 +2287,7 @@ grows1_w1_cols:
 	MOVQ   DX, R12
 
 grows1_w1_j:
-	PREFETCHT0       (R10)(R9*1)
+	PREFETCHT1       (R10)(R9*1)
 	VMOVUPS          (R10), Z1
 	VFMADD231PS.BCST (R8), Z1, Z0
 	ADDQ             $0x20, R8
@@ -2321,10 +2321,10 @@ grows2_w4_cols:
 	MOVQ   DX, R13
 
 grows2_w4_j:
-	PREFETCHT0       (R12)(R9*1)
-	PREFETCHT0       64(R12)(R9*1)
-	PREFETCHT0       128(R12)(R9*1)
-	PREFETCHT0       192(R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	PREFETCHT1       128(R12)(R9*1)
+	PREFETCHT1       192(R12)(R9*1)
 	VMOVUPS          (R12), Z8
 	VMOVUPS          64(R12), Z9
 	VMOVUPS          128(R12), Z10
@@ -2366,7 +2366,7 @@ grows2_w1_cols:
 	MOVQ   DX, R13
 
 grows2_w1_j:
-	PREFETCHT0       (R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
 	VMOVUPS          (R12), Z2
 	VFMADD231PS.BCST (R8), Z2, Z0
 	VFMADD231PS.BCST 4(R8), Z2, Z1
@@ -2406,10 +2406,10 @@ grows3_w4_cols:
 	MOVQ   DX, R13
 
 grows3_w4_j:
-	PREFETCHT0       (R12)(R9*1)
-	PREFETCHT0       64(R12)(R9*1)
-	PREFETCHT0       128(R12)(R9*1)
-	PREFETCHT0       192(R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	PREFETCHT1       128(R12)(R9*1)
+	PREFETCHT1       192(R12)(R9*1)
 	VMOVUPS          (R12), Z12
 	VMOVUPS          64(R12), Z13
 	VMOVUPS          128(R12), Z14
@@ -2460,7 +2460,7 @@ grows3_w1_cols:
 	MOVQ   DX, R13
 
 grows3_w1_j:
-	PREFETCHT0       (R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
 	VMOVUPS          (R12), Z3
 	VFMADD231PS.BCST (R8), Z3, Z0
 	VFMADD231PS.BCST 4(R8), Z3, Z1
@@ -2506,10 +2506,10 @@ grows4_w4_cols:
 	MOVQ   DX, R13
 
 grows4_w4_j:
-	PREFETCHT0       (R12)(R9*1)
-	PREFETCHT0       64(R12)(R9*1)
-	PREFETCHT0       128(R12)(R9*1)
-	PREFETCHT0       192(R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	PREFETCHT1       128(R12)(R9*1)
+	PREFETCHT1       192(R12)(R9*1)
 	VMOVUPS          (R12), Z16
 	VMOVUPS          64(R12), Z17
 	VMOVUPS          128(R12), Z18
@@ -2569,7 +2569,7 @@ grows4_w1_cols:
 	MOVQ   DX, R13
 
 grows4_w1_j:
-	PREFETCHT0       (R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
 	VMOVUPS          (R12), Z4
 	VFMADD231PS.BCST (R8), Z4, Z0
 	VFMADD231PS.BCST 4(R8), Z4, Z1
@@ -2621,10 +2621,10 @@ grows5_w4_cols:
 	MOVQ   DX, R13
 
 grows5_w4_j:
-	PREFETCHT0       (R12)(R9*1)
-	PREFETCHT0       64(R12)(R9*1)
-	PREFETCHT0       128(R12)(R9*1)
-	PREFETCHT0       192(R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	PREFETCHT1       128(R12)(R9*1)
+	PREFETCHT1       192(R12)(R9*1)
 	VMOVUPS          (R12), Z20
 	VMOVUPS          64(R12), Z21
 	VMOVUPS          128(R12), Z22
@@ -2693,7 +2693,7 @@ grows5_w1_cols:
 	MOVQ   DX, R13
 
 grows5_w1_j:
-	PREFETCHT0       (R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
 	VMOVUPS          (R12), Z5
 	VFMADD231PS.BCST (R8), Z5, Z0
 	VFMADD231PS.BCST 4(R8), Z5, Z1
@@ -2751,10 +2751,10 @@ grows6_w4_cols:
 	MOVQ   DX, R13
 
 grows6_w4_j:
-	PREFETCHT0       (R12)(R9*1)
-	PREFETCHT0       64(R12)(R9*1)
-	PREFETCHT0       128(R12)(R9*1)
-	PREFETCHT0       192(R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	PREFETCHT1       128(R12)(R9*1)
+	PREFETCHT1       192(R12)(R9*1)
 	VMOVUPS          (R12), Z24
 	VMOVUPS          64(R12), Z25
 	VMOVUPS          128(R12), Z26
@@ -2832,7 +2832,7 @@ grows6_w1_cols:
 	MOVQ   DX, R13
 
 grows6_w1_j:
-	PREFETCHT0       (R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
 	VMOVUPS          (R12), Z6
 	VFMADD231PS.BCST (R8), Z6, Z0
 	VFMADD231PS.BCST 4(R8), Z6, Z1
@@ -2896,10 +2896,10 @@ grows7_w4_cols:
 	MOVQ   DX, R13
 
 grows7_w4_j:
-	PREFETCHT0       (R12)(R9*1)
-	PREFETCHT0       64(R12)(R9*1)
-	PREFETCHT0       128(R12)(R9*1)
-	PREFETCHT0       192(R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	PREFETCHT1       128(R12)(R9*1)
+	PREFETCHT1       192(R12)(R9*1)
 	VMOVUPS          (R12), Z28
 	VMOVUPS          64(R12), Z29
 	VMOVUPS          128(R12), Z30
@@ -2986,7 +2986,7 @@ grows7_w1_cols:
 	MOVQ   DX, R13
 
 grows7_w1_j:
-	PREFETCHT0       (R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
 	VMOVUPS          (R12), Z7
 	VFMADD231PS.BCST (R8), Z7, Z0
 	VFMADD231PS.BCST 4(R8), Z7, Z1
@@ -3048,9 +3048,9 @@ grows8_w3_cols:
 	MOVQ   DX, R13
 
 grows8_w3_j:
-	PREFETCHT0       (R12)(R9*1)
-	PREFETCHT0       64(R12)(R9*1)
-	PREFETCHT0       128(R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	PREFETCHT1       128(R12)(R9*1)
 	VMOVUPS          (R12), Z24
 	VMOVUPS          64(R12), Z25
 	VMOVUPS          128(R12), Z26
@@ -3129,7 +3129,7 @@ grows8_w1_cols:
 	MOVQ   DX, R13
 
 grows8_w1_j:
-	PREFETCHT0       (R12)(R9*1)
+	PREFETCHT1       (R12)(R9*1)
 	VMOVUPS          (R12), Z8
 	VFMADD231PS.BCST (R8), Z8, Z0
 	VFMADD231PS.BCST 4(R8), Z8, Z1
