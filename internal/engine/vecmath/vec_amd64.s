@@ -2128,28 +2128,41 @@ gdots_done:
 	VZEROUPPER
 	RET
 
-// func softmaxLanesAVX2(s []float32)
-// Requires: AVX, AVX2, FMA3
-TEXT ·softmaxLanesAVX2(SB), NOSPLIT, $0-24
+// func softmaxLanesAVX2(s []float32, next []float32, stride int, width int)
+// Requires: AVX, AVX2, FMA3, MMX+
+TEXT ·softmaxLanesAVX2(SB), NOSPLIT, $0-64
 	MOVQ         s_base+0(FP), AX
 	MOVQ         s_len+8(FP), CX
 	SHRQ         $0x03, CX
+	MOVQ         next_base+24(FP), DX
+	MOVQ         stride+48(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         width+56(FP), SI
+	SHLQ         $0x02, SI
 	VBROADCASTSS neginf<>+0(SB), Y0
-	MOVQ         AX, DX
-	MOVQ         CX, BX
+	MOVQ         AX, DI
+	MOVQ         CX, R8
 
 sml_max:
-	VMAXPS (DX), Y0, Y0
-	ADDQ   $0x20, DX
-	DECQ   BX
+	VMAXPS (DI), Y0, Y0
+	ADDQ   $0x20, DI
+	DECQ   R8
 	JNE    sml_max
 	VXORPD Y1, Y1, Y1
 	VXORPD Y2, Y2, Y2
-	MOVQ   AX, DX
-	MOVQ   CX, BX
+	MOVQ   AX, DI
+	MOVQ   CX, R8
 
 sml_exp:
-	VMOVUPS      (DX), Y3
+	XORQ R9, R9
+
+sml_pf:
+	PREFETCHT1   (DX)(R9*1)
+	ADDQ         $0x40, R9
+	CMPQ         R9, SI
+	JL           sml_pf
+	ADDQ         BX, DX
+	VMOVUPS      (DI), Y3
 	VSUBPS       Y0, Y3, Y3
 	VBROADCASTSS exphi<>+0(SB), Y4
 	VMINPS       Y3, Y4, Y4
@@ -2177,14 +2190,14 @@ sml_exp:
 	VPSLLD       $0x17, Y4, Y4
 	VMULPS       Y3, Y7, Y7
 	VMULPS       Y4, Y7, Y7
-	VMOVUPS      Y7, (DX)
+	VMOVUPS      Y7, (DI)
 	VCVTPS2PD    X7, Y3
 	VEXTRACTF128 $0x01, Y7, X4
 	VCVTPS2PD    X4, Y4
 	VADDPD       Y3, Y1, Y1
 	VADDPD       Y4, Y2, Y2
-	ADDQ         $0x20, DX
-	DECQ         BX
+	ADDQ         $0x20, DI
+	DECQ         R8
 	JNE          sml_exp
 	VBROADCASTSD onepd<>+0(SB), Y0
 	VDIVPD       Y1, Y0, Y1
@@ -2192,14 +2205,14 @@ sml_exp:
 	VCVTPD2PSY   Y1, X5
 	VCVTPD2PSY   Y2, X0
 	VINSERTF128  $0x01, X0, Y5, Y0
-	MOVQ         AX, DX
-	MOVQ         CX, BX
+	MOVQ         AX, DI
+	MOVQ         CX, R8
 
 sml_scale:
-	VMULPS  (DX), Y0, Y1
-	VMOVUPS Y1, (DX)
-	ADDQ    $0x20, DX
-	DECQ    BX
+	VMULPS  (DI), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $0x20, DI
+	DECQ    R8
 	JNE     sml_scale
 	VZEROUPPER
 	RET

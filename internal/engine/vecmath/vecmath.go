@@ -197,7 +197,7 @@ func AttendGroup(out, q, keys, vals, scratch []float32, n, heads, kstride, vstri
 		for h0 := 0; h0 < heads; h0 += 8 {
 			nh := min(8, heads-h0)
 			groupDotsAVX512(s, q[h0*dk:(h0+nh)*dk], keys, dk, kstride, nh, scale)
-			softmaxLanesAVX2(s)
+			softmaxLanesAVX2(s, vals, vstride, dv)
 			groupRowsAVX512(out[h0*dv:(h0+nh)*dv], s, vals, dv, vstride, nh)
 		}
 		return

@@ -393,7 +393,7 @@ func TestGroupKernels(t *testing.T) {
 				p[8*(c.n/2)+1] = float32(math.Inf(-1)) // a masked position
 			}
 			wantP := append([]float32(nil), p...)
-			softmaxLanesAVX2(p)
+			softmaxLanesAVX2(p, vals, c.vstride, c.dv)
 			for h := range 8 {
 				for j := range lane {
 					lane[j] = wantP[8*j+h]
