@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -243,7 +244,9 @@ func BenchmarkAttentionGroup(b *testing.B) {
 // iteration times the layers' attention the per-head way (Dots, Softmax
 // and AddWeightedRows for each query head, as the model did) and with
 // AttendGroup per KV head, one after the other, and reports the time per
-// layer of both and their ratio (new/old).
+// layer of both and their ratio (new/old). With threads=2 a second
+// goroutine takes the second KV head's query heads at each layer, as the
+// model's two threads do.
 func BenchmarkAttentionCold(b *testing.B) {
 	const (
 		layers, heads, kvHeads, d, n = 24, 14, 2, 64, 512
@@ -258,7 +261,10 @@ func BenchmarkAttentionCold(b *testing.B) {
 	}
 	q := benchFloats(heads*d, 1)
 	out := make([]float32, heads*d)
-	scores := make([]float32, vecmath.AttendScratch(n))
+	var scores [kvHeads][]float32
+	for kh := range scores {
+		scores[kh] = make([]float32, vecmath.AttendScratch(n))
+	}
 	scale := float32(1 / math.Sqrt(d))
 	junk := make([]byte, evictBuf)
 	for i := range junk {
@@ -273,10 +279,10 @@ func BenchmarkAttentionCold(b *testing.B) {
 		}
 		off = (off + evict) % evictBuf
 	}
-	old := func(l int) {
-		s := scores[:n]
-		for h := range heads {
-			kh := h / group
+	// old and grouped compute the query heads of KV head kh at layer l.
+	old := func(l, kh int) {
+		s := scores[kh][:n]
+		for h := kh * group; h < (kh+1)*group; h++ {
 			vecmath.Dots(s, q[h*d:(h+1)*d], keys[l][kh*d:], kvd, scale)
 			vecmath.Softmax(s)
 			o := out[h*d : (h+1)*d]
@@ -284,30 +290,41 @@ func BenchmarkAttentionCold(b *testing.B) {
 			vecmath.AddWeightedRows(o, s, vals[l][kh*d:], kvd)
 		}
 	}
-	grouped := func(l int) {
-		for kh := range kvHeads {
-			vecmath.AttendGroup(out[kh*group*d:(kh+1)*group*d], q[kh*group*d:(kh+1)*group*d],
-				keys[l][kh*d:], vals[l][kh*d:], scores, n, group, kvd, kvd, scale)
-		}
+	grouped := func(l, kh int) {
+		vecmath.AttendGroup(out[kh*group*d:(kh+1)*group*d], q[kh*group*d:(kh+1)*group*d],
+			keys[l][kh*d:], vals[l][kh*d:], scores[kh], n, group, kvd, kvd, scale)
 	}
-	pass := func(f func(int)) time.Duration {
-		var t time.Duration
-		for l := range layers {
-			stream()
-			start := time.Now()
-			f(l)
-			t += time.Since(start)
-		}
-		return t
-	}
-	var tOld, tNew time.Duration
-	for b.Loop() {
-		tOld += pass(old)
-		tNew += pass(grouped)
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			pass := func(f func(l, kh int)) time.Duration {
+				var t time.Duration
+				for l := range layers {
+					stream()
+					start := time.Now()
+					if threads == 1 {
+						for kh := range kvHeads {
+							f(l, kh)
+						}
+					} else {
+						var wg sync.WaitGroup
+						wg.Go(func() { f(l, 1) })
+						f(l, 0)
+						wg.Wait()
+					}
+					t += time.Since(start)
+				}
+				return t
+			}
+			var tOld, tNew time.Duration
+			for b.Loop() {
+				tOld += pass(old)
+				tNew += pass(grouped)
+			}
+			per := float64(b.N * layers)
+			b.ReportMetric(float64(tOld.Microseconds())/per, "old-µs/layer")
+			b.ReportMetric(float64(tNew.Microseconds())/per, "new-µs/layer")
+			b.ReportMetric(float64(tNew)/float64(tOld), "new/old")
+		})
 	}
 	runtime.KeepAlive(sink)
-	per := float64(b.N * layers)
-	b.ReportMetric(float64(tOld.Microseconds())/per, "old-µs/layer")
-	b.ReportMetric(float64(tNew.Microseconds())/per, "new-µs/layer")
-	b.ReportMetric(float64(tNew)/float64(tOld), "new/old")
 }
