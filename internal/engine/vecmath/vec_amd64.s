@@ -760,7 +760,7 @@ TEXT ·groupDotsAVX512(SB), NOSPLIT, $0-100
 	MOVQ         heads+88(FP), R8
 	MOVSS        scale+96(FP), X0
 	VBROADCASTSS X0, Y0
-	IMUL3Q       $0x20, DI, R9
+	IMUL3Q       $0x40, DI, R9
 	SHLQ         $0x02, SI
 	LEAQ         (SI)(SI*2), R10
 	CMPQ         R8, $0x01
@@ -2229,7 +2229,7 @@ TEXT ·groupRowsAVX512(SB), NOSPLIT, $0-96
 	MOVQ   stride+80(FP), DI
 	SHLQ   $0x02, DI
 	MOVQ   heads+88(FP), R8
-	IMUL3Q $0x20, DI, R9
+	IMUL3Q $0x40, DI, R9
 	MOVQ   SI, R10
 	SHLQ   $0x02, R10
 	LEAQ   (R10)(R10*2), R11

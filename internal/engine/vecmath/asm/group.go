@@ -35,8 +35,10 @@ import (
 // 32 rows ahead into L2 took 51-53 µs a layer (0.61-0.62), 16 ahead into
 // L1 (PREFETCHT0) 62-73, PREFETCHNTA 69-86; adding the values' prefetch
 // in the softmax, alternated with that four times on a busier machine,
-// 0.55-0.62 against 0.66-0.88.
-const prefetchRows = 32
+// 0.55-0.62 against 0.66-0.88; then 64 rows ahead 0.556-0.601 against
+// 0.572-0.735 for 32 (four alternations), 128 no better than 64, and
+// without groupRows' own prefetch 0.587-0.617.
+const prefetchRows = 64
 
 // genGroupDots emits the scores kernel: for each key row j, s[8j+h] =
 // scale · q_h·row_j for h < heads (q_h = q[h·d:], rows stride floats
