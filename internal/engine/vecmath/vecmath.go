@@ -1,11 +1,12 @@
 // Package vecmath holds the float32 vector math around the matrix
 // products of the engine: e^x, the SiLU-gated product of SwiGLU, softmax,
-// and the two loops of attention over a key/value cache (the scores of one
+// the two loops of attention over a key/value cache (the scores of one
 // query against many rows at a stride, and the probability-weighted sum
-// of many rows).
+// of many rows), and one token's whole attention for the query heads that
+// share a KV head (AttendGroup).
 //
 // On amd64 with AVX2 and FMA the functions run avo-generated assembly
-// (./asm, go generate); otherwise, and with the purego build tag, pure-Go
+// (./asm, go generate), AttendGroup with AVX-512 only; otherwise, and with the purego build tag, pure-Go
 // code that implements the same algorithms, so that the two paths agree to
 // within an ulp or so (exp, SiLU and softmax use the same approximation of
 // e^x on both; only the rounding of fused multiply-adds and the order of
