@@ -763,23 +763,42 @@ TEXT ·groupDotsAVX512(SB), NOSPLIT, $0-100
 	IMUL3Q       $0x40, DI, R9
 	SHLQ         $0x02, SI
 	LEAQ         (SI)(SI*2), R10
-	CMPQ         R8, $0x01
-	JE           gdots1
-	CMPQ         R8, $0x02
-	JE           gdots2
-	CMPQ         R8, $0x03
-	JE           gdots3
-	CMPQ         R8, $0x04
-	JE           gdots4
-	CMPQ         R8, $0x05
-	JE           gdots5
-	CMPQ         R8, $0x06
-	JE           gdots6
-	CMPQ         R8, $0x07
-	JE           gdots7
-	CMPQ         R8, $0x08
-	JE           gdots8
-	JMP          gdots_done
+	MOVQ         CX, R11
+	CMPQ         R11, $0x40
+	JLE          gdots_warm
+	MOVQ         $0x00000040, R11
+
+gdots_warm:
+	MOVQ BX, R12
+
+gdots_warm_row:
+	XORQ R13, R13
+
+gdots_warm_line:
+	PREFETCHT1 (R12)(R13*1)
+	ADDQ       $0x40, R13
+	CMPQ       R13, SI
+	JL         gdots_warm_line
+	ADDQ       DI, R12
+	DECQ       R11
+	JNE        gdots_warm_row
+	CMPQ       R8, $0x01
+	JE         gdots1
+	CMPQ       R8, $0x02
+	JE         gdots2
+	CMPQ       R8, $0x03
+	JE         gdots3
+	CMPQ       R8, $0x04
+	JE         gdots4
+	CMPQ       R8, $0x05
+	JE         gdots5
+	CMPQ       R8, $0x06
+	JE         gdots6
+	CMPQ       R8, $0x07
+	JE         gdots7
+	CMPQ       R8, $0x08
+	JE         gdots8
+	JMP        gdots_done
 
 gdots1:
 gdots1_r2:
