@@ -23,24 +23,22 @@ import (
 //
 // They use EVEX-encoded instructions (ZMM registers, Y16-Y31, broadcasts:
 // AVX512F and AVX512VL, and AVX512DQ for VXORPS on them) except
-// softmaxLanesAVX2. The key and value kernels prefetch the rows
-// prefetchRows positions ahead into L2 (PREFETCHT1): the cache of a
-// layer is usually cold (the layer's weights streamed through the caches
-// since its last use), and the rows of one KV head are not one
-// sequential stream when the cache interleaves several KV heads; and
-// softmaxLanesAVX2, which reads no memory of its own, prefetches the
-// value rows into L2 for groupRows. On Zen 4 with 24 layers of
-// qwen2.5-0.5b's cache evicted between layers (BenchmarkAttentionCold,
-// one goroutine, ratios to the per-head kernels in the same runs):
-// 32 rows ahead into L2 took 51-53 µs a layer (0.61-0.62), 16 ahead into
-// L1 (PREFETCHT0) 62-73, PREFETCHNTA 69-86; adding the values' prefetch
-// in the softmax, alternated with that four times on a busier machine,
-// 0.55-0.62 against 0.66-0.88; then 64 rows ahead 0.556-0.601 against
-// 0.572-0.735 for 32 (four alternations), 128 no better than 64, and
-// without groupRows' own prefetch 0.587-0.617; prefetching the first
-// prefetchRows key rows before groupDots' loop (which prefetches the rows
-// after them), four alternations: 0.54-0.68 against 0.58-0.72 on one
-// goroutine, 0.58-0.63 against 0.66-0.72 on two.
+// softmaxLanesAVX2.
+//
+// The cache of a layer is usually cold in decoding (the layer's weights
+// streamed through the caches since its last use), and the rows of one
+// KV head are no sequential stream when the cache interleaves several KV
+// heads, so the kernels prefetch into L2 (PREFETCHT1): groupDotsAVX512
+// the first prefetchRows key rows before its loop and then the row
+// prefetchRows ahead; softmaxLanesAVX2, which reads no memory of its
+// own, every value row; groupRowsAVX512 the row prefetchRows ahead too.
+// Measured with BenchmarkAttentionCold on Zen 4 (time against the
+// per-head kernels' in the same runs, one goroutine, alternated builds):
+// 16 rows ahead into L1 (PREFETCHT0) 62-73 µs a layer, PREFETCHNTA 69-86,
+// 32 ahead into L2 51-53 (0.61-0.62); the values' prefetch in the softmax
+// 0.55-0.62 against 0.66-0.88 without; 64 ahead 0.556-0.601 against
+// 0.572-0.735 for 32, 128 no better; the first rows' prefetch 0.54-0.68
+// against 0.58-0.72 (0.58-0.63 against 0.66-0.72 on two goroutines).
 const prefetchRows = 64
 
 // genGroupDots emits the scores kernel: for each key row j, s[8j+h] =
@@ -236,9 +234,10 @@ func reduce8(acc []VecVirtual) VecVirtual {
 }
 
 // genSoftmaxLanes emits softmax down each of the eight lanes of n rows
-// (lane l: s[8j+l] for j < n), each lane exactly as Softmax's pure-Go
-// path computes it on its own: the lane's maximum m, e = exp(x-m) with
-// the float64 sum of the e in row order, then e·float32(1/sum). The
+// (lane l: s[8j+l] for j < n), each lane as Softmax computes it on its
+// own: the lane's maximum m, e = exp(x-m) (expPS, as in expSumAVX2) with
+// the float64 sum of the e in row order (as in Softmax's pure-Go path),
+// then e·float32(1/sum). The
 // pass of the exponentials, which touches no memory beyond s, also
 // prefetches row j of the values into L2 at position j, so that they
 // come from memory while it computes rather than while groupRows waits.
