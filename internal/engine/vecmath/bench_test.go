@@ -246,7 +246,9 @@ func BenchmarkAttentionGroup(b *testing.B) {
 // AttendGroup per KV head, one after the other, and reports the time per
 // layer of both and their ratio (new/old). With threads=2 a second
 // goroutine takes the second KV head's query heads at each layer, as the
-// model's two threads do.
+// model's two threads do; its times include starting that goroutine (and
+// waking a thread for it) at every layer, which the model's spinning pool
+// avoids, so they exceed one goroutine's.
 func BenchmarkAttentionCold(b *testing.B) {
 	const (
 		layers, heads, kvHeads, d, n = 24, 14, 2, 64, 512
