@@ -6,32 +6,19 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/engine/vecmath"
 )
 
-// groupTokens is the fewest tokens in a pass for which attention takes a
-// whole group of query heads (those sharing a KV head) per work item:
-// with fewer, as in decoding, there are too few (token, KV head) items
-// to keep the threads busy, and each query head is its own item.
-const groupTokens = 16
-
-// attnBlock is how many cache positions a group of query heads takes
-// together: a block of keys or values of one KV head (attnBlock rows of
-// 64-128 floats) stays in L1 while every head of the group reads it, so
-// that the cache is read from L2 once per group instead of once per head.
-const attnBlock = 32
-
 // attention computes, for every token and query head, softmax(q·Kᵀ/√dk)·V
 // over the cache positions up to the token's own, in parallel over
-// (token, head) pairs, or (token, group of heads sharing a KV head) for
-// long batches. Each head takes vecmath calls over all its positions: the
-// scores of the query against the keys (rows kvd floats apart), softmax,
-// and the probability-weighted sum of the values; a group interleaves its
-// heads over blocks of attnBlock positions, which changes no result (each
-// score is one dot product, and the weighted sum adds the rows in order
-// either way). Items are numbered last token first (later tokens of a
-// prompt attend to more positions), so the pool's contiguous parts start
-// at the large items and stealing from their backs takes the small ones
-// that balance the cores at the end. Each head's result
-// depends only on its own inputs, so batching and threads do not change
-// it.
+// (token, KV head) pairs: vecmath.AttendGroup takes all the query heads
+// that share a KV head at once, reading each key and value row once for
+// all of them (with AVX-512; otherwise head by head). When there are
+// fewer such pairs than threads, as in decoding with few KV heads, each
+// group is split into parts of about equal size so that every thread has
+// work (see headsPerItem). Items are numbered last token first (later
+// tokens of a prompt attend to more positions), so the pool's contiguous
+// parts start at the large items and stealing from their backs takes the
+// small ones that balance the cores at the end. AttendGroup computes each
+// head's result independently of the others in its call, so batching,
+// threads and the split do not change it.
 func (st *state) attention(b *Batch, li int) {
 	c := &st.m.cfg
 	st.attnBatch, st.attnLayer = b, li
@@ -39,13 +26,19 @@ func (st *state) attention(b *Batch, li int) {
 	st.attnBatch = nil
 }
 
-// headsPerItem is how many query heads one attention work item takes:
-// a KV head's whole group for passes of groupTokens or more, else one.
+// headsPerItem is how many query heads one attention work item takes: a
+// KV head's whole group, or, when there are fewer (token, KV head) pairs
+// than threads, an equal share of it such that every thread gets an item.
+// It divides the group, so that no item spans two KV heads.
 func (st *state) headsPerItem() int {
-	if c := &st.m.cfg; len(st.refs) >= groupTokens {
-		return c.Heads / c.KVHeads
+	c := &st.m.cfg
+	group := c.Heads / c.KVHeads
+	pairs := len(st.refs) * c.KVHeads
+	parts := (st.m.pool.threads + pairs - 1) / pairs
+	for parts < group && group%parts != 0 {
+		parts++
 	}
-	return 1
+	return group / min(parts, group)
 }
 
 // attend computes attention items [lo, hi) of the pass over
@@ -71,34 +64,14 @@ func (st *state) attend(lo, hi int) {
 		r := st.refs[t]
 		cache := b.Seqs[r.seq].Cache
 		kh := h0 / group
-		keys, vals := cache.Keys(li)[kh*kl:], cache.Values(li)[kh*vl:]
+		n := r.slot + 1
+		need := vecmath.AttendScratch(n)
+		if cap(*buf) < need {
+			*buf = make([]float32, max(need, 2048))
+		}
 		q := st.q[t*c.Heads*kl+h0*kl : t*c.Heads*kl+(h0+per)*kl]
 		out := st.att[t*c.Heads*vl+h0*vl : t*c.Heads*vl+(h0+per)*vl]
-		n := r.slot + 1
-		if cap(*buf) < per*n {
-			*buf = make([]float32, max(per*n, 256))
-		}
-		scores := (*buf)[:per*n]
-		block := n
-		if per > 1 {
-			block = attnBlock
-		}
-		for j := 0; j < n; j += block {
-			e := min(j+block, n)
-			for h := range per {
-				vecmath.Dots(scores[h*n+j:h*n+e], q[h*kl:(h+1)*kl], keys[j*kvd:], kvd, scale)
-			}
-		}
-		for h := range per {
-			vecmath.Softmax(scores[h*n : (h+1)*n])
-		}
-		clear(out)
-		for j := 0; j < n; j += block {
-			e := min(j+block, n)
-			for h := range per {
-				vecmath.AddWeightedRows(out[h*vl:(h+1)*vl], scores[h*n+j:h*n+e], vals[j*vd:], vd)
-			}
-		}
+		vecmath.AttendGroup(out, q, cache.Keys(li)[kh*kl:], cache.Values(li)[kh*vl:], (*buf)[:need], n, per, kvd, vd, scale)
 	}
 	st.m.scores.Put(buf)
 }

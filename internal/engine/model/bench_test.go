@@ -10,16 +10,19 @@ import (
 // benchDecode measures one decode step (batch 1) after a 64-token context:
 // each iteration feeds one token and truncates it away again, so the
 // attention length stays fixed.
-func benchDecode(b *testing.B, m *Model) {
+func benchDecode(b *testing.B, m *Model) { benchDecodeAt(b, m, 64) }
+
+// benchDecodeAt is benchDecode after a context of ctxLen tokens.
+func benchDecodeAt(b *testing.B, m *Model, ctxLen int) {
 	m.Settle() // the steady state: repacked weights on huge pages
 	ctx := context.Background()
 	c, err := m.NewCache(0, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	prompt := make([]int32, 64)
+	prompt := make([]int32, ctxLen)
 	for i := range prompt {
-		prompt[i] = int32(3 + i)
+		prompt[i] = int32(3 + i%200)
 	}
 	if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c}}}); err != nil {
 		b.Fatal(err)

@@ -334,3 +334,40 @@ func TestThreadsAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeSplitsAgree checks that decoding gives the same logits
+// whether each KV head's group of query heads is one attention item or,
+// with more threads than (token, KV head) pairs, split into several.
+func TestDecodeSplitsAgree(t *testing.T) {
+	for _, shape := range []struct{ heads, kvHeads int }{{4, 2}, {8, 1}, {7, 1}} {
+		spec := testSpec{seed: 9, embd: 16 * shape.heads, heads: shape.heads, kvHeads: shape.kvHeads}
+		prompt := make([]int32, 40)
+		for i := range prompt {
+			prompt[i] = int32(3 + i)
+		}
+		var results [][]float32
+		threadCounts := []int{1, 3, 5}
+		for _, threads := range threadCounts {
+			m := loadTestModel(t, spec, threads)
+			c, _ := m.NewCache(0, nil)
+			vocab := m.Config().VocabSize
+			if err := m.Forward(context.Background(), &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c}}}); err != nil {
+				t.Fatal(err)
+			}
+			var logits []float32
+			for i := range 3 {
+				l := make([]float32, vocab)
+				if err := m.Forward(context.Background(), &Batch{Seqs: []Sequence{{Tokens: []int32{int32(50 + i)}, Cache: c, Logits: l}}}); err != nil {
+					t.Fatal(err)
+				}
+				logits = append(logits, l...)
+			}
+			results = append(results, logits)
+		}
+		for i := 1; i < len(results); i++ {
+			if diff := cmp.Diff(results[0], results[i]); diff != "" {
+				t.Errorf("%+v: decoded logits with %d threads differ from 1 thread (-1 +n):\n%s", shape, threadCounts[i], diff)
+			}
+		}
+	}
+}

@@ -183,7 +183,8 @@ func BenchmarkPrefillPasses(b *testing.B) {
 }
 
 // BenchmarkDecodeEnv is benchDecode with $CERULEAN_BENCH_MODEL on
-// $CERULEAN_BENCH_THREADS threads (default 2); skipped without the model.
+// $CERULEAN_BENCH_THREADS threads (default 2) after a context of
+// $CERULEAN_BENCH_CONTEXT tokens (default 64); skipped without the model.
 func BenchmarkDecodeEnv(b *testing.B) {
 	path := os.Getenv("CERULEAN_BENCH_MODEL")
 	if path == "" {
@@ -193,12 +194,16 @@ func BenchmarkDecodeEnv(b *testing.B) {
 	if s := os.Getenv("CERULEAN_BENCH_THREADS"); s != "" {
 		threads, _ = strconv.Atoi(s)
 	}
+	ctxLen := 64
+	if s := os.Getenv("CERULEAN_BENCH_CONTEXT"); s != "" {
+		ctxLen, _ = strconv.Atoi(s)
+	}
 	m, err := Options{Threads: threads}.Load(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	benchDecode(b, m)
+	benchDecodeAt(b, m, ctxLen)
 }
 
 // bytes returns the memory of the buffers ScratchBytes counts.

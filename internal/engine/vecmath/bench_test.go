@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 	"github.com/cerulean-ai/cerulean/internal/engine/vecmath"
@@ -166,10 +169,10 @@ func BenchmarkAttention(b *testing.B) {
 }
 
 // BenchmarkAttentionGroup is one token of attention for the seven query
-// heads that share a KV head in qwen2.5-0.5b, over 512 positions: each
-// head over all positions in turn (perhead), or the heads interleaved
-// over blocks of 32 positions so that each block of keys and values is
-// read from L2 once (tiled), as the model does for long batches.
+// heads that share a KV head in qwen2.5-0.5b, over 512 positions, in
+// cache: each head over all positions in turn (perhead), the heads
+// interleaved over blocks of 32 positions so that each block of keys and
+// values is read from L2 once (tiled), or AttendGroup (group).
 func BenchmarkAttentionGroup(b *testing.B) {
 	const d, stride, heads, n, blk = 64, 128, 7, 512, 32
 	qs := benchFloats(d*heads, 1)
@@ -206,6 +209,12 @@ func BenchmarkAttentionGroup(b *testing.B) {
 			}
 		}
 	})
+	b.Run("group", func(b *testing.B) {
+		buf := make([]float32, vecmath.AttendScratch(n))
+		for b.Loop() {
+			vecmath.AttendGroup(out, qs, keys, vals, buf, n, heads, stride, stride, scale)
+		}
+	})
 	b.Run("tiled", func(b *testing.B) {
 		for b.Loop() {
 			for j := 0; j < n; j += blk {
@@ -224,4 +233,100 @@ func BenchmarkAttentionGroup(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAttentionCold is one token's attention at every layer of
+// qwen2.5-0.5b (24 layers, 14 query heads over 2 KV heads of 64 dims, 512
+// positions: 12.6 MB of cache) with the cache cold, as in decoding, where
+// each layer's 16 MB of weights stream through the caches between two
+// uses of its keys and values: before each layer it reads 4 MB of a 64 MB
+// buffer (96 MB a pass, so the cache comes from memory, not L3). Each
+// iteration times the layers' attention the per-head way (Dots, Softmax
+// and AddWeightedRows for each query head, as the model did) and with
+// AttendGroup per KV head, one after the other, and reports the time per
+// layer of both and their ratio (new/old). With threads=2 a second
+// goroutine takes the second KV head's query heads at each layer, as the
+// model's two threads do; its times include starting that goroutine (and
+// waking a thread for it) at every layer, which the model's spinning pool
+// avoids, so they exceed one goroutine's.
+func BenchmarkAttentionCold(b *testing.B) {
+	const (
+		layers, heads, kvHeads, d, n = 24, 14, 2, 64, 512
+		group, kvd                   = heads / kvHeads, kvHeads * d
+		evict, evictBuf              = 4 << 20, 64 << 20
+	)
+	keys := make([][]float32, layers)
+	vals := make([][]float32, layers)
+	for l := range layers {
+		keys[l] = benchFloats(n*kvd, 1)
+		vals[l] = benchFloats(n*kvd, 1)
+	}
+	q := benchFloats(heads*d, 1)
+	out := make([]float32, heads*d)
+	var scores [kvHeads][]float32
+	for kh := range scores {
+		scores[kh] = make([]float32, vecmath.AttendScratch(n))
+	}
+	scale := float32(1 / math.Sqrt(d))
+	junk := make([]byte, evictBuf)
+	for i := range junk {
+		junk[i] = byte(i)
+	}
+	var off int
+	var sink byte
+	stream := func() {
+		s := junk[off : off+evict]
+		for i := 0; i < len(s); i += 64 {
+			sink += s[i]
+		}
+		off = (off + evict) % evictBuf
+	}
+	// old and grouped compute the query heads of KV head kh at layer l.
+	old := func(l, kh int) {
+		s := scores[kh][:n]
+		for h := kh * group; h < (kh+1)*group; h++ {
+			vecmath.Dots(s, q[h*d:(h+1)*d], keys[l][kh*d:], kvd, scale)
+			vecmath.Softmax(s)
+			o := out[h*d : (h+1)*d]
+			clear(o)
+			vecmath.AddWeightedRows(o, s, vals[l][kh*d:], kvd)
+		}
+	}
+	grouped := func(l, kh int) {
+		vecmath.AttendGroup(out[kh*group*d:(kh+1)*group*d], q[kh*group*d:(kh+1)*group*d],
+			keys[l][kh*d:], vals[l][kh*d:], scores[kh], n, group, kvd, kvd, scale)
+	}
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			pass := func(f func(l, kh int)) time.Duration {
+				var t time.Duration
+				for l := range layers {
+					stream()
+					start := time.Now()
+					if threads == 1 {
+						for kh := range kvHeads {
+							f(l, kh)
+						}
+					} else {
+						var wg sync.WaitGroup
+						wg.Go(func() { f(l, 1) })
+						f(l, 0)
+						wg.Wait()
+					}
+					t += time.Since(start)
+				}
+				return t
+			}
+			var tOld, tNew time.Duration
+			for b.Loop() {
+				tOld += pass(old)
+				tNew += pass(grouped)
+			}
+			per := float64(b.N * layers)
+			b.ReportMetric(float64(tOld.Microseconds())/per, "old-µs/layer")
+			b.ReportMetric(float64(tNew.Microseconds())/per, "new-µs/layer")
+			b.ReportMetric(float64(tNew)/float64(tOld), "new/old")
+		})
+	}
+	runtime.KeepAlive(sink)
 }

@@ -9,3 +9,8 @@ import "golang.org/x/sys/cpu"
 // useAsm selects the AVX2/FMA kernels. x/sys/cpu reports AVX2 only when
 // the OS saves the YMM registers.
 var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// useAVX512 selects AttendGroup's kernels, which also use EVEX-encoded
+// instructions on ZMM registers and on Y16-Y31 (AVX512F and AVX512VL,
+// and AVX512DQ for VXORPS).
+var useAVX512 = useAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ

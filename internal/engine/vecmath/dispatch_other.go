@@ -7,6 +7,9 @@ package vecmath
 // dispatching code compile.
 const useAsm = false
 
+// useAVX512 is false for the same reasons.
+const useAVX512 = false
+
 func expAVX2(dst, src []float32)                                 { expGo(dst, src) }
 func swigluAVX2(g, u []float32)                                  { swigluGo(g, u) }
 func expSumAVX2(x []float32, m float32) float64                  { return expSumGo(x, m) }
@@ -14,3 +17,8 @@ func maxAVX2(x []float32) float32                                { return Max(x)
 func scaleAVX2(x []float32, s float32)                           { Scale(x, s) }
 func dotsAVX2(dst, q, rows []float32, stride int, scale float32) { dotsGo(dst, q, rows, stride, scale) }
 func addWeightedRowsAVX2(out, p, rows []float32, stride int)     { addWeightedRowsGo(out, p, rows, stride) }
+func groupDotsAVX512(s, q, rows []float32, d, stride, heads int, scale float32) {
+	panic("vecmath: no assembly")
+}
+func softmaxLanesAVX2(s, next []float32, stride, width int)         { panic("vecmath: no assembly") }
+func groupRowsAVX512(out, p, rows []float32, dv, stride, heads int) { panic("vecmath: no assembly") }

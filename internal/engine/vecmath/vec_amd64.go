@@ -43,3 +43,26 @@ func dotsAVX2(dst []float32, q []float32, rows []float32, stride int, scale floa
 //
 //go:noescape
 func addWeightedRowsAVX2(out []float32, p []float32, rows []float32, stride int)
+
+// groupDotsAVX512 sets s[8j+h] = scale · Σ_k q[h·d+k]·rows[j·stride+k]
+// (k < d) for j < len(s)/8 and h < heads, and s[8j+h] = 0 for h ≥ heads;
+// heads is 1 to 8, d a positive multiple of 8, len(s) a positive multiple
+// of 8 and rows long enough.
+//
+//go:noescape
+func groupDotsAVX512(s []float32, q []float32, rows []float32, d int, stride int, heads int, scale float32)
+
+// softmaxLanesAVX2 replaces each lane l of s (s[8j+l] for j < len(s)/8)
+// by its softmax; len(s) must be a positive multiple of 8. It prefetches
+// the first width floats of rows stride floats apart from next into L2,
+// one row per row of s; width must be positive.
+//
+//go:noescape
+func softmaxLanesAVX2(s []float32, next []float32, stride int, width int)
+
+// groupRowsAVX512 sets out[h·dv+k] = Σ_j p[8j+h]·rows[j·stride+k] over
+// j < len(p)/8 for h < heads and k < dv; heads is 1 to 8, dv a positive
+// multiple of 16, len(p) a positive multiple of 8 and rows long enough.
+//
+//go:noescape
+func groupRowsAVX512(out []float32, p []float32, rows []float32, dv int, stride int, heads int)

@@ -1,11 +1,12 @@
 // Package vecmath holds the float32 vector math around the matrix
 // products of the engine: e^x, the SiLU-gated product of SwiGLU, softmax,
-// and the two loops of attention over a key/value cache (the scores of one
+// the two loops of attention over a key/value cache (the scores of one
 // query against many rows at a stride, and the probability-weighted sum
-// of many rows).
+// of many rows), and one token's whole attention for the query heads that
+// share a KV head (AttendGroup).
 //
 // On amd64 with AVX2 and FMA the functions run avo-generated assembly
-// (./asm, go generate); otherwise, and with the purego build tag, pure-Go
+// (./asm, go generate), AttendGroup with AVX-512 only; otherwise, and with the purego build tag, pure-Go
 // code that implements the same algorithms, so that the two paths agree to
 // within an ulp or so (exp, SiLU and softmax use the same approximation of
 // e^x on both; only the rounding of fused multiply-adds and the order of
@@ -150,5 +151,64 @@ func AddWeightedRows(out, p, rows []float32, stride int) {
 func checkRows(rows []float32, n, stride, d int) {
 	if stride < d || (n-1)*stride+d > len(rows) {
 		panic("vecmath: rows too short for the rows, stride and width")
+	}
+}
+
+// AttendScratch is how many floats of scratch AttendGroup needs for n
+// cache positions: eight scores per position.
+func AttendScratch(n int) int { return 8 * n }
+
+// AttendGroup computes one token's attention for heads query heads that
+// share a KV head, over n cache positions: for every h < heads,
+//
+//	out[h·dv:(h+1)·dv] = Σ_j p_h[j]·vals[j·vstride:j·vstride+dv]
+//	p_h = softmax over j < n of scale · q[h·dk:(h+1)·dk]·keys[j·kstride:]
+//
+// where dk = len(q)/heads and dv = len(out)/heads: what Dots, Softmax and
+// AddWeightedRows compute for each head in turn, which is how it runs
+// without AVX-512. keys and vals must hold n rows of dk and dv floats
+// kstride and vstride apart, scratch AttendScratch(n) floats.
+//
+// With AVX-512 (F, VL and DQ), dk a multiple of 8 and dv of 16, it takes up
+// to eight heads at once, reading each key row, and then each value row,
+// once for all of them: the cache is read from memory once per KV head
+// rather than from L2 once per query head. Its scores are rounded as
+// Dots rounds the rows of its blocks of four and eight (eight-lane
+// accumulators reduced with one VHADDPS tree), the softmax sums in row
+// order as Softmax's pure-Go path does, and the weighted sums are
+// AddWeightedRows' exactly; so it differs from the per-head path by a few
+// ulps of the scores, and a head's result does not depend on heads or on
+// the other heads.
+func AttendGroup(out, q, keys, vals, scratch []float32, n, heads, kstride, vstride int, scale float32) {
+	if heads <= 0 || len(q)%heads != 0 || len(out)%heads != 0 {
+		panic("vecmath: q and out must hold heads rows of equal length")
+	}
+	dk, dv := len(q)/heads, len(out)/heads
+	if n == 0 {
+		clear(out)
+		return
+	}
+	if len(scratch) < AttendScratch(n) {
+		panic("vecmath: attention scratch too short")
+	}
+	checkRows(keys, n, kstride, dk)
+	checkRows(vals, n, vstride, dv)
+	if useAVX512 && dk%8 == 0 && dk > 0 && dv%16 == 0 && dv > 0 {
+		s := scratch[:8*n]
+		for h0 := 0; h0 < heads; h0 += 8 {
+			nh := min(8, heads-h0)
+			groupDotsAVX512(s, q[h0*dk:(h0+nh)*dk], keys, dk, kstride, nh, scale)
+			softmaxLanesAVX2(s, vals, vstride, dv)
+			groupRowsAVX512(out[h0*dv:(h0+nh)*dv], s, vals, dv, vstride, nh)
+		}
+		return
+	}
+	s := scratch[:n]
+	for h := range heads {
+		Dots(s, q[h*dk:(h+1)*dk], keys, kstride, scale)
+		Softmax(s)
+		o := out[h*dv : (h+1)*dv]
+		clear(o)
+		AddWeightedRows(o, s, vals, vstride)
 	}
 }

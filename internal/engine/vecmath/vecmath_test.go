@@ -267,3 +267,201 @@ func TestRowsTooShort(t *testing.T) {
 		})
 	}
 }
+
+// groupCase is one shape of AttendGroup: n positions, dk and dv floats
+// per head, key and value rows kstride and vstride apart.
+type groupCase struct{ n, dk, dv, kstride, vstride int }
+
+var groupCases = []groupCase{
+	{1, 64, 64, 128, 128}, {2, 64, 64, 128, 128}, {3, 64, 64, 64, 64},
+	{4, 64, 64, 128, 128}, {5, 64, 64, 128, 128}, {7, 64, 64, 128, 128},
+	{8, 64, 64, 128, 128}, {9, 64, 64, 128, 128}, {17, 64, 64, 192, 192},
+	{100, 64, 64, 128, 128}, {512, 64, 64, 128, 128}, {600, 64, 64, 128, 128},
+	{13, 16, 16, 32, 32}, {33, 32, 32, 40, 48}, {21, 8, 16, 8, 16},
+	{11, 128, 128, 256, 256}, {6, 80, 80, 160, 160}, {10, 96, 48, 96, 49},
+	{19, 256, 256, 512, 512}, {12, 24, 112, 24, 112},
+	{9, 64, 8, 64, 8}, {7, 60, 64, 64, 64}, {5, 5, 7, 7, 9}, // pure Go
+}
+
+// softmaxGo is Softmax's pure-Go path.
+func softmaxGo(x []float32) {
+	m := Max(x)
+	s := expSumGo(x, m)
+	for i := range x {
+		x[i] *= float32(1 / s)
+	}
+}
+
+// attendHeadGo is the per-head pure-Go path of AttendGroup for one head.
+func attendHeadGo(out, q, keys, vals []float32, n, kstride, vstride int, scale float32) {
+	s := make([]float32, n)
+	dotsGo(s, q, keys, kstride, scale)
+	softmaxGo(s)
+	clear(out)
+	addWeightedRowsGo(out, s, vals, vstride)
+}
+
+func TestAttendGroup(t *testing.T) { checkAttendGroup(t) }
+
+// checkAttendGroup checks AttendGroup, on whichever path the dispatch
+// flags select, against the per-head pure-Go path, and that each head's
+// result alone is the same as in its group.
+func checkAttendGroup(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, c := range groupCases {
+		for heads := 1; heads <= 10; heads++ {
+			q := randFloats(r, heads*c.dk, 2)
+			keys := randFloats(r, (c.n-1)*c.kstride+c.dk, 2)
+			vals := randFloats(r, (c.n-1)*c.vstride+c.dv, 2)
+			scale := float32(1 / math.Sqrt(float64(c.dk)))
+			scratch := make([]float32, AttendScratch(c.n))
+			out := randFloats(r, heads*c.dv+1, 1)
+			out[heads*c.dv] = 42
+			AttendGroup(out[:heads*c.dv], q, keys, vals, scratch, c.n, heads, c.kstride, c.vstride, scale)
+			if out[heads*c.dv] != 42 {
+				t.Errorf("%+v heads=%d: wrote past the end of out", c, heads)
+			}
+			want := make([]float32, heads*c.dv)
+			for h := range heads {
+				attendHeadGo(want[h*c.dv:(h+1)*c.dv], q[h*c.dk:(h+1)*c.dk], keys, vals, c.n, c.kstride, c.vstride, scale)
+			}
+			// The scores' rounding (a few ulps) moves the weights by
+			// as much relatively; the outputs are averages of values
+			// below 2.
+			if d := cmp.Diff(want, out[:heads*c.dv], cmpopts.EquateApprox(0, 2e-6)); d != "" {
+				t.Errorf("%+v heads=%d: vs per-head pure Go (-want +got):\n%s", c, heads, d)
+			}
+			// Each head alone gives the same bits as in the group.
+			one := make([]float32, c.dv)
+			for h := range heads {
+				AttendGroup(one, q[h*c.dk:(h+1)*c.dk], keys, vals, scratch, c.n, 1, c.kstride, c.vstride, scale)
+				if d := cmp.Diff(out[h*c.dv:(h+1)*c.dv], one); d != "" {
+					t.Errorf("%+v heads=%d: head %d alone differs (-group +alone):\n%s", c, heads, h, d)
+				}
+			}
+		}
+	}
+}
+
+// TestGroupKernels checks AttendGroup's three AVX-512 kernels against the
+// per-head kernels: the scores bit for bit against dotsAVX2's blocks of
+// eight and four rows, the softmax against Softmax's pure-Go path, and
+// the weighted sums bit for bit against addWeightedRowsGo.
+func TestGroupKernels(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, c := range groupCases {
+		if c.dk%8 != 0 || c.dv%16 != 0 {
+			continue
+		}
+		for heads := 1; heads <= 8; heads++ {
+			q := randFloats(r, heads*c.dk, 2)
+			keys := randFloats(r, (c.n-1)*c.kstride+c.dk, 2)
+			vals := randFloats(r, (c.n-1)*c.vstride+c.dv, 2)
+			scale := float32(1 / math.Sqrt(float64(c.dk)))
+			s := make([]float32, 8*c.n+1)
+			s[8*c.n] = 42
+			groupDotsAVX512(s[:8*c.n], q, keys, c.dk, c.kstride, heads, scale)
+			if s[8*c.n] != 42 {
+				t.Errorf("%+v heads=%d: groupDots wrote past the end", c, heads)
+			}
+			lane := make([]float32, c.n)
+			want := make([]float32, c.n)
+			blocks := c.n &^ 3 // rows in dotsAVX2's blocks of 8 and 4
+			for h := range 8 {
+				for j := range lane {
+					lane[j] = s[8*j+h]
+				}
+				if h >= heads {
+					clear(want)
+				} else {
+					dotsAVX2(want, q[h*c.dk:(h+1)*c.dk], keys, c.kstride, scale)
+					if blocks < c.n {
+						dotsGo(want[blocks:], q[h*c.dk:(h+1)*c.dk], keys[blocks*c.kstride:], c.kstride, scale)
+					}
+				}
+				if d := cmp.Diff(want[:blocks], lane[:blocks]); d != "" {
+					t.Errorf("%+v heads=%d: groupDots lane %d vs dotsAVX2 (-want +got):\n%s", c, heads, h, d)
+				}
+				if d := cmp.Diff(want[blocks:], lane[blocks:], cmpopts.EquateApprox(0, 4e-6)); d != "" {
+					t.Errorf("%+v heads=%d: groupDots lane %d, last rows (-want +got):\n%s", c, heads, h, d)
+				}
+			}
+
+			p := s[:8*c.n]
+			for i := range p {
+				p[i] *= 4 // larger scores: a peakier softmax
+			}
+			if c.n > 4 {
+				p[8*(c.n/2)+1] = float32(math.Inf(-1)) // a masked position
+			}
+			wantP := append([]float32(nil), p...)
+			softmaxLanesAVX2(p, vals, c.vstride, c.dv)
+			for h := range 8 {
+				for j := range lane {
+					lane[j] = wantP[8*j+h]
+				}
+				softmaxGo(lane)
+				for j := range lane {
+					wantP[8*j+h] = lane[j]
+				}
+			}
+			if d := cmp.Diff(wantP, p, cmpopts.EquateApprox(2.4e-7, 0)); d != "" {
+				t.Errorf("%+v heads=%d: softmaxLanes vs pure Go (-want +got):\n%s", c, heads, d)
+			}
+
+			out := randFloats(r, heads*c.dv+1, 1)
+			out[heads*c.dv] = 42
+			groupRowsAVX512(out[:heads*c.dv], p, vals, c.dv, c.vstride, heads)
+			wantO := make([]float32, heads*c.dv+1)
+			wantO[heads*c.dv] = 42
+			for h := range heads {
+				for j := range lane {
+					lane[j] = p[8*j+h]
+				}
+				addWeightedRowsGo(wantO[h*c.dv:(h+1)*c.dv], lane, vals, c.vstride)
+			}
+			if d := cmp.Diff(wantO, out); d != "" {
+				t.Errorf("%+v heads=%d: groupRows vs addWeightedRowsGo (-want +got):\n%s", c, heads, d)
+			}
+		}
+	}
+}
+
+func TestAttendGroupEdges(t *testing.T) {
+	out := []float32{1, 2, 3, 4, 5, 6, 7, 8}
+	AttendGroup(out, make([]float32, 16), nil, nil, nil, 0, 1, 16, 8, 1)
+	if d := cmp.Diff(make([]float32, 8), out); d != "" {
+		t.Errorf("no positions: out (-want +got):\n%s", d)
+	}
+	tests := []struct {
+		name string
+		f    func()
+	}{
+		{"heads 0", func() { AttendGroup(make([]float32, 8), make([]float32, 8), nil, nil, nil, 0, 0, 8, 8, 1) }},
+		{"q not heads rows", func() {
+			AttendGroup(make([]float32, 32), make([]float32, 31), make([]float32, 64), make([]float32, 64), make([]float32, 32), 4, 2, 16, 16, 1)
+		}},
+		{"scratch short", func() {
+			AttendGroup(make([]float32, 32), make([]float32, 32), make([]float32, 64), make([]float32, 64), make([]float32, 31), 4, 2, 16, 16, 1)
+		}},
+		{"keys short", func() {
+			AttendGroup(make([]float32, 32), make([]float32, 32), make([]float32, 63), make([]float32, 64), make([]float32, 32), 4, 2, 16, 16, 1)
+		}},
+		{"values short", func() {
+			AttendGroup(make([]float32, 32), make([]float32, 32), make([]float32, 64), make([]float32, 63), make([]float32, 32), 4, 2, 16, 16, 1)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			tt.f()
+		})
+	}
+}

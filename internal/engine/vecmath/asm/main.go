@@ -29,6 +29,9 @@ func main() {
 	genScale()
 	genDots()
 	genAddWeightedRows()
+	genGroupDots()
+	genSoftmaxLanes()
+	genGroupRows()
 	Generate()
 }
 
@@ -57,6 +60,8 @@ var (
 	cBias                         Mem
 	// sHi and sLo are single float32s for VBROADCASTSS.
 	sHi, sLo, sNegInf Mem
+	// sOnePD is the float64 1 for VBROADCASTSD.
+	sOnePD Mem
 	// tailMask holds eight all-ones words and eight zero words: the 32
 	// bytes at word 8-r select the first r lanes.
 	tailMask Mem
@@ -91,6 +96,8 @@ func genConstants() {
 	sHi = scalarF("exphi", expHi)
 	sLo = scalarF("explo", expLo)
 	sNegInf = scalarF("neginf", float32(math.Inf(-1)))
+	sOnePD = GLOBL("onepd", RODATA|NOPTR)
+	DATA(0, U64(math.Float64bits(1)))
 	tailMask = GLOBL("tailmask", RODATA|NOPTR)
 	for i := 0; i < 16; i++ {
 		v := uint32(0)
