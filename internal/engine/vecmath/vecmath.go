@@ -148,7 +148,7 @@ func AddWeightedRows(out, p, rows []float32, stride int) {
 }
 
 // checkRows panics unless rows holds n rows of d values stride apart.
-func checkRows(rows []float32, n, stride, d int) {
+func checkRows[T float32 | uint16](rows []T, n, stride, d int) {
 	if stride < d || (n-1)*stride+d > len(rows) {
 		panic("vecmath: rows too short for the rows, stride and width")
 	}

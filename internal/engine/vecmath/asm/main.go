@@ -29,9 +29,14 @@ func main() {
 	genScale()
 	genDots()
 	genAddWeightedRows()
-	genGroupDots()
-	genSoftmaxLanes()
-	genGroupRows()
+	genGroupDots(f32)
+	genSoftmaxLanes(f32)
+	genGroupRows(f32)
+	genFromF16()
+	genToF16()
+	genGroupDots(f16)
+	genSoftmaxLanes(f16)
+	genGroupRows(f16)
 	Generate()
 }
 
