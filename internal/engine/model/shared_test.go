@@ -23,7 +23,13 @@ func modelsDir(tb testing.TB) string {
 // threads, closing it at the end of the test.
 func loadShared(tb testing.TB, rel string, threads int) *Model {
 	tb.Helper()
-	m, err := Options{Threads: threads}.Load(filepath.Join(modelsDir(tb), rel))
+	return loadSharedWith(tb, rel, Options{Threads: threads})
+}
+
+// loadSharedWith is loadShared with options o.
+func loadSharedWith(tb testing.TB, rel string, o Options) *Model {
+	tb.Helper()
+	m, err := o.Load(filepath.Join(modelsDir(tb), rel))
 	if err != nil {
 		tb.Fatal(err)
 	}
