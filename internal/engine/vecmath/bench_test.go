@@ -339,8 +339,8 @@ func BenchmarkAttentionCold(b *testing.B) {
 // first streams 4 MB of a 64 MB buffer, as there, so that the caches come
 // from memory; in the warm runs every layer uses the first layer's cache,
 // which stays in L2 (512) or L2 and L3 (2048). Each iteration times a
-// pass over the layers in float32, then one in binary16, and it reports
-// both times per layer and their ratio (f16/f32).
+// pass over the layers in float32 and one in binary16, in turn first,
+// and it reports both times per layer and their ratio (f16/f32).
 func BenchmarkAttentionColdF16(b *testing.B) {
 	const (
 		layers, heads, kvHeads, d = 24, 14, 2, 64
@@ -408,9 +408,14 @@ func BenchmarkAttentionColdF16(b *testing.B) {
 					return t
 				}
 				var t32, t16 time.Duration
-				for b.Loop() {
-					t32 += pass(f32)
-					t16 += pass(f16)
+				for i := 0; b.Loop(); i++ {
+					if i%2 == 0 {
+						t32 += pass(f32)
+						t16 += pass(f16)
+					} else {
+						t16 += pass(f16)
+						t32 += pass(f32)
+					}
 				}
 				per := float64(b.N * layers)
 				b.ReportMetric(float64(t32.Microseconds())/per, "f32-µs/layer")

@@ -33,3 +33,9 @@ func groupRowsF16AVX512(out, p []float32, rows []uint16, dv, stride, heads int) 
 }
 func fromF16AVX2(dst []float32, src []uint16) { fromF16Go(dst, src) }
 func toF16AVX2(dst []uint16, src []float32)   { toF16Go(dst, src) }
+func dotsF16AVX2(dst, q []float32, rows []uint16, stride int, scale float32) {
+	panic("vecmath: no assembly")
+}
+func addWeightedRowsF16AVX2(out, p []float32, rows []uint16, stride int) {
+	panic("vecmath: no assembly")
+}

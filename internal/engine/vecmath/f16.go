@@ -100,9 +100,13 @@ func f32to16(f float32) uint16 {
 // With AVX-512 (and the shapes AttendGroup needs for it) its kernels
 // widen each row with VCVTPH2PS as they load it, with AttendGroup's
 // arithmetic and order and its prefetching as many rows ahead. Otherwise
-// it widens blocks of rows (a multiple of eight at a time, so that the
-// score kernel's blocks of rows are AttendGroup's) into a buffer on the
-// stack and runs Dots, Softmax and AddWeightedRows on them; every head's
+// it takes the rows in blocks (a multiple of eight rows, so that the
+// score kernel's blocks of rows are those of AttendGroup's per-head
+// calls), each block for up to eight heads in turn while it is in L1:
+// with AVX2, FMA and F16C and widths that are multiples of 8, kernels
+// that widen as they load, and Dots, Softmax and AddWeightedRows'
+// arithmetic; otherwise each block widened into a buffer on the stack
+// and Dots, Softmax and AddWeightedRows themselves. Every head's
 // weighted sum still adds the rows in order, so the results are those of
 // the per-head path.
 func AttendGroupF16(out, q []float32, keys, vals []uint16, scratch []float32, n, heads, kstride, vstride int, scale float32) {
@@ -129,33 +133,54 @@ func AttendGroupF16(out, q []float32, keys, vals []uint16, scratch []float32, n,
 		}
 		return
 	}
-	attendWidened(out, q, keys, vals, scratch, n, heads, kstride, vstride, scale)
-}
-
-// widenFloats is the size of attendWidened's buffer on the stack: blocks
-// of 32 rows of 64 floats, or eight of 256.
-const widenFloats = 2048
-
-// attendWidened is AttendGroupF16 without AVX-512: for up to eight heads
-// at a time, the scores of each head go to its n floats of scratch, a
-// block of key rows widened at a time, then Softmax, then the weighted
-// sums, a block of value rows widened at a time.
-func attendWidened(out, q []float32, keys, vals []uint16, scratch []float32, n, heads, kstride, vstride int, scale float32) {
-	dk, dv := len(q)/heads, len(out)/heads
+	if directF16(dk) && directF16(dv) {
+		attendBlocks(nil, out, q, keys, vals, scratch, n, heads, kstride, vstride, scale)
+		return
+	}
 	var stack [widenFloats]float32
 	buf := stack[:]
 	if w := 8 * max(dk, dv); w > len(buf) {
 		buf = make([]float32, w)
 	}
-	kb, vb := blockRows(len(buf), dk, n), blockRows(len(buf), dv, n)
+	attendBlocks(buf, out, q, keys, vals, scratch, n, heads, kstride, vstride, scale)
+}
+
+// directF16 reports whether rows of d binary16 values go to the AVX2
+// kernels that widen as they load (dotsF16AVX2, addWeightedRowsF16AVX2).
+func directF16(d int) bool { return useAsm && d%8 == 0 && d > 0 }
+
+// widenFloats is the size of AttendGroupF16's buffer on the stack, and
+// sets the size of attendBlocks' blocks: 32 rows of 64 values, or eight
+// of 256.
+const widenFloats = 2048
+
+// attendBlocks is AttendGroupF16 without AVX-512: for up to eight heads
+// at a time, the scores of each head go to its n floats of scratch, a
+// block of key rows at a time, then Softmax, then the weighted sums, a
+// block of value rows at a time. Rows that directF16 does not take are
+// widened into buf, which must hold eight rows of them.
+func attendBlocks(buf, out, q []float32, keys, vals []uint16, scratch []float32, n, heads, kstride, vstride int, scale float32) {
+	dk, dv := len(q)/heads, len(out)/heads
+	kb, vb := blockRows(widenFloats, dk, n), blockRows(widenFloats, dv, n)
+	if buf != nil {
+		kb, vb = blockRows(len(buf), dk, n), blockRows(len(buf), dv, n)
+	}
 	for h0 := 0; h0 < heads; h0 += 8 {
 		nh := min(8, heads-h0)
 		for j0 := 0; j0 < n; j0 += kb {
 			m := min(kb, n-j0)
-			widenRows(buf[:m*dk], keys[j0*kstride:], kstride, dk)
+			rows := keys[j0*kstride:]
+			if !directF16(dk) {
+				widenRows(buf[:m*dk], rows, kstride, dk)
+			}
 			for i := range nh {
 				h := h0 + i
-				Dots(scratch[i*n+j0:i*n+j0+m], q[h*dk:(h+1)*dk], buf[:m*dk], dk, scale)
+				s, qh := scratch[i*n+j0:i*n+j0+m], q[h*dk:(h+1)*dk]
+				if directF16(dk) {
+					dotsF16AVX2(s, qh, rows, kstride, scale)
+				} else {
+					Dots(s, qh, buf[:m*dk], dk, scale)
+				}
 			}
 		}
 		for i := range nh {
@@ -164,22 +189,31 @@ func attendWidened(out, q []float32, keys, vals []uint16, scratch []float32, n, 
 		clear(out[h0*dv : (h0+nh)*dv])
 		for j0 := 0; j0 < n; j0 += vb {
 			m := min(vb, n-j0)
-			widenRows(buf[:m*dv], vals[j0*vstride:], vstride, dv)
+			rows := vals[j0*vstride:]
+			if !directF16(dv) {
+				widenRows(buf[:m*dv], rows, vstride, dv)
+			}
 			for i := range nh {
 				h := h0 + i
-				AddWeightedRows(out[h*dv:(h+1)*dv], scratch[i*n+j0:i*n+j0+m], buf[:m*dv], dv)
+				o, p := out[h*dv:(h+1)*dv], scratch[i*n+j0:i*n+j0+m]
+				if directF16(dv) {
+					addWeightedRowsF16AVX2(o, p, rows, vstride)
+				} else {
+					AddWeightedRows(o, p, buf[:m*dv], dv)
+				}
 			}
 		}
 	}
 }
 
-// blockRows is how many rows of d floats attendWidened widens at a time
-// into size floats (at least 8·d): a multiple of eight, or all n.
+// blockRows is how many rows of d values attendBlocks takes at a time
+// for size floats of buffer: a multiple of eight, at least eight (which
+// a buffer must hold), or all n if d is 0.
 func blockRows(size, d, n int) int {
 	if d == 0 {
 		return n
 	}
-	return size / d &^ 7
+	return max(8, size/d&^7)
 }
 
 // widenRows widens len(dst)/d rows of d binary16 values, stride apart

@@ -81,6 +81,20 @@ func fromF16AVX2(dst []float32, src []uint16)
 //go:noescape
 func toF16AVX2(dst []uint16, src []float32)
 
+// dotsF16AVX2 sets dst[j] = scale · Σ q[k]·float32(rows[j·stride+k]) over k < len(q)
+// for every j < len(dst); len(q) must be a positive multiple of 8 and
+// rows long enough.
+//
+//go:noescape
+func dotsF16AVX2(dst []float32, q []float32, rows []uint16, stride int, scale float32)
+
+// addWeightedRowsF16AVX2 adds Σ_j p[j]·float32(rows[j·stride+k]) to out[k] for every
+// k < len(out); len(out) must be a multiple of 8, len(p) positive and rows
+// long enough.
+//
+//go:noescape
+func addWeightedRowsF16AVX2(out []float32, p []float32, rows []uint16, stride int)
+
 // groupDotsF16AVX512 sets s[8j+h] = scale · Σ_k q[h·d+k]·float32(rows[j·stride+k])
 // (k < d) for j < len(s)/8 and h < heads, and s[8j+h] = 0 for h ≥ heads;
 // heads is 1 to 8, d a positive multiple of 8, len(s) a positive multiple

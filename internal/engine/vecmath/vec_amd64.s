@@ -3244,6 +3244,268 @@ tof16_done:
 	VZEROUPPER
 	RET
 
+// func dotsF16AVX2(dst []float32, q []float32, rows []uint16, stride int, scale float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotsF16AVX2(SB), NOSPLIT, $0-84
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         q_base+24(FP), DX
+	MOVQ         q_len+32(FP), BX
+	MOVQ         rows_base+48(FP), SI
+	MOVQ         stride+72(FP), DI
+	SHLQ         $0x01, DI
+	LEAQ         (DI)(DI*2), R8
+	MOVSS        scale+80(FP), X0
+	VBROADCASTSS X0, Y0
+
+dots8_rows:
+	CMPQ   CX, $0x08
+	JL     dots8_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	MOVQ   DX, R9
+	MOVQ   SI, R10
+	LEAQ   (SI)(DI*4), R11
+	MOVQ   BX, R12
+
+dots8_k:
+	VMOVUPS     (R9), Y9
+	VCVTPH2PS   (R10), Y10
+	VFMADD231PS Y10, Y9, Y1
+	VCVTPH2PS   (R10)(DI*1), Y10
+	VFMADD231PS Y10, Y9, Y2
+	VCVTPH2PS   (R10)(DI*2), Y10
+	VFMADD231PS Y10, Y9, Y3
+	VCVTPH2PS   (R10)(R8*1), Y10
+	VFMADD231PS Y10, Y9, Y4
+	VCVTPH2PS   (R11), Y10
+	VFMADD231PS Y10, Y9, Y5
+	VCVTPH2PS   (R11)(DI*1), Y10
+	VFMADD231PS Y10, Y9, Y6
+	VCVTPH2PS   (R11)(DI*2), Y10
+	VFMADD231PS Y10, Y9, Y7
+	VCVTPH2PS   (R11)(R8*1), Y10
+	VFMADD231PS Y10, Y9, Y8
+	ADDQ        $0x20, R9
+	ADDQ        $0x10, R10
+	ADDQ        $0x10, R11
+	SUBQ        $0x08, R12
+	JNE         dots8_k
+	VHADDPS     Y2, Y1, Y1
+	VHADDPS     Y4, Y3, Y3
+	VHADDPS     Y6, Y5, Y5
+	VHADDPS     Y8, Y7, Y7
+	VHADDPS     Y3, Y1, Y1
+	VHADDPS     Y7, Y5, Y5
+	VPERM2F128  $0x20, Y5, Y1, Y2
+	VPERM2F128  $0x31, Y5, Y1, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x20, AX
+	LEAQ        (SI)(DI*8), SI
+	SUBQ        $0x08, CX
+	JMP         dots8_rows
+
+dots8_end:
+dots4_rows:
+	CMPQ   CX, $0x04
+	JL     dots4_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   DX, R9
+	MOVQ   SI, R10
+	MOVQ   BX, R11
+
+dots4_k:
+	VMOVUPS      (R9), Y5
+	VCVTPH2PS    (R10), Y6
+	VFMADD231PS  Y6, Y5, Y1
+	VCVTPH2PS    (R10)(DI*1), Y6
+	VFMADD231PS  Y6, Y5, Y2
+	VCVTPH2PS    (R10)(DI*2), Y6
+	VFMADD231PS  Y6, Y5, Y3
+	VCVTPH2PS    (R10)(R8*1), Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $0x20, R9
+	ADDQ         $0x10, R10
+	SUBQ         $0x08, R11
+	JNE          dots4_k
+	VHADDPS      Y2, Y1, Y1
+	VHADDPS      Y4, Y3, Y3
+	VHADDPS      Y3, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X2
+	VADDPS       X1, X2, X2
+	VMULPS       X0, X2, X2
+	VMOVUPS      X2, (AX)
+	ADDQ         $0x10, AX
+	LEAQ         (SI)(DI*4), SI
+	SUBQ         $0x04, CX
+	JMP          dots4_rows
+
+dots4_end:
+dots1_rows:
+	CMPQ   CX, $0x01
+	JL     dots1_end
+	VXORPS Y1, Y1, Y1
+	MOVQ   DX, R8
+	MOVQ   SI, R9
+	MOVQ   BX, R10
+
+dots1_k:
+	VMOVUPS      (R8), Y2
+	VCVTPH2PS    (R9), Y3
+	VFMADD231PS  Y3, Y2, Y1
+	ADDQ         $0x20, R8
+	ADDQ         $0x10, R9
+	SUBQ         $0x08, R10
+	JNE          dots1_k
+	VEXTRACTF128 $0x01, Y1, X2
+	VADDPS       X1, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VMULSS       X0, X2, X2
+	VMOVSS       X2, (AX)
+	ADDQ         $0x04, AX
+	ADDQ         DI, SI
+	SUBQ         $0x01, CX
+	JMP          dots1_rows
+
+dots1_end:
+	VZEROUPPER
+	RET
+
+// func addWeightedRowsF16AVX2(out []float32, p []float32, rows []uint16, stride int)
+// Requires: AVX, F16C, FMA3
+TEXT ·addWeightedRowsF16AVX2(SB), NOSPLIT, $0-80
+	MOVQ out_base+0(FP), AX
+	MOVQ out_len+8(FP), CX
+	MOVQ p_base+24(FP), DX
+	MOVQ p_len+32(FP), BX
+	MOVQ rows_base+48(FP), SI
+	MOVQ stride+72(FP), DI
+	SHLQ $0x01, DI
+
+awr8_cols:
+	CMPQ    CX, $0x40
+	JL      awr8_end
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS 128(AX), Y4
+	VMOVUPS 160(AX), Y5
+	VMOVUPS 192(AX), Y6
+	VMOVUPS 224(AX), Y7
+	MOVQ    DX, R8
+	MOVQ    SI, R9
+	MOVQ    BX, R10
+
+awr8_j:
+	VBROADCASTSS (R8), Y8
+	VCVTPH2PS    (R9), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VCVTPH2PS    16(R9), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VCVTPH2PS    32(R9), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VCVTPH2PS    48(R9), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VCVTPH2PS    64(R9), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VCVTPH2PS    80(R9), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VCVTPH2PS    96(R9), Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VCVTPH2PS    112(R9), Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $0x04, R8
+	ADDQ         DI, R9
+	DECQ         R10
+	JNE          awr8_j
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	VMOVUPS      Y2, 64(AX)
+	VMOVUPS      Y3, 96(AX)
+	VMOVUPS      Y4, 128(AX)
+	VMOVUPS      Y5, 160(AX)
+	VMOVUPS      Y6, 192(AX)
+	VMOVUPS      Y7, 224(AX)
+	ADDQ         $0x00000100, AX
+	ADDQ         $0x00000080, SI
+	SUBQ         $0x40, CX
+	JMP          awr8_cols
+
+awr8_end:
+awr4_cols:
+	CMPQ    CX, $0x20
+	JL      awr4_end
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	MOVQ    DX, R8
+	MOVQ    SI, R9
+	MOVQ    BX, R10
+
+awr4_j:
+	VBROADCASTSS (R8), Y4
+	VCVTPH2PS    (R9), Y5
+	VFMADD231PS  Y5, Y4, Y0
+	VCVTPH2PS    16(R9), Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VCVTPH2PS    32(R9), Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VCVTPH2PS    48(R9), Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         $0x04, R8
+	ADDQ         DI, R9
+	DECQ         R10
+	JNE          awr4_j
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	VMOVUPS      Y2, 64(AX)
+	VMOVUPS      Y3, 96(AX)
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x00000040, SI
+	SUBQ         $0x20, CX
+	JMP          awr4_cols
+
+awr4_end:
+awr1_cols:
+	CMPQ    CX, $0x08
+	JL      awr1_end
+	VMOVUPS (AX), Y0
+	MOVQ    DX, R8
+	MOVQ    SI, R9
+	MOVQ    BX, R10
+
+awr1_j:
+	VBROADCASTSS (R8), Y1
+	VCVTPH2PS    (R9), Y2
+	VFMADD231PS  Y2, Y1, Y0
+	ADDQ         $0x04, R8
+	ADDQ         DI, R9
+	DECQ         R10
+	JNE          awr1_j
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000010, SI
+	SUBQ         $0x08, CX
+	JMP          awr1_cols
+
+awr1_end:
+	VZEROUPPER
+	RET
+
 // func groupDotsF16AVX512(s []float32, q []float32, rows []uint16, d int, stride int, heads int, scale float32)
 // Requires: AVX, AVX2, AVX512F, AVX512VL, F16C, FMA3, MMX+, SSE
 TEXT ·groupDotsF16AVX512(SB), NOSPLIT, $0-100
