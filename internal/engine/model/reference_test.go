@@ -95,7 +95,7 @@ func TestSyntheticReference(t *testing.T) {
 			// depend on the thread count (TestThreadsAgree), and this
 			// keeps both cores busy without synchronisation.
 			t.Parallel()
-			m := loadSharedWith(t, filepath.Join("synthetic", f.name), Options{Threads: 1, CacheType: f.cache})
+			m := loadShared(t, filepath.Join("synthetic", f.name), Options{Threads: 1, CacheType: f.cache})
 			var ref syntheticRef
 			readJSON(t, filepath.Join(dir, f.name+".reference.json"), &ref)
 			if got, want := m.Config().VocabSize, ref.NVocab; got != want {
@@ -188,7 +188,7 @@ func TestStoriesReference(t *testing.T) {
 	} {
 		t.Run(strings.TrimSuffix(tc.file, ".gguf")+"/"+strings.Fields(tc.engine)[0]+"/"+tc.cache.String(), func(t *testing.T) {
 			run := ref.Runs[find(tc.refFile, tc.engine)]
-			m := loadSharedWith(t, tc.file, Options{Threads: 2, CacheType: tc.cache})
+			m := loadShared(t, tc.file, Options{Threads: 2, CacheType: tc.cache})
 			if diff := cmp.Diff(run.PromptIDs, m.Tokenizer().Encode(ref.Prompt, true, false)); diff != "" {
 				t.Errorf("prompt ids (-want +got):\n%s", diff)
 			}
