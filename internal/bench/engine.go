@@ -24,9 +24,12 @@ type EngineOptions struct {
 	// (model.Options.NoRepack); by default Q4_0 and Q8_0 matrices are
 	// repacked on load where the kernel table has repacked kernels.
 	NoRepack bool
-	Prompt   int // prompt tokens, processed as one batch
-	Gen      int // tokens generated one at a time after the prompt
-	Seed     uint64
+	// CacheType is how the KV caches store keys and values
+	// (model.Options.CacheType; the zero value is kvcache.F32).
+	CacheType kvcache.DType
+	Prompt    int // prompt tokens, processed as one batch
+	Gen       int // tokens generated one at a time after the prompt
+	Seed      uint64
 	// Bandwidth measures the memory read bandwidth (for BandwidthFor) and
 	// reports generation against the bound it sets.
 	Bandwidth    bool
@@ -48,6 +51,7 @@ type EngineResult struct {
 	Architecture string  `json:"architecture"`
 	Threads      int     `json:"threads"`
 	Kernels      string  `json:"kernels"`
+	KVCacheType  string  `json:"kv_cache_type"`
 	LoadSeconds  float64 `json:"load_seconds"`
 	// SettleSeconds is how long the benchmark waited, after loading (and
 	// the time to first token, if measured), for the model's background
@@ -221,13 +225,13 @@ func Engine(ctx context.Context, o EngineOptions) (EngineResult, error) {
 	if err != nil {
 		return EngineResult{}, err
 	}
-	m, err := model.Options{Threads: o.Threads, Kernels: kern, NoRepack: o.NoRepack}.Load(o.Model)
+	m, err := model.Options{Threads: o.Threads, Kernels: kern, NoRepack: o.NoRepack, CacheType: o.CacheType}.Load(o.Model)
 	if err != nil {
 		return EngineResult{}, err
 	}
 	defer m.Close()
 	cfg := m.Config()
-	r := EngineResult{Model: o.Model, Architecture: cfg.Architecture, Threads: o.Threads, Kernels: kern.Name, LoadSeconds: time.Since(start).Seconds(),
+	r := EngineResult{Model: o.Model, Architecture: cfg.Architecture, Threads: o.Threads, Kernels: kern.Name, KVCacheType: o.CacheType.String(), LoadSeconds: time.Since(start).Seconds(),
 		PromptTokens: o.Prompt, GenTokens: o.Gen, WeightsBytes: m.WeightsBytes(), RepackedBytes: m.RepackedBytes()}
 	// Before any weight is read: the fixed part of the process.
 	afterLoad := memorySnapshot()

@@ -13,11 +13,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cerulean-ai/cerulean/internal/bench"
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 )
 
 // benchCmd is `cerulean bench`: measurements that anyone can rerun.
 func (a *app) benchCmd() *cobra.Command {
-	o := bench.EngineOptions{Threads: runtime.NumCPU(), Prompt: 128, Gen: 32, Seed: 1, Rounds: bench.DefaultRounds}
+	o := bench.EngineOptions{Threads: runtime.NumCPU(), CacheType: kvcache.F16, Prompt: 128, Gen: 32, Seed: 1, Rounds: bench.DefaultRounds}
 	cmd := &cobra.Command{
 		Use:   "bench --model FILE.gguf [--threads N] [--kernels NAME] [--prompt N] [--gen N] [--bandwidth] [--concurrency N [--rounds N]] [--ttft]",
 		Short: "Measure Cerulean on this machine",
@@ -112,6 +113,7 @@ number of rounds is the mean of the middle two.`,
 	f.IntVar(&o.Threads, "threads", o.Threads, "threads")
 	f.StringVar(&o.Kernels, "kernels", "", "kernel table, one of this machine's: "+strings.Join(bench.KernelNames(), ", ")+" (default: the last, the fastest)")
 	f.BoolVar(&o.NoRepack, "no-repack", false, "keep every weight in the memory-mapped file (no repacked copy on load)")
+	f.Var(&o.CacheType, "kv-cache-type", "how the KV cache stores keys and values: f16 (as llama.cpp by default) or f32")
 	f.IntVar(&o.Prompt, "prompt", o.Prompt, "prompt tokens")
 	f.IntVar(&o.Gen, "gen", o.Gen, "generated tokens")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the random prompt")
@@ -129,7 +131,7 @@ func engineTable(w io.Writer, r bench.EngineResult) {
 	rate := func(n int, sec, perSec float64) string {
 		return fmt.Sprintf("%d tokens in %.2f s: %.1f tokens/s", n, sec, perSec)
 	}
-	field(w, "Model", r.Model+" ("+r.Architecture+", "+itoa(r.Threads)+" threads, "+r.Kernels+" kernels, loaded in "+strconv.FormatFloat(r.LoadSeconds, 'f', 2, 64)+" s, settled in "+strconv.FormatFloat(r.SettleSeconds, 'f', 2, 64)+" s more)")
+	field(w, "Model", r.Model+" ("+r.Architecture+", "+itoa(r.Threads)+" threads, "+r.Kernels+" kernels, "+r.KVCacheType+" KV cache, loaded in "+strconv.FormatFloat(r.LoadSeconds, 'f', 2, 64)+" s, settled in "+strconv.FormatFloat(r.SettleSeconds, 'f', 2, 64)+" s more)")
 	field(w, "Prompt", rate(r.PromptTokens, r.PromptSeconds, r.PromptPerSecond))
 	field(w, "Generation", rate(r.GenTokens, r.GenSeconds, r.GenPerSecond))
 	m := r.Memory

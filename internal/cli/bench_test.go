@@ -10,7 +10,7 @@ import (
 func TestEngineTable(t *testing.T) {
 	var b strings.Builder
 	engineTable(&b, bench.EngineResult{
-		Model: "m.gguf", Architecture: "qwen2", Threads: 2, Kernels: "avx2", PromptTokens: 16, GenTokens: 8,
+		Model: "m.gguf", Architecture: "qwen2", Threads: 2, Kernels: "avx2", KVCacheType: "f16", PromptTokens: 16, GenTokens: 8,
 		Memory: bench.MemoryResult{
 			AfterLoad:    bench.MemorySnapshot{RSS: 60 << 20, RSSAnon: 15 << 20, RSSFile: 45 << 20, HeapInUse: 12 << 20},
 			AfterGen:     bench.MemorySnapshot{RSS: 500 << 20, RSSAnon: 30 << 20, RSSFile: 470 << 20, HeapInUse: 25 << 20},
@@ -26,7 +26,7 @@ func TestEngineTable(t *testing.T) {
 	})
 	out := b.String()
 	for _, want := range []string{
-		"m.gguf (qwen2, 2 threads, avx2 kernels, loaded in",
+		"m.gguf (qwen2, 2 threads, avx2 kernels, f16 KV cache, loaded in",
 		"s, settled in 0.00 s more)",
 		"RSS 60.0 MiB (anon 15.0 MiB, file 45.0 MiB), Go heap in use 12.0 MiB",
 		"RSS 500.0 MiB (anon 30.0 MiB, file 470.0 MiB)",

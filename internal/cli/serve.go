@@ -46,6 +46,7 @@ data folder.`,
 	f.BoolVar(&cfg.Demo, "demo", cfg.Demo, "on first start, make and deploy a tiny random-weight demo model as \"demo\" (env CERULEAN_DEMO=0 turns it off)")
 	f.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "garbage collector target percent (debug.SetGCPercent); 0 keeps the runtime's, from GOGC or 100")
 	f.IntVar(&cfg.Threads, "threads", 0, "threads of the built-in engine (default: all cores)")
+	f.Var(&cfg.KVCacheType, "kv-cache-type", "how the built-in engine stores attention keys and values: f16 (half the memory) or f32 (env CERULEAN_KV_CACHE_TYPE)")
 	f.BoolVar(&cfg.NoRepack, "no-repack", false, "keep the built-in engine's weights in the memory-mapped files (no repacked copy of Q4_0/Q8_0 matrices on load)")
 	f.StringVar(&cfg.Kubeconfig, "kubeconfig", cfg.Kubeconfig, "run ManagedCompute replicas on Kubernetes with this kubeconfig (env CERULEAN_KUBECONFIG); default: local worker processes")
 	f.StringVar(&cfg.KubeNamespace, "kube-namespace", cfg.KubeNamespace, "Kubernetes namespace of the replicas (default cerulean)")

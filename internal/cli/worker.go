@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cerulean-ai/cerulean/internal/backend/replica"
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 )
 
 // newWorkerCmd is `cerulean worker`: one process serving one model, the
@@ -45,6 +46,8 @@ SIGTERM.`,
 	f.StringVar(&o.Model, "model", "", "the GGUF file to serve (required)")
 	f.StringVar(&o.Addr, "addr", o.Addr, "listen address HOST:PORT; port 0 picks a free one")
 	f.IntVar(&o.Threads, "threads", 0, "engine threads (default: all cores)")
+	o.CacheType = kvcache.F16
+	f.Var(&o.CacheType, "kv-cache-type", "how the engine stores attention keys and values: f16 (half the memory) or f32")
 	f.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long requests in flight may take to finish on SIGTERM")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	_ = cmd.MarkFlagRequired("model")

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 )
 
 // Files in the data folder.
@@ -43,6 +45,10 @@ type Config struct {
 	// GGUF files instead of copying Q4_0 and Q8_0 matrices into a faster
 	// interleaved layout on load (model.Options.NoRepack).
 	NoRepack bool
+	// KVCacheType is how the built-in engine stores attention keys and
+	// values (model.Options.CacheType): F16 by default, as llama.cpp does,
+	// or F32 (env CERULEAN_KV_CACHE_TYPE).
+	KVCacheType kvcache.DType
 	// Kubeconfig, when set, runs ManagedCompute replicas as Kubernetes
 	// Deployments in KubeNamespace with the WorkerImage container image,
 	// instead of local worker processes.
@@ -71,6 +77,12 @@ func Defaults(getenv func(string) string) Config {
 		MaxBodyBytes:    8 << 20,
 		LogLevel:        "info",
 		Demo:            true,
+		KVCacheType:     kvcache.F16,
+	}
+	if v := getenv("CERULEAN_KV_CACHE_TYPE"); v != "" {
+		if err := c.KVCacheType.Set(v); err != nil {
+			c.KVCacheType = -1 // reported by Validate
+		}
 	}
 	switch strings.ToLower(getenv("CERULEAN_DEMO")) {
 	case "0", "false", "no", "off":
@@ -132,6 +144,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Threads < 0 {
 		return errors.New("config: --threads must not be negative")
+	}
+	if c.KVCacheType.Size() == 0 {
+		return errors.New("config: KV cache type: want f16 or f32")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -4,13 +4,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestDefaults(t *testing.T) {
 	c := Defaults(env(map[string]string{"HOME": "/home/u"}))
-	if c.Addr != "127.0.0.1:8080" || c.DataDir != "/home/u/.local/share/cerulean" || !c.Demo {
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "/home/u/.local/share/cerulean" || !c.Demo || c.KVCacheType != kvcache.F16 {
 		t.Errorf("defaults = %+v", c)
 	}
 	c = Defaults(env(map[string]string{"XDG_DATA_HOME": "/x", "CERULEAN_ADDR": "0.0.0.0:9", "CERULEAN_DEMO": "0", "CERULEAN_ADMIN_TOKEN": "t"}))
@@ -19,6 +21,13 @@ func TestDefaults(t *testing.T) {
 	}
 	if c := Defaults(env(map[string]string{"CERULEAN_DATA": "/d"})); c.DataDir != "/d" {
 		t.Errorf("CERULEAN_DATA: %q", c.DataDir)
+	}
+	if c := Defaults(env(map[string]string{"CERULEAN_KV_CACHE_TYPE": "F32"})); c.KVCacheType != kvcache.F32 {
+		t.Errorf("CERULEAN_KV_CACHE_TYPE=F32: %v", c.KVCacheType)
+	}
+	bad := Defaults(env(map[string]string{"HOME": "/h", "CERULEAN_KV_CACHE_TYPE": "q8_0"}))
+	if err := bad.Validate(); err == nil {
+		t.Error("CERULEAN_KV_CACHE_TYPE=q8_0 validates")
 	}
 }
 

@@ -212,7 +212,7 @@ func build(cfg config.Config, log *slog.Logger, st store.Store, sealer *apikey.S
 	mtr.ObserveCaptureDrops(capt.Dropped)
 	accrual := metering.NewAccrual(metering.AccrualOptions{Store: st, Logger: log,
 		InstanceType: func(d deployment.Deployment) string { return d.InstanceType }})
-	eng := builtin.New(builtin.Options{Threads: cfg.Threads, NoRepack: cfg.NoRepack, Logger: log, Weight: adm.Weight})
+	eng := builtin.New(builtin.Options{Threads: cfg.Threads, NoRepack: cfg.NoRepack, CacheType: cfg.KVCacheType, Logger: log, Weight: adm.Weight})
 	reps, repBackend, err := newReplicas(cfg, st, up, mtr, log)
 	if err != nil {
 		return parts{}, err

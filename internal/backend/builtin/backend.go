@@ -55,6 +55,7 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/engine/chat"
 	"github.com/cerulean-ai/cerulean/internal/engine/gguf"
 	"github.com/cerulean-ai/cerulean/internal/engine/grammar"
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 	"github.com/cerulean-ai/cerulean/internal/engine/model"
 	"github.com/cerulean-ai/cerulean/internal/engine/runner"
 	"github.com/cerulean-ai/cerulean/internal/engine/tokenizer"
@@ -70,6 +71,9 @@ type Options struct {
 	// NoRepack keeps every model's weights in its memory-mapped file
 	// (model.Options.NoRepack).
 	NoRepack bool
+	// CacheType is how every model's KV caches store keys and values
+	// (model.Options.CacheType; the zero value is kvcache.F32).
+	CacheType kvcache.DType
 	// Logger receives the backend's and the runners' logs (default
 	// slog.Default()).
 	Logger *slog.Logger
@@ -354,7 +358,7 @@ func (b *Backend) open(path string) (*loaded, error) {
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	m, err := model.Options{Threads: b.o.Threads, NoRepack: b.o.NoRepack}.FromFile(f)
+	m, err := model.Options{Threads: b.o.Threads, NoRepack: b.o.NoRepack, CacheType: b.o.CacheType}.FromFile(f)
 	if err != nil {
 		f.Close()
 		return nil, unavailable(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/backend/builtin"
 	"github.com/cerulean-ai/cerulean/internal/catalog"
 	"github.com/cerulean-ai/cerulean/internal/deployment"
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 	"github.com/cerulean-ai/cerulean/internal/fault"
 	"github.com/cerulean-ai/cerulean/internal/gateway"
 	"github.com/cerulean-ai/cerulean/internal/inference"
@@ -46,6 +47,9 @@ type WorkerOptions struct {
 	Addr string
 	// Threads is the engine's thread count (0: all cores).
 	Threads int
+	// CacheType is how the engine stores attention keys and values
+	// (model.Options.CacheType; the zero value is kvcache.F32).
+	CacheType kvcache.DType
 	// Key is the one API key requests must present (required).
 	Key string
 	// ShutdownTimeout bounds the drain once Run's context is done
@@ -98,7 +102,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("worker: model path: %w", err)
 	}
-	eng := builtin.New(builtin.Options{Threads: w.o.Threads, Logger: w.log})
+	eng := builtin.New(builtin.Options{Threads: w.o.Threads, CacheType: w.o.CacheType, Logger: w.log})
 	defer eng.Close()
 	if err := eng.Load(ctx, path); err != nil {
 		return fmt.Errorf("worker: load %s: %w", path, err)

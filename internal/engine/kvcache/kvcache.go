@@ -14,13 +14,15 @@
 // the first positions of another one, so a request can reuse the keys and
 // values of a prefix it shares with an earlier sequence.
 //
-// Storage is float32 for now; Spec.DType exists so that an F16 cache can be
-// added without changing callers.
+// Storage is float32 (F32) or IEEE binary16 (F16, as llama.cpp keeps its
+// cache by default): an F16 cache takes half the memory, and attention
+// reads half the bytes, for keys and values rounded to 11 significant bits.
 package kvcache
 
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -34,10 +36,58 @@ var ErrBudget = errors.New("kvcache: memory budget exceeded")
 // DType is the element type of the stored keys and values.
 type DType int
 
-// The storage types. Only F32 is implemented.
+// The storage types.
 const (
-	F32 DType = iota
+	F32 DType = iota // float32
+	F16              // IEEE 754 binary16, stored as its bit pattern
 )
+
+// Size returns the bytes of one element, or 0 for an unknown type.
+func (d DType) Size() int {
+	switch d {
+	case F32:
+		return 4
+	case F16:
+		return 2
+	}
+	return 0
+}
+
+// String returns the type's name as ParseDType accepts it.
+func (d DType) String() string {
+	switch d {
+	case F32:
+		return "f32"
+	case F16:
+		return "f16"
+	}
+	return fmt.Sprintf("DType(%d)", int(d))
+}
+
+// Set parses s as ParseDType does into d, so that a DType is a command-line
+// flag value.
+func (d *DType) Set(s string) error {
+	v, err := ParseDType(s)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// Type names the flag value's type in help texts.
+func (d *DType) Type() string { return "f16|f32" }
+
+// ParseDType returns the storage type named s: "f32" or "f16" (any case).
+func ParseDType(s string) (DType, error) {
+	switch strings.ToLower(s) {
+	case "f32":
+		return F32, nil
+	case "f16":
+		return F16, nil
+	}
+	return 0, fmt.Errorf("kvcache: unknown storage type %q (want f32 or f16)", s)
+}
 
 // Spec is the geometry of a cache.
 type Spec struct {
@@ -45,7 +95,7 @@ type Spec struct {
 	KeyDim   int   // floats per position and layer for keys (KV heads × key head size)
 	ValueDim int   // floats per position and layer for values (KV heads × value head size)
 	Capacity int   // largest number of positions
-	DType    DType // storage type (F32)
+	DType    DType // storage type (F32 or F16)
 }
 
 // maxElems bounds the floats of one layer so that sizes cannot overflow.
@@ -59,7 +109,7 @@ func (s Spec) validate() error {
 		return fmt.Errorf("kvcache: invalid key/value size %d/%d", s.KeyDim, s.ValueDim)
 	case s.Capacity <= 0 || int64(s.Capacity)*int64(max(s.KeyDim, s.ValueDim)) > maxElems:
 		return fmt.Errorf("kvcache: invalid capacity %d", s.Capacity)
-	case s.DType != F32:
+	case s.DType.Size() == 0:
 		return fmt.Errorf("kvcache: unsupported storage type %d", s.DType)
 	}
 	return nil
@@ -67,7 +117,7 @@ func (s Spec) validate() error {
 
 // BytesPerPosition returns the bytes one position occupies over all layers.
 func (s Spec) BytesPerPosition() int64 {
-	return int64(s.Layers) * int64(s.KeyDim+s.ValueDim) * 4
+	return int64(s.Layers) * int64(s.KeyDim+s.ValueDim) * int64(s.DType.Size())
 }
 
 // MaxBytes returns the bytes a cache of this Spec occupies when full.
@@ -111,7 +161,8 @@ type Cache struct {
 	budget *Budget
 	n      int         // committed positions
 	alloc  int         // allocated positions
-	k, v   [][]float32 // per layer, alloc × KeyDim / ValueDim
+	k, v   [][]float32 // F32: per layer, alloc × KeyDim / ValueDim
+	kh, vh [][]uint16  // F16: the same, as binary16
 }
 
 // New returns an empty cache. budget may be nil for no shared limit; the
@@ -120,12 +171,13 @@ func New(spec Spec, budget *Budget) (*Cache, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
-	return &Cache{
-		spec:   spec,
-		budget: budget,
-		k:      make([][]float32, spec.Layers),
-		v:      make([][]float32, spec.Layers),
-	}, nil
+	c := &Cache{spec: spec, budget: budget}
+	if spec.DType == F16 {
+		c.kh, c.vh = make([][]uint16, spec.Layers), make([][]uint16, spec.Layers)
+	} else {
+		c.k, c.v = make([][]float32, spec.Layers), make([][]float32, spec.Layers)
+	}
+	return c, nil
 }
 
 // Spec returns the cache's geometry.
@@ -167,24 +219,60 @@ func (c *Cache) Reserve(n int) error {
 			}
 		}
 	}
-	for l := range c.k {
-		k := make([]float32, grow*c.spec.KeyDim)
-		copy(k, c.k[l][:c.n*c.spec.KeyDim])
-		v := make([]float32, grow*c.spec.ValueDim)
-		copy(v, c.v[l][:c.n*c.spec.ValueDim])
-		c.k[l], c.v[l] = k, v
-	}
+	regrow(c.k, grow*c.spec.KeyDim, c.n*c.spec.KeyDim)
+	regrow(c.v, grow*c.spec.ValueDim, c.n*c.spec.ValueDim)
+	regrow(c.kh, grow*c.spec.KeyDim, c.n*c.spec.KeyDim)
+	regrow(c.vh, grow*c.spec.ValueDim, c.n*c.spec.ValueDim)
 	c.alloc = grow
 	return nil
 }
 
-// Keys returns the key storage of layer: position p occupies
-// [p*KeyDim, (p+1)*KeyDim). Positions below Len are committed; reserved
-// positions after Len may be written before Commit.
-func (c *Cache) Keys(layer int) []float32 { return c.k[layer] }
+// regrow replaces each layer's storage by a new one of n elements that
+// starts with the first keep elements of the old.
+func regrow[T float32 | uint16](layers [][]T, n, keep int) {
+	for l := range layers {
+		s := make([]T, n)
+		copy(s, layers[l][:keep])
+		layers[l] = s
+	}
+}
 
-// Values returns the value storage of layer, laid out like Keys.
-func (c *Cache) Values(layer int) []float32 { return c.v[layer] }
+// Keys returns the key storage of layer of an F32 cache (nil for F16):
+// position p occupies [p*KeyDim, (p+1)*KeyDim). Positions below Len are
+// committed; reserved positions after Len may be written before Commit.
+func (c *Cache) Keys(layer int) []float32 {
+	if c.k == nil {
+		return nil
+	}
+	return c.k[layer]
+}
+
+// Values returns the value storage of layer of an F32 cache (nil for
+// F16), laid out like Keys.
+func (c *Cache) Values(layer int) []float32 {
+	if c.v == nil {
+		return nil
+	}
+	return c.v[layer]
+}
+
+// KeysF16 returns the key storage of layer of an F16 cache (nil for F32),
+// as binary16 bit patterns laid out like Keys.
+func (c *Cache) KeysF16(layer int) []uint16 {
+	if c.kh == nil {
+		return nil
+	}
+	return c.kh[layer]
+}
+
+// ValuesF16 returns the value storage of layer of an F16 cache (nil for
+// F32), laid out like Keys.
+func (c *Cache) ValuesF16(layer int) []uint16 {
+	if c.vh == nil {
+		return nil
+	}
+	return c.vh[layer]
+}
 
 // Commit appends n reserved positions, whose keys and values have been
 // written, to the cache.
@@ -228,6 +316,10 @@ func (c *Cache) CopyPrefix(src *Cache, n int) error {
 		copy(c.k[l][:n*kd], src.k[l][:n*kd])
 		copy(c.v[l][:n*vd], src.v[l][:n*vd])
 	}
+	for l := range c.kh {
+		copy(c.kh[l][:n*kd], src.kh[l][:n*kd])
+		copy(c.vh[l][:n*vd], src.vh[l][:n*vd])
+	}
 	c.n = n
 	return nil
 }
@@ -238,8 +330,9 @@ func (c *Cache) Free() {
 	if c.budget != nil && c.alloc > 0 {
 		_ = c.budget.charge(-c.Bytes())
 	}
-	for l := range c.k {
-		c.k[l], c.v[l] = nil, nil
-	}
+	clear(c.k)
+	clear(c.v)
+	clear(c.kh)
+	clear(c.vh)
 	c.n, c.alloc = 0, 0
 }

@@ -71,6 +71,10 @@ func (st *state) attend(lo, hi int) {
 		}
 		q := st.q[t*c.Heads*kl+h0*kl : t*c.Heads*kl+(h0+per)*kl]
 		out := st.att[t*c.Heads*vl+h0*vl : t*c.Heads*vl+(h0+per)*vl]
+		if ks := cache.KeysF16(li); ks != nil {
+			vecmath.AttendGroupF16(out, q, ks[kh*kl:], cache.ValuesF16(li)[kh*vl:], (*buf)[:need], n, per, kvd, vd, scale)
+			continue
+		}
 		vecmath.AttendGroup(out, q, cache.Keys(li)[kh*kl:], cache.Values(li)[kh*vl:], (*buf)[:need], n, per, kvd, vd, scale)
 	}
 	st.m.scores.Put(buf)

@@ -121,7 +121,7 @@ func (m *Model) prepare(b *Batch, st *state) error {
 			return fmt.Errorf("%w: sequence %d has no cache", ErrBatch, si)
 		case sharesCache(b.Seqs[:si], c):
 			return fmt.Errorf("%w: sequence %d shares its cache with another sequence", ErrBatch, si)
-		case c.Spec().Layers != spec.Layers || c.Spec().KeyDim != spec.KeyDim || c.Spec().ValueDim != spec.ValueDim:
+		case c.Spec().Layers != spec.Layers || c.Spec().KeyDim != spec.KeyDim || c.Spec().ValueDim != spec.ValueDim || c.Spec().DType != spec.DType:
 			return fmt.Errorf("%w: sequence %d: cache %+v does not fit this model", ErrBatch, si, c.Spec())
 		case s.Positions != nil && len(s.Positions) != len(s.Tokens):
 			return fmt.Errorf("%w: sequence %d has %d positions for %d tokens", ErrBatch, si, len(s.Positions), len(s.Tokens))
@@ -450,7 +450,8 @@ func (st *state) embed(ids []int32, dst []float32) error {
 }
 
 // ropeAndStore rotates the queries and keys of every token and copies the
-// keys and values into their cache positions.
+// keys and values into their cache positions (rounded to binary16 in an
+// F16 cache).
 func (st *state) ropeAndStore(b *Batch, li int) {
 	c := &st.m.cfg
 	kl, kvd, vd := c.KeyLength, c.KVDim(), c.VDim()
@@ -464,9 +465,14 @@ func (st *state) ropeAndStore(b *Batch, li int) {
 		for h := range c.KVHeads {
 			rope(k[h*kl:(h+1)*kl], rt, c.RopeStyle)
 		}
-		cache := b.Seqs[r.seq].Cache
+		cache, v := b.Seqs[r.seq].Cache, st.v[t*vd:(t+1)*vd]
+		if ks := cache.KeysF16(li); ks != nil {
+			vecmath.ToF16(ks[r.slot*kvd:(r.slot+1)*kvd], k)
+			vecmath.ToF16(cache.ValuesF16(li)[r.slot*vd:(r.slot+1)*vd], v)
+			continue
+		}
 		copy(cache.Keys(li)[r.slot*kvd:(r.slot+1)*kvd], k)
-		copy(cache.Values(li)[r.slot*vd:(r.slot+1)*vd], st.v[t*vd:(t+1)*vd])
+		copy(cache.Values(li)[r.slot*vd:(r.slot+1)*vd], v)
 	}
 }
 

@@ -46,6 +46,11 @@ type Options struct {
 	// layout (Q4_0 and Q8_0 on the avx512vnni table; see tensor.Repack)
 	// are copied into it on load (Model.RepackedBytes).
 	NoRepack bool
+	// CacheType is the storage of the keys and values in the caches of
+	// NewCache: kvcache.F32 (the zero value) or kvcache.F16, which halves
+	// their memory and the bytes attention reads, for keys and values
+	// rounded to binary16 as llama.cpp's default cache rounds them.
+	CacheType kvcache.DType
 }
 
 // Model is a loaded model. Forward and Embed may be called concurrently
@@ -58,7 +63,8 @@ type Model struct {
 	kern *tensor.Kernels
 	pool *pool
 
-	passTokens int // most tokens per pass through the layers
+	passTokens int           // most tokens per pass through the layers
+	cacheType  kvcache.DType // storage of NewCache's caches
 
 	// repackedBytes are the weights repack copied into arena.
 	repackedBytes int64
@@ -140,7 +146,10 @@ func (o Options) FromFile(f *gguf.File) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	m := &Model{cfg: cfg, tok: tok, file: f, kern: o.Kernels}
+	if o.CacheType.Size() == 0 {
+		return nil, fmt.Errorf("model: unknown KV cache type %v", o.CacheType)
+	}
+	m := &Model{cfg: cfg, tok: tok, file: f, kern: o.Kernels, cacheType: o.CacheType}
 	if m.kern == nil {
 		m.kern = tensor.DefaultKernels()
 	}
@@ -362,7 +371,7 @@ func (m *Model) NewCache(capacity int, budget *kvcache.Budget) (*kvcache.Cache, 
 }
 
 func (m *Model) cacheSpec(capacity int) kvcache.Spec {
-	return kvcache.Spec{Layers: m.cfg.Layers, KeyDim: m.cfg.KVDim(), ValueDim: m.cfg.VDim(), Capacity: capacity}
+	return kvcache.Spec{Layers: m.cfg.Layers, KeyDim: m.cfg.KVDim(), ValueDim: m.cfg.VDim(), Capacity: capacity, DType: m.cacheType}
 }
 
 // Close stops the model's goroutines and, for a model from Load, unmaps

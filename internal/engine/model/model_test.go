@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -145,6 +146,7 @@ func TestBatchMatchesSequential(t *testing.T) {
 		{"llama Q8_0 3 threads", testSpec{seed: 2, typ: tensor.Q8_0}, 3},
 		{"qwen2 Q4_K tied", testSpec{seed: 3, arch: "qwen2", typ: tensor.Q4_K, embd: 256, ff: 256, tied: true}, 2},
 		{"llama F16 rope freqs", testSpec{seed: 4, typ: tensor.F16, ropeFreqs: true, meta: map[string]any{"llama.rope.scaling.type": "linear", "llama.rope.scaling.factor": float32(2)}}, 2},
+		{"qwen2 Q8_0 F16 cache", testSpec{seed: 10, arch: "qwen2", typ: tensor.Q8_0, cache: kvcache.F16}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := loadTestModel(t, tc.spec, tc.threads)
@@ -181,7 +183,13 @@ func TestBatchMatchesSequential(t *testing.T) {
 // TestTruncateReusesPrefix checks that truncating a cache to a prefix and
 // continuing gives the logits of a fresh run over prefix + continuation.
 func TestTruncateReusesPrefix(t *testing.T) {
-	m := loadTestModel(t, testSpec{seed: 5, typ: tensor.Q8_0}, 2)
+	for _, dt := range []kvcache.DType{kvcache.F32, kvcache.F16} {
+		t.Run(dt.String(), func(t *testing.T) { testTruncateReusesPrefix(t, dt) })
+	}
+}
+
+func testTruncateReusesPrefix(t *testing.T, dt kvcache.DType) {
+	m := loadTestModel(t, testSpec{seed: 5, typ: tensor.Q8_0, cache: dt}, 2)
 	vocab := m.Config().VocabSize
 	ctx := context.Background()
 	prefix, first, second := []int32{1, 30, 31, 32}, []int32{40, 41, 42}, []int32{50, 51}
@@ -216,6 +224,8 @@ func TestForwardErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrongCache, _ := other.NewCache(0, nil)
+	f16 := loadTestModel(t, testSpec{seed: 6, cache: kvcache.F16}, 1)
+	wrongType, _ := f16.NewCache(0, nil)
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	for _, tc := range []struct {
@@ -227,6 +237,7 @@ func TestForwardErrors(t *testing.T) {
 		{"negative token", ctx, []Sequence{{Tokens: []int32{-1}, Cache: c}}},
 		{"no cache", ctx, []Sequence{{Tokens: []int32{1}}}},
 		{"cache of another model", ctx, []Sequence{{Tokens: []int32{1}, Cache: wrongCache}}},
+		{"cache of another type", ctx, []Sequence{{Tokens: []int32{1}, Cache: wrongType}}},
 		{"shared cache", ctx, []Sequence{{Tokens: []int32{1}, Cache: c}, {Tokens: []int32{2}, Cache: c}}},
 		{"short logits", ctx, []Sequence{{Tokens: []int32{1}, Cache: c, Logits: make([]float32, vocab-1)}}},
 		{"output out of range", ctx, []Sequence{{Tokens: []int32{1}, Cache: c, Outputs: []int{1}, Logits: make([]float32, vocab)}}},
@@ -339,8 +350,14 @@ func TestThreadsAgree(t *testing.T) {
 // whether each KV head's group of query heads is one attention item or,
 // with more threads than (token, KV head) pairs, split into several.
 func TestDecodeSplitsAgree(t *testing.T) {
+	for _, dt := range []kvcache.DType{kvcache.F32, kvcache.F16} {
+		t.Run(dt.String(), func(t *testing.T) { testDecodeSplitsAgree(t, dt) })
+	}
+}
+
+func testDecodeSplitsAgree(t *testing.T, dt kvcache.DType) {
 	for _, shape := range []struct{ heads, kvHeads int }{{4, 2}, {8, 1}, {7, 1}} {
-		spec := testSpec{seed: 9, embd: 16 * shape.heads, heads: shape.heads, kvHeads: shape.kvHeads}
+		spec := testSpec{seed: 9, embd: 16 * shape.heads, heads: shape.heads, kvHeads: shape.kvHeads, cache: dt}
 		prompt := make([]int32, 40)
 		for i := range prompt {
 			prompt[i] = int32(3 + i)

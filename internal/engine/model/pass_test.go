@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 )
 
@@ -184,7 +185,8 @@ func BenchmarkPrefillPasses(b *testing.B) {
 
 // BenchmarkDecodeEnv is benchDecode with $CERULEAN_BENCH_MODEL on
 // $CERULEAN_BENCH_THREADS threads (default 2) after a context of
-// $CERULEAN_BENCH_CONTEXT tokens (default 64); skipped without the model.
+// $CERULEAN_BENCH_CONTEXT tokens (default 64), with a KV cache of type
+// $CERULEAN_BENCH_KV (f32 or f16, default f32); skipped without the model.
 func BenchmarkDecodeEnv(b *testing.B) {
 	path := os.Getenv("CERULEAN_BENCH_MODEL")
 	if path == "" {
@@ -198,7 +200,13 @@ func BenchmarkDecodeEnv(b *testing.B) {
 	if s := os.Getenv("CERULEAN_BENCH_CONTEXT"); s != "" {
 		ctxLen, _ = strconv.Atoi(s)
 	}
-	m, err := Options{Threads: threads}.Load(path)
+	var cache kvcache.DType
+	if s := os.Getenv("CERULEAN_BENCH_KV"); s != "" {
+		if err := cache.Set(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m, err := Options{Threads: threads, CacheType: cache}.Load(path)
 	if err != nil {
 		b.Fatal(err)
 	}

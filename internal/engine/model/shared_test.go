@@ -19,11 +19,11 @@ func modelsDir(tb testing.TB) string {
 	return enginetest.SharedFile(tb, "models")
 }
 
-// loadShared loads a model of the shared folder with the given number of
-// threads, closing it at the end of the test.
-func loadShared(tb testing.TB, rel string, threads int) *Model {
+// loadShared loads a model of the shared folder with options o, closing
+// it at the end of the test.
+func loadShared(tb testing.TB, rel string, o Options) *Model {
 	tb.Helper()
-	m, err := Options{Threads: threads}.Load(filepath.Join(modelsDir(tb), rel))
+	m, err := o.Load(filepath.Join(modelsDir(tb), rel))
 	if err != nil {
 		tb.Fatal(err)
 	}

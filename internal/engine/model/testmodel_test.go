@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cerulean-ai/cerulean/internal/engine/gguf"
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 )
 
@@ -25,6 +26,7 @@ type testSpec struct {
 	tied             bool        // no output.weight
 	ropeFreqs        bool        // add rope_freqs.weight
 	seed             uint64
+	cache            kvcache.DType          // Options.CacheType
 	meta             map[string]any         // metadata overrides; a deleted value removes the key
 	skip             map[string]bool        // tensors to leave out
 	dims             map[string][]uint64    // tensor dimension overrides (data sized to match)
@@ -220,7 +222,7 @@ func writeTestModel(tb testing.TB, spec testSpec) string {
 // loadTestModel writes and loads the model of spec with threads goroutines.
 func loadTestModel(tb testing.TB, spec testSpec, threads int) *Model {
 	tb.Helper()
-	m, err := Options{Threads: threads}.Load(writeTestModel(tb, spec))
+	m, err := Options{Threads: threads, CacheType: spec.cache}.Load(writeTestModel(tb, spec))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -330,3 +330,99 @@ func BenchmarkAttentionCold(b *testing.B) {
 	}
 	runtime.KeepAlive(sink)
 }
+
+// BenchmarkAttentionColdF16 is BenchmarkAttentionCold's decoding step
+// (qwen2.5-0.5b: 24 layers, 14 query heads over 2 KV heads of 64 dims,
+// key and value rows 128 elements apart) with AttendGroup per KV head
+// over a float32 cache and AttendGroupF16 over the same cache in binary16
+// (half the bytes), at 512 and 2048 positions. In the cold runs each layer
+// first streams 4 MB of a 64 MB buffer, as there, so that the caches come
+// from memory; in the warm runs every layer uses the first layer's cache,
+// which stays in L2 (512) or L2 and L3 (2048). Each iteration times a
+// pass over the layers in float32 and one in binary16, in turn first,
+// and it reports both times per layer and their ratio (f16/f32).
+func BenchmarkAttentionColdF16(b *testing.B) {
+	const (
+		layers, heads, kvHeads, d = 24, 14, 2, 64
+		group, kvd                = heads / kvHeads, kvHeads * d
+		evict, evictBuf           = 4 << 20, 64 << 20
+	)
+	junk := make([]byte, evictBuf)
+	for i := range junk {
+		junk[i] = byte(i)
+	}
+	var off int
+	var sink byte
+	stream := func() {
+		s := junk[off : off+evict]
+		for i := 0; i < len(s); i += 64 {
+			sink += s[i]
+		}
+		off = (off + evict) % evictBuf
+	}
+	q := benchFloats(heads*d, 1)
+	out := make([]float32, heads*d)
+	scale := float32(1 / math.Sqrt(d))
+	for _, n := range []int{512, 2048} {
+		keys := make([][]float32, layers)
+		vals := make([][]float32, layers)
+		keys16 := make([][]uint16, layers)
+		vals16 := make([][]uint16, layers)
+		for l := range layers {
+			keys[l] = benchFloats(n*kvd, 1)
+			vals[l] = benchFloats(n*kvd, 1)
+			keys16[l] = make([]uint16, n*kvd)
+			vals16[l] = make([]uint16, n*kvd)
+			vecmath.ToF16(keys16[l], keys[l])
+			vecmath.ToF16(vals16[l], vals[l])
+		}
+		scratch := make([]float32, vecmath.AttendScratch(n))
+		f32 := func(l, kh int) {
+			vecmath.AttendGroup(out[kh*group*d:(kh+1)*group*d], q[kh*group*d:(kh+1)*group*d],
+				keys[l][kh*d:], vals[l][kh*d:], scratch, n, group, kvd, kvd, scale)
+		}
+		f16 := func(l, kh int) {
+			vecmath.AttendGroupF16(out[kh*group*d:(kh+1)*group*d], q[kh*group*d:(kh+1)*group*d],
+				keys16[l][kh*d:], vals16[l][kh*d:], scratch, n, group, kvd, kvd, scale)
+		}
+		for _, cold := range []bool{true, false} {
+			name := fmt.Sprintf("n=%d/warm", n)
+			if cold {
+				name = fmt.Sprintf("n=%d/cold", n)
+			}
+			b.Run(name, func(b *testing.B) {
+				pass := func(f func(l, kh int)) time.Duration {
+					var t time.Duration
+					for l := range layers {
+						cl := 0
+						if cold {
+							stream()
+							cl = l
+						}
+						start := time.Now()
+						for kh := range kvHeads {
+							f(cl, kh)
+						}
+						t += time.Since(start)
+					}
+					return t
+				}
+				var t32, t16 time.Duration
+				for i := 0; b.Loop(); i++ {
+					if i%2 == 0 {
+						t32 += pass(f32)
+						t16 += pass(f16)
+					} else {
+						t16 += pass(f16)
+						t32 += pass(f32)
+					}
+				}
+				per := float64(b.N * layers)
+				b.ReportMetric(float64(t32.Microseconds())/per, "f32-µs/layer")
+				b.ReportMetric(float64(t16.Microseconds())/per, "f16-µs/layer")
+				b.ReportMetric(float64(t16)/float64(t32), "f16/f32")
+			})
+		}
+	}
+	runtime.KeepAlive(sink)
+}

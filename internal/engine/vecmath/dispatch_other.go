@@ -22,3 +22,20 @@ func groupDotsAVX512(s, q, rows []float32, d, stride, heads int, scale float32) 
 }
 func softmaxLanesAVX2(s, next []float32, stride, width int)         { panic("vecmath: no assembly") }
 func groupRowsAVX512(out, p, rows []float32, dv, stride, heads int) { panic("vecmath: no assembly") }
+func softmaxLanesF16AVX2(s []float32, next []uint16, stride, width int) {
+	panic("vecmath: no assembly")
+}
+func groupDotsF16AVX512(s, q []float32, rows []uint16, d, stride, heads int, scale float32) {
+	panic("vecmath: no assembly")
+}
+func groupRowsF16AVX512(out, p []float32, rows []uint16, dv, stride, heads int) {
+	panic("vecmath: no assembly")
+}
+func fromF16AVX2(dst []float32, src []uint16) { fromF16Go(dst, src) }
+func toF16AVX2(dst []uint16, src []float32)   { toF16Go(dst, src) }
+func dotsF16AVX2(dst, q []float32, rows []uint16, stride int, scale float32) {
+	panic("vecmath: no assembly")
+}
+func addWeightedRowsF16AVX2(out, p []float32, rows []uint16, stride int) {
+	panic("vecmath: no assembly")
+}

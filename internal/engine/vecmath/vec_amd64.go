@@ -66,3 +66,54 @@ func softmaxLanesAVX2(s []float32, next []float32, stride int, width int)
 //
 //go:noescape
 func groupRowsAVX512(out []float32, p []float32, rows []float32, dv int, stride int, heads int)
+
+// fromF16AVX2 sets dst[i] to the binary16 value src[i] widened to float32
+// (exactly; signaling NaNs become quiet) for i < len(dst); len(dst) must be
+// a multiple of 8 and len(src) >= len(dst).
+//
+//go:noescape
+func fromF16AVX2(dst []float32, src []uint16)
+
+// toF16AVX2 sets dst[i] to src[i] rounded to binary16 (to nearest, ties
+// to even) for i < len(dst); len(dst) must be a multiple of 8 and
+// len(src) >= len(dst).
+//
+//go:noescape
+func toF16AVX2(dst []uint16, src []float32)
+
+// dotsF16AVX2 sets dst[j] = scale · Σ q[k]·float32(rows[j·stride+k]) over k < len(q)
+// for every j < len(dst); len(q) must be a positive multiple of 8 and
+// rows long enough.
+//
+//go:noescape
+func dotsF16AVX2(dst []float32, q []float32, rows []uint16, stride int, scale float32)
+
+// addWeightedRowsF16AVX2 adds Σ_j p[j]·float32(rows[j·stride+k]) to out[k] for every
+// k < len(out); len(out) must be a multiple of 8, len(p) positive and rows
+// long enough.
+//
+//go:noescape
+func addWeightedRowsF16AVX2(out []float32, p []float32, rows []uint16, stride int)
+
+// groupDotsF16AVX512 sets s[8j+h] = scale · Σ_k q[h·d+k]·float32(rows[j·stride+k])
+// (k < d) for j < len(s)/8 and h < heads, and s[8j+h] = 0 for h ≥ heads;
+// heads is 1 to 8, d a positive multiple of 8, len(s) a positive multiple
+// of 8 and rows long enough.
+//
+//go:noescape
+func groupDotsF16AVX512(s []float32, q []float32, rows []uint16, d int, stride int, heads int, scale float32)
+
+// softmaxLanesF16AVX2 replaces each lane l of s (s[8j+l] for j < len(s)/8)
+// by its softmax; len(s) must be a positive multiple of 8. It prefetches
+// the first width elements of rows stride elements apart from next into L2,
+// one row per row of s; width must be positive.
+//
+//go:noescape
+func softmaxLanesF16AVX2(s []float32, next []uint16, stride int, width int)
+
+// groupRowsF16AVX512 sets out[h·dv+k] = Σ_j p[8j+h]·float32(rows[j·stride+k]) over
+// j < len(p)/8 for h < heads and k < dv; heads is 1 to 8, dv a positive
+// multiple of 16, len(p) a positive multiple of 8 and rows long enough.
+//
+//go:noescape
+func groupRowsF16AVX512(out []float32, p []float32, rows []uint16, dv int, stride int, heads int)

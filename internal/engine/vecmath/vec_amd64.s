@@ -3193,3 +3193,2750 @@ grows8_w1_end:
 grows_done:
 	VZEROUPPER
 	RET
+
+// func fromF16AVX2(dst []float32, src []uint16)
+// Requires: AVX, F16C
+TEXT ·fromF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ dst_len+8(FP), CX
+	MOVQ src_base+24(FP), DX
+
+fromf16_loop16:
+	CMPQ      CX, $0x10
+	JL        fromf16_loop8
+	VCVTPH2PS (DX), Y0
+	VCVTPH2PS 16(DX), Y1
+	VMOVUPS   Y0, (AX)
+	VMOVUPS   Y1, 32(AX)
+	ADDQ      $0x20, DX
+	ADDQ      $0x40, AX
+	SUBQ      $0x10, CX
+	JMP       fromf16_loop16
+
+fromf16_loop8:
+	TESTQ     CX, CX
+	JE        fromf16_done
+	VCVTPH2PS (DX), Y0
+	VMOVUPS   Y0, (AX)
+
+fromf16_done:
+	VZEROUPPER
+	RET
+
+// func toF16AVX2(dst []uint16, src []float32)
+// Requires: AVX, F16C
+TEXT ·toF16AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), AX
+	MOVQ dst_len+8(FP), CX
+	MOVQ src_base+24(FP), DX
+
+tof16_loop:
+	TESTQ     CX, CX
+	JE        tof16_done
+	VMOVUPS   (DX), Y0
+	VCVTPS2PH $0x00, Y0, (AX)
+	ADDQ      $0x20, DX
+	ADDQ      $0x10, AX
+	SUBQ      $0x08, CX
+	JMP       tof16_loop
+
+tof16_done:
+	VZEROUPPER
+	RET
+
+// func dotsF16AVX2(dst []float32, q []float32, rows []uint16, stride int, scale float32)
+// Requires: AVX, AVX2, F16C, FMA3, SSE
+TEXT ·dotsF16AVX2(SB), NOSPLIT, $0-84
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         dst_len+8(FP), CX
+	MOVQ         q_base+24(FP), DX
+	MOVQ         q_len+32(FP), BX
+	MOVQ         rows_base+48(FP), SI
+	MOVQ         stride+72(FP), DI
+	SHLQ         $0x01, DI
+	LEAQ         (DI)(DI*2), R8
+	MOVSS        scale+80(FP), X0
+	VBROADCASTSS X0, Y0
+
+dots8_rows:
+	CMPQ   CX, $0x08
+	JL     dots8_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	MOVQ   DX, R9
+	MOVQ   SI, R10
+	LEAQ   (SI)(DI*4), R11
+	MOVQ   BX, R12
+
+dots8_k:
+	VMOVUPS     (R9), Y9
+	VCVTPH2PS   (R10), Y10
+	VFMADD231PS Y10, Y9, Y1
+	VCVTPH2PS   (R10)(DI*1), Y10
+	VFMADD231PS Y10, Y9, Y2
+	VCVTPH2PS   (R10)(DI*2), Y10
+	VFMADD231PS Y10, Y9, Y3
+	VCVTPH2PS   (R10)(R8*1), Y10
+	VFMADD231PS Y10, Y9, Y4
+	VCVTPH2PS   (R11), Y10
+	VFMADD231PS Y10, Y9, Y5
+	VCVTPH2PS   (R11)(DI*1), Y10
+	VFMADD231PS Y10, Y9, Y6
+	VCVTPH2PS   (R11)(DI*2), Y10
+	VFMADD231PS Y10, Y9, Y7
+	VCVTPH2PS   (R11)(R8*1), Y10
+	VFMADD231PS Y10, Y9, Y8
+	ADDQ        $0x20, R9
+	ADDQ        $0x10, R10
+	ADDQ        $0x10, R11
+	SUBQ        $0x08, R12
+	JNE         dots8_k
+	VHADDPS     Y2, Y1, Y1
+	VHADDPS     Y4, Y3, Y3
+	VHADDPS     Y6, Y5, Y5
+	VHADDPS     Y8, Y7, Y7
+	VHADDPS     Y3, Y1, Y1
+	VHADDPS     Y7, Y5, Y5
+	VPERM2F128  $0x20, Y5, Y1, Y2
+	VPERM2F128  $0x31, Y5, Y1, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x20, AX
+	LEAQ        (SI)(DI*8), SI
+	SUBQ        $0x08, CX
+	JMP         dots8_rows
+
+dots8_end:
+dots4_rows:
+	CMPQ   CX, $0x04
+	JL     dots4_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	MOVQ   DX, R9
+	MOVQ   SI, R10
+	MOVQ   BX, R11
+
+dots4_k:
+	VMOVUPS      (R9), Y5
+	VCVTPH2PS    (R10), Y6
+	VFMADD231PS  Y6, Y5, Y1
+	VCVTPH2PS    (R10)(DI*1), Y6
+	VFMADD231PS  Y6, Y5, Y2
+	VCVTPH2PS    (R10)(DI*2), Y6
+	VFMADD231PS  Y6, Y5, Y3
+	VCVTPH2PS    (R10)(R8*1), Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $0x20, R9
+	ADDQ         $0x10, R10
+	SUBQ         $0x08, R11
+	JNE          dots4_k
+	VHADDPS      Y2, Y1, Y1
+	VHADDPS      Y4, Y3, Y3
+	VHADDPS      Y3, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X2
+	VADDPS       X1, X2, X2
+	VMULPS       X0, X2, X2
+	VMOVUPS      X2, (AX)
+	ADDQ         $0x10, AX
+	LEAQ         (SI)(DI*4), SI
+	SUBQ         $0x04, CX
+	JMP          dots4_rows
+
+dots4_end:
+dots1_rows:
+	CMPQ   CX, $0x01
+	JL     dots1_end
+	VXORPS Y1, Y1, Y1
+	MOVQ   DX, R8
+	MOVQ   SI, R9
+	MOVQ   BX, R10
+
+dots1_k:
+	VMOVUPS      (R8), Y2
+	VCVTPH2PS    (R9), Y3
+	VFMADD231PS  Y3, Y2, Y1
+	ADDQ         $0x20, R8
+	ADDQ         $0x10, R9
+	SUBQ         $0x08, R10
+	JNE          dots1_k
+	VEXTRACTF128 $0x01, Y1, X2
+	VADDPS       X1, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VMULSS       X0, X2, X2
+	VMOVSS       X2, (AX)
+	ADDQ         $0x04, AX
+	ADDQ         DI, SI
+	SUBQ         $0x01, CX
+	JMP          dots1_rows
+
+dots1_end:
+	VZEROUPPER
+	RET
+
+// func addWeightedRowsF16AVX2(out []float32, p []float32, rows []uint16, stride int)
+// Requires: AVX, F16C, FMA3
+TEXT ·addWeightedRowsF16AVX2(SB), NOSPLIT, $0-80
+	MOVQ out_base+0(FP), AX
+	MOVQ out_len+8(FP), CX
+	MOVQ p_base+24(FP), DX
+	MOVQ p_len+32(FP), BX
+	MOVQ rows_base+48(FP), SI
+	MOVQ stride+72(FP), DI
+	SHLQ $0x01, DI
+
+awr8_cols:
+	CMPQ    CX, $0x40
+	JL      awr8_end
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS 128(AX), Y4
+	VMOVUPS 160(AX), Y5
+	VMOVUPS 192(AX), Y6
+	VMOVUPS 224(AX), Y7
+	MOVQ    DX, R8
+	MOVQ    SI, R9
+	MOVQ    BX, R10
+
+awr8_j:
+	VBROADCASTSS (R8), Y8
+	VCVTPH2PS    (R9), Y9
+	VFMADD231PS  Y9, Y8, Y0
+	VCVTPH2PS    16(R9), Y9
+	VFMADD231PS  Y9, Y8, Y1
+	VCVTPH2PS    32(R9), Y9
+	VFMADD231PS  Y9, Y8, Y2
+	VCVTPH2PS    48(R9), Y9
+	VFMADD231PS  Y9, Y8, Y3
+	VCVTPH2PS    64(R9), Y9
+	VFMADD231PS  Y9, Y8, Y4
+	VCVTPH2PS    80(R9), Y9
+	VFMADD231PS  Y9, Y8, Y5
+	VCVTPH2PS    96(R9), Y9
+	VFMADD231PS  Y9, Y8, Y6
+	VCVTPH2PS    112(R9), Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $0x04, R8
+	ADDQ         DI, R9
+	DECQ         R10
+	JNE          awr8_j
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	VMOVUPS      Y2, 64(AX)
+	VMOVUPS      Y3, 96(AX)
+	VMOVUPS      Y4, 128(AX)
+	VMOVUPS      Y5, 160(AX)
+	VMOVUPS      Y6, 192(AX)
+	VMOVUPS      Y7, 224(AX)
+	ADDQ         $0x00000100, AX
+	ADDQ         $0x00000080, SI
+	SUBQ         $0x40, CX
+	JMP          awr8_cols
+
+awr8_end:
+awr4_cols:
+	CMPQ    CX, $0x20
+	JL      awr4_end
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	MOVQ    DX, R8
+	MOVQ    SI, R9
+	MOVQ    BX, R10
+
+awr4_j:
+	VBROADCASTSS (R8), Y4
+	VCVTPH2PS    (R9), Y5
+	VFMADD231PS  Y5, Y4, Y0
+	VCVTPH2PS    16(R9), Y5
+	VFMADD231PS  Y5, Y4, Y1
+	VCVTPH2PS    32(R9), Y5
+	VFMADD231PS  Y5, Y4, Y2
+	VCVTPH2PS    48(R9), Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         $0x04, R8
+	ADDQ         DI, R9
+	DECQ         R10
+	JNE          awr4_j
+	VMOVUPS      Y0, (AX)
+	VMOVUPS      Y1, 32(AX)
+	VMOVUPS      Y2, 64(AX)
+	VMOVUPS      Y3, 96(AX)
+	ADDQ         $0x00000080, AX
+	ADDQ         $0x00000040, SI
+	SUBQ         $0x20, CX
+	JMP          awr4_cols
+
+awr4_end:
+awr1_cols:
+	CMPQ    CX, $0x08
+	JL      awr1_end
+	VMOVUPS (AX), Y0
+	MOVQ    DX, R8
+	MOVQ    SI, R9
+	MOVQ    BX, R10
+
+awr1_j:
+	VBROADCASTSS (R8), Y1
+	VCVTPH2PS    (R9), Y2
+	VFMADD231PS  Y2, Y1, Y0
+	ADDQ         $0x04, R8
+	ADDQ         DI, R9
+	DECQ         R10
+	JNE          awr1_j
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x00000020, AX
+	ADDQ         $0x00000010, SI
+	SUBQ         $0x08, CX
+	JMP          awr1_cols
+
+awr1_end:
+	VZEROUPPER
+	RET
+
+// func groupDotsF16AVX512(s []float32, q []float32, rows []uint16, d int, stride int, heads int, scale float32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, F16C, FMA3, MMX+, SSE
+TEXT ·groupDotsF16AVX512(SB), NOSPLIT, $0-100
+	MOVQ         s_base+0(FP), AX
+	MOVQ         s_len+8(FP), CX
+	SHRQ         $0x03, CX
+	MOVQ         q_base+24(FP), DX
+	MOVQ         rows_base+48(FP), BX
+	MOVQ         d+72(FP), SI
+	MOVQ         stride+80(FP), DI
+	SHLQ         $0x01, DI
+	MOVQ         heads+88(FP), R8
+	MOVSS        scale+96(FP), X0
+	VBROADCASTSS X0, Y0
+	IMUL3Q       $0x40, DI, R9
+	MOVQ         SI, R10
+	SHLQ         $0x01, R10
+	SHLQ         $0x02, SI
+	LEAQ         (SI)(SI*2), R11
+	MOVQ         CX, R12
+	CMPQ         R12, $0x40
+	JLE          gdots_warm
+	MOVQ         $0x00000040, R12
+
+gdots_warm:
+	MOVQ BX, R13
+
+gdots_warm_row:
+	XORQ R14, R14
+
+gdots_warm_line:
+	PREFETCHT1 (R13)(R14*1)
+	ADDQ       $0x40, R14
+	CMPQ       R14, R10
+	JL         gdots_warm_line
+	ADDQ       DI, R13
+	DECQ       R12
+	JNE        gdots_warm_row
+	CMPQ       R8, $0x01
+	JE         gdots1
+	CMPQ       R8, $0x02
+	JE         gdots2
+	CMPQ       R8, $0x03
+	JE         gdots3
+	CMPQ       R8, $0x04
+	JE         gdots4
+	CMPQ       R8, $0x05
+	JE         gdots5
+	CMPQ       R8, $0x06
+	JE         gdots6
+	CMPQ       R8, $0x07
+	JE         gdots7
+	CMPQ       R8, $0x08
+	JE         gdots8
+	JMP        gdots_done
+
+gdots1:
+gdots1_r2:
+	CMPQ   CX, $0x02
+	JL     gdots1_r2_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	LEAQ   (BX)(R9*1), R8
+	LEAQ   (BX)(R9*1), R12
+	ADDQ   DI, R12
+	XORQ   R13, R13
+
+gdots1_r2_pf:
+	PREFETCHT1 (R8)(R13*1)
+	PREFETCHT1 (R12)(R13*1)
+	ADDQ       $0x40, R13
+	CMPQ       R13, R10
+	JL         gdots1_r2_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots1_r2_k:
+	VCVTPH2PS   (R13), Y3
+	VCVTPH2PS   (R13)(DI*1), Y4
+	VMOVUPS     (R8), Y5
+	VFMADD231PS Y5, Y3, Y1
+	VFMADD231PS Y5, Y4, Y2
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots1_r2_k
+	VXORPS      Y3, Y3, Y3
+	VSHUFPS     $0x88, Y3, Y1, Y4
+	VSHUFPS     $0xdd, Y3, Y1, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y3, Y1
+	VSHUFPS     $0xdd, Y3, Y3, Y5
+	VADDPS      Y5, Y1, Y1
+	VSHUFPS     $0x88, Y3, Y3, Y5
+	VSHUFPS     $0xdd, Y3, Y3, Y6
+	VADDPS      Y6, Y5, Y5
+	VSHUFPS     $0x88, Y3, Y3, Y6
+	VSHUFPS     $0xdd, Y3, Y3, Y3
+	VADDPS      Y3, Y6, Y6
+	VSHUFPS     $0x88, Y1, Y4, Y3
+	VSHUFPS     $0xdd, Y1, Y4, Y1
+	VADDPS      Y1, Y3, Y3
+	VSHUFPS     $0x88, Y6, Y5, Y1
+	VSHUFPS     $0xdd, Y6, Y5, Y4
+	VADDPS      Y4, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y3, Y4
+	VSHUFF32X4  $0x03, Y1, Y3, Y1
+	VADDPS      Y1, Y4, Y4
+	VMULPS      Y0, Y4, Y4
+	VMOVUPS     Y4, (AX)
+	VXORPS      Y1, Y1, Y1
+	VSHUFPS     $0x88, Y1, Y2, Y3
+	VSHUFPS     $0xdd, Y1, Y2, Y2
+	VADDPS      Y2, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y1, Y2
+	VSHUFPS     $0xdd, Y1, Y1, Y4
+	VADDPS      Y4, Y2, Y2
+	VSHUFPS     $0x88, Y1, Y1, Y4
+	VSHUFPS     $0xdd, Y1, Y1, Y5
+	VADDPS      Y5, Y4, Y4
+	VSHUFPS     $0x88, Y1, Y1, Y5
+	VSHUFPS     $0xdd, Y1, Y1, Y1
+	VADDPS      Y1, Y5, Y5
+	VSHUFPS     $0x88, Y2, Y3, Y1
+	VSHUFPS     $0xdd, Y2, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y5, Y4, Y2
+	VSHUFPS     $0xdd, Y5, Y4, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFF32X4  $0x00, Y2, Y1, Y3
+	VSHUFF32X4  $0x03, Y2, Y1, Y1
+	VADDPS      Y1, Y3, Y3
+	VMULPS      Y0, Y3, Y3
+	VMOVUPS     Y3, 32(AX)
+	ADDQ        $0x40, AX
+	LEAQ        (BX)(DI*2), BX
+	SUBQ        $0x02, CX
+	JMP         gdots1_r2
+
+gdots1_r2_end:
+gdots1_r1:
+	CMPQ   CX, $0x01
+	JL     gdots1_r1_end
+	VXORPS Y1, Y1, Y1
+	LEAQ   (BX)(R9*1), R8
+	XORQ   R12, R12
+
+gdots1_r1_pf:
+	PREFETCHT1 (R8)(R12*1)
+	ADDQ       $0x40, R12
+	CMPQ       R12, R10
+	JL         gdots1_r1_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots1_r1_k:
+	VCVTPH2PS   (R13), Y2
+	VFMADD231PS (R8), Y2, Y1
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots1_r1_k
+	VXORPS      Y2, Y2, Y2
+	VSHUFPS     $0x88, Y2, Y1, Y3
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y3, Y3
+	VSHUFPS     $0x88, Y2, Y2, Y1
+	VSHUFPS     $0xdd, Y2, Y2, Y4
+	VADDPS      Y4, Y1, Y1
+	VSHUFPS     $0x88, Y2, Y2, Y4
+	VSHUFPS     $0xdd, Y2, Y2, Y5
+	VADDPS      Y5, Y4, Y4
+	VSHUFPS     $0x88, Y2, Y2, Y5
+	VSHUFPS     $0xdd, Y2, Y2, Y2
+	VADDPS      Y2, Y5, Y5
+	VSHUFPS     $0x88, Y1, Y3, Y2
+	VSHUFPS     $0xdd, Y1, Y3, Y1
+	VADDPS      Y1, Y2, Y2
+	VSHUFPS     $0x88, Y5, Y4, Y1
+	VSHUFPS     $0xdd, Y5, Y4, Y3
+	VADDPS      Y3, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y2, Y3
+	VSHUFF32X4  $0x03, Y1, Y2, Y1
+	VADDPS      Y1, Y3, Y3
+	VMULPS      Y0, Y3, Y3
+	VMOVUPS     Y3, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        DI, BX
+	SUBQ        $0x01, CX
+	JMP         gdots1_r1
+
+gdots1_r1_end:
+	JMP gdots_done
+
+gdots2:
+gdots2_r2:
+	CMPQ   CX, $0x02
+	JL     gdots2_r2_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	LEAQ   (BX)(R9*1), R8
+	LEAQ   (BX)(R9*1), R12
+	ADDQ   DI, R12
+	XORQ   R13, R13
+
+gdots2_r2_pf:
+	PREFETCHT1 (R8)(R13*1)
+	PREFETCHT1 (R12)(R13*1)
+	ADDQ       $0x40, R13
+	CMPQ       R13, R10
+	JL         gdots2_r2_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots2_r2_k:
+	VCVTPH2PS   (R13), Y5
+	VCVTPH2PS   (R13)(DI*1), Y6
+	VMOVUPS     (R8), Y7
+	VFMADD231PS Y7, Y5, Y1
+	VFMADD231PS Y7, Y6, Y3
+	VMOVUPS     (R8)(SI*1), Y7
+	VFMADD231PS Y7, Y5, Y2
+	VFMADD231PS Y7, Y6, Y4
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots2_r2_k
+	VXORPS      Y5, Y5, Y5
+	VSHUFPS     $0x88, Y2, Y1, Y6
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y6, Y6
+	VSHUFPS     $0x88, Y5, Y5, Y1
+	VSHUFPS     $0xdd, Y5, Y5, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y5, Y5, Y2
+	VSHUFPS     $0xdd, Y5, Y5, Y7
+	VADDPS      Y7, Y2, Y2
+	VSHUFPS     $0x88, Y5, Y5, Y7
+	VSHUFPS     $0xdd, Y5, Y5, Y5
+	VADDPS      Y5, Y7, Y7
+	VSHUFPS     $0x88, Y1, Y6, Y5
+	VSHUFPS     $0xdd, Y1, Y6, Y1
+	VADDPS      Y1, Y5, Y5
+	VSHUFPS     $0x88, Y7, Y2, Y1
+	VSHUFPS     $0xdd, Y7, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y5, Y2
+	VSHUFF32X4  $0x03, Y1, Y5, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	VXORPS      Y1, Y1, Y1
+	VSHUFPS     $0x88, Y4, Y3, Y2
+	VSHUFPS     $0xdd, Y4, Y3, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y1, Y1, Y3
+	VSHUFPS     $0xdd, Y1, Y1, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y1, Y4
+	VSHUFPS     $0xdd, Y1, Y1, Y5
+	VADDPS      Y5, Y4, Y4
+	VSHUFPS     $0x88, Y1, Y1, Y5
+	VSHUFPS     $0xdd, Y1, Y1, Y1
+	VADDPS      Y1, Y5, Y5
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y5, Y4, Y2
+	VSHUFPS     $0xdd, Y5, Y4, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFF32X4  $0x00, Y2, Y1, Y3
+	VSHUFF32X4  $0x03, Y2, Y1, Y1
+	VADDPS      Y1, Y3, Y3
+	VMULPS      Y0, Y3, Y3
+	VMOVUPS     Y3, 32(AX)
+	ADDQ        $0x40, AX
+	LEAQ        (BX)(DI*2), BX
+	SUBQ        $0x02, CX
+	JMP         gdots2_r2
+
+gdots2_r2_end:
+gdots2_r1:
+	CMPQ   CX, $0x01
+	JL     gdots2_r1_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	LEAQ   (BX)(R9*1), R8
+	XORQ   R12, R12
+
+gdots2_r1_pf:
+	PREFETCHT1 (R8)(R12*1)
+	ADDQ       $0x40, R12
+	CMPQ       R12, R10
+	JL         gdots2_r1_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots2_r1_k:
+	VCVTPH2PS   (R13), Y3
+	VFMADD231PS (R8), Y3, Y1
+	VFMADD231PS (R8)(SI*1), Y3, Y2
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots2_r1_k
+	VXORPS      Y3, Y3, Y3
+	VSHUFPS     $0x88, Y2, Y1, Y4
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y3, Y1
+	VSHUFPS     $0xdd, Y3, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y3, Y3, Y2
+	VSHUFPS     $0xdd, Y3, Y3, Y5
+	VADDPS      Y5, Y2, Y2
+	VSHUFPS     $0x88, Y3, Y3, Y5
+	VSHUFPS     $0xdd, Y3, Y3, Y3
+	VADDPS      Y3, Y5, Y5
+	VSHUFPS     $0x88, Y1, Y4, Y3
+	VSHUFPS     $0xdd, Y1, Y4, Y1
+	VADDPS      Y1, Y3, Y3
+	VSHUFPS     $0x88, Y5, Y2, Y1
+	VSHUFPS     $0xdd, Y5, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y3, Y2
+	VSHUFF32X4  $0x03, Y1, Y3, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        DI, BX
+	SUBQ        $0x01, CX
+	JMP         gdots2_r1
+
+gdots2_r1_end:
+	JMP gdots_done
+
+gdots3:
+gdots3_r2:
+	CMPQ   CX, $0x02
+	JL     gdots3_r2_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	LEAQ   (BX)(R9*1), R8
+	LEAQ   (BX)(R9*1), R12
+	ADDQ   DI, R12
+	XORQ   R13, R13
+
+gdots3_r2_pf:
+	PREFETCHT1 (R8)(R13*1)
+	PREFETCHT1 (R12)(R13*1)
+	ADDQ       $0x40, R13
+	CMPQ       R13, R10
+	JL         gdots3_r2_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots3_r2_k:
+	VCVTPH2PS   (R13), Y7
+	VCVTPH2PS   (R13)(DI*1), Y8
+	VMOVUPS     (R8), Y9
+	VFMADD231PS Y9, Y7, Y1
+	VFMADD231PS Y9, Y8, Y4
+	VMOVUPS     (R8)(SI*1), Y9
+	VFMADD231PS Y9, Y7, Y2
+	VFMADD231PS Y9, Y8, Y5
+	VMOVUPS     (R8)(SI*2), Y9
+	VFMADD231PS Y9, Y7, Y3
+	VFMADD231PS Y9, Y8, Y6
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots3_r2_k
+	VXORPS      Y7, Y7, Y7
+	VSHUFPS     $0x88, Y2, Y1, Y8
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y8, Y8
+	VSHUFPS     $0x88, Y7, Y3, Y1
+	VSHUFPS     $0xdd, Y7, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y7, Y7, Y2
+	VSHUFPS     $0xdd, Y7, Y7, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y7, Y7, Y3
+	VSHUFPS     $0xdd, Y7, Y7, Y7
+	VADDPS      Y7, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y8, Y7
+	VSHUFPS     $0xdd, Y1, Y8, Y1
+	VADDPS      Y1, Y7, Y7
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y7, Y2
+	VSHUFF32X4  $0x03, Y1, Y7, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	VXORPS      Y1, Y1, Y1
+	VSHUFPS     $0x88, Y5, Y4, Y2
+	VSHUFPS     $0xdd, Y5, Y4, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y1, Y6, Y3
+	VSHUFPS     $0xdd, Y1, Y6, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y1, Y4
+	VSHUFPS     $0xdd, Y1, Y1, Y5
+	VADDPS      Y5, Y4, Y4
+	VSHUFPS     $0x88, Y1, Y1, Y5
+	VSHUFPS     $0xdd, Y1, Y1, Y1
+	VADDPS      Y1, Y5, Y5
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y5, Y4, Y2
+	VSHUFPS     $0xdd, Y5, Y4, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFF32X4  $0x00, Y2, Y1, Y3
+	VSHUFF32X4  $0x03, Y2, Y1, Y1
+	VADDPS      Y1, Y3, Y3
+	VMULPS      Y0, Y3, Y3
+	VMOVUPS     Y3, 32(AX)
+	ADDQ        $0x40, AX
+	LEAQ        (BX)(DI*2), BX
+	SUBQ        $0x02, CX
+	JMP         gdots3_r2
+
+gdots3_r2_end:
+gdots3_r1:
+	CMPQ   CX, $0x01
+	JL     gdots3_r1_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	LEAQ   (BX)(R9*1), R8
+	XORQ   R12, R12
+
+gdots3_r1_pf:
+	PREFETCHT1 (R8)(R12*1)
+	ADDQ       $0x40, R12
+	CMPQ       R12, R10
+	JL         gdots3_r1_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots3_r1_k:
+	VCVTPH2PS   (R13), Y4
+	VFMADD231PS (R8), Y4, Y1
+	VFMADD231PS (R8)(SI*1), Y4, Y2
+	VFMADD231PS (R8)(SI*2), Y4, Y3
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots3_r1_k
+	VXORPS      Y4, Y4, Y4
+	VSHUFPS     $0x88, Y2, Y1, Y5
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y5, Y5
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y4, Y4, Y2
+	VSHUFPS     $0xdd, Y4, Y4, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y4, Y4, Y3
+	VSHUFPS     $0xdd, Y4, Y4, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y5, Y4
+	VSHUFPS     $0xdd, Y1, Y5, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y4, Y2
+	VSHUFF32X4  $0x03, Y1, Y4, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        DI, BX
+	SUBQ        $0x01, CX
+	JMP         gdots3_r1
+
+gdots3_r1_end:
+	JMP gdots_done
+
+gdots4:
+gdots4_r2:
+	CMPQ   CX, $0x02
+	JL     gdots4_r2_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	LEAQ   (BX)(R9*1), R8
+	LEAQ   (BX)(R9*1), R12
+	ADDQ   DI, R12
+	XORQ   R13, R13
+
+gdots4_r2_pf:
+	PREFETCHT1 (R8)(R13*1)
+	PREFETCHT1 (R12)(R13*1)
+	ADDQ       $0x40, R13
+	CMPQ       R13, R10
+	JL         gdots4_r2_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots4_r2_k:
+	VCVTPH2PS   (R13), Y9
+	VCVTPH2PS   (R13)(DI*1), Y10
+	VMOVUPS     (R8), Y11
+	VFMADD231PS Y11, Y9, Y1
+	VFMADD231PS Y11, Y10, Y5
+	VMOVUPS     (R8)(SI*1), Y11
+	VFMADD231PS Y11, Y9, Y2
+	VFMADD231PS Y11, Y10, Y6
+	VMOVUPS     (R8)(SI*2), Y11
+	VFMADD231PS Y11, Y9, Y3
+	VFMADD231PS Y11, Y10, Y7
+	VMOVUPS     (R12), Y11
+	VFMADD231PS Y11, Y9, Y4
+	VFMADD231PS Y11, Y10, Y8
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots4_r2_k
+	VXORPS      Y9, Y9, Y9
+	VSHUFPS     $0x88, Y2, Y1, Y10
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y10, Y10
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y9, Y9, Y2
+	VSHUFPS     $0xdd, Y9, Y9, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y9, Y9, Y3
+	VSHUFPS     $0xdd, Y9, Y9, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y10, Y4
+	VSHUFPS     $0xdd, Y1, Y10, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y4, Y2
+	VSHUFF32X4  $0x03, Y1, Y4, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	VXORPS      Y1, Y1, Y1
+	VSHUFPS     $0x88, Y6, Y5, Y2
+	VSHUFPS     $0xdd, Y6, Y5, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y8, Y7, Y3
+	VSHUFPS     $0xdd, Y8, Y7, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y1, Y4
+	VSHUFPS     $0xdd, Y1, Y1, Y5
+	VADDPS      Y5, Y4, Y4
+	VSHUFPS     $0x88, Y1, Y1, Y5
+	VSHUFPS     $0xdd, Y1, Y1, Y1
+	VADDPS      Y1, Y5, Y5
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y5, Y4, Y2
+	VSHUFPS     $0xdd, Y5, Y4, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFF32X4  $0x00, Y2, Y1, Y3
+	VSHUFF32X4  $0x03, Y2, Y1, Y1
+	VADDPS      Y1, Y3, Y3
+	VMULPS      Y0, Y3, Y3
+	VMOVUPS     Y3, 32(AX)
+	ADDQ        $0x40, AX
+	LEAQ        (BX)(DI*2), BX
+	SUBQ        $0x02, CX
+	JMP         gdots4_r2
+
+gdots4_r2_end:
+gdots4_r1:
+	CMPQ   CX, $0x01
+	JL     gdots4_r1_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	LEAQ   (BX)(R9*1), R8
+	XORQ   R12, R12
+
+gdots4_r1_pf:
+	PREFETCHT1 (R8)(R12*1)
+	ADDQ       $0x40, R12
+	CMPQ       R12, R10
+	JL         gdots4_r1_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots4_r1_k:
+	VCVTPH2PS   (R13), Y5
+	VFMADD231PS (R8), Y5, Y1
+	VFMADD231PS (R8)(SI*1), Y5, Y2
+	VFMADD231PS (R8)(SI*2), Y5, Y3
+	VFMADD231PS (R12), Y5, Y4
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots4_r1_k
+	VXORPS      Y5, Y5, Y5
+	VSHUFPS     $0x88, Y2, Y1, Y6
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y6, Y6
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y5, Y5, Y2
+	VSHUFPS     $0xdd, Y5, Y5, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y5, Y5, Y3
+	VSHUFPS     $0xdd, Y5, Y5, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y6, Y4
+	VSHUFPS     $0xdd, Y1, Y6, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y4, Y2
+	VSHUFF32X4  $0x03, Y1, Y4, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        DI, BX
+	SUBQ        $0x01, CX
+	JMP         gdots4_r1
+
+gdots4_r1_end:
+	JMP gdots_done
+
+gdots5:
+gdots5_r2:
+	CMPQ   CX, $0x02
+	JL     gdots5_r2_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	LEAQ   (BX)(R9*1), R8
+	LEAQ   (BX)(R9*1), R12
+	ADDQ   DI, R12
+	XORQ   R13, R13
+
+gdots5_r2_pf:
+	PREFETCHT1 (R8)(R13*1)
+	PREFETCHT1 (R12)(R13*1)
+	ADDQ       $0x40, R13
+	CMPQ       R13, R10
+	JL         gdots5_r2_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots5_r2_k:
+	VCVTPH2PS   (R13), Y11
+	VCVTPH2PS   (R13)(DI*1), Y12
+	VMOVUPS     (R8), Y13
+	VFMADD231PS Y13, Y11, Y1
+	VFMADD231PS Y13, Y12, Y6
+	VMOVUPS     (R8)(SI*1), Y13
+	VFMADD231PS Y13, Y11, Y2
+	VFMADD231PS Y13, Y12, Y7
+	VMOVUPS     (R8)(SI*2), Y13
+	VFMADD231PS Y13, Y11, Y3
+	VFMADD231PS Y13, Y12, Y8
+	VMOVUPS     (R12), Y13
+	VFMADD231PS Y13, Y11, Y4
+	VFMADD231PS Y13, Y12, Y9
+	VMOVUPS     (R8)(SI*4), Y13
+	VFMADD231PS Y13, Y11, Y5
+	VFMADD231PS Y13, Y12, Y10
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots5_r2_k
+	VXORPS      Y11, Y11, Y11
+	VSHUFPS     $0x88, Y2, Y1, Y12
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y12, Y12
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y11, Y5, Y2
+	VSHUFPS     $0xdd, Y11, Y5, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y11, Y11, Y3
+	VSHUFPS     $0xdd, Y11, Y11, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y12, Y4
+	VSHUFPS     $0xdd, Y1, Y12, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y4, Y2
+	VSHUFF32X4  $0x03, Y1, Y4, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	VXORPS      Y1, Y1, Y1
+	VSHUFPS     $0x88, Y7, Y6, Y2
+	VSHUFPS     $0xdd, Y7, Y6, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y9, Y8, Y3
+	VSHUFPS     $0xdd, Y9, Y8, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y10, Y4
+	VSHUFPS     $0xdd, Y1, Y10, Y5
+	VADDPS      Y5, Y4, Y4
+	VSHUFPS     $0x88, Y1, Y1, Y5
+	VSHUFPS     $0xdd, Y1, Y1, Y1
+	VADDPS      Y1, Y5, Y5
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y5, Y4, Y2
+	VSHUFPS     $0xdd, Y5, Y4, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFF32X4  $0x00, Y2, Y1, Y3
+	VSHUFF32X4  $0x03, Y2, Y1, Y1
+	VADDPS      Y1, Y3, Y3
+	VMULPS      Y0, Y3, Y3
+	VMOVUPS     Y3, 32(AX)
+	ADDQ        $0x40, AX
+	LEAQ        (BX)(DI*2), BX
+	SUBQ        $0x02, CX
+	JMP         gdots5_r2
+
+gdots5_r2_end:
+gdots5_r1:
+	CMPQ   CX, $0x01
+	JL     gdots5_r1_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	LEAQ   (BX)(R9*1), R8
+	XORQ   R12, R12
+
+gdots5_r1_pf:
+	PREFETCHT1 (R8)(R12*1)
+	ADDQ       $0x40, R12
+	CMPQ       R12, R10
+	JL         gdots5_r1_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots5_r1_k:
+	VCVTPH2PS   (R13), Y6
+	VFMADD231PS (R8), Y6, Y1
+	VFMADD231PS (R8)(SI*1), Y6, Y2
+	VFMADD231PS (R8)(SI*2), Y6, Y3
+	VFMADD231PS (R12), Y6, Y4
+	VFMADD231PS (R8)(SI*4), Y6, Y5
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots5_r1_k
+	VXORPS      Y6, Y6, Y6
+	VSHUFPS     $0x88, Y2, Y1, Y7
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y7, Y7
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y6, Y5, Y2
+	VSHUFPS     $0xdd, Y6, Y5, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y6, Y6, Y3
+	VSHUFPS     $0xdd, Y6, Y6, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y7, Y4
+	VSHUFPS     $0xdd, Y1, Y7, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y4, Y2
+	VSHUFF32X4  $0x03, Y1, Y4, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        DI, BX
+	SUBQ        $0x01, CX
+	JMP         gdots5_r1
+
+gdots5_r1_end:
+	JMP gdots_done
+
+gdots6:
+gdots6_r2:
+	CMPQ   CX, $0x02
+	JL     gdots6_r2_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	LEAQ   (BX)(R9*1), R8
+	LEAQ   (BX)(R9*1), R12
+	ADDQ   DI, R12
+	XORQ   R13, R13
+
+gdots6_r2_pf:
+	PREFETCHT1 (R8)(R13*1)
+	PREFETCHT1 (R12)(R13*1)
+	ADDQ       $0x40, R13
+	CMPQ       R13, R10
+	JL         gdots6_r2_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots6_r2_k:
+	VCVTPH2PS   (R13), Y13
+	VCVTPH2PS   (R13)(DI*1), Y14
+	VMOVUPS     (R8), Y15
+	VFMADD231PS Y15, Y13, Y1
+	VFMADD231PS Y15, Y14, Y7
+	VMOVUPS     (R8)(SI*1), Y15
+	VFMADD231PS Y15, Y13, Y2
+	VFMADD231PS Y15, Y14, Y8
+	VMOVUPS     (R8)(SI*2), Y15
+	VFMADD231PS Y15, Y13, Y3
+	VFMADD231PS Y15, Y14, Y9
+	VMOVUPS     (R12), Y15
+	VFMADD231PS Y15, Y13, Y4
+	VFMADD231PS Y15, Y14, Y10
+	VMOVUPS     (R8)(SI*4), Y15
+	VFMADD231PS Y15, Y13, Y5
+	VFMADD231PS Y15, Y14, Y11
+	VMOVUPS     (R12)(SI*2), Y15
+	VFMADD231PS Y15, Y13, Y6
+	VFMADD231PS Y15, Y14, Y12
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots6_r2_k
+	VXORPS      Y13, Y13, Y13
+	VSHUFPS     $0x88, Y2, Y1, Y14
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y14, Y14
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y6, Y5, Y2
+	VSHUFPS     $0xdd, Y6, Y5, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y13, Y13, Y3
+	VSHUFPS     $0xdd, Y13, Y13, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y14, Y4
+	VSHUFPS     $0xdd, Y1, Y14, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y4, Y2
+	VSHUFF32X4  $0x03, Y1, Y4, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	VXORPS      Y1, Y1, Y1
+	VSHUFPS     $0x88, Y8, Y7, Y2
+	VSHUFPS     $0xdd, Y8, Y7, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y10, Y9, Y3
+	VSHUFPS     $0xdd, Y10, Y9, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y12, Y11, Y4
+	VSHUFPS     $0xdd, Y12, Y11, Y5
+	VADDPS      Y5, Y4, Y4
+	VSHUFPS     $0x88, Y1, Y1, Y5
+	VSHUFPS     $0xdd, Y1, Y1, Y1
+	VADDPS      Y1, Y5, Y5
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y5, Y4, Y2
+	VSHUFPS     $0xdd, Y5, Y4, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFF32X4  $0x00, Y2, Y1, Y3
+	VSHUFF32X4  $0x03, Y2, Y1, Y1
+	VADDPS      Y1, Y3, Y3
+	VMULPS      Y0, Y3, Y3
+	VMOVUPS     Y3, 32(AX)
+	ADDQ        $0x40, AX
+	LEAQ        (BX)(DI*2), BX
+	SUBQ        $0x02, CX
+	JMP         gdots6_r2
+
+gdots6_r2_end:
+gdots6_r1:
+	CMPQ   CX, $0x01
+	JL     gdots6_r1_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	LEAQ   (BX)(R9*1), R8
+	XORQ   R12, R12
+
+gdots6_r1_pf:
+	PREFETCHT1 (R8)(R12*1)
+	ADDQ       $0x40, R12
+	CMPQ       R12, R10
+	JL         gdots6_r1_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots6_r1_k:
+	VCVTPH2PS   (R13), Y7
+	VFMADD231PS (R8), Y7, Y1
+	VFMADD231PS (R8)(SI*1), Y7, Y2
+	VFMADD231PS (R8)(SI*2), Y7, Y3
+	VFMADD231PS (R12), Y7, Y4
+	VFMADD231PS (R8)(SI*4), Y7, Y5
+	VFMADD231PS (R12)(SI*2), Y7, Y6
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots6_r1_k
+	VXORPS      Y7, Y7, Y7
+	VSHUFPS     $0x88, Y2, Y1, Y8
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y8, Y8
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y6, Y5, Y2
+	VSHUFPS     $0xdd, Y6, Y5, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y7, Y7, Y3
+	VSHUFPS     $0xdd, Y7, Y7, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y8, Y4
+	VSHUFPS     $0xdd, Y1, Y8, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y4, Y2
+	VSHUFF32X4  $0x03, Y1, Y4, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        DI, BX
+	SUBQ        $0x01, CX
+	JMP         gdots6_r1
+
+gdots6_r1_end:
+	JMP gdots_done
+
+gdots7:
+gdots7_r2:
+	CMPQ   CX, $0x02
+	JL     gdots7_r2_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	LEAQ   (BX)(R9*1), R8
+	LEAQ   (BX)(R9*1), R12
+	ADDQ   DI, R12
+	XORQ   R13, R13
+
+gdots7_r2_pf:
+	PREFETCHT1 (R8)(R13*1)
+	PREFETCHT1 (R12)(R13*1)
+	ADDQ       $0x40, R13
+	CMPQ       R13, R10
+	JL         gdots7_r2_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots7_r2_k:
+	VCVTPH2PS   (R13), Y15
+	VCVTPH2PS   (R13)(DI*1), Y16
+	VMOVUPS     (R8), Y17
+	VFMADD231PS Y17, Y15, Y1
+	VFMADD231PS Y17, Y16, Y8
+	VMOVUPS     (R8)(SI*1), Y17
+	VFMADD231PS Y17, Y15, Y2
+	VFMADD231PS Y17, Y16, Y9
+	VMOVUPS     (R8)(SI*2), Y17
+	VFMADD231PS Y17, Y15, Y3
+	VFMADD231PS Y17, Y16, Y10
+	VMOVUPS     (R12), Y17
+	VFMADD231PS Y17, Y15, Y4
+	VFMADD231PS Y17, Y16, Y11
+	VMOVUPS     (R8)(SI*4), Y17
+	VFMADD231PS Y17, Y15, Y5
+	VFMADD231PS Y17, Y16, Y12
+	VMOVUPS     (R12)(SI*2), Y17
+	VFMADD231PS Y17, Y15, Y6
+	VFMADD231PS Y17, Y16, Y13
+	VMOVUPS     (R12)(R11*1), Y17
+	VFMADD231PS Y17, Y15, Y7
+	VFMADD231PS Y17, Y16, Y14
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots7_r2_k
+	VXORPS      Y15, Y15, Y15
+	VSHUFPS     $0x88, Y2, Y1, Y16
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y16, Y16
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y6, Y5, Y2
+	VSHUFPS     $0xdd, Y6, Y5, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y15, Y7, Y3
+	VSHUFPS     $0xdd, Y15, Y7, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y16, Y4
+	VSHUFPS     $0xdd, Y1, Y16, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y4, Y2
+	VSHUFF32X4  $0x03, Y1, Y4, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	VXORPS      Y1, Y1, Y1
+	VSHUFPS     $0x88, Y9, Y8, Y2
+	VSHUFPS     $0xdd, Y9, Y8, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y11, Y10, Y3
+	VSHUFPS     $0xdd, Y11, Y10, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y13, Y12, Y4
+	VSHUFPS     $0xdd, Y13, Y12, Y5
+	VADDPS      Y5, Y4, Y4
+	VSHUFPS     $0x88, Y1, Y14, Y5
+	VSHUFPS     $0xdd, Y1, Y14, Y1
+	VADDPS      Y1, Y5, Y5
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y5, Y4, Y2
+	VSHUFPS     $0xdd, Y5, Y4, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFF32X4  $0x00, Y2, Y1, Y3
+	VSHUFF32X4  $0x03, Y2, Y1, Y1
+	VADDPS      Y1, Y3, Y3
+	VMULPS      Y0, Y3, Y3
+	VMOVUPS     Y3, 32(AX)
+	ADDQ        $0x40, AX
+	LEAQ        (BX)(DI*2), BX
+	SUBQ        $0x02, CX
+	JMP         gdots7_r2
+
+gdots7_r2_end:
+gdots7_r1:
+	CMPQ   CX, $0x01
+	JL     gdots7_r1_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	LEAQ   (BX)(R9*1), R8
+	XORQ   R12, R12
+
+gdots7_r1_pf:
+	PREFETCHT1 (R8)(R12*1)
+	ADDQ       $0x40, R12
+	CMPQ       R12, R10
+	JL         gdots7_r1_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots7_r1_k:
+	VCVTPH2PS   (R13), Y8
+	VFMADD231PS (R8), Y8, Y1
+	VFMADD231PS (R8)(SI*1), Y8, Y2
+	VFMADD231PS (R8)(SI*2), Y8, Y3
+	VFMADD231PS (R12), Y8, Y4
+	VFMADD231PS (R8)(SI*4), Y8, Y5
+	VFMADD231PS (R12)(SI*2), Y8, Y6
+	VFMADD231PS (R12)(R11*1), Y8, Y7
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots7_r1_k
+	VXORPS      Y8, Y8, Y8
+	VSHUFPS     $0x88, Y2, Y1, Y9
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y9, Y9
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y6, Y5, Y2
+	VSHUFPS     $0xdd, Y6, Y5, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y8, Y7, Y3
+	VSHUFPS     $0xdd, Y8, Y7, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y9, Y4
+	VSHUFPS     $0xdd, Y1, Y9, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y4, Y2
+	VSHUFF32X4  $0x03, Y1, Y4, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        DI, BX
+	SUBQ        $0x01, CX
+	JMP         gdots7_r1
+
+gdots7_r1_end:
+	JMP gdots_done
+
+gdots8:
+gdots8_r2:
+	CMPQ   CX, $0x02
+	JL     gdots8_r2_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	VXORPS Y16, Y16, Y16
+	LEAQ   (BX)(R9*1), R8
+	LEAQ   (BX)(R9*1), R12
+	ADDQ   DI, R12
+	XORQ   R13, R13
+
+gdots8_r2_pf:
+	PREFETCHT1 (R8)(R13*1)
+	PREFETCHT1 (R12)(R13*1)
+	ADDQ       $0x40, R13
+	CMPQ       R13, R10
+	JL         gdots8_r2_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots8_r2_k:
+	VCVTPH2PS   (R13), Y17
+	VCVTPH2PS   (R13)(DI*1), Y18
+	VMOVUPS     (R8), Y19
+	VFMADD231PS Y19, Y17, Y1
+	VFMADD231PS Y19, Y18, Y9
+	VMOVUPS     (R8)(SI*1), Y19
+	VFMADD231PS Y19, Y17, Y2
+	VFMADD231PS Y19, Y18, Y10
+	VMOVUPS     (R8)(SI*2), Y19
+	VFMADD231PS Y19, Y17, Y3
+	VFMADD231PS Y19, Y18, Y11
+	VMOVUPS     (R12), Y19
+	VFMADD231PS Y19, Y17, Y4
+	VFMADD231PS Y19, Y18, Y12
+	VMOVUPS     (R8)(SI*4), Y19
+	VFMADD231PS Y19, Y17, Y5
+	VFMADD231PS Y19, Y18, Y13
+	VMOVUPS     (R12)(SI*2), Y19
+	VFMADD231PS Y19, Y17, Y6
+	VFMADD231PS Y19, Y18, Y14
+	VMOVUPS     (R12)(R11*1), Y19
+	VFMADD231PS Y19, Y17, Y7
+	VFMADD231PS Y19, Y18, Y15
+	VMOVUPS     (R12)(SI*4), Y19
+	VFMADD231PS Y19, Y17, Y8
+	VFMADD231PS Y19, Y18, Y16
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots8_r2_k
+	VSHUFPS     $0x88, Y2, Y1, Y17
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y17, Y17
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y6, Y5, Y2
+	VSHUFPS     $0xdd, Y6, Y5, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y8, Y7, Y3
+	VSHUFPS     $0xdd, Y8, Y7, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y17, Y4
+	VSHUFPS     $0xdd, Y1, Y17, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y4, Y2
+	VSHUFF32X4  $0x03, Y1, Y4, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	VSHUFPS     $0x88, Y10, Y9, Y1
+	VSHUFPS     $0xdd, Y10, Y9, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y12, Y11, Y2
+	VSHUFPS     $0xdd, Y12, Y11, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y14, Y13, Y3
+	VSHUFPS     $0xdd, Y14, Y13, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y16, Y15, Y4
+	VSHUFPS     $0xdd, Y16, Y15, Y5
+	VADDPS      Y5, Y4, Y4
+	VSHUFPS     $0x88, Y2, Y1, Y5
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y5, Y5
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y5, Y2
+	VSHUFF32X4  $0x03, Y1, Y5, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, 32(AX)
+	ADDQ        $0x40, AX
+	LEAQ        (BX)(DI*2), BX
+	SUBQ        $0x02, CX
+	JMP         gdots8_r2
+
+gdots8_r2_end:
+gdots8_r1:
+	CMPQ   CX, $0x01
+	JL     gdots8_r1_end
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	LEAQ   (BX)(R9*1), R8
+	XORQ   R12, R12
+
+gdots8_r1_pf:
+	PREFETCHT1 (R8)(R12*1)
+	ADDQ       $0x40, R12
+	CMPQ       R12, R10
+	JL         gdots8_r1_pf
+	MOVQ       DX, R8
+	LEAQ       (DX)(R11*1), R12
+	MOVQ       BX, R13
+	MOVQ       SI, R14
+
+gdots8_r1_k:
+	VCVTPH2PS   (R13), Y9
+	VFMADD231PS (R8), Y9, Y1
+	VFMADD231PS (R8)(SI*1), Y9, Y2
+	VFMADD231PS (R8)(SI*2), Y9, Y3
+	VFMADD231PS (R12), Y9, Y4
+	VFMADD231PS (R8)(SI*4), Y9, Y5
+	VFMADD231PS (R12)(SI*2), Y9, Y6
+	VFMADD231PS (R12)(R11*1), Y9, Y7
+	VFMADD231PS (R12)(SI*4), Y9, Y8
+	ADDQ        $0x20, R8
+	ADDQ        $0x20, R12
+	ADDQ        $0x10, R13
+	SUBQ        $0x20, R14
+	JNE         gdots8_r1_k
+	VSHUFPS     $0x88, Y2, Y1, Y9
+	VSHUFPS     $0xdd, Y2, Y1, Y1
+	VADDPS      Y1, Y9, Y9
+	VSHUFPS     $0x88, Y4, Y3, Y1
+	VSHUFPS     $0xdd, Y4, Y3, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFPS     $0x88, Y6, Y5, Y2
+	VSHUFPS     $0xdd, Y6, Y5, Y3
+	VADDPS      Y3, Y2, Y2
+	VSHUFPS     $0x88, Y8, Y7, Y3
+	VSHUFPS     $0xdd, Y8, Y7, Y4
+	VADDPS      Y4, Y3, Y3
+	VSHUFPS     $0x88, Y1, Y9, Y4
+	VSHUFPS     $0xdd, Y1, Y9, Y1
+	VADDPS      Y1, Y4, Y4
+	VSHUFPS     $0x88, Y3, Y2, Y1
+	VSHUFPS     $0xdd, Y3, Y2, Y2
+	VADDPS      Y2, Y1, Y1
+	VSHUFF32X4  $0x00, Y1, Y4, Y2
+	VSHUFF32X4  $0x03, Y1, Y4, Y1
+	VADDPS      Y1, Y2, Y2
+	VMULPS      Y0, Y2, Y2
+	VMOVUPS     Y2, (AX)
+	ADDQ        $0x20, AX
+	ADDQ        DI, BX
+	SUBQ        $0x01, CX
+	JMP         gdots8_r1
+
+gdots8_r1_end:
+gdots_done:
+	VZEROUPPER
+	RET
+
+// func softmaxLanesF16AVX2(s []float32, next []uint16, stride int, width int)
+// Requires: AVX, AVX2, FMA3, MMX+
+TEXT ·softmaxLanesF16AVX2(SB), NOSPLIT, $0-64
+	MOVQ         s_base+0(FP), AX
+	MOVQ         s_len+8(FP), CX
+	SHRQ         $0x03, CX
+	MOVQ         next_base+24(FP), DX
+	MOVQ         stride+48(FP), BX
+	SHLQ         $0x01, BX
+	MOVQ         width+56(FP), SI
+	SHLQ         $0x01, SI
+	VBROADCASTSS neginf<>+0(SB), Y0
+	MOVQ         AX, DI
+	MOVQ         CX, R8
+
+sml_max:
+	VMAXPS (DI), Y0, Y0
+	ADDQ   $0x20, DI
+	DECQ   R8
+	JNE    sml_max
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	MOVQ   AX, DI
+	MOVQ   CX, R8
+
+sml_exp:
+	XORQ R9, R9
+
+sml_pf:
+	PREFETCHT1   (DX)(R9*1)
+	ADDQ         $0x40, R9
+	CMPQ         R9, SI
+	JL           sml_pf
+	ADDQ         BX, DX
+	VMOVUPS      (DI), Y3
+	VSUBPS       Y0, Y3, Y3
+	VBROADCASTSS exphi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y4
+	VBROADCASTSS explo<>+0(SB), Y3
+	VMAXPS       Y4, Y3, Y4
+	VMULPS       log2e<>+0(SB), Y4, Y3
+	VROUNDPS     $0x00, Y3, Y3
+	VFNMADD231PS expc1<>+0(SB), Y3, Y4
+	VFNMADD231PS expc2<>+0(SB), Y3, Y4
+	VMULPS       Y4, Y4, Y6
+	VMOVUPS      expp0<>+0(SB), Y7
+	VFMADD213PS  expp1<>+0(SB), Y4, Y7
+	VFMADD213PS  expp2<>+0(SB), Y4, Y7
+	VFMADD213PS  expp3<>+0(SB), Y4, Y7
+	VFMADD213PS  expp4<>+0(SB), Y4, Y7
+	VFMADD213PS  expp5<>+0(SB), Y4, Y7
+	VFMADD213PS  Y4, Y6, Y7
+	VADDPS       one<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y3, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       bias127<>+0(SB), Y3, Y3
+	VPADDD       bias127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y7, Y7
+	VMULPS       Y4, Y7, Y7
+	VMOVUPS      Y7, (DI)
+	VCVTPS2PD    X7, Y3
+	VEXTRACTF128 $0x01, Y7, X4
+	VCVTPS2PD    X4, Y4
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y4, Y2, Y2
+	ADDQ         $0x20, DI
+	DECQ         R8
+	JNE          sml_exp
+	VBROADCASTSD onepd<>+0(SB), Y0
+	VDIVPD       Y1, Y0, Y1
+	VDIVPD       Y2, Y0, Y2
+	VCVTPD2PSY   Y1, X5
+	VCVTPD2PSY   Y2, X0
+	VINSERTF128  $0x01, X0, Y5, Y0
+	MOVQ         AX, DI
+	MOVQ         CX, R8
+
+sml_scale:
+	VMULPS  (DI), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $0x20, DI
+	DECQ    R8
+	JNE     sml_scale
+	VZEROUPPER
+	RET
+
+// func groupRowsF16AVX512(out []float32, p []float32, rows []uint16, dv int, stride int, heads int)
+// Requires: AVX, AVX512DQ, AVX512F, MMX+
+TEXT ·groupRowsF16AVX512(SB), NOSPLIT, $0-96
+	MOVQ   out_base+0(FP), AX
+	MOVQ   p_base+24(FP), CX
+	MOVQ   p_len+32(FP), DX
+	SHRQ   $0x03, DX
+	MOVQ   rows_base+48(FP), BX
+	MOVQ   dv+72(FP), SI
+	MOVQ   stride+80(FP), DI
+	SHLQ   $0x01, DI
+	MOVQ   heads+88(FP), R8
+	IMUL3Q $0x40, DI, R9
+	MOVQ   SI, R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	CMPQ   R8, $0x01
+	JE     grows1
+	CMPQ   R8, $0x02
+	JE     grows2
+	CMPQ   R8, $0x03
+	JE     grows3
+	CMPQ   R8, $0x04
+	JE     grows4
+	CMPQ   R8, $0x05
+	JE     grows5
+	CMPQ   R8, $0x06
+	JE     grows6
+	CMPQ   R8, $0x07
+	JE     grows7
+	CMPQ   R8, $0x08
+	JE     grows8
+	JMP    grows_done
+
+grows1:
+grows1_w4_cols:
+	CMPQ   SI, $0x40
+	JL     grows1_w4_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ   CX, R8
+	MOVQ   BX, R10
+	MOVQ   DX, R12
+
+grows1_w4_j:
+	PREFETCHT1       (R10)(R9*1)
+	PREFETCHT1       64(R10)(R9*1)
+	VCVTPH2PS        (R10), Z4
+	VCVTPH2PS        32(R10), Z5
+	VCVTPH2PS        64(R10), Z6
+	VCVTPH2PS        96(R10), Z7
+	VFMADD231PS.BCST (R8), Z4, Z0
+	VFMADD231PS.BCST (R8), Z5, Z1
+	VFMADD231PS.BCST (R8), Z6, Z2
+	VFMADD231PS.BCST (R8), Z7, Z3
+	ADDQ             $0x20, R8
+	ADDQ             DI, R10
+	DECQ             R12
+	JNE              grows1_w4_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, 64(AX)
+	VMOVUPS          Z2, 128(AX)
+	VMOVUPS          Z3, 192(AX)
+	ADDQ             $0x00000100, AX
+	ADDQ             $0x00000080, BX
+	SUBQ             $0x40, SI
+	JMP              grows1_w4_cols
+
+grows1_w4_end:
+grows1_w1_cols:
+	CMPQ   SI, $0x10
+	JL     grows1_w1_end
+	VXORPS Z0, Z0, Z0
+	MOVQ   CX, R8
+	MOVQ   BX, R10
+	MOVQ   DX, R12
+
+grows1_w1_j:
+	PREFETCHT1       (R10)(R9*1)
+	VCVTPH2PS        (R10), Z1
+	VFMADD231PS.BCST (R8), Z1, Z0
+	ADDQ             $0x20, R8
+	ADDQ             DI, R10
+	DECQ             R12
+	JNE              grows1_w1_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000020, BX
+	SUBQ             $0x10, SI
+	JMP              grows1_w1_cols
+
+grows1_w1_end:
+	JMP grows_done
+
+grows2:
+grows2_w4_cols:
+	CMPQ   SI, $0x40
+	JL     grows2_w4_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows2_w4_j:
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	VCVTPH2PS        (R12), Z8
+	VCVTPH2PS        32(R12), Z9
+	VCVTPH2PS        64(R12), Z10
+	VCVTPH2PS        96(R12), Z11
+	VFMADD231PS.BCST (R8), Z8, Z0
+	VFMADD231PS.BCST (R8), Z9, Z1
+	VFMADD231PS.BCST (R8), Z10, Z2
+	VFMADD231PS.BCST (R8), Z11, Z3
+	VFMADD231PS.BCST 4(R8), Z8, Z4
+	VFMADD231PS.BCST 4(R8), Z9, Z5
+	VFMADD231PS.BCST 4(R8), Z10, Z6
+	VFMADD231PS.BCST 4(R8), Z11, Z7
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows2_w4_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, 64(AX)
+	VMOVUPS          Z2, 128(AX)
+	VMOVUPS          Z3, 192(AX)
+	VMOVUPS          Z4, (AX)(R10*1)
+	VMOVUPS          Z5, 64(AX)(R10*1)
+	VMOVUPS          Z6, 128(AX)(R10*1)
+	VMOVUPS          Z7, 192(AX)(R10*1)
+	ADDQ             $0x00000100, AX
+	ADDQ             $0x00000080, BX
+	SUBQ             $0x40, SI
+	JMP              grows2_w4_cols
+
+grows2_w4_end:
+grows2_w1_cols:
+	CMPQ   SI, $0x10
+	JL     grows2_w1_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows2_w1_j:
+	PREFETCHT1       (R12)(R9*1)
+	VCVTPH2PS        (R12), Z2
+	VFMADD231PS.BCST (R8), Z2, Z0
+	VFMADD231PS.BCST 4(R8), Z2, Z1
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows2_w1_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, (AX)(R10*1)
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000020, BX
+	SUBQ             $0x10, SI
+	JMP              grows2_w1_cols
+
+grows2_w1_end:
+	JMP grows_done
+
+grows3:
+grows3_w4_cols:
+	CMPQ   SI, $0x40
+	JL     grows3_w4_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows3_w4_j:
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	VCVTPH2PS        (R12), Z12
+	VCVTPH2PS        32(R12), Z13
+	VCVTPH2PS        64(R12), Z14
+	VCVTPH2PS        96(R12), Z15
+	VFMADD231PS.BCST (R8), Z12, Z0
+	VFMADD231PS.BCST (R8), Z13, Z1
+	VFMADD231PS.BCST (R8), Z14, Z2
+	VFMADD231PS.BCST (R8), Z15, Z3
+	VFMADD231PS.BCST 4(R8), Z12, Z4
+	VFMADD231PS.BCST 4(R8), Z13, Z5
+	VFMADD231PS.BCST 4(R8), Z14, Z6
+	VFMADD231PS.BCST 4(R8), Z15, Z7
+	VFMADD231PS.BCST 8(R8), Z12, Z8
+	VFMADD231PS.BCST 8(R8), Z13, Z9
+	VFMADD231PS.BCST 8(R8), Z14, Z10
+	VFMADD231PS.BCST 8(R8), Z15, Z11
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows3_w4_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, 64(AX)
+	VMOVUPS          Z2, 128(AX)
+	VMOVUPS          Z3, 192(AX)
+	VMOVUPS          Z4, (AX)(R10*1)
+	VMOVUPS          Z5, 64(AX)(R10*1)
+	VMOVUPS          Z6, 128(AX)(R10*1)
+	VMOVUPS          Z7, 192(AX)(R10*1)
+	VMOVUPS          Z8, (AX)(R10*2)
+	VMOVUPS          Z9, 64(AX)(R10*2)
+	VMOVUPS          Z10, 128(AX)(R10*2)
+	VMOVUPS          Z11, 192(AX)(R10*2)
+	ADDQ             $0x00000100, AX
+	ADDQ             $0x00000080, BX
+	SUBQ             $0x40, SI
+	JMP              grows3_w4_cols
+
+grows3_w4_end:
+grows3_w1_cols:
+	CMPQ   SI, $0x10
+	JL     grows3_w1_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows3_w1_j:
+	PREFETCHT1       (R12)(R9*1)
+	VCVTPH2PS        (R12), Z3
+	VFMADD231PS.BCST (R8), Z3, Z0
+	VFMADD231PS.BCST 4(R8), Z3, Z1
+	VFMADD231PS.BCST 8(R8), Z3, Z2
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows3_w1_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, (AX)(R10*1)
+	VMOVUPS          Z2, (AX)(R10*2)
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000020, BX
+	SUBQ             $0x10, SI
+	JMP              grows3_w1_cols
+
+grows3_w1_end:
+	JMP grows_done
+
+grows4:
+grows4_w4_cols:
+	CMPQ   SI, $0x40
+	JL     grows4_w4_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows4_w4_j:
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	VCVTPH2PS        (R12), Z16
+	VCVTPH2PS        32(R12), Z17
+	VCVTPH2PS        64(R12), Z18
+	VCVTPH2PS        96(R12), Z19
+	VFMADD231PS.BCST (R8), Z16, Z0
+	VFMADD231PS.BCST (R8), Z17, Z1
+	VFMADD231PS.BCST (R8), Z18, Z2
+	VFMADD231PS.BCST (R8), Z19, Z3
+	VFMADD231PS.BCST 4(R8), Z16, Z4
+	VFMADD231PS.BCST 4(R8), Z17, Z5
+	VFMADD231PS.BCST 4(R8), Z18, Z6
+	VFMADD231PS.BCST 4(R8), Z19, Z7
+	VFMADD231PS.BCST 8(R8), Z16, Z8
+	VFMADD231PS.BCST 8(R8), Z17, Z9
+	VFMADD231PS.BCST 8(R8), Z18, Z10
+	VFMADD231PS.BCST 8(R8), Z19, Z11
+	VFMADD231PS.BCST 12(R8), Z16, Z12
+	VFMADD231PS.BCST 12(R8), Z17, Z13
+	VFMADD231PS.BCST 12(R8), Z18, Z14
+	VFMADD231PS.BCST 12(R8), Z19, Z15
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows4_w4_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, 64(AX)
+	VMOVUPS          Z2, 128(AX)
+	VMOVUPS          Z3, 192(AX)
+	VMOVUPS          Z4, (AX)(R10*1)
+	VMOVUPS          Z5, 64(AX)(R10*1)
+	VMOVUPS          Z6, 128(AX)(R10*1)
+	VMOVUPS          Z7, 192(AX)(R10*1)
+	VMOVUPS          Z8, (AX)(R10*2)
+	VMOVUPS          Z9, 64(AX)(R10*2)
+	VMOVUPS          Z10, 128(AX)(R10*2)
+	VMOVUPS          Z11, 192(AX)(R10*2)
+	VMOVUPS          Z12, (R8)
+	VMOVUPS          Z13, 64(R8)
+	VMOVUPS          Z14, 128(R8)
+	VMOVUPS          Z15, 192(R8)
+	ADDQ             $0x00000100, AX
+	ADDQ             $0x00000080, BX
+	SUBQ             $0x40, SI
+	JMP              grows4_w4_cols
+
+grows4_w4_end:
+grows4_w1_cols:
+	CMPQ   SI, $0x10
+	JL     grows4_w1_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows4_w1_j:
+	PREFETCHT1       (R12)(R9*1)
+	VCVTPH2PS        (R12), Z4
+	VFMADD231PS.BCST (R8), Z4, Z0
+	VFMADD231PS.BCST 4(R8), Z4, Z1
+	VFMADD231PS.BCST 8(R8), Z4, Z2
+	VFMADD231PS.BCST 12(R8), Z4, Z3
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows4_w1_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, (AX)(R10*1)
+	VMOVUPS          Z2, (AX)(R10*2)
+	VMOVUPS          Z3, (R8)
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000020, BX
+	SUBQ             $0x10, SI
+	JMP              grows4_w1_cols
+
+grows4_w1_end:
+	JMP grows_done
+
+grows5:
+grows5_w4_cols:
+	CMPQ   SI, $0x40
+	JL     grows5_w4_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows5_w4_j:
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	VCVTPH2PS        (R12), Z20
+	VCVTPH2PS        32(R12), Z21
+	VCVTPH2PS        64(R12), Z22
+	VCVTPH2PS        96(R12), Z23
+	VFMADD231PS.BCST (R8), Z20, Z0
+	VFMADD231PS.BCST (R8), Z21, Z1
+	VFMADD231PS.BCST (R8), Z22, Z2
+	VFMADD231PS.BCST (R8), Z23, Z3
+	VFMADD231PS.BCST 4(R8), Z20, Z4
+	VFMADD231PS.BCST 4(R8), Z21, Z5
+	VFMADD231PS.BCST 4(R8), Z22, Z6
+	VFMADD231PS.BCST 4(R8), Z23, Z7
+	VFMADD231PS.BCST 8(R8), Z20, Z8
+	VFMADD231PS.BCST 8(R8), Z21, Z9
+	VFMADD231PS.BCST 8(R8), Z22, Z10
+	VFMADD231PS.BCST 8(R8), Z23, Z11
+	VFMADD231PS.BCST 12(R8), Z20, Z12
+	VFMADD231PS.BCST 12(R8), Z21, Z13
+	VFMADD231PS.BCST 12(R8), Z22, Z14
+	VFMADD231PS.BCST 12(R8), Z23, Z15
+	VFMADD231PS.BCST 16(R8), Z20, Z16
+	VFMADD231PS.BCST 16(R8), Z21, Z17
+	VFMADD231PS.BCST 16(R8), Z22, Z18
+	VFMADD231PS.BCST 16(R8), Z23, Z19
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows5_w4_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, 64(AX)
+	VMOVUPS          Z2, 128(AX)
+	VMOVUPS          Z3, 192(AX)
+	VMOVUPS          Z4, (AX)(R10*1)
+	VMOVUPS          Z5, 64(AX)(R10*1)
+	VMOVUPS          Z6, 128(AX)(R10*1)
+	VMOVUPS          Z7, 192(AX)(R10*1)
+	VMOVUPS          Z8, (AX)(R10*2)
+	VMOVUPS          Z9, 64(AX)(R10*2)
+	VMOVUPS          Z10, 128(AX)(R10*2)
+	VMOVUPS          Z11, 192(AX)(R10*2)
+	VMOVUPS          Z12, (R8)
+	VMOVUPS          Z13, 64(R8)
+	VMOVUPS          Z14, 128(R8)
+	VMOVUPS          Z15, 192(R8)
+	VMOVUPS          Z16, (AX)(R10*4)
+	VMOVUPS          Z17, 64(AX)(R10*4)
+	VMOVUPS          Z18, 128(AX)(R10*4)
+	VMOVUPS          Z19, 192(AX)(R10*4)
+	ADDQ             $0x00000100, AX
+	ADDQ             $0x00000080, BX
+	SUBQ             $0x40, SI
+	JMP              grows5_w4_cols
+
+grows5_w4_end:
+grows5_w1_cols:
+	CMPQ   SI, $0x10
+	JL     grows5_w1_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows5_w1_j:
+	PREFETCHT1       (R12)(R9*1)
+	VCVTPH2PS        (R12), Z5
+	VFMADD231PS.BCST (R8), Z5, Z0
+	VFMADD231PS.BCST 4(R8), Z5, Z1
+	VFMADD231PS.BCST 8(R8), Z5, Z2
+	VFMADD231PS.BCST 12(R8), Z5, Z3
+	VFMADD231PS.BCST 16(R8), Z5, Z4
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows5_w1_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, (AX)(R10*1)
+	VMOVUPS          Z2, (AX)(R10*2)
+	VMOVUPS          Z3, (R8)
+	VMOVUPS          Z4, (AX)(R10*4)
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000020, BX
+	SUBQ             $0x10, SI
+	JMP              grows5_w1_cols
+
+grows5_w1_end:
+	JMP grows_done
+
+grows6:
+grows6_w4_cols:
+	CMPQ   SI, $0x40
+	JL     grows6_w4_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows6_w4_j:
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	VCVTPH2PS        (R12), Z24
+	VCVTPH2PS        32(R12), Z25
+	VCVTPH2PS        64(R12), Z26
+	VCVTPH2PS        96(R12), Z27
+	VFMADD231PS.BCST (R8), Z24, Z0
+	VFMADD231PS.BCST (R8), Z25, Z1
+	VFMADD231PS.BCST (R8), Z26, Z2
+	VFMADD231PS.BCST (R8), Z27, Z3
+	VFMADD231PS.BCST 4(R8), Z24, Z4
+	VFMADD231PS.BCST 4(R8), Z25, Z5
+	VFMADD231PS.BCST 4(R8), Z26, Z6
+	VFMADD231PS.BCST 4(R8), Z27, Z7
+	VFMADD231PS.BCST 8(R8), Z24, Z8
+	VFMADD231PS.BCST 8(R8), Z25, Z9
+	VFMADD231PS.BCST 8(R8), Z26, Z10
+	VFMADD231PS.BCST 8(R8), Z27, Z11
+	VFMADD231PS.BCST 12(R8), Z24, Z12
+	VFMADD231PS.BCST 12(R8), Z25, Z13
+	VFMADD231PS.BCST 12(R8), Z26, Z14
+	VFMADD231PS.BCST 12(R8), Z27, Z15
+	VFMADD231PS.BCST 16(R8), Z24, Z16
+	VFMADD231PS.BCST 16(R8), Z25, Z17
+	VFMADD231PS.BCST 16(R8), Z26, Z18
+	VFMADD231PS.BCST 16(R8), Z27, Z19
+	VFMADD231PS.BCST 20(R8), Z24, Z20
+	VFMADD231PS.BCST 20(R8), Z25, Z21
+	VFMADD231PS.BCST 20(R8), Z26, Z22
+	VFMADD231PS.BCST 20(R8), Z27, Z23
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows6_w4_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, 64(AX)
+	VMOVUPS          Z2, 128(AX)
+	VMOVUPS          Z3, 192(AX)
+	VMOVUPS          Z4, (AX)(R10*1)
+	VMOVUPS          Z5, 64(AX)(R10*1)
+	VMOVUPS          Z6, 128(AX)(R10*1)
+	VMOVUPS          Z7, 192(AX)(R10*1)
+	VMOVUPS          Z8, (AX)(R10*2)
+	VMOVUPS          Z9, 64(AX)(R10*2)
+	VMOVUPS          Z10, 128(AX)(R10*2)
+	VMOVUPS          Z11, 192(AX)(R10*2)
+	VMOVUPS          Z12, (R8)
+	VMOVUPS          Z13, 64(R8)
+	VMOVUPS          Z14, 128(R8)
+	VMOVUPS          Z15, 192(R8)
+	VMOVUPS          Z16, (AX)(R10*4)
+	VMOVUPS          Z17, 64(AX)(R10*4)
+	VMOVUPS          Z18, 128(AX)(R10*4)
+	VMOVUPS          Z19, 192(AX)(R10*4)
+	VMOVUPS          Z20, (R8)(R10*2)
+	VMOVUPS          Z21, 64(R8)(R10*2)
+	VMOVUPS          Z22, 128(R8)(R10*2)
+	VMOVUPS          Z23, 192(R8)(R10*2)
+	ADDQ             $0x00000100, AX
+	ADDQ             $0x00000080, BX
+	SUBQ             $0x40, SI
+	JMP              grows6_w4_cols
+
+grows6_w4_end:
+grows6_w1_cols:
+	CMPQ   SI, $0x10
+	JL     grows6_w1_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows6_w1_j:
+	PREFETCHT1       (R12)(R9*1)
+	VCVTPH2PS        (R12), Z6
+	VFMADD231PS.BCST (R8), Z6, Z0
+	VFMADD231PS.BCST 4(R8), Z6, Z1
+	VFMADD231PS.BCST 8(R8), Z6, Z2
+	VFMADD231PS.BCST 12(R8), Z6, Z3
+	VFMADD231PS.BCST 16(R8), Z6, Z4
+	VFMADD231PS.BCST 20(R8), Z6, Z5
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows6_w1_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, (AX)(R10*1)
+	VMOVUPS          Z2, (AX)(R10*2)
+	VMOVUPS          Z3, (R8)
+	VMOVUPS          Z4, (AX)(R10*4)
+	VMOVUPS          Z5, (R8)(R10*2)
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000020, BX
+	SUBQ             $0x10, SI
+	JMP              grows6_w1_cols
+
+grows6_w1_end:
+	JMP grows_done
+
+grows7:
+grows7_w4_cols:
+	CMPQ   SI, $0x40
+	JL     grows7_w4_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows7_w4_j:
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	VCVTPH2PS        (R12), Z28
+	VCVTPH2PS        32(R12), Z29
+	VCVTPH2PS        64(R12), Z30
+	VCVTPH2PS        96(R12), Z31
+	VFMADD231PS.BCST (R8), Z28, Z0
+	VFMADD231PS.BCST (R8), Z29, Z1
+	VFMADD231PS.BCST (R8), Z30, Z2
+	VFMADD231PS.BCST (R8), Z31, Z3
+	VFMADD231PS.BCST 4(R8), Z28, Z4
+	VFMADD231PS.BCST 4(R8), Z29, Z5
+	VFMADD231PS.BCST 4(R8), Z30, Z6
+	VFMADD231PS.BCST 4(R8), Z31, Z7
+	VFMADD231PS.BCST 8(R8), Z28, Z8
+	VFMADD231PS.BCST 8(R8), Z29, Z9
+	VFMADD231PS.BCST 8(R8), Z30, Z10
+	VFMADD231PS.BCST 8(R8), Z31, Z11
+	VFMADD231PS.BCST 12(R8), Z28, Z12
+	VFMADD231PS.BCST 12(R8), Z29, Z13
+	VFMADD231PS.BCST 12(R8), Z30, Z14
+	VFMADD231PS.BCST 12(R8), Z31, Z15
+	VFMADD231PS.BCST 16(R8), Z28, Z16
+	VFMADD231PS.BCST 16(R8), Z29, Z17
+	VFMADD231PS.BCST 16(R8), Z30, Z18
+	VFMADD231PS.BCST 16(R8), Z31, Z19
+	VFMADD231PS.BCST 20(R8), Z28, Z20
+	VFMADD231PS.BCST 20(R8), Z29, Z21
+	VFMADD231PS.BCST 20(R8), Z30, Z22
+	VFMADD231PS.BCST 20(R8), Z31, Z23
+	VFMADD231PS.BCST 24(R8), Z28, Z24
+	VFMADD231PS.BCST 24(R8), Z29, Z25
+	VFMADD231PS.BCST 24(R8), Z30, Z26
+	VFMADD231PS.BCST 24(R8), Z31, Z27
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows7_w4_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, 64(AX)
+	VMOVUPS          Z2, 128(AX)
+	VMOVUPS          Z3, 192(AX)
+	VMOVUPS          Z4, (AX)(R10*1)
+	VMOVUPS          Z5, 64(AX)(R10*1)
+	VMOVUPS          Z6, 128(AX)(R10*1)
+	VMOVUPS          Z7, 192(AX)(R10*1)
+	VMOVUPS          Z8, (AX)(R10*2)
+	VMOVUPS          Z9, 64(AX)(R10*2)
+	VMOVUPS          Z10, 128(AX)(R10*2)
+	VMOVUPS          Z11, 192(AX)(R10*2)
+	VMOVUPS          Z12, (R8)
+	VMOVUPS          Z13, 64(R8)
+	VMOVUPS          Z14, 128(R8)
+	VMOVUPS          Z15, 192(R8)
+	VMOVUPS          Z16, (AX)(R10*4)
+	VMOVUPS          Z17, 64(AX)(R10*4)
+	VMOVUPS          Z18, 128(AX)(R10*4)
+	VMOVUPS          Z19, 192(AX)(R10*4)
+	VMOVUPS          Z20, (R8)(R10*2)
+	VMOVUPS          Z21, 64(R8)(R10*2)
+	VMOVUPS          Z22, 128(R8)(R10*2)
+	VMOVUPS          Z23, 192(R8)(R10*2)
+	VMOVUPS          Z24, (R8)(R11*1)
+	VMOVUPS          Z25, 64(R8)(R11*1)
+	VMOVUPS          Z26, 128(R8)(R11*1)
+	VMOVUPS          Z27, 192(R8)(R11*1)
+	ADDQ             $0x00000100, AX
+	ADDQ             $0x00000080, BX
+	SUBQ             $0x40, SI
+	JMP              grows7_w4_cols
+
+grows7_w4_end:
+grows7_w1_cols:
+	CMPQ   SI, $0x10
+	JL     grows7_w1_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows7_w1_j:
+	PREFETCHT1       (R12)(R9*1)
+	VCVTPH2PS        (R12), Z7
+	VFMADD231PS.BCST (R8), Z7, Z0
+	VFMADD231PS.BCST 4(R8), Z7, Z1
+	VFMADD231PS.BCST 8(R8), Z7, Z2
+	VFMADD231PS.BCST 12(R8), Z7, Z3
+	VFMADD231PS.BCST 16(R8), Z7, Z4
+	VFMADD231PS.BCST 20(R8), Z7, Z5
+	VFMADD231PS.BCST 24(R8), Z7, Z6
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows7_w1_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, (AX)(R10*1)
+	VMOVUPS          Z2, (AX)(R10*2)
+	VMOVUPS          Z3, (R8)
+	VMOVUPS          Z4, (AX)(R10*4)
+	VMOVUPS          Z5, (R8)(R10*2)
+	VMOVUPS          Z6, (R8)(R11*1)
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000020, BX
+	SUBQ             $0x10, SI
+	JMP              grows7_w1_cols
+
+grows7_w1_end:
+	JMP grows_done
+
+grows8:
+grows8_w3_cols:
+	CMPQ   SI, $0x30
+	JL     grows8_w3_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows8_w3_j:
+	PREFETCHT1       (R12)(R9*1)
+	PREFETCHT1       64(R12)(R9*1)
+	VCVTPH2PS        (R12), Z24
+	VCVTPH2PS        32(R12), Z25
+	VCVTPH2PS        64(R12), Z26
+	VFMADD231PS.BCST (R8), Z24, Z0
+	VFMADD231PS.BCST (R8), Z25, Z1
+	VFMADD231PS.BCST (R8), Z26, Z2
+	VFMADD231PS.BCST 4(R8), Z24, Z3
+	VFMADD231PS.BCST 4(R8), Z25, Z4
+	VFMADD231PS.BCST 4(R8), Z26, Z5
+	VFMADD231PS.BCST 8(R8), Z24, Z6
+	VFMADD231PS.BCST 8(R8), Z25, Z7
+	VFMADD231PS.BCST 8(R8), Z26, Z8
+	VFMADD231PS.BCST 12(R8), Z24, Z9
+	VFMADD231PS.BCST 12(R8), Z25, Z10
+	VFMADD231PS.BCST 12(R8), Z26, Z11
+	VFMADD231PS.BCST 16(R8), Z24, Z12
+	VFMADD231PS.BCST 16(R8), Z25, Z13
+	VFMADD231PS.BCST 16(R8), Z26, Z14
+	VFMADD231PS.BCST 20(R8), Z24, Z15
+	VFMADD231PS.BCST 20(R8), Z25, Z16
+	VFMADD231PS.BCST 20(R8), Z26, Z17
+	VFMADD231PS.BCST 24(R8), Z24, Z18
+	VFMADD231PS.BCST 24(R8), Z25, Z19
+	VFMADD231PS.BCST 24(R8), Z26, Z20
+	VFMADD231PS.BCST 28(R8), Z24, Z21
+	VFMADD231PS.BCST 28(R8), Z25, Z22
+	VFMADD231PS.BCST 28(R8), Z26, Z23
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows8_w3_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, 64(AX)
+	VMOVUPS          Z2, 128(AX)
+	VMOVUPS          Z3, (AX)(R10*1)
+	VMOVUPS          Z4, 64(AX)(R10*1)
+	VMOVUPS          Z5, 128(AX)(R10*1)
+	VMOVUPS          Z6, (AX)(R10*2)
+	VMOVUPS          Z7, 64(AX)(R10*2)
+	VMOVUPS          Z8, 128(AX)(R10*2)
+	VMOVUPS          Z9, (R8)
+	VMOVUPS          Z10, 64(R8)
+	VMOVUPS          Z11, 128(R8)
+	VMOVUPS          Z12, (AX)(R10*4)
+	VMOVUPS          Z13, 64(AX)(R10*4)
+	VMOVUPS          Z14, 128(AX)(R10*4)
+	VMOVUPS          Z15, (R8)(R10*2)
+	VMOVUPS          Z16, 64(R8)(R10*2)
+	VMOVUPS          Z17, 128(R8)(R10*2)
+	VMOVUPS          Z18, (R8)(R11*1)
+	VMOVUPS          Z19, 64(R8)(R11*1)
+	VMOVUPS          Z20, 128(R8)(R11*1)
+	VMOVUPS          Z21, (R8)(R10*4)
+	VMOVUPS          Z22, 64(R8)(R10*4)
+	VMOVUPS          Z23, 128(R8)(R10*4)
+	ADDQ             $0x000000c0, AX
+	ADDQ             $0x00000060, BX
+	SUBQ             $0x30, SI
+	JMP              grows8_w3_cols
+
+grows8_w3_end:
+grows8_w1_cols:
+	CMPQ   SI, $0x10
+	JL     grows8_w1_end
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	MOVQ   CX, R8
+	MOVQ   BX, R12
+	MOVQ   DX, R13
+
+grows8_w1_j:
+	PREFETCHT1       (R12)(R9*1)
+	VCVTPH2PS        (R12), Z8
+	VFMADD231PS.BCST (R8), Z8, Z0
+	VFMADD231PS.BCST 4(R8), Z8, Z1
+	VFMADD231PS.BCST 8(R8), Z8, Z2
+	VFMADD231PS.BCST 12(R8), Z8, Z3
+	VFMADD231PS.BCST 16(R8), Z8, Z4
+	VFMADD231PS.BCST 20(R8), Z8, Z5
+	VFMADD231PS.BCST 24(R8), Z8, Z6
+	VFMADD231PS.BCST 28(R8), Z8, Z7
+	ADDQ             $0x20, R8
+	ADDQ             DI, R12
+	DECQ             R13
+	JNE              grows8_w1_j
+	LEAQ             (AX)(R11*1), R8
+	VMOVUPS          Z0, (AX)
+	VMOVUPS          Z1, (AX)(R10*1)
+	VMOVUPS          Z2, (AX)(R10*2)
+	VMOVUPS          Z3, (R8)
+	VMOVUPS          Z4, (AX)(R10*4)
+	VMOVUPS          Z5, (R8)(R10*2)
+	VMOVUPS          Z6, (R8)(R11*1)
+	VMOVUPS          Z7, (R8)(R10*4)
+	ADDQ             $0x00000040, AX
+	ADDQ             $0x00000020, BX
+	SUBQ             $0x10, SI
+	JMP              grows8_w1_cols
+
+grows8_w1_end:
+grows_done:
+	VZEROUPPER
+	RET

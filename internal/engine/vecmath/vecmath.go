@@ -3,7 +3,8 @@
 // the two loops of attention over a key/value cache (the scores of one
 // query against many rows at a stride, and the probability-weighted sum
 // of many rows), and one token's whole attention for the query heads that
-// share a KV head (AttendGroup).
+// share a KV head (AttendGroup, and AttendGroupF16 over a cache of IEEE
+// binary16 values, which ToF16 and FromF16 convert).
 //
 // On amd64 with AVX2 and FMA the functions run avo-generated assembly
 // (./asm, go generate), AttendGroup with AVX-512 only; otherwise, and with the purego build tag, pure-Go
@@ -148,14 +149,14 @@ func AddWeightedRows(out, p, rows []float32, stride int) {
 }
 
 // checkRows panics unless rows holds n rows of d values stride apart.
-func checkRows(rows []float32, n, stride, d int) {
+func checkRows[T float32 | uint16](rows []T, n, stride, d int) {
 	if stride < d || (n-1)*stride+d > len(rows) {
 		panic("vecmath: rows too short for the rows, stride and width")
 	}
 }
 
-// AttendScratch is how many floats of scratch AttendGroup needs for n
-// cache positions: eight scores per position.
+// AttendScratch is how many floats of scratch AttendGroup and
+// AttendGroupF16 need for n cache positions: eight scores per position.
 func AttendScratch(n int) int { return 8 * n }
 
 // AttendGroup computes one token's attention for heads query heads that

@@ -51,10 +51,17 @@ const prefetchRows = 64
 // whatever heads is. Rows go two at a time (then one), each dim vector of
 // q loaded once for both: the two rows' chains of FMAs hide each other's
 // latency.
-func genGroupDots() {
-	TEXT("groupDotsAVX512", NOSPLIT, "func(s, q, rows []float32, d, stride, heads int, scale float32)")
+//
+// With e = f16, the rows are binary16 (groupDotsF16AVX512): each eight
+// dims of a row are widened to float32 with VCVTPH2PS, which is exact, in
+// place of the load, so the scores are those of the float32 kernel on the
+// widened rows bit for bit; strides and prefetch distances are in rows, so
+// the bytes ahead halve.
+func genGroupDots(e elem) {
+	name := "groupDots" + e.infix + "AVX512"
+	TEXT(name, NOSPLIT, "func(s, q []float32, rows []"+e.goType+", d, stride, heads int, scale float32)")
 	Pragma("noescape")
-	Doc("groupDotsAVX512 sets s[8j+h] = scale · Σ_k q[h·d+k]·rows[j·stride+k]",
+	Doc(name+" sets s[8j+h] = scale · Σ_k q[h·d+k]·"+e.of("rows[j·stride+k]"),
 		"(k < d) for j < len(s)/8 and h < heads, and s[8j+h] = 0 for h ≥ heads;",
 		"heads is 1 to 8, d a positive multiple of 8, len(s) a positive multiple",
 		"of 8 and rows long enough.")
@@ -65,15 +72,24 @@ func genGroupDots() {
 	rp := Load(Param("rows").Base(), GP64())
 	d := Load(Param("d"), GP64())
 	sb := Load(Param("stride"), GP64())
-	SHLQ(U8(2), sb)
+	SHLQ(U8(e.shift), sb)
 	heads := Load(Param("heads"), GP64())
 	scs := Load(Param("scale"), XMM())
 	sc := YMM()
 	VBROADCASTSS(scs, sc)
 	pf := GP64() // the prefetch offset, prefetchRows rows in bytes
 	IMUL3Q(U8(prefetchRows), sb, pf)
+	var rw Register // a row in bytes
+	if e.shift != 2 {
+		rw = GP64()
+		MOVQ(d, rw)
+		SHLQ(U8(e.shift), rw)
+	}
 	dq := d // a head of q in bytes
 	SHLQ(U8(2), dq)
+	if e.shift == 2 {
+		rw = dq
+	}
 	d3 := GP64()
 	LEAQ(Mem{Base: dq, Index: dq, Scale: 2}, d3)
 
@@ -92,7 +108,7 @@ func genGroupDots() {
 		Label("gdots_warm_line")
 		PREFETCHT1(Mem{Base: a, Index: off, Scale: 1})
 		ADDQ(U8(64), off)
-		CMPQ(off, dq)
+		CMPQ(off, rw)
 		JL(LabelRef("gdots_warm_line"))
 		ADDQ(sb, a)
 		DECQ(j)
@@ -136,7 +152,7 @@ func genGroupDots() {
 				PREFETCHT1(Mem{Base: pa[r], Index: off, Scale: 1})
 			}
 			ADDQ(U8(64), off)
-			CMPQ(off, dq)
+			CMPQ(off, rw)
 			JL(LabelRef(name + "_pf"))
 
 			q, q3, a, k := GP64(), GP64(), GP64(), GP64()
@@ -148,11 +164,11 @@ func genGroupDots() {
 			kv := make([]VecVirtual, rb)
 			for r := range rb {
 				kv[r] = YMM()
-				if r == 0 {
-					VMOVUPS(Mem{Base: a}, kv[r])
-				} else {
-					VMOVUPS(Mem{Base: a, Index: sb, Scale: 1}, kv[r])
+				m := Mem{Base: a}
+				if r > 0 {
+					m = Mem{Base: a, Index: sb, Scale: 1}
 				}
+				e.load(m, kv[r])
 			}
 			// Head h's dims at q + h·dq, from q or q3 = q + 3·dq.
 			qh := []Mem{
@@ -173,7 +189,7 @@ func genGroupDots() {
 			}
 			ADDQ(U8(32), q)
 			ADDQ(U8(32), q3)
-			ADDQ(U8(32), a)
+			ADDQ(U8(8<<e.shift), a)
 			SUBQ(U8(32), k)
 			JNE(LabelRef(name + "_k"))
 
@@ -241,21 +257,24 @@ func reduce8(acc []VecVirtual) VecVirtual {
 // pass of the exponentials, which touches no memory beyond s, also
 // prefetches row j of the values into L2 at position j, so that they
 // come from memory while it computes rather than while groupRows waits.
-func genSoftmaxLanes() {
-	TEXT("softmaxLanesAVX2", NOSPLIT, "func(s, next []float32, stride, width int)")
+// With e = f16 (softmaxLanesF16AVX2) the rows it prefetches are binary16;
+// the arithmetic is the same.
+func genSoftmaxLanes(el elem) {
+	name := "softmaxLanes" + el.infix + "AVX2"
+	TEXT(name, NOSPLIT, "func(s []float32, next []"+el.goType+", stride, width int)")
 	Pragma("noescape")
-	Doc("softmaxLanesAVX2 replaces each lane l of s (s[8j+l] for j < len(s)/8)",
+	Doc(name+" replaces each lane l of s (s[8j+l] for j < len(s)/8)",
 		"by its softmax; len(s) must be a positive multiple of 8. It prefetches",
-		"the first width floats of rows stride floats apart from next into L2,",
+		"the first width "+el.word+" of rows stride "+el.word+" apart from next into L2,",
 		"one row per row of s; width must be positive.")
 	sb := Load(Param("s").Base(), GP64())
 	nb := Load(Param("s").Len(), GP64())
 	SHRQ(U8(3), nb)
 	vp := Load(Param("next").Base(), GP64())
 	vs := Load(Param("stride"), GP64())
-	SHLQ(U8(2), vs)
+	SHLQ(U8(el.shift), vs)
 	vw := Load(Param("width"), GP64())
-	SHLQ(U8(2), vw)
+	SHLQ(U8(el.shift), vw)
 
 	p, n := GP64(), GP64()
 	m := YMM()
@@ -327,11 +346,14 @@ func genSoftmaxLanes() {
 // a time; each block runs over all the rows, adding row j with one FMA
 // per element and head (the weight an embedded-broadcast operand), in row
 // order from zero: exactly what clearing out and calling addWeightedRows
-// per head computes.
-func genGroupRows() {
-	TEXT("groupRowsAVX512", NOSPLIT, "func(out, p, rows []float32, dv, stride, heads int)")
+// per head computes. With e = f16 (groupRowsF16AVX512) each sixteen
+// values of a row are widened exactly with VCVTPH2PS in place of the
+// load, and a block of w registers spans half as many cache lines.
+func genGroupRows(e elem) {
+	name := "groupRows" + e.infix + "AVX512"
+	TEXT(name, NOSPLIT, "func(out, p []float32, rows []"+e.goType+", dv, stride, heads int)")
 	Pragma("noescape")
-	Doc("groupRowsAVX512 sets out[h·dv+k] = Σ_j p[8j+h]·rows[j·stride+k] over",
+	Doc(name+" sets out[h·dv+k] = Σ_j p[8j+h]·"+e.of("rows[j·stride+k]")+" over",
 		"j < len(p)/8 for h < heads and k < dv; heads is 1 to 8, dv a positive",
 		"multiple of 16, len(p) a positive multiple of 8 and rows long enough.")
 	ob := Load(Param("out").Base(), GP64())
@@ -341,7 +363,7 @@ func genGroupRows() {
 	rb := Load(Param("rows").Base(), GP64())
 	dv := Load(Param("dv"), GP64())
 	sb := Load(Param("stride"), GP64())
-	SHLQ(U8(2), sb)
+	SHLQ(U8(e.shift), sb)
 	heads := Load(Param("heads"), GP64())
 	pf := GP64()
 	IMUL3Q(U8(prefetchRows), sb, pf)
@@ -380,14 +402,16 @@ func genGroupRows() {
 			MOVQ(rb, a)
 			MOVQ(nb, j)
 			Label(name + "_j")
-			// 64-byte blocks: one line each when the rows are aligned.
-			for c := range w {
+			// The block's lines, one per 64 bytes (exactly its lines
+			// when the rows are aligned).
+			blk := 16 << e.shift // bytes of a register's values
+			for c := range (w*blk + 63) / 64 {
 				PREFETCHT1(Mem{Base: a, Index: pf, Scale: 1, Disp: 64 * c})
 			}
 			v := make([]VecVirtual, w)
 			for c := range w {
 				v[c] = ZMM()
-				VMOVUPS(Mem{Base: a}.Offset(64*c), v[c])
+				e.load(Mem{Base: a}.Offset(blk*c), v[c])
 			}
 			for h := range nh {
 				for c := range w {
@@ -411,7 +435,7 @@ func genGroupRows() {
 				}
 			}
 			ADDQ(U32(64*w), ob)
-			ADDQ(U32(64*w), rb)
+			ADDQ(U32((16<<e.shift)*w), rb)
 			SUBQ(U8(16*w), dv)
 			JMP(LabelRef(name + "_cols"))
 			Label(name + "_end")

@@ -27,11 +27,18 @@ func main() {
 	genMax()
 	genExpSum()
 	genScale()
-	genDots()
-	genAddWeightedRows()
-	genGroupDots()
-	genSoftmaxLanes()
-	genGroupRows()
+	genDots(f32)
+	genAddWeightedRows(f32)
+	genGroupDots(f32)
+	genSoftmaxLanes(f32)
+	genGroupRows(f32)
+	genFromF16()
+	genToF16()
+	genDots(f16)
+	genAddWeightedRows(f16)
+	genGroupDots(f16)
+	genSoftmaxLanes(f16)
+	genGroupRows(f16)
 	Generate()
 }
 
@@ -354,11 +361,14 @@ func genScale() {
 // genDots generates dst[j] = scale·Σ_k q[k]·rows[j·stride+k]. Rows go
 // eight at a time (then four, then one), each with its own accumulator
 // while q is read once per eight floats; the eight sums of a block are
-// reduced together with VHADDPS.
-func genDots() {
-	TEXT("dotsAVX2", NOSPLIT, "func(dst, q, rows []float32, stride int, scale float32)")
+// reduced together with VHADDPS. With e = f16 (dotsF16AVX2) the rows are
+// binary16, each eight widened exactly with VCVTPH2PS into a register
+// that the FMA takes in place of the memory operand: the same sums.
+func genDots(e elem) {
+	name := "dots" + e.infix + "AVX2"
+	TEXT(name, NOSPLIT, "func(dst, q []float32, rows []"+e.goType+", stride int, scale float32)")
 	Pragma("noescape")
-	Doc("dotsAVX2 sets dst[j] = scale · Σ q[k]·rows[j·stride+k] over k < len(q)",
+	Doc(name+" sets dst[j] = scale · Σ q[k]·"+e.of("rows[j·stride+k]")+" over k < len(q)",
 		"for every j < len(dst); len(q) must be a positive multiple of 8 and",
 		"rows long enough.")
 	dst := Load(Param("dst").Base(), GP64())
@@ -367,7 +377,7 @@ func genDots() {
 	d := Load(Param("q").Len(), GP64())
 	rp := Load(Param("rows").Base(), GP64())
 	sb := Load(Param("stride"), GP64())
-	SHLQ(U8(2), sb)
+	SHLQ(U8(e.shift), sb)
 	s3 := GP64()
 	LEAQ(Mem{Base: sb, Index: sb, Scale: 2}, s3)
 	scs := Load(Param("scale"), XMM())
@@ -410,12 +420,18 @@ func genDots() {
 			case 3:
 				m = Mem{Base: base, Index: s3, Scale: 1}
 			}
-			VFMADD231PS(m, qv, acc[i])
+			if e.f16 {
+				k := YMM()
+				VCVTPH2PS(m, k)
+				VFMADD231PS(k, qv, acc[i])
+			} else {
+				VFMADD231PS(m, qv, acc[i])
+			}
 		}
 		ADDQ(U8(32), q)
-		ADDQ(U8(32), a)
+		ADDQ(U8(8<<e.shift), a)
 		if rb == 8 {
-			ADDQ(U8(32), b)
+			ADDQ(U8(8<<e.shift), b)
 		}
 		SUBQ(U8(8), k)
 		JNE(LabelRef(name + "_k"))
@@ -470,10 +486,13 @@ func genDots() {
 // columns go 64 at a time (eight YMM accumulators that stay in registers
 // over all rows), then 32, then 8; every row adds with one FMA per
 // element, in row order, exactly as len(p) separate axpy calls would.
-func genAddWeightedRows() {
-	TEXT("addWeightedRowsAVX2", NOSPLIT, "func(out, p, rows []float32, stride int)")
+// With e = f16 (addWeightedRowsF16AVX2) the rows are binary16, each eight
+// widened exactly with VCVTPH2PS before their FMA: the same sums.
+func genAddWeightedRows(e elem) {
+	name := "addWeightedRows" + e.infix + "AVX2"
+	TEXT(name, NOSPLIT, "func(out, p []float32, rows []"+e.goType+", stride int)")
 	Pragma("noescape")
-	Doc("addWeightedRowsAVX2 adds Σ_j p[j]·rows[j·stride+k] to out[k] for every",
+	Doc(name+" adds Σ_j p[j]·"+e.of("rows[j·stride+k]")+" to out[k] for every",
 		"k < len(out); len(out) must be a multiple of 8, len(p) positive and rows",
 		"long enough.")
 	out := Load(Param("out").Base(), GP64())
@@ -482,7 +501,7 @@ func genAddWeightedRows() {
 	n := Load(Param("p").Len(), GP64())
 	rp := Load(Param("rows").Base(), GP64())
 	sb := Load(Param("stride"), GP64())
-	SHLQ(U8(2), sb)
+	SHLQ(U8(e.shift), sb)
 
 	for _, w := range []int{8, 4, 1} {
 		name := "awr" + string(rune('0'+w))
@@ -502,7 +521,14 @@ func genAddWeightedRows() {
 		pv := YMM()
 		VBROADCASTSS(Mem{Base: p}, pv)
 		for i := range acc {
-			VFMADD231PS(Mem{Base: a}.Offset(32*i), pv, acc[i])
+			m := Mem{Base: a}.Offset((8 << e.shift) * i)
+			if e.f16 {
+				v := YMM()
+				VCVTPH2PS(m, v)
+				VFMADD231PS(v, pv, acc[i])
+			} else {
+				VFMADD231PS(m, pv, acc[i])
+			}
 		}
 		ADDQ(U8(4), p)
 		ADDQ(sb, a)
@@ -512,7 +538,7 @@ func genAddWeightedRows() {
 			VMOVUPS(acc[i], Mem{Base: out}.Offset(32*i))
 		}
 		ADDQ(U32(32*w), out)
-		ADDQ(U32(32*w), rp)
+		ADDQ(U32((8<<e.shift)*w), rp)
 		SUBQ(U8(8*w), d)
 		JMP(LabelRef(name + "_cols"))
 		Label(name + "_end")
