@@ -138,6 +138,9 @@ func (o Options) Load(path string) (*Model, error) {
 
 // FromFile loads the model of an open GGUF file; see the function FromFile.
 func (o Options) FromFile(f *gguf.File) (*Model, error) {
+	if o.CacheType.Size() == 0 {
+		return nil, fmt.Errorf("model: unknown KV cache type %v", o.CacheType)
+	}
 	cfg, err := readConfig(f)
 	if err != nil {
 		return nil, err
@@ -145,9 +148,6 @@ func (o Options) FromFile(f *gguf.File) (*Model, error) {
 	tok, err := tokenizer.FromGGUF(f)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
-	}
-	if o.CacheType.Size() == 0 {
-		return nil, fmt.Errorf("model: unknown KV cache type %v", o.CacheType)
 	}
 	m := &Model{cfg: cfg, tok: tok, file: f, kern: o.Kernels, cacheType: o.CacheType}
 	if m.kern == nil {

@@ -388,3 +388,25 @@ func testDecodeSplitsAgree(t *testing.T, dt kvcache.DType) {
 		}
 	}
 }
+
+// TestUnknownCacheType checks that a model refuses a KV cache type it
+// cannot store.
+func TestUnknownCacheType(t *testing.T) {
+	path := writeTestModel(t, testSpec{seed: 17})
+	if m, err := (Options{Threads: 1, CacheType: kvcache.F16 + 1}).Load(path); err == nil {
+		m.Close()
+		t.Fatal("Load with an unknown cache type succeeded")
+	}
+	m, err := Options{Threads: 1, CacheType: kvcache.F16}.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := m.NewCache(16, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Spec().DType; got != kvcache.F16 {
+		t.Errorf("NewCache's type = %v, want f16", got)
+	}
+}
