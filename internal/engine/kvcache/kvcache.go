@@ -92,13 +92,13 @@ func ParseDType(s string) (DType, error) {
 // Spec is the geometry of a cache.
 type Spec struct {
 	Layers   int   // number of transformer layers
-	KeyDim   int   // floats per position and layer for keys (KV heads × key head size)
-	ValueDim int   // floats per position and layer for values (KV heads × value head size)
+	KeyDim   int   // values per position and layer for keys (KV heads × key head size)
+	ValueDim int   // values per position and layer for values (KV heads × value head size)
 	Capacity int   // largest number of positions
 	DType    DType // storage type (F32 or F16)
 }
 
-// maxElems bounds the floats of one layer so that sizes cannot overflow.
+// maxElems bounds the values of one layer so that sizes cannot overflow.
 const maxElems = 1 << 40
 
 func (s Spec) validate() error {

@@ -110,20 +110,12 @@ func f32to16(f float32) uint16 {
 // weighted sum still adds the rows in order, so the results are those of
 // the per-head path.
 func AttendGroupF16(out, q []float32, keys, vals []uint16, scratch []float32, n, heads, kstride, vstride int, scale float32) {
-	if heads <= 0 || len(q)%heads != 0 || len(out)%heads != 0 {
-		panic("vecmath: q and out must hold heads rows of equal length")
-	}
-	dk, dv := len(q)/heads, len(out)/heads
+	dk, dv := checkAttend(out, q, keys, vals, scratch, n, heads, kstride, vstride)
 	if n == 0 {
 		clear(out)
 		return
 	}
-	if len(scratch) < AttendScratch(n) {
-		panic("vecmath: attention scratch too short")
-	}
-	checkRows(keys, n, kstride, dk)
-	checkRows(vals, n, vstride, dv)
-	if useAVX512 && dk%8 == 0 && dk > 0 && dv%16 == 0 && dv > 0 {
+	if groupKernels(dk, dv) {
 		s := scratch[:8*n]
 		for h0 := 0; h0 < heads; h0 += 8 {
 			nh := min(8, heads-h0)

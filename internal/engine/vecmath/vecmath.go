@@ -155,6 +155,29 @@ func checkRows[T float32 | uint16](rows []T, n, stride, d int) {
 	}
 }
 
+// checkAttend panics unless the arguments of AttendGroup (or
+// AttendGroupF16) fit together, and returns the widths of a head's key
+// and value rows.
+func checkAttend[T float32 | uint16](out, q []float32, keys, vals []T, scratch []float32, n, heads, kstride, vstride int) (dk, dv int) {
+	if heads <= 0 || len(q)%heads != 0 || len(out)%heads != 0 {
+		panic("vecmath: q and out must hold heads rows of equal length")
+	}
+	dk, dv = len(q)/heads, len(out)/heads
+	if n == 0 {
+		return dk, dv
+	}
+	if len(scratch) < AttendScratch(n) {
+		panic("vecmath: attention scratch too short")
+	}
+	checkRows(keys, n, kstride, dk)
+	checkRows(vals, n, vstride, dv)
+	return dk, dv
+}
+
+// groupKernels reports whether the AVX-512 group kernels take heads whose
+// key and value rows are dk and dv wide.
+func groupKernels(dk, dv int) bool { return useAVX512 && dk%8 == 0 && dk > 0 && dv%16 == 0 && dv > 0 }
+
 // AttendScratch is how many floats of scratch AttendGroup and
 // AttendGroupF16 need for n cache positions: eight scores per position.
 func AttendScratch(n int) int { return 8 * n }
@@ -181,20 +204,12 @@ func AttendScratch(n int) int { return 8 * n }
 // ulps of the scores, and a head's result does not depend on heads or on
 // the other heads.
 func AttendGroup(out, q, keys, vals, scratch []float32, n, heads, kstride, vstride int, scale float32) {
-	if heads <= 0 || len(q)%heads != 0 || len(out)%heads != 0 {
-		panic("vecmath: q and out must hold heads rows of equal length")
-	}
-	dk, dv := len(q)/heads, len(out)/heads
+	dk, dv := checkAttend(out, q, keys, vals, scratch, n, heads, kstride, vstride)
 	if n == 0 {
 		clear(out)
 		return
 	}
-	if len(scratch) < AttendScratch(n) {
-		panic("vecmath: attention scratch too short")
-	}
-	checkRows(keys, n, kstride, dk)
-	checkRows(vals, n, vstride, dv)
-	if useAVX512 && dk%8 == 0 && dk > 0 && dv%16 == 0 && dv > 0 {
+	if groupKernels(dk, dv) {
 		s := scratch[:8*n]
 		for h0 := 0; h0 < heads; h0 += 8 {
 			nh := min(8, heads-h0)
