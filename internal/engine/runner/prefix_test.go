@@ -38,12 +38,14 @@ func conversation(t *testing.T, r *Runner, m *model.Model, system, q1, q2, q3 st
 // report the reused tokens.
 func TestPrefixReuseMatchesCold(t *testing.T) {
 	tiny := loadTiny(t, tinySpec{seed: 11, ctx: 256})
+	tinyF16 := loadTiny(t, tinySpec{seed: 11, ctx: 256, cache: kvcache.F16})
 	for _, tc := range []struct {
 		name            string
 		m               func(testing.TB) *model.Model
 		sys, q1, q2, q3 string
 	}{
 		{"tiny", func(testing.TB) *model.Model { return tiny }, "the hen is at the inn and she is", " on", " a the", " is the"},
+		{"tiny F16 cache", func(testing.TB) *model.Model { return tinyF16 }, "the hen is at the inn and she is", " on", " a the", " is the"},
 		{"stories260K", loadStories, "Once upon a time, there was a little dog named Max.", " He liked to", " One day, Max", " Then"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/cerulean-ai/cerulean/internal/engine/enginetest"
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 	"github.com/cerulean-ai/cerulean/internal/engine/model"
 )
 
@@ -13,6 +14,7 @@ type tinySpec struct {
 	embd, ff, layers, heads, kvHeads, vocab, ctx int
 	seed                                         uint64
 	template                                     string
+	cache                                        kvcache.DType // model.Options.CacheType
 }
 
 // writeTiny writes the tiny model of spec to a temporary GGUF file.
@@ -32,7 +34,7 @@ func storiesPath(tb testing.TB) string {
 // loadTiny writes and loads a tiny model with one thread.
 func loadTiny(tb testing.TB, spec tinySpec) *model.Model {
 	tb.Helper()
-	m, err := model.Options{Threads: 1}.Load(writeTiny(tb, spec))
+	m, err := model.Options{Threads: 1, CacheType: spec.cache}.Load(writeTiny(tb, spec))
 	if err != nil {
 		tb.Fatal(err)
 	}
