@@ -146,7 +146,7 @@ func (c *Config) Validate() error {
 		return errors.New("config: --threads must not be negative")
 	}
 	if c.KVCacheType.Size() == 0 {
-		return errors.New("config: KV cache type: want f16 or f32")
+		return errors.New("config: KV cache type (--kv-cache-type, CERULEAN_KV_CACHE_TYPE): want f16 or f32")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
