@@ -268,19 +268,7 @@ func BenchmarkAttentionCold(b *testing.B) {
 		scores[kh] = make([]float32, vecmath.AttendScratch(n))
 	}
 	scale := float32(1 / math.Sqrt(d))
-	junk := make([]byte, evictBuf)
-	for i := range junk {
-		junk[i] = byte(i)
-	}
-	var off int
-	var sink byte
-	stream := func() {
-		s := junk[off : off+evict]
-		for i := 0; i < len(s); i += 64 {
-			sink += s[i]
-		}
-		off = (off + evict) % evictBuf
-	}
+	stream, sink := evictor(evict, evictBuf)
 	// old and grouped compute the query heads of KV head kh at layer l.
 	old := func(l, kh int) {
 		s := scores[kh][:n]
@@ -328,7 +316,28 @@ func BenchmarkAttentionCold(b *testing.B) {
 			b.ReportMetric(float64(tNew)/float64(tOld), "new/old")
 		})
 	}
-	runtime.KeepAlive(sink)
+	runtime.KeepAlive(*sink)
+}
+
+// evictor returns stream, which reads the next evict bytes of a buffer of
+// size bytes (wrapping around), a cache line at a time, so that what a
+// benchmark touched before is pushed out of the caches; the bytes read are
+// summed into *sink, which the caller keeps alive.
+func evictor(evict, size int) (stream func(), sink *byte) {
+	junk := make([]byte, size)
+	for i := range junk {
+		junk[i] = byte(i)
+	}
+	sink = new(byte)
+	var off int
+	stream = func() {
+		s := junk[off : off+evict]
+		for i := 0; i < len(s); i += 64 {
+			*sink += s[i]
+		}
+		off = (off + evict) % size
+	}
+	return stream, sink
 }
 
 // BenchmarkAttentionColdF16 is BenchmarkAttentionCold's decoding step
@@ -347,19 +356,7 @@ func BenchmarkAttentionColdF16(b *testing.B) {
 		group, kvd                = heads / kvHeads, kvHeads * d
 		evict, evictBuf           = 4 << 20, 64 << 20
 	)
-	junk := make([]byte, evictBuf)
-	for i := range junk {
-		junk[i] = byte(i)
-	}
-	var off int
-	var sink byte
-	stream := func() {
-		s := junk[off : off+evict]
-		for i := 0; i < len(s); i += 64 {
-			sink += s[i]
-		}
-		off = (off + evict) % evictBuf
-	}
+	stream, sink := evictor(evict, evictBuf)
 	q := benchFloats(heads*d, 1)
 	out := make([]float32, heads*d)
 	scale := float32(1 / math.Sqrt(d))
@@ -424,5 +421,5 @@ func BenchmarkAttentionColdF16(b *testing.B) {
 			})
 		}
 	}
-	runtime.KeepAlive(sink)
+	runtime.KeepAlive(*sink)
 }
