@@ -110,73 +110,87 @@ func tileQ4_0_1x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []f
 
 // tileQ4_0x8_8x1VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 1 and groups·8 rows, 1 group(s) of 8 at a time,
-// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ4_0x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ4_0x8_8x2VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 2 and groups·8 rows, 1 group(s) of 8 at a time,
-// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ4_0x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ4_0x8_8x3VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, 1 group(s) of 8 at a time,
-// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ4_0x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ4_0x8_8x4VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
-// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ4_0x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ4_0x8_8x8VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 8 and groups·8 rows, 1 group(s) of 8 at a time,
-// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ4_0x8_8x8VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
+// tileQ4_0x8_8x8FarVNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 8 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_0x8_8x8FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
 // tileQ8_0x8_8x1VNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 1 and groups·8 rows, 1 group(s) of 8 at a time,
-// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ8_0x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ8_0x8_8x2VNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 2 and groups·8 rows, 1 group(s) of 8 at a time,
-// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ8_0x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ8_0x8_8x3VNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, 1 group(s) of 8 at a time,
-// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ8_0x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ8_0x8_8x4VNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
-// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ8_0x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ8_0x8_8x8VNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 8 and groups·8 rows, 1 group(s) of 8 at a time,
-// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ8_0x8_8x8VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ8_0x8_8x8FarVNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 8 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ8_0x8_8x8FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ4_0x8_8x1AVX2 sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 1 and groups·8 rows, in AVX2,
@@ -392,6 +406,13 @@ func tileQ4_Kx8_8x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y [
 //
 //go:noescape
 func tileQ4_Kx8_8x8VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_Kx8_8x8FarVNNI sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ4_KQ8_K, for r < rows (a multiple of 8) and c < 8.
+//
+//go:noescape
+func tileQ4_Kx8_8x8FarVNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
 // tileQ4_Kx8_8x1AVX2 sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w
 // (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],

@@ -2,6 +2,8 @@
 
 package tensor
 
+import "fmt"
+
 // RepackVNNIVariant is one way of running the VNNI tiles of a repacked
 // layout, for the tests.
 type RepackVNNIVariant struct {
@@ -24,6 +26,11 @@ func RepackVNNIVariants(t Type) []RepackVNNIVariant {
 			v.maxC = maxC
 			vs = append(vs, RepackVNNIVariant{"maxC=" + string(rune('0'+maxC)), v.mat})
 		}
+		for _, far := range []bool{false, true} {
+			v := *tilesQ4_Kx8VNNI
+			v.farGroup = farVariant(far)
+			vs = append(vs, RepackVNNIVariant{fmt.Sprintf("maxC=8 far=%t", far), v.mat})
+		}
 		return vs
 	}
 	base := tilesQ4_0x8VNNI
@@ -36,7 +43,21 @@ func RepackVNNIVariants(t Type) []RepackVNNIVariant {
 		v.maxC = maxC
 		vs = append(vs, RepackVNNIVariant{"maxC=" + string(rune('0'+maxC)), v.mat})
 	}
+	for _, far := range []bool{false, true} {
+		v := *base
+		v.farGroup = farVariant(far)
+		vs = append(vs, RepackVNNIVariant{fmt.Sprintf("maxC=8 far=%t", far), v.mat})
+	}
 	return vs
+}
+
+// farVariant is the farGroup of a variant that sends eight vectors of
+// any rows through the prefetching 8×8 tile (far) or none.
+func farVariant(far bool) int {
+	if far {
+		return -1
+	}
+	return maxInt
 }
 
 // HasVNNI reports whether the CPU runs the VNNI tiles.

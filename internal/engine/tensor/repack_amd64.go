@@ -7,7 +7,7 @@ import "sync"
 // repackTile is the signature of the generated tiles of the repacked
 // layouts (asm/repack.go): groups·8 rows (a multiple of the tile's
 // groups) of w times C vectors of x, into y[c*ystride+r]; scratch holds
-// 2·C·n/32 words.
+// 2·n/32 words for one vector, 10·C·n/32 for more.
 type repackTile func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // repackTiles are the VNNI tiles of a repacked layout: by[c] computes
@@ -27,6 +27,10 @@ type repackTile func(n int, w []byte, x []byte, xstride int, y []float32, ystrid
 type repackTiles struct {
 	bsize int
 	by    [9]repackTile
+	// far is the 8×8 tile that prefetches the weights, for rows whose
+	// group (eight rows) has more than farGroup bytes (asm/repack.go).
+	far      repackTile
+	farGroup int
 	// maxC is the most vectors a tile takes at once: 8; the tests lower
 	// it to run every tile.
 	maxC int
@@ -34,16 +38,30 @@ type repackTiles struct {
 
 var (
 	tilesQ4_0x8VNNI = &repackTiles{
-		bsize: sizeQ4_0,
-		by:    [9]repackTile{nil, tileQ4_0x8_8x1VNNI, tileQ4_0x8_8x2VNNI, tileQ4_0x8_8x3VNNI, tileQ4_0x8_8x4VNNI, 8: tileQ4_0x8_8x8VNNI},
-		maxC:  8,
+		bsize:    sizeQ4_0,
+		by:       [9]repackTile{nil, tileQ4_0x8_8x1VNNI, tileQ4_0x8_8x2VNNI, tileQ4_0x8_8x3VNNI, tileQ4_0x8_8x4VNNI, 8: tileQ4_0x8_8x8VNNI},
+		far:      tileQ4_0x8_8x8FarVNNI,
+		farGroup: farGroupBytes,
+		maxC:     8,
 	}
 	tilesQ8_0x8VNNI = &repackTiles{
-		bsize: sizeQ8_0,
-		by:    [9]repackTile{nil, tileQ8_0x8_8x1VNNI, tileQ8_0x8_8x2VNNI, tileQ8_0x8_8x3VNNI, tileQ8_0x8_8x4VNNI, 8: tileQ8_0x8_8x8VNNI},
-		maxC:  8,
+		bsize:    sizeQ8_0,
+		by:       [9]repackTile{nil, tileQ8_0x8_8x1VNNI, tileQ8_0x8_8x2VNNI, tileQ8_0x8_8x3VNNI, tileQ8_0x8_8x4VNNI, 8: tileQ8_0x8_8x8VNNI},
+		far:      tileQ8_0x8_8x8FarVNNI,
+		farGroup: farGroupBytes,
+		maxC:     8,
 	}
 )
+
+// farGroupBytes is the size of a group of eight rows above which eight
+// vectors go through the tiles that prefetch the weights. Measured with
+// eight vectors on DRAM-resident weights (BenchmarkRepackedBatchDRAM and
+// a sweep of shapes of the same bytes, 2 goroutines): the prefetch sped
+// Q8_0x8 rows of 1,280 values (10.9 KB a group) up 1.04-1.10 times, of
+// 1,536 1.23 times, and did nothing at 1,152 (9.8 KB); it slowed Q4_Kx8
+// rows of 1,024 (4.6 KB a group) 0.91-0.96 times and sped 4,864 (21.9
+// KB) 1.10-1.15 times.
+const farGroupBytes = 10 << 10
 
 // repackScratch holds the tiles' scratch buffers (*[]uint32). A buffer
 // on the stack would escape (the tiles are called through func values),
@@ -67,7 +85,10 @@ func (t *repackTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstr
 		return
 	}
 	groups := rows / repackRows
-	need := 2 * min(nx, t.maxC) * nb
+	need := 2 * nb
+	if nx > 1 {
+		need = 10 * min(nx, t.maxC) * nb
+	}
 	p := repackScratch.Get().(*[]uint32)
 	if cap(*p) < need {
 		*p = make([]uint32, need)
@@ -78,7 +99,11 @@ func (t *repackTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstr
 		for t.by[k] == nil {
 			k--
 		}
-		t.by[k](n, w, x[i*xstride:], xstride, y[i*ystride:], ystride, groups, scratch)
+		tile := t.by[k]
+		if k == 8 && nb*8*t.bsize > t.farGroup {
+			tile = t.far
+		}
+		tile(n, w, x[i*xstride:], xstride, y[i*ystride:], ystride, groups, scratch)
 		i += k
 	}
 	repackScratch.Put(p)

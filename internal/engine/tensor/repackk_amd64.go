@@ -6,14 +6,20 @@ package tensor
 // (c = 1..4 and 8; asm/repackk.go).
 type q4kTiles struct {
 	by [9]tileFunc
+	// far is the 8×8 tile that prefetches the weights, for rows whose
+	// group (eight rows) has more than farGroup bytes (asm/repackk.go).
+	far      tileFunc
+	farGroup int
 	// maxC is the most vectors a tile takes at once: 8; the tests lower
 	// it to run every tile.
 	maxC int
 }
 
 var tilesQ4_Kx8VNNI = &q4kTiles{
-	by:   [9]tileFunc{nil, tileQ4_Kx8_8x1VNNI, tileQ4_Kx8_8x2VNNI, tileQ4_Kx8_8x3VNNI, tileQ4_Kx8_8x4VNNI, 8: tileQ4_Kx8_8x8VNNI},
-	maxC: 8,
+	by:       [9]tileFunc{nil, tileQ4_Kx8_8x1VNNI, tileQ4_Kx8_8x2VNNI, tileQ4_Kx8_8x3VNNI, tileQ4_Kx8_8x4VNNI, 8: tileQ4_Kx8_8x8VNNI},
+	far:      tileQ4_Kx8_8x8FarVNNI,
+	farGroup: farGroupBytes,
+	maxC:     8,
 }
 
 // matQ4_Kx8VNNI is the Q4_Kx8 MatFunc of the avx512vnni table (see
@@ -24,8 +30,8 @@ func matQ4_Kx8VNNI(n, rows, nx int, w []byte, wstride int, x []byte, xstride int
 
 // mat is the Q4_Kx8 MatFunc: each call takes as many of the vectors left
 // as the largest tile of at most maxC vectors does (8, 4, 3, 2 or 1; 8×1
-// is decode's; like every repacked tile it does not prefetch, see
-// asm/repackk.go).
+// is decode's, which does not prefetch, see asm/repackk.go; 8 vectors of
+// long rows go through the 8×8 tile that does).
 func (t *q4kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
 	checkQ4_Kx8(n, rows, nx, w, wstride, x, xstride, y, ystride)
 	if rows == 0 || nx == 0 {
@@ -36,7 +42,11 @@ func (t *q4kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride
 		for t.by[k] == nil {
 			k--
 		}
-		t.by[k](n, w, wstride, x[i*xstride:], xstride, y[i*ystride:], ystride, rows)
+		tile := t.by[k]
+		if k == 8 && t.far != nil && n/QK_K*sizeQ4_K*8 > t.farGroup {
+			tile = t.far
+		}
+		tile(n, w, wstride, x[i*xstride:], xstride, y[i*ystride:], ystride, rows)
 		i += k
 	}
 }

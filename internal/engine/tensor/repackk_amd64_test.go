@@ -8,7 +8,8 @@ import (
 	"testing"
 )
 
-// TestQ4_Kx8Tiles checks each Q4_Kx8 VNNI tile on its own against the
+// TestQ4_Kx8Tiles checks each Q4_Kx8 VNNI tile (and the 8×8 one that
+// prefetches) on its own against the
 // pure-Go MatFunc, bit for bit, for 8 to 40 rows, rows longer than a few
 // super-blocks and strides larger than a vector or an output.
 func TestQ4_Kx8Tiles(t *testing.T) {
@@ -16,10 +17,19 @@ func TestQ4_Kx8Tiles(t *testing.T) {
 		t.Skip("the CPU lacks AVX-512 VNNI: no Q4_Kx8 tiles to check")
 	}
 	r := rand.New(rand.NewPCG(5, 6))
+	type sized struct {
+		C    int
+		tile tileFunc
+	}
+	var tiles []sized
 	for C, tile := range tilesQ4_Kx8VNNI.by {
-		if tile == nil {
-			continue
+		if tile != nil {
+			tiles = append(tiles, sized{C, tile})
 		}
+	}
+	tiles = append(tiles, sized{8, tilesQ4_Kx8VNNI.far})
+	for _, tc := range tiles {
+		C, tile := tc.C, tc.tile
 		for _, rows := range []int{8, 16, 24, 40} {
 			for _, n := range []int{256, 1280} {
 				rb, xrb := n/QK_K*sizeQ4_K, n/QK_K*sizeQ8_K
@@ -50,8 +60,8 @@ func TestQ4_Kx8Tiles(t *testing.T) {
 
 // TestQ4_Kx8VNNIMat checks the Q4_Kx8 MatFunc of the avx512vnni table
 // against the pure-Go one, bit for bit, for 1 to 17 vectors, taking at
-// most 8, 4, 3, 2 or 1 at a time (so that every tile and leftover path
-// runs), with strides larger than a vector or an output; outputs outside
+// most 8 (through either 8×8 tile), 4, 3, 2 or 1 at a time (so that
+// every tile and leftover path runs), with strides larger than a vector or an output; outputs outside
 // the tile must stay untouched.
 func TestQ4_Kx8VNNIMat(t *testing.T) {
 	if !hasVNNI() {
@@ -72,9 +82,10 @@ func TestQ4_Kx8VNNIMat(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, maxC := range []int{8, 4, 3, 2, 1} {
+	for _, vc := range []struct{ maxC, farGroup int }{{8, farGroupBytes}, {8, -1}, {4, farGroupBytes}, {3, farGroupBytes}, {2, farGroupBytes}, {1, farGroupBytes}} {
+		maxC := vc.maxC
 		tiles := *tilesQ4_Kx8VNNI
-		tiles.maxC = maxC
+		tiles.maxC, tiles.farGroup = maxC, vc.farGroup
 		for nx := 1; nx <= maxNX; nx++ {
 			got, want := make([]float32, nx*ystride), make([]float32, nx*ystride)
 			for i := range got {
@@ -84,7 +95,7 @@ func TestQ4_Kx8VNNIMat(t *testing.T) {
 			matQ4_Kx8Go(n, rows, nx, w, rb, x, xstride, want, ystride)
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("maxC=%d, %d vectors: y[%d] = %v, pure Go %v", maxC, nx, i, got[i], want[i])
+					t.Fatalf("maxC=%d farGroup=%d, %d vectors: y[%d] = %v, pure Go %v", maxC, vc.farGroup, nx, i, got[i], want[i])
 				}
 			}
 		}

@@ -34,20 +34,23 @@ import (
 // tile works them out once per call for its vectors, before the rows,
 // into a scratch buffer the caller provides ((d_x, -o·Σx) per block and
 // vector, vectors of a block adjacent), and loads them per block with
-// broadcasts.
+// broadcasts. With more than one vector the tile copies the blocks'
+// quants there too, after their (d_x, -o·Σx) (40·C bytes a block), and
+// takes them from there: one stream of activations instead of C.
 //
 // A tile computes G groups of eight rows at a time times C vectors (C ≤
 // 4, or 8); only G = 1 is generated: with one vector, G = 2 (two streams of
 // weights sharing the activation loads) streamed DRAM-resident weights
 // slower whatever the prefetch (see repackTiles in package tensor), and
-// these tiles do not prefetch: a group is one sequential stream, which the
-// hardware prefetcher follows. The signature:
+// these tiles do not prefetch (but for the 8×8 one for long rows, see
+// widePrefetch): a group is one sequential stream, which the hardware
+// prefetcher follows. The signature:
 //
 //	func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 //
 // y[c*ystride+8g+r] for groups·8 rows (groups a multiple of G) and c < C;
 // the groups are contiguous in w (n/32 blocks each), scratch holds
-// 2·C·n/32 words.
+// 2·n/32 words for one vector, 10·C·n/32 for more.
 
 // Measured against the row-major VNNI tiles (tile.go, vnni.go) on the
 // same matrices, the avx512vnni table's MatMul alternated between the two
@@ -97,6 +100,26 @@ import (
 // high nibbles apart, halving the VPDPBUSD chains, VPADDD after) made
 // no difference (158.3 against 158.4 GMAC/s, Q4_0x8 896×896, 8 vectors).
 
+// The 8×8 tile copies, per call, its eight vectors' quants into the
+// scratch buffer next to their (d_x, -o·Σx), block after block (so do
+// the 8×2 to 8×4 tiles), and its Far variant, which MatMul takes for
+// groups of more than 10 KiB (tensor's farGroupBytes), prefetches
+// (PREFETCHNTA) the group-block widePrefetch bytes ahead. A decode step of eight sequences multiplies
+// eight vectors, and with the weights coming from DRAM, long rows
+// streamed at half the speed of short ones of the same bytes: 896×4864
+// (ffn_down) against 4864×896 (gate/up), Q8_0x8, 2 goroutines, 300 MB
+// of copies, 285-315 µs a call against 130-155. Eight vectors' blocks of
+// one row are 41 KB there, more than the 32 KB L1, and were nine
+// streams (the eight vectors and the scratch) besides the weights'.
+// Giving the eight vectors the same activations (wrong results, timing
+// only) took it to 168 µs; the copy, one stream, to 238-247; with the
+// prefetch as well 190-196, the short rows unchanged (126-143). The
+// prefetch distance, alternated in one process: 512 bytes 214-225 µs,
+// 2 KiB 190-202, 4 KiB 197-207, 8 KiB 200-214, 16 KiB 218-224;
+// PREFETCHT0 at 2 KiB 198-203. What is left (190 against 130) is the
+// 41 KB of activations, re-read from L2 for every group of rows.
+const widePrefetch = 2048
+
 // repackType describes a repacked layout for the tiles.
 type repackType struct {
 	name   string
@@ -109,8 +132,12 @@ type repackType struct {
 // chunks.
 func (t repackType) groupBlock() int { return 8 * t.bsize }
 
-func repackTileName(t repackType, G, C int) string {
-	return fmt.Sprintf("tile%sx8_%dx%dVNNI", t.name, 8*G, C)
+func repackTileName(t repackType, G, C int, far bool) string {
+	f := ""
+	if far {
+		f = "Far"
+	}
+	return fmt.Sprintf("tile%sx8_%dx%d%sVNNI", t.name, 8*G, C, f)
 }
 
 // genRepack generates the tiles of Q4_0x8 and Q8_0x8.
@@ -122,21 +149,29 @@ func genRepack() {
 	} {
 		off := byteMem(fmt.Sprintf("b%02x_rp%s", t.offset, t.name), t.offset)
 		for _, s := range [][2]int{{1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 8}} {
-			genRepackTile(t, s[0], s[1], m0f, off)
+			genRepackTile(t, s[0], s[1], false, m0f, off)
 		}
+		genRepackTile(t, 1, 8, true, m0f, off)
 	}
 }
 
-// genRepackTile generates the (8·G)×C tile of t.
-func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
-	name := repackTileName(t, G, C)
+// genRepackTile generates the (8·G)×C tile of t, prefetching the
+// weights widePrefetch bytes ahead if far.
+func genRepackTile(t repackType, G, C int, far bool, m0f, offMem Mem) {
+	name := repackTileName(t, G, C, far)
 	TEXT(name, NOSPLIT, "func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s sets y[c*ystride+r] to row r of the %sx8 matrix w times", name, t.name),
 		fmt.Sprintf("the Q8_0 vector x[c*xstride:], for c < %d and groups·8 rows, %d group(s) of 8 at a time,", C, G),
-		"bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.")
+		"bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.")
 
-	// Per call: (d_x, -o·Σx) of every block of every vector into scratch.
+	// Per call: (d_x, -o·Σx) of every block of every vector into scratch,
+	// and with more than one vector the blocks' quants too (interleave).
+	interleave := C > 1
+	blockScratch := 8 * C
+	if interleave {
+		blockScratch = 40 * C
+	}
 	sp0 := Load(Param("scratch").Base(), GP64())
 	x := Load(Param("x").Base(), GP64())
 	var xs, xs3 Register
@@ -177,7 +212,14 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 		for c, xm := range vecs(xp, xp4, xs, xs3) {
 			a := YMM()
 			VPXORD(a, a, a)
-			VPDPBUSD(xm.Offset(2), off, a) // o·(x0+x1+x2+x3) per lane
+			if interleave {
+				q := YMM()
+				VMOVDQU64(xm.Offset(2), q)
+				VMOVDQU64(q, Mem{Base: sp, Disp: 8*C + 32*c})
+				VPDPBUSD(q, off, a) // o·(x0+x1+x2+x3) per lane
+			} else {
+				VPDPBUSD(xm.Offset(2), off, a)
+			}
 			s := sumDEVEX(a)
 			VPSUBD(s, zr.AsX(), s) // -o·Σx
 			VMOVD(s, Mem{Base: sp, Disp: 8*c + 4})
@@ -190,7 +232,7 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 		if C > 4 {
 			ADDQ(U32(sizeQ8_0), xp4)
 		}
-		ADDQ(U32(8*C), sp)
+		ADDQ(U32(blockScratch), sp)
 		DECQ(n)
 		JMP(LabelRef(name + "_pre"))
 	}
@@ -227,21 +269,37 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 	}
 	n := Load(Param("n"), GP64())
 	SHRQ(U8(5), n)
-	wp, xp, sp := GP64(), GP64(), GP64()
+	wp, sp := GP64(), GP64()
 	MOVQ(w, wp)
-	MOVQ(x, xp)
 	MOVQ(sp0, sp)
-	var xp4 Register
-	if C > 4 {
-		xp4 = GP64()
-		LEAQ(Mem{Base: xp, Index: xs, Scale: 4}, xp4)
+	// xm[c]: vector c's current block, xq: its quants' offset there.
+	var xp, xp4 Register
+	var xm []Mem
+	xq := 2
+	if interleave {
+		xm, xq = make([]Mem, C), 0
+		for c := range xm {
+			xm[c] = Mem{Base: sp, Disp: 8*C + 32*c}
+		}
+	} else {
+		xp = GP64()
+		MOVQ(x, xp)
+		if C > 4 {
+			xp4 = GP64()
+			LEAQ(Mem{Base: xp, Index: xs, Scale: 4}, xp4)
+		}
+		xm = vecs(xp, xp4, xs, xs3)
 	}
-	xm := vecs(xp, xp4, xs, xs3)
 	wm := []Mem{{Base: wp}, {Base: wp, Index: gb, Scale: 1}}[:G]
 
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
+	if far {
+		for o := 0; o < t.groupBlock(); o += 64 {
+			PREFETCHNTA(Mem{Base: wp, Disp: widePrefetch + o})
+		}
+	}
 	// Scale products d_w·d_x per group and vector: here, or with more
 	// than four vectors after the integer sums, when fewer registers
 	// are live.
@@ -291,14 +349,14 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 				VPSRLW(U8(4), cm, hi)
 				VPANDD(m0, hi, hi)
 				for c := 0; c < C; c++ {
-					VPDPBUSD_BCST(xm[c].Offset(2+4*j), lo, acc[g][c][0])
-					VPDPBUSD_BCST(xm[c].Offset(2+16+4*j), hi, acc[g][c][chains-1])
+					VPDPBUSD_BCST(xm[c].Offset(xq+4*j), lo, acc[g][c][0])
+					VPDPBUSD_BCST(xm[c].Offset(xq+16+4*j), hi, acc[g][c][chains-1])
 				}
 			} else {
 				u := YMM()
 				VMOVDQU64(cm, u)
 				for c := 0; c < C; c++ {
-					VPDPBUSD_BCST(xm[c].Offset(2+4*j), u, acc[g][c][j%chains])
+					VPDPBUSD_BCST(xm[c].Offset(xq+4*j), u, acc[g][c][j%chains])
 				}
 			}
 		}
@@ -318,11 +376,13 @@ func genRepackTile(t repackType, G, C int, m0f, offMem Mem) {
 		}
 	}
 	ADDQ(U32(t.groupBlock()), wp)
-	ADDQ(U32(sizeQ8_0), xp)
-	if C > 4 {
-		ADDQ(U32(sizeQ8_0), xp4)
+	if !interleave {
+		ADDQ(U32(sizeQ8_0), xp)
+		if C > 4 {
+			ADDQ(U32(sizeQ8_0), xp4)
+		}
 	}
-	ADDQ(U32(8*C), sp)
+	ADDQ(U32(blockScratch), sp)
 	DECQ(n)
 	JMP(LabelRef(name + "_blocks"))
 

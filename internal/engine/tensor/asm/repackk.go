@@ -93,6 +93,15 @@ import (
 // VMULPS: ~188 GMAC/s at 3.6 GHz if VPMULLD takes one slot); the
 // unpacking it amortizes was little of the time.
 
+// The 8×8 tile's Far variant, which MatMul takes for groups of more
+// than 10 KiB (tensor's farGroupBytes), prefetches (PREFETCHNTA) the
+// super-block widePrefetchK bytes ahead: a decode step of eight
+// sequences streams ffn_down's
+// 896×4864 Q4_Kx8 from DRAM in 146-153 µs a call with it against
+// 178-180 without (2 goroutines, 300 MB of copies; 2 KiB ahead 150-154);
+// its eight vectors' 44 KB of Q8_K blocks a row are more than the L1.
+const widePrefetchK = 4096
+
 // k8 layout offsets (tensor.Q4_Kx8).
 const (
 	k8Dmin   = 16
@@ -108,7 +117,8 @@ func genQ4_Kx8() {
 	for C := 1; C <= 4; C++ {
 		genTileQ4_Kx8(C, c3f, cc0, c0f, cf0)
 	}
-	genTileQ4_Kx8Wide(8, c3f, cc0, c0f)
+	genTileQ4_Kx8Wide(8, false, c3f, cc0, c0f)
+	genTileQ4_Kx8Wide(8, true, c3f, cc0, c0f)
 	genQ4_Kx8AVX2(c3f, cc0, c0f)
 }
 
@@ -120,8 +130,13 @@ func genQ4_Kx8() {
 // right by 4 and masked) their high nibbles for sub-block 2i+1, into one
 // accumulator per vector, multiplied by the rows' scales and added to
 // sumi; the rest is genTileQ4_Kx8's.
-func genTileQ4_Kx8Wide(C int, c3f, cc0, c0f Mem) {
+//
+// If far, it prefetches the weights widePrefetchK bytes ahead.
+func genTileQ4_Kx8Wide(C int, far bool, c3f, cc0, c0f Mem) {
 	name := fmt.Sprintf("tileQ4_Kx8_8x%dVNNI", C)
+	if far {
+		name = fmt.Sprintf("tileQ4_Kx8_8x%dFarVNNI", C)
+	}
 	TEXT(name, NOSPLIT, "func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)")
 	Pragma("noescape")
 	Doc(name+" sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w",
@@ -168,6 +183,9 @@ func genTileQ4_Kx8Wide(C int, c3f, cc0, c0f Mem) {
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
+	for o := 0; far && o < k8Size; o += 64 {
+		PREFETCHNTA(Mem{Base: wp, Disp: widePrefetchK + o})
+	}
 	{
 		ra, rb, rc, t, u := YMM(), YMM(), YMM(), YMM(), YMM()
 		VMOVDQU64(Mem{Base: wp, Disp: k8A}, ra)
