@@ -60,7 +60,10 @@ var (
 // Q8_0x8 rows of 1,280 values (10.9 KB a group) up 1.04-1.10 times, of
 // 1,536 1.23 times, and did nothing at 1,152 (9.8 KB); it slowed Q4_Kx8
 // rows of 1,024 (4.6 KB a group) 0.91-0.96 times and sped 4,864 (21.9
-// KB) 1.10-1.15 times.
+// KB) 1.10-1.15 times. Only a call's first eight vectors take them: the
+// passes after it find the chunk's weights in L2 (prefill), where the
+// Q4_Kx8 tile's prefetches cost 2-3 % in cache (BenchmarkRepackedTiles,
+// 896×4864) and slowed a 128-vector product 0.91-0.95 times.
 const farGroupBytes = 10 << 10
 
 // repackScratch holds the tiles' scratch buffers (*[]uint32). A buffer
@@ -100,7 +103,7 @@ func (t *repackTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstr
 			k--
 		}
 		tile := t.by[k]
-		if k == 8 && nb*8*t.bsize > t.farGroup {
+		if i == 0 && k == 8 && nb*8*t.bsize > t.farGroup {
 			tile = t.far
 		}
 		tile(n, w, x[i*xstride:], xstride, y[i*ystride:], ystride, groups, scratch)

@@ -181,22 +181,30 @@ func BenchmarkRepackedTiles(b *testing.B) {
 }
 
 // BenchmarkRepackedBatchDRAM multiplies DRAM-resident repacked matrices
-// (~300 MB of copies, Q4_0x8, Q8_0x8 and Q4_Kx8 through the avx512vnni
-// table) with eight activation vectors, as a decode step of eight
-// sequences does, and reports the weight GB/s of the fastest pass over
-// the copies. The feed-forward shapes of the 0.5B model (gate/up
-// 4864×896, down 896×4864; for Q4_K, whose rows are whole super-blocks,
-// gate 4256×1024) have the same bytes, so their ratio ("down-over-gate"
-// of the times, one run) shows what long rows cost.
+// (~300 MB of copies, Q4_0x8, Q8_0x8 and Q4_Kx8, through each assembly
+// table that has their tiles) with eight activation vectors, as a decode
+// step of eight sequences does, and reports the weight GB/s of the
+// fastest pass over the copies. The feed-forward shapes of the 0.5B
+// model (gate/up 4864×896, down 896×4864; for Q4_K, whose rows are whole
+// super-blocks, gate 4256×1024) have the same bytes, so their ratio
+// ("down-over-gate" of the times, one run) shows what long rows cost.
 //
 //	go test -run '^$' -bench 'RepackedBatchDRAM' -count 4 ./internal/engine/tensor/
 func BenchmarkRepackedBatchDRAM(b *testing.B) {
-	k := vnniKernelSet(b)
 	r := rand.New(rand.NewPCG(71, 72))
 	const nx = 8
 	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0, tensor.Q4_K} {
 		rt, _ := tensor.Repacked(typ)
 		xt, _ := tensor.VecDotType(typ)
+		var tables []*tensor.Kernels
+		for _, k := range tensor.KernelSets() {
+			if k.Name != "go" && k.MatFunc(rt) != nil {
+				tables = append(tables, k)
+			}
+		}
+		if len(tables) == 0 {
+			continue
+		}
 		shapes := []struct{ rows, cols int }{{4864, 896}, {896, 4864}}
 		if typ == tensor.Q4_K {
 			shapes[0] = struct{ rows, cols int }{4256, 1024} // whole super-blocks, the same values
@@ -223,30 +231,32 @@ func BenchmarkRepackedBatchDRAM(b *testing.B) {
 			}
 			mats = append(mats, m)
 		}
-		for _, threads := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%v/threads=%d", rt, threads), func(b *testing.B) {
-				g := tensor.Goroutines(threads)
-				best := make([]time.Duration, len(mats))
-				for i := range best {
-					best[i] = 1 << 62
-				}
-				for b.Loop() {
-					for i, m := range mats {
-						start := time.Now()
-						for _, w := range m.ws {
-							if err := k.MatMul(g, rt, m.cols, w, m.x, nx, m.y); err != nil {
-								b.Fatal(err)
-							}
-						}
-						best[i] = min(best[i], time.Since(start))
+		for _, k := range tables {
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%v/threads=%d", k.Name, rt, threads), func(b *testing.B) {
+					g := tensor.Goroutines(threads)
+					best := make([]time.Duration, len(mats))
+					for i := range best {
+						best[i] = 1 << 62
 					}
-				}
-				for i, name := range []string{"gate", "down"} {
-					m := mats[i]
-					b.ReportMetric(float64(len(m.ws)*len(m.ws[0]))/best[i].Seconds()/1e9, name+"-GB/s")
-				}
-				b.ReportMetric(float64(best[1])/float64(len(mats[1].ws))/(float64(best[0])/float64(len(mats[0].ws))), "down-over-gate")
-			})
+					for b.Loop() {
+						for i, m := range mats {
+							start := time.Now()
+							for _, w := range m.ws {
+								if err := k.MatMul(g, rt, m.cols, w, m.x, nx, m.y); err != nil {
+									b.Fatal(err)
+								}
+							}
+							best[i] = min(best[i], time.Since(start))
+						}
+					}
+					for i, name := range []string{"gate", "down"} {
+						m := mats[i]
+						b.ReportMetric(float64(len(m.ws)*len(m.ws[0]))/best[i].Seconds()/1e9, name+"-GB/s")
+					}
+					b.ReportMetric(float64(best[1])/float64(len(mats[1].ws))/(float64(best[0])/float64(len(mats[0].ws))), "down-over-gate")
+				})
+			}
 		}
 	}
 }

@@ -43,7 +43,7 @@ func (t *q4kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride
 			k--
 		}
 		tile := t.by[k]
-		if k == 8 && t.far != nil && n/QK_K*sizeQ4_K*8 > t.farGroup {
+		if i == 0 && k == 8 && t.far != nil && n/QK_K*sizeQ4_K*8 > t.farGroup {
 			tile = t.far
 		}
 		tile(n, w, wstride, x[i*xstride:], xstride, y[i*ystride:], ystride, rows)
