@@ -220,6 +220,13 @@ func tileQ4_0x8_8x3AVX2(n int, w []byte, x []byte, xstride int, y []float32, yst
 //go:noescape
 func tileQ4_0x8_8x4AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
+// tileQ4_0x8_8x4FarAVX2 sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_0x8_8x4FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
 // tileQ8_0x8_8x1AVX2 sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 1 and groups·8 rows, in AVX2,
 // bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
@@ -247,6 +254,13 @@ func tileQ8_0x8_8x3AVX2(n int, w []byte, x []byte, xstride int, y []float32, yst
 //
 //go:noescape
 func tileQ8_0x8_8x4AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ8_0x8_8x4FarAVX2 sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ8_0x8_8x4FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // dotQ4_0AVX2 is dotQ4_0Q8_0 with AVX2 and FMA.
 //
@@ -441,3 +455,10 @@ func tileQ4_Kx8_8x3AVX2(n int, w []byte, wstride int, x []byte, xstride int, y [
 //
 //go:noescape
 func tileQ4_Kx8_8x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_Kx8_8x4FarAVX2 sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ4_KQ8_K, for r < rows (a multiple of 8) and c < 4, in AVX2.
+//
+//go:noescape
+func tileQ4_Kx8_8x4FarAVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)

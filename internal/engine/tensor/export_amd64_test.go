@@ -14,7 +14,9 @@ type RepackVNNIVariant struct {
 // RepackVNNIVariants returns the MatFunc of the repacked layout t
 // (Q4_0x8, Q8_0x8 or Q4_Kx8) as the avx512vnni table has it (at most 8
 // vectors at a time), and variants that take at most 4, 3, 2 or 1
-// vectors at a time, so that every tile runs; nil without VNNI.
+// vectors at a time, and 8 through either 8×8 tile (the one that
+// prefetches long rows' weights or not), so that every tile runs; nil
+// without VNNI.
 func RepackVNNIVariants(t Type) []RepackVNNIVariant {
 	if !hasVNNI() {
 		return nil

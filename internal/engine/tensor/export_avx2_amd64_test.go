@@ -2,9 +2,12 @@
 
 package tensor
 
+import "fmt"
+
 // RepackAVX2Variants returns the AVX2 tiles' MatFunc of the repacked
 // layout t (Q4_0x8 or Q8_0x8), taking at most 4, 3, 2 or 1 vectors at a
-// time, so that every tile runs; nil without AVX2, FMA and F16C.
+// time, and 4 through either 8×4 tile (the one that prefetches long rows'
+// weights or not), so that every tile runs; nil without AVX2, FMA and F16C.
 func RepackAVX2Variants(t Type) []RepackVNNIVariant {
 	if !hasAVX2FMA() {
 		return nil
@@ -18,6 +21,11 @@ func RepackAVX2Variants(t Type) []RepackVNNIVariant {
 		v := *base
 		v.maxC = maxC
 		vs = append(vs, RepackVNNIVariant{"avx2 maxC=" + string(rune('0'+maxC)), v.mat})
+	}
+	for _, far := range []bool{false, true} {
+		v := *base
+		v.farGroup = farVariant(far)
+		vs = append(vs, RepackVNNIVariant{fmt.Sprintf("avx2 maxC=4 far=%t", far), v.mat})
 	}
 	return vs
 }

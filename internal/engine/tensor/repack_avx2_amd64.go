@@ -6,14 +6,20 @@ package tensor
 // avx2 table: the MatFunc is repackTiles.mat, as with the VNNI tiles.
 var (
 	tilesQ4_0x8AVX2 = &repackTiles{
-		bsize: sizeQ4_0,
-		by:    [9]repackTile{nil, tileQ4_0x8_8x1AVX2, tileQ4_0x8_8x2AVX2, tileQ4_0x8_8x3AVX2, tileQ4_0x8_8x4AVX2},
-		maxC:  4,
+		bsize:    sizeQ4_0,
+		by:       [9]repackTile{nil, tileQ4_0x8_8x1AVX2, tileQ4_0x8_8x2AVX2, tileQ4_0x8_8x3AVX2, tileQ4_0x8_8x4AVX2},
+		far:      tileQ4_0x8_8x4FarAVX2,
+		farC:     4,
+		farGroup: farGroupBytes,
+		maxC:     4,
 	}
 	tilesQ8_0x8AVX2 = &repackTiles{
-		bsize: sizeQ8_0,
-		by:    [9]repackTile{nil, tileQ8_0x8_8x1AVX2, tileQ8_0x8_8x2AVX2, tileQ8_0x8_8x3AVX2, tileQ8_0x8_8x4AVX2},
-		maxC:  4,
+		bsize:    sizeQ8_0,
+		by:       [9]repackTile{nil, tileQ8_0x8_8x1AVX2, tileQ8_0x8_8x2AVX2, tileQ8_0x8_8x3AVX2, tileQ8_0x8_8x4AVX2},
+		far:      tileQ8_0x8_8x4FarAVX2,
+		farC:     4,
+		farGroup: farGroupBytes,
+		maxC:     4,
 	}
 )
 
@@ -21,8 +27,11 @@ var (
 // computes 8 rows × c vectors, c = 1..4; the MatFunc is q4kTiles.mat, as
 // with the VNNI tiles.
 var tilesQ4_Kx8AVX2 = &q4kTiles{
-	by:   [9]tileFunc{nil, tileQ4_Kx8_8x1AVX2, tileQ4_Kx8_8x2AVX2, tileQ4_Kx8_8x3AVX2, tileQ4_Kx8_8x4AVX2},
-	maxC: 4,
+	by:       [9]tileFunc{nil, tileQ4_Kx8_8x1AVX2, tileQ4_Kx8_8x2AVX2, tileQ4_Kx8_8x3AVX2, tileQ4_Kx8_8x4AVX2},
+	far:      tileQ4_Kx8_8x4FarAVX2,
+	farC:     4,
+	farGroup: farGroupBytes,
+	maxC:     4,
 }
 
 // matQ4_Kx8AVX2 is the Q4_Kx8 MatFunc of the AVX2 tiles (see q4kTiles.mat).

@@ -6,10 +6,11 @@ package tensor
 // (c = 1..4 and 8; asm/repackk.go).
 type q4kTiles struct {
 	by [9]tileFunc
-	// far is the 8×8 tile that prefetches the weights, for rows whose
-	// group (eight rows) has more than farGroup bytes (asm/repackk.go).
-	far      tileFunc
-	farGroup int
+	// far is the 8×farC tile that prefetches the weights, for the first
+	// farC vectors of rows whose group (eight rows) has more than
+	// farGroup bytes (asm/repackk.go).
+	far            tileFunc
+	farC, farGroup int
 	// maxC is the most vectors a tile takes at once: 8; the tests lower
 	// it to run every tile.
 	maxC int
@@ -18,6 +19,7 @@ type q4kTiles struct {
 var tilesQ4_Kx8VNNI = &q4kTiles{
 	by:       [9]tileFunc{nil, tileQ4_Kx8_8x1VNNI, tileQ4_Kx8_8x2VNNI, tileQ4_Kx8_8x3VNNI, tileQ4_Kx8_8x4VNNI, 8: tileQ4_Kx8_8x8VNNI},
 	far:      tileQ4_Kx8_8x8FarVNNI,
+	farC:     8,
 	farGroup: farGroupBytes,
 	maxC:     8,
 }
@@ -43,7 +45,7 @@ func (t *q4kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride
 			k--
 		}
 		tile := t.by[k]
-		if i == 0 && k == 8 && t.far != nil && n/QK_K*sizeQ4_K*8 > t.farGroup {
+		if i == 0 && k == t.farC && t.far != nil && n/QK_K*sizeQ4_K*8 > t.farGroup {
 			tile = t.far
 		}
 		tile(n, w, wstride, x[i*xstride:], xstride, y[i*ystride:], ystride, rows)

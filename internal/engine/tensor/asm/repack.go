@@ -120,6 +120,14 @@ import (
 // 41 KB of activations, re-read from L2 for every group of rows.
 const widePrefetch = 2048
 
+// prefetchAhead prefetches (PREFETCHNTA) the n bytes at p+dist, a line
+// at a time.
+func prefetchAhead(p Register, dist, n int) {
+	for o := 0; o < n; o += 64 {
+		PREFETCHNTA(Mem{Base: p, Disp: dist + o})
+	}
+}
+
 // repackType describes a repacked layout for the tiles.
 type repackType struct {
 	name   string
@@ -296,9 +304,7 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, offMem Mem) {
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
 	if far {
-		for o := 0; o < t.groupBlock(); o += 64 {
-			PREFETCHNTA(Mem{Base: wp, Disp: widePrefetch + o})
-		}
+		prefetchAhead(wp, widePrefetch, t.groupBlock())
 	}
 	// Scale products d_w·d_x per group and vector: here, or with more
 	// than four vectors after the integer sums, when fewer registers

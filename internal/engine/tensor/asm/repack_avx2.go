@@ -51,12 +51,26 @@ import (
 //     (0.76-0.83 and 0.86-0.90 at two goroutines on 896×4864, slower at
 //     one), so the avx2 table takes Q4_0x8 only.
 //
+// The 8×4 tiles' Far variants prefetch the weights widePrefetch bytes
+// ahead, as the VNNI 8×8 ones do; MatMul gives them the first four
+// vectors of rows whose groups exceed 10 KiB (the second four find the
+// chunk in L2). Eight vectors on ~300 MB of DRAM-resident copies
+// (BenchmarkRepackedBatchDRAM, the avx2 table, three alternated runs):
+// Q4_0x8 896×4864 at 4.5-4.7 GB/s without against 6.1-6.5 with at one
+// goroutine, 7.0-7.8 against 7.9-10.0 at two, ffn_down over gate/up (the
+// same bytes) 1.44-1.51 times the time without, 1.07-1.11 with; Q4_Kx8
+// (repackk_avx2.go) 5.1 against 6.3-6.5 and 7.8-8.7 against 9.5-9.8.
+//
 // Signature (as the VNNI tiles'):
 //
 //	func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
-func repackTileNameAVX2(t repackType, C int) string {
-	return fmt.Sprintf("tile%sx8_8x%dAVX2", t.name, C)
+func repackTileNameAVX2(t repackType, C int, far bool) string {
+	f := ""
+	if far {
+		f = "Far"
+	}
+	return fmt.Sprintf("tile%sx8_8x%d%sAVX2", t.name, C, f)
 }
 
 // genRepackAVX2 generates the AVX2 tiles of Q4_0x8 and Q8_0x8.
@@ -69,14 +83,16 @@ func genRepackAVX2() {
 		{name: "Q8_0", bsize: sizeQ8_0, chunks: 8, offset: 0x80},
 	} {
 		for C := 1; C <= 4; C++ {
-			genRepackTileAVX2(t, C, m0f, m08, m80)
+			genRepackTileAVX2(t, C, false, m0f, m08, m80)
 		}
+		genRepackTileAVX2(t, 4, true, m0f, m08, m80)
 	}
 }
 
-// genRepackTileAVX2 generates the 8×C AVX2 tile of t.
-func genRepackTileAVX2(t repackType, C int, m0f, m08, m80 Mem) {
-	name := repackTileNameAVX2(t, C)
+// genRepackTileAVX2 generates the 8×C AVX2 tile of t, prefetching the
+// weights widePrefetch bytes ahead if far.
+func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
+	name := repackTileNameAVX2(t, C, far)
 	TEXT(name, NOSPLIT, "func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s sets y[c*ystride+r] to row r of the %sx8 matrix w times", name, t.name),
@@ -165,6 +181,9 @@ func genRepackTileAVX2(t repackType, C int, m0f, m08, m80 Mem) {
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
+	if far {
+		prefetchAhead(wp, widePrefetch, t.groupBlock())
+	}
 	// acc[c]: Q4_0 the int16 pair sums of the block, Q8_0 the int32 lanes.
 	acc := make([]VecVirtual, C)
 	for c := range acc {

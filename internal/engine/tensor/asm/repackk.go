@@ -183,8 +183,8 @@ func genTileQ4_Kx8Wide(C int, far bool, c3f, cc0, c0f Mem) {
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
-	for o := 0; far && o < k8Size; o += 64 {
-		PREFETCHNTA(Mem{Base: wp, Disp: widePrefetchK + o})
+	if far {
+		prefetchAhead(wp, widePrefetchK, k8Size)
 	}
 	{
 		ra, rb, rc, t, u := YMM(), YMM(), YMM(), YMM(), YMM()

@@ -79,13 +79,18 @@ func genQ4_Kx8AVX2(c3f, cc0, c0f Mem) {
 		}
 	}
 	for C := 1; C <= 4; C++ {
-		genTileQ4_Kx8AVX2(C, c3f, cc0, c0f, dup)
+		genTileQ4_Kx8AVX2(C, false, c3f, cc0, c0f, dup)
 	}
+	genTileQ4_Kx8AVX2(4, true, c3f, cc0, c0f, dup)
 }
 
-// genTileQ4_Kx8AVX2 generates the 8×C AVX2 tile.
-func genTileQ4_Kx8AVX2(C int, c3f, cc0, c0f, dup Mem) {
+// genTileQ4_Kx8AVX2 generates the 8×C AVX2 tile, prefetching the weights
+// widePrefetchK bytes ahead if far.
+func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 	name := fmt.Sprintf("tileQ4_Kx8_8x%dAVX2", C)
+	if far {
+		name = fmt.Sprintf("tileQ4_Kx8_8x%dFarAVX2", C)
+	}
 	TEXT(name, NOSPLIT, "func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)")
 	Pragma("noescape")
 	Doc(name+" sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w",
@@ -149,6 +154,9 @@ func genTileQ4_Kx8AVX2(C int, c3f, cc0, c0f, dup Mem) {
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
+	if far {
+		prefetchAhead(wp, widePrefetchK, k8Size)
+	}
 	// Scales and mins to bytes: SC[i] = A[i]&63, SC[32+i] = C[i]&15 |
 	// (A[i]>>6)<<4; MN likewise from B and C's high nibbles.
 	{
