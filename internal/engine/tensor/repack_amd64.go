@@ -64,10 +64,11 @@ var (
 // 1,536 1.23 times, and did nothing at 1,152 (9.8 KB); it slowed Q4_Kx8
 // rows of 1,024 (4.6 KB a group) 0.91-0.96 times and sped 4,864 (21.9
 // KB) 1.10-1.15 times; the AVX2 8×4 ones (asm/repack_avx2.go) sped
-// 896×4864 up 1.1-1.4 times. Only a call's first 8 (4) vectors take them: the
-// passes after it find the chunk's weights in L2 (prefill), where the
-// Q4_Kx8 tile's prefetches cost 2-3 % in cache (BenchmarkRepackedTiles,
-// 896×4864) and slowed a 128-vector product 0.91-0.95 times.
+// 896×4864 up 1.1-1.4 times. Only a call's first farC vectors take them:
+// the passes after it find the chunk's weights in L2 (prefill), where
+// the Q4_Kx8 tile's prefetches cost 2-3 % in cache
+// (BenchmarkRepackedTiles, 896×4864) and slowed a 128-vector product
+// 0.91-0.95 times.
 const farGroupBytes = 10 << 10
 
 // repackScratch holds the tiles' scratch buffers (*[]uint32). A buffer

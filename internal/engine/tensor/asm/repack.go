@@ -102,9 +102,10 @@ import (
 
 // The 8×8 tile copies, per call, its eight vectors' quants into the
 // scratch buffer next to their (d_x, -o·Σx), block after block (so do
-// the 8×2 to 8×4 tiles), and its Far variant, which MatMul takes for
-// groups of more than 10 KiB (tensor's farGroupBytes), prefetches
-// (PREFETCHNTA) the group-block widePrefetch bytes ahead. A decode step of eight sequences multiplies
+// the 8×2 to 8×4 tiles), and its Far variant, which MatMul takes for a
+// call's first eight vectors when a group has more than 10 KiB (tensor's
+// farGroupBytes), prefetches (PREFETCHNTA) the group-block widePrefetch
+// bytes ahead. A decode step of eight sequences multiplies
 // eight vectors, and with the weights coming from DRAM, long rows
 // streamed at half the speed of short ones of the same bytes: 896×4864
 // (ffn_down) against 4864×896 (gate/up), Q8_0x8, 2 goroutines, 300 MB

@@ -93,13 +93,13 @@ import (
 // VMULPS: ~188 GMAC/s at 3.6 GHz if VPMULLD takes one slot); the
 // unpacking it amortizes was little of the time.
 
-// The 8×8 tile's Far variant, which MatMul takes for groups of more
-// than 10 KiB (tensor's farGroupBytes), prefetches (PREFETCHNTA) the
-// super-block widePrefetchK bytes ahead: a decode step of eight
-// sequences streams ffn_down's
-// 896×4864 Q4_Kx8 from DRAM in 146-153 µs a call with it against
-// 178-180 without (2 goroutines, 300 MB of copies; 2 KiB ahead 150-154);
-// its eight vectors' 44 KB of Q8_K blocks a row are more than the L1.
+// The 8×8 tile's Far variant, which MatMul takes for a call's first
+// eight vectors when a group has more than 10 KiB (tensor's
+// farGroupBytes), prefetches (PREFETCHNTA) the super-block widePrefetchK
+// bytes ahead: a decode step of eight sequences streams ffn_down's
+// 896×4864 Q4_Kx8 from DRAM in 146-153 µs a call with it against 178-180
+// without (2 goroutines, 300 MB of copies; 2 KiB ahead 150-154); its
+// eight vectors' 44 KB of Q8_K blocks a row are more than the L1.
 const widePrefetchK = 4096
 
 // k8 layout offsets (tensor.Q4_Kx8).
