@@ -122,6 +122,13 @@ func tileQ4_0x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, yst
 //go:noescape
 func tileQ4_0x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
+// tileQ4_0x8_8x2FarVNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 2 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_0x8_8x2FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
 // tileQ4_0x8_8x3VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, 1 group(s) of 8 at a time,
 // bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
@@ -129,12 +136,26 @@ func tileQ4_0x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, yst
 //go:noescape
 func tileQ4_0x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
+// tileQ4_0x8_8x3FarVNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_0x8_8x3FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
 // tileQ4_0x8_8x4VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
 // bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ4_0x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_0x8_8x4FarVNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_0x8_8x4FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ4_0x8_8x8VNNI sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 8 and groups·8 rows, 1 group(s) of 8 at a time,
@@ -171,12 +192,26 @@ func tileQ8_0x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, yst
 //go:noescape
 func tileQ8_0x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
+// tileQ8_0x8_8x3FarVNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ8_0x8_8x3FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
 // tileQ8_0x8_8x4VNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
 // bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
 //
 //go:noescape
 func tileQ8_0x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ8_0x8_8x4FarVNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ8_0x8_8x4FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ8_0x8_8x8VNNI sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 8 and groups·8 rows, 1 group(s) of 8 at a time,
@@ -206,12 +241,26 @@ func tileQ4_0x8_8x1AVX2(n int, w []byte, x []byte, xstride int, y []float32, yst
 //go:noescape
 func tileQ4_0x8_8x2AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
+// tileQ4_0x8_8x2FarAVX2 sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 2 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_0x8_8x2FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
 // tileQ4_0x8_8x3AVX2 sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, in AVX2,
 // bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
 //
 //go:noescape
 func tileQ4_0x8_8x3AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_0x8_8x3FarAVX2 sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_0x8_8x3FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ4_0x8_8x4AVX2 sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, in AVX2,
@@ -247,6 +296,13 @@ func tileQ8_0x8_8x2AVX2(n int, w []byte, x []byte, xstride int, y []float32, yst
 //
 //go:noescape
 func tileQ8_0x8_8x3AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ8_0x8_8x3FarAVX2 sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ8_0x8_8x3FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // tileQ8_0x8_8x4AVX2 sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, in AVX2,
@@ -407,12 +463,26 @@ func tileQ4_Kx8_8x2VNNI(n int, w []byte, wstride int, x []byte, xstride int, y [
 //go:noescape
 func tileQ4_Kx8_8x3VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
+// tileQ4_Kx8_8x3FarVNNI sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ4_KQ8_K, for r < rows (a multiple of 8) and c < 3.
+//
+//go:noescape
+func tileQ4_Kx8_8x3FarVNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
 // tileQ4_Kx8_8x4VNNI sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w
 // (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
 // bit-identical to dotQ4_KQ8_K, for r < rows (a multiple of 8) and c < 4.
 //
 //go:noescape
 func tileQ4_Kx8_8x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_Kx8_8x4FarVNNI sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ4_KQ8_K, for r < rows (a multiple of 8) and c < 4.
+//
+//go:noescape
+func tileQ4_Kx8_8x4FarVNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
 // tileQ4_Kx8_8x8VNNI sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w
 // (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
@@ -448,6 +518,13 @@ func tileQ4_Kx8_8x2AVX2(n int, w []byte, wstride int, x []byte, xstride int, y [
 //
 //go:noescape
 func tileQ4_Kx8_8x3AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ4_Kx8_8x3FarAVX2 sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ4_KQ8_K, for r < rows (a multiple of 8) and c < 3, in AVX2.
+//
+//go:noescape
+func tileQ4_Kx8_8x3FarAVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
 // tileQ4_Kx8_8x4AVX2 sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w
 // (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],

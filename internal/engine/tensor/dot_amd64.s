@@ -3129,6 +3129,137 @@ tileQ4_0x8_8x2VNNI_done:
 	VZEROUPPER
 	RET
 
+// func tileQ4_0x8_8x2FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ4_0x8_8x2FarVNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	VMOVDQU64 b08_rpQ4_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), BX
+	SHRQ      $0x05, BX
+	MOVQ      AX, SI
+
+tileQ4_0x8_8x2FarVNNI_pre:
+	CMPQ          BX, $0x00000000
+	JE            tileQ4_0x8_8x2FarVNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 16(SI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X7
+	VPADDD        X7, X3, X3
+	VPSHUFD       $0xb1, X3, X7
+	VPADDD        X7, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(SI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (SI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 48(SI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X7
+	VPADDD        X7, X3, X3
+	VPSHUFD       $0xb1, X3, X7
+	VPADDD        X7, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(SI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(SI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x00000050, SI
+	DECQ          BX
+	JMP           tileQ4_0x8_8x2FarVNNI_pre
+
+tileQ4_0x8_8x2FarVNNI_main:
+	MOVQ      w_base+8(FP), CX
+	MOVQ      y_base+64(FP), DX
+	MOVQ      groups+96(FP), BX
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	IMUL3Q    $0x00000090, SI, SI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ4_0x8_8x2FarVNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ4_0x8_8x2FarVNNI_done
+	VPXORD Y5, Y5, Y5
+	VPXORD Y6, Y6, Y6
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ4_0x8_8x2FarVNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ4_0x8_8x2FarVNNI_store
+	PREFETCHNTA   2048(CX)
+	PREFETCHNTA   2112(CX)
+	PREFETCHNTA   2176(CX)
+	VCVTPH2PS     (CX), Y1
+	VMULPS.BCST   (DI), Y1, Y2
+	VMULPS.BCST   8(DI), Y1, Y1
+	VPBROADCASTD  4(DI), Y3
+	VPBROADCASTD  12(DI), Y4
+	VPANDD        16(CX), Y0, Y7
+	VPSRLW        $0x04, 16(CX), Y8
+	VPANDD        Y0, Y8, Y8
+	VPDPBUSD.BCST 16(DI), Y7, Y3
+	VPDPBUSD.BCST 32(DI), Y8, Y3
+	VPDPBUSD.BCST 48(DI), Y7, Y4
+	VPDPBUSD.BCST 64(DI), Y8, Y4
+	VPANDD        48(CX), Y0, Y7
+	VPSRLW        $0x04, 48(CX), Y8
+	VPANDD        Y0, Y8, Y8
+	VPDPBUSD.BCST 20(DI), Y7, Y3
+	VPDPBUSD.BCST 36(DI), Y8, Y3
+	VPDPBUSD.BCST 52(DI), Y7, Y4
+	VPDPBUSD.BCST 68(DI), Y8, Y4
+	VPANDD        80(CX), Y0, Y7
+	VPSRLW        $0x04, 80(CX), Y8
+	VPANDD        Y0, Y8, Y8
+	VPDPBUSD.BCST 24(DI), Y7, Y3
+	VPDPBUSD.BCST 40(DI), Y8, Y3
+	VPDPBUSD.BCST 56(DI), Y7, Y4
+	VPDPBUSD.BCST 72(DI), Y8, Y4
+	VPANDD        112(CX), Y0, Y7
+	VPSRLW        $0x04, 112(CX), Y8
+	VPANDD        Y0, Y8, Y8
+	VPDPBUSD.BCST 28(DI), Y7, Y3
+	VPDPBUSD.BCST 44(DI), Y8, Y3
+	VPDPBUSD.BCST 60(DI), Y7, Y4
+	VPDPBUSD.BCST 76(DI), Y8, Y4
+	VCVTDQ2PS     Y3, Y3
+	VMULPS        Y2, Y3, Y3
+	VADDPS        Y3, Y5, Y5
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y1, Y4, Y4
+	VADDPS        Y4, Y6, Y6
+	ADDQ          $0x00000090, CX
+	ADDQ          $0x00000050, DI
+	DECQ          SI
+	JMP           tileQ4_0x8_8x2FarVNNI_blocks
+
+tileQ4_0x8_8x2FarVNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	VMOVUPS Y5, (DX)
+	VMOVUPS Y6, (DX)(SI*1)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ4_0x8_8x2FarVNNI_rows
+
+tileQ4_0x8_8x2FarVNNI_done:
+	VZEROUPPER
+	RET
+
 // func tileQ4_0x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 // Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C
 TEXT ·tileQ4_0x8_8x3VNNI(SB), NOSPLIT, $0-128
@@ -3284,6 +3415,167 @@ tileQ4_0x8_8x3VNNI_store:
 	JMP     tileQ4_0x8_8x3VNNI_rows
 
 tileQ4_0x8_8x3VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0x8_8x3FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ4_0x8_8x3FarVNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	VMOVDQU64 b08_rpQ4_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), BX
+	SHRQ      $0x05, BX
+	MOVQ      AX, SI
+
+tileQ4_0x8_8x3FarVNNI_pre:
+	CMPQ          BX, $0x00000000
+	JE            tileQ4_0x8_8x3FarVNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 24(SI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(SI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (SI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 56(SI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(SI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(SI)
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     2(CX)(DX*2), Y3
+	VMOVDQU64     Y3, 88(SI)
+	VPDPBUSD      Y3, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(SI)
+	VPBROADCASTW  (CX)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(SI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x00000078, SI
+	DECQ          BX
+	JMP           tileQ4_0x8_8x3FarVNNI_pre
+
+tileQ4_0x8_8x3FarVNNI_main:
+	MOVQ      w_base+8(FP), CX
+	MOVQ      y_base+64(FP), DX
+	MOVQ      groups+96(FP), BX
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	IMUL3Q    $0x00000090, SI, SI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ4_0x8_8x3FarVNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ4_0x8_8x3FarVNNI_done
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ4_0x8_8x3FarVNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ4_0x8_8x3FarVNNI_store
+	PREFETCHNTA   2048(CX)
+	PREFETCHNTA   2112(CX)
+	PREFETCHNTA   2176(CX)
+	VCVTPH2PS     (CX), Y1
+	VMULPS.BCST   (DI), Y1, Y2
+	VMULPS.BCST   8(DI), Y1, Y3
+	VMULPS.BCST   16(DI), Y1, Y1
+	VPBROADCASTD  4(DI), Y4
+	VPBROADCASTD  12(DI), Y5
+	VPBROADCASTD  20(DI), Y9
+	VPANDD        16(CX), Y0, Y10
+	VPSRLW        $0x04, 16(CX), Y11
+	VPANDD        Y0, Y11, Y11
+	VPDPBUSD.BCST 24(DI), Y10, Y4
+	VPDPBUSD.BCST 40(DI), Y11, Y4
+	VPDPBUSD.BCST 56(DI), Y10, Y5
+	VPDPBUSD.BCST 72(DI), Y11, Y5
+	VPDPBUSD.BCST 88(DI), Y10, Y9
+	VPDPBUSD.BCST 104(DI), Y11, Y9
+	VPANDD        48(CX), Y0, Y10
+	VPSRLW        $0x04, 48(CX), Y11
+	VPANDD        Y0, Y11, Y11
+	VPDPBUSD.BCST 28(DI), Y10, Y4
+	VPDPBUSD.BCST 44(DI), Y11, Y4
+	VPDPBUSD.BCST 60(DI), Y10, Y5
+	VPDPBUSD.BCST 76(DI), Y11, Y5
+	VPDPBUSD.BCST 92(DI), Y10, Y9
+	VPDPBUSD.BCST 108(DI), Y11, Y9
+	VPANDD        80(CX), Y0, Y10
+	VPSRLW        $0x04, 80(CX), Y11
+	VPANDD        Y0, Y11, Y11
+	VPDPBUSD.BCST 32(DI), Y10, Y4
+	VPDPBUSD.BCST 48(DI), Y11, Y4
+	VPDPBUSD.BCST 64(DI), Y10, Y5
+	VPDPBUSD.BCST 80(DI), Y11, Y5
+	VPDPBUSD.BCST 96(DI), Y10, Y9
+	VPDPBUSD.BCST 112(DI), Y11, Y9
+	VPANDD        112(CX), Y0, Y10
+	VPSRLW        $0x04, 112(CX), Y11
+	VPANDD        Y0, Y11, Y11
+	VPDPBUSD.BCST 36(DI), Y10, Y4
+	VPDPBUSD.BCST 52(DI), Y11, Y4
+	VPDPBUSD.BCST 68(DI), Y10, Y5
+	VPDPBUSD.BCST 84(DI), Y11, Y5
+	VPDPBUSD.BCST 100(DI), Y10, Y9
+	VPDPBUSD.BCST 116(DI), Y11, Y9
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y2, Y4, Y4
+	VADDPS        Y4, Y6, Y6
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y3, Y5, Y5
+	VADDPS        Y5, Y7, Y7
+	VCVTDQ2PS     Y9, Y9
+	VMULPS        Y1, Y9, Y9
+	VADDPS        Y9, Y8, Y8
+	ADDQ          $0x00000090, CX
+	ADDQ          $0x00000078, DI
+	DECQ          SI
+	JMP           tileQ4_0x8_8x3FarVNNI_blocks
+
+tileQ4_0x8_8x3FarVNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, (DX)(SI*1)
+	VMOVUPS Y8, (DX)(SI*2)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ4_0x8_8x3FarVNNI_rows
+
+tileQ4_0x8_8x3FarVNNI_done:
 	VZEROUPPER
 	RET
 
@@ -3474,6 +3766,199 @@ tileQ4_0x8_8x4VNNI_store:
 	JMP     tileQ4_0x8_8x4VNNI_rows
 
 tileQ4_0x8_8x4VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0x8_8x4FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ4_0x8_8x4FarVNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	LEAQ      (DX)(DX*2), BX
+	VMOVDQU64 b08_rpQ4_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	MOVQ      AX, DI
+
+tileQ4_0x8_8x4FarVNNI_pre:
+	CMPQ          SI, $0x00000000
+	JE            tileQ4_0x8_8x4FarVNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 32(DI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(DI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (DI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 64(DI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(DI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(DI)
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     2(CX)(DX*2), Y3
+	VMOVDQU64     Y3, 96(DI)
+	VPDPBUSD      Y3, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(DI)
+	VPBROADCASTW  (CX)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(DI)
+	VPXORD        Y6, Y6, Y6
+	VMOVDQU64     2(CX)(BX*1), Y3
+	VMOVDQU64     Y3, 128(DI)
+	VPDPBUSD      Y3, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X3
+	VPADDD        X6, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 28(DI)
+	VPBROADCASTW  (CX)(BX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 24(DI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x000000a0, DI
+	DECQ          SI
+	JMP           tileQ4_0x8_8x4FarVNNI_pre
+
+tileQ4_0x8_8x4FarVNNI_main:
+	MOVQ      w_base+8(FP), CX
+	MOVQ      y_base+64(FP), DX
+	MOVQ      groups+96(FP), BX
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	IMUL3Q    $0x00000090, SI, SI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ4_0x8_8x4FarVNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ4_0x8_8x4FarVNNI_done
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPXORD Y10, Y10, Y10
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ4_0x8_8x4FarVNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ4_0x8_8x4FarVNNI_store
+	PREFETCHNTA   2048(CX)
+	PREFETCHNTA   2112(CX)
+	PREFETCHNTA   2176(CX)
+	VCVTPH2PS     (CX), Y1
+	VMULPS.BCST   (DI), Y1, Y2
+	VMULPS.BCST   8(DI), Y1, Y3
+	VMULPS.BCST   16(DI), Y1, Y4
+	VMULPS.BCST   24(DI), Y1, Y1
+	VPBROADCASTD  4(DI), Y5
+	VPBROADCASTD  12(DI), Y6
+	VPBROADCASTD  20(DI), Y11
+	VPBROADCASTD  28(DI), Y12
+	VPANDD        16(CX), Y0, Y13
+	VPSRLW        $0x04, 16(CX), Y14
+	VPANDD        Y0, Y14, Y14
+	VPDPBUSD.BCST 32(DI), Y13, Y5
+	VPDPBUSD.BCST 48(DI), Y14, Y5
+	VPDPBUSD.BCST 64(DI), Y13, Y6
+	VPDPBUSD.BCST 80(DI), Y14, Y6
+	VPDPBUSD.BCST 96(DI), Y13, Y11
+	VPDPBUSD.BCST 112(DI), Y14, Y11
+	VPDPBUSD.BCST 128(DI), Y13, Y12
+	VPDPBUSD.BCST 144(DI), Y14, Y12
+	VPANDD        48(CX), Y0, Y13
+	VPSRLW        $0x04, 48(CX), Y14
+	VPANDD        Y0, Y14, Y14
+	VPDPBUSD.BCST 36(DI), Y13, Y5
+	VPDPBUSD.BCST 52(DI), Y14, Y5
+	VPDPBUSD.BCST 68(DI), Y13, Y6
+	VPDPBUSD.BCST 84(DI), Y14, Y6
+	VPDPBUSD.BCST 100(DI), Y13, Y11
+	VPDPBUSD.BCST 116(DI), Y14, Y11
+	VPDPBUSD.BCST 132(DI), Y13, Y12
+	VPDPBUSD.BCST 148(DI), Y14, Y12
+	VPANDD        80(CX), Y0, Y13
+	VPSRLW        $0x04, 80(CX), Y14
+	VPANDD        Y0, Y14, Y14
+	VPDPBUSD.BCST 40(DI), Y13, Y5
+	VPDPBUSD.BCST 56(DI), Y14, Y5
+	VPDPBUSD.BCST 72(DI), Y13, Y6
+	VPDPBUSD.BCST 88(DI), Y14, Y6
+	VPDPBUSD.BCST 104(DI), Y13, Y11
+	VPDPBUSD.BCST 120(DI), Y14, Y11
+	VPDPBUSD.BCST 136(DI), Y13, Y12
+	VPDPBUSD.BCST 152(DI), Y14, Y12
+	VPANDD        112(CX), Y0, Y13
+	VPSRLW        $0x04, 112(CX), Y14
+	VPANDD        Y0, Y14, Y14
+	VPDPBUSD.BCST 44(DI), Y13, Y5
+	VPDPBUSD.BCST 60(DI), Y14, Y5
+	VPDPBUSD.BCST 76(DI), Y13, Y6
+	VPDPBUSD.BCST 92(DI), Y14, Y6
+	VPDPBUSD.BCST 108(DI), Y13, Y11
+	VPDPBUSD.BCST 124(DI), Y14, Y11
+	VPDPBUSD.BCST 140(DI), Y13, Y12
+	VPDPBUSD.BCST 156(DI), Y14, Y12
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y2, Y5, Y5
+	VADDPS        Y5, Y7, Y7
+	VCVTDQ2PS     Y6, Y6
+	VMULPS        Y3, Y6, Y6
+	VADDPS        Y6, Y8, Y8
+	VCVTDQ2PS     Y11, Y11
+	VMULPS        Y4, Y11, Y11
+	VADDPS        Y11, Y9, Y9
+	VCVTDQ2PS     Y12, Y12
+	VMULPS        Y1, Y12, Y12
+	VADDPS        Y12, Y10, Y10
+	ADDQ          $0x00000090, CX
+	ADDQ          $0x000000a0, DI
+	DECQ          SI
+	JMP           tileQ4_0x8_8x4FarVNNI_blocks
+
+tileQ4_0x8_8x4FarVNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	LEAQ    (SI)(SI*2), DI
+	VMOVUPS Y7, (DX)
+	VMOVUPS Y8, (DX)(SI*1)
+	VMOVUPS Y9, (DX)(SI*2)
+	VMOVUPS Y10, (DX)(DI*1)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ4_0x8_8x4FarVNNI_rows
+
+tileQ4_0x8_8x4FarVNNI_done:
 	VZEROUPPER
 	RET
 
@@ -4509,6 +4994,164 @@ tileQ8_0x8_8x3VNNI_done:
 	VZEROUPPER
 	RET
 
+// func tileQ8_0x8_8x3FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ8_0x8_8x3FarVNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	VMOVDQU64 b80_rpQ8_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), BX
+	SHRQ      $0x05, BX
+	MOVQ      AX, SI
+
+tileQ8_0x8_8x3FarVNNI_pre:
+	CMPQ          BX, $0x00000000
+	JE            tileQ8_0x8_8x3FarVNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 24(SI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(SI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (SI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 56(SI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(SI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(SI)
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     2(CX)(DX*2), Y3
+	VMOVDQU64     Y3, 88(SI)
+	VPDPBUSD      Y3, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(SI)
+	VPBROADCASTW  (CX)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(SI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x00000078, SI
+	DECQ          BX
+	JMP           tileQ8_0x8_8x3FarVNNI_pre
+
+tileQ8_0x8_8x3FarVNNI_main:
+	MOVQ   w_base+8(FP), CX
+	MOVQ   y_base+64(FP), DX
+	MOVQ   groups+96(FP), BX
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	IMUL3Q $0x00000110, SI, SI
+
+tileQ8_0x8_8x3FarVNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ8_0x8_8x3FarVNNI_done
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ8_0x8_8x3FarVNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ8_0x8_8x3FarVNNI_store
+	PREFETCHNTA   2048(CX)
+	PREFETCHNTA   2112(CX)
+	PREFETCHNTA   2176(CX)
+	PREFETCHNTA   2240(CX)
+	PREFETCHNTA   2304(CX)
+	VCVTPH2PS     (CX), Y0
+	VMULPS.BCST   (DI), Y0, Y1
+	VMULPS.BCST   8(DI), Y0, Y2
+	VMULPS.BCST   16(DI), Y0, Y0
+	VPBROADCASTD  4(DI), Y3
+	VPBROADCASTD  12(DI), Y4
+	VPBROADCASTD  20(DI), Y5
+	VMOVDQU64     16(CX), Y9
+	VPDPBUSD.BCST 24(DI), Y9, Y3
+	VPDPBUSD.BCST 56(DI), Y9, Y4
+	VPDPBUSD.BCST 88(DI), Y9, Y5
+	VMOVDQU64     48(CX), Y9
+	VPDPBUSD.BCST 28(DI), Y9, Y3
+	VPDPBUSD.BCST 60(DI), Y9, Y4
+	VPDPBUSD.BCST 92(DI), Y9, Y5
+	VMOVDQU64     80(CX), Y9
+	VPDPBUSD.BCST 32(DI), Y9, Y3
+	VPDPBUSD.BCST 64(DI), Y9, Y4
+	VPDPBUSD.BCST 96(DI), Y9, Y5
+	VMOVDQU64     112(CX), Y9
+	VPDPBUSD.BCST 36(DI), Y9, Y3
+	VPDPBUSD.BCST 68(DI), Y9, Y4
+	VPDPBUSD.BCST 100(DI), Y9, Y5
+	VMOVDQU64     144(CX), Y9
+	VPDPBUSD.BCST 40(DI), Y9, Y3
+	VPDPBUSD.BCST 72(DI), Y9, Y4
+	VPDPBUSD.BCST 104(DI), Y9, Y5
+	VMOVDQU64     176(CX), Y9
+	VPDPBUSD.BCST 44(DI), Y9, Y3
+	VPDPBUSD.BCST 76(DI), Y9, Y4
+	VPDPBUSD.BCST 108(DI), Y9, Y5
+	VMOVDQU64     208(CX), Y9
+	VPDPBUSD.BCST 48(DI), Y9, Y3
+	VPDPBUSD.BCST 80(DI), Y9, Y4
+	VPDPBUSD.BCST 112(DI), Y9, Y5
+	VMOVDQU64     240(CX), Y9
+	VPDPBUSD.BCST 52(DI), Y9, Y3
+	VPDPBUSD.BCST 84(DI), Y9, Y4
+	VPDPBUSD.BCST 116(DI), Y9, Y5
+	VCVTDQ2PS     Y3, Y3
+	VMULPS        Y1, Y3, Y3
+	VADDPS        Y3, Y6, Y6
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y2, Y4, Y4
+	VADDPS        Y4, Y7, Y7
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y0, Y5, Y5
+	VADDPS        Y5, Y8, Y8
+	ADDQ          $0x00000110, CX
+	ADDQ          $0x00000078, DI
+	DECQ          SI
+	JMP           tileQ8_0x8_8x3FarVNNI_blocks
+
+tileQ8_0x8_8x3FarVNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, (DX)(SI*1)
+	VMOVUPS Y8, (DX)(SI*2)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ8_0x8_8x3FarVNNI_rows
+
+tileQ8_0x8_8x3FarVNNI_done:
+	VZEROUPPER
+	RET
+
 // func tileQ8_0x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 // Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
 TEXT ·tileQ8_0x8_8x4VNNI(SB), NOSPLIT, $0-128
@@ -4691,6 +5334,196 @@ tileQ8_0x8_8x4VNNI_store:
 	JMP     tileQ8_0x8_8x4VNNI_rows
 
 tileQ8_0x8_8x4VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ8_0x8_8x4FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ8_0x8_8x4FarVNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	LEAQ      (DX)(DX*2), BX
+	VMOVDQU64 b80_rpQ8_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	MOVQ      AX, DI
+
+tileQ8_0x8_8x4FarVNNI_pre:
+	CMPQ          SI, $0x00000000
+	JE            tileQ8_0x8_8x4FarVNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 32(DI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(DI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (DI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 64(DI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(DI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(DI)
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     2(CX)(DX*2), Y3
+	VMOVDQU64     Y3, 96(DI)
+	VPDPBUSD      Y3, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(DI)
+	VPBROADCASTW  (CX)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(DI)
+	VPXORD        Y6, Y6, Y6
+	VMOVDQU64     2(CX)(BX*1), Y3
+	VMOVDQU64     Y3, 128(DI)
+	VPDPBUSD      Y3, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X3
+	VPADDD        X6, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 28(DI)
+	VPBROADCASTW  (CX)(BX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 24(DI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x000000a0, DI
+	DECQ          SI
+	JMP           tileQ8_0x8_8x4FarVNNI_pre
+
+tileQ8_0x8_8x4FarVNNI_main:
+	MOVQ   w_base+8(FP), CX
+	MOVQ   y_base+64(FP), DX
+	MOVQ   groups+96(FP), BX
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	IMUL3Q $0x00000110, SI, SI
+
+tileQ8_0x8_8x4FarVNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ8_0x8_8x4FarVNNI_done
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPXORD Y10, Y10, Y10
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ8_0x8_8x4FarVNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ8_0x8_8x4FarVNNI_store
+	PREFETCHNTA   2048(CX)
+	PREFETCHNTA   2112(CX)
+	PREFETCHNTA   2176(CX)
+	PREFETCHNTA   2240(CX)
+	PREFETCHNTA   2304(CX)
+	VCVTPH2PS     (CX), Y0
+	VMULPS.BCST   (DI), Y0, Y1
+	VMULPS.BCST   8(DI), Y0, Y2
+	VMULPS.BCST   16(DI), Y0, Y3
+	VMULPS.BCST   24(DI), Y0, Y0
+	VPBROADCASTD  4(DI), Y4
+	VPBROADCASTD  12(DI), Y5
+	VPBROADCASTD  20(DI), Y6
+	VPBROADCASTD  28(DI), Y11
+	VMOVDQU64     16(CX), Y12
+	VPDPBUSD.BCST 32(DI), Y12, Y4
+	VPDPBUSD.BCST 64(DI), Y12, Y5
+	VPDPBUSD.BCST 96(DI), Y12, Y6
+	VPDPBUSD.BCST 128(DI), Y12, Y11
+	VMOVDQU64     48(CX), Y12
+	VPDPBUSD.BCST 36(DI), Y12, Y4
+	VPDPBUSD.BCST 68(DI), Y12, Y5
+	VPDPBUSD.BCST 100(DI), Y12, Y6
+	VPDPBUSD.BCST 132(DI), Y12, Y11
+	VMOVDQU64     80(CX), Y12
+	VPDPBUSD.BCST 40(DI), Y12, Y4
+	VPDPBUSD.BCST 72(DI), Y12, Y5
+	VPDPBUSD.BCST 104(DI), Y12, Y6
+	VPDPBUSD.BCST 136(DI), Y12, Y11
+	VMOVDQU64     112(CX), Y12
+	VPDPBUSD.BCST 44(DI), Y12, Y4
+	VPDPBUSD.BCST 76(DI), Y12, Y5
+	VPDPBUSD.BCST 108(DI), Y12, Y6
+	VPDPBUSD.BCST 140(DI), Y12, Y11
+	VMOVDQU64     144(CX), Y12
+	VPDPBUSD.BCST 48(DI), Y12, Y4
+	VPDPBUSD.BCST 80(DI), Y12, Y5
+	VPDPBUSD.BCST 112(DI), Y12, Y6
+	VPDPBUSD.BCST 144(DI), Y12, Y11
+	VMOVDQU64     176(CX), Y12
+	VPDPBUSD.BCST 52(DI), Y12, Y4
+	VPDPBUSD.BCST 84(DI), Y12, Y5
+	VPDPBUSD.BCST 116(DI), Y12, Y6
+	VPDPBUSD.BCST 148(DI), Y12, Y11
+	VMOVDQU64     208(CX), Y12
+	VPDPBUSD.BCST 56(DI), Y12, Y4
+	VPDPBUSD.BCST 88(DI), Y12, Y5
+	VPDPBUSD.BCST 120(DI), Y12, Y6
+	VPDPBUSD.BCST 152(DI), Y12, Y11
+	VMOVDQU64     240(CX), Y12
+	VPDPBUSD.BCST 60(DI), Y12, Y4
+	VPDPBUSD.BCST 92(DI), Y12, Y5
+	VPDPBUSD.BCST 124(DI), Y12, Y6
+	VPDPBUSD.BCST 156(DI), Y12, Y11
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y1, Y4, Y4
+	VADDPS        Y4, Y7, Y7
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y2, Y5, Y5
+	VADDPS        Y5, Y8, Y8
+	VCVTDQ2PS     Y6, Y6
+	VMULPS        Y3, Y6, Y6
+	VADDPS        Y6, Y9, Y9
+	VCVTDQ2PS     Y11, Y11
+	VMULPS        Y0, Y11, Y11
+	VADDPS        Y11, Y10, Y10
+	ADDQ          $0x00000110, CX
+	ADDQ          $0x000000a0, DI
+	DECQ          SI
+	JMP           tileQ8_0x8_8x4FarVNNI_blocks
+
+tileQ8_0x8_8x4FarVNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	LEAQ    (SI)(SI*2), DI
+	VMOVUPS Y7, (DX)
+	VMOVUPS Y8, (DX)(SI*1)
+	VMOVUPS Y9, (DX)(SI*2)
+	VMOVUPS Y10, (DX)(DI*1)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ8_0x8_8x4FarVNNI_rows
+
+tileQ8_0x8_8x4FarVNNI_done:
 	VZEROUPPER
 	RET
 
@@ -5696,6 +6529,173 @@ tileQ4_0x8_8x2AVX2_done:
 	VZEROUPPER
 	RET
 
+// func tileQ4_0x8_8x2FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, F16C, MMX+
+TEXT ·tileQ4_0x8_8x2FarAVX2(SB), NOSPLIT, $0-128
+	MOVQ    scratch_base+104(FP), AX
+	MOVQ    x_base+32(FP), CX
+	MOVQ    xstride+56(FP), DX
+	VMOVDQU b08_rpavx2<>+0(SB), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    n+0(FP), BX
+	SHRQ    $0x05, BX
+	MOVQ    CX, SI
+	MOVQ    AX, DI
+
+tileQ4_0x8_8x2FarAVX2_pre:
+	CMPQ         BX, $0x00000000
+	JE           tileQ4_0x8_8x2FarAVX2_main
+	VPMADDUBSW   2(SI), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 4(DI)
+	VPBROADCASTW (SI), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, (DI)
+	VPMADDUBSW   2(SI)(DX*1), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 12(DI)
+	VPBROADCASTW (SI)(DX*1), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 8(DI)
+	ADDQ         $0x00000022, SI
+	ADDQ         $0x00000010, DI
+	DECQ         BX
+	JMP          tileQ4_0x8_8x2FarAVX2_pre
+
+tileQ4_0x8_8x2FarAVX2_main:
+	MOVQ    w_base+8(FP), BX
+	MOVQ    y_base+64(FP), SI
+	MOVQ    groups+96(FP), DI
+	VMOVDQU b0f_rpavx2<>+0(SB), Y0
+
+tileQ4_0x8_8x2FarAVX2_rows:
+	CMPQ  DI, $0x00000000
+	JE    tileQ4_0x8_8x2FarAVX2_done
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  CX, R9
+	MOVQ  AX, R10
+
+tileQ4_0x8_8x2FarAVX2_blocks:
+	CMPQ         R8, $0x00000000
+	JE           tileQ4_0x8_8x2FarAVX2_store
+	PREFETCHNTA  2048(BX)
+	PREFETCHNTA  2112(BX)
+	PREFETCHNTA  2176(BX)
+	VMOVDQU      16(BX), Y4
+	VPSRLW       $0x04, Y4, Y5
+	VPAND        Y0, Y4, Y4
+	VPAND        Y0, Y5, Y5
+	VPBROADCASTD 2(R9), Y3
+	VPMADDUBSW   Y3, Y4, Y3
+	VPBROADCASTD 18(R9), Y6
+	VPMADDUBSW   Y6, Y5, Y6
+	VPADDW       Y6, Y3, Y3
+	VPBROADCASTD 2(R9)(DX*1), Y6
+	VPMADDUBSW   Y6, Y4, Y4
+	VPBROADCASTD 18(R9)(DX*1), Y6
+	VPMADDUBSW   Y6, Y5, Y6
+	VPADDW       Y6, Y4, Y4
+	VMOVDQU      48(BX), Y5
+	VPSRLW       $0x04, Y5, Y6
+	VPAND        Y0, Y5, Y5
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 6(R9), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPADDW       Y7, Y3, Y3
+	VPBROADCASTD 22(R9), Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPADDW       Y7, Y3, Y3
+	VPBROADCASTD 6(R9)(DX*1), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPADDW       Y7, Y4, Y4
+	VPBROADCASTD 22(R9)(DX*1), Y5
+	VPMADDUBSW   Y5, Y6, Y5
+	VPADDW       Y5, Y4, Y4
+	VMOVDQU      80(BX), Y5
+	VPSRLW       $0x04, Y5, Y6
+	VPAND        Y0, Y5, Y5
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 10(R9), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPADDW       Y7, Y3, Y3
+	VPBROADCASTD 26(R9), Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPADDW       Y7, Y3, Y3
+	VPBROADCASTD 10(R9)(DX*1), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPADDW       Y7, Y4, Y4
+	VPBROADCASTD 26(R9)(DX*1), Y5
+	VPMADDUBSW   Y5, Y6, Y5
+	VPADDW       Y5, Y4, Y4
+	VMOVDQU      112(BX), Y5
+	VPSRLW       $0x04, Y5, Y6
+	VPAND        Y0, Y5, Y5
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 14(R9), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPADDW       Y7, Y3, Y3
+	VPBROADCASTD 30(R9), Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPADDW       Y7, Y3, Y3
+	VPBROADCASTD 14(R9)(DX*1), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPADDW       Y7, Y4, Y4
+	VPBROADCASTD 30(R9)(DX*1), Y5
+	VPMADDUBSW   Y5, Y6, Y5
+	VPADDW       Y5, Y4, Y4
+	VCVTPH2PS    (BX), Y5
+	VPMADDWD     onesw<>+0(SB), Y3, Y3
+	VPBROADCASTD 4(R10), Y6
+	VPADDD       Y6, Y3, Y3
+	VBROADCASTSS (R10), Y6
+	VMULPS       Y6, Y5, Y6
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y6, Y3, Y3
+	VADDPS       Y3, Y1, Y1
+	VPMADDWD     onesw<>+0(SB), Y4, Y4
+	VPBROADCASTD 12(R10), Y3
+	VPADDD       Y3, Y4, Y4
+	VBROADCASTSS 8(R10), Y3
+	VMULPS       Y3, Y5, Y3
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	ADDQ         $0x00000090, BX
+	ADDQ         $0x00000022, R9
+	ADDQ         $0x00000010, R10
+	DECQ         R8
+	JMP          tileQ4_0x8_8x2FarAVX2_blocks
+
+tileQ4_0x8_8x2FarAVX2_store:
+	MOVQ    ystride+88(FP), R8
+	SHLQ    $0x02, R8
+	VMOVUPS Y1, (SI)
+	VMOVUPS Y2, (SI)(R8*1)
+	ADDQ    $0x00000020, SI
+	DECQ    DI
+	JMP     tileQ4_0x8_8x2FarAVX2_rows
+
+tileQ4_0x8_8x2FarAVX2_done:
+	VZEROUPPER
+	RET
+
 // func tileQ4_0x8_8x3AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 // Requires: AVX, AVX2, F16C
 TEXT ·tileQ4_0x8_8x3AVX2(SB), NOSPLIT, $0-128
@@ -5903,6 +6903,219 @@ tileQ4_0x8_8x3AVX2_store:
 	JMP     tileQ4_0x8_8x3AVX2_rows
 
 tileQ4_0x8_8x3AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_0x8_8x3FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, F16C, MMX+
+TEXT ·tileQ4_0x8_8x3FarAVX2(SB), NOSPLIT, $0-128
+	MOVQ    scratch_base+104(FP), AX
+	MOVQ    x_base+32(FP), CX
+	MOVQ    xstride+56(FP), DX
+	VMOVDQU b08_rpavx2<>+0(SB), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    n+0(FP), BX
+	SHRQ    $0x05, BX
+	MOVQ    CX, SI
+	MOVQ    AX, DI
+
+tileQ4_0x8_8x3FarAVX2_pre:
+	CMPQ         BX, $0x00000000
+	JE           tileQ4_0x8_8x3FarAVX2_main
+	VPMADDUBSW   2(SI), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 4(DI)
+	VPBROADCASTW (SI), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, (DI)
+	VPMADDUBSW   2(SI)(DX*1), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 12(DI)
+	VPBROADCASTW (SI)(DX*1), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 8(DI)
+	VPMADDUBSW   2(SI)(DX*2), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 20(DI)
+	VPBROADCASTW (SI)(DX*2), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 16(DI)
+	ADDQ         $0x00000022, SI
+	ADDQ         $0x00000018, DI
+	DECQ         BX
+	JMP          tileQ4_0x8_8x3FarAVX2_pre
+
+tileQ4_0x8_8x3FarAVX2_main:
+	MOVQ    w_base+8(FP), BX
+	MOVQ    y_base+64(FP), SI
+	MOVQ    groups+96(FP), DI
+	VMOVDQU b0f_rpavx2<>+0(SB), Y0
+
+tileQ4_0x8_8x3FarAVX2_rows:
+	CMPQ  DI, $0x00000000
+	JE    tileQ4_0x8_8x3FarAVX2_done
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  CX, R9
+	MOVQ  AX, R10
+
+tileQ4_0x8_8x3FarAVX2_blocks:
+	CMPQ         R8, $0x00000000
+	JE           tileQ4_0x8_8x3FarAVX2_store
+	PREFETCHNTA  2048(BX)
+	PREFETCHNTA  2112(BX)
+	PREFETCHNTA  2176(BX)
+	VMOVDQU      16(BX), Y6
+	VPSRLW       $0x04, Y6, Y7
+	VPAND        Y0, Y6, Y6
+	VPAND        Y0, Y7, Y7
+	VPBROADCASTD 2(R9), Y4
+	VPMADDUBSW   Y4, Y6, Y4
+	VPBROADCASTD 18(R9), Y5
+	VPMADDUBSW   Y5, Y7, Y5
+	VPADDW       Y5, Y4, Y4
+	VPBROADCASTD 2(R9)(DX*1), Y5
+	VPMADDUBSW   Y5, Y6, Y5
+	VPBROADCASTD 18(R9)(DX*1), Y8
+	VPMADDUBSW   Y8, Y7, Y8
+	VPADDW       Y8, Y5, Y5
+	VPBROADCASTD 2(R9)(DX*2), Y8
+	VPMADDUBSW   Y8, Y6, Y6
+	VPBROADCASTD 18(R9)(DX*2), Y8
+	VPMADDUBSW   Y8, Y7, Y8
+	VPADDW       Y8, Y6, Y6
+	VMOVDQU      48(BX), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 6(R9), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 22(R9), Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 6(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 22(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 6(R9)(DX*2), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPADDW       Y9, Y6, Y6
+	VPBROADCASTD 22(R9)(DX*2), Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPADDW       Y7, Y6, Y6
+	VMOVDQU      80(BX), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 10(R9), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 26(R9), Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 10(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 26(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 10(R9)(DX*2), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPADDW       Y9, Y6, Y6
+	VPBROADCASTD 26(R9)(DX*2), Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPADDW       Y7, Y6, Y6
+	VMOVDQU      112(BX), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 14(R9), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 30(R9), Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 14(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 30(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 14(R9)(DX*2), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPADDW       Y9, Y6, Y6
+	VPBROADCASTD 30(R9)(DX*2), Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPADDW       Y7, Y6, Y6
+	VCVTPH2PS    (BX), Y7
+	VPMADDWD     onesw<>+0(SB), Y4, Y4
+	VPBROADCASTD 4(R10), Y8
+	VPADDD       Y8, Y4, Y4
+	VBROADCASTSS (R10), Y8
+	VMULPS       Y8, Y7, Y8
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y8, Y4, Y4
+	VADDPS       Y4, Y1, Y1
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VPBROADCASTD 12(R10), Y4
+	VPADDD       Y4, Y5, Y5
+	VBROADCASTSS 8(R10), Y4
+	VMULPS       Y4, Y7, Y4
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       Y5, Y2, Y2
+	VPMADDWD     onesw<>+0(SB), Y6, Y6
+	VPBROADCASTD 20(R10), Y4
+	VPADDD       Y4, Y6, Y6
+	VBROADCASTSS 16(R10), Y4
+	VMULPS       Y4, Y7, Y4
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VADDPS       Y6, Y3, Y3
+	ADDQ         $0x00000090, BX
+	ADDQ         $0x00000022, R9
+	ADDQ         $0x00000018, R10
+	DECQ         R8
+	JMP          tileQ4_0x8_8x3FarAVX2_blocks
+
+tileQ4_0x8_8x3FarAVX2_store:
+	MOVQ    ystride+88(FP), R8
+	SHLQ    $0x02, R8
+	VMOVUPS Y1, (SI)
+	VMOVUPS Y2, (SI)(R8*1)
+	VMOVUPS Y3, (SI)(R8*2)
+	ADDQ    $0x00000020, SI
+	DECQ    DI
+	JMP     tileQ4_0x8_8x3FarAVX2_rows
+
+tileQ4_0x8_8x3FarAVX2_done:
 	VZEROUPPER
 	RET
 
@@ -6923,6 +8136,228 @@ tileQ8_0x8_8x3AVX2_store:
 	JMP     tileQ8_0x8_8x3AVX2_rows
 
 tileQ8_0x8_8x3AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ8_0x8_8x3FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, F16C, MMX+
+TEXT ·tileQ8_0x8_8x3FarAVX2(SB), NOSPLIT, $0-128
+	MOVQ scratch_base+104(FP), AX
+	MOVQ x_base+32(FP), CX
+	MOVQ xstride+56(FP), DX
+	MOVQ n+0(FP), BX
+	SHRQ $0x05, BX
+	MOVQ CX, SI
+	MOVQ AX, DI
+
+tileQ8_0x8_8x3FarAVX2_pre:
+	CMPQ         BX, $0x00000000
+	JE           tileQ8_0x8_8x3FarAVX2_main
+	VPBROADCASTW (SI), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (DI)
+	VPBROADCASTW (SI)(DX*1), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, 8(DI)
+	VPBROADCASTW (SI)(DX*2), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, 16(DI)
+	ADDQ         $0x00000022, SI
+	ADDQ         $0x00000018, DI
+	DECQ         BX
+	JMP          tileQ8_0x8_8x3FarAVX2_pre
+
+tileQ8_0x8_8x3FarAVX2_main:
+	MOVQ    w_base+8(FP), BX
+	MOVQ    y_base+64(FP), SI
+	MOVQ    groups+96(FP), DI
+	VMOVDQU b80_rpavx2<>+0(SB), Y0
+
+tileQ8_0x8_8x3FarAVX2_rows:
+	CMPQ  DI, $0x00000000
+	JE    tileQ8_0x8_8x3FarAVX2_done
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  CX, R9
+	MOVQ  AX, R10
+
+tileQ8_0x8_8x3FarAVX2_blocks:
+	CMPQ         R8, $0x00000000
+	JE           tileQ8_0x8_8x3FarAVX2_store
+	PREFETCHNTA  2048(BX)
+	PREFETCHNTA  2112(BX)
+	PREFETCHNTA  2176(BX)
+	PREFETCHNTA  2240(BX)
+	PREFETCHNTA  2304(BX)
+	VPXOR        16(BX), Y0, Y6
+	VPABSB       Y6, Y7
+	VPBROADCASTD 2(R9), Y4
+	VPSIGNB      Y6, Y4, Y4
+	VPMADDUBSW   Y4, Y7, Y4
+	VPMADDWD     onesw<>+0(SB), Y4, Y4
+	VPBROADCASTD 2(R9)(DX*1), Y5
+	VPSIGNB      Y6, Y5, Y5
+	VPMADDUBSW   Y5, Y7, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VPBROADCASTD 2(R9)(DX*2), Y8
+	VPSIGNB      Y6, Y8, Y8
+	VPMADDUBSW   Y8, Y7, Y8
+	VPMADDWD     onesw<>+0(SB), Y8, Y6
+	VPXOR        48(BX), Y0, Y7
+	VPABSB       Y7, Y8
+	VPBROADCASTD 6(R9), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 6(R9)(DX*1), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 6(R9)(DX*2), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VPXOR        80(BX), Y0, Y7
+	VPABSB       Y7, Y8
+	VPBROADCASTD 10(R9), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 10(R9)(DX*1), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 10(R9)(DX*2), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VPXOR        112(BX), Y0, Y7
+	VPABSB       Y7, Y8
+	VPBROADCASTD 14(R9), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 14(R9)(DX*1), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 14(R9)(DX*2), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VPXOR        144(BX), Y0, Y7
+	VPABSB       Y7, Y8
+	VPBROADCASTD 18(R9), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 18(R9)(DX*1), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 18(R9)(DX*2), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VPXOR        176(BX), Y0, Y7
+	VPABSB       Y7, Y8
+	VPBROADCASTD 22(R9), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 22(R9)(DX*1), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 22(R9)(DX*2), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VPXOR        208(BX), Y0, Y7
+	VPABSB       Y7, Y8
+	VPBROADCASTD 26(R9), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 26(R9)(DX*1), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 26(R9)(DX*2), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VPXOR        240(BX), Y0, Y7
+	VPABSB       Y7, Y8
+	VPBROADCASTD 30(R9), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 30(R9)(DX*1), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 30(R9)(DX*2), Y9
+	VPSIGNB      Y7, Y9, Y9
+	VPMADDUBSW   Y9, Y8, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VCVTPH2PS    (BX), Y7
+	VBROADCASTSS (R10), Y8
+	VMULPS       Y8, Y7, Y8
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y8, Y4, Y4
+	VADDPS       Y4, Y1, Y1
+	VBROADCASTSS 8(R10), Y4
+	VMULPS       Y4, Y7, Y4
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       Y5, Y2, Y2
+	VBROADCASTSS 16(R10), Y4
+	VMULPS       Y4, Y7, Y4
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VADDPS       Y6, Y3, Y3
+	ADDQ         $0x00000110, BX
+	ADDQ         $0x00000022, R9
+	ADDQ         $0x00000018, R10
+	DECQ         R8
+	JMP          tileQ8_0x8_8x3FarAVX2_blocks
+
+tileQ8_0x8_8x3FarAVX2_store:
+	MOVQ    ystride+88(FP), R8
+	SHLQ    $0x02, R8
+	VMOVUPS Y1, (SI)
+	VMOVUPS Y2, (SI)(R8*1)
+	VMOVUPS Y3, (SI)(R8*2)
+	ADDQ    $0x00000020, SI
+	DECQ    DI
+	JMP     tileQ8_0x8_8x3FarAVX2_rows
+
+tileQ8_0x8_8x3FarAVX2_done:
 	VZEROUPPER
 	RET
 
@@ -13318,6 +14753,528 @@ tileQ4_Kx8_8x3VNNI_done:
 	VZEROUPPER
 	RET
 
+// func tileQ4_Kx8_8x3FarVNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ4_Kx8_8x3FarVNNI(SB), NOSPLIT, $224-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	SHLQ      $0x03, CX
+	MOVQ      y_base+72(FP), DX
+	MOVQ      ystride+96(FP), BX
+	SHLQ      $0x02, BX
+	MOVQ      xstride+64(FP), SI
+	MOVQ      rows+104(FP), DI
+	VMOVDQU64 b0f_k8<>+0(SB), Y0
+	VMOVDQU64 bf0_k8<>+0(SB), Y1
+
+tileQ4_Kx8_8x3FarVNNI_rows:
+	CMPQ   DI, $0x00000000
+	JE     tileQ4_Kx8_8x3FarVNNI_done
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+	VPXORD Y4, Y4, Y4
+	MOVQ   n+0(FP), R8
+	SHRQ   $0x08, R8
+	MOVQ   AX, R9
+	MOVQ   x_base+40(FP), R10
+	LEAQ   (R10)(SI*1), R11
+
+tileQ4_Kx8_8x3FarVNNI_blocks:
+	CMPQ          R8, $0x00000000
+	JE            tileQ4_Kx8_8x3FarVNNI_store
+	PREFETCHNTA   4096(R9)
+	PREFETCHNTA   4160(R9)
+	PREFETCHNTA   4224(R9)
+	PREFETCHNTA   4288(R9)
+	PREFETCHNTA   4352(R9)
+	PREFETCHNTA   4416(R9)
+	PREFETCHNTA   4480(R9)
+	PREFETCHNTA   4544(R9)
+	PREFETCHNTA   4608(R9)
+	PREFETCHNTA   4672(R9)
+	PREFETCHNTA   4736(R9)
+	PREFETCHNTA   4800(R9)
+	PREFETCHNTA   4864(R9)
+	PREFETCHNTA   4928(R9)
+	PREFETCHNTA   4992(R9)
+	PREFETCHNTA   5056(R9)
+	PREFETCHNTA   5120(R9)
+	PREFETCHNTA   5184(R9)
+	VMOVDQU64     32(R9), Y5
+	VMOVDQU64     64(R9), Y6
+	VMOVDQU64     96(R9), Y7
+	VPANDD        b3f_k8<>+0(SB), Y5, Y8
+	VMOVDQU64     Y8, (SP)
+	VPANDD        b3f_k8<>+0(SB), Y6, Y8
+	VMOVDQU64     Y8, 64(SP)
+	VPANDD        bc0_k8<>+0(SB), Y5, Y8
+	VPSRLW        $0x02, Y8, Y8
+	VPTERNLOGD    $0xf8, b0f_k8<>+0(SB), Y7, Y8
+	VMOVDQU64     Y8, 32(SP)
+	VPANDD        bc0_k8<>+0(SB), Y6, Y8
+	VPSRLW        $0x02, Y8, Y8
+	VPSRLW        $0x04, Y7, Y5
+	VPTERNLOGD    $0xf8, b0f_k8<>+0(SB), Y5, Y8
+	VMOVDQU64     Y8, 96(SP)
+	VMOVDQU64     260(R10), Y5
+	VPMADDWD      onesw<>+0(SB), Y5, Y5
+	VPACKSSDW     Y5, Y5, Y5
+	VMOVDQU64     Y5, 128(SP)
+	VMOVDQU64     260(R11), Y5
+	VPMADDWD      onesw<>+0(SB), Y5, Y5
+	VPACKSSDW     Y5, Y5, Y5
+	VMOVDQU64     Y5, 160(SP)
+	VMOVDQU64     260(R10)(SI*2), Y5
+	VPMADDWD      onesw<>+0(SB), Y5, Y5
+	VPACKSSDW     Y5, Y5, Y5
+	VMOVDQU64     Y5, 192(SP)
+	VPXORD        Y9, Y9, Y9
+	VPXORD        Y10, Y10, Y10
+	VPXORD        Y11, Y11, Y11
+	VPXORD        Y12, Y12, Y12
+	VPXORD        Y13, Y13, Y13
+	VPXORD        Y14, Y14, Y14
+	VMOVDQU64     128(R9), Y5
+	VPANDD        Y5, Y0, Y6
+	VPANDD        Y5, Y1, Y5
+	VPDPBUSD.BCST 4(R10), Y6, Y9
+	VPDPBUSD.BCST 36(R10), Y5, Y10
+	VPDPBUSD.BCST 4(R11), Y6, Y11
+	VPDPBUSD.BCST 36(R11), Y5, Y12
+	VPDPBUSD.BCST 4(R10)(SI*2), Y6, Y13
+	VPDPBUSD.BCST 36(R10)(SI*2), Y5, Y14
+	VMOVDQU64     160(R9), Y5
+	VPANDD        Y5, Y0, Y6
+	VPANDD        Y5, Y1, Y5
+	VPDPBUSD.BCST 8(R10), Y6, Y9
+	VPDPBUSD.BCST 40(R10), Y5, Y10
+	VPDPBUSD.BCST 8(R11), Y6, Y11
+	VPDPBUSD.BCST 40(R11), Y5, Y12
+	VPDPBUSD.BCST 8(R10)(SI*2), Y6, Y13
+	VPDPBUSD.BCST 40(R10)(SI*2), Y5, Y14
+	VMOVDQU64     192(R9), Y5
+	VPANDD        Y5, Y0, Y6
+	VPANDD        Y5, Y1, Y5
+	VPDPBUSD.BCST 12(R10), Y6, Y9
+	VPDPBUSD.BCST 44(R10), Y5, Y10
+	VPDPBUSD.BCST 12(R11), Y6, Y11
+	VPDPBUSD.BCST 44(R11), Y5, Y12
+	VPDPBUSD.BCST 12(R10)(SI*2), Y6, Y13
+	VPDPBUSD.BCST 44(R10)(SI*2), Y5, Y14
+	VMOVDQU64     224(R9), Y5
+	VPANDD        Y5, Y0, Y6
+	VPANDD        Y5, Y1, Y5
+	VPDPBUSD.BCST 16(R10), Y6, Y9
+	VPDPBUSD.BCST 48(R10), Y5, Y10
+	VPDPBUSD.BCST 16(R11), Y6, Y11
+	VPDPBUSD.BCST 48(R11), Y5, Y12
+	VPDPBUSD.BCST 16(R10)(SI*2), Y6, Y13
+	VPDPBUSD.BCST 48(R10)(SI*2), Y5, Y14
+	VMOVDQU64     256(R9), Y5
+	VPANDD        Y5, Y0, Y6
+	VPANDD        Y5, Y1, Y5
+	VPDPBUSD.BCST 20(R10), Y6, Y9
+	VPDPBUSD.BCST 52(R10), Y5, Y10
+	VPDPBUSD.BCST 20(R11), Y6, Y11
+	VPDPBUSD.BCST 52(R11), Y5, Y12
+	VPDPBUSD.BCST 20(R10)(SI*2), Y6, Y13
+	VPDPBUSD.BCST 52(R10)(SI*2), Y5, Y14
+	VMOVDQU64     288(R9), Y5
+	VPANDD        Y5, Y0, Y6
+	VPANDD        Y5, Y1, Y5
+	VPDPBUSD.BCST 24(R10), Y6, Y9
+	VPDPBUSD.BCST 56(R10), Y5, Y10
+	VPDPBUSD.BCST 24(R11), Y6, Y11
+	VPDPBUSD.BCST 56(R11), Y5, Y12
+	VPDPBUSD.BCST 24(R10)(SI*2), Y6, Y13
+	VPDPBUSD.BCST 56(R10)(SI*2), Y5, Y14
+	VMOVDQU64     320(R9), Y5
+	VPANDD        Y5, Y0, Y6
+	VPANDD        Y5, Y1, Y5
+	VPDPBUSD.BCST 28(R10), Y6, Y9
+	VPDPBUSD.BCST 60(R10), Y5, Y10
+	VPDPBUSD.BCST 28(R11), Y6, Y11
+	VPDPBUSD.BCST 60(R11), Y5, Y12
+	VPDPBUSD.BCST 28(R10)(SI*2), Y6, Y13
+	VPDPBUSD.BCST 60(R10)(SI*2), Y5, Y14
+	VMOVDQU64     352(R9), Y5
+	VPANDD        Y5, Y0, Y6
+	VPANDD        Y5, Y1, Y5
+	VPDPBUSD.BCST 32(R10), Y6, Y9
+	VPDPBUSD.BCST 64(R10), Y5, Y10
+	VPDPBUSD.BCST 32(R11), Y6, Y11
+	VPDPBUSD.BCST 64(R11), Y5, Y12
+	VPDPBUSD.BCST 32(R10)(SI*2), Y6, Y13
+	VPDPBUSD.BCST 64(R10)(SI*2), Y5, Y14
+	VPMOVZXBD     (SP), Y7
+	VPMOVZXBD     8(SP), Y8
+	VPSRAD        $0x04, Y10, Y10
+	VPMULLD       Y7, Y9, Y9
+	VPMULLD       Y8, Y10, Y10
+	VPADDD        Y9, Y10, Y5
+	VPSRAD        $0x04, Y12, Y12
+	VPMULLD       Y7, Y11, Y11
+	VPMULLD       Y8, Y12, Y12
+	VPADDD        Y11, Y12, Y6
+	VPSRAD        $0x04, Y14, Y14
+	VPMULLD       Y7, Y13, Y13
+	VPMULLD       Y8, Y14, Y14
+	VPADDD        Y13, Y14, Y7
+	VPXORD        Y9, Y9, Y9
+	VPXORD        Y10, Y10, Y10
+	VPXORD        Y11, Y11, Y11
+	VPXORD        Y12, Y12, Y12
+	VPXORD        Y13, Y13, Y13
+	VPXORD        Y14, Y14, Y14
+	VMOVDQU64     384(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 68(R10), Y15, Y9
+	VPDPBUSD.BCST 100(R10), Y8, Y10
+	VPDPBUSD.BCST 68(R11), Y15, Y11
+	VPDPBUSD.BCST 100(R11), Y8, Y12
+	VPDPBUSD.BCST 68(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 100(R10)(SI*2), Y8, Y14
+	VMOVDQU64     416(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 72(R10), Y15, Y9
+	VPDPBUSD.BCST 104(R10), Y8, Y10
+	VPDPBUSD.BCST 72(R11), Y15, Y11
+	VPDPBUSD.BCST 104(R11), Y8, Y12
+	VPDPBUSD.BCST 72(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 104(R10)(SI*2), Y8, Y14
+	VMOVDQU64     448(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 76(R10), Y15, Y9
+	VPDPBUSD.BCST 108(R10), Y8, Y10
+	VPDPBUSD.BCST 76(R11), Y15, Y11
+	VPDPBUSD.BCST 108(R11), Y8, Y12
+	VPDPBUSD.BCST 76(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 108(R10)(SI*2), Y8, Y14
+	VMOVDQU64     480(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 80(R10), Y15, Y9
+	VPDPBUSD.BCST 112(R10), Y8, Y10
+	VPDPBUSD.BCST 80(R11), Y15, Y11
+	VPDPBUSD.BCST 112(R11), Y8, Y12
+	VPDPBUSD.BCST 80(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 112(R10)(SI*2), Y8, Y14
+	VMOVDQU64     512(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 84(R10), Y15, Y9
+	VPDPBUSD.BCST 116(R10), Y8, Y10
+	VPDPBUSD.BCST 84(R11), Y15, Y11
+	VPDPBUSD.BCST 116(R11), Y8, Y12
+	VPDPBUSD.BCST 84(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 116(R10)(SI*2), Y8, Y14
+	VMOVDQU64     544(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 88(R10), Y15, Y9
+	VPDPBUSD.BCST 120(R10), Y8, Y10
+	VPDPBUSD.BCST 88(R11), Y15, Y11
+	VPDPBUSD.BCST 120(R11), Y8, Y12
+	VPDPBUSD.BCST 88(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 120(R10)(SI*2), Y8, Y14
+	VMOVDQU64     576(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 92(R10), Y15, Y9
+	VPDPBUSD.BCST 124(R10), Y8, Y10
+	VPDPBUSD.BCST 92(R11), Y15, Y11
+	VPDPBUSD.BCST 124(R11), Y8, Y12
+	VPDPBUSD.BCST 92(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 124(R10)(SI*2), Y8, Y14
+	VMOVDQU64     608(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 96(R10), Y15, Y9
+	VPDPBUSD.BCST 128(R10), Y8, Y10
+	VPDPBUSD.BCST 96(R11), Y15, Y11
+	VPDPBUSD.BCST 128(R11), Y8, Y12
+	VPDPBUSD.BCST 96(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 128(R10)(SI*2), Y8, Y14
+	VPMOVZXBD     16(SP), Y8
+	VPMOVZXBD     24(SP), Y15
+	VPSRAD        $0x04, Y10, Y10
+	VPMULLD       Y8, Y9, Y9
+	VPMULLD       Y15, Y10, Y10
+	VPADDD        Y9, Y5, Y5
+	VPADDD        Y10, Y5, Y5
+	VPSRAD        $0x04, Y12, Y12
+	VPMULLD       Y8, Y11, Y11
+	VPMULLD       Y15, Y12, Y12
+	VPADDD        Y11, Y6, Y6
+	VPADDD        Y12, Y6, Y6
+	VPSRAD        $0x04, Y14, Y14
+	VPMULLD       Y8, Y13, Y13
+	VPMULLD       Y15, Y14, Y14
+	VPADDD        Y13, Y7, Y7
+	VPADDD        Y14, Y7, Y7
+	VPXORD        Y9, Y9, Y9
+	VPXORD        Y10, Y10, Y10
+	VPXORD        Y11, Y11, Y11
+	VPXORD        Y12, Y12, Y12
+	VPXORD        Y13, Y13, Y13
+	VPXORD        Y14, Y14, Y14
+	VMOVDQU64     640(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 132(R10), Y15, Y9
+	VPDPBUSD.BCST 164(R10), Y8, Y10
+	VPDPBUSD.BCST 132(R11), Y15, Y11
+	VPDPBUSD.BCST 164(R11), Y8, Y12
+	VPDPBUSD.BCST 132(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 164(R10)(SI*2), Y8, Y14
+	VMOVDQU64     672(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 136(R10), Y15, Y9
+	VPDPBUSD.BCST 168(R10), Y8, Y10
+	VPDPBUSD.BCST 136(R11), Y15, Y11
+	VPDPBUSD.BCST 168(R11), Y8, Y12
+	VPDPBUSD.BCST 136(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 168(R10)(SI*2), Y8, Y14
+	VMOVDQU64     704(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 140(R10), Y15, Y9
+	VPDPBUSD.BCST 172(R10), Y8, Y10
+	VPDPBUSD.BCST 140(R11), Y15, Y11
+	VPDPBUSD.BCST 172(R11), Y8, Y12
+	VPDPBUSD.BCST 140(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 172(R10)(SI*2), Y8, Y14
+	VMOVDQU64     736(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 144(R10), Y15, Y9
+	VPDPBUSD.BCST 176(R10), Y8, Y10
+	VPDPBUSD.BCST 144(R11), Y15, Y11
+	VPDPBUSD.BCST 176(R11), Y8, Y12
+	VPDPBUSD.BCST 144(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 176(R10)(SI*2), Y8, Y14
+	VMOVDQU64     768(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 148(R10), Y15, Y9
+	VPDPBUSD.BCST 180(R10), Y8, Y10
+	VPDPBUSD.BCST 148(R11), Y15, Y11
+	VPDPBUSD.BCST 180(R11), Y8, Y12
+	VPDPBUSD.BCST 148(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 180(R10)(SI*2), Y8, Y14
+	VMOVDQU64     800(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 152(R10), Y15, Y9
+	VPDPBUSD.BCST 184(R10), Y8, Y10
+	VPDPBUSD.BCST 152(R11), Y15, Y11
+	VPDPBUSD.BCST 184(R11), Y8, Y12
+	VPDPBUSD.BCST 152(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 184(R10)(SI*2), Y8, Y14
+	VMOVDQU64     832(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 156(R10), Y15, Y9
+	VPDPBUSD.BCST 188(R10), Y8, Y10
+	VPDPBUSD.BCST 156(R11), Y15, Y11
+	VPDPBUSD.BCST 188(R11), Y8, Y12
+	VPDPBUSD.BCST 156(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 188(R10)(SI*2), Y8, Y14
+	VMOVDQU64     864(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 160(R10), Y15, Y9
+	VPDPBUSD.BCST 192(R10), Y8, Y10
+	VPDPBUSD.BCST 160(R11), Y15, Y11
+	VPDPBUSD.BCST 192(R11), Y8, Y12
+	VPDPBUSD.BCST 160(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 192(R10)(SI*2), Y8, Y14
+	VPMOVZXBD     32(SP), Y8
+	VPMOVZXBD     40(SP), Y15
+	VPSRAD        $0x04, Y10, Y10
+	VPMULLD       Y8, Y9, Y9
+	VPMULLD       Y15, Y10, Y10
+	VPADDD        Y9, Y5, Y5
+	VPADDD        Y10, Y5, Y5
+	VPSRAD        $0x04, Y12, Y12
+	VPMULLD       Y8, Y11, Y11
+	VPMULLD       Y15, Y12, Y12
+	VPADDD        Y11, Y6, Y6
+	VPADDD        Y12, Y6, Y6
+	VPSRAD        $0x04, Y14, Y14
+	VPMULLD       Y8, Y13, Y13
+	VPMULLD       Y15, Y14, Y14
+	VPADDD        Y13, Y7, Y7
+	VPADDD        Y14, Y7, Y7
+	VPXORD        Y9, Y9, Y9
+	VPXORD        Y10, Y10, Y10
+	VPXORD        Y11, Y11, Y11
+	VPXORD        Y12, Y12, Y12
+	VPXORD        Y13, Y13, Y13
+	VPXORD        Y14, Y14, Y14
+	VMOVDQU64     896(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 196(R10), Y15, Y9
+	VPDPBUSD.BCST 228(R10), Y8, Y10
+	VPDPBUSD.BCST 196(R11), Y15, Y11
+	VPDPBUSD.BCST 228(R11), Y8, Y12
+	VPDPBUSD.BCST 196(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 228(R10)(SI*2), Y8, Y14
+	VMOVDQU64     928(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 200(R10), Y15, Y9
+	VPDPBUSD.BCST 232(R10), Y8, Y10
+	VPDPBUSD.BCST 200(R11), Y15, Y11
+	VPDPBUSD.BCST 232(R11), Y8, Y12
+	VPDPBUSD.BCST 200(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 232(R10)(SI*2), Y8, Y14
+	VMOVDQU64     960(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 204(R10), Y15, Y9
+	VPDPBUSD.BCST 236(R10), Y8, Y10
+	VPDPBUSD.BCST 204(R11), Y15, Y11
+	VPDPBUSD.BCST 236(R11), Y8, Y12
+	VPDPBUSD.BCST 204(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 236(R10)(SI*2), Y8, Y14
+	VMOVDQU64     992(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 208(R10), Y15, Y9
+	VPDPBUSD.BCST 240(R10), Y8, Y10
+	VPDPBUSD.BCST 208(R11), Y15, Y11
+	VPDPBUSD.BCST 240(R11), Y8, Y12
+	VPDPBUSD.BCST 208(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 240(R10)(SI*2), Y8, Y14
+	VMOVDQU64     1024(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 212(R10), Y15, Y9
+	VPDPBUSD.BCST 244(R10), Y8, Y10
+	VPDPBUSD.BCST 212(R11), Y15, Y11
+	VPDPBUSD.BCST 244(R11), Y8, Y12
+	VPDPBUSD.BCST 212(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 244(R10)(SI*2), Y8, Y14
+	VMOVDQU64     1056(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 216(R10), Y15, Y9
+	VPDPBUSD.BCST 248(R10), Y8, Y10
+	VPDPBUSD.BCST 216(R11), Y15, Y11
+	VPDPBUSD.BCST 248(R11), Y8, Y12
+	VPDPBUSD.BCST 216(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 248(R10)(SI*2), Y8, Y14
+	VMOVDQU64     1088(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 220(R10), Y15, Y9
+	VPDPBUSD.BCST 252(R10), Y8, Y10
+	VPDPBUSD.BCST 220(R11), Y15, Y11
+	VPDPBUSD.BCST 252(R11), Y8, Y12
+	VPDPBUSD.BCST 220(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 252(R10)(SI*2), Y8, Y14
+	VMOVDQU64     1120(R9), Y8
+	VPANDD        Y8, Y0, Y15
+	VPANDD        Y8, Y1, Y8
+	VPDPBUSD.BCST 224(R10), Y15, Y9
+	VPDPBUSD.BCST 256(R10), Y8, Y10
+	VPDPBUSD.BCST 224(R11), Y15, Y11
+	VPDPBUSD.BCST 256(R11), Y8, Y12
+	VPDPBUSD.BCST 224(R10)(SI*2), Y15, Y13
+	VPDPBUSD.BCST 256(R10)(SI*2), Y8, Y14
+	VPMOVZXBD     48(SP), Y8
+	VPMOVZXBD     56(SP), Y15
+	VPSRAD        $0x04, Y10, Y10
+	VPMULLD       Y8, Y9, Y9
+	VPMULLD       Y15, Y10, Y10
+	VPADDD        Y9, Y5, Y5
+	VPADDD        Y10, Y5, Y5
+	VPSRAD        $0x04, Y12, Y12
+	VPMULLD       Y8, Y11, Y11
+	VPMULLD       Y15, Y12, Y12
+	VPADDD        Y11, Y6, Y6
+	VPADDD        Y12, Y6, Y6
+	VPSRAD        $0x04, Y14, Y14
+	VPMULLD       Y8, Y13, Y13
+	VPMULLD       Y15, Y14, Y14
+	VPADDD        Y13, Y7, Y7
+	VPADDD        Y14, Y7, Y7
+	VPXORD        Y9, Y9, Y9
+	VPXORD        Y11, Y11, Y11
+	VPXORD        Y13, Y13, Y13
+	VPMOVZXBW     64(SP), Y8
+	VPDPWSSD.BCST 128(SP), Y8, Y9
+	VPDPWSSD.BCST 160(SP), Y8, Y11
+	VPDPWSSD.BCST 192(SP), Y8, Y13
+	VPMOVZXBW     80(SP), Y8
+	VPDPWSSD.BCST 132(SP), Y8, Y9
+	VPDPWSSD.BCST 164(SP), Y8, Y11
+	VPDPWSSD.BCST 196(SP), Y8, Y13
+	VPMOVZXBW     96(SP), Y8
+	VPDPWSSD.BCST 144(SP), Y8, Y9
+	VPDPWSSD.BCST 176(SP), Y8, Y11
+	VPDPWSSD.BCST 208(SP), Y8, Y13
+	VPMOVZXBW     112(SP), Y8
+	VPDPWSSD.BCST 148(SP), Y8, Y9
+	VPDPWSSD.BCST 180(SP), Y8, Y11
+	VPDPWSSD.BCST 212(SP), Y8, Y13
+	VCVTPH2PS     (R9), Y8
+	VCVTPH2PS     16(R9), Y15
+	VBROADCASTSS  (R10), Y16
+	VMULPS        Y8, Y16, Y17
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y5, Y17, Y17
+	VMULPS        Y15, Y16, Y5
+	VCVTDQ2PS     Y9, Y9
+	VMULPS        Y9, Y5, Y5
+	VSUBPS        Y5, Y17, Y17
+	VADDPS        Y17, Y2, Y2
+	VBROADCASTSS  (R11), Y5
+	VMULPS        Y8, Y5, Y16
+	VCVTDQ2PS     Y6, Y6
+	VMULPS        Y6, Y16, Y16
+	VMULPS        Y15, Y5, Y5
+	VCVTDQ2PS     Y11, Y11
+	VMULPS        Y11, Y5, Y5
+	VSUBPS        Y5, Y16, Y16
+	VADDPS        Y16, Y3, Y3
+	VBROADCASTSS  (R10)(SI*2), Y5
+	VMULPS        Y8, Y5, Y6
+	VCVTDQ2PS     Y7, Y7
+	VMULPS        Y7, Y6, Y6
+	VMULPS        Y15, Y5, Y5
+	VCVTDQ2PS     Y13, Y13
+	VMULPS        Y13, Y5, Y5
+	VSUBPS        Y5, Y6, Y6
+	VADDPS        Y6, Y4, Y4
+	ADDQ          $0x00000480, R9
+	ADDQ          $0x00000124, R10
+	ADDQ          $0x00000124, R11
+	DECQ          R8
+	JMP           tileQ4_Kx8_8x3FarVNNI_blocks
+
+tileQ4_Kx8_8x3FarVNNI_store:
+	MOVQ    DX, R8
+	VMOVUPS Y2, (R8)
+	ADDQ    BX, R8
+	VMOVUPS Y3, (R8)
+	ADDQ    BX, R8
+	VMOVUPS Y4, (R8)
+	ADDQ    CX, AX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, DI
+	JMP     tileQ4_Kx8_8x3FarVNNI_rows
+
+tileQ4_Kx8_8x3FarVNNI_done:
+	VZEROUPPER
+	RET
+
 // func tileQ4_Kx8_8x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 // Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C
 TEXT ·tileQ4_Kx8_8x4VNNI(SB), NOSPLIT, $256-112
@@ -13931,6 +15888,640 @@ tileQ4_Kx8_8x4VNNI_store:
 	JMP     tileQ4_Kx8_8x4VNNI_rows
 
 tileQ4_Kx8_8x4VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_Kx8_8x4FarVNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ4_Kx8_8x4FarVNNI(SB), NOSPLIT, $256-112
+	MOVQ      w_base+8(FP), AX
+	MOVQ      wstride+32(FP), CX
+	SHLQ      $0x03, CX
+	MOVQ      y_base+72(FP), DX
+	MOVQ      ystride+96(FP), BX
+	SHLQ      $0x02, BX
+	MOVQ      xstride+64(FP), SI
+	MOVQ      rows+104(FP), DI
+	VMOVDQU64 b0f_k8<>+0(SB), Y0
+	VMOVDQU64 bf0_k8<>+0(SB), Y1
+
+tileQ4_Kx8_8x4FarVNNI_rows:
+	CMPQ   DI, $0x00000000
+	JE     tileQ4_Kx8_8x4FarVNNI_done
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+	VPXORD Y4, Y4, Y4
+	VPXORD Y5, Y5, Y5
+	MOVQ   n+0(FP), R8
+	SHRQ   $0x08, R8
+	MOVQ   AX, R9
+	MOVQ   x_base+40(FP), R10
+	LEAQ   (R10)(SI*1), R11
+
+tileQ4_Kx8_8x4FarVNNI_blocks:
+	CMPQ          R8, $0x00000000
+	JE            tileQ4_Kx8_8x4FarVNNI_store
+	PREFETCHNTA   4096(R9)
+	PREFETCHNTA   4160(R9)
+	PREFETCHNTA   4224(R9)
+	PREFETCHNTA   4288(R9)
+	PREFETCHNTA   4352(R9)
+	PREFETCHNTA   4416(R9)
+	PREFETCHNTA   4480(R9)
+	PREFETCHNTA   4544(R9)
+	PREFETCHNTA   4608(R9)
+	PREFETCHNTA   4672(R9)
+	PREFETCHNTA   4736(R9)
+	PREFETCHNTA   4800(R9)
+	PREFETCHNTA   4864(R9)
+	PREFETCHNTA   4928(R9)
+	PREFETCHNTA   4992(R9)
+	PREFETCHNTA   5056(R9)
+	PREFETCHNTA   5120(R9)
+	PREFETCHNTA   5184(R9)
+	VMOVDQU64     32(R9), Y6
+	VMOVDQU64     64(R9), Y7
+	VMOVDQU64     96(R9), Y8
+	VPANDD        b3f_k8<>+0(SB), Y6, Y9
+	VMOVDQU64     Y9, (SP)
+	VPANDD        b3f_k8<>+0(SB), Y7, Y9
+	VMOVDQU64     Y9, 64(SP)
+	VPANDD        bc0_k8<>+0(SB), Y6, Y9
+	VPSRLW        $0x02, Y9, Y9
+	VPTERNLOGD    $0xf8, b0f_k8<>+0(SB), Y8, Y9
+	VMOVDQU64     Y9, 32(SP)
+	VPANDD        bc0_k8<>+0(SB), Y7, Y9
+	VPSRLW        $0x02, Y9, Y9
+	VPSRLW        $0x04, Y8, Y6
+	VPTERNLOGD    $0xf8, b0f_k8<>+0(SB), Y6, Y9
+	VMOVDQU64     Y9, 96(SP)
+	VMOVDQU64     260(R10), Y6
+	VPMADDWD      onesw<>+0(SB), Y6, Y6
+	VPACKSSDW     Y6, Y6, Y6
+	VMOVDQU64     Y6, 128(SP)
+	VMOVDQU64     260(R11), Y6
+	VPMADDWD      onesw<>+0(SB), Y6, Y6
+	VPACKSSDW     Y6, Y6, Y6
+	VMOVDQU64     Y6, 160(SP)
+	VMOVDQU64     260(R10)(SI*2), Y6
+	VPMADDWD      onesw<>+0(SB), Y6, Y6
+	VPACKSSDW     Y6, Y6, Y6
+	VMOVDQU64     Y6, 192(SP)
+	VMOVDQU64     260(R11)(SI*2), Y6
+	VPMADDWD      onesw<>+0(SB), Y6, Y6
+	VPACKSSDW     Y6, Y6, Y6
+	VMOVDQU64     Y6, 224(SP)
+	VPXORD        Y10, Y10, Y10
+	VPXORD        Y11, Y11, Y11
+	VPXORD        Y12, Y12, Y12
+	VPXORD        Y13, Y13, Y13
+	VPXORD        Y14, Y14, Y14
+	VPXORD        Y15, Y15, Y15
+	VPXORD        Y16, Y16, Y16
+	VPXORD        Y17, Y17, Y17
+	VMOVDQU64     128(R9), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
+	VPDPBUSD.BCST 4(R10), Y7, Y10
+	VPDPBUSD.BCST 36(R10), Y6, Y11
+	VPDPBUSD.BCST 4(R11), Y7, Y12
+	VPDPBUSD.BCST 36(R11), Y6, Y13
+	VPDPBUSD.BCST 4(R10)(SI*2), Y7, Y14
+	VPDPBUSD.BCST 36(R10)(SI*2), Y6, Y15
+	VPDPBUSD.BCST 4(R11)(SI*2), Y7, Y16
+	VPDPBUSD.BCST 36(R11)(SI*2), Y6, Y17
+	VMOVDQU64     160(R9), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
+	VPDPBUSD.BCST 8(R10), Y7, Y10
+	VPDPBUSD.BCST 40(R10), Y6, Y11
+	VPDPBUSD.BCST 8(R11), Y7, Y12
+	VPDPBUSD.BCST 40(R11), Y6, Y13
+	VPDPBUSD.BCST 8(R10)(SI*2), Y7, Y14
+	VPDPBUSD.BCST 40(R10)(SI*2), Y6, Y15
+	VPDPBUSD.BCST 8(R11)(SI*2), Y7, Y16
+	VPDPBUSD.BCST 40(R11)(SI*2), Y6, Y17
+	VMOVDQU64     192(R9), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
+	VPDPBUSD.BCST 12(R10), Y7, Y10
+	VPDPBUSD.BCST 44(R10), Y6, Y11
+	VPDPBUSD.BCST 12(R11), Y7, Y12
+	VPDPBUSD.BCST 44(R11), Y6, Y13
+	VPDPBUSD.BCST 12(R10)(SI*2), Y7, Y14
+	VPDPBUSD.BCST 44(R10)(SI*2), Y6, Y15
+	VPDPBUSD.BCST 12(R11)(SI*2), Y7, Y16
+	VPDPBUSD.BCST 44(R11)(SI*2), Y6, Y17
+	VMOVDQU64     224(R9), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
+	VPDPBUSD.BCST 16(R10), Y7, Y10
+	VPDPBUSD.BCST 48(R10), Y6, Y11
+	VPDPBUSD.BCST 16(R11), Y7, Y12
+	VPDPBUSD.BCST 48(R11), Y6, Y13
+	VPDPBUSD.BCST 16(R10)(SI*2), Y7, Y14
+	VPDPBUSD.BCST 48(R10)(SI*2), Y6, Y15
+	VPDPBUSD.BCST 16(R11)(SI*2), Y7, Y16
+	VPDPBUSD.BCST 48(R11)(SI*2), Y6, Y17
+	VMOVDQU64     256(R9), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
+	VPDPBUSD.BCST 20(R10), Y7, Y10
+	VPDPBUSD.BCST 52(R10), Y6, Y11
+	VPDPBUSD.BCST 20(R11), Y7, Y12
+	VPDPBUSD.BCST 52(R11), Y6, Y13
+	VPDPBUSD.BCST 20(R10)(SI*2), Y7, Y14
+	VPDPBUSD.BCST 52(R10)(SI*2), Y6, Y15
+	VPDPBUSD.BCST 20(R11)(SI*2), Y7, Y16
+	VPDPBUSD.BCST 52(R11)(SI*2), Y6, Y17
+	VMOVDQU64     288(R9), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
+	VPDPBUSD.BCST 24(R10), Y7, Y10
+	VPDPBUSD.BCST 56(R10), Y6, Y11
+	VPDPBUSD.BCST 24(R11), Y7, Y12
+	VPDPBUSD.BCST 56(R11), Y6, Y13
+	VPDPBUSD.BCST 24(R10)(SI*2), Y7, Y14
+	VPDPBUSD.BCST 56(R10)(SI*2), Y6, Y15
+	VPDPBUSD.BCST 24(R11)(SI*2), Y7, Y16
+	VPDPBUSD.BCST 56(R11)(SI*2), Y6, Y17
+	VMOVDQU64     320(R9), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
+	VPDPBUSD.BCST 28(R10), Y7, Y10
+	VPDPBUSD.BCST 60(R10), Y6, Y11
+	VPDPBUSD.BCST 28(R11), Y7, Y12
+	VPDPBUSD.BCST 60(R11), Y6, Y13
+	VPDPBUSD.BCST 28(R10)(SI*2), Y7, Y14
+	VPDPBUSD.BCST 60(R10)(SI*2), Y6, Y15
+	VPDPBUSD.BCST 28(R11)(SI*2), Y7, Y16
+	VPDPBUSD.BCST 60(R11)(SI*2), Y6, Y17
+	VMOVDQU64     352(R9), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
+	VPDPBUSD.BCST 32(R10), Y7, Y10
+	VPDPBUSD.BCST 64(R10), Y6, Y11
+	VPDPBUSD.BCST 32(R11), Y7, Y12
+	VPDPBUSD.BCST 64(R11), Y6, Y13
+	VPDPBUSD.BCST 32(R10)(SI*2), Y7, Y14
+	VPDPBUSD.BCST 64(R10)(SI*2), Y6, Y15
+	VPDPBUSD.BCST 32(R11)(SI*2), Y7, Y16
+	VPDPBUSD.BCST 64(R11)(SI*2), Y6, Y17
+	VPMOVZXBD     (SP), Y9
+	VPMOVZXBD     8(SP), Y18
+	VPSRAD        $0x04, Y11, Y11
+	VPMULLD       Y9, Y10, Y10
+	VPMULLD       Y18, Y11, Y11
+	VPADDD        Y10, Y11, Y6
+	VPSRAD        $0x04, Y13, Y13
+	VPMULLD       Y9, Y12, Y12
+	VPMULLD       Y18, Y13, Y13
+	VPADDD        Y12, Y13, Y7
+	VPSRAD        $0x04, Y15, Y15
+	VPMULLD       Y9, Y14, Y14
+	VPMULLD       Y18, Y15, Y15
+	VPADDD        Y14, Y15, Y8
+	VPSRAD        $0x04, Y17, Y17
+	VPMULLD       Y9, Y16, Y16
+	VPMULLD       Y18, Y17, Y17
+	VPADDD        Y16, Y17, Y9
+	VPXORD        Y10, Y10, Y10
+	VPXORD        Y11, Y11, Y11
+	VPXORD        Y12, Y12, Y12
+	VPXORD        Y13, Y13, Y13
+	VPXORD        Y14, Y14, Y14
+	VPXORD        Y15, Y15, Y15
+	VPXORD        Y16, Y16, Y16
+	VPXORD        Y17, Y17, Y17
+	VMOVDQU64     384(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 68(R10), Y19, Y10
+	VPDPBUSD.BCST 100(R10), Y18, Y11
+	VPDPBUSD.BCST 68(R11), Y19, Y12
+	VPDPBUSD.BCST 100(R11), Y18, Y13
+	VPDPBUSD.BCST 68(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 100(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 68(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 100(R11)(SI*2), Y18, Y17
+	VMOVDQU64     416(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 72(R10), Y19, Y10
+	VPDPBUSD.BCST 104(R10), Y18, Y11
+	VPDPBUSD.BCST 72(R11), Y19, Y12
+	VPDPBUSD.BCST 104(R11), Y18, Y13
+	VPDPBUSD.BCST 72(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 104(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 72(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 104(R11)(SI*2), Y18, Y17
+	VMOVDQU64     448(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 76(R10), Y19, Y10
+	VPDPBUSD.BCST 108(R10), Y18, Y11
+	VPDPBUSD.BCST 76(R11), Y19, Y12
+	VPDPBUSD.BCST 108(R11), Y18, Y13
+	VPDPBUSD.BCST 76(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 108(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 76(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 108(R11)(SI*2), Y18, Y17
+	VMOVDQU64     480(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 80(R10), Y19, Y10
+	VPDPBUSD.BCST 112(R10), Y18, Y11
+	VPDPBUSD.BCST 80(R11), Y19, Y12
+	VPDPBUSD.BCST 112(R11), Y18, Y13
+	VPDPBUSD.BCST 80(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 112(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 80(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 112(R11)(SI*2), Y18, Y17
+	VMOVDQU64     512(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 84(R10), Y19, Y10
+	VPDPBUSD.BCST 116(R10), Y18, Y11
+	VPDPBUSD.BCST 84(R11), Y19, Y12
+	VPDPBUSD.BCST 116(R11), Y18, Y13
+	VPDPBUSD.BCST 84(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 116(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 84(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 116(R11)(SI*2), Y18, Y17
+	VMOVDQU64     544(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 88(R10), Y19, Y10
+	VPDPBUSD.BCST 120(R10), Y18, Y11
+	VPDPBUSD.BCST 88(R11), Y19, Y12
+	VPDPBUSD.BCST 120(R11), Y18, Y13
+	VPDPBUSD.BCST 88(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 120(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 88(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 120(R11)(SI*2), Y18, Y17
+	VMOVDQU64     576(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 92(R10), Y19, Y10
+	VPDPBUSD.BCST 124(R10), Y18, Y11
+	VPDPBUSD.BCST 92(R11), Y19, Y12
+	VPDPBUSD.BCST 124(R11), Y18, Y13
+	VPDPBUSD.BCST 92(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 124(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 92(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 124(R11)(SI*2), Y18, Y17
+	VMOVDQU64     608(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 96(R10), Y19, Y10
+	VPDPBUSD.BCST 128(R10), Y18, Y11
+	VPDPBUSD.BCST 96(R11), Y19, Y12
+	VPDPBUSD.BCST 128(R11), Y18, Y13
+	VPDPBUSD.BCST 96(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 128(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 96(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 128(R11)(SI*2), Y18, Y17
+	VPMOVZXBD     16(SP), Y18
+	VPMOVZXBD     24(SP), Y19
+	VPSRAD        $0x04, Y11, Y11
+	VPMULLD       Y18, Y10, Y10
+	VPMULLD       Y19, Y11, Y11
+	VPADDD        Y10, Y6, Y6
+	VPADDD        Y11, Y6, Y6
+	VPSRAD        $0x04, Y13, Y13
+	VPMULLD       Y18, Y12, Y12
+	VPMULLD       Y19, Y13, Y13
+	VPADDD        Y12, Y7, Y7
+	VPADDD        Y13, Y7, Y7
+	VPSRAD        $0x04, Y15, Y15
+	VPMULLD       Y18, Y14, Y14
+	VPMULLD       Y19, Y15, Y15
+	VPADDD        Y14, Y8, Y8
+	VPADDD        Y15, Y8, Y8
+	VPSRAD        $0x04, Y17, Y17
+	VPMULLD       Y18, Y16, Y16
+	VPMULLD       Y19, Y17, Y17
+	VPADDD        Y16, Y9, Y9
+	VPADDD        Y17, Y9, Y9
+	VPXORD        Y10, Y10, Y10
+	VPXORD        Y11, Y11, Y11
+	VPXORD        Y12, Y12, Y12
+	VPXORD        Y13, Y13, Y13
+	VPXORD        Y14, Y14, Y14
+	VPXORD        Y15, Y15, Y15
+	VPXORD        Y16, Y16, Y16
+	VPXORD        Y17, Y17, Y17
+	VMOVDQU64     640(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 132(R10), Y19, Y10
+	VPDPBUSD.BCST 164(R10), Y18, Y11
+	VPDPBUSD.BCST 132(R11), Y19, Y12
+	VPDPBUSD.BCST 164(R11), Y18, Y13
+	VPDPBUSD.BCST 132(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 164(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 132(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 164(R11)(SI*2), Y18, Y17
+	VMOVDQU64     672(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 136(R10), Y19, Y10
+	VPDPBUSD.BCST 168(R10), Y18, Y11
+	VPDPBUSD.BCST 136(R11), Y19, Y12
+	VPDPBUSD.BCST 168(R11), Y18, Y13
+	VPDPBUSD.BCST 136(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 168(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 136(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 168(R11)(SI*2), Y18, Y17
+	VMOVDQU64     704(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 140(R10), Y19, Y10
+	VPDPBUSD.BCST 172(R10), Y18, Y11
+	VPDPBUSD.BCST 140(R11), Y19, Y12
+	VPDPBUSD.BCST 172(R11), Y18, Y13
+	VPDPBUSD.BCST 140(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 172(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 140(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 172(R11)(SI*2), Y18, Y17
+	VMOVDQU64     736(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 144(R10), Y19, Y10
+	VPDPBUSD.BCST 176(R10), Y18, Y11
+	VPDPBUSD.BCST 144(R11), Y19, Y12
+	VPDPBUSD.BCST 176(R11), Y18, Y13
+	VPDPBUSD.BCST 144(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 176(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 144(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 176(R11)(SI*2), Y18, Y17
+	VMOVDQU64     768(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 148(R10), Y19, Y10
+	VPDPBUSD.BCST 180(R10), Y18, Y11
+	VPDPBUSD.BCST 148(R11), Y19, Y12
+	VPDPBUSD.BCST 180(R11), Y18, Y13
+	VPDPBUSD.BCST 148(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 180(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 148(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 180(R11)(SI*2), Y18, Y17
+	VMOVDQU64     800(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 152(R10), Y19, Y10
+	VPDPBUSD.BCST 184(R10), Y18, Y11
+	VPDPBUSD.BCST 152(R11), Y19, Y12
+	VPDPBUSD.BCST 184(R11), Y18, Y13
+	VPDPBUSD.BCST 152(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 184(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 152(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 184(R11)(SI*2), Y18, Y17
+	VMOVDQU64     832(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 156(R10), Y19, Y10
+	VPDPBUSD.BCST 188(R10), Y18, Y11
+	VPDPBUSD.BCST 156(R11), Y19, Y12
+	VPDPBUSD.BCST 188(R11), Y18, Y13
+	VPDPBUSD.BCST 156(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 188(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 156(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 188(R11)(SI*2), Y18, Y17
+	VMOVDQU64     864(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 160(R10), Y19, Y10
+	VPDPBUSD.BCST 192(R10), Y18, Y11
+	VPDPBUSD.BCST 160(R11), Y19, Y12
+	VPDPBUSD.BCST 192(R11), Y18, Y13
+	VPDPBUSD.BCST 160(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 192(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 160(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 192(R11)(SI*2), Y18, Y17
+	VPMOVZXBD     32(SP), Y18
+	VPMOVZXBD     40(SP), Y19
+	VPSRAD        $0x04, Y11, Y11
+	VPMULLD       Y18, Y10, Y10
+	VPMULLD       Y19, Y11, Y11
+	VPADDD        Y10, Y6, Y6
+	VPADDD        Y11, Y6, Y6
+	VPSRAD        $0x04, Y13, Y13
+	VPMULLD       Y18, Y12, Y12
+	VPMULLD       Y19, Y13, Y13
+	VPADDD        Y12, Y7, Y7
+	VPADDD        Y13, Y7, Y7
+	VPSRAD        $0x04, Y15, Y15
+	VPMULLD       Y18, Y14, Y14
+	VPMULLD       Y19, Y15, Y15
+	VPADDD        Y14, Y8, Y8
+	VPADDD        Y15, Y8, Y8
+	VPSRAD        $0x04, Y17, Y17
+	VPMULLD       Y18, Y16, Y16
+	VPMULLD       Y19, Y17, Y17
+	VPADDD        Y16, Y9, Y9
+	VPADDD        Y17, Y9, Y9
+	VPXORD        Y10, Y10, Y10
+	VPXORD        Y11, Y11, Y11
+	VPXORD        Y12, Y12, Y12
+	VPXORD        Y13, Y13, Y13
+	VPXORD        Y14, Y14, Y14
+	VPXORD        Y15, Y15, Y15
+	VPXORD        Y16, Y16, Y16
+	VPXORD        Y17, Y17, Y17
+	VMOVDQU64     896(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 196(R10), Y19, Y10
+	VPDPBUSD.BCST 228(R10), Y18, Y11
+	VPDPBUSD.BCST 196(R11), Y19, Y12
+	VPDPBUSD.BCST 228(R11), Y18, Y13
+	VPDPBUSD.BCST 196(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 228(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 196(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 228(R11)(SI*2), Y18, Y17
+	VMOVDQU64     928(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 200(R10), Y19, Y10
+	VPDPBUSD.BCST 232(R10), Y18, Y11
+	VPDPBUSD.BCST 200(R11), Y19, Y12
+	VPDPBUSD.BCST 232(R11), Y18, Y13
+	VPDPBUSD.BCST 200(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 232(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 200(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 232(R11)(SI*2), Y18, Y17
+	VMOVDQU64     960(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 204(R10), Y19, Y10
+	VPDPBUSD.BCST 236(R10), Y18, Y11
+	VPDPBUSD.BCST 204(R11), Y19, Y12
+	VPDPBUSD.BCST 236(R11), Y18, Y13
+	VPDPBUSD.BCST 204(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 236(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 204(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 236(R11)(SI*2), Y18, Y17
+	VMOVDQU64     992(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 208(R10), Y19, Y10
+	VPDPBUSD.BCST 240(R10), Y18, Y11
+	VPDPBUSD.BCST 208(R11), Y19, Y12
+	VPDPBUSD.BCST 240(R11), Y18, Y13
+	VPDPBUSD.BCST 208(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 240(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 208(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 240(R11)(SI*2), Y18, Y17
+	VMOVDQU64     1024(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 212(R10), Y19, Y10
+	VPDPBUSD.BCST 244(R10), Y18, Y11
+	VPDPBUSD.BCST 212(R11), Y19, Y12
+	VPDPBUSD.BCST 244(R11), Y18, Y13
+	VPDPBUSD.BCST 212(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 244(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 212(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 244(R11)(SI*2), Y18, Y17
+	VMOVDQU64     1056(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 216(R10), Y19, Y10
+	VPDPBUSD.BCST 248(R10), Y18, Y11
+	VPDPBUSD.BCST 216(R11), Y19, Y12
+	VPDPBUSD.BCST 248(R11), Y18, Y13
+	VPDPBUSD.BCST 216(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 248(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 216(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 248(R11)(SI*2), Y18, Y17
+	VMOVDQU64     1088(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 220(R10), Y19, Y10
+	VPDPBUSD.BCST 252(R10), Y18, Y11
+	VPDPBUSD.BCST 220(R11), Y19, Y12
+	VPDPBUSD.BCST 252(R11), Y18, Y13
+	VPDPBUSD.BCST 220(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 252(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 220(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 252(R11)(SI*2), Y18, Y17
+	VMOVDQU64     1120(R9), Y18
+	VPANDD        Y18, Y0, Y19
+	VPANDD        Y18, Y1, Y18
+	VPDPBUSD.BCST 224(R10), Y19, Y10
+	VPDPBUSD.BCST 256(R10), Y18, Y11
+	VPDPBUSD.BCST 224(R11), Y19, Y12
+	VPDPBUSD.BCST 256(R11), Y18, Y13
+	VPDPBUSD.BCST 224(R10)(SI*2), Y19, Y14
+	VPDPBUSD.BCST 256(R10)(SI*2), Y18, Y15
+	VPDPBUSD.BCST 224(R11)(SI*2), Y19, Y16
+	VPDPBUSD.BCST 256(R11)(SI*2), Y18, Y17
+	VPMOVZXBD     48(SP), Y18
+	VPMOVZXBD     56(SP), Y19
+	VPSRAD        $0x04, Y11, Y11
+	VPMULLD       Y18, Y10, Y10
+	VPMULLD       Y19, Y11, Y11
+	VPADDD        Y10, Y6, Y6
+	VPADDD        Y11, Y6, Y6
+	VPSRAD        $0x04, Y13, Y13
+	VPMULLD       Y18, Y12, Y12
+	VPMULLD       Y19, Y13, Y13
+	VPADDD        Y12, Y7, Y7
+	VPADDD        Y13, Y7, Y7
+	VPSRAD        $0x04, Y15, Y15
+	VPMULLD       Y18, Y14, Y14
+	VPMULLD       Y19, Y15, Y15
+	VPADDD        Y14, Y8, Y8
+	VPADDD        Y15, Y8, Y8
+	VPSRAD        $0x04, Y17, Y17
+	VPMULLD       Y18, Y16, Y16
+	VPMULLD       Y19, Y17, Y17
+	VPADDD        Y16, Y9, Y9
+	VPADDD        Y17, Y9, Y9
+	VPXORD        Y10, Y10, Y10
+	VPXORD        Y12, Y12, Y12
+	VPXORD        Y14, Y14, Y14
+	VPXORD        Y16, Y16, Y16
+	VPMOVZXBW     64(SP), Y18
+	VPDPWSSD.BCST 128(SP), Y18, Y10
+	VPDPWSSD.BCST 160(SP), Y18, Y12
+	VPDPWSSD.BCST 192(SP), Y18, Y14
+	VPDPWSSD.BCST 224(SP), Y18, Y16
+	VPMOVZXBW     80(SP), Y18
+	VPDPWSSD.BCST 132(SP), Y18, Y10
+	VPDPWSSD.BCST 164(SP), Y18, Y12
+	VPDPWSSD.BCST 196(SP), Y18, Y14
+	VPDPWSSD.BCST 228(SP), Y18, Y16
+	VPMOVZXBW     96(SP), Y18
+	VPDPWSSD.BCST 144(SP), Y18, Y10
+	VPDPWSSD.BCST 176(SP), Y18, Y12
+	VPDPWSSD.BCST 208(SP), Y18, Y14
+	VPDPWSSD.BCST 240(SP), Y18, Y16
+	VPMOVZXBW     112(SP), Y18
+	VPDPWSSD.BCST 148(SP), Y18, Y10
+	VPDPWSSD.BCST 180(SP), Y18, Y12
+	VPDPWSSD.BCST 212(SP), Y18, Y14
+	VPDPWSSD.BCST 244(SP), Y18, Y16
+	VCVTPH2PS     (R9), Y18
+	VCVTPH2PS     16(R9), Y19
+	VBROADCASTSS  (R10), Y20
+	VMULPS        Y18, Y20, Y21
+	VCVTDQ2PS     Y6, Y6
+	VMULPS        Y6, Y21, Y21
+	VMULPS        Y19, Y20, Y6
+	VCVTDQ2PS     Y10, Y10
+	VMULPS        Y10, Y6, Y6
+	VSUBPS        Y6, Y21, Y21
+	VADDPS        Y21, Y2, Y2
+	VBROADCASTSS  (R11), Y6
+	VMULPS        Y18, Y6, Y20
+	VCVTDQ2PS     Y7, Y7
+	VMULPS        Y7, Y20, Y20
+	VMULPS        Y19, Y6, Y6
+	VCVTDQ2PS     Y12, Y12
+	VMULPS        Y12, Y6, Y6
+	VSUBPS        Y6, Y20, Y20
+	VADDPS        Y20, Y3, Y3
+	VBROADCASTSS  (R10)(SI*2), Y6
+	VMULPS        Y18, Y6, Y7
+	VCVTDQ2PS     Y8, Y8
+	VMULPS        Y8, Y7, Y7
+	VMULPS        Y19, Y6, Y6
+	VCVTDQ2PS     Y14, Y14
+	VMULPS        Y14, Y6, Y6
+	VSUBPS        Y6, Y7, Y7
+	VADDPS        Y7, Y4, Y4
+	VBROADCASTSS  (R11)(SI*2), Y6
+	VMULPS        Y18, Y6, Y7
+	VCVTDQ2PS     Y9, Y9
+	VMULPS        Y9, Y7, Y7
+	VMULPS        Y19, Y6, Y6
+	VCVTDQ2PS     Y16, Y16
+	VMULPS        Y16, Y6, Y6
+	VSUBPS        Y6, Y7, Y7
+	VADDPS        Y7, Y5, Y5
+	ADDQ          $0x00000480, R9
+	ADDQ          $0x00000124, R10
+	ADDQ          $0x00000124, R11
+	DECQ          R8
+	JMP           tileQ4_Kx8_8x4FarVNNI_blocks
+
+tileQ4_Kx8_8x4FarVNNI_store:
+	MOVQ    DX, R8
+	VMOVUPS Y2, (R8)
+	ADDQ    BX, R8
+	VMOVUPS Y3, (R8)
+	ADDQ    BX, R8
+	VMOVUPS Y4, (R8)
+	ADDQ    BX, R8
+	VMOVUPS Y5, (R8)
+	ADDQ    CX, AX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, DI
+	JMP     tileQ4_Kx8_8x4FarVNNI_rows
+
+tileQ4_Kx8_8x4FarVNNI_done:
 	VZEROUPPER
 	RET
 
@@ -18037,6 +20628,921 @@ tileQ4_Kx8_8x3AVX2_store:
 	JMP     tileQ4_Kx8_8x3AVX2_rows
 
 tileQ4_Kx8_8x3AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ4_Kx8_8x3FarAVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+// Requires: AVX, AVX2, F16C, MMX+
+TEXT ·tileQ4_Kx8_8x3FarAVX2(SB), NOSPLIT, $320-112
+	MOVQ    w_base+8(FP), AX
+	MOVQ    wstride+32(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    y_base+72(FP), DX
+	MOVQ    ystride+96(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    xstride+64(FP), SI
+	MOVQ    rows+104(FP), DI
+	VMOVDQU b0f_k8<>+0(SB), Y0
+
+tileQ4_Kx8_8x3FarAVX2_rows:
+	CMPQ    DI, $0x00000000
+	JE      tileQ4_Kx8_8x3FarAVX2_done
+	VPXOR   Y1, Y1, Y1
+	VMOVDQU Y1, 224(SP)
+	VMOVDQU Y1, 256(SP)
+	VMOVDQU Y1, 288(SP)
+	MOVQ    n+0(FP), R8
+	SHRQ    $0x08, R8
+	MOVQ    AX, R9
+	MOVQ    x_base+40(FP), R10
+	LEAQ    (R10)(SI*1), R11
+
+tileQ4_Kx8_8x3FarAVX2_blocks:
+	CMPQ         R8, $0x00000000
+	JE           tileQ4_Kx8_8x3FarAVX2_store
+	PREFETCHNTA  4096(R9)
+	PREFETCHNTA  4160(R9)
+	PREFETCHNTA  4224(R9)
+	PREFETCHNTA  4288(R9)
+	PREFETCHNTA  4352(R9)
+	PREFETCHNTA  4416(R9)
+	PREFETCHNTA  4480(R9)
+	PREFETCHNTA  4544(R9)
+	PREFETCHNTA  4608(R9)
+	PREFETCHNTA  4672(R9)
+	PREFETCHNTA  4736(R9)
+	PREFETCHNTA  4800(R9)
+	PREFETCHNTA  4864(R9)
+	PREFETCHNTA  4928(R9)
+	PREFETCHNTA  4992(R9)
+	PREFETCHNTA  5056(R9)
+	PREFETCHNTA  5120(R9)
+	PREFETCHNTA  5184(R9)
+	VMOVDQU      32(R9), Y1
+	VMOVDQU      64(R9), Y2
+	VMOVDQU      96(R9), Y3
+	VPAND        b3f_k8<>+0(SB), Y1, Y4
+	VMOVDQU      Y4, (SP)
+	VPAND        b3f_k8<>+0(SB), Y2, Y4
+	VMOVDQU      Y4, 64(SP)
+	VPAND        bc0_k8<>+0(SB), Y1, Y4
+	VPSRLW       $0x02, Y4, Y4
+	VPAND        b0f_k8<>+0(SB), Y3, Y1
+	VPOR         Y1, Y4, Y4
+	VMOVDQU      Y4, 32(SP)
+	VPAND        bc0_k8<>+0(SB), Y2, Y4
+	VPSRLW       $0x02, Y4, Y4
+	VPSRLW       $0x04, Y3, Y1
+	VPAND        b0f_k8<>+0(SB), Y1, Y1
+	VPOR         Y1, Y4, Y4
+	VMOVDQU      Y4, 96(SP)
+	VMOVDQU      260(R10), Y1
+	VPMADDWD     onesw<>+0(SB), Y1, Y1
+	VPACKSSDW    Y1, Y1, Y1
+	VMOVDQU      Y1, 128(SP)
+	VMOVDQU      260(R11), Y1
+	VPMADDWD     onesw<>+0(SB), Y1, Y1
+	VPACKSSDW    Y1, Y1, Y1
+	VMOVDQU      Y1, 160(SP)
+	VMOVDQU      260(R10)(SI*2), Y1
+	VPMADDWD     onesw<>+0(SB), Y1, Y1
+	VPACKSSDW    Y1, Y1, Y1
+	VMOVDQU      Y1, 192(SP)
+	VMOVDQU      128(R9), Y6
+	VPSRLW       $0x04, Y6, Y3
+	VPAND        Y0, Y6, Y6
+	VPAND        Y0, Y3, Y3
+	VPBROADCASTD 4(R10), Y1
+	VPMADDUBSW   Y1, Y6, Y1
+	VPBROADCASTD 36(R10), Y2
+	VPMADDUBSW   Y2, Y3, Y2
+	VPBROADCASTD 4(R11), Y4
+	VPMADDUBSW   Y4, Y6, Y4
+	VPBROADCASTD 36(R11), Y5
+	VPMADDUBSW   Y5, Y3, Y5
+	VPBROADCASTD 4(R10)(SI*2), Y7
+	VPMADDUBSW   Y7, Y6, Y7
+	VPBROADCASTD 36(R10)(SI*2), Y6
+	VPMADDUBSW   Y6, Y3, Y8
+	VMOVDQU      160(R9), Y3
+	VPSRLW       $0x04, Y3, Y6
+	VPAND        Y0, Y3, Y3
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 8(R10), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y1, Y1
+	VPBROADCASTD 40(R10), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y2, Y2
+	VPBROADCASTD 8(R11), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 40(R11), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 8(R10)(SI*2), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y7, Y7
+	VPBROADCASTD 40(R10)(SI*2), Y3
+	VPMADDUBSW   Y3, Y6, Y3
+	VPADDW       Y3, Y8, Y8
+	VMOVDQU      192(R9), Y3
+	VPSRLW       $0x04, Y3, Y6
+	VPAND        Y0, Y3, Y3
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 12(R10), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y1, Y1
+	VPBROADCASTD 44(R10), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y2, Y2
+	VPBROADCASTD 12(R11), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 44(R11), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 12(R10)(SI*2), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y7, Y7
+	VPBROADCASTD 44(R10)(SI*2), Y3
+	VPMADDUBSW   Y3, Y6, Y3
+	VPADDW       Y3, Y8, Y8
+	VMOVDQU      224(R9), Y3
+	VPSRLW       $0x04, Y3, Y6
+	VPAND        Y0, Y3, Y3
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 16(R10), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y1, Y1
+	VPBROADCASTD 48(R10), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y2, Y2
+	VPBROADCASTD 16(R11), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 48(R11), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 16(R10)(SI*2), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y7, Y7
+	VPBROADCASTD 48(R10)(SI*2), Y3
+	VPMADDUBSW   Y3, Y6, Y3
+	VPADDW       Y3, Y8, Y8
+	VMOVDQU      256(R9), Y3
+	VPSRLW       $0x04, Y3, Y6
+	VPAND        Y0, Y3, Y3
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 20(R10), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y1, Y1
+	VPBROADCASTD 52(R10), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y2, Y2
+	VPBROADCASTD 20(R11), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 52(R11), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 20(R10)(SI*2), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y7, Y7
+	VPBROADCASTD 52(R10)(SI*2), Y3
+	VPMADDUBSW   Y3, Y6, Y3
+	VPADDW       Y3, Y8, Y8
+	VMOVDQU      288(R9), Y3
+	VPSRLW       $0x04, Y3, Y6
+	VPAND        Y0, Y3, Y3
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 24(R10), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y1, Y1
+	VPBROADCASTD 56(R10), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y2, Y2
+	VPBROADCASTD 24(R11), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 56(R11), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 24(R10)(SI*2), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y7, Y7
+	VPBROADCASTD 56(R10)(SI*2), Y3
+	VPMADDUBSW   Y3, Y6, Y3
+	VPADDW       Y3, Y8, Y8
+	VMOVDQU      320(R9), Y3
+	VPSRLW       $0x04, Y3, Y6
+	VPAND        Y0, Y3, Y3
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 28(R10), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y1, Y1
+	VPBROADCASTD 60(R10), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y2, Y2
+	VPBROADCASTD 28(R11), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 60(R11), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 28(R10)(SI*2), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y7, Y7
+	VPBROADCASTD 60(R10)(SI*2), Y3
+	VPMADDUBSW   Y3, Y6, Y3
+	VPADDW       Y3, Y8, Y8
+	VMOVDQU      352(R9), Y3
+	VPSRLW       $0x04, Y3, Y6
+	VPAND        Y0, Y3, Y3
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 32(R10), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y1, Y1
+	VPBROADCASTD 64(R10), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y2, Y2
+	VPBROADCASTD 32(R11), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y4, Y4
+	VPBROADCASTD 64(R11), Y9
+	VPMADDUBSW   Y9, Y6, Y9
+	VPADDW       Y9, Y5, Y5
+	VPBROADCASTD 32(R10)(SI*2), Y9
+	VPMADDUBSW   Y9, Y3, Y9
+	VPADDW       Y9, Y7, Y7
+	VPBROADCASTD 64(R10)(SI*2), Y3
+	VPMADDUBSW   Y3, Y6, Y3
+	VPADDW       Y3, Y8, Y8
+	VPBROADCASTQ (SP), Y9
+	VPSHUFB      k8dupw_avx2<>+0(SB), Y9, Y9
+	VPBROADCASTQ 8(SP), Y10
+	VPSHUFB      k8dupw_avx2<>+0(SB), Y10, Y10
+	VPMADDWD     Y9, Y1, Y1
+	VPMADDWD     Y10, Y2, Y2
+	VPADDD       Y1, Y2, Y3
+	VPMADDWD     Y9, Y4, Y4
+	VPMADDWD     Y10, Y5, Y5
+	VPADDD       Y4, Y5, Y6
+	VPMADDWD     Y9, Y7, Y7
+	VPMADDWD     Y10, Y8, Y8
+	VPADDD       Y7, Y8, Y9
+	VMOVDQU      384(R9), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 68(R10), Y1
+	VPMADDUBSW   Y1, Y7, Y1
+	VPBROADCASTD 100(R10), Y2
+	VPMADDUBSW   Y2, Y8, Y2
+	VPBROADCASTD 68(R11), Y4
+	VPMADDUBSW   Y4, Y7, Y4
+	VPBROADCASTD 100(R11), Y5
+	VPMADDUBSW   Y5, Y8, Y5
+	VPBROADCASTD 68(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y7, Y7
+	VPBROADCASTD 100(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y8, Y8
+	VMOVDQU      416(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 72(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 104(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 72(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 104(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 72(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 104(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      448(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 76(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 108(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 76(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 108(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 76(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 108(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      480(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 80(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 112(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 80(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 112(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 80(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 112(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      512(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 84(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 116(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 84(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 116(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 84(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 116(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      544(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 88(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 120(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 88(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 120(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 88(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 120(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      576(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 92(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 124(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 92(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 124(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 92(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 124(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      608(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 96(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 128(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 96(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 128(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 96(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 128(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VPBROADCASTQ 16(SP), Y10
+	VPSHUFB      k8dupw_avx2<>+0(SB), Y10, Y10
+	VPBROADCASTQ 24(SP), Y11
+	VPSHUFB      k8dupw_avx2<>+0(SB), Y11, Y11
+	VPMADDWD     Y10, Y1, Y1
+	VPMADDWD     Y11, Y2, Y2
+	VPADDD       Y1, Y3, Y3
+	VPADDD       Y2, Y3, Y3
+	VPMADDWD     Y10, Y4, Y4
+	VPMADDWD     Y11, Y5, Y5
+	VPADDD       Y4, Y6, Y6
+	VPADDD       Y5, Y6, Y6
+	VPMADDWD     Y10, Y7, Y7
+	VPMADDWD     Y11, Y8, Y8
+	VPADDD       Y7, Y9, Y9
+	VPADDD       Y8, Y9, Y9
+	VMOVDQU      640(R9), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 132(R10), Y1
+	VPMADDUBSW   Y1, Y7, Y1
+	VPBROADCASTD 164(R10), Y2
+	VPMADDUBSW   Y2, Y8, Y2
+	VPBROADCASTD 132(R11), Y4
+	VPMADDUBSW   Y4, Y7, Y4
+	VPBROADCASTD 164(R11), Y5
+	VPMADDUBSW   Y5, Y8, Y5
+	VPBROADCASTD 132(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y7, Y7
+	VPBROADCASTD 164(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y8, Y8
+	VMOVDQU      672(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 136(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 168(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 136(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 168(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 136(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 168(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      704(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 140(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 172(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 140(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 172(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 140(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 172(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      736(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 144(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 176(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 144(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 176(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 144(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 176(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      768(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 148(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 180(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 148(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 180(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 148(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 180(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      800(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 152(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 184(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 152(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 184(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 152(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 184(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      832(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 156(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 188(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 156(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 188(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 156(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 188(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      864(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 160(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 192(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 160(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 192(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 160(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 192(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VPBROADCASTQ 32(SP), Y10
+	VPSHUFB      k8dupw_avx2<>+0(SB), Y10, Y10
+	VPBROADCASTQ 40(SP), Y11
+	VPSHUFB      k8dupw_avx2<>+0(SB), Y11, Y11
+	VPMADDWD     Y10, Y1, Y1
+	VPMADDWD     Y11, Y2, Y2
+	VPADDD       Y1, Y3, Y3
+	VPADDD       Y2, Y3, Y3
+	VPMADDWD     Y10, Y4, Y4
+	VPMADDWD     Y11, Y5, Y5
+	VPADDD       Y4, Y6, Y6
+	VPADDD       Y5, Y6, Y6
+	VPMADDWD     Y10, Y7, Y7
+	VPMADDWD     Y11, Y8, Y8
+	VPADDD       Y7, Y9, Y9
+	VPADDD       Y8, Y9, Y9
+	VMOVDQU      896(R9), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 196(R10), Y1
+	VPMADDUBSW   Y1, Y7, Y1
+	VPBROADCASTD 228(R10), Y2
+	VPMADDUBSW   Y2, Y8, Y2
+	VPBROADCASTD 196(R11), Y4
+	VPMADDUBSW   Y4, Y7, Y4
+	VPBROADCASTD 228(R11), Y5
+	VPMADDUBSW   Y5, Y8, Y5
+	VPBROADCASTD 196(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y7, Y7
+	VPBROADCASTD 228(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y8, Y8
+	VMOVDQU      928(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 200(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 232(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 200(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 232(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 200(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 232(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      960(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 204(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 236(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 204(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 236(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 204(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 236(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      992(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 208(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 240(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 208(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 240(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 208(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 240(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      1024(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 212(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 244(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 212(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 244(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 212(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 244(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      1056(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 216(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 248(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 216(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 248(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 216(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 248(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      1088(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 220(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 252(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 220(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 252(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 220(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 252(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VMOVDQU      1120(R9), Y10
+	VPSRLW       $0x04, Y10, Y11
+	VPAND        Y0, Y10, Y10
+	VPAND        Y0, Y11, Y11
+	VPBROADCASTD 224(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y1, Y1
+	VPBROADCASTD 256(R10), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y2, Y2
+	VPBROADCASTD 224(R11), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y4, Y4
+	VPBROADCASTD 256(R11), Y12
+	VPMADDUBSW   Y12, Y11, Y12
+	VPADDW       Y12, Y5, Y5
+	VPBROADCASTD 224(R10)(SI*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y7, Y7
+	VPBROADCASTD 256(R10)(SI*2), Y10
+	VPMADDUBSW   Y10, Y11, Y10
+	VPADDW       Y10, Y8, Y8
+	VPBROADCASTQ 48(SP), Y10
+	VPSHUFB      k8dupw_avx2<>+0(SB), Y10, Y10
+	VPBROADCASTQ 56(SP), Y11
+	VPSHUFB      k8dupw_avx2<>+0(SB), Y11, Y11
+	VPMADDWD     Y10, Y1, Y1
+	VPMADDWD     Y11, Y2, Y2
+	VPADDD       Y1, Y3, Y3
+	VPADDD       Y2, Y3, Y3
+	VPMADDWD     Y10, Y4, Y4
+	VPMADDWD     Y11, Y5, Y5
+	VPADDD       Y4, Y6, Y6
+	VPADDD       Y5, Y6, Y6
+	VPMADDWD     Y10, Y7, Y7
+	VPMADDWD     Y11, Y8, Y8
+	VPADDD       Y7, Y9, Y9
+	VPADDD       Y8, Y9, Y9
+	VPMOVZXBW    64(SP), Y2
+	VPBROADCASTD 128(SP), Y1
+	VPMADDWD     Y1, Y2, Y1
+	VPBROADCASTD 160(SP), Y4
+	VPMADDWD     Y4, Y2, Y4
+	VPBROADCASTD 192(SP), Y5
+	VPMADDWD     Y5, Y2, Y7
+	VPMOVZXBW    80(SP), Y2
+	VPBROADCASTD 132(SP), Y5
+	VPMADDWD     Y5, Y2, Y5
+	VPADDD       Y5, Y1, Y1
+	VPBROADCASTD 164(SP), Y5
+	VPMADDWD     Y5, Y2, Y5
+	VPADDD       Y5, Y4, Y4
+	VPBROADCASTD 196(SP), Y5
+	VPMADDWD     Y5, Y2, Y5
+	VPADDD       Y5, Y7, Y7
+	VPMOVZXBW    96(SP), Y2
+	VPBROADCASTD 144(SP), Y5
+	VPMADDWD     Y5, Y2, Y5
+	VPADDD       Y5, Y1, Y1
+	VPBROADCASTD 176(SP), Y5
+	VPMADDWD     Y5, Y2, Y5
+	VPADDD       Y5, Y4, Y4
+	VPBROADCASTD 208(SP), Y5
+	VPMADDWD     Y5, Y2, Y5
+	VPADDD       Y5, Y7, Y7
+	VPMOVZXBW    112(SP), Y2
+	VPBROADCASTD 148(SP), Y5
+	VPMADDWD     Y5, Y2, Y5
+	VPADDD       Y5, Y1, Y1
+	VPBROADCASTD 180(SP), Y5
+	VPMADDWD     Y5, Y2, Y5
+	VPADDD       Y5, Y4, Y4
+	VPBROADCASTD 212(SP), Y5
+	VPMADDWD     Y5, Y2, Y5
+	VPADDD       Y5, Y7, Y7
+	VCVTPH2PS    (R9), Y2
+	VCVTPH2PS    16(R9), Y5
+	VBROADCASTSS (R10), Y8
+	VMULPS       Y2, Y8, Y10
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y3, Y10, Y10
+	VMULPS       Y5, Y8, Y3
+	VCVTDQ2PS    Y1, Y1
+	VMULPS       Y1, Y3, Y3
+	VSUBPS       Y3, Y10, Y10
+	VMOVUPS      224(SP), Y1
+	VADDPS       Y10, Y1, Y1
+	VMOVUPS      Y1, 224(SP)
+	VBROADCASTSS (R11), Y1
+	VMULPS       Y2, Y1, Y3
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y6, Y3, Y3
+	VMULPS       Y5, Y1, Y1
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y4, Y1, Y1
+	VSUBPS       Y1, Y3, Y3
+	VMOVUPS      256(SP), Y1
+	VADDPS       Y3, Y1, Y1
+	VMOVUPS      Y1, 256(SP)
+	VBROADCASTSS (R10)(SI*2), Y1
+	VMULPS       Y2, Y1, Y2
+	VCVTDQ2PS    Y9, Y9
+	VMULPS       Y9, Y2, Y2
+	VMULPS       Y5, Y1, Y1
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y7, Y1, Y1
+	VSUBPS       Y1, Y2, Y2
+	VMOVUPS      288(SP), Y1
+	VADDPS       Y2, Y1, Y1
+	VMOVUPS      Y1, 288(SP)
+	ADDQ         $0x00000480, R9
+	ADDQ         $0x00000124, R10
+	ADDQ         $0x00000124, R11
+	DECQ         R8
+	JMP          tileQ4_Kx8_8x3FarAVX2_blocks
+
+tileQ4_Kx8_8x3FarAVX2_store:
+	MOVQ    DX, R8
+	VMOVUPS 224(SP), Y1
+	VMOVUPS Y1, (R8)
+	ADDQ    BX, R8
+	VMOVUPS 256(SP), Y1
+	VMOVUPS Y1, (R8)
+	ADDQ    BX, R8
+	VMOVUPS 288(SP), Y1
+	VMOVUPS Y1, (R8)
+	ADDQ    CX, AX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, DI
+	JMP     tileQ4_Kx8_8x3FarAVX2_rows
+
+tileQ4_Kx8_8x3FarAVX2_done:
 	VZEROUPPER
 	RET
 

@@ -6,8 +6,8 @@ import "fmt"
 
 // RepackAVX2Variants returns the AVX2 tiles' MatFunc of the repacked
 // layout t (Q4_0x8 or Q8_0x8), taking at most 4, 3, 2 or 1 vectors at a
-// time, and 4 through either 8×4 tile (the one that prefetches long rows'
-// weights or not), so that every tile runs; nil without AVX2, FMA and F16C.
+// time, each with its first vectors through the tiles that prefetch the
+// weights (as long rows take them) or not, so that every tile runs; nil without AVX2, FMA and F16C.
 func RepackAVX2Variants(t Type) []RepackVNNIVariant {
 	if !hasAVX2FMA() {
 		return nil
@@ -18,14 +18,9 @@ func RepackAVX2Variants(t Type) []RepackVNNIVariant {
 	}
 	var vs []RepackVNNIVariant
 	for _, maxC := range []int{4, 3, 2, 1} {
-		v := *base
-		v.maxC = maxC
-		vs = append(vs, RepackVNNIVariant{"avx2 maxC=" + string(rune('0'+maxC)), v.mat})
-	}
-	for _, far := range []bool{false, true} {
-		v := *base
-		v.farGroup = farVariant(far)
-		vs = append(vs, RepackVNNIVariant{fmt.Sprintf("avx2 maxC=4 far=%t", far), v.mat})
+		v, f := *base, *base
+		v.maxC, f.maxC, f.farGroup = maxC, maxC, -1
+		vs = append(vs, RepackVNNIVariant{"avx2 maxC=" + string(rune('0'+maxC)), v.mat}, RepackVNNIVariant{fmt.Sprintf("avx2 maxC=%d far", maxC), f.mat})
 	}
 	return vs
 }

@@ -27,11 +27,11 @@ type repackTile func(n int, w []byte, x []byte, xstride int, y []float32, ystrid
 type repackTiles struct {
 	bsize int
 	by    [9]repackTile
-	// far is the 8×farC tile that prefetches the weights, for the first
-	// farC vectors of rows whose group (eight rows) has more than
-	// farGroup bytes (asm/repack.go).
-	far            repackTile
-	farC, farGroup int
+	// far[c] is by[c] that prefetches the weights, for a call's first c
+	// vectors of rows whose group (eight rows) has more than farGroup
+	// bytes (asm/repack.go).
+	far      [9]repackTile
+	farGroup int
 	// maxC is the most vectors a tile takes at once: 8; the tests lower
 	// it to run every tile.
 	maxC int
@@ -41,31 +41,30 @@ var (
 	tilesQ4_0x8VNNI = &repackTiles{
 		bsize:    sizeQ4_0,
 		by:       [9]repackTile{nil, tileQ4_0x8_8x1VNNI, tileQ4_0x8_8x2VNNI, tileQ4_0x8_8x3VNNI, tileQ4_0x8_8x4VNNI, 8: tileQ4_0x8_8x8VNNI},
-		far:      tileQ4_0x8_8x8FarVNNI,
-		farC:     8,
+		far:      [9]repackTile{2: tileQ4_0x8_8x2FarVNNI, tileQ4_0x8_8x3FarVNNI, tileQ4_0x8_8x4FarVNNI, 8: tileQ4_0x8_8x8FarVNNI},
 		farGroup: farGroupBytes,
 		maxC:     8,
 	}
 	tilesQ8_0x8VNNI = &repackTiles{
 		bsize:    sizeQ8_0,
 		by:       [9]repackTile{nil, tileQ8_0x8_8x1VNNI, tileQ8_0x8_8x2VNNI, tileQ8_0x8_8x3VNNI, tileQ8_0x8_8x4VNNI, 8: tileQ8_0x8_8x8VNNI},
-		far:      tileQ8_0x8_8x8FarVNNI,
-		farC:     8,
+		far:      [9]repackTile{3: tileQ8_0x8_8x3FarVNNI, tileQ8_0x8_8x4FarVNNI, 8: tileQ8_0x8_8x8FarVNNI},
 		farGroup: farGroupBytes,
 		maxC:     8,
 	}
 )
 
-// farGroupBytes is the size of a group of eight rows above which eight
-// vectors go through the tiles that prefetch the weights. Measured with
+// farGroupBytes is the size of a group of eight rows above which a
+// call's first vectors go through the tiles that prefetch the weights
+// (far; asm/repack.go's farTile says which widths have them). Measured with
 // eight vectors on DRAM-resident weights (BenchmarkRepackedBatchDRAM and
 // a sweep of shapes of the same bytes, 2 goroutines): the prefetch sped
 // Q8_0x8 rows of 1,280 values (10.9 KB a group) up 1.04-1.10 times, of
 // 1,536 1.23 times, and did nothing at 1,152 (9.8 KB); it slowed Q4_Kx8
 // rows of 1,024 (4.6 KB a group) 0.91-0.96 times and sped 4,864 (21.9
 // KB) 1.10-1.15 times; the AVX2 8×4 ones (asm/repack_avx2.go) sped
-// 896×4864 up 1.1-1.4 times. Only a call's first farC vectors take them:
-// the passes after it find the chunk's weights in L2 (prefill), where
+// 896×4864 up 1.1-1.4 times. Only a call's first pass takes them: the
+// passes after it find the chunk's weights in L2 (prefill), where
 // the Q4_Kx8 tile's prefetches cost 2-3 % in cache
 // (BenchmarkRepackedTiles, 896×4864) and slowed a 128-vector product
 // 0.91-0.95 times.
@@ -108,8 +107,8 @@ func (t *repackTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstr
 			k--
 		}
 		tile := t.by[k]
-		if i == 0 && k == t.farC && t.far != nil && nb*8*t.bsize > t.farGroup {
-			tile = t.far
+		if i == 0 && t.far[k] != nil && nb*8*t.bsize > t.farGroup {
+			tile = t.far[k]
 		}
 		tile(n, w, x[i*xstride:], xstride, y[i*ystride:], ystride, groups, scratch)
 		i += k

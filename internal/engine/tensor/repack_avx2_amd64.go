@@ -8,16 +8,14 @@ var (
 	tilesQ4_0x8AVX2 = &repackTiles{
 		bsize:    sizeQ4_0,
 		by:       [9]repackTile{nil, tileQ4_0x8_8x1AVX2, tileQ4_0x8_8x2AVX2, tileQ4_0x8_8x3AVX2, tileQ4_0x8_8x4AVX2},
-		far:      tileQ4_0x8_8x4FarAVX2,
-		farC:     4,
+		far:      [9]repackTile{2: tileQ4_0x8_8x2FarAVX2, tileQ4_0x8_8x3FarAVX2, tileQ4_0x8_8x4FarAVX2},
 		farGroup: farGroupBytes,
 		maxC:     4,
 	}
 	tilesQ8_0x8AVX2 = &repackTiles{
 		bsize:    sizeQ8_0,
 		by:       [9]repackTile{nil, tileQ8_0x8_8x1AVX2, tileQ8_0x8_8x2AVX2, tileQ8_0x8_8x3AVX2, tileQ8_0x8_8x4AVX2},
-		far:      tileQ8_0x8_8x4FarAVX2,
-		farC:     4,
+		far:      [9]repackTile{3: tileQ8_0x8_8x3FarAVX2, tileQ8_0x8_8x4FarAVX2},
 		farGroup: farGroupBytes,
 		maxC:     4,
 	}
@@ -28,8 +26,7 @@ var (
 // with the VNNI tiles.
 var tilesQ4_Kx8AVX2 = &q4kTiles{
 	by:       [9]tileFunc{nil, tileQ4_Kx8_8x1AVX2, tileQ4_Kx8_8x2AVX2, tileQ4_Kx8_8x3AVX2, tileQ4_Kx8_8x4AVX2},
-	far:      tileQ4_Kx8_8x4FarAVX2,
-	farC:     4,
+	far:      [9]tileFunc{3: tileQ4_Kx8_8x3FarAVX2, tileQ4_Kx8_8x4FarAVX2},
 	farGroup: farGroupBytes,
 	maxC:     4,
 }

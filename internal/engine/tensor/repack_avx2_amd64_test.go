@@ -25,8 +25,8 @@ func avx2KernelSet(t testing.TB) *tensor.Kernels {
 
 // TestRepackedAVX2Identical checks every tile path of the AVX2 kernels of
 // Q4_0x8 and Q8_0x8 (RepackAVX2Variants: at most 4, 3, 2 and 1 vectors
-// per call, so 1 to 9 vectors run every tile and every leftover, and 4
-// through either 8×4 tile) bit for
+// per call, so 1 to 9 vectors run every tile and every leftover, the
+// first through the tiles that prefetch or not) bit for
 // bit against the reference DotFunc of the row-major type on every row,
 // with the cases of TestRepackedVNNIIdentical (random, edge scales,
 // ±127 activations, every weight byte value, NaN, Inf, padded strides);
@@ -35,7 +35,7 @@ func TestRepackedAVX2Identical(t *testing.T) {
 	avx2KernelSet(t)
 	variants := func(rt tensor.Type) []tensor.RepackVNNIVariant {
 		v := tensor.RepackAVX2Variants(rt)
-		if len(v) != 6 {
+		if len(v) != 8 {
 			t.Fatalf("%v: %d AVX2 variants", rt, len(v))
 		}
 		return v

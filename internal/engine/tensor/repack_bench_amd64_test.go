@@ -182,8 +182,8 @@ func BenchmarkRepackedTiles(b *testing.B) {
 
 // BenchmarkRepackedBatchDRAM multiplies DRAM-resident repacked matrices
 // (~300 MB of copies, Q4_0x8, Q8_0x8 and Q4_Kx8, through each assembly
-// table that has their tiles) with eight activation vectors, as a decode
-// step of eight sequences does, and reports the weight GB/s of the
+// table that has their tiles) with 2, 3, 4 and 8 activation vectors, as
+// a decode step of that many sequences does, and reports the weight GB/s of the
 // fastest pass over the copies. The feed-forward shapes of the 0.5B
 // model (gate/up 4864×896, down 896×4864; for Q4_K, whose rows are whole
 // super-blocks, gate 4256×1024) have the same bytes, so their ratio
@@ -232,30 +232,32 @@ func BenchmarkRepackedBatchDRAM(b *testing.B) {
 			mats = append(mats, m)
 		}
 		for _, k := range tables {
-			for _, threads := range []int{1, 2} {
-				b.Run(fmt.Sprintf("%s/%v/threads=%d", k.Name, rt, threads), func(b *testing.B) {
-					g := tensor.Goroutines(threads)
-					best := make([]time.Duration, len(mats))
-					for i := range best {
-						best[i] = 1 << 62
-					}
-					for b.Loop() {
-						for i, m := range mats {
-							start := time.Now()
-							for _, w := range m.ws {
-								if err := k.MatMul(g, rt, m.cols, w, m.x, nx, m.y); err != nil {
-									b.Fatal(err)
-								}
-							}
-							best[i] = min(best[i], time.Since(start))
+			for _, nv := range []int{2, 3, 4, nx} {
+				for _, threads := range []int{1, 2} {
+					b.Run(fmt.Sprintf("%s/%v/nx=%d/threads=%d", k.Name, rt, nv, threads), func(b *testing.B) {
+						g := tensor.Goroutines(threads)
+						best := make([]time.Duration, len(mats))
+						for i := range best {
+							best[i] = 1 << 62
 						}
-					}
-					for i, name := range []string{"gate", "down"} {
-						m := mats[i]
-						b.ReportMetric(float64(len(m.ws)*len(m.ws[0]))/best[i].Seconds()/1e9, name+"-GB/s")
-					}
-					b.ReportMetric(float64(best[1])/float64(len(mats[1].ws))/(float64(best[0])/float64(len(mats[0].ws))), "down-over-gate")
-				})
+						for b.Loop() {
+							for i, m := range mats {
+								start := time.Now()
+								for _, w := range m.ws {
+									if err := k.MatMul(g, rt, m.cols, w, m.x[:nv*len(m.x)/nx], nv, m.y[:nv*len(m.y)/nx]); err != nil {
+										b.Fatal(err)
+									}
+								}
+								best[i] = min(best[i], time.Since(start))
+							}
+						}
+						for i, name := range []string{"gate", "down"} {
+							m := mats[i]
+							b.ReportMetric(float64(len(m.ws)*len(m.ws[0]))/best[i].Seconds()/1e9, name+"-GB/s")
+						}
+						b.ReportMetric(float64(best[1])/float64(len(mats[1].ws))/(float64(best[0])/float64(len(mats[0].ws))), "down-over-gate")
+					})
+				}
 			}
 		}
 	}

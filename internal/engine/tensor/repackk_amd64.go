@@ -6,11 +6,11 @@ package tensor
 // (c = 1..4 and 8; asm/repackk.go).
 type q4kTiles struct {
 	by [9]tileFunc
-	// far is the 8×farC tile that prefetches the weights, for the first
-	// farC vectors of rows whose group (eight rows) has more than
-	// farGroup bytes (asm/repackk.go).
-	far            tileFunc
-	farC, farGroup int
+	// far[c] is by[c] that prefetches the weights, for a call's first c
+	// vectors of rows whose group (eight rows) has more than farGroup
+	// bytes (asm/repackk.go).
+	far      [9]tileFunc
+	farGroup int
 	// maxC is the most vectors a tile takes at once: 8; the tests lower
 	// it to run every tile.
 	maxC int
@@ -18,8 +18,7 @@ type q4kTiles struct {
 
 var tilesQ4_Kx8VNNI = &q4kTiles{
 	by:       [9]tileFunc{nil, tileQ4_Kx8_8x1VNNI, tileQ4_Kx8_8x2VNNI, tileQ4_Kx8_8x3VNNI, tileQ4_Kx8_8x4VNNI, 8: tileQ4_Kx8_8x8VNNI},
-	far:      tileQ4_Kx8_8x8FarVNNI,
-	farC:     8,
+	far:      [9]tileFunc{3: tileQ4_Kx8_8x3FarVNNI, tileQ4_Kx8_8x4FarVNNI, 8: tileQ4_Kx8_8x8FarVNNI},
 	farGroup: farGroupBytes,
 	maxC:     8,
 }
@@ -45,8 +44,8 @@ func (t *q4kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride
 			k--
 		}
 		tile := t.by[k]
-		if i == 0 && k == t.farC && t.far != nil && n/QK_K*sizeQ4_K*8 > t.farGroup {
-			tile = t.far
+		if i == 0 && t.far[k] != nil && n/QK_K*sizeQ4_K*8 > t.farGroup {
+			tile = t.far[k]
 		}
 		tile(n, w, wstride, x[i*xstride:], xstride, y[i*ystride:], ystride, rows)
 		i += k

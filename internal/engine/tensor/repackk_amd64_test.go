@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// TestQ4_Kx8Tiles checks each Q4_Kx8 VNNI tile (and the 8×8 one that
-// prefetches) on its own against the
+// TestQ4_Kx8Tiles checks each Q4_Kx8 VNNI tile (and those that prefetch)
+// on its own against the
 // pure-Go MatFunc, bit for bit, for 8 to 40 rows, rows longer than a few
 // super-blocks and strides larger than a vector or an output.
 func TestQ4_Kx8Tiles(t *testing.T) {
@@ -27,7 +27,11 @@ func TestQ4_Kx8Tiles(t *testing.T) {
 			tiles = append(tiles, sized{C, tile})
 		}
 	}
-	tiles = append(tiles, sized{8, tilesQ4_Kx8VNNI.far})
+	for C, tile := range tilesQ4_Kx8VNNI.far {
+		if tile != nil {
+			tiles = append(tiles, sized{C, tile})
+		}
+	}
 	for _, tc := range tiles {
 		C, tile := tc.C, tc.tile
 		for _, rows := range []int{8, 16, 24, 40} {
@@ -60,8 +64,8 @@ func TestQ4_Kx8Tiles(t *testing.T) {
 
 // TestQ4_Kx8VNNIMat checks the Q4_Kx8 MatFunc of the avx512vnni table
 // against the pure-Go one, bit for bit, for 1 to 17 vectors, taking at
-// most 8 (through either 8×8 tile), 4, 3, 2 or 1 at a time (so that
-// every tile and leftover path runs), with strides larger than a vector or an output; outputs outside
+// most 8, 4, 3, 2 or 1 at a time, the first ones through the tiles that
+// prefetch or not (so that every tile and leftover path runs), with strides larger than a vector or an output; outputs outside
 // the tile must stay untouched.
 func TestQ4_Kx8VNNIMat(t *testing.T) {
 	if !hasVNNI() {
@@ -82,7 +86,11 @@ func TestQ4_Kx8VNNIMat(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, vc := range []struct{ maxC, farGroup int }{{8, farGroupBytes}, {8, -1}, {4, farGroupBytes}, {3, farGroupBytes}, {2, farGroupBytes}, {1, farGroupBytes}} {
+	var vcs []struct{ maxC, farGroup int }
+	for _, maxC := range []int{8, 4, 3, 2, 1} {
+		vcs = append(vcs, struct{ maxC, farGroup int }{maxC, farGroupBytes}, struct{ maxC, farGroup int }{maxC, -1})
+	}
+	for _, vc := range vcs {
 		maxC := vc.maxC
 		tiles := *tilesQ4_Kx8VNNI
 		tiles.maxC, tiles.farGroup = maxC, vc.farGroup

@@ -69,8 +69,8 @@ func q4kx8Case(r *rand.Rand, rows, n, nx, xstride int, allF, ext, special bool) 
 	return w, x
 }
 
-// TestQ4_Kx8AVX2Tiles checks each Q4_Kx8 AVX2 tile (and the 8×4 one that
-// prefetches) on its own against the
+// TestQ4_Kx8AVX2Tiles checks each Q4_Kx8 AVX2 tile (and those that
+// prefetch) on its own against the
 // pure-Go MatFunc, bit for bit, for 8 to 40 rows, rows of one to five
 // super-blocks, strides larger than a vector or an output, extreme
 // activations (-128, 127), all-15 nibbles and NaN/Inf scales; outputs
@@ -90,7 +90,11 @@ func TestQ4_Kx8AVX2Tiles(t *testing.T) {
 			tiles = append(tiles, sized{C, tile})
 		}
 	}
-	tiles = append(tiles, sized{tilesQ4_Kx8AVX2.farC, tilesQ4_Kx8AVX2.far})
+	for C, tile := range tilesQ4_Kx8AVX2.far {
+		if tile != nil {
+			tiles = append(tiles, sized{C, tile})
+		}
+	}
 	for _, tc := range tiles {
 		C, tile := tc.C, tc.tile
 		for _, rows := range []int{8, 16, 24, 40} {
@@ -120,9 +124,9 @@ func TestQ4_Kx8AVX2Tiles(t *testing.T) {
 }
 
 // TestQ4_Kx8AVX2Mat checks the Q4_Kx8 AVX2 MatFunc against the pure-Go
-// one, bit for bit, for 1 to 11 vectors, taking at most 4 (through
-// either 8×4 tile), 3, 2 or 1 at a time (so that every tile and leftover
-// path runs), with strides larger
+// one, bit for bit, for 1 to 11 vectors, taking at most 4, 3, 2 or 1 at
+// a time, the first ones through the tiles that prefetch or not (so that
+// every tile and leftover path runs), with strides larger
 // than a vector or an output; outputs outside the tile must stay
 // untouched.
 func TestQ4_Kx8AVX2Mat(t *testing.T) {
@@ -134,7 +138,11 @@ func TestQ4_Kx8AVX2Mat(t *testing.T) {
 	rb, xrb := n/QK_K*sizeQ4_K, n/QK_K*sizeQ8_K
 	xstride, ystride := xrb+5, rows+1
 	w, x := q4kx8Case(r, rows, n, maxNX, xstride, false, false, false)
-	for _, vc := range []struct{ maxC, farGroup int }{{4, farGroupBytes}, {4, -1}, {3, farGroupBytes}, {2, farGroupBytes}, {1, farGroupBytes}} {
+	var vcs []struct{ maxC, farGroup int }
+	for _, maxC := range []int{4, 3, 2, 1} {
+		vcs = append(vcs, struct{ maxC, farGroup int }{maxC, farGroupBytes}, struct{ maxC, farGroup int }{maxC, -1})
+	}
+	for _, vc := range vcs {
 		maxC := vc.maxC
 		tiles := *tilesQ4_Kx8AVX2
 		tiles.maxC, tiles.farGroup = maxC, vc.farGroup

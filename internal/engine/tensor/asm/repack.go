@@ -102,10 +102,11 @@ import (
 
 // The 8×8 tile copies, per call, its eight vectors' quants into the
 // scratch buffer next to their (d_x, -o·Σx), block after block (so do
-// the 8×2 to 8×4 tiles), and its Far variant, which MatMul takes for a
-// call's first eight vectors when a group has more than 10 KiB (tensor's
-// farGroupBytes), prefetches (PREFETCHNTA) the group-block widePrefetch
-// bytes ahead. A decode step of eight sequences multiplies
+// the 8×2 to 8×4 tiles), and its Far variant (the 8×3 and 8×4 tiles
+// have one too, see farTile), which MatMul takes for a call's first
+// vectors when a group has more than 10 KiB (tensor's farGroupBytes),
+// prefetches (PREFETCHNTA) the group-block widePrefetch bytes ahead. A
+// decode step of eight sequences multiplies
 // eight vectors, and with the weights coming from DRAM, long rows
 // streamed at half the speed of short ones of the same bytes: 896×4864
 // (ffn_down) against 4864×896 (gate/up), Q8_0x8, 2 goroutines, 300 MB
@@ -120,6 +121,20 @@ import (
 // PREFETCHT0 at 2 KiB 198-203. What is left (190 against 130) is the
 // 41 KB of activations, re-read from L2 for every group of rows.
 const widePrefetch = 2048
+
+// farTile reports whether the 8×C tile of t has a Far variant: C of 3,
+// 4 and 8, and 2 for Q4_0x8 only. Two to four vectors on DRAM-resident
+// 896×4864 weights (BenchmarkRepackedBatchDRAM with 2, 3 and 4 vectors,
+// three alternated runs, medians of the Far over the plain tiles' GB/s
+// at 1 / 2 goroutines): 3 vectors Q4_0x8 1.25 / 1.21, Q8_0x8 1.16 / 1.07,
+// Q4_Kx8 1.17 / 1.01; 4 vectors 1.31 / 1.22, 1.11 / 1.14, 1.31 / 1.15;
+// 2 vectors Q4_0x8 1.36 / 1.12, but Q8_0x8 0.86 / 0.94 and Q4_Kx8 0.98 /
+// 1.00. The AVX2 tiles (repack_avx2.go, repackk_avx2.go) likewise: 3
+// vectors Q4_0x8 1.58 / 1.28, Q4_Kx8 1.38 / 1.07; 2 vectors Q4_0x8 1.28 /
+// 1.20, Q4_Kx8 1.06 / 0.90.
+func farTile(t repackType, C int) bool {
+	return C >= 3 || C == 2 && t.name == "Q4_0"
+}
 
 // prefetchAhead prefetches (PREFETCHNTA) the n bytes at p+dist, a line
 // at a time.
@@ -159,8 +174,10 @@ func genRepack() {
 		off := byteMem(fmt.Sprintf("b%02x_rp%s", t.offset, t.name), t.offset)
 		for _, s := range [][2]int{{1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 8}} {
 			genRepackTile(t, s[0], s[1], false, m0f, off)
+			if farTile(t, s[1]) {
+				genRepackTile(t, s[0], s[1], true, m0f, off)
+			}
 		}
-		genRepackTile(t, 1, 8, true, m0f, off)
 	}
 }
 

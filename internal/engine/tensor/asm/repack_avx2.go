@@ -51,10 +51,11 @@ import (
 //     (0.76-0.83 and 0.86-0.90 at two goroutines on 896×4864, slower at
 //     one), so the avx2 table takes Q4_0x8 only.
 //
-// The 8×4 tiles' Far variants prefetch the weights widePrefetch bytes
-// ahead, as the VNNI 8×8 ones do; MatMul gives them the first four
-// vectors of rows whose groups exceed 10 KiB (the second four find the
-// chunk in L2). Eight vectors on ~300 MB of DRAM-resident copies
+// The 8×3 and 8×4 tiles (and Q4_0x8's 8×2, see farTile) have Far
+// variants that prefetch the weights widePrefetch bytes ahead, as the
+// VNNI ones do; MatMul gives them a call's first vectors of rows whose
+// groups exceed 10 KiB (the later passes find the chunk in L2). Eight
+// vectors on ~300 MB of DRAM-resident copies
 // (BenchmarkRepackedBatchDRAM, the avx2 table, three alternated runs):
 // Q4_0x8 896×4864 at 4.5-4.7 GB/s without against 6.1-6.5 with at one
 // goroutine, 7.0-7.8 against 7.9-10.0 at two, ffn_down over gate/up (the
@@ -84,8 +85,10 @@ func genRepackAVX2() {
 	} {
 		for C := 1; C <= 4; C++ {
 			genRepackTileAVX2(t, C, false, m0f, m08, m80)
+			if farTile(t, C) {
+				genRepackTileAVX2(t, C, true, m0f, m08, m80)
+			}
 		}
-		genRepackTileAVX2(t, 4, true, m0f, m08, m80)
 	}
 }
 

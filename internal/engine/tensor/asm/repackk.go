@@ -93,9 +93,9 @@ import (
 // VMULPS: ~188 GMAC/s at 3.6 GHz if VPMULLD takes one slot); the
 // unpacking it amortizes was little of the time.
 
-// The 8×8 tile's Far variant, which MatMul takes for a call's first
-// eight vectors when a group has more than 10 KiB (tensor's
-// farGroupBytes), prefetches (PREFETCHNTA) the super-block widePrefetchK
+// The 8×8 tile's Far variant (the 8×3 and 8×4 tiles have one too, see
+// farTile in repack.go), which MatMul takes for a call's first vectors
+// when a group has more than 10 KiB (tensor's farGroupBytes), prefetches (PREFETCHNTA) the super-block widePrefetchK
 // bytes ahead: a decode step of eight sequences streams ffn_down's
 // 896×4864 Q4_Kx8 from DRAM in 146-153 µs a call with it against 178-180
 // without (2 goroutines, 300 MB of copies; 2 KiB ahead 150-154); its
@@ -115,7 +115,10 @@ const (
 func genQ4_Kx8() {
 	c3f, cc0, c0f, cf0 := byteMem("b3f_k8", 0x3f), byteMem("bc0_k8", 0xc0), byteMem("b0f_k8", 0x0f), byteMem("bf0_k8", 0xf0)
 	for C := 1; C <= 4; C++ {
-		genTileQ4_Kx8(C, c3f, cc0, c0f, cf0)
+		genTileQ4_Kx8(C, false, c3f, cc0, c0f, cf0)
+		if C > 2 { // see farTile
+			genTileQ4_Kx8(C, true, c3f, cc0, c0f, cf0)
+		}
 	}
 	genTileQ4_Kx8Wide(8, false, c3f, cc0, c0f)
 	genTileQ4_Kx8Wide(8, true, c3f, cc0, c0f)
@@ -322,9 +325,13 @@ func stridedX1(xp, xs Register, k int) (Register, []Mem) {
 //
 // which sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w
 // (groups of eight rows of wstride bytes each, contiguous) with the Q8_K
-// vector at x[c*xstride:], for r < rows (a multiple of 8) and c < C.
-func genTileQ4_Kx8(C int, c3f, cc0, c0f, cf0 Mem) {
+// vector at x[c*xstride:], for r < rows (a multiple of 8) and c < C. If
+// far, it prefetches the weights widePrefetchK bytes ahead.
+func genTileQ4_Kx8(C int, far bool, c3f, cc0, c0f, cf0 Mem) {
 	name := fmt.Sprintf("tileQ4_Kx8_8x%dVNNI", C)
+	if far {
+		name = fmt.Sprintf("tileQ4_Kx8_8x%dFarVNNI", C)
+	}
 	TEXT(name, NOSPLIT, "func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)")
 	Pragma("noescape")
 	Doc(name+" sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w",
@@ -372,6 +379,9 @@ func genTileQ4_Kx8(C int, c3f, cc0, c0f, cf0 Mem) {
 	Label(name + "_blocks")
 	CMPQ(n, U32(0))
 	JE(LabelRef(name + "_store"))
+	if far {
+		prefetchAhead(wp, widePrefetchK, k8Size)
+	}
 	// Scales and mins to bytes: SC[i] = A[i]&63, SC[32+i] = C[i]&15 |
 	// (A[i]>>6)<<4; MN likewise from B and C's high nibbles.
 	{

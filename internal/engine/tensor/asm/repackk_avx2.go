@@ -80,8 +80,10 @@ func genQ4_Kx8AVX2(c3f, cc0, c0f Mem) {
 	}
 	for C := 1; C <= 4; C++ {
 		genTileQ4_Kx8AVX2(C, false, c3f, cc0, c0f, dup)
+		if C > 2 { // see farTile
+			genTileQ4_Kx8AVX2(C, true, c3f, cc0, c0f, dup)
+		}
 	}
-	genTileQ4_Kx8AVX2(4, true, c3f, cc0, c0f, dup)
 }
 
 // genTileQ4_Kx8AVX2 generates the 8×C AVX2 tile, prefetching the weights
