@@ -42,9 +42,9 @@ import (
 // 4, or 8); only G = 1 is generated: with one vector, G = 2 (two streams of
 // weights sharing the activation loads) streamed DRAM-resident weights
 // slower whatever the prefetch (see repackTiles in package tensor), and
-// these tiles do not prefetch (but for the 8×8 one for long rows, see
-// widePrefetch): a group is one sequential stream, which the hardware
-// prefetcher follows. The signature:
+// these tiles do not prefetch (but for the Far variants that long rows
+// take, see widePrefetch): a group is one sequential stream, which the
+// hardware prefetcher follows. The signature:
 //
 //	func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 //
@@ -106,9 +106,9 @@ import (
 // have one too, see farTile), which MatMul takes for a call's first
 // vectors when a group has more than 10 KiB (tensor's farGroupBytes),
 // prefetches (PREFETCHNTA) the group-block widePrefetch bytes ahead. A
-// decode step of eight sequences multiplies
-// eight vectors, and with the weights coming from DRAM, long rows
-// streamed at half the speed of short ones of the same bytes: 896×4864
+// decode step of eight sequences multiplies eight vectors, and with the
+// weights coming from DRAM, long rows streamed at half the speed of
+// short ones of the same bytes: 896×4864
 // (ffn_down) against 4864×896 (gate/up), Q8_0x8, 2 goroutines, 300 MB
 // of copies, 285-315 µs a call against 130-155. Eight vectors' blocks of
 // one row are 41 KB there, more than the 32 KB L1, and were nine

@@ -94,13 +94,23 @@ import (
 // unpacking it amortizes was little of the time.
 
 // The 8×8 tile's Far variant (the 8×3 and 8×4 tiles have one too, see
-// farTile in repack.go), which MatMul takes for a call's first vectors
-// when a group has more than 10 KiB (tensor's farGroupBytes), prefetches (PREFETCHNTA) the super-block widePrefetchK
-// bytes ahead: a decode step of eight sequences streams ffn_down's
-// 896×4864 Q4_Kx8 from DRAM in 146-153 µs a call with it against 178-180
-// without (2 goroutines, 300 MB of copies; 2 KiB ahead 150-154); its
-// eight vectors' 44 KB of Q8_K blocks a row are more than the L1.
+// farTileK), which MatMul takes for a call's first vectors when a group
+// has more than 10 KiB (tensor's farGroupBytes), prefetches
+// (PREFETCHNTA) the super-block widePrefetchK bytes ahead: a decode step
+// of eight sequences streams ffn_down's 896×4864 Q4_Kx8 from DRAM in
+// 146-153 µs a call with it against 178-180 without (2 goroutines, 300
+// MB of copies; 2 KiB ahead 150-154); its eight vectors' 44 KB of Q8_K
+// blocks a row are more than the L1. Tried and left out: the 8×8 tile
+// over column segments of 2 to 8 super-blocks of every group of a chunk
+// (the sums carried in y, the next group's segment prefetched), so that
+// a segment's activations stay in L1: 1.00-1.32 times the time of the
+// Far tile in one process, alternated (the weights then come in runs of
+// a few KB); and the 8×4 tile twice (its four vectors fit L1): 1.22.
 const widePrefetchK = 4096
+
+// farTileK reports whether the 8×C Q4_Kx8 tile has a Far variant: C of
+// 3, 4 and 8 (measured with farTile's in repack.go).
+func farTileK(C int) bool { return C >= 3 }
 
 // k8 layout offsets (tensor.Q4_Kx8).
 const (
@@ -116,7 +126,7 @@ func genQ4_Kx8() {
 	c3f, cc0, c0f, cf0 := byteMem("b3f_k8", 0x3f), byteMem("bc0_k8", 0xc0), byteMem("b0f_k8", 0x0f), byteMem("bf0_k8", 0xf0)
 	for C := 1; C <= 4; C++ {
 		genTileQ4_Kx8(C, false, c3f, cc0, c0f, cf0)
-		if C > 2 { // see farTile
+		if farTileK(C) {
 			genTileQ4_Kx8(C, true, c3f, cc0, c0f, cf0)
 		}
 	}

@@ -80,7 +80,7 @@ func genQ4_Kx8AVX2(c3f, cc0, c0f Mem) {
 	}
 	for C := 1; C <= 4; C++ {
 		genTileQ4_Kx8AVX2(C, false, c3f, cc0, c0f, dup)
-		if C > 2 { // see farTile
+		if farTileK(C) {
 			genTileQ4_Kx8AVX2(C, true, c3f, cc0, c0f, dup)
 		}
 	}
