@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // TestAttendGroupAVX2 checks AttendGroup's path for CPUs with AVX2 but no
@@ -109,6 +110,93 @@ func TestF16Kernels(t *testing.T) {
 			groupRowsF16AVX512(gotO[:heads*c.dv], got[:8*c.n], vals, c.dv, c.vstride, heads)
 			if d := cmp.Diff(bits(wantO), bits(gotO)); d != "" {
 				t.Errorf("%+v heads=%d: groupRowsF16AVX512 vs groupRowsAVX512 (-want +got):\n%s", c, heads, d)
+			}
+		}
+	}
+}
+
+// TestGroupKernels checks AttendGroup's three AVX-512 kernels against the
+// per-head kernels: the scores bit for bit against dotsAVX2's blocks of
+// eight and four rows, the softmax against Softmax's pure-Go path, and
+// the weighted sums bit for bit against addWeightedRowsGo.
+func TestGroupKernels(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, c := range groupCases {
+		if c.dk%8 != 0 || c.dv%16 != 0 {
+			continue
+		}
+		for heads := 1; heads <= 8; heads++ {
+			q := randFloats(r, heads*c.dk, 2)
+			keys := randFloats(r, (c.n-1)*c.kstride+c.dk, 2)
+			vals := randFloats(r, (c.n-1)*c.vstride+c.dv, 2)
+			scale := float32(1 / math.Sqrt(float64(c.dk)))
+			s := make([]float32, 8*c.n+1)
+			s[8*c.n] = 42
+			groupDotsAVX512(s[:8*c.n], q, keys, c.dk, c.kstride, heads, scale)
+			if s[8*c.n] != 42 {
+				t.Errorf("%+v heads=%d: groupDots wrote past the end", c, heads)
+			}
+			lane := make([]float32, c.n)
+			want := make([]float32, c.n)
+			blocks := c.n &^ 3 // rows in dotsAVX2's blocks of 8 and 4
+			for h := range 8 {
+				for j := range lane {
+					lane[j] = s[8*j+h]
+				}
+				if h >= heads {
+					clear(want)
+				} else {
+					dotsAVX2(want, q[h*c.dk:(h+1)*c.dk], keys, c.kstride, scale)
+					if blocks < c.n {
+						dotsGo(want[blocks:], q[h*c.dk:(h+1)*c.dk], keys[blocks*c.kstride:], c.kstride, scale)
+					}
+				}
+				if d := cmp.Diff(want[:blocks], lane[:blocks]); d != "" {
+					t.Errorf("%+v heads=%d: groupDots lane %d vs dotsAVX2 (-want +got):\n%s", c, heads, h, d)
+				}
+				if d := cmp.Diff(want[blocks:], lane[blocks:], cmpopts.EquateApprox(0, 4e-6)); d != "" {
+					t.Errorf("%+v heads=%d: groupDots lane %d, last rows (-want +got):\n%s", c, heads, h, d)
+				}
+			}
+
+			p := s[:8*c.n]
+			for i := range p {
+				p[i] *= 4 // larger scores: a peakier softmax
+			}
+			if c.n > 4 {
+				p[8*(c.n/2)+1] = float32(math.Inf(-1)) // a masked position
+			}
+			wantP := append([]float32(nil), p...)
+			softmaxLanesAVX2(p, vals, c.vstride, c.dv)
+			for h := range 8 {
+				for j := range lane {
+					lane[j] = wantP[8*j+h]
+				}
+				softmaxGo(lane)
+				for j := range lane {
+					wantP[8*j+h] = lane[j]
+				}
+			}
+			if d := cmp.Diff(wantP, p, cmpopts.EquateApprox(2.4e-7, 0)); d != "" {
+				t.Errorf("%+v heads=%d: softmaxLanes vs pure Go (-want +got):\n%s", c, heads, d)
+			}
+
+			out := randFloats(r, heads*c.dv+1, 1)
+			out[heads*c.dv] = 42
+			groupRowsAVX512(out[:heads*c.dv], p, vals, c.dv, c.vstride, heads)
+			wantO := make([]float32, heads*c.dv+1)
+			wantO[heads*c.dv] = 42
+			for h := range heads {
+				for j := range lane {
+					lane[j] = p[8*j+h]
+				}
+				addWeightedRowsGo(wantO[h*c.dv:(h+1)*c.dv], lane, vals, c.vstride)
+			}
+			if d := cmp.Diff(wantO, out); d != "" {
+				t.Errorf("%+v heads=%d: groupRows vs addWeightedRowsGo (-want +got):\n%s", c, heads, d)
 			}
 		}
 	}
