@@ -7,7 +7,8 @@ import "fmt"
 // RepackAVX2Variants returns the AVX2 tiles' MatFunc of the repacked
 // layout t (Q4_0x8 or Q8_0x8), taking at most 4, 3, 2 or 1 vectors at a
 // time, each with its first vectors through the tiles that prefetch the
-// weights (as long rows take them) or not, so that every tile runs; nil without AVX2, FMA and F16C.
+// weights (as long rows take them) or not, so that every tile runs; nil
+// without AVX2, FMA and F16C.
 func RepackAVX2Variants(t Type) []RepackVNNIVariant {
 	if !hasAVX2FMA() {
 		return nil

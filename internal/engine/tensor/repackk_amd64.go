@@ -31,8 +31,8 @@ func matQ4_Kx8VNNI(n, rows, nx int, w []byte, wstride int, x []byte, xstride int
 
 // mat is the Q4_Kx8 MatFunc: each call takes as many of the vectors left
 // as the largest tile of at most maxC vectors does (8, 4, 3, 2 or 1; 8×1
-// is decode's, which does not prefetch, see asm/repackk.go; 8 vectors of
-// long rows go through the 8×8 tile that does).
+// is decode's, which does not prefetch, see asm/repackk.go; a call's
+// first 3, 4 or 8 vectors of long rows go through the tiles that do).
 func (t *q4kTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
 	checkQ4_Kx8(n, rows, nx, w, wstride, x, xstride, y, ystride)
 	if rows == 0 || nx == 0 {
