@@ -49,13 +49,6 @@ func TestF16Kernels(t *testing.T) {
 		t.Skip("no AVX2")
 	}
 	r := rand.New(rand.NewPCG(25, 26))
-	bits := func(x []float32) []uint32 {
-		b := make([]uint32, len(x))
-		for i, v := range x {
-			b[i] = math.Float32bits(v)
-		}
-		return b
-	}
 	for _, c := range groupCasesF16 {
 		keys := randF16(r, (c.n-1)*c.kstride+c.dk, 2, f16KeySpecials)
 		vals := randF16(r, (c.n-1)*c.vstride+c.dv, 2, f16ValSpecials)
@@ -71,7 +64,7 @@ func TestF16Kernels(t *testing.T) {
 			want[c.n], got[c.n] = 42, 42
 			dotsAVX2(want[:c.n], q, keys32, c.kstride, scale)
 			dotsF16AVX2(got[:c.n], q, keys, c.kstride, scale)
-			if d := cmp.Diff(bits(want), bits(got)); d != "" {
+			if d := cmp.Diff(float32Bits(want), float32Bits(got)); d != "" {
 				t.Errorf("%+v: dotsF16AVX2 vs dotsAVX2 (-want +got):\n%s", c, d)
 			}
 		}
@@ -81,7 +74,7 @@ func TestF16Kernels(t *testing.T) {
 			got := append([]float32(nil), want...)
 			addWeightedRowsAVX2(want[:c.dv], p, vals32, c.vstride)
 			addWeightedRowsF16AVX2(got[:c.dv], p, vals, c.vstride)
-			if d := cmp.Diff(bits(want), bits(got)); d != "" {
+			if d := cmp.Diff(float32Bits(want), float32Bits(got)); d != "" {
 				t.Errorf("%+v: addWeightedRowsF16AVX2 vs addWeightedRowsAVX2 (-want +got):\n%s", c, d)
 			}
 		}
@@ -95,12 +88,12 @@ func TestF16Kernels(t *testing.T) {
 			want[8*c.n], got[8*c.n] = 42, 42
 			groupDotsAVX512(want[:8*c.n], q, keys32, c.dk, c.kstride, heads, scale)
 			groupDotsF16AVX512(got[:8*c.n], q, keys, c.dk, c.kstride, heads, scale)
-			if d := cmp.Diff(bits(want), bits(got)); d != "" {
+			if d := cmp.Diff(float32Bits(want), float32Bits(got)); d != "" {
 				t.Errorf("%+v heads=%d: groupDotsF16AVX512 vs groupDotsAVX512 (-want +got):\n%s", c, heads, d)
 			}
 			softmaxLanesAVX2(want[:8*c.n], vals32, c.vstride, c.dv)
 			softmaxLanesF16AVX2(got[:8*c.n], vals, c.vstride, c.dv)
-			if d := cmp.Diff(bits(want), bits(got)); d != "" {
+			if d := cmp.Diff(float32Bits(want), float32Bits(got)); d != "" {
 				t.Errorf("%+v heads=%d: softmaxLanesF16AVX2 vs softmaxLanesAVX2 (-want +got):\n%s", c, heads, d)
 			}
 			wantO := make([]float32, heads*c.dv+1)
@@ -108,7 +101,7 @@ func TestF16Kernels(t *testing.T) {
 			wantO[heads*c.dv], gotO[heads*c.dv] = 42, 42
 			groupRowsAVX512(wantO[:heads*c.dv], want[:8*c.n], vals32, c.dv, c.vstride, heads)
 			groupRowsF16AVX512(gotO[:heads*c.dv], got[:8*c.n], vals, c.dv, c.vstride, heads)
-			if d := cmp.Diff(bits(wantO), bits(gotO)); d != "" {
+			if d := cmp.Diff(float32Bits(wantO), float32Bits(gotO)); d != "" {
 				t.Errorf("%+v heads=%d: groupRowsF16AVX512 vs groupRowsAVX512 (-want +got):\n%s", c, heads, d)
 			}
 		}

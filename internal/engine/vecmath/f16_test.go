@@ -234,13 +234,6 @@ func TestAttendGroupF16(t *testing.T) { checkAttendGroupF16(t) }
 // bit for bit.
 func checkAttendGroupF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
-	bits := func(x []float32) []uint32 {
-		b := make([]uint32, len(x))
-		for i, v := range x {
-			b[i] = math.Float32bits(v)
-		}
-		return b
-	}
 	for _, c := range groupCasesF16 {
 		for heads := 1; heads <= 10; heads++ {
 			if c.n > 600 && heads != 7 {
@@ -264,7 +257,7 @@ func checkAttendGroupF16(t *testing.T) {
 			if got[heads*c.dv] != 42 {
 				t.Errorf("%+v heads=%d: wrote past the end of out", c, heads)
 			}
-			if d := cmp.Diff(bits(want), bits(got[:heads*c.dv])); d != "" {
+			if d := cmp.Diff(float32Bits(want), float32Bits(got[:heads*c.dv])); d != "" {
 				t.Errorf("%+v heads=%d: vs AttendGroup on the widened rows, bits (-want +got):\n%s", c, heads, d)
 			}
 		}
@@ -288,10 +281,7 @@ func TestAttendGroupF16Edges(t *testing.T) {
 			t.Errorf("one position, head %d (-want +got):\n%s", h, d)
 		}
 	}
-	tests := []struct {
-		name string
-		f    func()
-	}{
+	tests := []panicCase{
 		{"heads 0", func() { AttendGroupF16(make([]float32, 8), make([]float32, 8), nil, nil, nil, 0, 0, 8, 8, 1) }},
 		{"q not heads rows", func() {
 			AttendGroupF16(make([]float32, 32), make([]float32, 31), make([]uint16, 64), make([]uint16, 64), make([]float32, 32), 4, 2, 16, 16, 1)
@@ -309,14 +299,5 @@ func TestAttendGroupF16Edges(t *testing.T) {
 			AttendGroupF16(make([]float32, 32), make([]float32, 32), make([]uint16, 64), make([]uint16, 64), make([]float32, 32), 4, 2, 15, 16, 1)
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Error("no panic")
-				}
-			}()
-			tt.f()
-		})
-	}
+	expectPanics(t, tests)
 }

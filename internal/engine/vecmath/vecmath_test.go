@@ -248,24 +248,12 @@ func TestAddWeightedRows(t *testing.T) {
 }
 
 func TestRowsTooShort(t *testing.T) {
-	tests := []struct {
-		name string
-		f    func()
-	}{
+	tests := []panicCase{
 		{"Dots short", func() { Dots(make([]float32, 3), make([]float32, 8), make([]float32, 2*16+7), 16, 1) }},
 		{"Dots stride", func() { Dots(make([]float32, 3), make([]float32, 8), make([]float32, 100), 4, 1) }},
 		{"AddWeightedRows short", func() { AddWeightedRows(make([]float32, 8), make([]float32, 3), make([]float32, 2*16+7), 16) }},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Error("no panic")
-				}
-			}()
-			tt.f()
-		})
-	}
+	expectPanics(t, tests)
 }
 
 // groupCase is one shape of AttendGroup: n positions, dk and dv floats
@@ -349,10 +337,7 @@ func TestAttendGroupEdges(t *testing.T) {
 	if d := cmp.Diff(make([]float32, 8), out); d != "" {
 		t.Errorf("no positions: out (-want +got):\n%s", d)
 	}
-	tests := []struct {
-		name string
-		f    func()
-	}{
+	tests := []panicCase{
 		{"heads 0", func() { AttendGroup(make([]float32, 8), make([]float32, 8), nil, nil, nil, 0, 0, 8, 8, 1) }},
 		{"q not heads rows", func() {
 			AttendGroup(make([]float32, 32), make([]float32, 31), make([]float32, 64), make([]float32, 64), make([]float32, 32), 4, 2, 16, 16, 1)
@@ -367,6 +352,28 @@ func TestAttendGroupEdges(t *testing.T) {
 			AttendGroup(make([]float32, 32), make([]float32, 32), make([]float32, 64), make([]float32, 63), make([]float32, 32), 4, 2, 16, 16, 1)
 		}},
 	}
+	expectPanics(t, tests)
+}
+
+// float32Bits returns the bit patterns of x, for comparisons that tell
+// -0 from +0 and compare NaNs by their bits.
+func float32Bits(x []float32) []uint32 {
+	b := make([]uint32, len(x))
+	for i, v := range x {
+		b[i] = math.Float32bits(v)
+	}
+	return b
+}
+
+// panicCase is a call that must panic.
+type panicCase struct {
+	name string
+	f    func()
+}
+
+// expectPanics runs each case as a subtest and fails those that return.
+func expectPanics(t *testing.T, tests []panicCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			defer func() {
