@@ -59,8 +59,8 @@ var (
 // (far; asm/repack.go's farTile says which widths have them). Measured with
 // eight vectors on DRAM-resident weights (BenchmarkRepackedBatchDRAM and
 // a sweep of shapes of the same bytes, 2 goroutines): the prefetch sped
-// Q8_0x8 rows of 1,280 values (10.9 KB a group) up 1.04-1.10 times, of
-// 1,536 1.23 times, and did nothing at 1,152 (9.8 KB); it slowed Q4_Kx8
+// Q8_0x8 rows of 1,280 values (10.9 KB a group) up 1.07-1.08 times, of
+// 1,536 1.23-1.26 times, and not at 1,152 (9.8 KB: 0.95-0.99); it slowed Q4_Kx8
 // rows of 1,024 (4.6 KB a group) 0.91-0.96 times and sped 4,864 (21.9
 // KB) 1.10-1.15 times; the AVX2 8×4 ones (asm/repack_avx2.go) sped
 // 896×4864 up 1.1-1.4 times. Only a call's first pass takes them: the

@@ -98,8 +98,8 @@ import (
 // has more than 10 KiB (tensor's farGroupBytes), prefetches
 // (PREFETCHNTA) the super-block widePrefetchK bytes ahead: a decode step
 // of eight sequences streams ffn_down's 896×4864 Q4_Kx8 from DRAM in
-// 146-153 µs a call with it against 178-180 without (2 goroutines, 300
-// MB of copies; 2 KiB ahead 150-154); its eight vectors' 44 KB of Q8_K
+// 146-164 µs a call with it (three of four runs 146) against 178-180
+// without (2 goroutines, 300 MB of copies; 2 KiB ahead 150-154); its eight vectors' 44 KB of Q8_K
 // blocks a row are more than the L1. Tried and left out: the 8×8 tile
 // over column segments of 2 to 8 super-blocks of every group of a chunk
 // (the sums carried in y, the next group's segment prefetched), so that
