@@ -91,10 +91,15 @@ func TestF16Kernels(t *testing.T) {
 			if d := cmp.Diff(float32Bits(want), float32Bits(got)); d != "" {
 				t.Errorf("%+v heads=%d: groupDotsF16AVX512 vs groupDotsAVX512 (-want +got):\n%s", c, heads, d)
 			}
-			softmaxLanesAVX2(want[:8*c.n], vals32, c.vstride, c.dv)
-			softmaxLanesF16AVX2(got[:8*c.n], vals, c.vstride, c.dv)
+			wantS, gotS := make([]float32, 17), make([]float32, 17)
+			wantS[16], gotS[16] = 42, 42
+			softmaxLanesAVX2(want[:8*c.n], vals32, c.vstride, c.dv, wantS[:16])
+			softmaxLanesF16AVX2(got[:8*c.n], vals, c.vstride, c.dv, gotS[:16])
 			if d := cmp.Diff(float32Bits(want), float32Bits(got)); d != "" {
 				t.Errorf("%+v heads=%d: softmaxLanesF16AVX2 vs softmaxLanesAVX2 (-want +got):\n%s", c, heads, d)
+			}
+			if d := cmp.Diff(float32Bits(wantS), float32Bits(gotS)); d != "" {
+				t.Errorf("%+v heads=%d: softmaxLanesF16AVX2 vs softmaxLanesAVX2 stats (-want +got):\n%s", c, heads, d)
 			}
 			wantO := make([]float32, heads*c.dv+1)
 			gotO := make([]float32, heads*c.dv+1)
@@ -163,18 +168,29 @@ func TestGroupKernels(t *testing.T) {
 				p[8*(c.n/2)+1] = float32(math.Inf(-1)) // a masked position
 			}
 			wantP := append([]float32(nil), p...)
-			softmaxLanesAVX2(p, vals, c.vstride, c.dv)
+			stats := make([]float32, 17)
+			stats[16] = 42
+			softmaxLanesAVX2(p, vals, c.vstride, c.dv, stats[:16])
+			wantS := make([]float32, 17)
+			wantS[16] = 42
 			for h := range 8 {
 				for j := range lane {
 					lane[j] = wantP[8*j+h]
 				}
-				softmaxGo(lane)
+				wantS[h], wantS[8+h] = softmaxGo(lane)
 				for j := range lane {
 					wantP[8*j+h] = lane[j]
 				}
 			}
 			if d := cmp.Diff(wantP, p, cmpopts.EquateApprox(2.4e-7, 0)); d != "" {
 				t.Errorf("%+v heads=%d: softmaxLanes vs pure Go (-want +got):\n%s", c, heads, d)
+			}
+			// The maxima exactly, the sums as the pure-Go path's.
+			if d := cmp.Diff(wantS[:8], stats[:8]); d != "" {
+				t.Errorf("%+v heads=%d: softmaxLanes maxima (-want +got):\n%s", c, heads, d)
+			}
+			if d := cmp.Diff(wantS[8:], stats[8:], cmpopts.EquateApprox(2.4e-7, 0)); d != "" {
+				t.Errorf("%+v heads=%d: softmaxLanes sums (-want +got):\n%s", c, heads, d)
 			}
 
 			out := randFloats(r, heads*c.dv+1, 1)

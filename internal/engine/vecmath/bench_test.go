@@ -210,7 +210,7 @@ func BenchmarkAttentionGroup(b *testing.B) {
 		}
 	})
 	b.Run("group", func(b *testing.B) {
-		buf := make([]float32, vecmath.AttendScratch(n))
+		buf := make([]float32, vecmath.AttendScratch(n, heads, d))
 		for b.Loop() {
 			vecmath.AttendGroup(out, qs, keys, vals, buf, n, heads, stride, stride, scale)
 		}
@@ -265,7 +265,7 @@ func BenchmarkAttentionCold(b *testing.B) {
 	out := make([]float32, heads*d)
 	var scores [kvHeads][]float32
 	for kh := range scores {
-		scores[kh] = make([]float32, vecmath.AttendScratch(n))
+		scores[kh] = make([]float32, vecmath.AttendScratch(n, group, d))
 	}
 	scale := float32(1 / math.Sqrt(d))
 	stream, sink := evictor(evict, evictBuf)
@@ -373,7 +373,7 @@ func BenchmarkAttentionColdF16(b *testing.B) {
 			vecmath.ToF16(keys16[l], keys[l])
 			vecmath.ToF16(vals16[l], vals[l])
 		}
-		scratch := make([]float32, vecmath.AttendScratch(n))
+		scratch := make([]float32, vecmath.AttendScratch(n, group, d))
 		f32 := func(l, kh int) {
 			vecmath.AttendGroup(out[kh*group*d:(kh+1)*group*d], q[kh*group*d:(kh+1)*group*d],
 				keys[l][kh*d:], vals[l][kh*d:], scratch, n, group, kvd, kvd, scale)

@@ -20,9 +20,11 @@ func addWeightedRowsAVX2(out, p, rows []float32, stride int)     { addWeightedRo
 func groupDotsAVX512(s, q, rows []float32, d, stride, heads int, scale float32) {
 	panic("vecmath: no assembly")
 }
-func softmaxLanesAVX2(s, next []float32, stride, width int)         { panic("vecmath: no assembly") }
+func softmaxLanesAVX2(s, next []float32, stride, width int, stats []float32) {
+	panic("vecmath: no assembly")
+}
 func groupRowsAVX512(out, p, rows []float32, dv, stride, heads int) { panic("vecmath: no assembly") }
-func softmaxLanesF16AVX2(s []float32, next []uint16, stride, width int) {
+func softmaxLanesF16AVX2(s []float32, next []uint16, stride, width int, stats []float32) {
 	panic("vecmath: no assembly")
 }
 func groupDotsF16AVX512(s, q []float32, rows []uint16, d, stride, heads int, scale float32) {

@@ -95,7 +95,7 @@ func f32to16(f float32) uint16 {
 // binary16 bit patterns (strides kstride and vstride in elements, as are
 // the row widths): its results are bit for bit those of AttendGroup on the
 // rows widened exactly to float32 (FromF16), on every path; scratch must
-// hold AttendScratch(n) floats.
+// hold AttendScratch(n, heads, len(out)/heads) floats.
 //
 // With AVX-512 (and the shapes AttendGroup needs for it) its kernels
 // widen each row with VCVTPH2PS as they load it, with AttendGroup's
@@ -110,23 +110,38 @@ func f32to16(f float32) uint16 {
 // weighted sum still adds the rows in order, so the results are those of
 // the per-head path.
 func AttendGroupF16(out, q []float32, keys, vals []uint16, scratch []float32, n, heads, kstride, vstride int, scale float32) {
-	dk, dv := checkAttend(out, q, keys, vals, scratch, n, heads, kstride, vstride)
+	checkAttend(out, q, keys, vals, scratch, n, heads, kstride, vstride)
 	if n == 0 {
 		clear(out)
 		return
 	}
+	attendSegments(out, q, keys, vals, scratch, n, heads, kstride, vstride, scale, attendPartF16)
+}
+
+// AttendGroupF16Part is AttendGroupPart over binary16 rows: bit for bit
+// AttendGroupPart on the rows widened to float32.
+func AttendGroupF16Part(out, q []float32, keys, vals []uint16, scratch []float32, n, heads, kstride, vstride int, scale float32, stats []float32) {
+	checkPart(out, q, keys, vals, scratch, n, heads, kstride, vstride, stats)
+	attendPartF16(out, q, keys, vals, scratch, n, heads, kstride, vstride, scale, stats)
+}
+
+// attendPartF16 is AttendGroupF16Part on checked arguments with n > 0.
+func attendPartF16(out, q []float32, keys, vals []uint16, scratch []float32, n, heads, kstride, vstride int, scale float32, stats []float32) {
+	dk, dv := len(q)/heads, len(out)/heads
 	if groupKernels(dk, dv) {
 		s := scratch[:8*n]
+		var st [16]float32
 		for h0 := 0; h0 < heads; h0 += 8 {
 			nh := min(8, heads-h0)
 			groupDotsF16AVX512(s, q[h0*dk:(h0+nh)*dk], keys, dk, kstride, nh, scale)
-			softmaxLanesF16AVX2(s, vals, vstride, dv)
+			softmaxLanesF16AVX2(s, vals, vstride, dv, st[:])
 			groupRowsF16AVX512(out[h0*dv:(h0+nh)*dv], s, vals, dv, vstride, nh)
+			laneStats(stats[2*h0:], st[:], nh)
 		}
 		return
 	}
 	if directF16(dk) && directF16(dv) {
-		attendBlocks(nil, out, q, keys, vals, scratch, n, heads, kstride, vstride, scale)
+		attendBlocks(nil, out, q, keys, vals, scratch, n, heads, kstride, vstride, scale, stats)
 		return
 	}
 	var stack [widenFloats]float32
@@ -134,7 +149,7 @@ func AttendGroupF16(out, q []float32, keys, vals []uint16, scratch []float32, n,
 	if w := 8 * max(dk, dv); w > len(buf) {
 		buf = make([]float32, w)
 	}
-	attendBlocks(buf, out, q, keys, vals, scratch, n, heads, kstride, vstride, scale)
+	attendBlocks(buf, out, q, keys, vals, scratch, n, heads, kstride, vstride, scale, stats)
 }
 
 // directF16 reports whether rows of d binary16 values go to the AVX2
@@ -146,12 +161,13 @@ func directF16(d int) bool { return useAsm && d%8 == 0 && d > 0 }
 // of 256.
 const widenFloats = 2048
 
-// attendBlocks is AttendGroupF16 without AVX-512: for up to eight heads
+// attendBlocks is AttendGroupF16Part without AVX-512: for up to eight heads
 // at a time, the scores of each head go to its n floats of scratch, a
 // block of key rows at a time, then Softmax, then the weighted sums, a
 // block of value rows at a time. Rows that directF16 does not take are
-// widened into buf, which must hold eight rows of them.
-func attendBlocks(buf, out, q []float32, keys, vals []uint16, scratch []float32, n, heads, kstride, vstride int, scale float32) {
+// widened into buf, which must hold eight rows of them. Each head's
+// segment statistics (see AttendGroupPart) go to stats.
+func attendBlocks(buf, out, q []float32, keys, vals []uint16, scratch []float32, n, heads, kstride, vstride int, scale float32, stats []float32) {
 	dk, dv := len(q)/heads, len(out)/heads
 	kb, vb := blockRows(widenFloats, dk, n), blockRows(widenFloats, dv, n)
 	if buf != nil {
@@ -176,7 +192,8 @@ func attendBlocks(buf, out, q []float32, keys, vals []uint16, scratch []float32,
 			}
 		}
 		for i := range nh {
-			Softmax(scratch[i*n : (i+1)*n])
+			h := h0 + i
+			stats[2*h], stats[2*h+1] = softmax(scratch[i*n : (i+1)*n])
 		}
 		clear(out[h0*dv : (h0+nh)*dv])
 		for j0 := 0; j0 < n; j0 += vb {

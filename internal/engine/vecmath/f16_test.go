@@ -247,7 +247,7 @@ func checkAttendGroupF16(t *testing.T) {
 			fromF16Go(keys32, keys)
 			fromF16Go(vals32, vals)
 			scale := float32(1 / math.Sqrt(float64(c.dk)))
-			scratch := make([]float32, AttendScratch(c.n))
+			scratch := make([]float32, AttendScratch(c.n, heads, c.dv))
 			want := make([]float32, heads*c.dv)
 			AttendGroup(want, q, keys32, vals32, scratch, c.n, heads, c.kstride, c.vstride, scale)
 			got := randFloats(r, heads*c.dv+1, 1)
@@ -259,6 +259,9 @@ func checkAttendGroupF16(t *testing.T) {
 			}
 			if d := cmp.Diff(float32Bits(want), float32Bits(got[:heads*c.dv])); d != "" {
 				t.Errorf("%+v heads=%d: vs AttendGroup on the widened rows, bits (-want +got):\n%s", c, heads, d)
+			}
+			if d := cmp.Diff(float32Bits(want), float32Bits(bySegments(q, keys, vals, c.n, heads, c.dv, c.kstride, c.vstride, scale, AttendGroupF16Part))); d != "" {
+				t.Errorf("%+v heads=%d: by segments (-whole +segments):\n%s", c, heads, d)
 			}
 		}
 	}
@@ -273,7 +276,7 @@ func TestAttendGroupF16Edges(t *testing.T) {
 	// One position: every head's output is the value row.
 	vals := []uint16{0x3c00, 0xc000, 0x0001, 0x8000, 0x7bff, 0x0400, 0x3555, 0xb800, 9, 9}
 	out = make([]float32, 3*8)
-	AttendGroupF16(out, make([]float32, 3*4), make([]uint16, 4), vals, make([]float32, AttendScratch(1)), 1, 3, 4, 10, 0.5)
+	AttendGroupF16(out, make([]float32, 3*4), make([]uint16, 4), vals, make([]float32, AttendScratch(1, 3, 8)), 1, 3, 4, 10, 0.5)
 	want := make([]float32, 8)
 	fromF16Go(want, vals)
 	for h := range 3 {

@@ -53,12 +53,14 @@ func addWeightedRowsAVX2(out []float32, p []float32, rows []float32, stride int)
 func groupDotsAVX512(s []float32, q []float32, rows []float32, d int, stride int, heads int, scale float32)
 
 // softmaxLanesAVX2 replaces each lane l of s (s[8j+l] for j < len(s)/8)
-// by its softmax; len(s) must be a positive multiple of 8. It prefetches
-// the first width floats of rows stride floats apart from next into L2,
+// by its softmax and sets stats[l] to the lane's maximum and stats[8+l]
+// to its sum of exponentials, rounded to float32; len(s) must be a
+// positive multiple of 8 and stats hold 16 floats. It prefetches the
+// first width floats of rows stride floats apart from next into L2,
 // one row per row of s; width must be positive.
 //
 //go:noescape
-func softmaxLanesAVX2(s []float32, next []float32, stride int, width int)
+func softmaxLanesAVX2(s []float32, next []float32, stride int, width int, stats []float32)
 
 // groupRowsAVX512 sets out[h·dv+k] = Σ_j p[8j+h]·rows[j·stride+k] over
 // j < len(p)/8 for h < heads and k < dv; heads is 1 to 8, dv a positive
@@ -104,12 +106,14 @@ func addWeightedRowsF16AVX2(out []float32, p []float32, rows []uint16, stride in
 func groupDotsF16AVX512(s []float32, q []float32, rows []uint16, d int, stride int, heads int, scale float32)
 
 // softmaxLanesF16AVX2 replaces each lane l of s (s[8j+l] for j < len(s)/8)
-// by its softmax; len(s) must be a positive multiple of 8. It prefetches
-// the first width elements of rows stride elements apart from next into L2,
+// by its softmax and sets stats[l] to the lane's maximum and stats[8+l]
+// to its sum of exponentials, rounded to float32; len(s) must be a
+// positive multiple of 8 and stats hold 16 floats. It prefetches the
+// first width elements of rows stride elements apart from next into L2,
 // one row per row of s; width must be positive.
 //
 //go:noescape
-func softmaxLanesF16AVX2(s []float32, next []uint16, stride int, width int)
+func softmaxLanesF16AVX2(s []float32, next []uint16, stride int, width int, stats []float32)
 
 // groupRowsF16AVX512 sets out[h·dv+k] = Σ_j p[8j+h]·float32(rows[j·stride+k]) over
 // j < len(p)/8 for h < heads and k < dv; heads is 1 to 8, dv a positive

@@ -2147,9 +2147,9 @@ gdots_done:
 	VZEROUPPER
 	RET
 
-// func softmaxLanesAVX2(s []float32, next []float32, stride int, width int)
+// func softmaxLanesAVX2(s []float32, next []float32, stride int, width int, stats []float32)
 // Requires: AVX, AVX2, FMA3, MMX+
-TEXT ·softmaxLanesAVX2(SB), NOSPLIT, $0-64
+TEXT ·softmaxLanesAVX2(SB), NOSPLIT, $0-88
 	MOVQ         s_base+0(FP), AX
 	MOVQ         s_len+8(FP), CX
 	SHRQ         $0x03, CX
@@ -2218,6 +2218,12 @@ sml_pf:
 	ADDQ         $0x20, DI
 	DECQ         R8
 	JNE          sml_exp
+	MOVQ         stats_base+64(FP), DX
+	VMOVUPS      Y0, (DX)
+	VCVTPD2PSY   Y1, X0
+	VCVTPD2PSY   Y2, X3
+	VMOVUPS      X0, 32(DX)
+	VMOVUPS      X3, 48(DX)
 	VBROADCASTSD onepd<>+0(SB), Y0
 	VDIVPD       Y1, Y0, Y1
 	VDIVPD       Y2, Y0, Y2
@@ -4909,9 +4915,9 @@ gdots_done:
 	VZEROUPPER
 	RET
 
-// func softmaxLanesF16AVX2(s []float32, next []uint16, stride int, width int)
+// func softmaxLanesF16AVX2(s []float32, next []uint16, stride int, width int, stats []float32)
 // Requires: AVX, AVX2, FMA3, MMX+
-TEXT ·softmaxLanesF16AVX2(SB), NOSPLIT, $0-64
+TEXT ·softmaxLanesF16AVX2(SB), NOSPLIT, $0-88
 	MOVQ         s_base+0(FP), AX
 	MOVQ         s_len+8(FP), CX
 	SHRQ         $0x03, CX
@@ -4980,6 +4986,12 @@ sml_pf:
 	ADDQ         $0x20, DI
 	DECQ         R8
 	JNE          sml_exp
+	MOVQ         stats_base+64(FP), DX
+	VMOVUPS      Y0, (DX)
+	VCVTPD2PSY   Y1, X0
+	VCVTPD2PSY   Y2, X3
+	VMOVUPS      X0, 32(DX)
+	VMOVUPS      X3, 48(DX)
 	VBROADCASTSD onepd<>+0(SB), Y0
 	VDIVPD       Y1, Y0, Y1
 	VDIVPD       Y2, Y0, Y2

@@ -4,7 +4,8 @@
 // query against many rows at a stride, and the probability-weighted sum
 // of many rows), and one token's whole attention for the query heads that
 // share a KV head (AttendGroup, and AttendGroupF16 over a cache of IEEE
-// binary16 values, which ToF16 and FromF16 convert).
+// binary16 values, which ToF16 and FromF16 convert), segment by segment
+// over long caches (AttendGroupPart, MergeAttention).
 //
 // On amd64 with AVX2 and FMA the functions run avo-generated assembly
 // (./asm, go generate), AttendGroup with AVX-512 only; otherwise, and with the purego build tag, pure-Go
@@ -28,6 +29,8 @@
 //     subnormal results are rounded once from that approximation;
 //   - x > 88.73 gives +Inf, x < -103.98 (and -Inf) gives 0, NaN gives NaN.
 package vecmath
+
+import "math"
 
 // Exp sets dst[i] = e^src[i] for every i < len(dst); src must be at least
 // as long as dst, and may be dst itself.
@@ -66,14 +69,22 @@ func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	m := Max(x)
-	var sum float64
+	softmax(x)
+}
+
+// softmax is Softmax on a non-empty x; it returns the maximum of x and
+// the sum of the exponentials rounded to float32 (attention's segment
+// statistics, see MergeAttention).
+func softmax(x []float32) (m, sum float32) {
+	m = Max(x)
+	var s float64
 	if useAsm {
-		sum = expSumAVX2(x, m)
+		s = expSumAVX2(x, m)
 	} else {
-		sum = expSumGo(x, m)
+		s = expSumGo(x, m)
 	}
-	Scale(x, float32(1/sum))
+	Scale(x, float32(1/s))
+	return m, float32(s)
 }
 
 // Max returns the largest value of x, or -Inf if x is empty. If x holds a
@@ -155,6 +166,18 @@ func checkRows[T float32 | uint16](rows []T, n, stride, d int) {
 	}
 }
 
+// checkPart panics unless the arguments of AttendGroupPart (or
+// AttendGroupF16Part) fit together.
+func checkPart[T float32 | uint16](out, q []float32, keys, vals []T, scratch []float32, n, heads, kstride, vstride int, stats []float32) {
+	if n <= 0 || n > AttendSegment {
+		panic("vecmath: a segment holds 1 to AttendSegment positions")
+	}
+	checkAttend(out, q, keys, vals, scratch, n, heads, kstride, vstride)
+	if len(stats) < 2*heads {
+		panic("vecmath: stats too short for the heads")
+	}
+}
+
 // checkAttend panics unless the arguments of AttendGroup (or
 // AttendGroupF16) fit together, and returns the widths of a head's key
 // and value rows.
@@ -166,7 +189,7 @@ func checkAttend[T float32 | uint16](out, q []float32, keys, vals []T, scratch [
 	if n == 0 {
 		return dk, dv
 	}
-	if len(scratch) < AttendScratch(n) {
+	if len(scratch) < AttendScratch(n, heads, dv) {
 		panic("vecmath: attention scratch too short")
 	}
 	checkRows(keys, n, kstride, dk)
@@ -178,9 +201,26 @@ func checkAttend[T float32 | uint16](out, q []float32, keys, vals []T, scratch [
 // key and value rows are dk and dv wide.
 func groupKernels(dk, dv int) bool { return useAVX512 && dk%8 == 0 && dk > 0 && dv%16 == 0 && dv > 0 }
 
+// AttendSegment is how many cache positions AttendGroup and
+// AttendGroupF16 take at a time. Over more positions they attend over
+// each segment of AttendSegment positions (the last one shorter) in turn
+// and merge the segments' results (MergeAttention), so that the segments
+// of one long cache can also be computed in parallel (AttendGroupPart,
+// AttendGroupF16Part) and merged to the same bits. Over at most
+// AttendSegment positions there is one segment and nothing to merge.
+const AttendSegment = 256
+
 // AttendScratch is how many floats of scratch AttendGroup and
-// AttendGroupF16 need for n cache positions: eight scores per position.
-func AttendScratch(n int) int { return 8 * n }
+// AttendGroupF16 need for n cache positions, heads query heads and value
+// rows dv wide: eight scores per position of a segment, and with more
+// than one segment each segment's result and statistics.
+func AttendScratch(n, heads, dv int) int {
+	if n <= AttendSegment {
+		return 8*n + 2*heads
+	}
+	segs := (n + AttendSegment - 1) / AttendSegment
+	return 8*AttendSegment + segs*heads*(dv+2)
+}
 
 // AttendGroup computes one token's attention for heads query heads that
 // share a KV head, over n cache positions: for every h < heads,
@@ -190,8 +230,10 @@ func AttendScratch(n int) int { return 8 * n }
 //
 // where dk = len(q)/heads and dv = len(out)/heads: what Dots, Softmax and
 // AddWeightedRows compute for each head in turn, which is how it runs
-// without AVX-512. keys and vals must hold n rows of dk and dv floats
-// kstride and vstride apart, scratch AttendScratch(n) floats.
+// without AVX-512, over up to AttendSegment positions; over more, one
+// segment of them at a time, merged (MergeAttention). keys and vals must
+// hold n rows of dk and dv floats kstride and vstride apart, scratch
+// AttendScratch(n, heads, dv) floats.
 //
 // With AVX-512 (F, VL and DQ), dk a multiple of 8 and dv of 16, it takes up
 // to eight heads at once, reading each key row, and then each value row,
@@ -204,27 +246,122 @@ func AttendScratch(n int) int { return 8 * n }
 // ulps of the scores, and a head's result does not depend on heads or on
 // the other heads.
 func AttendGroup(out, q, keys, vals, scratch []float32, n, heads, kstride, vstride int, scale float32) {
-	dk, dv := checkAttend(out, q, keys, vals, scratch, n, heads, kstride, vstride)
+	checkAttend(out, q, keys, vals, scratch, n, heads, kstride, vstride)
 	if n == 0 {
 		clear(out)
 		return
 	}
+	attendSegments(out, q, keys, vals, scratch, n, heads, kstride, vstride, scale, attendPart)
+}
+
+// AttendGroupPart is AttendGroup over one segment of a cache, n ≤
+// AttendSegment positions from the segment's first (keys and vals start
+// there), for MergeAttention: it sets out to the segment's attention and
+// stats[2h] and stats[2h+1] to head h's maximum score and sum of
+// exponentials. Merging the parts of AttendSegment positions each (the
+// last one shorter) gives AttendGroup's result over them bit for bit, in
+// whichever order or on whichever threads they were computed. scratch
+// must hold AttendScratch(n, heads, len(out)/heads) floats, stats 2·heads.
+func AttendGroupPart(out, q, keys, vals, scratch []float32, n, heads, kstride, vstride int, scale float32, stats []float32) {
+	checkPart(out, q, keys, vals, scratch, n, heads, kstride, vstride, stats)
+	attendPart(out, q, keys, vals, scratch, n, heads, kstride, vstride, scale, stats)
+}
+
+// attendPart is AttendGroupPart on checked arguments with n > 0.
+func attendPart(out, q, keys, vals, scratch []float32, n, heads, kstride, vstride int, scale float32, stats []float32) {
+	dk, dv := len(q)/heads, len(out)/heads
 	if groupKernels(dk, dv) {
 		s := scratch[:8*n]
+		var st [16]float32
 		for h0 := 0; h0 < heads; h0 += 8 {
 			nh := min(8, heads-h0)
 			groupDotsAVX512(s, q[h0*dk:(h0+nh)*dk], keys, dk, kstride, nh, scale)
-			softmaxLanesAVX2(s, vals, vstride, dv)
+			softmaxLanesAVX2(s, vals, vstride, dv, st[:])
 			groupRowsAVX512(out[h0*dv:(h0+nh)*dv], s, vals, dv, vstride, nh)
+			laneStats(stats[2*h0:], st[:], nh)
 		}
 		return
 	}
 	s := scratch[:n]
 	for h := range heads {
 		Dots(s, q[h*dk:(h+1)*dk], keys, kstride, scale)
-		Softmax(s)
+		stats[2*h], stats[2*h+1] = softmax(s)
 		o := out[h*dv : (h+1)*dv]
 		clear(o)
 		AddWeightedRows(o, s, vals, vstride)
+	}
+}
+
+// laneStats copies the statistics of nh lanes that softmaxLanes wrote
+// (maxima, then sums) into stats as (maximum, sum) pairs.
+func laneStats(stats, st []float32, nh int) {
+	for i := range nh {
+		stats[2*i], stats[2*i+1] = st[i], st[8+i]
+	}
+}
+
+// attendSegments computes AttendGroup (or AttendGroupF16) with part, one
+// segment at a time: over at most AttendSegment positions straight into
+// out, otherwise into scratch, merged into out.
+func attendSegments[T float32 | uint16](out, q []float32, keys, vals []T, scratch []float32, n, heads, kstride, vstride int, scale float32,
+	part func(out, q []float32, keys, vals []T, scratch []float32, n, heads, kstride, vstride int, scale float32, stats []float32)) {
+	if n <= AttendSegment {
+		part(out, q, keys, vals, scratch[:8*n], n, heads, kstride, vstride, scale, scratch[8*n:8*n+2*heads])
+		return
+	}
+	dv := len(out) / heads
+	segs := (n + AttendSegment - 1) / AttendSegment
+	parts := scratch[8*AttendSegment : 8*AttendSegment+segs*heads*dv]
+	stats := scratch[8*AttendSegment+segs*heads*dv : 8*AttendSegment+segs*heads*(dv+2)]
+	for g := range segs {
+		j0, m := g*AttendSegment, min(AttendSegment, n-g*AttendSegment)
+		part(parts[g*heads*dv:(g+1)*heads*dv], q, keys[j0*kstride:], vals[j0*vstride:], scratch[:8*m], m, heads, kstride, vstride, scale,
+			stats[g*2*heads:(g+1)*2*heads])
+	}
+	MergeAttention(out, parts, stats, segs, heads)
+}
+
+// MergeAttention sets out to the attention over the positions of segs
+// segments together from each segment's own (AttendGroupPart,
+// AttendGroupF16Part): parts holds the segments' results one after the
+// other (heads rows of len(out)/heads floats each), stats their
+// statistics (2·heads floats each). For each head, with M the largest
+// segment maximum and w_g = sum_g·e^(max_g-M) in float64, out is
+// Σ_g float32(w_g/Σw)·part_g, added in segment order with AddWeightedRows
+// (one fused multiply-add per element). One segment is copied exactly.
+func MergeAttention(out, parts, stats []float32, segs, heads int) {
+	if heads <= 0 || len(out)%heads != 0 {
+		panic("vecmath: out must hold heads rows of equal length")
+	}
+	dv := len(out) / heads
+	if segs <= 0 || len(parts) < segs*heads*dv || len(stats) < 2*segs*heads {
+		panic("vecmath: parts or stats too short for the segments")
+	}
+	if segs == 1 {
+		copy(out, parts[:heads*dv])
+		return
+	}
+	var f [32]float32
+	for h := range heads {
+		mx := math.Inf(-1)
+		for g := range segs {
+			mx = max(mx, float64(stats[2*(g*heads+h)]))
+		}
+		w := func(g int) float64 {
+			return float64(stats[2*(g*heads+h)+1]) * math.Exp(float64(stats[2*(g*heads+h)])-mx)
+		}
+		var sum float64
+		for g := range segs {
+			sum += w(g)
+		}
+		o := out[h*dv : (h+1)*dv]
+		clear(o)
+		for g0 := 0; g0 < segs; g0 += len(f) {
+			k := min(len(f), segs-g0)
+			for i := range k {
+				f[i] = float32(w(g0+i) / sum)
+			}
+			AddWeightedRows(o, f[:k], parts[g0*heads*dv+h*dv:], heads*dv)
+		}
 	}
 }

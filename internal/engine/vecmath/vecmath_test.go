@@ -271,13 +271,15 @@ var groupCases = []groupCase{
 	{9, 64, 8, 64, 8}, {7, 60, 64, 64, 64}, {5, 5, 7, 7, 9}, // pure Go
 }
 
-// softmaxGo is Softmax's pure-Go path.
-func softmaxGo(x []float32) {
-	m := Max(x)
+// softmaxGo is Softmax's pure-Go path; it returns the maximum and the
+// sum of the exponentials as softmax does.
+func softmaxGo(x []float32) (m, sum float32) {
+	m = Max(x)
 	s := expSumGo(x, m)
 	for i := range x {
 		x[i] *= float32(1 / s)
 	}
+	return m, float32(s)
 }
 
 // attendHeadGo is the per-head pure-Go path of AttendGroup for one head.
@@ -302,7 +304,7 @@ func checkAttendGroup(t *testing.T) {
 			keys := randFloats(r, (c.n-1)*c.kstride+c.dk, 2)
 			vals := randFloats(r, (c.n-1)*c.vstride+c.dv, 2)
 			scale := float32(1 / math.Sqrt(float64(c.dk)))
-			scratch := make([]float32, AttendScratch(c.n))
+			scratch := make([]float32, AttendScratch(c.n, heads, c.dv))
 			out := randFloats(r, heads*c.dv+1, 1)
 			out[heads*c.dv] = 42
 			AttendGroup(out[:heads*c.dv], q, keys, vals, scratch, c.n, heads, c.kstride, c.vstride, scale)
@@ -319,6 +321,10 @@ func checkAttendGroup(t *testing.T) {
 			if d := cmp.Diff(want, out[:heads*c.dv], cmpopts.EquateApprox(0, 2e-6)); d != "" {
 				t.Errorf("%+v heads=%d: vs per-head pure Go (-want +got):\n%s", c, heads, d)
 			}
+			// Its segments, each on its own, merged: the same bits.
+			if d := cmp.Diff(float32Bits(out[:heads*c.dv]), float32Bits(bySegments(q, keys, vals, c.n, heads, c.dv, c.kstride, c.vstride, scale, AttendGroupPart))); d != "" {
+				t.Errorf("%+v heads=%d: by segments (-whole +segments):\n%s", c, heads, d)
+			}
 			// Each head alone gives the same bits as in the group.
 			one := make([]float32, c.dv)
 			for h := range heads {
@@ -329,6 +335,88 @@ func checkAttendGroup(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bySegments computes AttendGroup's (or AttendGroupF16's) result from
+// its segments of AttendSegment positions, each computed on its own with
+// part (a scratch of its own, last segment first) and merged.
+func bySegments[T float32 | uint16](q []float32, keys, vals []T, n, heads, dv, kstride, vstride int, scale float32,
+	part func(out, q []float32, keys, vals []T, scratch []float32, n, heads, kstride, vstride int, scale float32, stats []float32)) []float32 {
+	segs := (n + AttendSegment - 1) / AttendSegment
+	parts := make([]float32, segs*heads*dv)
+	stats := make([]float32, 2*segs*heads)
+	for g := segs - 1; g >= 0; g-- {
+		j0, m := g*AttendSegment, min(AttendSegment, n-g*AttendSegment)
+		scratch := make([]float32, AttendScratch(m, heads, dv))
+		part(parts[g*heads*dv:(g+1)*heads*dv], q, keys[j0*kstride:], vals[j0*vstride:], scratch, m, heads, kstride, vstride, scale,
+			stats[2*g*heads:2*(g+1)*heads])
+	}
+	out := make([]float32, heads*dv)
+	MergeAttention(out, parts, stats, segs, heads)
+	return out
+}
+
+// TestMergeAttention checks the merge against the softmax over all the
+// positions worked out in float64: two segments of one head with one
+// position each (every part is its value row, sum 1), and one segment
+// copied exactly.
+func TestMergeAttention(t *testing.T) {
+	v0, v1 := []float32{1, -2, 0.5}, []float32{3, 0, -1}
+	s0, s1 := 0.25, -1.5 // the scores
+	parts := append(append([]float32(nil), v0...), v1...)
+	stats := []float32{float32(s0), 1, float32(s1), 1}
+	got := make([]float32, 3)
+	MergeAttention(got, parts, stats, 2, 1)
+	p0 := 1 / (1 + math.Exp(s1-s0))
+	want := make([]float32, 3)
+	for k := range want {
+		want[k] = float32(p0*float64(v0[k]) + (1-p0)*float64(v1[k]))
+	}
+	if d := cmp.Diff(want, got, cmpopts.EquateApprox(1e-6, 0)); d != "" {
+		t.Errorf("two segments (-want +got):\n%s", d)
+	}
+	// One segment: copied, -0 included.
+	one := []float32{float32(math.Copysign(0, -1)), 7, -3}
+	got = make([]float32, 3)
+	MergeAttention(got, one, []float32{5, 2}, 1, 1)
+	if d := cmp.Diff(float32Bits(one), float32Bits(got)); d != "" {
+		t.Errorf("one segment (-want +got):\n%s", d)
+	}
+	// Forty segments (more than the merge's buffer of weights), equal
+	// scores and sums: the mean of the parts.
+	const segs = 40
+	parts = make([]float32, segs*2)
+	stats = make([]float32, segs*2)
+	for g := range segs {
+		parts[2*g], parts[2*g+1] = float32(g), 1
+		stats[2*g], stats[2*g+1] = 0.5, 3
+	}
+	got = make([]float32, 2)
+	MergeAttention(got, parts, stats, segs, 1)
+	if d := cmp.Diff([]float32{(segs - 1) / 2.0, 1}, got, cmpopts.EquateApprox(1e-6, 0)); d != "" {
+		t.Errorf("%d segments (-want +got):\n%s", segs, d)
+	}
+	expectPanics(t, []panicCase{
+		{"no segments", func() { MergeAttention(make([]float32, 4), make([]float32, 4), make([]float32, 2), 0, 1) }},
+		{"parts short", func() { MergeAttention(make([]float32, 4), make([]float32, 7), make([]float32, 4), 2, 1) }},
+		{"stats short", func() { MergeAttention(make([]float32, 4), make([]float32, 8), make([]float32, 3), 2, 1) }},
+		{"out not heads rows", func() { MergeAttention(make([]float32, 5), make([]float32, 10), make([]float32, 4), 1, 2) }},
+	})
+}
+
+func TestAttendGroupPartEdges(t *testing.T) {
+	q, kv := make([]float32, 16), make([]float32, 8*AttendSegment+8)
+	scratch := make([]float32, AttendScratch(AttendSegment+1, 1, 8))
+	expectPanics(t, []panicCase{
+		{"no positions", func() { AttendGroupPart(make([]float32, 8), q, kv, kv, scratch, 0, 1, 16, 8, 1, make([]float32, 2)) }},
+		{"more than a segment", func() {
+			AttendGroupPart(make([]float32, 8), q, kv, kv, scratch, AttendSegment+1, 1, 8, 8, 1, make([]float32, 2))
+		}},
+		{"stats short", func() { AttendGroupPart(make([]float32, 8), q, kv, kv, scratch, 4, 1, 16, 8, 1, make([]float32, 1)) }},
+		{"F16 stats short", func() {
+			AttendGroupF16Part(make([]float32, 8), q, make([]uint16, 64), make([]uint16, 64), scratch, 4, 1, 16, 8, 1, make([]float32, 1))
+		}},
+	})
 }
 
 func TestAttendGroupEdges(t *testing.T) {

@@ -253,19 +253,22 @@ func reduce8(acc []VecVirtual) VecVirtual {
 // (lane l: s[8j+l] for j < n), each lane as Softmax computes it on its
 // own: the lane's maximum m, e = exp(x-m) (expPS, as in expSumAVX2) with
 // the float64 sum of the e in row order (as in Softmax's pure-Go path),
-// then e·float32(1/sum). The
-// pass of the exponentials, which touches no memory beyond s, also
+// then e·float32(1/sum); it also writes each lane's m and float32(sum)
+// to stats, with which AttendGroup merges the segments of long caches
+// (see MergeAttention). The pass of the exponentials, which touches no memory beyond s, also
 // prefetches row j of the values into L2 at position j, so that they
 // come from memory while it computes rather than while groupRows waits.
 // With e = f16 (softmaxLanesF16AVX2) the rows it prefetches are binary16;
 // the arithmetic is the same.
 func genSoftmaxLanes(el elem) {
 	name := "softmaxLanes" + el.infix + "AVX2"
-	TEXT(name, NOSPLIT, "func(s []float32, next []"+el.goType+", stride, width int)")
+	TEXT(name, NOSPLIT, "func(s []float32, next []"+el.goType+", stride, width int, stats []float32)")
 	Pragma("noescape")
 	Doc(name+" replaces each lane l of s (s[8j+l] for j < len(s)/8)",
-		"by its softmax; len(s) must be a positive multiple of 8. It prefetches",
-		"the first width "+el.word+" of rows stride "+el.word+" apart from next into L2,",
+		"by its softmax and sets stats[l] to the lane's maximum and stats[8+l]",
+		"to its sum of exponentials, rounded to float32; len(s) must be a",
+		"positive multiple of 8 and stats hold 16 floats. It prefetches the",
+		"first width "+el.word+" of rows stride "+el.word+" apart from next into L2,",
 		"one row per row of s; width must be positive.")
 	sb := Load(Param("s").Base(), GP64())
 	nb := Load(Param("s").Len(), GP64())
@@ -317,6 +320,15 @@ func genSoftmaxLanes(el elem) {
 	DECQ(n)
 	JNE(LabelRef("sml_exp"))
 
+	st := Load(Param("stats").Base(), GP64())
+	VMOVUPS(m, Mem{Base: st})
+	{
+		l, h := XMM(), XMM()
+		VCVTPD2PSY(s0, l)
+		VCVTPD2PSY(s1, h)
+		VMOVUPS(l, Mem{Base: st, Disp: 32})
+		VMOVUPS(h, Mem{Base: st, Disp: 48})
+	}
 	one := YMM()
 	VBROADCASTSD(sOnePD, one)
 	VDIVPD(s0, one, s0)
