@@ -203,9 +203,15 @@ type state struct {
 	// swigluFn and attendFn are the parallel SwiGLU and attention loop
 	// bodies, made once per state; attention's reads its batch and layer
 	// from attnBatch and attnLayer.
-	swigluFn, attendFn func(lo, hi int)
-	attnBatch          *Batch
-	attnLayer          int
+	swigluFn, attendFn, segmentFn func(lo, hi int)
+	attnBatch                     *Batch
+	attnLayer                     int
+	// segItems, attParts and attStats hold attention by segments (see
+	// attention): the work items, and the segments' results and
+	// statistics of each token that has more than one.
+	segItems []segItem
+	attParts []float32
+	attStats []float32
 }
 
 // swigluGrain is the fewest SwiGLU values per parallel chunk: an
@@ -236,6 +242,7 @@ func (m *Model) getState() *state {
 		st = &state{m: m}
 		st.swigluFn = func(lo, hi int) { vecmath.SwiGLU(st.g[lo:hi], st.u[lo:hi]) }
 		st.attendFn = st.attend
+		st.segmentFn = st.attendSegments
 	}
 	return st
 }

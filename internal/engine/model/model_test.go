@@ -3,12 +3,14 @@ package model
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"testing"
 
 	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
+	"github.com/cerulean-ai/cerulean/internal/engine/vecmath"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -386,6 +388,64 @@ func testDecodeSplitsAgree(t *testing.T, dt kvcache.DType) {
 				t.Errorf("%+v: decoded logits with %d threads differ from 1 thread (-1 +n):\n%s", shape, threadCounts[i], diff)
 			}
 		}
+	}
+}
+
+// TestSegmentsAgree checks that attention by segments (one sequence over
+// a cache longer than vecmath.AttendSegment with fewer (token, KV head)
+// pairs than twice the threads) gives the logits of attention by (token,
+// KV head) items: the same sequence decoded on one thread, and batched
+// with two others.
+func TestSegmentsAgree(t *testing.T) {
+	for _, dt := range []kvcache.DType{kvcache.F32, kvcache.F16} {
+		t.Run(dt.String(), func(t *testing.T) {
+			spec := testSpec{seed: 21, typ: tensor.Q8_0, ctx: 1024, cache: dt}
+			prompt := make([]int32, 2*vecmath.AttendSegment+90)
+			for i := range prompt {
+				prompt[i] = int32(3 + i%250)
+			}
+			ctx := context.Background()
+			var results [][]float32
+			var names []string
+			for _, threads := range []int{1, 3} {
+				m := loadTestModel(t, spec, threads)
+				vocab := m.Config().VocabSize
+				for _, batched := range []bool{false, true} {
+					c, _ := m.NewCache(0, nil)
+					if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c}}}); err != nil {
+						t.Fatal(err)
+					}
+					others := make([]*kvcache.Cache, 2)
+					for i := range others {
+						others[i], _ = m.NewCache(0, nil)
+						if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: prompt[:5+i], Cache: others[i]}}}); err != nil {
+							t.Fatal(err)
+						}
+					}
+					var logits []float32
+					for i := range 3 {
+						l := make([]float32, vocab)
+						b := &Batch{Seqs: []Sequence{{Tokens: []int32{int32(50 + i)}, Cache: c, Logits: l}}}
+						if batched {
+							for j, o := range others {
+								b.Seqs = append(b.Seqs, Sequence{Tokens: []int32{int32(60 + j)}, Cache: o})
+							}
+						}
+						if err := m.Forward(ctx, b); err != nil {
+							t.Fatal(err)
+						}
+						logits = append(logits, l...)
+					}
+					results = append(results, logits)
+					names = append(names, fmt.Sprintf("%d threads, batched %v", threads, batched))
+				}
+			}
+			for i := 1; i < len(results); i++ {
+				if diff := cmp.Diff(results[0], results[i]); diff != "" {
+					t.Errorf("decoded logits with %s differ from %s (-first +this):\n%s", names[i], names[0], diff)
+				}
+			}
+		})
 	}
 }
 
