@@ -30,8 +30,6 @@
 //   - x > 88.73 gives +Inf, x < -103.98 (and -Inf) gives 0, NaN gives NaN.
 package vecmath
 
-import "math"
-
 // Exp sets dst[i] = e^src[i] for every i < len(dst); src must be at least
 // as long as dst, and may be dst itself.
 func Exp(dst, src []float32) {
@@ -326,9 +324,10 @@ func attendSegments[T float32 | uint16](out, q []float32, keys, vals []T, scratc
 // AttendGroupF16Part): parts holds the segments' results one after the
 // other (heads rows of len(out)/heads floats each), stats their
 // statistics (2·heads floats each). For each head, with M the largest
-// segment maximum and w_g = sum_g·e^(max_g-M) in float64, out is
-// Σ_g float32(w_g/Σw)·part_g, added in segment order with AddWeightedRows
-// (one fused multiply-add per element). One segment is copied exactly.
+// segment maximum, e_g = Exp(max_g-M) (the float32 difference) and w_g =
+// sum_g·e_g in float64, out is Σ_g float32(w_g/Σw)·part_g, added in
+// segment order with AddWeightedRows (one fused multiply-add per
+// element). One segment is copied exactly.
 func MergeAttention(out, parts, stats []float32, segs, heads int) {
 	if heads <= 0 || len(out)%heads != 0 {
 		panic("vecmath: out must hold heads rows of equal length")
@@ -341,25 +340,37 @@ func MergeAttention(out, parts, stats []float32, segs, heads int) {
 		copy(out, parts[:heads*dv])
 		return
 	}
-	var f [32]float32
+	const chunk = 32
+	var e, f [chunk]float32
 	for h := range heads {
-		mx := math.Inf(-1)
+		mx := negInf
 		for g := range segs {
-			mx = max(mx, float64(stats[2*(g*heads+h)]))
+			mx = max(mx, stats[2*(g*heads+h)])
 		}
-		w := func(g int) float64 {
-			return float64(stats[2*(g*heads+h)+1]) * math.Exp(float64(stats[2*(g*heads+h)])-mx)
+		// exps sets e to the factors e_g of the segments from g0 on.
+		exps := func(g0 int) []float32 {
+			k := min(chunk, segs-g0)
+			for i := range k {
+				e[i] = stats[2*((g0+i)*heads+h)] - mx
+			}
+			Exp(e[:k], e[:k])
+			return e[:k]
 		}
 		var sum float64
-		for g := range segs {
-			sum += w(g)
+		for g0 := 0; g0 < segs; g0 += chunk {
+			for i, x := range exps(g0) {
+				sum += float64(stats[2*((g0+i)*heads+h)+1]) * float64(x)
+			}
 		}
 		o := out[h*dv : (h+1)*dv]
 		clear(o)
-		for g0 := 0; g0 < segs; g0 += len(f) {
-			k := min(len(f), segs-g0)
+		for g0 := 0; g0 < segs; g0 += chunk {
+			if segs > chunk {
+				exps(g0) // e holds the last chunk's
+			}
+			k := min(chunk, segs-g0)
 			for i := range k {
-				f[i] = float32(w(g0+i) / sum)
+				f[i] = float32(float64(stats[2*((g0+i)*heads+h)+1]) * float64(e[i]) / sum)
 			}
 			AddWeightedRows(o, f[:k], parts[g0*heads*dv+h*dv:], heads*dv)
 		}

@@ -382,18 +382,22 @@ func TestMergeAttention(t *testing.T) {
 	if d := cmp.Diff(float32Bits(one), float32Bits(got)); d != "" {
 		t.Errorf("one segment (-want +got):\n%s", d)
 	}
-	// Forty segments (more than the merge's buffer of weights), equal
-	// scores and sums: the mean of the parts.
-	const segs = 40
+	// Seventy segments (more than the merge takes at a time), maxima
+	// and sums that differ.
+	const segs = 70
 	parts = make([]float32, segs*2)
 	stats = make([]float32, segs*2)
+	var wsum, wx float64
 	for g := range segs {
 		parts[2*g], parts[2*g+1] = float32(g), 1
-		stats[2*g], stats[2*g+1] = 0.5, 3
+		stats[2*g], stats[2*g+1] = 0.05*float32(g%23), float32(1+g%3)
+		w := float64(stats[2*g+1]) * math.Exp(float64(stats[2*g])-0.05*22)
+		wsum += w
+		wx += w * float64(g)
 	}
 	got = make([]float32, 2)
 	MergeAttention(got, parts, stats, segs, 1)
-	if d := cmp.Diff([]float32{(segs - 1) / 2.0, 1}, got, cmpopts.EquateApprox(1e-6, 0)); d != "" {
+	if d := cmp.Diff([]float32{float32(wx / wsum), 1}, got, cmpopts.EquateApprox(1e-6, 0)); d != "" {
 		t.Errorf("%d segments (-want +got):\n%s", segs, d)
 	}
 	expectPanics(t, []panicCase{
