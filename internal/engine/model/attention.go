@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/cerulean-ai/cerulean/internal/engine/vecmath"
 )
@@ -36,7 +37,6 @@ func (st *state) attention(b *Batch, li int) {
 	st.attnBatch, st.attnLayer = b, li
 	if st.segmentItems() {
 		st.m.pool.run(len(st.segItems), 1, st.segmentFn)
-		st.mergeSegments()
 	} else {
 		st.m.pool.run(len(st.refs)*c.Heads/st.headsPerItem(), 1, st.attendFn)
 	}
@@ -46,19 +46,24 @@ func (st *state) attention(b *Batch, li int) {
 // segItem is one work item of attention by segments: KV head kh of token
 // t over segment g of its cache positions, or over all of them when the
 // token has one segment (segs 1), written to st.att; otherwise to the
-// token's parts at st.attParts[part:] and st.attStats[stat:].
+// parts of (t, kh) at st.attParts[part:] and st.attStats[stat:], segment
+// after segment, and counted in st.attDone[done] so that the item that
+// finishes the last of them merges them.
 type segItem struct {
-	t, g, kh, segs int
-	part, stat     int
+	t, g, kh, segs   int
+	part, stat, done int
 }
 
 // segmentItems reports whether attention goes by segments this pass
 // and, if so, lists its items in st.segItems (each token's segments in
-// order, every KV head of a segment together) and sizes st.attParts and
-// st.attStats.
+// order, every KV head of a segment together) and sizes st.attParts,
+// st.attStats and st.attDone: what the scratch of the (token, KV head)
+// items holds for the tokens' long caches, for fewer than twice as many
+// heads as the threads take at once.
 func (st *state) segmentItems() bool {
 	c := &st.m.cfg
-	if len(st.refs)*c.KVHeads >= 2*st.m.pool.threads {
+	threads := st.m.pool.threads
+	if st.m.noSegmentItems || threads == 1 || len(st.refs)*c.KVHeads >= 2*threads {
 		return false
 	}
 	long := false
@@ -68,18 +73,26 @@ func (st *state) segmentItems() bool {
 	if !long {
 		return false
 	}
+	group := c.Heads / c.KVHeads
 	st.segItems = st.segItems[:0]
-	parts, stats := 0, 0
+	parts, stats, done := 0, 0, 0
 	for t, r := range st.refs {
 		segs := (r.slot + vecmath.AttendSegment) / vecmath.AttendSegment
 		for g := range segs {
 			for kh := range c.KVHeads {
-				st.segItems = append(st.segItems, segItem{t: t, g: g, kh: kh, segs: segs, part: parts, stat: stats})
+				it := segItem{t: t, g: g, kh: kh, segs: segs}
+				if segs > 1 {
+					it.part = parts + kh*segs*group*c.ValueLength
+					it.stat = stats + kh*segs*2*group
+					it.done = done + kh
+				}
+				st.segItems = append(st.segItems, it)
 			}
 		}
 		if segs > 1 {
 			parts += segs * c.Heads * c.ValueLength
 			stats += segs * 2 * c.Heads
+			done += c.KVHeads
 		}
 	}
 	if cap(st.attParts) < parts {
@@ -88,12 +101,20 @@ func (st *state) segmentItems() bool {
 	if cap(st.attStats) < stats {
 		st.attStats = make([]float32, stats)
 	}
-	st.attParts, st.attStats = st.attParts[:parts], st.attStats[:stats]
+	if cap(st.attDone) < done {
+		st.attDone = make([]atomic.Int32, done)
+	}
+	st.attParts, st.attStats, st.attDone = st.attParts[:parts], st.attStats[:stats], st.attDone[:done]
+	for i := range st.attDone {
+		st.attDone[i].Store(0)
+	}
 	return true
 }
 
 // attendSegments computes attention items [lo, hi) of st.segItems; it
-// is the parallel loop body of attention by segments.
+// is the parallel loop body of attention by segments. The item that
+// completes the segments of a (token, KV head) merges them into st.att
+// (the atomic count orders every part's writes before the merge).
 func (st *state) attendSegments(lo, hi int) {
 	c := &st.m.cfg
 	b, li := st.attnBatch, st.attnLayer
@@ -109,6 +130,7 @@ func (st *state) attendSegments(lo, hi int) {
 		cache := b.Seqs[r.seq].Cache
 		h0 := it.kh * group
 		q := st.q[(it.t*c.Heads+h0)*kl : (it.t*c.Heads+h0+group)*kl]
+		out := st.att[(it.t*c.Heads+h0)*vl : (it.t*c.Heads+h0+group)*vl]
 		n, j0 := r.slot+1, it.g*vecmath.AttendSegment
 		m := min(n-j0, vecmath.AttendSegment)
 		need := vecmath.AttendScratch(m, group, vl)
@@ -117,7 +139,6 @@ func (st *state) attendSegments(lo, hi int) {
 		}
 		ks, vs := cache.KeysF16(li), cache.ValuesF16(li)
 		if it.segs == 1 {
-			out := st.att[(it.t*c.Heads+h0)*vl : (it.t*c.Heads+h0+group)*vl]
 			if ks != nil {
 				vecmath.AttendGroupF16(out, q, ks[it.kh*kl:], vs[it.kh*vl:], (*buf)[:need], n, group, kvd, vd, scale)
 			} else {
@@ -125,29 +146,19 @@ func (st *state) attendSegments(lo, hi int) {
 			}
 			continue
 		}
-		po := it.part + (it.g*c.Heads+h0)*vl
-		so := it.stat + 2*(it.g*c.Heads+h0)
-		out, stats := st.attParts[po:po+group*vl], st.attStats[so:so+2*group]
+		parts := st.attParts[it.part : it.part+it.segs*group*vl]
+		stats := st.attStats[it.stat : it.stat+it.segs*2*group]
+		po, so := parts[it.g*group*vl:(it.g+1)*group*vl], stats[it.g*2*group:(it.g+1)*2*group]
 		if ks != nil {
-			vecmath.AttendGroupF16Part(out, q, ks[j0*kvd+it.kh*kl:], vs[j0*vd+it.kh*vl:], (*buf)[:need], m, group, kvd, vd, scale, stats)
+			vecmath.AttendGroupF16Part(po, q, ks[j0*kvd+it.kh*kl:], vs[j0*vd+it.kh*vl:], (*buf)[:need], m, group, kvd, vd, scale, so)
 		} else {
-			vecmath.AttendGroupPart(out, q, cache.Keys(li)[j0*kvd+it.kh*kl:], cache.Values(li)[j0*vd+it.kh*vl:], (*buf)[:need], m, group, kvd, vd, scale, stats)
+			vecmath.AttendGroupPart(po, q, cache.Keys(li)[j0*kvd+it.kh*kl:], cache.Values(li)[j0*vd+it.kh*vl:], (*buf)[:need], m, group, kvd, vd, scale, so)
+		}
+		if int(st.attDone[it.done].Add(1)) == it.segs {
+			vecmath.MergeAttention(out, parts, stats, it.segs, group)
 		}
 	}
 	st.m.scores.Put(buf)
-}
-
-// mergeSegments merges the segments of every token that has more than
-// one into its attention output.
-func (st *state) mergeSegments() {
-	c := &st.m.cfg
-	hv := c.Heads * c.ValueLength
-	for _, it := range st.segItems {
-		if it.segs == 1 || it.g != 0 || it.kh != 0 {
-			continue
-		}
-		vecmath.MergeAttention(st.att[it.t*hv:(it.t+1)*hv], st.attParts[it.part:it.part+it.segs*hv], st.attStats[it.stat:it.stat+it.segs*2*c.Heads], it.segs, c.Heads)
-	}
 }
 
 // headsPerItem is how many query heads one attention work item takes: a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
@@ -206,12 +207,14 @@ type state struct {
 	swigluFn, attendFn, segmentFn func(lo, hi int)
 	attnBatch                     *Batch
 	attnLayer                     int
-	// segItems, attParts and attStats hold attention by segments (see
-	// attention): the work items, and the segments' results and
-	// statistics of each token that has more than one.
+	// segItems, attParts, attStats and attDone hold attention by
+	// segments (see attention): the work items, and the segments'
+	// results, statistics and count of each (token, KV head) with more
+	// than one.
 	segItems []segItem
 	attParts []float32
 	attStats []float32
+	attDone  []atomic.Int32
 }
 
 // swigluGrain is the fewest SwiGLU values per parallel chunk: an

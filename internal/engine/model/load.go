@@ -90,6 +90,10 @@ type Model struct {
 	statesMu sync.Mutex
 	states   []*state
 	scores   sync.Pool
+
+	// noSegmentItems turns attention by segments off (benchmarks compare
+	// the two; see state.attention).
+	noSegmentItems bool
 }
 
 // layer holds one transformer block's weights.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -212,6 +213,75 @@ func BenchmarkDecodeEnv(b *testing.B) {
 	}
 	defer m.Close()
 	benchDecodeAt(b, m, ctxLen)
+}
+
+// BenchmarkSegmentItemsEnv compares decoding one sequence with attention
+// by segments of the cache (see state.attention) and by (token, KV head)
+// items, with $CERULEAN_BENCH_MODEL on $CERULEAN_BENCH_THREADS threads
+// (default 2) after $CERULEAN_BENCH_CONTEXT tokens (default 2048), F16
+// cache. Each iteration decodes a step each way, in turn first; it
+// reports the mean step times and their ratio (segments over items), and
+// checks that the logits are the same.
+func BenchmarkSegmentItemsEnv(b *testing.B) {
+	path := os.Getenv("CERULEAN_BENCH_MODEL")
+	if path == "" {
+		b.Skip("set CERULEAN_BENCH_MODEL to a GGUF file")
+	}
+	threads, ctxLen := 2, 2048
+	if s := os.Getenv("CERULEAN_BENCH_THREADS"); s != "" {
+		threads, _ = strconv.Atoi(s)
+	}
+	if s := os.Getenv("CERULEAN_BENCH_CONTEXT"); s != "" {
+		ctxLen, _ = strconv.Atoi(s)
+	}
+	m, err := Options{Threads: threads, CacheType: kvcache.F16}.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	m.Settle()
+	ctx := context.Background()
+	c, err := m.NewCache(0, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	prompt := make([]int32, ctxLen)
+	for i := range prompt {
+		prompt[i] = int32(3 + i%200)
+	}
+	if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c}}}); err != nil {
+		b.Fatal(err)
+	}
+	vocab := m.Config().VocabSize
+	logits := [2][]float32{make([]float32, vocab), make([]float32, vocab)}
+	var took [2]time.Duration
+	step := func(items bool) {
+		i := 0
+		if items {
+			i = 1
+		}
+		m.noSegmentItems = items
+		start := time.Now()
+		if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: []int32{42}, Cache: c, Logits: logits[i]}}}); err != nil {
+			b.Fatal(err)
+		}
+		took[i] += time.Since(start)
+		if err := c.Truncate(len(prompt)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	first := false
+	for b.Loop() {
+		step(first)
+		step(!first)
+		first = !first
+	}
+	if d := cmp.Diff(logits[0], logits[1]); d != "" {
+		b.Fatalf("logits by segments and by items differ (-segments +items):\n%s", d)
+	}
+	b.ReportMetric(float64(took[0].Microseconds())/float64(b.N), "µs/segments-step")
+	b.ReportMetric(float64(took[1].Microseconds())/float64(b.N), "µs/items-step")
+	b.ReportMetric(float64(took[0])/float64(took[1]), "segments/items")
 }
 
 // bytes returns the memory of the buffers ScratchBytes counts.
