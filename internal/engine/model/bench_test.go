@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 )
 
 // benchDecode measures one decode step (batch 1) after a 64-token context:
@@ -12,10 +14,10 @@ import (
 // attention length stays fixed.
 func benchDecode(b *testing.B, m *Model) { benchDecodeAt(b, m, 64) }
 
-// benchDecodeAt is benchDecode after a context of ctxLen tokens.
-func benchDecodeAt(b *testing.B, m *Model, ctxLen int) {
-	m.Settle() // the steady state: repacked weights on huge pages
-	ctx := context.Background()
+// benchContext settles m (the steady state: repacked weights on huge
+// pages) and returns a new cache holding a context of ctxLen tokens.
+func benchContext(b *testing.B, m *Model, ctxLen int) *kvcache.Cache {
+	m.Settle()
 	c, err := m.NewCache(0, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -24,9 +26,16 @@ func benchDecodeAt(b *testing.B, m *Model, ctxLen int) {
 	for i := range prompt {
 		prompt[i] = int32(3 + i%200)
 	}
-	if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c}}}); err != nil {
+	if err := m.Forward(context.Background(), &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c}}}); err != nil {
 		b.Fatal(err)
 	}
+	return c
+}
+
+// benchDecodeAt is benchDecode after a context of ctxLen tokens.
+func benchDecodeAt(b *testing.B, m *Model, ctxLen int) {
+	ctx := context.Background()
+	c := benchContext(b, m, ctxLen)
 	logits := make([]float32, m.Config().VocabSize)
 	batch := &Batch{Seqs: []Sequence{{Tokens: []int32{42}, Cache: c, Logits: logits}}}
 	b.ReportAllocs()
@@ -34,7 +43,7 @@ func benchDecodeAt(b *testing.B, m *Model, ctxLen int) {
 		if err := m.Forward(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
-		if err := c.Truncate(len(prompt)); err != nil {
+		if err := c.Truncate(ctxLen); err != nil {
 			b.Fatal(err)
 		}
 	}

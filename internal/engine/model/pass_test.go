@@ -239,19 +239,8 @@ func BenchmarkSegmentItemsEnv(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	m.Settle()
 	ctx := context.Background()
-	c, err := m.NewCache(0, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	prompt := make([]int32, ctxLen)
-	for i := range prompt {
-		prompt[i] = int32(3 + i%200)
-	}
-	if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c}}}); err != nil {
-		b.Fatal(err)
-	}
+	c := benchContext(b, m, ctxLen)
 	vocab := m.Config().VocabSize
 	logits := [2][]float32{make([]float32, vocab), make([]float32, vocab)}
 	var took [2]time.Duration
@@ -266,7 +255,7 @@ func BenchmarkSegmentItemsEnv(b *testing.B) {
 			b.Fatal(err)
 		}
 		took[i] += time.Since(start)
-		if err := c.Truncate(len(prompt)); err != nil {
+		if err := c.Truncate(ctxLen); err != nil {
 			b.Fatal(err)
 		}
 	}
