@@ -13,6 +13,7 @@ import (
 
 	"github.com/cerulean-ai/cerulean/internal/engine/kvcache"
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
+	"github.com/cerulean-ai/cerulean/internal/engine/vecmath"
 )
 
 // setPassTokens makes m run batches in passes of at most n tokens.
@@ -141,6 +142,50 @@ func TestDecodeStepAllocs(t *testing.T) {
 	}
 	if got := testing.AllocsPerRun(20, step); got > limit {
 		t.Errorf("a decode step allocates %v times, want at most %v", got, limit)
+	}
+}
+
+// TestSegmentStepAllocs checks that a decode step that attends by
+// segments (two threads, a cache longer than vecmath.AttendSegment)
+// allocates nothing once its buffers have grown.
+func TestSegmentStepAllocs(t *testing.T) {
+	m := loadTestModel(t, testSpec{seed: 22, typ: tensor.Q8_0, ctx: 1024, cache: kvcache.F16}, 2)
+	c, _ := m.NewCache(0, nil)
+	ctx := context.Background()
+	prompt := make([]int32, vecmath.AttendSegment+40)
+	for i := range prompt {
+		prompt[i] = int32(3 + i%250)
+	}
+	if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c}}}); err != nil {
+		t.Fatal(err)
+	}
+	logits := make([]float32, m.Config().VocabSize)
+	batch := &Batch{Seqs: []Sequence{{Tokens: []int32{42}, Cache: c, Logits: logits}}}
+	step := func() {
+		if err := m.Forward(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Truncate(len(prompt)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	// The idle state keeps the last pass's items: the segments of both
+	// KV heads.
+	st := m.getState()
+	items := len(st.segItems)
+	m.putState(st)
+	if want := 2 * m.Config().KVHeads; items != want {
+		t.Fatalf("the step attended by %d segment items, want %d", items, want)
+	}
+	limit := 0.0
+	if raceEnabled {
+		// As in TestDecodeStepAllocs, and a pooled job for each of
+		// the pool's loops (nine a layer, the output's).
+		limit = float64(2*(7*m.Config().Layers+2) + 1 + 9*m.Config().Layers + 2)
+	}
+	if got := testing.AllocsPerRun(20, step); got > limit {
+		t.Errorf("a decode step by segments allocates %v times, want at most %v", got, limit)
 	}
 }
 
