@@ -50,12 +50,7 @@ func TestF16Kernels(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(25, 26))
 	for _, c := range groupCasesF16 {
-		keys := randF16(r, (c.n-1)*c.kstride+c.dk, 2, f16KeySpecials)
-		vals := randF16(r, (c.n-1)*c.vstride+c.dv, 2, f16ValSpecials)
-		keys32 := make([]float32, len(keys))
-		vals32 := make([]float32, len(vals))
-		fromF16Go(keys32, keys)
-		fromF16Go(vals32, vals)
+		keys, vals, keys32, vals32 := randCache(r, c)
 		scale := float32(1 / math.Sqrt(float64(c.dk)))
 		if c.dk%8 == 0 {
 			q := randFloats(r, c.dk, 2)

@@ -227,6 +227,17 @@ var groupCasesF16 = append(append([]groupCase(nil), groupCases...),
 	groupCase{45, 96, 96, 96, 96}, groupCase{70, 104, 48, 104, 48},
 	groupCase{37, 64, 64, 1000, 333}, groupCase{2048, 64, 64, 128, 128})
 
+// randCache returns random binary16 key and value rows for c (with
+// f16KeySpecials and f16ValSpecials among them) and the same widened.
+func randCache(r *rand.Rand, c groupCase) (keys, vals []uint16, keys32, vals32 []float32) {
+	keys = randF16(r, (c.n-1)*c.kstride+c.dk, 2, f16KeySpecials)
+	vals = randF16(r, (c.n-1)*c.vstride+c.dv, 2, f16ValSpecials)
+	keys32, vals32 = make([]float32, len(keys)), make([]float32, len(vals))
+	fromF16Go(keys32, keys)
+	fromF16Go(vals32, vals)
+	return keys, vals, keys32, vals32
+}
+
 func TestAttendGroupF16(t *testing.T) { checkAttendGroupF16(t) }
 
 // checkAttendGroupF16 checks AttendGroupF16, on whichever path the
@@ -240,12 +251,7 @@ func checkAttendGroupF16(t *testing.T) {
 				continue
 			}
 			q := randFloats(r, heads*c.dk, 2)
-			keys := randF16(r, (c.n-1)*c.kstride+c.dk, 2, f16KeySpecials)
-			vals := randF16(r, (c.n-1)*c.vstride+c.dv, 2, f16ValSpecials)
-			keys32 := make([]float32, len(keys))
-			vals32 := make([]float32, len(vals))
-			fromF16Go(keys32, keys)
-			fromF16Go(vals32, vals)
+			keys, vals, keys32, vals32 := randCache(r, c)
 			scale := float32(1 / math.Sqrt(float64(c.dk)))
 			scratch := make([]float32, AttendScratch(c.n, heads, c.dv))
 			want := make([]float32, heads*c.dv)
