@@ -111,25 +111,32 @@ func TestScratchBytes(t *testing.T) {
 	}
 }
 
-// TestDecodeStepAllocs checks that a decode step on one thread allocates
-// nothing, in this package or in the kernels.
-func TestDecodeStepAllocs(t *testing.T) {
-	m := loadTestModel(t, testSpec{seed: 15, typ: tensor.Q8_0}, 1)
+// decodeStep runs prompt into a new cache of m and returns a decode step
+// after it: one token, with logits, then truncated away again.
+func decodeStep(t *testing.T, m *Model, prompt []int32) func() {
+	t.Helper()
 	c, _ := m.NewCache(0, nil)
 	ctx := context.Background()
-	if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: []int32{1, 2, 3}, Cache: c}}}); err != nil {
+	if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c}}}); err != nil {
 		t.Fatal(err)
 	}
 	logits := make([]float32, m.Config().VocabSize)
 	batch := &Batch{Seqs: []Sequence{{Tokens: []int32{42}, Cache: c, Logits: logits}}}
-	step := func() {
+	return func() {
 		if err := m.Forward(ctx, batch); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Truncate(3); err != nil {
+		if err := c.Truncate(len(prompt)); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestDecodeStepAllocs checks that a decode step on one thread allocates
+// nothing, in this package or in the kernels.
+func TestDecodeStepAllocs(t *testing.T) {
+	m := loadTestModel(t, testSpec{seed: 15, typ: tensor.Q8_0}, 1)
+	step := decodeStep(t, m, []int32{1, 2, 3})
 	step()
 	limit := 0.0
 	if raceEnabled {
@@ -150,25 +157,11 @@ func TestDecodeStepAllocs(t *testing.T) {
 // allocates nothing once its buffers have grown.
 func TestSegmentStepAllocs(t *testing.T) {
 	m := loadTestModel(t, testSpec{seed: 22, typ: tensor.Q8_0, ctx: 1024, cache: kvcache.F16}, 2)
-	c, _ := m.NewCache(0, nil)
-	ctx := context.Background()
 	prompt := make([]int32, vecmath.AttendSegment+40)
 	for i := range prompt {
 		prompt[i] = int32(3 + i%250)
 	}
-	if err := m.Forward(ctx, &Batch{Seqs: []Sequence{{Tokens: prompt, Cache: c}}}); err != nil {
-		t.Fatal(err)
-	}
-	logits := make([]float32, m.Config().VocabSize)
-	batch := &Batch{Seqs: []Sequence{{Tokens: []int32{42}, Cache: c, Logits: logits}}}
-	step := func() {
-		if err := m.Forward(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Truncate(len(prompt)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	step := decodeStep(t, m, prompt)
 	step()
 	// The idle state keeps the last pass's items: the segments of both
 	// KV heads.
