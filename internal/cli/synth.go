@@ -16,7 +16,7 @@ import (
 
 // synthTypes are the weight types `models synth --type` takes.
 func synthTypes() []tensor.Type {
-	return []tensor.Type{tensor.F32, tensor.F16, tensor.BF16, tensor.Q8_0, tensor.Q4_0, tensor.Q4_K, tensor.Q6_K}
+	return []tensor.Type{tensor.F32, tensor.F16, tensor.BF16, tensor.Q8_0, tensor.Q4_0, tensor.Q5_0, tensor.Q4_K, tensor.Q6_K}
 }
 
 func parseSynthType(s string) (tensor.Type, error) {
@@ -92,7 +92,7 @@ In this command -o/--output names the file to write.`,
 	f := cmd.Flags()
 	f.StringVar(&shape, "shape", "tiny", "model shape: "+strings.Join(synth.ShapeNames(), ", "))
 	f.StringVar(&arch, "arch", "", "architecture: llama or qwen2 (default: the shape's own)")
-	f.StringVar(&typ, "type", "q8_0", "type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k")
+	f.StringVar(&typ, "type", "q8_0", "type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q6_k")
 	f.StringVar(&vocab, "vocab", "", "GGUF file to copy the tokenizer from")
 	f.Int64Var(&seed, "seed", 1, "random seed")
 	// Shadows the global -o/--output (table|json) for this command only.

@@ -50,7 +50,7 @@ type Options struct {
 	// Shape is a name from ShapeNames, e.g. "tiny".
 	Shape string
 	// Type is the type of the 2-D weight matrices (F32, F16, BF16, Q8_0,
-	// Q4_0, Q4_K, Q6_K). Norms and biases are always F32. A matrix whose
+	// Q4_0, Q5_0, Q4_K, Q6_K). Norms and biases are always F32. A matrix whose
 	// rows are not a whole number of the type's blocks falls back per
 	// tensor; see TensorType.
 	Type tensor.Type
@@ -129,12 +129,12 @@ func FileType(t tensor.Type) (uint32, error) {
 // the model's type is want. Like llama.cpp's llama_tensor_get_type, a row
 // that is not a whole number of want's blocks falls back: Q6_K → Q8_0,
 // Q5_K → Q5_1, Q4_K → Q5_0, and Q2_K/Q3_K → IQ4_NL; where package tensor
-// cannot quantize the type llama.cpp would pick, the nearest type it can is
-// used (Q5_0 → Q4_0, Q5_1 and IQ4_NL → Q8_0). If that does not fit either,
-// the matrix is F16. In the known shapes this matters for the K-quants of
-// smollm2-135m (n_embd 576) and qwen2.5-0.5b (896): every matrix with rows
-// of n_embd becomes Q4_0 for Q4_K and Q8_0 for Q6_K; ffn_down keeps the
-// K-quant.
+// cannot quantize the type llama.cpp would pick, Q8_0 is used (for Q5_1 and
+// IQ4_NL). If that does not fit either, the matrix is F16. In the known
+// shapes this matters for the K-quants of smollm2-135m (n_embd 576) and
+// qwen2.5-0.5b (896): every matrix with rows of n_embd becomes Q5_0 for
+// Q4_K and Q8_0 for Q6_K, as in llama.cpp's files of these models;
+// ffn_down keeps the K-quant.
 func TensorType(want tensor.Type, cols uint64) tensor.Type {
 	fits := func(t tensor.Type) bool { return cols%uint64(t.BlockSize()) == 0 }
 	if fits(want) {
@@ -154,12 +154,7 @@ func TensorType(want tensor.Type, cols uint64) tensor.Type {
 		return tensor.F16
 	}
 	if !tensor.CanQuantize(next) {
-		switch next {
-		case tensor.Q5_0:
-			next = tensor.Q4_0
-		default:
-			next = tensor.Q8_0
-		}
+		next = tensor.Q8_0
 	}
 	if fits(next) && tensor.CanQuantize(next) {
 		return next

@@ -342,9 +342,9 @@ func TestDryRunShapes(t *testing.T) {
 		},
 		{
 			// 576 is not a multiple of 256: rows of n_embd fall back to
-			// Q4_0, ffn_down (rows of 1536) keeps Q4_K.
+			// Q5_0 as in llama.cpp, ffn_down (rows of 1536) keeps Q4_K.
 			shape: "smollm2-135m", vocab: 49152, typ: tensor.Q4_K, wantTensors: 272, wantParams: 134515008,
-			wantTypes: map[string]tensor.Type{"token_embd.weight": tensor.Q4_0, "blk.0.attn_q.weight": tensor.Q4_0,
+			wantTypes: map[string]tensor.Type{"token_embd.weight": tensor.Q5_0, "blk.0.attn_q.weight": tensor.Q5_0,
 				"blk.0.ffn_down.weight": tensor.Q4_K, "blk.0.attn_norm.weight": tensor.F32},
 		},
 		{
@@ -449,7 +449,8 @@ func TestTensorType(t *testing.T) {
 		got  tensor.Type
 	}{
 		{tensor.Q4_K, 256, tensor.Q4_K},
-		{tensor.Q4_K, 576, tensor.Q4_0},
+		{tensor.Q4_K, 576, tensor.Q5_0},
+		{tensor.Q5_K, 576, tensor.Q8_0},
 		{tensor.Q6_K, 896, tensor.Q8_0},
 		{tensor.Q8_0, 48, tensor.F16},
 		{tensor.Q4_K, 40, tensor.F16},

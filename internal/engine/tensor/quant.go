@@ -12,7 +12,7 @@ import (
 // reference quantizers (quantize_row_*_ref, which llama-quantize uses when
 // no importance matrix is given).
 //
-// Supported types: F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q6_K.
+// Supported types: F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q6_K.
 //
 // Products that feed a sum are rounded explicitly (float32(a*b)) so that
 // the compiler cannot fuse them into FMA instructions (it does on arm64 and
@@ -28,6 +28,8 @@ func Quantize(t Type, src []float32, dst []byte) error {
 		fn = quantBF16
 	case Q4_0:
 		fn = quantQ4_0
+	case Q5_0:
+		fn = quantQ5_0
 	case Q8_0:
 		fn = quantQ8_0
 	case Q4_K:
@@ -54,7 +56,7 @@ func Quantize(t Type, src []float32, dst []byte) error {
 // CanQuantize reports whether Quantize supports t.
 func CanQuantize(t Type) bool {
 	switch t {
-	case F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q6_K:
+	case F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q6_K:
 		return true
 	}
 	return false
@@ -151,6 +153,41 @@ func quantQ4_0(src []float32, dst []byte) {
 			b[2+j] = byte(q0) | byte(q1)<<4
 		}
 		src, dst = src[qk4_0:], dst[sizeQ4_0:]
+	}
+}
+
+// quantQ5_0 follows quantize_row_q5_0_ref: as quantQ4_0 with 32 levels,
+// d = max/-16, q = min(31, trunc(x/d + 16.5)); the low four bits of value
+// j and 16+j share byte j of qs, their fifth bits are bits j and 16+j of
+// qh.
+func quantQ5_0(src []float32, dst []byte) {
+	for len(src) > 0 {
+		x := src[:qk5_0]
+		b := dst[:sizeQ5_0]
+		var amax, mx float32
+		for _, v := range x {
+			if a := abs32(v); amax < a {
+				amax, mx = a, v
+			}
+		}
+		d := mx / -16
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		put16(b, FP32ToFP16(d))
+		var qh uint32
+		for j := range 16 {
+			x0 := float32(x[j] * id)
+			x1 := float32(x[16+j] * id)
+			q0 := uint32(min(31, int32(int8(toInt(x0+16.5)))))
+			q1 := uint32(min(31, int32(int8(toInt(x1+16.5)))))
+			b[6+j] = byte(q0&0x0f) | byte(q1&0x0f)<<4
+			qh |= (q0 >> 4 & 1) << j
+			qh |= (q1 >> 4 & 1) << (j + 16)
+		}
+		le.PutUint32(b[2:], qh)
+		src, dst = src[qk5_0:], dst[sizeQ5_0:]
 	}
 }
 

@@ -348,8 +348,8 @@ func TestConvertErrors(t *testing.T) {
 			t.Errorf("CanDequantize(%v) = false", typ)
 		}
 	}
-	if CanDequantize(Q2_K) || CanQuantize(Q5_0) {
-		t.Error("CanDequantize(Q2_K) or CanQuantize(Q5_0) = true")
+	if CanDequantize(Q2_K) || CanQuantize(Q5_1) {
+		t.Error("CanDequantize(Q2_K) or CanQuantize(Q5_1) = true")
 	}
 }
 
