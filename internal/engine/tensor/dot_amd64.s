@@ -4659,6 +4659,1757 @@ tileQ4_0x8_8x8FarVNNI_done:
 	VZEROUPPER
 	RET
 
+DATA b10_rpQ5_0<>+0(SB)/1, $0x10
+DATA b10_rpQ5_0<>+1(SB)/1, $0x10
+DATA b10_rpQ5_0<>+2(SB)/1, $0x10
+DATA b10_rpQ5_0<>+3(SB)/1, $0x10
+DATA b10_rpQ5_0<>+4(SB)/1, $0x10
+DATA b10_rpQ5_0<>+5(SB)/1, $0x10
+DATA b10_rpQ5_0<>+6(SB)/1, $0x10
+DATA b10_rpQ5_0<>+7(SB)/1, $0x10
+DATA b10_rpQ5_0<>+8(SB)/1, $0x10
+DATA b10_rpQ5_0<>+9(SB)/1, $0x10
+DATA b10_rpQ5_0<>+10(SB)/1, $0x10
+DATA b10_rpQ5_0<>+11(SB)/1, $0x10
+DATA b10_rpQ5_0<>+12(SB)/1, $0x10
+DATA b10_rpQ5_0<>+13(SB)/1, $0x10
+DATA b10_rpQ5_0<>+14(SB)/1, $0x10
+DATA b10_rpQ5_0<>+15(SB)/1, $0x10
+DATA b10_rpQ5_0<>+16(SB)/1, $0x10
+DATA b10_rpQ5_0<>+17(SB)/1, $0x10
+DATA b10_rpQ5_0<>+18(SB)/1, $0x10
+DATA b10_rpQ5_0<>+19(SB)/1, $0x10
+DATA b10_rpQ5_0<>+20(SB)/1, $0x10
+DATA b10_rpQ5_0<>+21(SB)/1, $0x10
+DATA b10_rpQ5_0<>+22(SB)/1, $0x10
+DATA b10_rpQ5_0<>+23(SB)/1, $0x10
+DATA b10_rpQ5_0<>+24(SB)/1, $0x10
+DATA b10_rpQ5_0<>+25(SB)/1, $0x10
+DATA b10_rpQ5_0<>+26(SB)/1, $0x10
+DATA b10_rpQ5_0<>+27(SB)/1, $0x10
+DATA b10_rpQ5_0<>+28(SB)/1, $0x10
+DATA b10_rpQ5_0<>+29(SB)/1, $0x10
+DATA b10_rpQ5_0<>+30(SB)/1, $0x10
+DATA b10_rpQ5_0<>+31(SB)/1, $0x10
+GLOBL b10_rpQ5_0<>(SB), RODATA|NOPTR, $32
+
+// func tileQ5_0x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ5_0x8_8x1VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	VMOVDQU64 b10_rpQ5_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), DX
+	SHRQ      $0x05, DX
+	MOVQ      CX, BX
+	MOVQ      AX, SI
+
+tileQ5_0x8_8x1VNNI_pre:
+	CMPQ          DX, $0x00000000
+	JE            tileQ5_0x8_8x1VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VPDPBUSD      2(BX), Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X4
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0xb1, X3, X4
+	VPADDD        X4, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(SI)
+	VPBROADCASTW  (BX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (SI)
+	ADDQ          $0x00000022, BX
+	ADDQ          $0x00000008, SI
+	DECQ          DX
+	JMP           tileQ5_0x8_8x1VNNI_pre
+
+tileQ5_0x8_8x1VNNI_main:
+	MOVQ      w_base+8(FP), DX
+	MOVQ      y_base+64(FP), BX
+	MOVQ      groups+96(FP), SI
+	MOVQ      n+0(FP), DI
+	SHRQ      $0x05, DI
+	IMUL3Q    $0x000000b0, DI, DI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ5_0x8_8x1VNNI_rows:
+	CMPQ   SI, $0x00000000
+	JE     tileQ5_0x8_8x1VNNI_done
+	VPXORD Y5, Y5, Y5
+	MOVQ   n+0(FP), DI
+	SHRQ   $0x05, DI
+	MOVQ   AX, R8
+	MOVQ   CX, R9
+
+tileQ5_0x8_8x1VNNI_blocks:
+	CMPQ          DI, $0x00000000
+	JE            tileQ5_0x8_8x1VNNI_store
+	VCVTPH2PS     (DX), Y1
+	VMULPS.BCST   (R8), Y1, Y1
+	VPBROADCASTD  4(R8), Y2
+	VPXORD        Y6, Y6, Y6
+	VMOVDQU64     48(DX), Y3
+	VPANDD        Y3, Y0, Y4
+	VPSRLW        $0x04, Y3, Y3
+	VPANDD        Y0, Y3, Y3
+	KMOVD         16(DX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y4, K1, Y4
+	KMOVD         20(DX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y3, K1, Y3
+	VPDPBUSD.BCST 2(R9), Y4, Y2
+	VPDPBUSD.BCST 18(R9), Y3, Y6
+	VMOVDQU64     80(DX), Y3
+	VPANDD        Y3, Y0, Y4
+	VPSRLW        $0x04, Y3, Y3
+	VPANDD        Y0, Y3, Y3
+	KMOVD         24(DX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y4, K1, Y4
+	KMOVD         28(DX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y3, K1, Y3
+	VPDPBUSD.BCST 6(R9), Y4, Y2
+	VPDPBUSD.BCST 22(R9), Y3, Y6
+	VMOVDQU64     112(DX), Y3
+	VPANDD        Y3, Y0, Y4
+	VPSRLW        $0x04, Y3, Y3
+	VPANDD        Y0, Y3, Y3
+	KMOVD         32(DX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y4, K1, Y4
+	KMOVD         36(DX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y3, K1, Y3
+	VPDPBUSD.BCST 10(R9), Y4, Y2
+	VPDPBUSD.BCST 26(R9), Y3, Y6
+	VMOVDQU64     144(DX), Y3
+	VPANDD        Y3, Y0, Y4
+	VPSRLW        $0x04, Y3, Y3
+	VPANDD        Y0, Y3, Y3
+	KMOVD         40(DX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y4, K1, Y4
+	KMOVD         44(DX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y3, K1, Y3
+	VPDPBUSD.BCST 14(R9), Y4, Y2
+	VPDPBUSD.BCST 30(R9), Y3, Y6
+	VPADDD        Y6, Y2, Y2
+	VCVTDQ2PS     Y2, Y2
+	VMULPS        Y1, Y2, Y2
+	VADDPS        Y2, Y5, Y5
+	ADDQ          $0x000000b0, DX
+	ADDQ          $0x00000022, R9
+	ADDQ          $0x00000008, R8
+	DECQ          DI
+	JMP           tileQ5_0x8_8x1VNNI_blocks
+
+tileQ5_0x8_8x1VNNI_store:
+	VMOVUPS Y5, (BX)
+	ADDQ    $0x00000020, BX
+	SUBQ    $0x00000001, SI
+	JMP     tileQ5_0x8_8x1VNNI_rows
+
+tileQ5_0x8_8x1VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ5_0x8_8x2VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	VMOVDQU64 b10_rpQ5_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), BX
+	SHRQ      $0x05, BX
+	MOVQ      AX, SI
+
+tileQ5_0x8_8x2VNNI_pre:
+	CMPQ          BX, $0x00000000
+	JE            tileQ5_0x8_8x2VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 16(SI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X7
+	VPADDD        X7, X3, X3
+	VPSHUFD       $0xb1, X3, X7
+	VPADDD        X7, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(SI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (SI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 48(SI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X7
+	VPADDD        X7, X3, X3
+	VPSHUFD       $0xb1, X3, X7
+	VPADDD        X7, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(SI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(SI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x00000050, SI
+	DECQ          BX
+	JMP           tileQ5_0x8_8x2VNNI_pre
+
+tileQ5_0x8_8x2VNNI_main:
+	MOVQ      w_base+8(FP), CX
+	MOVQ      y_base+64(FP), DX
+	MOVQ      groups+96(FP), BX
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	IMUL3Q    $0x000000b0, SI, SI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ5_0x8_8x2VNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ5_0x8_8x2VNNI_done
+	VPXORD Y5, Y5, Y5
+	VPXORD Y6, Y6, Y6
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ5_0x8_8x2VNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ5_0x8_8x2VNNI_store
+	VCVTPH2PS     (CX), Y1
+	VMULPS.BCST   (DI), Y1, Y2
+	VMULPS.BCST   8(DI), Y1, Y1
+	VPBROADCASTD  4(DI), Y3
+	VPBROADCASTD  12(DI), Y4
+	VMOVDQU64     48(CX), Y7
+	VPANDD        Y7, Y0, Y8
+	VPSRLW        $0x04, Y7, Y7
+	VPANDD        Y0, Y7, Y7
+	KMOVD         16(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y8, K1, Y8
+	KMOVD         20(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y7, K1, Y7
+	VPDPBUSD.BCST 16(DI), Y8, Y3
+	VPDPBUSD.BCST 32(DI), Y7, Y3
+	VPDPBUSD.BCST 48(DI), Y8, Y4
+	VPDPBUSD.BCST 64(DI), Y7, Y4
+	VMOVDQU64     80(CX), Y7
+	VPANDD        Y7, Y0, Y8
+	VPSRLW        $0x04, Y7, Y7
+	VPANDD        Y0, Y7, Y7
+	KMOVD         24(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y8, K1, Y8
+	KMOVD         28(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y7, K1, Y7
+	VPDPBUSD.BCST 20(DI), Y8, Y3
+	VPDPBUSD.BCST 36(DI), Y7, Y3
+	VPDPBUSD.BCST 52(DI), Y8, Y4
+	VPDPBUSD.BCST 68(DI), Y7, Y4
+	VMOVDQU64     112(CX), Y7
+	VPANDD        Y7, Y0, Y8
+	VPSRLW        $0x04, Y7, Y7
+	VPANDD        Y0, Y7, Y7
+	KMOVD         32(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y8, K1, Y8
+	KMOVD         36(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y7, K1, Y7
+	VPDPBUSD.BCST 24(DI), Y8, Y3
+	VPDPBUSD.BCST 40(DI), Y7, Y3
+	VPDPBUSD.BCST 56(DI), Y8, Y4
+	VPDPBUSD.BCST 72(DI), Y7, Y4
+	VMOVDQU64     144(CX), Y7
+	VPANDD        Y7, Y0, Y8
+	VPSRLW        $0x04, Y7, Y7
+	VPANDD        Y0, Y7, Y7
+	KMOVD         40(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y8, K1, Y8
+	KMOVD         44(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y7, K1, Y7
+	VPDPBUSD.BCST 28(DI), Y8, Y3
+	VPDPBUSD.BCST 44(DI), Y7, Y3
+	VPDPBUSD.BCST 60(DI), Y8, Y4
+	VPDPBUSD.BCST 76(DI), Y7, Y4
+	VCVTDQ2PS     Y3, Y3
+	VMULPS        Y2, Y3, Y3
+	VADDPS        Y3, Y5, Y5
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y1, Y4, Y4
+	VADDPS        Y4, Y6, Y6
+	ADDQ          $0x000000b0, CX
+	ADDQ          $0x00000050, DI
+	DECQ          SI
+	JMP           tileQ5_0x8_8x2VNNI_blocks
+
+tileQ5_0x8_8x2VNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	VMOVUPS Y5, (DX)
+	VMOVUPS Y6, (DX)(SI*1)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ5_0x8_8x2VNNI_rows
+
+tileQ5_0x8_8x2VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ5_0x8_8x3VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	VMOVDQU64 b10_rpQ5_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), BX
+	SHRQ      $0x05, BX
+	MOVQ      AX, SI
+
+tileQ5_0x8_8x3VNNI_pre:
+	CMPQ          BX, $0x00000000
+	JE            tileQ5_0x8_8x3VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 24(SI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(SI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (SI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 56(SI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(SI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(SI)
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     2(CX)(DX*2), Y3
+	VMOVDQU64     Y3, 88(SI)
+	VPDPBUSD      Y3, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(SI)
+	VPBROADCASTW  (CX)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(SI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x00000078, SI
+	DECQ          BX
+	JMP           tileQ5_0x8_8x3VNNI_pre
+
+tileQ5_0x8_8x3VNNI_main:
+	MOVQ      w_base+8(FP), CX
+	MOVQ      y_base+64(FP), DX
+	MOVQ      groups+96(FP), BX
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	IMUL3Q    $0x000000b0, SI, SI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ5_0x8_8x3VNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ5_0x8_8x3VNNI_done
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ5_0x8_8x3VNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ5_0x8_8x3VNNI_store
+	VCVTPH2PS     (CX), Y1
+	VMULPS.BCST   (DI), Y1, Y2
+	VMULPS.BCST   8(DI), Y1, Y3
+	VMULPS.BCST   16(DI), Y1, Y1
+	VPBROADCASTD  4(DI), Y4
+	VPBROADCASTD  12(DI), Y5
+	VPBROADCASTD  20(DI), Y9
+	VMOVDQU64     48(CX), Y10
+	VPANDD        Y10, Y0, Y11
+	VPSRLW        $0x04, Y10, Y10
+	VPANDD        Y0, Y10, Y10
+	KMOVD         16(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y11, K1, Y11
+	KMOVD         20(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	VPDPBUSD.BCST 24(DI), Y11, Y4
+	VPDPBUSD.BCST 40(DI), Y10, Y4
+	VPDPBUSD.BCST 56(DI), Y11, Y5
+	VPDPBUSD.BCST 72(DI), Y10, Y5
+	VPDPBUSD.BCST 88(DI), Y11, Y9
+	VPDPBUSD.BCST 104(DI), Y10, Y9
+	VMOVDQU64     80(CX), Y10
+	VPANDD        Y10, Y0, Y11
+	VPSRLW        $0x04, Y10, Y10
+	VPANDD        Y0, Y10, Y10
+	KMOVD         24(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y11, K1, Y11
+	KMOVD         28(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	VPDPBUSD.BCST 28(DI), Y11, Y4
+	VPDPBUSD.BCST 44(DI), Y10, Y4
+	VPDPBUSD.BCST 60(DI), Y11, Y5
+	VPDPBUSD.BCST 76(DI), Y10, Y5
+	VPDPBUSD.BCST 92(DI), Y11, Y9
+	VPDPBUSD.BCST 108(DI), Y10, Y9
+	VMOVDQU64     112(CX), Y10
+	VPANDD        Y10, Y0, Y11
+	VPSRLW        $0x04, Y10, Y10
+	VPANDD        Y0, Y10, Y10
+	KMOVD         32(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y11, K1, Y11
+	KMOVD         36(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	VPDPBUSD.BCST 32(DI), Y11, Y4
+	VPDPBUSD.BCST 48(DI), Y10, Y4
+	VPDPBUSD.BCST 64(DI), Y11, Y5
+	VPDPBUSD.BCST 80(DI), Y10, Y5
+	VPDPBUSD.BCST 96(DI), Y11, Y9
+	VPDPBUSD.BCST 112(DI), Y10, Y9
+	VMOVDQU64     144(CX), Y10
+	VPANDD        Y10, Y0, Y11
+	VPSRLW        $0x04, Y10, Y10
+	VPANDD        Y0, Y10, Y10
+	KMOVD         40(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y11, K1, Y11
+	KMOVD         44(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	VPDPBUSD.BCST 36(DI), Y11, Y4
+	VPDPBUSD.BCST 52(DI), Y10, Y4
+	VPDPBUSD.BCST 68(DI), Y11, Y5
+	VPDPBUSD.BCST 84(DI), Y10, Y5
+	VPDPBUSD.BCST 100(DI), Y11, Y9
+	VPDPBUSD.BCST 116(DI), Y10, Y9
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y2, Y4, Y4
+	VADDPS        Y4, Y6, Y6
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y3, Y5, Y5
+	VADDPS        Y5, Y7, Y7
+	VCVTDQ2PS     Y9, Y9
+	VMULPS        Y1, Y9, Y9
+	VADDPS        Y9, Y8, Y8
+	ADDQ          $0x000000b0, CX
+	ADDQ          $0x00000078, DI
+	DECQ          SI
+	JMP           tileQ5_0x8_8x3VNNI_blocks
+
+tileQ5_0x8_8x3VNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, (DX)(SI*1)
+	VMOVUPS Y8, (DX)(SI*2)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ5_0x8_8x3VNNI_rows
+
+tileQ5_0x8_8x3VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x3FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ5_0x8_8x3FarVNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	VMOVDQU64 b10_rpQ5_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), BX
+	SHRQ      $0x05, BX
+	MOVQ      AX, SI
+
+tileQ5_0x8_8x3FarVNNI_pre:
+	CMPQ          BX, $0x00000000
+	JE            tileQ5_0x8_8x3FarVNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 24(SI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(SI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (SI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 56(SI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(SI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(SI)
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     2(CX)(DX*2), Y3
+	VMOVDQU64     Y3, 88(SI)
+	VPDPBUSD      Y3, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VPADDD        X9, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(SI)
+	VPBROADCASTW  (CX)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(SI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x00000078, SI
+	DECQ          BX
+	JMP           tileQ5_0x8_8x3FarVNNI_pre
+
+tileQ5_0x8_8x3FarVNNI_main:
+	MOVQ      w_base+8(FP), CX
+	MOVQ      y_base+64(FP), DX
+	MOVQ      groups+96(FP), BX
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	IMUL3Q    $0x000000b0, SI, SI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ5_0x8_8x3FarVNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ5_0x8_8x3FarVNNI_done
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ5_0x8_8x3FarVNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ5_0x8_8x3FarVNNI_store
+	PREFETCHNTA   2048(CX)
+	PREFETCHNTA   2112(CX)
+	PREFETCHNTA   2176(CX)
+	VCVTPH2PS     (CX), Y1
+	VMULPS.BCST   (DI), Y1, Y2
+	VMULPS.BCST   8(DI), Y1, Y3
+	VMULPS.BCST   16(DI), Y1, Y1
+	VPBROADCASTD  4(DI), Y4
+	VPBROADCASTD  12(DI), Y5
+	VPBROADCASTD  20(DI), Y9
+	VMOVDQU64     48(CX), Y10
+	VPANDD        Y10, Y0, Y11
+	VPSRLW        $0x04, Y10, Y10
+	VPANDD        Y0, Y10, Y10
+	KMOVD         16(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y11, K1, Y11
+	KMOVD         20(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	VPDPBUSD.BCST 24(DI), Y11, Y4
+	VPDPBUSD.BCST 40(DI), Y10, Y4
+	VPDPBUSD.BCST 56(DI), Y11, Y5
+	VPDPBUSD.BCST 72(DI), Y10, Y5
+	VPDPBUSD.BCST 88(DI), Y11, Y9
+	VPDPBUSD.BCST 104(DI), Y10, Y9
+	VMOVDQU64     80(CX), Y10
+	VPANDD        Y10, Y0, Y11
+	VPSRLW        $0x04, Y10, Y10
+	VPANDD        Y0, Y10, Y10
+	KMOVD         24(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y11, K1, Y11
+	KMOVD         28(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	VPDPBUSD.BCST 28(DI), Y11, Y4
+	VPDPBUSD.BCST 44(DI), Y10, Y4
+	VPDPBUSD.BCST 60(DI), Y11, Y5
+	VPDPBUSD.BCST 76(DI), Y10, Y5
+	VPDPBUSD.BCST 92(DI), Y11, Y9
+	VPDPBUSD.BCST 108(DI), Y10, Y9
+	VMOVDQU64     112(CX), Y10
+	VPANDD        Y10, Y0, Y11
+	VPSRLW        $0x04, Y10, Y10
+	VPANDD        Y0, Y10, Y10
+	KMOVD         32(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y11, K1, Y11
+	KMOVD         36(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	VPDPBUSD.BCST 32(DI), Y11, Y4
+	VPDPBUSD.BCST 48(DI), Y10, Y4
+	VPDPBUSD.BCST 64(DI), Y11, Y5
+	VPDPBUSD.BCST 80(DI), Y10, Y5
+	VPDPBUSD.BCST 96(DI), Y11, Y9
+	VPDPBUSD.BCST 112(DI), Y10, Y9
+	VMOVDQU64     144(CX), Y10
+	VPANDD        Y10, Y0, Y11
+	VPSRLW        $0x04, Y10, Y10
+	VPANDD        Y0, Y10, Y10
+	KMOVD         40(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y11, K1, Y11
+	KMOVD         44(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	VPDPBUSD.BCST 36(DI), Y11, Y4
+	VPDPBUSD.BCST 52(DI), Y10, Y4
+	VPDPBUSD.BCST 68(DI), Y11, Y5
+	VPDPBUSD.BCST 84(DI), Y10, Y5
+	VPDPBUSD.BCST 100(DI), Y11, Y9
+	VPDPBUSD.BCST 116(DI), Y10, Y9
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y2, Y4, Y4
+	VADDPS        Y4, Y6, Y6
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y3, Y5, Y5
+	VADDPS        Y5, Y7, Y7
+	VCVTDQ2PS     Y9, Y9
+	VMULPS        Y1, Y9, Y9
+	VADDPS        Y9, Y8, Y8
+	ADDQ          $0x000000b0, CX
+	ADDQ          $0x00000078, DI
+	DECQ          SI
+	JMP           tileQ5_0x8_8x3FarVNNI_blocks
+
+tileQ5_0x8_8x3FarVNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, (DX)(SI*1)
+	VMOVUPS Y8, (DX)(SI*2)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ5_0x8_8x3FarVNNI_rows
+
+tileQ5_0x8_8x3FarVNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ5_0x8_8x4VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	LEAQ      (DX)(DX*2), BX
+	VMOVDQU64 b10_rpQ5_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	MOVQ      AX, DI
+
+tileQ5_0x8_8x4VNNI_pre:
+	CMPQ          SI, $0x00000000
+	JE            tileQ5_0x8_8x4VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 32(DI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(DI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (DI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 64(DI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(DI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(DI)
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     2(CX)(DX*2), Y3
+	VMOVDQU64     Y3, 96(DI)
+	VPDPBUSD      Y3, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(DI)
+	VPBROADCASTW  (CX)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(DI)
+	VPXORD        Y6, Y6, Y6
+	VMOVDQU64     2(CX)(BX*1), Y3
+	VMOVDQU64     Y3, 128(DI)
+	VPDPBUSD      Y3, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X3
+	VPADDD        X6, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 28(DI)
+	VPBROADCASTW  (CX)(BX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 24(DI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x000000a0, DI
+	DECQ          SI
+	JMP           tileQ5_0x8_8x4VNNI_pre
+
+tileQ5_0x8_8x4VNNI_main:
+	MOVQ      w_base+8(FP), CX
+	MOVQ      y_base+64(FP), DX
+	MOVQ      groups+96(FP), BX
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	IMUL3Q    $0x000000b0, SI, SI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ5_0x8_8x4VNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ5_0x8_8x4VNNI_done
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPXORD Y10, Y10, Y10
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ5_0x8_8x4VNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ5_0x8_8x4VNNI_store
+	VCVTPH2PS     (CX), Y1
+	VMULPS.BCST   (DI), Y1, Y2
+	VMULPS.BCST   8(DI), Y1, Y3
+	VMULPS.BCST   16(DI), Y1, Y4
+	VMULPS.BCST   24(DI), Y1, Y1
+	VPBROADCASTD  4(DI), Y5
+	VPBROADCASTD  12(DI), Y6
+	VPBROADCASTD  20(DI), Y11
+	VPBROADCASTD  28(DI), Y12
+	VMOVDQU64     48(CX), Y13
+	VPANDD        Y13, Y0, Y14
+	VPSRLW        $0x04, Y13, Y13
+	VPANDD        Y0, Y13, Y13
+	KMOVD         16(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y14, K1, Y14
+	KMOVD         20(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y13, K1, Y13
+	VPDPBUSD.BCST 32(DI), Y14, Y5
+	VPDPBUSD.BCST 48(DI), Y13, Y5
+	VPDPBUSD.BCST 64(DI), Y14, Y6
+	VPDPBUSD.BCST 80(DI), Y13, Y6
+	VPDPBUSD.BCST 96(DI), Y14, Y11
+	VPDPBUSD.BCST 112(DI), Y13, Y11
+	VPDPBUSD.BCST 128(DI), Y14, Y12
+	VPDPBUSD.BCST 144(DI), Y13, Y12
+	VMOVDQU64     80(CX), Y13
+	VPANDD        Y13, Y0, Y14
+	VPSRLW        $0x04, Y13, Y13
+	VPANDD        Y0, Y13, Y13
+	KMOVD         24(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y14, K1, Y14
+	KMOVD         28(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y13, K1, Y13
+	VPDPBUSD.BCST 36(DI), Y14, Y5
+	VPDPBUSD.BCST 52(DI), Y13, Y5
+	VPDPBUSD.BCST 68(DI), Y14, Y6
+	VPDPBUSD.BCST 84(DI), Y13, Y6
+	VPDPBUSD.BCST 100(DI), Y14, Y11
+	VPDPBUSD.BCST 116(DI), Y13, Y11
+	VPDPBUSD.BCST 132(DI), Y14, Y12
+	VPDPBUSD.BCST 148(DI), Y13, Y12
+	VMOVDQU64     112(CX), Y13
+	VPANDD        Y13, Y0, Y14
+	VPSRLW        $0x04, Y13, Y13
+	VPANDD        Y0, Y13, Y13
+	KMOVD         32(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y14, K1, Y14
+	KMOVD         36(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y13, K1, Y13
+	VPDPBUSD.BCST 40(DI), Y14, Y5
+	VPDPBUSD.BCST 56(DI), Y13, Y5
+	VPDPBUSD.BCST 72(DI), Y14, Y6
+	VPDPBUSD.BCST 88(DI), Y13, Y6
+	VPDPBUSD.BCST 104(DI), Y14, Y11
+	VPDPBUSD.BCST 120(DI), Y13, Y11
+	VPDPBUSD.BCST 136(DI), Y14, Y12
+	VPDPBUSD.BCST 152(DI), Y13, Y12
+	VMOVDQU64     144(CX), Y13
+	VPANDD        Y13, Y0, Y14
+	VPSRLW        $0x04, Y13, Y13
+	VPANDD        Y0, Y13, Y13
+	KMOVD         40(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y14, K1, Y14
+	KMOVD         44(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y13, K1, Y13
+	VPDPBUSD.BCST 44(DI), Y14, Y5
+	VPDPBUSD.BCST 60(DI), Y13, Y5
+	VPDPBUSD.BCST 76(DI), Y14, Y6
+	VPDPBUSD.BCST 92(DI), Y13, Y6
+	VPDPBUSD.BCST 108(DI), Y14, Y11
+	VPDPBUSD.BCST 124(DI), Y13, Y11
+	VPDPBUSD.BCST 140(DI), Y14, Y12
+	VPDPBUSD.BCST 156(DI), Y13, Y12
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y2, Y5, Y5
+	VADDPS        Y5, Y7, Y7
+	VCVTDQ2PS     Y6, Y6
+	VMULPS        Y3, Y6, Y6
+	VADDPS        Y6, Y8, Y8
+	VCVTDQ2PS     Y11, Y11
+	VMULPS        Y4, Y11, Y11
+	VADDPS        Y11, Y9, Y9
+	VCVTDQ2PS     Y12, Y12
+	VMULPS        Y1, Y12, Y12
+	VADDPS        Y12, Y10, Y10
+	ADDQ          $0x000000b0, CX
+	ADDQ          $0x000000a0, DI
+	DECQ          SI
+	JMP           tileQ5_0x8_8x4VNNI_blocks
+
+tileQ5_0x8_8x4VNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	LEAQ    (SI)(SI*2), DI
+	VMOVUPS Y7, (DX)
+	VMOVUPS Y8, (DX)(SI*1)
+	VMOVUPS Y9, (DX)(SI*2)
+	VMOVUPS Y10, (DX)(DI*1)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ5_0x8_8x4VNNI_rows
+
+tileQ5_0x8_8x4VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x4FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ5_0x8_8x4FarVNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	LEAQ      (DX)(DX*2), BX
+	VMOVDQU64 b10_rpQ5_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	MOVQ      AX, DI
+
+tileQ5_0x8_8x4FarVNNI_pre:
+	CMPQ          SI, $0x00000000
+	JE            tileQ5_0x8_8x4FarVNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 32(DI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(DI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (DI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 64(DI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(DI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(DI)
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     2(CX)(DX*2), Y3
+	VMOVDQU64     Y3, 96(DI)
+	VPDPBUSD      Y3, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(DI)
+	VPBROADCASTW  (CX)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(DI)
+	VPXORD        Y6, Y6, Y6
+	VMOVDQU64     2(CX)(BX*1), Y3
+	VMOVDQU64     Y3, 128(DI)
+	VPDPBUSD      Y3, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X3
+	VPADDD        X6, X3, X3
+	VPSHUFD       $0x4e, X3, X11
+	VPADDD        X11, X3, X3
+	VPSHUFD       $0xb1, X3, X11
+	VPADDD        X11, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 28(DI)
+	VPBROADCASTW  (CX)(BX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 24(DI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x000000a0, DI
+	DECQ          SI
+	JMP           tileQ5_0x8_8x4FarVNNI_pre
+
+tileQ5_0x8_8x4FarVNNI_main:
+	MOVQ      w_base+8(FP), CX
+	MOVQ      y_base+64(FP), DX
+	MOVQ      groups+96(FP), BX
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	IMUL3Q    $0x000000b0, SI, SI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ5_0x8_8x4FarVNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ5_0x8_8x4FarVNNI_done
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPXORD Y10, Y10, Y10
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ5_0x8_8x4FarVNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ5_0x8_8x4FarVNNI_store
+	PREFETCHNTA   2048(CX)
+	PREFETCHNTA   2112(CX)
+	PREFETCHNTA   2176(CX)
+	VCVTPH2PS     (CX), Y1
+	VMULPS.BCST   (DI), Y1, Y2
+	VMULPS.BCST   8(DI), Y1, Y3
+	VMULPS.BCST   16(DI), Y1, Y4
+	VMULPS.BCST   24(DI), Y1, Y1
+	VPBROADCASTD  4(DI), Y5
+	VPBROADCASTD  12(DI), Y6
+	VPBROADCASTD  20(DI), Y11
+	VPBROADCASTD  28(DI), Y12
+	VMOVDQU64     48(CX), Y13
+	VPANDD        Y13, Y0, Y14
+	VPSRLW        $0x04, Y13, Y13
+	VPANDD        Y0, Y13, Y13
+	KMOVD         16(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y14, K1, Y14
+	KMOVD         20(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y13, K1, Y13
+	VPDPBUSD.BCST 32(DI), Y14, Y5
+	VPDPBUSD.BCST 48(DI), Y13, Y5
+	VPDPBUSD.BCST 64(DI), Y14, Y6
+	VPDPBUSD.BCST 80(DI), Y13, Y6
+	VPDPBUSD.BCST 96(DI), Y14, Y11
+	VPDPBUSD.BCST 112(DI), Y13, Y11
+	VPDPBUSD.BCST 128(DI), Y14, Y12
+	VPDPBUSD.BCST 144(DI), Y13, Y12
+	VMOVDQU64     80(CX), Y13
+	VPANDD        Y13, Y0, Y14
+	VPSRLW        $0x04, Y13, Y13
+	VPANDD        Y0, Y13, Y13
+	KMOVD         24(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y14, K1, Y14
+	KMOVD         28(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y13, K1, Y13
+	VPDPBUSD.BCST 36(DI), Y14, Y5
+	VPDPBUSD.BCST 52(DI), Y13, Y5
+	VPDPBUSD.BCST 68(DI), Y14, Y6
+	VPDPBUSD.BCST 84(DI), Y13, Y6
+	VPDPBUSD.BCST 100(DI), Y14, Y11
+	VPDPBUSD.BCST 116(DI), Y13, Y11
+	VPDPBUSD.BCST 132(DI), Y14, Y12
+	VPDPBUSD.BCST 148(DI), Y13, Y12
+	VMOVDQU64     112(CX), Y13
+	VPANDD        Y13, Y0, Y14
+	VPSRLW        $0x04, Y13, Y13
+	VPANDD        Y0, Y13, Y13
+	KMOVD         32(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y14, K1, Y14
+	KMOVD         36(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y13, K1, Y13
+	VPDPBUSD.BCST 40(DI), Y14, Y5
+	VPDPBUSD.BCST 56(DI), Y13, Y5
+	VPDPBUSD.BCST 72(DI), Y14, Y6
+	VPDPBUSD.BCST 88(DI), Y13, Y6
+	VPDPBUSD.BCST 104(DI), Y14, Y11
+	VPDPBUSD.BCST 120(DI), Y13, Y11
+	VPDPBUSD.BCST 136(DI), Y14, Y12
+	VPDPBUSD.BCST 152(DI), Y13, Y12
+	VMOVDQU64     144(CX), Y13
+	VPANDD        Y13, Y0, Y14
+	VPSRLW        $0x04, Y13, Y13
+	VPANDD        Y0, Y13, Y13
+	KMOVD         40(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y14, K1, Y14
+	KMOVD         44(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y13, K1, Y13
+	VPDPBUSD.BCST 44(DI), Y14, Y5
+	VPDPBUSD.BCST 60(DI), Y13, Y5
+	VPDPBUSD.BCST 76(DI), Y14, Y6
+	VPDPBUSD.BCST 92(DI), Y13, Y6
+	VPDPBUSD.BCST 108(DI), Y14, Y11
+	VPDPBUSD.BCST 124(DI), Y13, Y11
+	VPDPBUSD.BCST 140(DI), Y14, Y12
+	VPDPBUSD.BCST 156(DI), Y13, Y12
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y2, Y5, Y5
+	VADDPS        Y5, Y7, Y7
+	VCVTDQ2PS     Y6, Y6
+	VMULPS        Y3, Y6, Y6
+	VADDPS        Y6, Y8, Y8
+	VCVTDQ2PS     Y11, Y11
+	VMULPS        Y4, Y11, Y11
+	VADDPS        Y11, Y9, Y9
+	VCVTDQ2PS     Y12, Y12
+	VMULPS        Y1, Y12, Y12
+	VADDPS        Y12, Y10, Y10
+	ADDQ          $0x000000b0, CX
+	ADDQ          $0x000000a0, DI
+	DECQ          SI
+	JMP           tileQ5_0x8_8x4FarVNNI_blocks
+
+tileQ5_0x8_8x4FarVNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	LEAQ    (SI)(SI*2), DI
+	VMOVUPS Y7, (DX)
+	VMOVUPS Y8, (DX)(SI*1)
+	VMOVUPS Y9, (DX)(SI*2)
+	VMOVUPS Y10, (DX)(DI*1)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ5_0x8_8x4FarVNNI_rows
+
+tileQ5_0x8_8x4FarVNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x8VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C
+TEXT ·tileQ5_0x8_8x8VNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	LEAQ      (DX)(DX*2), BX
+	VMOVDQU64 b10_rpQ5_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	MOVQ      AX, DI
+	LEAQ      (CX)(DX*4), R8
+
+tileQ5_0x8_8x8VNNI_pre:
+	CMPQ          SI, $0x00000000
+	JE            tileQ5_0x8_8x8VNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 64(DI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(DI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (DI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 96(DI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(DI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(DI)
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     2(CX)(DX*2), Y3
+	VMOVDQU64     Y3, 128(DI)
+	VPDPBUSD      Y3, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(DI)
+	VPBROADCASTW  (CX)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(DI)
+	VPXORD        Y6, Y6, Y6
+	VMOVDQU64     2(CX)(BX*1), Y3
+	VMOVDQU64     Y3, 160(DI)
+	VPDPBUSD      Y3, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X3
+	VPADDD        X6, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 28(DI)
+	VPBROADCASTW  (CX)(BX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 24(DI)
+	VPXORD        Y7, Y7, Y7
+	VMOVDQU64     2(R8), Y3
+	VMOVDQU64     Y3, 192(DI)
+	VPDPBUSD      Y3, Y0, Y7
+	VEXTRACTI32X4 $0x01, Y7, X3
+	VPADDD        X7, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 36(DI)
+	VPBROADCASTW  (R8), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 32(DI)
+	VPXORD        Y8, Y8, Y8
+	VMOVDQU64     2(R8)(DX*1), Y3
+	VMOVDQU64     Y3, 224(DI)
+	VPDPBUSD      Y3, Y0, Y8
+	VEXTRACTI32X4 $0x01, Y8, X3
+	VPADDD        X8, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 44(DI)
+	VPBROADCASTW  (R8)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 40(DI)
+	VPXORD        Y9, Y9, Y9
+	VMOVDQU64     2(R8)(DX*2), Y3
+	VMOVDQU64     Y3, 256(DI)
+	VPDPBUSD      Y3, Y0, Y9
+	VEXTRACTI32X4 $0x01, Y9, X3
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 52(DI)
+	VPBROADCASTW  (R8)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 48(DI)
+	VPXORD        Y10, Y10, Y10
+	VMOVDQU64     2(R8)(BX*1), Y3
+	VMOVDQU64     Y3, 288(DI)
+	VPDPBUSD      Y3, Y0, Y10
+	VEXTRACTI32X4 $0x01, Y10, X3
+	VPADDD        X10, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 60(DI)
+	VPBROADCASTW  (R8)(BX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 56(DI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x00000022, R8
+	ADDQ          $0x00000140, DI
+	DECQ          SI
+	JMP           tileQ5_0x8_8x8VNNI_pre
+
+tileQ5_0x8_8x8VNNI_main:
+	MOVQ      w_base+8(FP), CX
+	MOVQ      y_base+64(FP), DX
+	MOVQ      groups+96(FP), BX
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	IMUL3Q    $0x000000b0, SI, SI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ5_0x8_8x8VNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ5_0x8_8x8VNNI_done
+	VPXORD Y11, Y11, Y11
+	VPXORD Y12, Y12, Y12
+	VPXORD Y13, Y13, Y13
+	VPXORD Y14, Y14, Y14
+	VPXORD Y15, Y15, Y15
+	VPXORD Y16, Y16, Y16
+	VPXORD Y17, Y17, Y17
+	VPXORD Y18, Y18, Y18
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ5_0x8_8x8VNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ5_0x8_8x8VNNI_store
+	VPBROADCASTD  4(DI), Y1
+	VPBROADCASTD  12(DI), Y2
+	VPBROADCASTD  20(DI), Y3
+	VPBROADCASTD  28(DI), Y4
+	VPBROADCASTD  36(DI), Y5
+	VPBROADCASTD  44(DI), Y6
+	VPBROADCASTD  52(DI), Y7
+	VPBROADCASTD  60(DI), Y8
+	VMOVDQU64     48(CX), Y9
+	VPANDD        Y9, Y0, Y10
+	VPSRLW        $0x04, Y9, Y9
+	VPANDD        Y0, Y9, Y9
+	KMOVD         16(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	KMOVD         20(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y9, K1, Y9
+	VPDPBUSD.BCST 64(DI), Y10, Y1
+	VPDPBUSD.BCST 80(DI), Y9, Y1
+	VPDPBUSD.BCST 96(DI), Y10, Y2
+	VPDPBUSD.BCST 112(DI), Y9, Y2
+	VPDPBUSD.BCST 128(DI), Y10, Y3
+	VPDPBUSD.BCST 144(DI), Y9, Y3
+	VPDPBUSD.BCST 160(DI), Y10, Y4
+	VPDPBUSD.BCST 176(DI), Y9, Y4
+	VPDPBUSD.BCST 192(DI), Y10, Y5
+	VPDPBUSD.BCST 208(DI), Y9, Y5
+	VPDPBUSD.BCST 224(DI), Y10, Y6
+	VPDPBUSD.BCST 240(DI), Y9, Y6
+	VPDPBUSD.BCST 256(DI), Y10, Y7
+	VPDPBUSD.BCST 272(DI), Y9, Y7
+	VPDPBUSD.BCST 288(DI), Y10, Y8
+	VPDPBUSD.BCST 304(DI), Y9, Y8
+	VMOVDQU64     80(CX), Y9
+	VPANDD        Y9, Y0, Y10
+	VPSRLW        $0x04, Y9, Y9
+	VPANDD        Y0, Y9, Y9
+	KMOVD         24(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	KMOVD         28(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y9, K1, Y9
+	VPDPBUSD.BCST 68(DI), Y10, Y1
+	VPDPBUSD.BCST 84(DI), Y9, Y1
+	VPDPBUSD.BCST 100(DI), Y10, Y2
+	VPDPBUSD.BCST 116(DI), Y9, Y2
+	VPDPBUSD.BCST 132(DI), Y10, Y3
+	VPDPBUSD.BCST 148(DI), Y9, Y3
+	VPDPBUSD.BCST 164(DI), Y10, Y4
+	VPDPBUSD.BCST 180(DI), Y9, Y4
+	VPDPBUSD.BCST 196(DI), Y10, Y5
+	VPDPBUSD.BCST 212(DI), Y9, Y5
+	VPDPBUSD.BCST 228(DI), Y10, Y6
+	VPDPBUSD.BCST 244(DI), Y9, Y6
+	VPDPBUSD.BCST 260(DI), Y10, Y7
+	VPDPBUSD.BCST 276(DI), Y9, Y7
+	VPDPBUSD.BCST 292(DI), Y10, Y8
+	VPDPBUSD.BCST 308(DI), Y9, Y8
+	VMOVDQU64     112(CX), Y9
+	VPANDD        Y9, Y0, Y10
+	VPSRLW        $0x04, Y9, Y9
+	VPANDD        Y0, Y9, Y9
+	KMOVD         32(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	KMOVD         36(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y9, K1, Y9
+	VPDPBUSD.BCST 72(DI), Y10, Y1
+	VPDPBUSD.BCST 88(DI), Y9, Y1
+	VPDPBUSD.BCST 104(DI), Y10, Y2
+	VPDPBUSD.BCST 120(DI), Y9, Y2
+	VPDPBUSD.BCST 136(DI), Y10, Y3
+	VPDPBUSD.BCST 152(DI), Y9, Y3
+	VPDPBUSD.BCST 168(DI), Y10, Y4
+	VPDPBUSD.BCST 184(DI), Y9, Y4
+	VPDPBUSD.BCST 200(DI), Y10, Y5
+	VPDPBUSD.BCST 216(DI), Y9, Y5
+	VPDPBUSD.BCST 232(DI), Y10, Y6
+	VPDPBUSD.BCST 248(DI), Y9, Y6
+	VPDPBUSD.BCST 264(DI), Y10, Y7
+	VPDPBUSD.BCST 280(DI), Y9, Y7
+	VPDPBUSD.BCST 296(DI), Y10, Y8
+	VPDPBUSD.BCST 312(DI), Y9, Y8
+	VMOVDQU64     144(CX), Y9
+	VPANDD        Y9, Y0, Y10
+	VPSRLW        $0x04, Y9, Y9
+	VPANDD        Y0, Y9, Y9
+	KMOVD         40(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	KMOVD         44(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y9, K1, Y9
+	VPDPBUSD.BCST 76(DI), Y10, Y1
+	VPDPBUSD.BCST 92(DI), Y9, Y1
+	VPDPBUSD.BCST 108(DI), Y10, Y2
+	VPDPBUSD.BCST 124(DI), Y9, Y2
+	VPDPBUSD.BCST 140(DI), Y10, Y3
+	VPDPBUSD.BCST 156(DI), Y9, Y3
+	VPDPBUSD.BCST 172(DI), Y10, Y4
+	VPDPBUSD.BCST 188(DI), Y9, Y4
+	VPDPBUSD.BCST 204(DI), Y10, Y5
+	VPDPBUSD.BCST 220(DI), Y9, Y5
+	VPDPBUSD.BCST 236(DI), Y10, Y6
+	VPDPBUSD.BCST 252(DI), Y9, Y6
+	VPDPBUSD.BCST 268(DI), Y10, Y7
+	VPDPBUSD.BCST 284(DI), Y9, Y7
+	VPDPBUSD.BCST 300(DI), Y10, Y8
+	VPDPBUSD.BCST 316(DI), Y9, Y8
+	VCVTPH2PS     (CX), Y9
+	VMULPS.BCST   (DI), Y9, Y10
+	VMULPS.BCST   8(DI), Y9, Y19
+	VMULPS.BCST   16(DI), Y9, Y20
+	VMULPS.BCST   24(DI), Y9, Y21
+	VMULPS.BCST   32(DI), Y9, Y22
+	VMULPS.BCST   40(DI), Y9, Y23
+	VMULPS.BCST   48(DI), Y9, Y24
+	VMULPS.BCST   56(DI), Y9, Y9
+	VCVTDQ2PS     Y1, Y1
+	VMULPS        Y10, Y1, Y1
+	VADDPS        Y1, Y11, Y11
+	VCVTDQ2PS     Y2, Y2
+	VMULPS        Y19, Y2, Y2
+	VADDPS        Y2, Y12, Y12
+	VCVTDQ2PS     Y3, Y3
+	VMULPS        Y20, Y3, Y3
+	VADDPS        Y3, Y13, Y13
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y21, Y4, Y4
+	VADDPS        Y4, Y14, Y14
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y22, Y5, Y5
+	VADDPS        Y5, Y15, Y15
+	VCVTDQ2PS     Y6, Y6
+	VMULPS        Y23, Y6, Y6
+	VADDPS        Y6, Y16, Y16
+	VCVTDQ2PS     Y7, Y7
+	VMULPS        Y24, Y7, Y7
+	VADDPS        Y7, Y17, Y17
+	VCVTDQ2PS     Y8, Y8
+	VMULPS        Y9, Y8, Y8
+	VADDPS        Y8, Y18, Y18
+	ADDQ          $0x000000b0, CX
+	ADDQ          $0x00000140, DI
+	DECQ          SI
+	JMP           tileQ5_0x8_8x8VNNI_blocks
+
+tileQ5_0x8_8x8VNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	LEAQ    (SI)(SI*2), DI
+	LEAQ    (DX)(SI*4), R8
+	VMOVUPS Y11, (DX)
+	VMOVUPS Y12, (DX)(SI*1)
+	VMOVUPS Y13, (DX)(SI*2)
+	VMOVUPS Y14, (DX)(DI*1)
+	VMOVUPS Y15, (R8)
+	VMOVUPS Y16, (R8)(SI*1)
+	VMOVUPS Y17, (R8)(SI*2)
+	VMOVUPS Y18, (R8)(DI*1)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ5_0x8_8x8VNNI_rows
+
+tileQ5_0x8_8x8VNNI_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x8FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512VNNI, F16C, MMX+
+TEXT ·tileQ5_0x8_8x8FarVNNI(SB), NOSPLIT, $0-128
+	MOVQ      scratch_base+104(FP), AX
+	MOVQ      x_base+32(FP), CX
+	MOVQ      xstride+56(FP), DX
+	LEAQ      (DX)(DX*2), BX
+	VMOVDQU64 b10_rpQ5_0<>+0(SB), Y0
+	VPXORD    Y1, Y1, Y1
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	MOVQ      AX, DI
+	LEAQ      (CX)(DX*4), R8
+
+tileQ5_0x8_8x8FarVNNI_pre:
+	CMPQ          SI, $0x00000000
+	JE            tileQ5_0x8_8x8FarVNNI_main
+	VPXORD        Y2, Y2, Y2
+	VMOVDQU64     2(CX), Y3
+	VMOVDQU64     Y3, 64(DI)
+	VPDPBUSD      Y3, Y0, Y2
+	VEXTRACTI32X4 $0x01, Y2, X3
+	VPADDD        X2, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 4(DI)
+	VPBROADCASTW  (CX), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, (DI)
+	VPXORD        Y4, Y4, Y4
+	VMOVDQU64     2(CX)(DX*1), Y3
+	VMOVDQU64     Y3, 96(DI)
+	VPDPBUSD      Y3, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X3
+	VPADDD        X4, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 12(DI)
+	VPBROADCASTW  (CX)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 8(DI)
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     2(CX)(DX*2), Y3
+	VMOVDQU64     Y3, 128(DI)
+	VPDPBUSD      Y3, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X3
+	VPADDD        X5, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 20(DI)
+	VPBROADCASTW  (CX)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 16(DI)
+	VPXORD        Y6, Y6, Y6
+	VMOVDQU64     2(CX)(BX*1), Y3
+	VMOVDQU64     Y3, 160(DI)
+	VPDPBUSD      Y3, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X3
+	VPADDD        X6, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 28(DI)
+	VPBROADCASTW  (CX)(BX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 24(DI)
+	VPXORD        Y7, Y7, Y7
+	VMOVDQU64     2(R8), Y3
+	VMOVDQU64     Y3, 192(DI)
+	VPDPBUSD      Y3, Y0, Y7
+	VEXTRACTI32X4 $0x01, Y7, X3
+	VPADDD        X7, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 36(DI)
+	VPBROADCASTW  (R8), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 32(DI)
+	VPXORD        Y8, Y8, Y8
+	VMOVDQU64     2(R8)(DX*1), Y3
+	VMOVDQU64     Y3, 224(DI)
+	VPDPBUSD      Y3, Y0, Y8
+	VEXTRACTI32X4 $0x01, Y8, X3
+	VPADDD        X8, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 44(DI)
+	VPBROADCASTW  (R8)(DX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 40(DI)
+	VPXORD        Y9, Y9, Y9
+	VMOVDQU64     2(R8)(DX*2), Y3
+	VMOVDQU64     Y3, 256(DI)
+	VPDPBUSD      Y3, Y0, Y9
+	VEXTRACTI32X4 $0x01, Y9, X3
+	VPADDD        X9, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 52(DI)
+	VPBROADCASTW  (R8)(DX*2), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 48(DI)
+	VPXORD        Y10, Y10, Y10
+	VMOVDQU64     2(R8)(BX*1), Y3
+	VMOVDQU64     Y3, 288(DI)
+	VPDPBUSD      Y3, Y0, Y10
+	VEXTRACTI32X4 $0x01, Y10, X3
+	VPADDD        X10, X3, X3
+	VPSHUFD       $0x4e, X3, X19
+	VPADDD        X19, X3, X3
+	VPSHUFD       $0xb1, X3, X19
+	VPADDD        X19, X3, X3
+	VPSUBD        X3, X1, X3
+	VMOVD         X3, 60(DI)
+	VPBROADCASTW  (R8)(BX*1), X3
+	VCVTPH2PS     X3, X3
+	VMOVSS        X3, 56(DI)
+	ADDQ          $0x00000022, CX
+	ADDQ          $0x00000022, R8
+	ADDQ          $0x00000140, DI
+	DECQ          SI
+	JMP           tileQ5_0x8_8x8FarVNNI_pre
+
+tileQ5_0x8_8x8FarVNNI_main:
+	MOVQ      w_base+8(FP), CX
+	MOVQ      y_base+64(FP), DX
+	MOVQ      groups+96(FP), BX
+	MOVQ      n+0(FP), SI
+	SHRQ      $0x05, SI
+	IMUL3Q    $0x000000b0, SI, SI
+	VMOVDQU64 b0f_rp<>+0(SB), Y0
+
+tileQ5_0x8_8x8FarVNNI_rows:
+	CMPQ   BX, $0x00000000
+	JE     tileQ5_0x8_8x8FarVNNI_done
+	VPXORD Y11, Y11, Y11
+	VPXORD Y12, Y12, Y12
+	VPXORD Y13, Y13, Y13
+	VPXORD Y14, Y14, Y14
+	VPXORD Y15, Y15, Y15
+	VPXORD Y16, Y16, Y16
+	VPXORD Y17, Y17, Y17
+	VPXORD Y18, Y18, Y18
+	MOVQ   n+0(FP), SI
+	SHRQ   $0x05, SI
+	MOVQ   AX, DI
+
+tileQ5_0x8_8x8FarVNNI_blocks:
+	CMPQ          SI, $0x00000000
+	JE            tileQ5_0x8_8x8FarVNNI_store
+	PREFETCHNTA   2048(CX)
+	PREFETCHNTA   2112(CX)
+	PREFETCHNTA   2176(CX)
+	VPBROADCASTD  4(DI), Y1
+	VPBROADCASTD  12(DI), Y2
+	VPBROADCASTD  20(DI), Y3
+	VPBROADCASTD  28(DI), Y4
+	VPBROADCASTD  36(DI), Y5
+	VPBROADCASTD  44(DI), Y6
+	VPBROADCASTD  52(DI), Y7
+	VPBROADCASTD  60(DI), Y8
+	VMOVDQU64     48(CX), Y9
+	VPANDD        Y9, Y0, Y10
+	VPSRLW        $0x04, Y9, Y9
+	VPANDD        Y0, Y9, Y9
+	KMOVD         16(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	KMOVD         20(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y9, K1, Y9
+	VPDPBUSD.BCST 64(DI), Y10, Y1
+	VPDPBUSD.BCST 80(DI), Y9, Y1
+	VPDPBUSD.BCST 96(DI), Y10, Y2
+	VPDPBUSD.BCST 112(DI), Y9, Y2
+	VPDPBUSD.BCST 128(DI), Y10, Y3
+	VPDPBUSD.BCST 144(DI), Y9, Y3
+	VPDPBUSD.BCST 160(DI), Y10, Y4
+	VPDPBUSD.BCST 176(DI), Y9, Y4
+	VPDPBUSD.BCST 192(DI), Y10, Y5
+	VPDPBUSD.BCST 208(DI), Y9, Y5
+	VPDPBUSD.BCST 224(DI), Y10, Y6
+	VPDPBUSD.BCST 240(DI), Y9, Y6
+	VPDPBUSD.BCST 256(DI), Y10, Y7
+	VPDPBUSD.BCST 272(DI), Y9, Y7
+	VPDPBUSD.BCST 288(DI), Y10, Y8
+	VPDPBUSD.BCST 304(DI), Y9, Y8
+	VMOVDQU64     80(CX), Y9
+	VPANDD        Y9, Y0, Y10
+	VPSRLW        $0x04, Y9, Y9
+	VPANDD        Y0, Y9, Y9
+	KMOVD         24(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	KMOVD         28(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y9, K1, Y9
+	VPDPBUSD.BCST 68(DI), Y10, Y1
+	VPDPBUSD.BCST 84(DI), Y9, Y1
+	VPDPBUSD.BCST 100(DI), Y10, Y2
+	VPDPBUSD.BCST 116(DI), Y9, Y2
+	VPDPBUSD.BCST 132(DI), Y10, Y3
+	VPDPBUSD.BCST 148(DI), Y9, Y3
+	VPDPBUSD.BCST 164(DI), Y10, Y4
+	VPDPBUSD.BCST 180(DI), Y9, Y4
+	VPDPBUSD.BCST 196(DI), Y10, Y5
+	VPDPBUSD.BCST 212(DI), Y9, Y5
+	VPDPBUSD.BCST 228(DI), Y10, Y6
+	VPDPBUSD.BCST 244(DI), Y9, Y6
+	VPDPBUSD.BCST 260(DI), Y10, Y7
+	VPDPBUSD.BCST 276(DI), Y9, Y7
+	VPDPBUSD.BCST 292(DI), Y10, Y8
+	VPDPBUSD.BCST 308(DI), Y9, Y8
+	VMOVDQU64     112(CX), Y9
+	VPANDD        Y9, Y0, Y10
+	VPSRLW        $0x04, Y9, Y9
+	VPANDD        Y0, Y9, Y9
+	KMOVD         32(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	KMOVD         36(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y9, K1, Y9
+	VPDPBUSD.BCST 72(DI), Y10, Y1
+	VPDPBUSD.BCST 88(DI), Y9, Y1
+	VPDPBUSD.BCST 104(DI), Y10, Y2
+	VPDPBUSD.BCST 120(DI), Y9, Y2
+	VPDPBUSD.BCST 136(DI), Y10, Y3
+	VPDPBUSD.BCST 152(DI), Y9, Y3
+	VPDPBUSD.BCST 168(DI), Y10, Y4
+	VPDPBUSD.BCST 184(DI), Y9, Y4
+	VPDPBUSD.BCST 200(DI), Y10, Y5
+	VPDPBUSD.BCST 216(DI), Y9, Y5
+	VPDPBUSD.BCST 232(DI), Y10, Y6
+	VPDPBUSD.BCST 248(DI), Y9, Y6
+	VPDPBUSD.BCST 264(DI), Y10, Y7
+	VPDPBUSD.BCST 280(DI), Y9, Y7
+	VPDPBUSD.BCST 296(DI), Y10, Y8
+	VPDPBUSD.BCST 312(DI), Y9, Y8
+	VMOVDQU64     144(CX), Y9
+	VPANDD        Y9, Y0, Y10
+	VPSRLW        $0x04, Y9, Y9
+	VPANDD        Y0, Y9, Y9
+	KMOVD         40(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y10, K1, Y10
+	KMOVD         44(CX), K1
+	VPADDB        b10_rpQ5_0<>+0(SB), Y9, K1, Y9
+	VPDPBUSD.BCST 76(DI), Y10, Y1
+	VPDPBUSD.BCST 92(DI), Y9, Y1
+	VPDPBUSD.BCST 108(DI), Y10, Y2
+	VPDPBUSD.BCST 124(DI), Y9, Y2
+	VPDPBUSD.BCST 140(DI), Y10, Y3
+	VPDPBUSD.BCST 156(DI), Y9, Y3
+	VPDPBUSD.BCST 172(DI), Y10, Y4
+	VPDPBUSD.BCST 188(DI), Y9, Y4
+	VPDPBUSD.BCST 204(DI), Y10, Y5
+	VPDPBUSD.BCST 220(DI), Y9, Y5
+	VPDPBUSD.BCST 236(DI), Y10, Y6
+	VPDPBUSD.BCST 252(DI), Y9, Y6
+	VPDPBUSD.BCST 268(DI), Y10, Y7
+	VPDPBUSD.BCST 284(DI), Y9, Y7
+	VPDPBUSD.BCST 300(DI), Y10, Y8
+	VPDPBUSD.BCST 316(DI), Y9, Y8
+	VCVTPH2PS     (CX), Y9
+	VMULPS.BCST   (DI), Y9, Y10
+	VMULPS.BCST   8(DI), Y9, Y19
+	VMULPS.BCST   16(DI), Y9, Y20
+	VMULPS.BCST   24(DI), Y9, Y21
+	VMULPS.BCST   32(DI), Y9, Y22
+	VMULPS.BCST   40(DI), Y9, Y23
+	VMULPS.BCST   48(DI), Y9, Y24
+	VMULPS.BCST   56(DI), Y9, Y9
+	VCVTDQ2PS     Y1, Y1
+	VMULPS        Y10, Y1, Y1
+	VADDPS        Y1, Y11, Y11
+	VCVTDQ2PS     Y2, Y2
+	VMULPS        Y19, Y2, Y2
+	VADDPS        Y2, Y12, Y12
+	VCVTDQ2PS     Y3, Y3
+	VMULPS        Y20, Y3, Y3
+	VADDPS        Y3, Y13, Y13
+	VCVTDQ2PS     Y4, Y4
+	VMULPS        Y21, Y4, Y4
+	VADDPS        Y4, Y14, Y14
+	VCVTDQ2PS     Y5, Y5
+	VMULPS        Y22, Y5, Y5
+	VADDPS        Y5, Y15, Y15
+	VCVTDQ2PS     Y6, Y6
+	VMULPS        Y23, Y6, Y6
+	VADDPS        Y6, Y16, Y16
+	VCVTDQ2PS     Y7, Y7
+	VMULPS        Y24, Y7, Y7
+	VADDPS        Y7, Y17, Y17
+	VCVTDQ2PS     Y8, Y8
+	VMULPS        Y9, Y8, Y8
+	VADDPS        Y8, Y18, Y18
+	ADDQ          $0x000000b0, CX
+	ADDQ          $0x00000140, DI
+	DECQ          SI
+	JMP           tileQ5_0x8_8x8FarVNNI_blocks
+
+tileQ5_0x8_8x8FarVNNI_store:
+	MOVQ    ystride+88(FP), SI
+	SHLQ    $0x02, SI
+	LEAQ    (SI)(SI*2), DI
+	LEAQ    (DX)(SI*4), R8
+	VMOVUPS Y11, (DX)
+	VMOVUPS Y12, (DX)(SI*1)
+	VMOVUPS Y13, (DX)(SI*2)
+	VMOVUPS Y14, (DX)(DI*1)
+	VMOVUPS Y15, (R8)
+	VMOVUPS Y16, (R8)(SI*1)
+	VMOVUPS Y17, (R8)(SI*2)
+	VMOVUPS Y18, (R8)(DI*1)
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000001, BX
+	JMP     tileQ5_0x8_8x8FarVNNI_rows
+
+tileQ5_0x8_8x8FarVNNI_done:
+	VZEROUPPER
+	RET
+
 DATA b80_rpQ8_0<>+0(SB)/1, $0x80
 DATA b80_rpQ8_0<>+1(SB)/1, $0x80
 DATA b80_rpQ8_0<>+2(SB)/1, $0x80

@@ -12,7 +12,7 @@ type RepackVNNIVariant struct {
 }
 
 // RepackVNNIVariants returns the MatFunc of the repacked layout t
-// (Q4_0x8, Q8_0x8 or Q4_Kx8) as the avx512vnni table has it (at most 8
+// (Q4_0x8, Q5_0x8, Q8_0x8 or Q4_Kx8) as the avx512vnni table has it (at most 8
 // vectors at a time), and variants that take at most 4, 3, 2 or 1
 // vectors at a time, each with its first vectors through the tiles that
 // prefetch the weights (as long rows take them) or not, so that every
@@ -31,7 +31,10 @@ func RepackVNNIVariants(t Type) []RepackVNNIVariant {
 		return vs
 	}
 	base := tilesQ4_0x8VNNI
-	if t == Q8_0x8 {
+	switch t {
+	case Q5_0x8:
+		base = tilesQ5_0x8VNNI
+	case Q8_0x8:
 		base = tilesQ8_0x8VNNI
 	}
 	var vs []RepackVNNIVariant

@@ -56,8 +56,8 @@ type Kernels struct {
 	// Matrix kernels of the repacked layouts (repack.go), which have no
 	// DotFunc (a row is not contiguous); nil where the table has none, and
 	// then a caller should not repack. Rows come in whole groups of 8.
-	Q4_0x8Mat, Q8_0x8Mat MatFunc
-	Q4_Kx8Mat            MatFunc // with Q8_K activations
+	Q4_0x8Mat, Q5_0x8Mat, Q8_0x8Mat MatFunc
+	Q4_Kx8Mat                       MatFunc // with Q8_K activations
 }
 
 // ReferenceKernels returns the pure-Go kernels, which every other
@@ -69,7 +69,7 @@ func ReferenceKernels() *Kernels {
 		Q4_0: dotQ4_0Q8_0, Q5_0: dotQ5_0Q8_0, Q8_0: dotQ8_0Q8_0,
 		Q4_1: dotQ4_1Q8_1, Q5_1: dotQ5_1Q8_1,
 		Q4_K: dotQ4_KQ8_K, Q5_K: dotQ5_KQ8_K, Q6_K: dotQ6_KQ8_K,
-		Q4_0x8Mat: matRepackedGo(Q4_0x8), Q8_0x8Mat: matRepackedGo(Q8_0x8),
+		Q4_0x8Mat: matRepackedGo(Q4_0x8), Q5_0x8Mat: matRepackedGo(Q5_0x8), Q8_0x8Mat: matRepackedGo(Q8_0x8),
 		Q4_Kx8Mat: matQ4_Kx8Go,
 	}
 }
@@ -145,6 +145,8 @@ func (k *Kernels) MatFunc(t Type) MatFunc {
 		return k.Q5_KMat
 	case Q4_0x8:
 		return k.Q4_0x8Mat
+	case Q5_0x8:
+		return k.Q5_0x8Mat
 	case Q8_0x8:
 		return k.Q8_0x8Mat
 	case Q4_Kx8:
@@ -188,7 +190,7 @@ func VecDotType(t Type) (Type, bool) {
 	switch t {
 	case F32, F16, BF16:
 		return t, true
-	case Q4_0, Q5_0, Q8_0, Q4_0x8, Q8_0x8:
+	case Q4_0, Q5_0, Q8_0, Q4_0x8, Q5_0x8, Q8_0x8:
 		return Q8_0, true
 	case Q4_1, Q5_1:
 		return Q8_1, true

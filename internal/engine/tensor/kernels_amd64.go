@@ -23,7 +23,8 @@ func simdKernels() *Kernels {
 // run, slowest first: "avx2" if it has AVX2, FMA and F16C (with the
 // pure-Go kernels for the types they do not cover, Q4_1 and Q5_1), then
 // "avx512vnni", the same with the VNNI tiles for Q8_0, Q4_0 and Q4_K
-// matrices and the repacked layouts Q4_0x8 and Q8_0x8 (repack_amd64.go),
+// matrices and the repacked layouts Q4_0x8, Q5_0x8 and Q8_0x8
+// (repack_amd64.go),
 // if it also has AVX-512 VNNI (hasVNNI).
 //
 // x/sys/cpu only reports AVX, AVX2 and AVX-512 when the OS saves the
@@ -41,6 +42,7 @@ func simdKernelSets() []*Kernels {
 		v.Q4_0Mat = tilesQ4_0VNNI.mat
 		v.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_2x1VNNI, sizeQ4_K}.mat
 		v.Q4_0x8Mat = tilesQ4_0x8VNNI.mat
+		v.Q5_0x8Mat = tilesQ5_0x8VNNI.mat
 		v.Q8_0x8Mat = tilesQ8_0x8VNNI.mat
 		v.Q4_Kx8Mat = matQ4_Kx8VNNI
 		sets = append(sets, &v)
@@ -70,6 +72,7 @@ func avx2Kernels() *Kernels {
 	// asm/repackk_avx2.go).
 	k.Q4_0x8Mat = tilesQ4_0x8AVX2.mat
 	k.Q8_0x8Mat = nil
+	k.Q5_0x8Mat = nil // no AVX2 tiles: Q5_0 stays row-major
 	k.Q4_Kx8Mat = matQ4_Kx8AVX2
 	return k
 }

@@ -16,7 +16,8 @@ import (
 //
 // A repacked matrix has a multiple of 8 rows. Rows 8g..8g+7 form group g;
 // for each block b of the rows (32 values) the group stores, at byte
-// (g·blocks + b)·8·blockBytes (blockBytes: 18 for Q4_0, 34 for Q8_0):
+// (g·blocks + b)·8·blockBytes (blockBytes: 18 for Q4_0, 22 for Q5_0, 34
+// for Q8_0):
 //
 //   - 16 bytes: the eight rows' fp16 scales d, row 0 first;
 //   - Q4_0x8: 4 chunks of 32 bytes; byte 4r+k of chunk j (j < 4) is byte
@@ -25,7 +26,13 @@ import (
 //     q-8), exactly as in Q4_0;
 //   - Q8_0x8: 8 chunks of 32 bytes; byte 4r+k of chunk j (j < 8) is row
 //     r's value 4j+k plus 128 as an unsigned byte (int8 XOR 0x80), the
-//     operand VPDPBUSD multiplies as unsigned.
+//     operand VPDPBUSD multiplies as unsigned;
+//   - Q5_0x8: the fifth bits first, 8 bytes per chunk j (j < 4): a 32-bit
+//     mask whose bit 4r+k is the fifth bit of row r's value 4j+k, then one
+//     whose bit 4r+k is that of value 16+4j+k (so that a mask register
+//     adds 16 to exactly the bytes of a chunk's nibbles that have it);
+//     then 4 chunks of 32 bytes laid out as Q4_0x8's (each value stored
+//     as q, weight q-16, exactly as in Q5_0).
 //
 // A group of rows takes exactly the bytes of its eight rows in the
 // row-major type, so a row range that starts and ends on a multiple of 8
@@ -38,6 +45,8 @@ const (
 	// Q4_0x8 is Q4_0 repacked in groups of eight rows (see above). It is
 	// not a ggml type and never appears in a file.
 	Q4_0x8 Type = 1<<16 | Q4_0
+	// Q5_0x8 is Q5_0 repacked in groups of eight rows.
+	Q5_0x8 Type = 1<<16 | Q5_0
 	// Q8_0x8 is Q8_0 repacked in groups of eight rows.
 	Q8_0x8 Type = 1<<16 | Q8_0
 )
@@ -45,12 +54,15 @@ const (
 // repackRows is the number of rows a repacked group interleaves.
 const repackRows = 8
 
-// Repacked returns the repacked layout of t (Q4_0x8 for Q4_0, Q8_0x8 for
-// Q8_0, Q4_Kx8 for Q4_K: repackk.go), and false if t has none.
+// Repacked returns the repacked layout of t (Q4_0x8 for Q4_0, Q5_0x8 for
+// Q5_0, Q8_0x8 for Q8_0, Q4_Kx8 for Q4_K: repackk.go), and false if t has
+// none.
 func Repacked(t Type) (Type, bool) {
 	switch t {
 	case Q4_0:
 		return Q4_0x8, true
+	case Q5_0:
+		return Q5_0x8, true
 	case Q8_0:
 		return Q8_0x8, true
 	case Q4_K:
@@ -70,7 +82,9 @@ func RepackRows(t Type) int {
 }
 
 // isRepacked reports whether t is one of the repacked layouts.
-func (t Type) isRepacked() bool { return t == Q4_0x8 || t == Q8_0x8 || t == Q4_Kx8 }
+func (t Type) isRepacked() bool {
+	return t == Q4_0x8 || t == Q5_0x8 || t == Q8_0x8 || t == Q4_Kx8
+}
 
 // base returns the row-major type of a repacked one, or t itself.
 func (t Type) base() Type {
@@ -80,8 +94,8 @@ func (t Type) base() Type {
 	return t
 }
 
-// Repack writes the rows of src, rows × cols values of type t (Q4_0, Q8_0
-// or Q4_K, row-major), to dst in t's repacked layout. rows must be a
+// Repack writes the rows of src, rows × cols values of type t (Q4_0, Q5_0,
+// Q8_0 or Q4_K, row-major), to dst in t's repacked layout. rows must be a
 // multiple of 8 and dst the size of src. Groups are independent: callers
 // may repack a large matrix in parallel, a range of whole groups at a time
 // (a group's bytes are the same range in src and dst).
@@ -120,6 +134,10 @@ func Repack(t Type, rows, cols int, dst, src []byte) error {
 				}
 				continue
 			}
+			if t == Q5_0 {
+				repackQ5_0Block((*[repackRows * sizeQ5_0]byte)(dst[(g*nb+repackRows*b)*sizeQ5_0:]), src[g*rb+b*sizeQ5_0:], rb)
+				continue
+			}
 			out := (*[repackRows * sizeQ4_0]byte)(dst[(g*nb+repackRows*b)*sizeQ4_0:])
 			for r := range repackRows {
 				in := (*[sizeQ4_0]byte)(src[(g+r)*rb+b*sizeQ4_0:])
@@ -133,11 +151,34 @@ func Repack(t Type, rows, cols int, dst, src []byte) error {
 	return nil
 }
 
+// repackQ5_0Block writes the group-block of eight Q5_0 row-blocks, the
+// first at src and the others rb bytes apart, to out.
+func repackQ5_0Block(out *[repackRows * sizeQ5_0]byte, src []byte, rb int) {
+	var masks [8]uint32 // lo and hi mask of chunks 0..3
+	for r := range repackRows {
+		in := (*[sizeQ5_0]byte)(src[r*rb:])
+		out[2*r], out[2*r+1] = in[0], in[1]
+		qh := le.Uint32(in[2:])
+		for j := range 4 {
+			masks[2*j] |= (qh >> (4 * j) & 0xf) << (4 * r)
+			masks[2*j+1] |= (qh >> (16 + 4*j) & 0xf) << (4 * r)
+			le.PutUint32(out[q5Quants+32*j+4*r:], le.Uint32(in[6+4*j:]))
+		}
+	}
+	for i, m := range masks {
+		le.PutUint32(out[2*repackRows+4*i:], m)
+	}
+}
+
+// q5Quants is where a Q5_0x8 group-block's chunks of nibbles start:
+// after the scales and the fifth bits' masks.
+const q5Quants = 2*repackRows + 32
+
 // le is the byte order of every layout here.
 var le = binary.LittleEndian
 
 // UnpackRow writes row r of the repacked matrix w (type t, Q4_0x8,
-// Q8_0x8 or Q4_Kx8, rows of cols values) to dst in the row-major type, e.g. to look
+// Q5_0x8, Q8_0x8 or Q4_Kx8, rows of cols values) to dst in the row-major type, e.g. to look
 // up an embedding row of a matrix repacked for the output product.
 func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 	if !t.isRepacked() {
@@ -161,6 +202,16 @@ func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 		in := w[(g*nb+repackRows*b)*bsize : (g*nb+repackRows*(b+1))*bsize]
 		out := dst[b*bsize : (b+1)*bsize]
 		out[0], out[1] = in[2*i], in[2*i+1]
+		if bt == Q5_0 {
+			var qh uint32
+			for j := range 4 {
+				qh |= (le.Uint32(in[2*repackRows+8*j:]) >> (4 * i) & 0xf) << (4 * j)
+				qh |= (le.Uint32(in[2*repackRows+8*j+4:]) >> (4 * i) & 0xf) << (16 + 4*j)
+				copy(out[6+4*j:6+4*j+4], in[q5Quants+32*j+4*i:])
+			}
+			le.PutUint32(out[2:], qh)
+			continue
+		}
 		for j := 0; j < bsize-2; j += 4 {
 			o := 2*repackRows + 8*j + 4*i
 			for k := range 4 {
@@ -176,7 +227,7 @@ func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 }
 
 // matRepackedGo is the pure-Go MatFunc of the repacked types: each row as
-// dotQ4_0Q8_0 or dotQ8_0Q8_0 computes it on the row-major matrix. rows
+// dotQ4_0Q8_0, dotQ5_0Q8_0 or dotQ8_0Q8_0 computes it on the row-major matrix. rows
 // must be a multiple of 8; row r's group starts at w[r/8·8·wstride:].
 func matRepackedGo(t Type) MatFunc {
 	bsize := t.base().TypeSize()
@@ -201,15 +252,26 @@ func matRepackedGo(t Type) MatFunc {
 	}
 }
 
-// dotRepacked is row r of the group wg times x, in dotQ4_0Q8_0's or
-// dotQ8_0Q8_0's float32 operations.
+// dotRepacked is row r of the group wg times x, in dotQ4_0Q8_0's,
+// dotQ5_0Q8_0's or dotQ8_0Q8_0's float32 operations.
 func dotRepacked(t Type, nb int, wg []byte, r int, x []byte) float32 {
 	var sum float32
 	for b := range nb {
 		bw, bx := wg[b*repackRows*t.base().TypeSize():], x[b*sizeQ8_0:(b+1)*sizeQ8_0]
 		qx := bx[2:34]
 		var sumi int32
-		if t == Q4_0x8 {
+		switch t {
+		case Q5_0x8:
+			for j := range 4 {
+				q := bw[q5Quants+32*j+4*r:][:4]
+				mlo, mhi := le.Uint32(bw[2*repackRows+8*j:])>>(4*r), le.Uint32(bw[2*repackRows+8*j+4:])>>(4*r)
+				for k, v := range q {
+					h0, h1 := int32(mlo>>k&1)<<4, int32(mhi>>k&1)<<4
+					sumi += (int32(v&0x0f) | h0 - 16) * int32(int8(qx[4*j+k]))
+					sumi += (int32(v>>4) | h1 - 16) * int32(int8(qx[16+4*j+k]))
+				}
+			}
+		case Q4_0x8:
 			for j := range 4 {
 				q := bw[2*repackRows+32*j+4*r:][:4]
 				for k, v := range q {
@@ -217,7 +279,7 @@ func dotRepacked(t Type, nb int, wg []byte, r int, x []byte) float32 {
 					sumi += (int32(v>>4) - 8) * int32(int8(qx[16+4*j+k]))
 				}
 			}
-		} else {
+		default:
 			for j := range 8 {
 				q := bw[2*repackRows+32*j+4*r:][:4]
 				for k, v := range q {

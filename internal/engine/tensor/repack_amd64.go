@@ -45,6 +45,13 @@ var (
 		farGroup: farGroupBytes,
 		maxC:     8,
 	}
+	tilesQ5_0x8VNNI = &repackTiles{
+		bsize:    sizeQ5_0,
+		by:       [9]repackTile{nil, tileQ5_0x8_8x1VNNI, tileQ5_0x8_8x2VNNI, tileQ5_0x8_8x3VNNI, tileQ5_0x8_8x4VNNI, 8: tileQ5_0x8_8x8VNNI},
+		far:      [9]repackTile{3: tileQ5_0x8_8x3FarVNNI, tileQ5_0x8_8x4FarVNNI, 8: tileQ5_0x8_8x8FarVNNI},
+		farGroup: farGroupBytes,
+		maxC:     8,
+	}
 	tilesQ8_0x8VNNI = &repackTiles{
 		bsize:    sizeQ8_0,
 		by:       [9]repackTile{nil, tileQ8_0x8_8x1VNNI, tileQ8_0x8_8x2VNNI, tileQ8_0x8_8x3VNNI, tileQ8_0x8_8x4VNNI, 8: tileQ8_0x8_8x8VNNI},

@@ -49,16 +49,17 @@ func repackedCase(t testing.TB, r *rand.Rand, typ tensor.Type, rows, n int, w []
 // 0xffc00000 for the same product), as in TestMatFuncIdentical.
 func TestRepackedVNNIIdentical(t *testing.T) {
 	vnniKernelSet(t)
-	checkRepackedVariants(t, rand.New(rand.NewPCG(61, 62)), tensor.RepackVNNIVariants, []int{8, 16, 24, 40}, 17)
+	checkRepackedVariants(t, rand.New(rand.NewPCG(61, 62)), []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0}, tensor.RepackVNNIVariants, []int{8, 16, 24, 40}, 17)
 }
 
 // checkRepackedVariants runs the cases of TestRepackedVNNIIdentical on
-// the tile variants of Q4_0x8 and Q8_0x8 that variants returns, and on
+// the tile variants that variants returns of the repacked layouts of
+// types (Q4_0, Q5_0, Q8_0), and on
 // the reference table's repacked MatFunc, with rows of each count in
 // rowCounts and 1 to maxNX vectors.
-func checkRepackedVariants(t *testing.T, r *rand.Rand, variants func(tensor.Type) []tensor.RepackVNNIVariant, rowCounts []int, maxNX int) {
+func checkRepackedVariants(t *testing.T, r *rand.Rand, types []tensor.Type, variants func(tensor.Type) []tensor.RepackVNNIVariant, rowCounts []int, maxNX int) {
 	ref := tensor.ReferenceKernels()
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+	for _, typ := range types {
 		rt, _ := tensor.Repacked(typ)
 		mats := append([]tensor.RepackVNNIVariant{{Name: "go", Mat: ref.MatFunc(rt)}}, variants(rt)...)
 		dot := ref.Func(typ)
@@ -143,15 +144,15 @@ func checkRepackedVariants(t *testing.T, r *rand.Rand, variants func(tensor.Type
 // repacked weights, with two goroutines (chunks of whole groups), against
 // the reference table on the row-major weights, bit for bit.
 func TestRepackedVNNIMatMul(t *testing.T) {
-	checkRepackedMatMul(t, rand.New(rand.NewPCG(63, 64)), vnniKernelSet(t))
+	checkRepackedMatMul(t, rand.New(rand.NewPCG(63, 64)), vnniKernelSet(t), []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0})
 }
 
-// checkRepackedMatMul checks MatMul of table k on repacked Q4_0x8 and
-// Q8_0x8 weights, with two goroutines, against the reference table on
-// the row-major weights, bit for bit.
-func checkRepackedMatMul(t *testing.T, r *rand.Rand, k *tensor.Kernels) {
+// checkRepackedMatMul checks MatMul of table k on the repacked layouts of
+// types (Q4_0, Q5_0, Q8_0), with two goroutines, against the reference
+// table on the row-major weights, bit for bit.
+func checkRepackedMatMul(t *testing.T, r *rand.Rand, k *tensor.Kernels, types []tensor.Type) {
 	ref := tensor.ReferenceKernels()
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+	for _, typ := range types {
 		rt, _ := tensor.Repacked(typ)
 		for _, s := range []struct{ rows, cols, nx int }{
 			{8, 32, 1}, {40, 256, 3}, {896, 896, 1}, {896, 896, 5}, {136, 4864, 1}, {264, 4864, 8}, {24, 9216, 6},

@@ -40,7 +40,7 @@ func TestRepackedAVX2Identical(t *testing.T) {
 		}
 		return v
 	}
-	checkRepackedVariants(t, rand.New(rand.NewPCG(71, 72)), variants, []int{8, 16, 40}, 9)
+	checkRepackedVariants(t, rand.New(rand.NewPCG(71, 72)), []tensor.Type{tensor.Q4_0, tensor.Q8_0}, variants, []int{8, 16, 40}, 9)
 }
 
 // TestRepackedAVX2MatMul checks MatMul of the avx2 table with the AVX2
@@ -49,5 +49,5 @@ func TestRepackedAVX2Identical(t *testing.T) {
 // reference table on the row-major weights, bit for bit.
 func TestRepackedAVX2MatMul(t *testing.T) {
 	avx2KernelSet(t)
-	checkRepackedMatMul(t, rand.New(rand.NewPCG(73, 74)), tensor.AVX2RepackedKernels())
+	checkRepackedMatMul(t, rand.New(rand.NewPCG(73, 74)), tensor.AVX2RepackedKernels(), []tensor.Type{tensor.Q4_0, tensor.Q8_0})
 }

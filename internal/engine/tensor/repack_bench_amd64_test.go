@@ -12,8 +12,9 @@ import (
 )
 
 // BenchmarkRepacked alternates, on one goroutine with the avx512vnni
-// table, MatMul of a row-major Q4_0 or Q8_0 matrix (the VNNI row-major
-// tiles) and of the same matrix repacked (Q4_0x8, Q8_0x8), data in
+// table, MatMul of a row-major Q4_0, Q5_0 or Q8_0 matrix (the VNNI
+// row-major tiles; Q5_0's AVX2 ones) and of the same matrix repacked
+// (Q4_0x8, Q5_0x8, Q8_0x8), data in
 // cache, and reports each one's GMAC/s and weight GB/s of its fastest
 // call and their ratio ("speedup", repacked over row-major).
 //
@@ -23,12 +24,16 @@ func BenchmarkRepacked(b *testing.B) {
 	benchRepacked(b, k, k)
 }
 
-// benchRepacked is BenchmarkRepacked with the row-major Q4_0 and Q8_0
-// products of table rowMajor against the repacked ones of table repacked.
+// benchRepacked is BenchmarkRepacked with the row-major Q4_0, Q5_0 and
+// Q8_0 products of table rowMajor against the repacked ones of table
+// repacked (where it has them).
 func benchRepacked(b *testing.B, rowMajor, repacked *tensor.Kernels) {
 	r := rand.New(rand.NewPCG(65, 66))
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0} {
 		rt, _ := tensor.Repacked(typ)
+		if repacked.MatFunc(rt) == nil {
+			continue // the AVX2 table has no Q5_0x8
+		}
 		for _, s := range []struct{ rows, cols, nx int }{
 			{896, 896, 1}, {896, 4864, 1}, {896, 896, 4}, {896, 896, 8}, {896, 4864, 4}, {896, 4864, 8},
 		} {
@@ -79,7 +84,7 @@ func benchRepacked(b *testing.B, rowMajor, repacked *tensor.Kernels) {
 func BenchmarkRepackedDRAM(b *testing.B) {
 	k := vnniKernelSet(b)
 	r := rand.New(rand.NewPCG(67, 68))
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0} {
 		rt, _ := tensor.Repacked(typ)
 		for _, s := range []struct{ rows, cols int }{{896, 4864}, {4864, 896}} {
 			one := randomWeights(r, typ, s.rows*s.cols, scaleRandom)

@@ -23,7 +23,7 @@ func randomMatrix(r *rand.Rand, typ tensor.Type, rows, n int, mode scaleMode) []
 // was given, and that a group takes the bytes of its eight rows.
 func TestRepackRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0, tensor.Q4_K} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K} {
 		rt, ok := tensor.Repacked(typ)
 		if !ok {
 			t.Fatalf("Repacked(%v) = false", typ)
@@ -94,7 +94,7 @@ func TestRepackErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", tc.name, tc.err, tc.want)
 		}
 	}
-	for _, typ := range []tensor.Type{tensor.Q4_0x8, tensor.Q8_0x8, tensor.Q4_Kx8} {
+	for _, typ := range []tensor.Type{tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8} {
 		if typ.Valid() {
 			t.Errorf("%v.Valid() = true; no file may hold a repacked layout", typ)
 		}
@@ -108,7 +108,7 @@ func TestRepackErrors(t *testing.T) {
 	if tensor.Q4_Kx8.BlockSize() != 256 || tensor.Q4_Kx8.TypeSize() != 144 || tensor.RepackRows(tensor.Q4_Kx8) != 8 {
 		t.Errorf("Q4_Kx8: block %d, %d bytes, groups of %d", tensor.Q4_Kx8.BlockSize(), tensor.Q4_Kx8.TypeSize(), tensor.RepackRows(tensor.Q4_Kx8))
 	}
-	if got := fmt.Sprint(tensor.Q4_0x8, tensor.Q8_0x8, tensor.Q4_Kx8); got != "Q4_0x8 Q8_0x8 Q4_Kx8" {
+	if got := fmt.Sprint(tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8); got != "Q4_0x8 Q5_0x8 Q8_0x8 Q4_Kx8" {
 		t.Errorf("names %q", got)
 	}
 }
@@ -124,7 +124,7 @@ func TestRepackedMatFunc(t *testing.T) {
 	ref := tensor.ReferenceKernels()
 	checked := 0
 	for _, k := range tensor.KernelSets() {
-		for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0, tensor.Q4_K} {
+		for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K} {
 			rt, _ := tensor.Repacked(typ)
 			mf := k.MatFunc(rt)
 			if mf == nil {
@@ -245,7 +245,7 @@ func maxQ4_K(r *rand.Rand, rows, n int) []byte {
 // BenchmarkRepack measures Repack on a matrix of 896 rows of 4864 values
 // (ffn_down of a 0.5B model), in bytes of weights per second.
 func BenchmarkRepack(b *testing.B) {
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0, tensor.Q4_K} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K} {
 		b.Run(typ.String(), func(b *testing.B) {
 			const rows, n = 896, 4864
 			w := randomMatrix(rand.New(rand.NewPCG(1, 2)), typ, rows, n, scaleRandom)

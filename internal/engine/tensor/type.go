@@ -160,6 +160,8 @@ func traitsOf(t Type) (traits, bool) {
 		return traits{"MXFP4", 32, 1 + 16}, true
 	case Q4_0x8:
 		return traits{"Q4_0x8", qk4_0, sizeQ4_0}, true
+	case Q5_0x8:
+		return traits{"Q5_0x8", qk5_0, sizeQ5_0}, true
 	case Q8_0x8:
 		return traits{"Q8_0x8", qk8_0, sizeQ8_0}, true
 	case Q4_Kx8:
