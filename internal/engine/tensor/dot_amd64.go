@@ -332,6 +332,48 @@ func tileQ4_0x8_8x4AVX2(n int, w []byte, x []byte, xstride int, y []float32, yst
 //go:noescape
 func tileQ4_0x8_8x4FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
+// tileQ5_0x8_8x1AVX2 sets y[c*ystride+r] to row r of the Q5_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 1 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_0x8_8x1AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_0x8_8x2AVX2 sets y[c*ystride+r] to row r of the Q5_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 2 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_0x8_8x2AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_0x8_8x3AVX2 sets y[c*ystride+r] to row r of the Q5_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_0x8_8x3AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_0x8_8x3FarAVX2 sets y[c*ystride+r] to row r of the Q5_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 3 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_0x8_8x3FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_0x8_8x4AVX2 sets y[c*ystride+r] to row r of the Q5_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_0x8_8x4AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_0x8_8x4FarAVX2 sets y[c*ystride+r] to row r of the Q5_0x8 matrix w times
+// the Q8_0 vector x[c*xstride:], for c < 4 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_0x8_8x4FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
 // tileQ8_0x8_8x1AVX2 sets y[c*ystride+r] to row r of the Q8_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 1 and groups·8 rows, in AVX2,
 // bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.

@@ -8069,6 +8069,40 @@ DATA b80_rpavx2<>+30(SB)/1, $0x80
 DATA b80_rpavx2<>+31(SB)/1, $0x80
 GLOBL b80_rpavx2<>(SB), RODATA|NOPTR, $32
 
+DATA b10_rpavx2<>+0(SB)/1, $0x10
+DATA b10_rpavx2<>+1(SB)/1, $0x10
+DATA b10_rpavx2<>+2(SB)/1, $0x10
+DATA b10_rpavx2<>+3(SB)/1, $0x10
+DATA b10_rpavx2<>+4(SB)/1, $0x10
+DATA b10_rpavx2<>+5(SB)/1, $0x10
+DATA b10_rpavx2<>+6(SB)/1, $0x10
+DATA b10_rpavx2<>+7(SB)/1, $0x10
+DATA b10_rpavx2<>+8(SB)/1, $0x10
+DATA b10_rpavx2<>+9(SB)/1, $0x10
+DATA b10_rpavx2<>+10(SB)/1, $0x10
+DATA b10_rpavx2<>+11(SB)/1, $0x10
+DATA b10_rpavx2<>+12(SB)/1, $0x10
+DATA b10_rpavx2<>+13(SB)/1, $0x10
+DATA b10_rpavx2<>+14(SB)/1, $0x10
+DATA b10_rpavx2<>+15(SB)/1, $0x10
+DATA b10_rpavx2<>+16(SB)/1, $0x10
+DATA b10_rpavx2<>+17(SB)/1, $0x10
+DATA b10_rpavx2<>+18(SB)/1, $0x10
+DATA b10_rpavx2<>+19(SB)/1, $0x10
+DATA b10_rpavx2<>+20(SB)/1, $0x10
+DATA b10_rpavx2<>+21(SB)/1, $0x10
+DATA b10_rpavx2<>+22(SB)/1, $0x10
+DATA b10_rpavx2<>+23(SB)/1, $0x10
+DATA b10_rpavx2<>+24(SB)/1, $0x10
+DATA b10_rpavx2<>+25(SB)/1, $0x10
+DATA b10_rpavx2<>+26(SB)/1, $0x10
+DATA b10_rpavx2<>+27(SB)/1, $0x10
+DATA b10_rpavx2<>+28(SB)/1, $0x10
+DATA b10_rpavx2<>+29(SB)/1, $0x10
+DATA b10_rpavx2<>+30(SB)/1, $0x10
+DATA b10_rpavx2<>+31(SB)/1, $0x10
+GLOBL b10_rpavx2<>(SB), RODATA|NOPTR, $32
+
 // func tileQ4_0x8_8x1AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 // Requires: AVX, AVX2, F16C
 TEXT ·tileQ4_0x8_8x1AVX2(SB), NOSPLIT, $0-128
@@ -9454,6 +9488,1566 @@ tileQ4_0x8_8x4FarAVX2_store:
 	JMP     tileQ4_0x8_8x4FarAVX2_rows
 
 tileQ4_0x8_8x4FarAVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x1AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, F16C
+TEXT ·tileQ5_0x8_8x1AVX2(SB), NOSPLIT, $0-128
+	MOVQ    scratch_base+104(FP), AX
+	MOVQ    x_base+32(FP), CX
+	VMOVDQU b10_rpavx2<>+0(SB), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    n+0(FP), DX
+	SHRQ    $0x05, DX
+	MOVQ    CX, BX
+	MOVQ    AX, SI
+
+tileQ5_0x8_8x1AVX2_pre:
+	CMPQ         DX, $0x00000000
+	JE           tileQ5_0x8_8x1AVX2_main
+	VPMADDUBSW   2(BX), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 4(SI)
+	VPBROADCASTW (BX), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, (SI)
+	ADDQ         $0x00000022, BX
+	ADDQ         $0x00000008, SI
+	DECQ         DX
+	JMP          tileQ5_0x8_8x1AVX2_pre
+
+tileQ5_0x8_8x1AVX2_main:
+	MOVQ    w_base+8(FP), DX
+	MOVQ    y_base+64(FP), BX
+	MOVQ    groups+96(FP), SI
+	VMOVDQU b0f_rpavx2<>+0(SB), Y0
+
+tileQ5_0x8_8x1AVX2_rows:
+	CMPQ  SI, $0x00000000
+	JE    tileQ5_0x8_8x1AVX2_done
+	VPXOR Y1, Y1, Y1
+	MOVQ  n+0(FP), DI
+	SHRQ  $0x05, DI
+	MOVQ  CX, R8
+	MOVQ  AX, R9
+
+tileQ5_0x8_8x1AVX2_blocks:
+	CMPQ         DI, $0x00000000
+	JE           tileQ5_0x8_8x1AVX2_store
+	VMOVDQU      48(DX), Y2
+	VPSRLW       $0x04, Y2, Y3
+	VPAND        Y0, Y2, Y2
+	VPAND        Y0, Y3, Y3
+	VPBROADCASTD 16(DX), Y4
+	VPSHUFB      q5spread<>+0(SB), Y4, Y4
+	VPAND        q5bits<>+0(SB), Y4, Y4
+	VPCMPEQB     q5bits<>+0(SB), Y4, Y4
+	VPAND        b10_rpavx2<>+0(SB), Y4, Y4
+	VPOR         Y4, Y2, Y2
+	VPBROADCASTD 20(DX), Y4
+	VPSHUFB      q5spread<>+0(SB), Y4, Y4
+	VPAND        q5bits<>+0(SB), Y4, Y4
+	VPCMPEQB     q5bits<>+0(SB), Y4, Y4
+	VPAND        b10_rpavx2<>+0(SB), Y4, Y4
+	VPOR         Y4, Y3, Y3
+	VPBROADCASTD 2(R8), Y4
+	VPMADDUBSW   Y4, Y2, Y4
+	VPBROADCASTD 18(R8), Y2
+	VPMADDUBSW   Y2, Y3, Y2
+	VPADDW       Y2, Y4, Y4
+	VPMADDWD     onesw<>+0(SB), Y4, Y2
+	VMOVDQU      80(DX), Y3
+	VPSRLW       $0x04, Y3, Y4
+	VPAND        Y0, Y3, Y3
+	VPAND        Y0, Y4, Y4
+	VPBROADCASTD 24(DX), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPAND        b10_rpavx2<>+0(SB), Y5, Y5
+	VPOR         Y5, Y3, Y3
+	VPBROADCASTD 28(DX), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPAND        b10_rpavx2<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPBROADCASTD 6(R8), Y5
+	VPMADDUBSW   Y5, Y3, Y5
+	VPBROADCASTD 22(R8), Y3
+	VPMADDUBSW   Y3, Y4, Y3
+	VPADDW       Y3, Y5, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VMOVDQU      112(DX), Y3
+	VPSRLW       $0x04, Y3, Y4
+	VPAND        Y0, Y3, Y3
+	VPAND        Y0, Y4, Y4
+	VPBROADCASTD 32(DX), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPAND        b10_rpavx2<>+0(SB), Y5, Y5
+	VPOR         Y5, Y3, Y3
+	VPBROADCASTD 36(DX), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPAND        b10_rpavx2<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPBROADCASTD 10(R8), Y5
+	VPMADDUBSW   Y5, Y3, Y5
+	VPBROADCASTD 26(R8), Y3
+	VPMADDUBSW   Y3, Y4, Y3
+	VPADDW       Y3, Y5, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VMOVDQU      144(DX), Y3
+	VPSRLW       $0x04, Y3, Y4
+	VPAND        Y0, Y3, Y3
+	VPAND        Y0, Y4, Y4
+	VPBROADCASTD 40(DX), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPAND        b10_rpavx2<>+0(SB), Y5, Y5
+	VPOR         Y5, Y3, Y3
+	VPBROADCASTD 44(DX), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPAND        b10_rpavx2<>+0(SB), Y5, Y5
+	VPOR         Y5, Y4, Y4
+	VPBROADCASTD 14(R8), Y5
+	VPMADDUBSW   Y5, Y3, Y5
+	VPBROADCASTD 30(R8), Y3
+	VPMADDUBSW   Y3, Y4, Y3
+	VPADDW       Y3, Y5, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VPADDD       Y5, Y2, Y2
+	VCVTPH2PS    (DX), Y3
+	VPBROADCASTD 4(R9), Y4
+	VPADDD       Y4, Y2, Y2
+	VBROADCASTSS (R9), Y4
+	VMULPS       Y4, Y3, Y4
+	VCVTDQ2PS    Y2, Y2
+	VMULPS       Y4, Y2, Y2
+	VADDPS       Y2, Y1, Y1
+	ADDQ         $0x000000b0, DX
+	ADDQ         $0x00000022, R8
+	ADDQ         $0x00000008, R9
+	DECQ         DI
+	JMP          tileQ5_0x8_8x1AVX2_blocks
+
+tileQ5_0x8_8x1AVX2_store:
+	VMOVUPS Y1, (BX)
+	ADDQ    $0x00000020, BX
+	DECQ    SI
+	JMP     tileQ5_0x8_8x1AVX2_rows
+
+tileQ5_0x8_8x1AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x2AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, F16C
+TEXT ·tileQ5_0x8_8x2AVX2(SB), NOSPLIT, $0-128
+	MOVQ    scratch_base+104(FP), AX
+	MOVQ    x_base+32(FP), CX
+	MOVQ    xstride+56(FP), DX
+	VMOVDQU b10_rpavx2<>+0(SB), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    n+0(FP), BX
+	SHRQ    $0x05, BX
+	MOVQ    CX, SI
+	MOVQ    AX, DI
+
+tileQ5_0x8_8x2AVX2_pre:
+	CMPQ         BX, $0x00000000
+	JE           tileQ5_0x8_8x2AVX2_main
+	VPMADDUBSW   2(SI), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 4(DI)
+	VPBROADCASTW (SI), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, (DI)
+	VPMADDUBSW   2(SI)(DX*1), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 12(DI)
+	VPBROADCASTW (SI)(DX*1), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 8(DI)
+	ADDQ         $0x00000022, SI
+	ADDQ         $0x00000010, DI
+	DECQ         BX
+	JMP          tileQ5_0x8_8x2AVX2_pre
+
+tileQ5_0x8_8x2AVX2_main:
+	MOVQ    w_base+8(FP), BX
+	MOVQ    y_base+64(FP), SI
+	MOVQ    groups+96(FP), DI
+	VMOVDQU b0f_rpavx2<>+0(SB), Y0
+
+tileQ5_0x8_8x2AVX2_rows:
+	CMPQ  DI, $0x00000000
+	JE    tileQ5_0x8_8x2AVX2_done
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  CX, R9
+	MOVQ  AX, R10
+
+tileQ5_0x8_8x2AVX2_blocks:
+	CMPQ         R8, $0x00000000
+	JE           tileQ5_0x8_8x2AVX2_store
+	VMOVDQU      48(BX), Y4
+	VPSRLW       $0x04, Y4, Y5
+	VPAND        Y0, Y4, Y4
+	VPAND        Y0, Y5, Y5
+	VPBROADCASTD 16(BX), Y3
+	VPSHUFB      q5spread<>+0(SB), Y3, Y3
+	VPAND        q5bits<>+0(SB), Y3, Y3
+	VPCMPEQB     q5bits<>+0(SB), Y3, Y3
+	VPAND        b10_rpavx2<>+0(SB), Y3, Y3
+	VPOR         Y3, Y4, Y4
+	VPBROADCASTD 20(BX), Y3
+	VPSHUFB      q5spread<>+0(SB), Y3, Y3
+	VPAND        q5bits<>+0(SB), Y3, Y3
+	VPCMPEQB     q5bits<>+0(SB), Y3, Y3
+	VPAND        b10_rpavx2<>+0(SB), Y3, Y3
+	VPOR         Y3, Y5, Y5
+	VPBROADCASTD 2(R9), Y3
+	VPMADDUBSW   Y3, Y4, Y3
+	VPBROADCASTD 18(R9), Y6
+	VPMADDUBSW   Y6, Y5, Y6
+	VPADDW       Y6, Y3, Y3
+	VPMADDWD     onesw<>+0(SB), Y3, Y3
+	VPBROADCASTD 2(R9)(DX*1), Y6
+	VPMADDUBSW   Y6, Y4, Y6
+	VPBROADCASTD 18(R9)(DX*1), Y4
+	VPMADDUBSW   Y4, Y5, Y4
+	VPADDW       Y4, Y6, Y6
+	VPMADDWD     onesw<>+0(SB), Y6, Y4
+	VMOVDQU      80(BX), Y5
+	VPSRLW       $0x04, Y5, Y6
+	VPAND        Y0, Y5, Y5
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 24(BX), Y7
+	VPSHUFB      q5spread<>+0(SB), Y7, Y7
+	VPAND        q5bits<>+0(SB), Y7, Y7
+	VPCMPEQB     q5bits<>+0(SB), Y7, Y7
+	VPAND        b10_rpavx2<>+0(SB), Y7, Y7
+	VPOR         Y7, Y5, Y5
+	VPBROADCASTD 28(BX), Y7
+	VPSHUFB      q5spread<>+0(SB), Y7, Y7
+	VPAND        q5bits<>+0(SB), Y7, Y7
+	VPCMPEQB     q5bits<>+0(SB), Y7, Y7
+	VPAND        b10_rpavx2<>+0(SB), Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPBROADCASTD 6(R9), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPBROADCASTD 22(R9), Y8
+	VPMADDUBSW   Y8, Y6, Y8
+	VPADDW       Y8, Y7, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	VPBROADCASTD 6(R9)(DX*1), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPBROADCASTD 22(R9)(DX*1), Y5
+	VPMADDUBSW   Y5, Y6, Y5
+	VPADDW       Y5, Y7, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y4, Y4
+	VMOVDQU      112(BX), Y5
+	VPSRLW       $0x04, Y5, Y6
+	VPAND        Y0, Y5, Y5
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 32(BX), Y7
+	VPSHUFB      q5spread<>+0(SB), Y7, Y7
+	VPAND        q5bits<>+0(SB), Y7, Y7
+	VPCMPEQB     q5bits<>+0(SB), Y7, Y7
+	VPAND        b10_rpavx2<>+0(SB), Y7, Y7
+	VPOR         Y7, Y5, Y5
+	VPBROADCASTD 36(BX), Y7
+	VPSHUFB      q5spread<>+0(SB), Y7, Y7
+	VPAND        q5bits<>+0(SB), Y7, Y7
+	VPCMPEQB     q5bits<>+0(SB), Y7, Y7
+	VPAND        b10_rpavx2<>+0(SB), Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPBROADCASTD 10(R9), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPBROADCASTD 26(R9), Y8
+	VPMADDUBSW   Y8, Y6, Y8
+	VPADDW       Y8, Y7, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	VPBROADCASTD 10(R9)(DX*1), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPBROADCASTD 26(R9)(DX*1), Y5
+	VPMADDUBSW   Y5, Y6, Y5
+	VPADDW       Y5, Y7, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y4, Y4
+	VMOVDQU      144(BX), Y5
+	VPSRLW       $0x04, Y5, Y6
+	VPAND        Y0, Y5, Y5
+	VPAND        Y0, Y6, Y6
+	VPBROADCASTD 40(BX), Y7
+	VPSHUFB      q5spread<>+0(SB), Y7, Y7
+	VPAND        q5bits<>+0(SB), Y7, Y7
+	VPCMPEQB     q5bits<>+0(SB), Y7, Y7
+	VPAND        b10_rpavx2<>+0(SB), Y7, Y7
+	VPOR         Y7, Y5, Y5
+	VPBROADCASTD 44(BX), Y7
+	VPSHUFB      q5spread<>+0(SB), Y7, Y7
+	VPAND        q5bits<>+0(SB), Y7, Y7
+	VPCMPEQB     q5bits<>+0(SB), Y7, Y7
+	VPAND        b10_rpavx2<>+0(SB), Y7, Y7
+	VPOR         Y7, Y6, Y6
+	VPBROADCASTD 14(R9), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPBROADCASTD 30(R9), Y8
+	VPMADDUBSW   Y8, Y6, Y8
+	VPADDW       Y8, Y7, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	VPBROADCASTD 14(R9)(DX*1), Y7
+	VPMADDUBSW   Y7, Y5, Y7
+	VPBROADCASTD 30(R9)(DX*1), Y5
+	VPMADDUBSW   Y5, Y6, Y5
+	VPADDW       Y5, Y7, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VPADDD       Y7, Y4, Y4
+	VCVTPH2PS    (BX), Y5
+	VPBROADCASTD 4(R10), Y6
+	VPADDD       Y6, Y3, Y3
+	VBROADCASTSS (R10), Y6
+	VMULPS       Y6, Y5, Y6
+	VCVTDQ2PS    Y3, Y3
+	VMULPS       Y6, Y3, Y3
+	VADDPS       Y3, Y1, Y1
+	VPBROADCASTD 12(R10), Y3
+	VPADDD       Y3, Y4, Y4
+	VBROADCASTSS 8(R10), Y3
+	VMULPS       Y3, Y5, Y3
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y3, Y4, Y4
+	VADDPS       Y4, Y2, Y2
+	ADDQ         $0x000000b0, BX
+	ADDQ         $0x00000022, R9
+	ADDQ         $0x00000010, R10
+	DECQ         R8
+	JMP          tileQ5_0x8_8x2AVX2_blocks
+
+tileQ5_0x8_8x2AVX2_store:
+	MOVQ    ystride+88(FP), R8
+	SHLQ    $0x02, R8
+	VMOVUPS Y1, (SI)
+	VMOVUPS Y2, (SI)(R8*1)
+	ADDQ    $0x00000020, SI
+	DECQ    DI
+	JMP     tileQ5_0x8_8x2AVX2_rows
+
+tileQ5_0x8_8x2AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x3AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, F16C
+TEXT ·tileQ5_0x8_8x3AVX2(SB), NOSPLIT, $0-128
+	MOVQ    scratch_base+104(FP), AX
+	MOVQ    x_base+32(FP), CX
+	MOVQ    xstride+56(FP), DX
+	VMOVDQU b10_rpavx2<>+0(SB), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    n+0(FP), BX
+	SHRQ    $0x05, BX
+	MOVQ    CX, SI
+	MOVQ    AX, DI
+
+tileQ5_0x8_8x3AVX2_pre:
+	CMPQ         BX, $0x00000000
+	JE           tileQ5_0x8_8x3AVX2_main
+	VPMADDUBSW   2(SI), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 4(DI)
+	VPBROADCASTW (SI), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, (DI)
+	VPMADDUBSW   2(SI)(DX*1), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 12(DI)
+	VPBROADCASTW (SI)(DX*1), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 8(DI)
+	VPMADDUBSW   2(SI)(DX*2), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 20(DI)
+	VPBROADCASTW (SI)(DX*2), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 16(DI)
+	ADDQ         $0x00000022, SI
+	ADDQ         $0x00000018, DI
+	DECQ         BX
+	JMP          tileQ5_0x8_8x3AVX2_pre
+
+tileQ5_0x8_8x3AVX2_main:
+	MOVQ    w_base+8(FP), BX
+	MOVQ    y_base+64(FP), SI
+	MOVQ    groups+96(FP), DI
+	VMOVDQU b0f_rpavx2<>+0(SB), Y0
+
+tileQ5_0x8_8x3AVX2_rows:
+	CMPQ  DI, $0x00000000
+	JE    tileQ5_0x8_8x3AVX2_done
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  CX, R9
+	MOVQ  AX, R10
+
+tileQ5_0x8_8x3AVX2_blocks:
+	CMPQ         R8, $0x00000000
+	JE           tileQ5_0x8_8x3AVX2_store
+	VMOVDQU      48(BX), Y6
+	VPSRLW       $0x04, Y6, Y7
+	VPAND        Y0, Y6, Y6
+	VPAND        Y0, Y7, Y7
+	VPBROADCASTD 16(BX), Y4
+	VPSHUFB      q5spread<>+0(SB), Y4, Y4
+	VPAND        q5bits<>+0(SB), Y4, Y4
+	VPCMPEQB     q5bits<>+0(SB), Y4, Y4
+	VPAND        b10_rpavx2<>+0(SB), Y4, Y4
+	VPOR         Y4, Y6, Y6
+	VPBROADCASTD 20(BX), Y4
+	VPSHUFB      q5spread<>+0(SB), Y4, Y4
+	VPAND        q5bits<>+0(SB), Y4, Y4
+	VPCMPEQB     q5bits<>+0(SB), Y4, Y4
+	VPAND        b10_rpavx2<>+0(SB), Y4, Y4
+	VPOR         Y4, Y7, Y7
+	VPBROADCASTD 2(R9), Y4
+	VPMADDUBSW   Y4, Y6, Y4
+	VPBROADCASTD 18(R9), Y5
+	VPMADDUBSW   Y5, Y7, Y5
+	VPADDW       Y5, Y4, Y4
+	VPMADDWD     onesw<>+0(SB), Y4, Y4
+	VPBROADCASTD 2(R9)(DX*1), Y5
+	VPMADDUBSW   Y5, Y6, Y5
+	VPBROADCASTD 18(R9)(DX*1), Y8
+	VPMADDUBSW   Y8, Y7, Y8
+	VPADDW       Y8, Y5, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VPBROADCASTD 2(R9)(DX*2), Y8
+	VPMADDUBSW   Y8, Y6, Y8
+	VPBROADCASTD 18(R9)(DX*2), Y6
+	VPMADDUBSW   Y6, Y7, Y6
+	VPADDW       Y6, Y8, Y8
+	VPMADDWD     onesw<>+0(SB), Y8, Y6
+	VMOVDQU      80(BX), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 24(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPBROADCASTD 28(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPBROADCASTD 6(R9), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 22(R9), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 6(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 22(R9)(DX*1), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 6(R9)(DX*2), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 22(R9)(DX*2), Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPADDW       Y7, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VMOVDQU      112(BX), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 32(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPBROADCASTD 36(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPBROADCASTD 10(R9), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 26(R9), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 10(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 26(R9)(DX*1), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 10(R9)(DX*2), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 26(R9)(DX*2), Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPADDW       Y7, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VMOVDQU      144(BX), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 40(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPBROADCASTD 44(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPBROADCASTD 14(R9), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 30(R9), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 14(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 30(R9)(DX*1), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 14(R9)(DX*2), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 30(R9)(DX*2), Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPADDW       Y7, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VCVTPH2PS    (BX), Y7
+	VPBROADCASTD 4(R10), Y8
+	VPADDD       Y8, Y4, Y4
+	VBROADCASTSS (R10), Y8
+	VMULPS       Y8, Y7, Y8
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y8, Y4, Y4
+	VADDPS       Y4, Y1, Y1
+	VPBROADCASTD 12(R10), Y4
+	VPADDD       Y4, Y5, Y5
+	VBROADCASTSS 8(R10), Y4
+	VMULPS       Y4, Y7, Y4
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       Y5, Y2, Y2
+	VPBROADCASTD 20(R10), Y4
+	VPADDD       Y4, Y6, Y6
+	VBROADCASTSS 16(R10), Y4
+	VMULPS       Y4, Y7, Y4
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VADDPS       Y6, Y3, Y3
+	ADDQ         $0x000000b0, BX
+	ADDQ         $0x00000022, R9
+	ADDQ         $0x00000018, R10
+	DECQ         R8
+	JMP          tileQ5_0x8_8x3AVX2_blocks
+
+tileQ5_0x8_8x3AVX2_store:
+	MOVQ    ystride+88(FP), R8
+	SHLQ    $0x02, R8
+	VMOVUPS Y1, (SI)
+	VMOVUPS Y2, (SI)(R8*1)
+	VMOVUPS Y3, (SI)(R8*2)
+	ADDQ    $0x00000020, SI
+	DECQ    DI
+	JMP     tileQ5_0x8_8x3AVX2_rows
+
+tileQ5_0x8_8x3AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x3FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, F16C, MMX+
+TEXT ·tileQ5_0x8_8x3FarAVX2(SB), NOSPLIT, $0-128
+	MOVQ    scratch_base+104(FP), AX
+	MOVQ    x_base+32(FP), CX
+	MOVQ    xstride+56(FP), DX
+	VMOVDQU b10_rpavx2<>+0(SB), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    n+0(FP), BX
+	SHRQ    $0x05, BX
+	MOVQ    CX, SI
+	MOVQ    AX, DI
+
+tileQ5_0x8_8x3FarAVX2_pre:
+	CMPQ         BX, $0x00000000
+	JE           tileQ5_0x8_8x3FarAVX2_main
+	VPMADDUBSW   2(SI), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 4(DI)
+	VPBROADCASTW (SI), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, (DI)
+	VPMADDUBSW   2(SI)(DX*1), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 12(DI)
+	VPBROADCASTW (SI)(DX*1), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 8(DI)
+	VPMADDUBSW   2(SI)(DX*2), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 20(DI)
+	VPBROADCASTW (SI)(DX*2), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 16(DI)
+	ADDQ         $0x00000022, SI
+	ADDQ         $0x00000018, DI
+	DECQ         BX
+	JMP          tileQ5_0x8_8x3FarAVX2_pre
+
+tileQ5_0x8_8x3FarAVX2_main:
+	MOVQ    w_base+8(FP), BX
+	MOVQ    y_base+64(FP), SI
+	MOVQ    groups+96(FP), DI
+	VMOVDQU b0f_rpavx2<>+0(SB), Y0
+
+tileQ5_0x8_8x3FarAVX2_rows:
+	CMPQ  DI, $0x00000000
+	JE    tileQ5_0x8_8x3FarAVX2_done
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  n+0(FP), R8
+	SHRQ  $0x05, R8
+	MOVQ  CX, R9
+	MOVQ  AX, R10
+
+tileQ5_0x8_8x3FarAVX2_blocks:
+	CMPQ         R8, $0x00000000
+	JE           tileQ5_0x8_8x3FarAVX2_store
+	PREFETCHNTA  2048(BX)
+	PREFETCHNTA  2112(BX)
+	PREFETCHNTA  2176(BX)
+	VMOVDQU      48(BX), Y6
+	VPSRLW       $0x04, Y6, Y7
+	VPAND        Y0, Y6, Y6
+	VPAND        Y0, Y7, Y7
+	VPBROADCASTD 16(BX), Y4
+	VPSHUFB      q5spread<>+0(SB), Y4, Y4
+	VPAND        q5bits<>+0(SB), Y4, Y4
+	VPCMPEQB     q5bits<>+0(SB), Y4, Y4
+	VPAND        b10_rpavx2<>+0(SB), Y4, Y4
+	VPOR         Y4, Y6, Y6
+	VPBROADCASTD 20(BX), Y4
+	VPSHUFB      q5spread<>+0(SB), Y4, Y4
+	VPAND        q5bits<>+0(SB), Y4, Y4
+	VPCMPEQB     q5bits<>+0(SB), Y4, Y4
+	VPAND        b10_rpavx2<>+0(SB), Y4, Y4
+	VPOR         Y4, Y7, Y7
+	VPBROADCASTD 2(R9), Y4
+	VPMADDUBSW   Y4, Y6, Y4
+	VPBROADCASTD 18(R9), Y5
+	VPMADDUBSW   Y5, Y7, Y5
+	VPADDW       Y5, Y4, Y4
+	VPMADDWD     onesw<>+0(SB), Y4, Y4
+	VPBROADCASTD 2(R9)(DX*1), Y5
+	VPMADDUBSW   Y5, Y6, Y5
+	VPBROADCASTD 18(R9)(DX*1), Y8
+	VPMADDUBSW   Y8, Y7, Y8
+	VPADDW       Y8, Y5, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VPBROADCASTD 2(R9)(DX*2), Y8
+	VPMADDUBSW   Y8, Y6, Y8
+	VPBROADCASTD 18(R9)(DX*2), Y6
+	VPMADDUBSW   Y6, Y7, Y6
+	VPADDW       Y6, Y8, Y8
+	VPMADDWD     onesw<>+0(SB), Y8, Y6
+	VMOVDQU      80(BX), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 24(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPBROADCASTD 28(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPBROADCASTD 6(R9), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 22(R9), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 6(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 22(R9)(DX*1), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 6(R9)(DX*2), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 22(R9)(DX*2), Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPADDW       Y7, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VMOVDQU      112(BX), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 32(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPBROADCASTD 36(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPBROADCASTD 10(R9), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 26(R9), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 10(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 26(R9)(DX*1), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 10(R9)(DX*2), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 26(R9)(DX*2), Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPADDW       Y7, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VMOVDQU      144(BX), Y7
+	VPSRLW       $0x04, Y7, Y8
+	VPAND        Y0, Y7, Y7
+	VPAND        Y0, Y8, Y8
+	VPBROADCASTD 40(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y7, Y7
+	VPBROADCASTD 44(BX), Y9
+	VPSHUFB      q5spread<>+0(SB), Y9, Y9
+	VPAND        q5bits<>+0(SB), Y9, Y9
+	VPCMPEQB     q5bits<>+0(SB), Y9, Y9
+	VPAND        b10_rpavx2<>+0(SB), Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPBROADCASTD 14(R9), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 30(R9), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y4, Y4
+	VPBROADCASTD 14(R9)(DX*1), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 30(R9)(DX*1), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPADDW       Y10, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
+	VPBROADCASTD 14(R9)(DX*2), Y9
+	VPMADDUBSW   Y9, Y7, Y9
+	VPBROADCASTD 30(R9)(DX*2), Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPADDW       Y7, Y9, Y9
+	VPMADDWD     onesw<>+0(SB), Y9, Y9
+	VPADDD       Y9, Y6, Y6
+	VCVTPH2PS    (BX), Y7
+	VPBROADCASTD 4(R10), Y8
+	VPADDD       Y8, Y4, Y4
+	VBROADCASTSS (R10), Y8
+	VMULPS       Y8, Y7, Y8
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       Y8, Y4, Y4
+	VADDPS       Y4, Y1, Y1
+	VPBROADCASTD 12(R10), Y4
+	VPADDD       Y4, Y5, Y5
+	VBROADCASTSS 8(R10), Y4
+	VMULPS       Y4, Y7, Y4
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y4, Y5, Y5
+	VADDPS       Y5, Y2, Y2
+	VPBROADCASTD 20(R10), Y4
+	VPADDD       Y4, Y6, Y6
+	VBROADCASTSS 16(R10), Y4
+	VMULPS       Y4, Y7, Y4
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VADDPS       Y6, Y3, Y3
+	ADDQ         $0x000000b0, BX
+	ADDQ         $0x00000022, R9
+	ADDQ         $0x00000018, R10
+	DECQ         R8
+	JMP          tileQ5_0x8_8x3FarAVX2_blocks
+
+tileQ5_0x8_8x3FarAVX2_store:
+	MOVQ    ystride+88(FP), R8
+	SHLQ    $0x02, R8
+	VMOVUPS Y1, (SI)
+	VMOVUPS Y2, (SI)(R8*1)
+	VMOVUPS Y3, (SI)(R8*2)
+	ADDQ    $0x00000020, SI
+	DECQ    DI
+	JMP     tileQ5_0x8_8x3FarAVX2_rows
+
+tileQ5_0x8_8x3FarAVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x4AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, F16C
+TEXT ·tileQ5_0x8_8x4AVX2(SB), NOSPLIT, $0-128
+	MOVQ    scratch_base+104(FP), AX
+	MOVQ    x_base+32(FP), CX
+	MOVQ    xstride+56(FP), DX
+	LEAQ    (DX)(DX*2), BX
+	VMOVDQU b10_rpavx2<>+0(SB), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    n+0(FP), SI
+	SHRQ    $0x05, SI
+	MOVQ    CX, DI
+	MOVQ    AX, R8
+
+tileQ5_0x8_8x4AVX2_pre:
+	CMPQ         SI, $0x00000000
+	JE           tileQ5_0x8_8x4AVX2_main
+	VPMADDUBSW   2(DI), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 4(R8)
+	VPBROADCASTW (DI), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, (R8)
+	VPMADDUBSW   2(DI)(DX*1), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 12(R8)
+	VPBROADCASTW (DI)(DX*1), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 8(R8)
+	VPMADDUBSW   2(DI)(DX*2), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 20(R8)
+	VPBROADCASTW (DI)(DX*2), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 16(R8)
+	VPMADDUBSW   2(DI)(BX*1), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 28(R8)
+	VPBROADCASTW (DI)(BX*1), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 24(R8)
+	ADDQ         $0x00000022, DI
+	ADDQ         $0x00000020, R8
+	DECQ         SI
+	JMP          tileQ5_0x8_8x4AVX2_pre
+
+tileQ5_0x8_8x4AVX2_main:
+	MOVQ    w_base+8(FP), SI
+	MOVQ    y_base+64(FP), DI
+	MOVQ    groups+96(FP), R8
+	VMOVDQU b0f_rpavx2<>+0(SB), Y0
+
+tileQ5_0x8_8x4AVX2_rows:
+	CMPQ  R8, $0x00000000
+	JE    tileQ5_0x8_8x4AVX2_done
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	MOVQ  n+0(FP), R9
+	SHRQ  $0x05, R9
+	MOVQ  CX, R10
+	MOVQ  AX, R11
+
+tileQ5_0x8_8x4AVX2_blocks:
+	CMPQ         R9, $0x00000000
+	JE           tileQ5_0x8_8x4AVX2_store
+	VMOVDQU      48(SI), Y8
+	VPSRLW       $0x04, Y8, Y9
+	VPAND        Y0, Y8, Y8
+	VPAND        Y0, Y9, Y9
+	VPBROADCASTD 16(SI), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPAND        b10_rpavx2<>+0(SB), Y5, Y5
+	VPOR         Y5, Y8, Y8
+	VPBROADCASTD 20(SI), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPAND        b10_rpavx2<>+0(SB), Y5, Y5
+	VPOR         Y5, Y9, Y9
+	VPBROADCASTD 2(R10), Y5
+	VPMADDUBSW   Y5, Y8, Y5
+	VPBROADCASTD 18(R10), Y6
+	VPMADDUBSW   Y6, Y9, Y6
+	VPADDW       Y6, Y5, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VPBROADCASTD 2(R10)(DX*1), Y6
+	VPMADDUBSW   Y6, Y8, Y6
+	VPBROADCASTD 18(R10)(DX*1), Y7
+	VPMADDUBSW   Y7, Y9, Y7
+	VPADDW       Y7, Y6, Y6
+	VPMADDWD     onesw<>+0(SB), Y6, Y6
+	VPBROADCASTD 2(R10)(DX*2), Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPBROADCASTD 18(R10)(DX*2), Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPADDW       Y10, Y7, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VPBROADCASTD 2(R10)(BX*1), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPBROADCASTD 18(R10)(BX*1), Y8
+	VPMADDUBSW   Y8, Y9, Y8
+	VPADDW       Y8, Y10, Y10
+	VPMADDWD     onesw<>+0(SB), Y10, Y8
+	VMOVDQU      80(SI), Y9
+	VPSRLW       $0x04, Y9, Y10
+	VPAND        Y0, Y9, Y9
+	VPAND        Y0, Y10, Y10
+	VPBROADCASTD 24(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y9, Y9
+	VPBROADCASTD 28(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y10, Y10
+	VPBROADCASTD 6(R10), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 22(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD 6(R10)(DX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 22(R10)(DX*1), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD 6(R10)(DX*2), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 22(R10)(DX*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	VPBROADCASTD 6(R10)(BX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 22(R10)(BX*1), Y9
+	VPMADDUBSW   Y9, Y10, Y9
+	VPADDW       Y9, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y8, Y8
+	VMOVDQU      112(SI), Y9
+	VPSRLW       $0x04, Y9, Y10
+	VPAND        Y0, Y9, Y9
+	VPAND        Y0, Y10, Y10
+	VPBROADCASTD 32(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y9, Y9
+	VPBROADCASTD 36(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y10, Y10
+	VPBROADCASTD 10(R10), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 26(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD 10(R10)(DX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 26(R10)(DX*1), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD 10(R10)(DX*2), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 26(R10)(DX*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	VPBROADCASTD 10(R10)(BX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 26(R10)(BX*1), Y9
+	VPMADDUBSW   Y9, Y10, Y9
+	VPADDW       Y9, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y8, Y8
+	VMOVDQU      144(SI), Y9
+	VPSRLW       $0x04, Y9, Y10
+	VPAND        Y0, Y9, Y9
+	VPAND        Y0, Y10, Y10
+	VPBROADCASTD 40(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y9, Y9
+	VPBROADCASTD 44(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y10, Y10
+	VPBROADCASTD 14(R10), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 30(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD 14(R10)(DX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 30(R10)(DX*1), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD 14(R10)(DX*2), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 30(R10)(DX*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	VPBROADCASTD 14(R10)(BX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 30(R10)(BX*1), Y9
+	VPMADDUBSW   Y9, Y10, Y9
+	VPADDW       Y9, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y8, Y8
+	VCVTPH2PS    (SI), Y9
+	VPBROADCASTD 4(R11), Y10
+	VPADDD       Y10, Y5, Y5
+	VBROADCASTSS (R11), Y10
+	VMULPS       Y10, Y9, Y10
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y10, Y5, Y5
+	VADDPS       Y5, Y1, Y1
+	VPBROADCASTD 12(R11), Y5
+	VPADDD       Y5, Y6, Y6
+	VBROADCASTSS 8(R11), Y5
+	VMULPS       Y5, Y9, Y5
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VADDPS       Y6, Y2, Y2
+	VPBROADCASTD 20(R11), Y5
+	VPADDD       Y5, Y7, Y7
+	VBROADCASTSS 16(R11), Y5
+	VMULPS       Y5, Y9, Y5
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VADDPS       Y7, Y3, Y3
+	VPBROADCASTD 28(R11), Y5
+	VPADDD       Y5, Y8, Y8
+	VBROADCASTSS 24(R11), Y5
+	VMULPS       Y5, Y9, Y5
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y5, Y8, Y8
+	VADDPS       Y8, Y4, Y4
+	ADDQ         $0x000000b0, SI
+	ADDQ         $0x00000022, R10
+	ADDQ         $0x00000020, R11
+	DECQ         R9
+	JMP          tileQ5_0x8_8x4AVX2_blocks
+
+tileQ5_0x8_8x4AVX2_store:
+	MOVQ    ystride+88(FP), R9
+	SHLQ    $0x02, R9
+	LEAQ    (R9)(R9*2), R10
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, (DI)(R9*1)
+	VMOVUPS Y3, (DI)(R9*2)
+	VMOVUPS Y4, (DI)(R10*1)
+	ADDQ    $0x00000020, DI
+	DECQ    R8
+	JMP     tileQ5_0x8_8x4AVX2_rows
+
+tileQ5_0x8_8x4AVX2_done:
+	VZEROUPPER
+	RET
+
+// func tileQ5_0x8_8x4FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+// Requires: AVX, AVX2, F16C, MMX+
+TEXT ·tileQ5_0x8_8x4FarAVX2(SB), NOSPLIT, $0-128
+	MOVQ    scratch_base+104(FP), AX
+	MOVQ    x_base+32(FP), CX
+	MOVQ    xstride+56(FP), DX
+	LEAQ    (DX)(DX*2), BX
+	VMOVDQU b10_rpavx2<>+0(SB), Y0
+	VPXOR   Y1, Y1, Y1
+	MOVQ    n+0(FP), SI
+	SHRQ    $0x05, SI
+	MOVQ    CX, DI
+	MOVQ    AX, R8
+
+tileQ5_0x8_8x4FarAVX2_pre:
+	CMPQ         SI, $0x00000000
+	JE           tileQ5_0x8_8x4FarAVX2_main
+	VPMADDUBSW   2(DI), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 4(R8)
+	VPBROADCASTW (DI), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, (R8)
+	VPMADDUBSW   2(DI)(DX*1), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 12(R8)
+	VPBROADCASTW (DI)(DX*1), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 8(R8)
+	VPMADDUBSW   2(DI)(DX*2), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 20(R8)
+	VPBROADCASTW (DI)(DX*2), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 16(R8)
+	VPMADDUBSW   2(DI)(BX*1), Y0, Y2
+	VPMADDWD     onesw<>+0(SB), Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0x4e, X3, X2
+	VPADDD       X2, X3, X3
+	VPSHUFD      $0xb1, X3, X2
+	VPADDD       X2, X3, X3
+	VPSUBD       X3, X1, X3
+	VMOVD        X3, 28(R8)
+	VPBROADCASTW (DI)(BX*1), X2
+	VCVTPH2PS    X2, X2
+	VMOVSS       X2, 24(R8)
+	ADDQ         $0x00000022, DI
+	ADDQ         $0x00000020, R8
+	DECQ         SI
+	JMP          tileQ5_0x8_8x4FarAVX2_pre
+
+tileQ5_0x8_8x4FarAVX2_main:
+	MOVQ    w_base+8(FP), SI
+	MOVQ    y_base+64(FP), DI
+	MOVQ    groups+96(FP), R8
+	VMOVDQU b0f_rpavx2<>+0(SB), Y0
+
+tileQ5_0x8_8x4FarAVX2_rows:
+	CMPQ  R8, $0x00000000
+	JE    tileQ5_0x8_8x4FarAVX2_done
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	MOVQ  n+0(FP), R9
+	SHRQ  $0x05, R9
+	MOVQ  CX, R10
+	MOVQ  AX, R11
+
+tileQ5_0x8_8x4FarAVX2_blocks:
+	CMPQ         R9, $0x00000000
+	JE           tileQ5_0x8_8x4FarAVX2_store
+	PREFETCHNTA  2048(SI)
+	PREFETCHNTA  2112(SI)
+	PREFETCHNTA  2176(SI)
+	VMOVDQU      48(SI), Y8
+	VPSRLW       $0x04, Y8, Y9
+	VPAND        Y0, Y8, Y8
+	VPAND        Y0, Y9, Y9
+	VPBROADCASTD 16(SI), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPAND        b10_rpavx2<>+0(SB), Y5, Y5
+	VPOR         Y5, Y8, Y8
+	VPBROADCASTD 20(SI), Y5
+	VPSHUFB      q5spread<>+0(SB), Y5, Y5
+	VPAND        q5bits<>+0(SB), Y5, Y5
+	VPCMPEQB     q5bits<>+0(SB), Y5, Y5
+	VPAND        b10_rpavx2<>+0(SB), Y5, Y5
+	VPOR         Y5, Y9, Y9
+	VPBROADCASTD 2(R10), Y5
+	VPMADDUBSW   Y5, Y8, Y5
+	VPBROADCASTD 18(R10), Y6
+	VPMADDUBSW   Y6, Y9, Y6
+	VPADDW       Y6, Y5, Y5
+	VPMADDWD     onesw<>+0(SB), Y5, Y5
+	VPBROADCASTD 2(R10)(DX*1), Y6
+	VPMADDUBSW   Y6, Y8, Y6
+	VPBROADCASTD 18(R10)(DX*1), Y7
+	VPMADDUBSW   Y7, Y9, Y7
+	VPADDW       Y7, Y6, Y6
+	VPMADDWD     onesw<>+0(SB), Y6, Y6
+	VPBROADCASTD 2(R10)(DX*2), Y7
+	VPMADDUBSW   Y7, Y8, Y7
+	VPBROADCASTD 18(R10)(DX*2), Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPADDW       Y10, Y7, Y7
+	VPMADDWD     onesw<>+0(SB), Y7, Y7
+	VPBROADCASTD 2(R10)(BX*1), Y10
+	VPMADDUBSW   Y10, Y8, Y10
+	VPBROADCASTD 18(R10)(BX*1), Y8
+	VPMADDUBSW   Y8, Y9, Y8
+	VPADDW       Y8, Y10, Y10
+	VPMADDWD     onesw<>+0(SB), Y10, Y8
+	VMOVDQU      80(SI), Y9
+	VPSRLW       $0x04, Y9, Y10
+	VPAND        Y0, Y9, Y9
+	VPAND        Y0, Y10, Y10
+	VPBROADCASTD 24(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y9, Y9
+	VPBROADCASTD 28(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y10, Y10
+	VPBROADCASTD 6(R10), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 22(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD 6(R10)(DX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 22(R10)(DX*1), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD 6(R10)(DX*2), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 22(R10)(DX*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	VPBROADCASTD 6(R10)(BX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 22(R10)(BX*1), Y9
+	VPMADDUBSW   Y9, Y10, Y9
+	VPADDW       Y9, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y8, Y8
+	VMOVDQU      112(SI), Y9
+	VPSRLW       $0x04, Y9, Y10
+	VPAND        Y0, Y9, Y9
+	VPAND        Y0, Y10, Y10
+	VPBROADCASTD 32(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y9, Y9
+	VPBROADCASTD 36(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y10, Y10
+	VPBROADCASTD 10(R10), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 26(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD 10(R10)(DX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 26(R10)(DX*1), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD 10(R10)(DX*2), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 26(R10)(DX*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	VPBROADCASTD 10(R10)(BX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 26(R10)(BX*1), Y9
+	VPMADDUBSW   Y9, Y10, Y9
+	VPADDW       Y9, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y8, Y8
+	VMOVDQU      144(SI), Y9
+	VPSRLW       $0x04, Y9, Y10
+	VPAND        Y0, Y9, Y9
+	VPAND        Y0, Y10, Y10
+	VPBROADCASTD 40(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y9, Y9
+	VPBROADCASTD 44(SI), Y11
+	VPSHUFB      q5spread<>+0(SB), Y11, Y11
+	VPAND        q5bits<>+0(SB), Y11, Y11
+	VPCMPEQB     q5bits<>+0(SB), Y11, Y11
+	VPAND        b10_rpavx2<>+0(SB), Y11, Y11
+	VPOR         Y11, Y10, Y10
+	VPBROADCASTD 14(R10), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 30(R10), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPBROADCASTD 14(R10)(DX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 30(R10)(DX*1), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y6, Y6
+	VPBROADCASTD 14(R10)(DX*2), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 30(R10)(DX*2), Y12
+	VPMADDUBSW   Y12, Y10, Y12
+	VPADDW       Y12, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
+	VPBROADCASTD 14(R10)(BX*1), Y11
+	VPMADDUBSW   Y11, Y9, Y11
+	VPBROADCASTD 30(R10)(BX*1), Y9
+	VPMADDUBSW   Y9, Y10, Y9
+	VPADDW       Y9, Y11, Y11
+	VPMADDWD     onesw<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y8, Y8
+	VCVTPH2PS    (SI), Y9
+	VPBROADCASTD 4(R11), Y10
+	VPADDD       Y10, Y5, Y5
+	VBROADCASTSS (R11), Y10
+	VMULPS       Y10, Y9, Y10
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       Y10, Y5, Y5
+	VADDPS       Y5, Y1, Y1
+	VPBROADCASTD 12(R11), Y5
+	VPADDD       Y5, Y6, Y6
+	VBROADCASTSS 8(R11), Y5
+	VMULPS       Y5, Y9, Y5
+	VCVTDQ2PS    Y6, Y6
+	VMULPS       Y5, Y6, Y6
+	VADDPS       Y6, Y2, Y2
+	VPBROADCASTD 20(R11), Y5
+	VPADDD       Y5, Y7, Y7
+	VBROADCASTSS 16(R11), Y5
+	VMULPS       Y5, Y9, Y5
+	VCVTDQ2PS    Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VADDPS       Y7, Y3, Y3
+	VPBROADCASTD 28(R11), Y5
+	VPADDD       Y5, Y8, Y8
+	VBROADCASTSS 24(R11), Y5
+	VMULPS       Y5, Y9, Y5
+	VCVTDQ2PS    Y8, Y8
+	VMULPS       Y5, Y8, Y8
+	VADDPS       Y8, Y4, Y4
+	ADDQ         $0x000000b0, SI
+	ADDQ         $0x00000022, R10
+	ADDQ         $0x00000020, R11
+	DECQ         R9
+	JMP          tileQ5_0x8_8x4FarAVX2_blocks
+
+tileQ5_0x8_8x4FarAVX2_store:
+	MOVQ    ystride+88(FP), R9
+	SHLQ    $0x02, R9
+	LEAQ    (R9)(R9*2), R10
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, (DI)(R9*1)
+	VMOVUPS Y3, (DI)(R9*2)
+	VMOVUPS Y4, (DI)(R10*1)
+	ADDQ    $0x00000020, DI
+	DECQ    R8
+	JMP     tileQ5_0x8_8x4FarAVX2_rows
+
+tileQ5_0x8_8x4FarAVX2_done:
 	VZEROUPPER
 	RET
 

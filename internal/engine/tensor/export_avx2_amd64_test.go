@@ -5,7 +5,7 @@ package tensor
 import "fmt"
 
 // RepackAVX2Variants returns the AVX2 tiles' MatFunc of the repacked
-// layout t (Q4_0x8 or Q8_0x8), taking at most 4, 3, 2 or 1 vectors at a
+// layout t (Q4_0x8, Q5_0x8 or Q8_0x8), taking at most 4, 3, 2 or 1 vectors at a
 // time, each with its first vectors through the tiles that prefetch the
 // weights (as long rows take them) or not, so that every tile runs; nil
 // without AVX2, FMA and F16C.
@@ -14,7 +14,10 @@ func RepackAVX2Variants(t Type) []RepackVNNIVariant {
 		return nil
 	}
 	base := tilesQ4_0x8AVX2
-	if t == Q8_0x8 {
+	switch t {
+	case Q5_0x8:
+		base = tilesQ5_0x8AVX2
+	case Q8_0x8:
 		base = tilesQ8_0x8AVX2
 	}
 	var vs []RepackVNNIVariant
@@ -30,7 +33,7 @@ func RepackAVX2Variants(t Type) []RepackVNNIVariant {
 func HasAVX2FMA() bool { return hasAVX2FMA() }
 
 // AVX2RepackedKernels returns the avx2 table with the AVX2 tiles of
-// Q4_0x8, Q8_0x8 and Q4_Kx8, whether or not the table itself has them,
+// Q4_0x8, Q5_0x8, Q8_0x8 and Q4_Kx8, whether or not the table itself has them,
 // for the benchmarks; nil without AVX2, FMA and F16C.
 func AVX2RepackedKernels() *Kernels {
 	if !hasAVX2FMA() {
@@ -38,6 +41,7 @@ func AVX2RepackedKernels() *Kernels {
 	}
 	k := avx2Kernels()
 	k.Q4_0x8Mat = tilesQ4_0x8AVX2.mat
+	k.Q5_0x8Mat = tilesQ5_0x8AVX2.mat
 	k.Q8_0x8Mat = tilesQ8_0x8AVX2.mat
 	k.Q4_Kx8Mat = matQ4_Kx8AVX2
 	return k

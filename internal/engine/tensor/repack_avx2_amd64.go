@@ -12,6 +12,13 @@ var (
 		farGroup: farGroupBytes,
 		maxC:     4,
 	}
+	tilesQ5_0x8AVX2 = &repackTiles{
+		bsize:    sizeQ5_0,
+		by:       [9]repackTile{nil, tileQ5_0x8_8x1AVX2, tileQ5_0x8_8x2AVX2, tileQ5_0x8_8x3AVX2, tileQ5_0x8_8x4AVX2},
+		far:      [9]repackTile{3: tileQ5_0x8_8x3FarAVX2, tileQ5_0x8_8x4FarAVX2},
+		farGroup: farGroupBytes,
+		maxC:     4,
+	}
 	tilesQ8_0x8AVX2 = &repackTiles{
 		bsize:    sizeQ8_0,
 		by:       [9]repackTile{nil, tileQ8_0x8_8x1AVX2, tileQ8_0x8_8x2AVX2, tileQ8_0x8_8x3AVX2, tileQ8_0x8_8x4AVX2},

@@ -79,7 +79,7 @@ func BenchmarkRepackedAVX2DRAM(b *testing.B) {
 	k := avx2KernelSet(b)
 	kr := tensor.AVX2RepackedKernels()
 	r := rand.New(rand.NewPCG(67, 68))
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0} {
 		rt, _ := tensor.Repacked(typ)
 		for _, s := range []struct{ rows, cols int }{{896, 4864}, {4864, 896}} {
 			one := randomWeights(r, typ, s.rows*s.cols, scaleRandom)
