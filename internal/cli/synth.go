@@ -19,16 +19,22 @@ func synthTypes() []tensor.Type {
 	return []tensor.Type{tensor.F32, tensor.F16, tensor.BF16, tensor.Q8_0, tensor.Q4_0, tensor.Q5_0, tensor.Q4_K, tensor.Q6_K}
 }
 
-func parseSynthType(s string) (tensor.Type, error) {
+// parseSynthType parses --type: a type of synthTypes, or q4_k_m for
+// llama.cpp's Q4_K_M mixture (Q4_K with mixture set).
+func parseSynthType(s string) (t tensor.Type, mixture bool, err error) {
+	if strings.EqualFold(s, "q4_k_m") {
+		return tensor.Q4_K, true, nil
+	}
 	var names []string
 	for _, t := range synthTypes() {
 		name := strings.ToLower(t.String())
 		if strings.EqualFold(s, name) {
-			return t, nil
+			return t, false, nil
 		}
 		names = append(names, name)
 	}
-	return 0, usagef("--type %q: want one of %s", s, strings.Join(names, ", "))
+	names = append(names, "q4_k_m")
+	return 0, false, usagef("--type %q: want one of %s", s, strings.Join(names, ", "))
 }
 
 // modelsSynthCmd is `cerulean models synth`: write a random-weight model
@@ -55,7 +61,7 @@ In this command -o/--output names the file to write.`,
 		Example: `  cerulean models synth --shape smollm2-135m --type q8_0 --vocab ggml-vocab-gpt-2.gguf -o smollm2-random.gguf`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := parseSynthType(typ)
+			t, mixture, err := parseSynthType(typ)
 			if err != nil {
 				return err
 			}
@@ -67,7 +73,7 @@ In this command -o/--output names the file to write.`,
 				return fmt.Errorf("--vocab: %w", err)
 			}
 			defer v.Close()
-			p, err := synth.DryRun(synth.Options{Arch: arch, Shape: shape, Type: t, Vocab: v, Seed: seed})
+			p, err := synth.DryRun(synth.Options{Arch: arch, Shape: shape, Type: t, Mixture: mixture, Vocab: v, Seed: seed})
 			if err != nil {
 				return err
 			}
@@ -83,8 +89,12 @@ In this command -o/--output names the file to write.`,
 			if err != nil {
 				path = out
 			}
+			typeName := p.Type.String()
+			if p.Mixture {
+				typeName = "Q4_K_M"
+			}
 			fmt.Fprintf(a.env.Stdout, "Wrote %s (%s): %s %s %s, %s parameters, %d tokens\n",
-				path, byteSize(p.Size), p.Shape.Name, p.Arch, p.Type, paramCount(p.Params), p.VocabSize)
+				path, byteSize(p.Size), p.Shape.Name, p.Arch, typeName, paramCount(p.Params), p.VocabSize)
 			fmt.Fprintf(a.env.Stdout, "The weights are random (seed %d): this model writes gibberish; use it for testing only.\n", seed)
 			return nil
 		},
@@ -92,7 +102,7 @@ In this command -o/--output names the file to write.`,
 	f := cmd.Flags()
 	f.StringVar(&shape, "shape", "tiny", "model shape: "+strings.Join(synth.ShapeNames(), ", "))
 	f.StringVar(&arch, "arch", "", "architecture: llama or qwen2 (default: the shape's own)")
-	f.StringVar(&typ, "type", "q8_0", "type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q6_k")
+	f.StringVar(&typ, "type", "q8_0", "type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q6_k, or q4_k_m (llama.cpp's Q4_K_M mixture)")
 	f.StringVar(&vocab, "vocab", "", "GGUF file to copy the tokenizer from")
 	f.Int64Var(&seed, "seed", 1, "random seed")
 	// Shadows the global -o/--output (table|json) for this command only.

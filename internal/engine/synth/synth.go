@@ -54,6 +54,9 @@ type Options struct {
 	// rows are not a whole number of the type's blocks falls back per
 	// tensor; see TensorType.
 	Type tensor.Type
+	// Mixture, with Type Q4_K, makes llama.cpp's Q4_K_M mixture instead of
+	// a pure file: see MixtureType.
+	Mixture bool
 	// Vocab is a GGUF file whose tokenizer.* metadata is copied key for key;
 	// its token count is the model's vocabulary size. Vocab-only files such
 	// as ../shared/testdata/tokenizer/ggml-vocab-*.gguf are meant for this.
@@ -69,6 +72,7 @@ type Plan struct {
 	Arch      string
 	Shape     Shape
 	Type      tensor.Type
+	Mixture   bool // Q4_K_M, see MixtureType
 	VocabSize int
 	// Metadata is every key/value pair, in file order.
 	Metadata []KV
@@ -162,6 +166,23 @@ func TensorType(want tensor.Type, cols uint64) tensor.Type {
 	return tensor.F16
 }
 
+// MixtureType is the type llama.cpp's Q4_K_M preset gives the matrix
+// name (of layer i of n; tied: no output matrix) before the fallback of
+// TensorType, following llama_tensor_get_type: output.weight, or
+// token_embd.weight when the embeddings are tied, Q6_K; attn_v.weight and
+// ffn_down.weight Q6_K in the layers use_more_bits picks (the first and
+// last eighth and every third between); everything else Q4_K.
+func MixtureType(name string, i, n int, tied bool) tensor.Type {
+	moreBits := i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2
+	switch {
+	case name == "output.weight", tied && name == "token_embd.weight":
+		return tensor.Q6_K
+	case strings.HasSuffix(name, ".attn_v.weight") && moreBits, strings.HasSuffix(name, ".ffn_down.weight") && moreBits:
+		return tensor.Q6_K
+	}
+	return tensor.Q4_K
+}
+
 // DryRun lays out the model o describes, checking o, without generating
 // any weight.
 func DryRun(o Options) (*Plan, error) {
@@ -183,7 +204,10 @@ func DryRun(o Options) (*Plan, error) {
 	if !ok || len(tokens) == 0 {
 		return nil, errors.New("synth: the vocabulary GGUF has no tokenizer.ggml.tokens")
 	}
-	p := &Plan{Arch: shape.Arch, Shape: shape, Type: o.Type, VocabSize: len(tokens), seed: o.Seed}
+	if o.Mixture && o.Type != tensor.Q4_K {
+		return nil, fmt.Errorf("synth: the mixture is Q4_K_M's, not %v's", o.Type)
+	}
+	p := &Plan{Arch: shape.Arch, Shape: shape, Type: o.Type, Mixture: o.Mixture, VocabSize: len(tokens), seed: o.Seed}
 	p.Metadata = metadata(shape, o, len(tokens), ftype)
 	p.addTensors()
 
@@ -262,8 +286,13 @@ func (p *Plan) addTensors() {
 		p.Tensors = append(p.Tensors, gguf.TensorInfo{Name: name, Dims: []uint64{n}, Type: tensor.F32})
 		p.fills = append(p.fills, f)
 	}
+	layer := 0 // of the matrix being added
 	matrix := func(name string, cols, rows uint64, f fill) {
-		p.Tensors = append(p.Tensors, gguf.TensorInfo{Name: name, Dims: []uint64{cols, rows}, Type: TensorType(p.Type, cols)})
+		typ := p.Type
+		if p.Mixture {
+			typ = MixtureType(name, layer, s.BlockCount, s.Tied)
+		}
+		p.Tensors = append(p.Tensors, gguf.TensorInfo{Name: name, Dims: []uint64{cols, rows}, Type: TensorType(typ, cols)})
 		p.fills = append(p.fills, f)
 	}
 
@@ -272,6 +301,7 @@ func (p *Plan) addTensors() {
 	}
 	matrix("token_embd.weight", embd, vocab, fill{std: 0.15})
 	for i := 0; i < s.BlockCount; i++ {
+		layer = i
 		b := fmt.Sprintf("blk.%d.", i)
 		vector(b+"attn_norm.weight", embd, norm)
 		matrix(b+"attn_q.weight", embd, q, proj(embd))
@@ -326,6 +356,8 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 			n := min(chunk, rows-row)
 			if cap(vals) < n*cols {
 				vals = make([]float32, n*cols)
+			}
+			if cap(out) < n*rowBytes { // the types of a mixture differ in bytes per value
 				out = make([]byte, n*rowBytes)
 			}
 			v, o := vals[:n*cols], out[:n*rowBytes]

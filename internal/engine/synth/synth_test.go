@@ -283,19 +283,26 @@ func TestSharedVocab(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vocab.Close()
-	for _, tt := range []struct{ arch, ref string }{
-		{"llama", "llama-tiny-Q8_0.gguf"},
-		{"qwen2", "qwen2-tiny-Q8_0.gguf"},
+	for _, tt := range []struct {
+		arch, ref string
+		mixture   bool // Q4_K_M
+	}{
+		{"llama", "llama-tiny-Q8_0.gguf", false},
+		{"qwen2", "qwen2-tiny-Q8_0.gguf", false},
+		{"llama", "llama-tiny-Q4_K_M.gguf", true},
 	} {
-		t.Run(tt.arch, func(t *testing.T) {
+		t.Run(tt.ref, func(t *testing.T) {
 			ref, err := gguf.Open(filepath.Join(models, "synthetic", tt.ref))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer ref.Close()
 			typ := ref.Tensors[len(ref.Tensors)-1].Type
+			if tt.mixture {
+				typ = tensor.Q4_K
+			}
 			path := filepath.Join(t.TempDir(), "m.gguf")
-			if err := WriteFile(path, Options{Arch: tt.arch, Shape: "tiny", Type: typ, Vocab: vocab, Seed: 3}); err != nil {
+			if err := WriteFile(path, Options{Arch: tt.arch, Shape: "tiny", Type: typ, Mixture: tt.mixture, Vocab: vocab, Seed: 3}); err != nil {
 				t.Fatal(err)
 			}
 			f, err := gguf.Open(path)
@@ -478,6 +485,41 @@ func TestRopeFactors(t *testing.T) {
 	for i := 1; i < len(f); i++ {
 		if f[i] < f[i-1] {
 			t.Errorf("factor %d (%v) < factor %d (%v)", i, f[i], i-1, f[i-1])
+		}
+	}
+}
+
+// TestMixtureType checks the Q4_K_M preset on 24 layers (Qwen2.5-0.5B):
+// attn_v and ffn_down are Q6_K in layers 0-2, 21-23 and every third from
+// 5, as llama.cpp's use_more_bits picks them; tied embeddings take the
+// output's Q6_K.
+func TestMixtureType(t *testing.T) {
+	more := map[int]bool{0: true, 1: true, 2: true, 5: true, 8: true, 11: true, 14: true, 17: true, 20: true, 21: true, 22: true, 23: true}
+	for i := range 24 {
+		want := tensor.Q4_K
+		if more[i] {
+			want = tensor.Q6_K
+		}
+		for _, name := range []string{"attn_v", "ffn_down"} {
+			if got := MixtureType(fmt.Sprintf("blk.%d.%s.weight", i, name), i, 24, true); got != want {
+				t.Errorf("layer %d %s: %v, want %v", i, name, got, want)
+			}
+		}
+		if got := MixtureType(fmt.Sprintf("blk.%d.attn_q.weight", i), i, 24, true); got != tensor.Q4_K {
+			t.Errorf("layer %d attn_q: %v, want Q4_K", i, got)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		tied bool
+		want tensor.Type
+	}{
+		{"token_embd.weight", true, tensor.Q6_K},
+		{"token_embd.weight", false, tensor.Q4_K},
+		{"output.weight", false, tensor.Q6_K},
+	} {
+		if got := MixtureType(tc.name, 0, 24, tc.tied); got != tc.want {
+			t.Errorf("%s (tied %v): %v, want %v", tc.name, tc.tied, got, tc.want)
 		}
 	}
 }
