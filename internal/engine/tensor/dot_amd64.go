@@ -514,6 +514,12 @@ func dotQ5_Kx4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
 //go:noescape
 func dotQ6_KAVX2(n int, w []byte, x []byte) float32
 
+// dotQ6_Kx4AVX2 is dotQ6_KAVX2 of one weight row with four activation
+// rows, the r-th at x[r*stride:], into dst[r]; bit-identical to it.
+//
+//go:noescape
+func dotQ6_Kx4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
+
 // sumWordsAVX2 returns the wrapping sum of the little-endian uint64
 // words of p, reading 256 bytes per iteration; len(p) must be a
 // multiple of 256.

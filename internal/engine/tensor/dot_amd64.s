@@ -16303,6 +16303,261 @@ dotQ6_KAVX2_done:
 	MOVSS X2, ret+56(FP)
 	RET
 
+// func dotQ6_Kx4AVX2(n int, w []byte, x []byte, stride int, dst *[4]float32)
+// Requires: AVX, AVX2, F16C
+TEXT ·dotQ6_Kx4AVX2(SB), NOSPLIT, $0-72
+	MOVQ         n+0(FP), AX
+	MOVQ         w_base+8(FP), CX
+	MOVQ         x_base+32(FP), DX
+	SHRQ         $0x08, AX
+	MOVQ         stride+56(FP), BX
+	MOVQ         dst+64(FP), SI
+	LEAQ         (BX)(BX*2), DI
+	MOVL         $0x0000000f, R8
+	VMOVD        R8, X0
+	VPBROADCASTB X0, Y0
+	MOVL         $0x00000030, R8
+	VMOVD        R8, X1
+	VPBROADCASTB X1, Y1
+	XORL         R8, R8
+	MOVL         R8, (SI)
+	MOVL         R8, 4(SI)
+	MOVL         R8, 8(SI)
+	MOVL         R8, 12(SI)
+
+dotQ6_Kx4AVX2_loop:
+	CMPQ         AX, $0x00000000
+	JE           dotQ6_Kx4AVX2_done
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VPMOVSXBW    192(CX), X6
+	VINSERTI128  $0x01, X6, Y6, Y7
+	VMOVDQU      (CX), Y8
+	VMOVDQU      32(CX), Y9
+	VMOVDQU      128(CX), Y10
+	VPAND        Y0, Y8, Y11
+	VPSLLW       $0x04, Y10, Y12
+	VPAND        Y1, Y12, Y12
+	VPOR         Y12, Y11, Y11
+	VPSHUFB      k6shuf0<>+0(SB), Y7, Y12
+	VPMADDUBSW   4(DX), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y2, Y2
+	VPMADDUBSW   4(DX)(BX*1), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y3, Y3
+	VPMADDUBSW   4(DX)(BX*2), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y4, Y4
+	VPMADDUBSW   4(DX)(DI*1), Y11, Y11
+	VPMADDWD     Y12, Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPAND        Y0, Y9, Y11
+	VPSLLW       $0x02, Y10, Y12
+	VPAND        Y1, Y12, Y12
+	VPOR         Y12, Y11, Y11
+	VPSHUFB      k6shuf1<>+0(SB), Y7, Y12
+	VPMADDUBSW   36(DX), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y2, Y2
+	VPMADDUBSW   36(DX)(BX*1), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y3, Y3
+	VPMADDUBSW   36(DX)(BX*2), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y4, Y4
+	VPMADDUBSW   36(DX)(DI*1), Y11, Y11
+	VPMADDWD     Y12, Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPSRLW       $0x04, Y8, Y8
+	VPAND        Y0, Y8, Y8
+	VMOVDQU      Y10, Y11
+	VPAND        Y1, Y11, Y11
+	VPOR         Y11, Y8, Y8
+	VPSHUFB      k6shuf2<>+0(SB), Y7, Y11
+	VPMADDUBSW   68(DX), Y8, Y12
+	VPMADDWD     Y11, Y12, Y12
+	VPADDD       Y12, Y2, Y2
+	VPMADDUBSW   68(DX)(BX*1), Y8, Y12
+	VPMADDWD     Y11, Y12, Y12
+	VPADDD       Y12, Y3, Y3
+	VPMADDUBSW   68(DX)(BX*2), Y8, Y12
+	VPMADDWD     Y11, Y12, Y12
+	VPADDD       Y12, Y4, Y4
+	VPMADDUBSW   68(DX)(DI*1), Y8, Y8
+	VPMADDWD     Y11, Y8, Y8
+	VPADDD       Y8, Y5, Y5
+	VPSRLW       $0x04, Y9, Y8
+	VPAND        Y0, Y8, Y8
+	VPSRLW       $0x02, Y10, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPSHUFB      k6shuf3<>+0(SB), Y7, Y9
+	VPMADDUBSW   100(DX), Y8, Y7
+	VPMADDWD     Y9, Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	VPMADDUBSW   100(DX)(BX*1), Y8, Y7
+	VPMADDWD     Y9, Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	VPMADDUBSW   100(DX)(BX*2), Y8, Y7
+	VPMADDWD     Y9, Y7, Y7
+	VPADDD       Y7, Y4, Y4
+	VPMADDUBSW   100(DX)(DI*1), Y8, Y7
+	VPMADDWD     Y9, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPMOVSXBW    200(CX), X6
+	VINSERTI128  $0x01, X6, Y6, Y7
+	VMOVDQU      64(CX), Y8
+	VMOVDQU      96(CX), Y9
+	VMOVDQU      160(CX), Y10
+	VPAND        Y0, Y8, Y11
+	VPSLLW       $0x04, Y10, Y12
+	VPAND        Y1, Y12, Y12
+	VPOR         Y12, Y11, Y11
+	VPSHUFB      k6shuf0<>+0(SB), Y7, Y12
+	VPMADDUBSW   132(DX), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y2, Y2
+	VPMADDUBSW   132(DX)(BX*1), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y3, Y3
+	VPMADDUBSW   132(DX)(BX*2), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y4, Y4
+	VPMADDUBSW   132(DX)(DI*1), Y11, Y11
+	VPMADDWD     Y12, Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPAND        Y0, Y9, Y11
+	VPSLLW       $0x02, Y10, Y12
+	VPAND        Y1, Y12, Y12
+	VPOR         Y12, Y11, Y11
+	VPSHUFB      k6shuf1<>+0(SB), Y7, Y12
+	VPMADDUBSW   164(DX), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y2, Y2
+	VPMADDUBSW   164(DX)(BX*1), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y3, Y3
+	VPMADDUBSW   164(DX)(BX*2), Y11, Y13
+	VPMADDWD     Y12, Y13, Y13
+	VPADDD       Y13, Y4, Y4
+	VPMADDUBSW   164(DX)(DI*1), Y11, Y11
+	VPMADDWD     Y12, Y11, Y11
+	VPADDD       Y11, Y5, Y5
+	VPSRLW       $0x04, Y8, Y8
+	VPAND        Y0, Y8, Y8
+	VMOVDQU      Y10, Y11
+	VPAND        Y1, Y11, Y11
+	VPOR         Y11, Y8, Y8
+	VPSHUFB      k6shuf2<>+0(SB), Y7, Y11
+	VPMADDUBSW   196(DX), Y8, Y12
+	VPMADDWD     Y11, Y12, Y12
+	VPADDD       Y12, Y2, Y2
+	VPMADDUBSW   196(DX)(BX*1), Y8, Y12
+	VPMADDWD     Y11, Y12, Y12
+	VPADDD       Y12, Y3, Y3
+	VPMADDUBSW   196(DX)(BX*2), Y8, Y12
+	VPMADDWD     Y11, Y12, Y12
+	VPADDD       Y12, Y4, Y4
+	VPMADDUBSW   196(DX)(DI*1), Y8, Y8
+	VPMADDWD     Y11, Y8, Y8
+	VPADDD       Y8, Y5, Y5
+	VPSRLW       $0x04, Y9, Y8
+	VPAND        Y0, Y8, Y8
+	VPSRLW       $0x02, Y10, Y9
+	VPAND        Y1, Y9, Y9
+	VPOR         Y9, Y8, Y8
+	VPSHUFB      k6shuf3<>+0(SB), Y7, Y9
+	VPMADDUBSW   228(DX), Y8, Y7
+	VPMADDWD     Y9, Y7, Y7
+	VPADDD       Y7, Y2, Y2
+	VPMADDUBSW   228(DX)(BX*1), Y8, Y7
+	VPMADDWD     Y9, Y7, Y7
+	VPADDD       Y7, Y3, Y3
+	VPMADDUBSW   228(DX)(BX*2), Y8, Y7
+	VPMADDWD     Y9, Y7, Y7
+	VPADDD       Y7, Y4, Y4
+	VPMADDUBSW   228(DX)(DI*1), Y8, Y7
+	VPMADDWD     Y9, Y7, Y7
+	VPADDD       Y7, Y5, Y5
+	VPMOVSXBW    192(CX), Y7
+	VPBROADCASTW 208(CX), X6
+	VCVTPH2PS    X6, X6
+	VPMADDWD     260(DX), Y7, Y8
+	VPSLLD       $0x05, Y8, Y8
+	VPSUBD       Y8, Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X8
+	VPADDD       X2, X8, X8
+	VPSHUFD      $0x4e, X8, X2
+	VPADDD       X2, X8, X8
+	VPSHUFD      $0xb1, X8, X2
+	VPADDD       X2, X8, X8
+	VCVTDQ2PS    X8, X8
+	VMOVSS       (DX), X2
+	VMULSS       X2, X6, X2
+	VMULSS       X8, X2, X2
+	VMOVSS       (SI), X8
+	VADDSS       X2, X8, X8
+	VMOVSS       X8, (SI)
+	VPMADDWD     260(DX)(BX*1), Y7, Y2
+	VPSLLD       $0x05, Y2, Y2
+	VPSUBD       Y2, Y3, Y3
+	VEXTRACTI128 $0x01, Y3, X2
+	VPADDD       X3, X2, X2
+	VPSHUFD      $0x4e, X2, X3
+	VPADDD       X3, X2, X2
+	VPSHUFD      $0xb1, X2, X3
+	VPADDD       X3, X2, X2
+	VCVTDQ2PS    X2, X2
+	VMOVSS       (DX)(BX*1), X3
+	VMULSS       X3, X6, X3
+	VMULSS       X2, X3, X3
+	VMOVSS       4(SI), X2
+	VADDSS       X3, X2, X2
+	VMOVSS       X2, 4(SI)
+	VPMADDWD     260(DX)(BX*2), Y7, Y2
+	VPSLLD       $0x05, Y2, Y2
+	VPSUBD       Y2, Y4, Y4
+	VEXTRACTI128 $0x01, Y4, X2
+	VPADDD       X4, X2, X2
+	VPSHUFD      $0x4e, X2, X3
+	VPADDD       X3, X2, X2
+	VPSHUFD      $0xb1, X2, X3
+	VPADDD       X3, X2, X2
+	VCVTDQ2PS    X2, X2
+	VMOVSS       (DX)(BX*2), X3
+	VMULSS       X3, X6, X3
+	VMULSS       X2, X3, X3
+	VMOVSS       8(SI), X2
+	VADDSS       X3, X2, X2
+	VMOVSS       X2, 8(SI)
+	VPMADDWD     260(DX)(DI*1), Y7, Y2
+	VPSLLD       $0x05, Y2, Y2
+	VPSUBD       Y2, Y5, Y5
+	VEXTRACTI128 $0x01, Y5, X2
+	VPADDD       X5, X2, X2
+	VPSHUFD      $0x4e, X2, X3
+	VPADDD       X3, X2, X2
+	VPSHUFD      $0xb1, X2, X3
+	VPADDD       X3, X2, X2
+	VCVTDQ2PS    X2, X2
+	VMOVSS       (DX)(DI*1), X3
+	VMULSS       X3, X6, X3
+	VMULSS       X2, X3, X3
+	VMOVSS       12(SI), X2
+	VADDSS       X3, X2, X2
+	VMOVSS       X2, 12(SI)
+	ADDQ         $0x000000d2, CX
+	ADDQ         $0x00000124, DX
+	DECQ         AX
+	JMP          dotQ6_Kx4AVX2_loop
+
+dotQ6_Kx4AVX2_done:
+	VZEROUPPER
+	RET
+
 // func sumWordsAVX2(p []byte) uint64
 // Requires: AVX, AVX2
 TEXT ·sumWordsAVX2(SB), NOSPLIT, $0-32

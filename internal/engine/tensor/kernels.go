@@ -51,7 +51,7 @@ type Kernels struct {
 	// and vectors at once; nil where there is none (MatMul then calls the
 	// DotFunc per row and vector).
 	Q8_0Mat, Q4_0Mat, Q5_0Mat MatFunc
-	Q4_KMat, Q5_KMat          MatFunc
+	Q4_KMat, Q5_KMat, Q6_KMat MatFunc
 
 	// Matrix kernels of the repacked layouts (repack.go), which have no
 	// DotFunc (a row is not contiguous); nil where the table has none, and
@@ -143,6 +143,8 @@ func (k *Kernels) MatFunc(t Type) MatFunc {
 		return k.Q4_KMat
 	case Q5_K:
 		return k.Q5_KMat
+	case Q6_K:
+		return k.Q6_KMat
 	case Q4_0x8:
 		return k.Q4_0x8Mat
 	case Q5_0x8:

@@ -62,6 +62,9 @@ func avx2Kernels() *Kernels {
 	k.Q5_0Mat = tilesQ5_0.mat
 	k.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_2x1AVX2, sizeQ4_K}.mat
 	k.Q5_KMat = kTiles{dotQ5_KAVX2, dotQ5_Kx4AVX2, nil, sizeQ5_K}.mat
+	// Q6_K (no repacked layout): four vectors per unpacked row, for
+	// prefill (the Q6_K ffn_down of Q4_K_M files).
+	k.Q6_KMat = kTiles{dotQ6_KAVX2, dotQ6_Kx4AVX2, nil, sizeQ6_K}.mat
 	// Q4_0x8 through its AVX2 tiles (repack_avx2_amd64.go), which beat
 	// the row-major ones in cache and on DRAM-resident weights at 1 and 2
 	// goroutines. Q8_0x8's AVX2 tiles (tilesQ8_0x8AVX2) beat them in

@@ -142,3 +142,45 @@ func BenchmarkMatMulKernelSets(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkQ6_KMat alternates, on one goroutine, MatMul of a Q6_K matrix
+// (ffn_down of a 0.5B model) through the default table's Q6_K MatFunc
+// (four vectors per unpacked row) and through the same table without it
+// (the DotFunc per row and vector), data in cache, and reports each one's
+// GMAC/s of its fastest call and their ratio ("speedup").
+//
+//	go test -run '^$' -bench Q6_KMat -count 6 ./internal/engine/tensor/
+func BenchmarkQ6_KMat(b *testing.B) {
+	k := tensor.DefaultKernels()
+	if k.Q6_KMat == nil {
+		b.Skip("no Q6_K matrix kernel in the " + k.Name + " table")
+	}
+	rowwise := *k
+	rowwise.Q6_KMat = nil
+	r := rand.New(rand.NewPCG(53, 54))
+	const rows, cols = 896, 4864
+	w := randomWeights(r, tensor.Q6_K, rows*cols, scaleRandom)
+	for _, nx := range []int{4, 8, 64} {
+		var x []byte
+		for range nx {
+			x = append(x, randomActs(r, tensor.Q8_K, cols, scaleRandom, false)...)
+		}
+		y := make([]float32, rows*nx)
+		b.Run(fmt.Sprintf("nx=%d", nx), func(b *testing.B) {
+			best := [2]time.Duration{1 << 62, 1 << 62}
+			for b.Loop() {
+				for i, kt := range []*tensor.Kernels{&rowwise, k} {
+					start := time.Now()
+					if err := kt.MatMul(nil, tensor.Q6_K, cols, w, x, nx, y); err != nil {
+						b.Fatal(err)
+					}
+					best[i] = min(best[i], time.Since(start))
+				}
+			}
+			macs := float64(rows) * float64(cols) * float64(nx)
+			b.ReportMetric(macs/best[0].Seconds()/1e9, "rowwise-GMAC/s")
+			b.ReportMetric(macs/best[1].Seconds()/1e9, "mat-GMAC/s")
+			b.ReportMetric(float64(best[0])/float64(best[1]), "speedup")
+		})
+	}
+}

@@ -42,6 +42,7 @@ func main() {
 	genQ4_KTile()
 	genQ5_K()
 	genQ6_K()
+	genQ6_Kx4()
 	genSum()
 	genAxpy()
 	genActQ8_0()
