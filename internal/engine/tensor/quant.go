@@ -127,23 +127,30 @@ func quantQ8_0(src []float32, dst []byte) {
 	}
 }
 
+// signedMaxScale is the scale d = max/div of quantize_row_q4_0_ref and
+// q5_0_ref, max being the value of x of largest magnitude (the first of
+// equals, with its sign), and its inverse id (0 for d = 0).
+func signedMaxScale(x []float32, div float32) (d, id float32) {
+	var amax, mx float32
+	for _, v := range x {
+		if a := abs32(v); amax < a {
+			amax, mx = a, v
+		}
+	}
+	d = mx / div
+	if d != 0 {
+		id = 1 / d
+	}
+	return d, id
+}
+
 // quantQ4_0 follows quantize_row_q4_0_ref: the value of largest magnitude
 // (with its sign) maps to -8, d = max/-8, q = min(15, trunc(x/d + 8.5)).
 func quantQ4_0(src []float32, dst []byte) {
 	for len(src) > 0 {
 		x := src[:qk4_0]
 		b := dst[:sizeQ4_0]
-		var amax, mx float32
-		for _, v := range x {
-			if a := abs32(v); amax < a {
-				amax, mx = a, v
-			}
-		}
-		d := mx / -8
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
+		d, id := signedMaxScale(x, -8)
 		put16(b, FP32ToFP16(d))
 		for j := range 16 {
 			x0 := float32(x[j] * id)
@@ -164,17 +171,7 @@ func quantQ5_0(src []float32, dst []byte) {
 	for len(src) > 0 {
 		x := src[:qk5_0]
 		b := dst[:sizeQ5_0]
-		var amax, mx float32
-		for _, v := range x {
-			if a := abs32(v); amax < a {
-				amax, mx = a, v
-			}
-		}
-		d := mx / -16
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
+		d, id := signedMaxScale(x, -16)
 		put16(b, FP32ToFP16(d))
 		var qh uint32
 		for j := range 16 {

@@ -212,32 +212,7 @@ func genQ6_K() {
 		VMOVDQU(wm.Offset(64*h+32), ql1)
 		VMOVDQU(wm.Offset(128+32*h), qh)
 		for k := 0; k < 4; k++ {
-			// Value l+32k of this half: low nibble from ql[l] (k even)
-			// or ql[l+32] (k odd), low (k < 2) or high nibble; high
-			// bits 2k, 2k+1 of qh[l] moved to bits 4, 5.
-			q, t := YMM(), YMM()
-			src := ql0
-			if k%2 == 1 {
-				src = ql1
-			}
-			if k < 2 {
-				VPAND(m0f, src, q)
-			} else {
-				VPSRLW(U8(4), src, q)
-				VPAND(m0f, q, q)
-			}
-			switch k {
-			case 0:
-				VPSLLW(U8(4), qh, t)
-			case 1:
-				VPSLLW(U8(2), qh, t)
-			case 2:
-				VMOVDQU(qh, t)
-			case 3:
-				VPSRLW(U8(2), qh, t)
-			}
-			VPAND(m30, t, t)
-			VPOR(t, q, q)
+			q, t := q6Values(k, ql0, ql1, qh, m0f, m30)
 			VPMADDUBSW(xm.Offset(4+128*h+32*k), q, q)
 			VPSHUFB(k6Shuf[k], sy, t)
 			VPMADDWD(t, q, q)
@@ -271,6 +246,38 @@ func genQ6_K() {
 	VZEROUPPER()
 	Store(sum, ReturnIndex(0))
 	RET()
+}
+
+// q6Values unpacks values l+32k (l < 32) of a Q6_K half-block into q, from
+// its low nibbles ql0 (ql[l]) and ql1 (ql[l+32]) and high bit pairs qh:
+// the low nibble of ql[l] (k even) or ql[l+32] (k odd), low (k < 2) or
+// high, and bits 2k, 2k+1 of qh[l] moved to bits 4, 5. t is a scratch
+// register the caller may reuse.
+func q6Values(k int, ql0, ql1, qh, m0f, m30 VecVirtual) (q, t VecVirtual) {
+	q, t = YMM(), YMM()
+	src := ql0
+	if k%2 == 1 {
+		src = ql1
+	}
+	if k < 2 {
+		VPAND(m0f, src, q)
+	} else {
+		VPSRLW(U8(4), src, q)
+		VPAND(m0f, q, q)
+	}
+	switch k {
+	case 0:
+		VPSLLW(U8(4), qh, t)
+	case 1:
+		VPSLLW(U8(2), qh, t)
+	case 2:
+		VMOVDQU(qh, t)
+	case 3:
+		VPSRLW(U8(2), qh, t)
+	}
+	VPAND(m30, t, t)
+	VPOR(t, q, q)
+	return q, t
 }
 
 // genQ6_Kx4 generates dotQ6_Kx4AVX2, dotQ6_KAVX2 of one weight row with
@@ -319,30 +326,7 @@ func genQ6_Kx4() {
 		VMOVDQU(wm.Offset(64*h+32), ql1)
 		VMOVDQU(wm.Offset(128+32*h), qh)
 		for k := 0; k < 4; k++ {
-			// The values as dotQ6_KAVX2 unpacks them (see genQ6_K).
-			q, t := YMM(), YMM()
-			src := ql0
-			if k%2 == 1 {
-				src = ql1
-			}
-			if k < 2 {
-				VPAND(m0f, src, q)
-			} else {
-				VPSRLW(U8(4), src, q)
-				VPAND(m0f, q, q)
-			}
-			switch k {
-			case 0:
-				VPSLLW(U8(4), qh, t)
-			case 1:
-				VPSLLW(U8(2), qh, t)
-			case 2:
-				VMOVDQU(qh, t)
-			case 3:
-				VPSRLW(U8(2), qh, t)
-			}
-			VPAND(m30, t, t)
-			VPOR(t, q, q)
+			q, t := q6Values(k, ql0, ql1, qh, m0f, m30)
 			VPSHUFB(k6Shuf[k], sy, t) // the scales of these values
 			for r, m := range xm {
 				p := YMM()

@@ -74,6 +74,17 @@ import (
 //
 //	func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
+// widenAdd widens the int16 pairs of b to int32 sums and sets acc to
+// them (first) or adds them to it; b is clobbered.
+func widenAdd(b, acc VecVirtual, first bool) {
+	if first {
+		VPMADDWD(onesWMem, b, acc)
+		return
+	}
+	VPMADDWD(onesWMem, b, b)
+	VPADDD(b, acc, acc)
+}
+
 func repackTileNameAVX2(t repackType, C int, far bool) string {
 	f := ""
 	if far {
@@ -238,12 +249,7 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 					VPBROADCASTD(xm[c].Offset(2+16+4*j), b2)
 					VPMADDUBSW(b2, hi, b2)
 					VPADDW(b2, b, b)
-					if j == 0 {
-						VPMADDWD(onesWMem, b, acc[c])
-						continue
-					}
-					VPMADDWD(onesWMem, b, b)
-					VPADDD(b, acc[c], acc[c])
+					widenAdd(b, acc[c], j == 0)
 				}
 				continue
 			}
@@ -269,12 +275,7 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 			VPBROADCASTD(xm[c].Offset(2+4*j), b)
 			VPSIGNB(sw, b, b)
 			VPMADDUBSW(b, aw, b)
-			if j == 0 {
-				VPMADDWD(onesWMem, b, acc[c])
-				continue
-			}
-			VPMADDWD(onesWMem, b, b)
-			VPADDD(b, acc[c], acc[c])
+			widenAdd(b, acc[c], j == 0)
 		}
 	}
 	dw := YMM()
