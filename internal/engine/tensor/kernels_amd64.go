@@ -45,6 +45,7 @@ func simdKernelSets() []*Kernels {
 		v.Q5_0x8Mat = tilesQ5_0x8VNNI.mat
 		v.Q8_0x8Mat = tilesQ8_0x8VNNI.mat
 		v.Q4_Kx8Mat = matQ4_Kx8VNNI
+		v.Q6_Kx8Mat = matQ6_Kx8VNNI
 		sets = append(sets, &v)
 	}
 	return sets
@@ -81,6 +82,7 @@ func avx2Kernels() *Kernels {
 	// one goroutine, 1.23-1.56 at two).
 	k.Q5_0x8Mat = tilesQ5_0x8AVX2.mat
 	k.Q4_Kx8Mat = matQ4_Kx8AVX2
+	k.Q6_Kx8Mat = nil // no AVX2 tiles: Q6_K stays row-major
 	return k
 }
 

@@ -32,6 +32,7 @@ var (
 // computes 8 rows × c vectors, c = 1..4; the MatFunc is q4kTiles.mat, as
 // with the VNNI tiles.
 var tilesQ4_Kx8AVX2 = &q4kTiles{
+	size:     sizeQ4_K,
 	by:       [9]tileFunc{nil, tileQ4_Kx8_8x1AVX2, tileQ4_Kx8_8x2AVX2, tileQ4_Kx8_8x3AVX2, tileQ4_Kx8_8x4AVX2},
 	far:      [9]tileFunc{3: tileQ4_Kx8_8x3FarAVX2, tileQ4_Kx8_8x4FarAVX2},
 	farGroup: farGroupBytes,

@@ -23,7 +23,7 @@ func randomMatrix(r *rand.Rand, typ tensor.Type, rows, n int, mode scaleMode) []
 // was given, and that a group takes the bytes of its eight rows.
 func TestRepackRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q6_K} {
 		rt, ok := tensor.Repacked(typ)
 		if !ok {
 			t.Fatalf("Repacked(%v) = false", typ)
@@ -94,7 +94,7 @@ func TestRepackErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", tc.name, tc.err, tc.want)
 		}
 	}
-	for _, typ := range []tensor.Type{tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8} {
+	for _, typ := range []tensor.Type{tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8, tensor.Q6_Kx8} {
 		if typ.Valid() {
 			t.Errorf("%v.Valid() = true; no file may hold a repacked layout", typ)
 		}
@@ -108,7 +108,7 @@ func TestRepackErrors(t *testing.T) {
 	if tensor.Q4_Kx8.BlockSize() != 256 || tensor.Q4_Kx8.TypeSize() != 144 || tensor.RepackRows(tensor.Q4_Kx8) != 8 {
 		t.Errorf("Q4_Kx8: block %d, %d bytes, groups of %d", tensor.Q4_Kx8.BlockSize(), tensor.Q4_Kx8.TypeSize(), tensor.RepackRows(tensor.Q4_Kx8))
 	}
-	if got := fmt.Sprint(tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8); got != "Q4_0x8 Q5_0x8 Q8_0x8 Q4_Kx8" {
+	if got := fmt.Sprint(tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8, tensor.Q6_Kx8); got != "Q4_0x8 Q5_0x8 Q8_0x8 Q4_Kx8 Q6_Kx8" {
 		t.Errorf("names %q", got)
 	}
 }
@@ -124,7 +124,7 @@ func TestRepackedMatFunc(t *testing.T) {
 	ref := tensor.ReferenceKernels()
 	checked := 0
 	for _, k := range tensor.KernelSets() {
-		for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K} {
+		for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q6_K} {
 			rt, _ := tensor.Repacked(typ)
 			mf := k.MatFunc(rt)
 			if mf == nil {
@@ -133,11 +133,11 @@ func TestRepackedMatFunc(t *testing.T) {
 			}
 			xt, _ := tensor.VecDotType(typ)
 			lengths := []int{32, 64, 224, 896}
-			if typ == tensor.Q4_K {
+			if typ.BlockSize() == tensor.QK_K {
 				lengths = []int{256, 512, 1792}
 			}
 			modes := []scaleMode{scaleRandom, scaleOne, scaleZero, scaleNaN, scaleInf, scaleEdge}
-			if typ == tensor.Q4_K {
+			if typ.BlockSize() == tensor.QK_K {
 				modes = append(modes, scaleMax)
 			}
 			t.Run(fmt.Sprintf("%s/%v", k.Name, rt), func(t *testing.T) {
@@ -148,7 +148,7 @@ func TestRepackedMatFunc(t *testing.T) {
 							rows, nx := sh[0], sh[1]
 							var w []byte
 							if mode == scaleMax {
-								w = maxQ4_K(r, rows, n)
+								w = maxK(r, typ, rows, n)
 							} else {
 								w = randomMatrix(r, typ, rows, n, mode)
 							}
@@ -195,7 +195,7 @@ func TestRepackedMatFunc(t *testing.T) {
 				}
 				// MatMul splits 160 rows into chunks of whole groups.
 				rows, n, nx := 160, 896, 3
-				if typ == tensor.Q4_K {
+				if typ.BlockSize() == tensor.QK_K {
 					rows, n, nx = 160, 4864, 5
 				}
 				w := randomMatrix(r, typ, rows, n, scaleRandom)
@@ -227,16 +227,30 @@ func TestRepackedMatFunc(t *testing.T) {
 	}
 }
 
-// scaleMax, in TestRepackedMatFunc, asks for maxQ4_K's weights.
+// scaleMax, in TestRepackedMatFunc, asks for maxK's weights.
 const scaleMax scaleMode = 100
 
-// maxQ4_K returns rows × n Q4_K weights whose every nibble is 15 and every
-// 6-bit scale and min 63, with random fp16 d and dmin.
-func maxQ4_K(r *rand.Rand, rows, n int) []byte {
-	w := randomMatrix(r, tensor.Q4_K, rows, n, scaleRandom)
-	for off := 0; off < len(w); off += 144 {
-		for i := 4; i < 144; i++ {
-			w[off+i] = 0xff
+// maxK returns rows × n weights of typ (Q4_K or Q6_K) whose values and
+// scales are of the largest magnitude, with random fp16 d (and dmin): Q4_K
+// every nibble 15 and every 6-bit scale and min 63; Q6_K every value 0
+// (-32) and every int8 scale -128.
+func maxK(r *rand.Rand, typ tensor.Type, rows, n int) []byte {
+	w := randomMatrix(r, typ, rows, n, scaleRandom)
+	switch typ {
+	case tensor.Q4_K:
+		for off := 0; off < len(w); off += 144 {
+			for i := 4; i < 144; i++ {
+				w[off+i] = 0xff
+			}
+		}
+	case tensor.Q6_K:
+		for off := 0; off < len(w); off += 210 {
+			for i := range 208 {
+				w[off+i] = 0
+				if i >= 192 {
+					w[off+i] = 0x80
+				}
+			}
 		}
 	}
 	return w
@@ -245,7 +259,7 @@ func maxQ4_K(r *rand.Rand, rows, n int) []byte {
 // BenchmarkRepack measures Repack on a matrix of 896 rows of 4864 values
 // (ffn_down of a 0.5B model), in bytes of weights per second.
 func BenchmarkRepack(b *testing.B) {
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q6_K} {
 		b.Run(typ.String(), func(b *testing.B) {
 			const rows, n = 896, 4864
 			w := randomMatrix(rand.New(rand.NewPCG(1, 2)), typ, rows, n, scaleRandom)

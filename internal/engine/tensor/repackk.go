@@ -113,7 +113,7 @@ func unpackRowQ4_K(nb int, wg []byte, i int, dst []byte) {
 // computes it on the row-major matrix. rows must be a multiple of 8 and
 // the rows contiguous (wstride the bytes of a row).
 func matQ4_Kx8Go(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
-	nb := checkQ4_Kx8(n, rows, nx, w, wstride, x, xstride, y, ystride)
+	nb := checkKx8(n, rows, nx, w, wstride, x, xstride, y, ystride, sizeQ4_K)
 	for g := 0; g < rows; g += repackRows {
 		wg := w[g*wstride : (g+repackRows)*wstride]
 		for i := range nx {
@@ -125,15 +125,16 @@ func matQ4_Kx8Go(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, 
 	}
 }
 
-// checkQ4_Kx8 checks the arguments of a Q4_Kx8 MatFunc and returns the
-// number of super-blocks of a row.
-func checkQ4_Kx8(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) int {
+// checkKx8 checks the arguments of a Q4_Kx8 or Q6_Kx8 MatFunc (size: the
+// bytes of the row-major type's block) and returns the number of
+// super-blocks of a row.
+func checkKx8(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, size int) int {
 	if n%QK_K != 0 || rows%repackRows != 0 {
 		panic("tensor: repacked matrix kernel size is not whole blocks and groups")
 	}
 	nb := n / QK_K
-	checkMat(rows, nx, w, wstride, nb*sizeQ4_K, x, xstride, nb*sizeQ8_K, y, ystride)
-	if rows > 0 && wstride != nb*sizeQ4_K {
+	checkMat(rows, nx, w, wstride, nb*size, x, xstride, nb*sizeQ8_K, y, ystride)
+	if rows > 0 && wstride != nb*size {
 		panic("tensor: repacked matrix rows must be contiguous")
 	}
 	return nb

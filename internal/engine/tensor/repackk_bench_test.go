@@ -15,20 +15,30 @@ import (
 // the other, so -count interleaves them. SetBytes is the weight bytes.
 //
 //	go test -run '^$' -bench 'Q4_Kx8$' -count 6 ./internal/engine/tensor/
-func BenchmarkQ4_Kx8(b *testing.B) {
+func BenchmarkQ4_Kx8(b *testing.B) { benchKx8(b, tensor.Q4_K, []int{1, 4, 8}) }
+
+// BenchmarkQ6_Kx8 is BenchmarkQ4_Kx8 for Q6_K and its Q6_Kx8 MatFunc,
+// with 1, 4, 8 and 64 vectors.
+//
+//	go test -run '^$' -bench 'Q6_Kx8$' -count 6 ./internal/engine/tensor/
+func BenchmarkQ6_Kx8(b *testing.B) { benchKx8(b, tensor.Q6_K, []int{1, 4, 8, 64}) }
+
+// benchKx8 is BenchmarkQ4_Kx8 for typ (Q4_K or Q6_K) with nxs vectors.
+func benchKx8(b *testing.B, typ tensor.Type, nxs []int) {
 	k := tensor.DefaultKernels()
-	if k.Q4_Kx8Mat == nil || k.Q4_KMat == nil {
-		b.Skip("no Q4_Kx8 kernels in the " + k.Name + " table")
+	rt, _ := tensor.Repacked(typ)
+	if k.MatFunc(rt) == nil || k.MatFunc(typ) == nil {
+		b.Skip(fmt.Sprintf("no %v kernels in the %s table", rt, k.Name))
 	}
 	const rows, n = 896, 4864
 	r := rand.New(rand.NewPCG(31, 32))
-	w := randomMatrix(r, tensor.Q4_K, rows, n, scaleRandom)
+	w := randomMatrix(r, typ, rows, n, scaleRandom)
 	p := make([]byte, len(w))
-	if err := tensor.Repack(tensor.Q4_K, rows, n, p, w); err != nil {
+	if err := tensor.Repack(typ, rows, n, p, w); err != nil {
 		b.Fatal(err)
 	}
-	rb, xrb := mustRows(tensor.Q4_K, n), mustRows(tensor.Q8_K, n)
-	for _, nx := range []int{1, 4, 8} {
+	rb, xrb := mustRows(typ, n), mustRows(tensor.Q8_K, n)
+	for _, nx := range nxs {
 		var x []byte
 		for range nx {
 			x = append(x, randomActs(r, tensor.Q8_K, n, scaleRandom, false)...)
@@ -38,7 +48,7 @@ func BenchmarkQ4_Kx8(b *testing.B) {
 			name string
 			mf   tensor.MatFunc
 			w    []byte
-		}{{"Q4_K", k.Q4_KMat, w}, {"Q4_Kx8", k.Q4_Kx8Mat, p}} {
+		}{{typ.String(), k.MatFunc(typ), w}, {rt.String(), k.MatFunc(rt), p}} {
 			b.Run(fmt.Sprintf("nx=%d/%s", nx, c.name), func(b *testing.B) {
 				b.SetBytes(int64(len(w)))
 				for b.Loop() {

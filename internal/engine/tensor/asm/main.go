@@ -48,6 +48,7 @@ func main() {
 	genActQ8_0()
 	genActQ8_K()
 	genQ4_Kx8()
+	genQ6_Kx8()
 	Generate()
 }
 

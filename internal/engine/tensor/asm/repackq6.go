@@ -1,0 +1,193 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The AVX-512 VNNI tiles of Q6_Kx8 (repackq6.go in package tensor): per
+// super-block of a group of eight rows, for each of its 16 sub-blocks j
+// (16 values) and vector c, an int32 lane per row starts at -32·bsum_j
+// (the activation sub-block's sum, from the Q8_K block, times the -32 of
+// the weights' offset) and gathers four VPDPBUSD of the sub-block's
+// values, each put together from a chunk of low nibbles and one of high
+// bit pairs as dotQ6_KAVX2 does (see genQ6_K: the low or high nibble, and
+// the two bits moved to bits 4 and 5), with the activation dword
+// broadcast; then it is multiplied by the rows' int8 scales (VPMOVSXBD,
+// VPMULLD) and added to the vector's sumi. The sums are exact, and the
+// float work per super-block is dotQ6_KQ8_K's in lanes: float32(d_w·d_x)
+// times float32(sumi), added to the row's sum; so the results are
+// bit-identical to the reference.
+const (
+	k6Scales = 16             // after the eight fp16 d
+	k6QL     = k6Scales + 128 // 32 chunks of low nibbles
+	k6QH     = k6QL + 32*32   // 16 chunks of high bit pairs
+	k6Size   = 8 * sizeQ6_K   // bytes per group-block
+	q8KSums  = 4 + 256        // the int16 sub-block sums of a Q8_K block
+)
+
+// genQ6_Kx8 generates the Q6_Kx8 VNNI tiles tileQ6_Kx8_8xCVNNI, C = 1, 2
+// and 4 (the MatFunc takes eight vectors as two fours).
+func genQ6_Kx8() {
+	m0f, m30 := byteMem("b0f_k6", 0x0f), byteMem("b30_k6", 0x30)
+	for _, C := range []int{1, 2, 4} {
+		genTileQ6_Kx8(C, m0f, m30)
+	}
+}
+
+// genTileQ6_Kx8 generates the 8×C tile, with genTileQ4_Kx8's signature:
+//
+//	func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+func genTileQ6_Kx8(C int, m0fMem, m30Mem Mem) {
+	name := fmt.Sprintf("tileQ6_Kx8_8x%dVNNI", C)
+	TEXT(name, NOSPLIT, "func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)")
+	Pragma("noescape")
+	Doc(name+" sets y[c*ystride+r] to the product of row r of the Q6_Kx8 matrix w",
+		"(rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],",
+		fmt.Sprintf("bit-identical to dotQ6_KQ8_K, for r < rows (a multiple of 8) and c < %d.", C))
+	// Stack: -32·bsum_j of each vector, 16 int32 each.
+	local := AllocLocal(64 * C)
+	negSums := func(c, j int) Mem { return local.Offset(64*c + 4*j) }
+
+	w := Load(Param("w").Base(), GP64())
+	gs := Load(Param("wstride"), GP64())
+	SHLQ(U8(3), gs) // bytes per group of eight rows
+	y := Load(Param("y").Base(), GP64())
+	ys := Load(Param("ystride"), GP64())
+	SHLQ(U8(2), ys)
+	var xs Register
+	if C > 1 {
+		xs = Load(Param("xstride"), GP64())
+	}
+	rows := Load(Param("rows"), GP64())
+	m0f, m30 := YMM(), YMM()
+	VMOVDQU64(m0fMem, m0f)
+	VMOVDQU64(m30Mem, m30)
+	fsum := make([]VecVirtual, C)
+	for c := range fsum {
+		fsum[c] = YMM()
+	}
+
+	Label(name + "_rows")
+	CMPQ(rows, U32(0))
+	JE(LabelRef(name + "_done"))
+	for _, f := range fsum {
+		VPXORD(f, f, f)
+	}
+	n := Load(Param("n"), GP64())
+	SHRQ(U8(8), n)
+	wp := GP64()
+	MOVQ(w, wp)
+	xp := Load(Param("x").Base(), GP64())
+	x1, xv := stridedX1(xp, xs, C)
+	xm := func(c, off int) Mem { return xv[c].Offset(off) }
+
+	Label(name + "_blocks")
+	CMPQ(n, U32(0))
+	JE(LabelRef(name + "_store"))
+	for c := 0; c < C; c++ {
+		// -32·bsum_j = -(bsum_j << 5), sixteen of them.
+		zr := YMM()
+		VPXORD(zr, zr, zr)
+		for half := 0; half < 2; half++ {
+			s := YMM()
+			VPMOVSXWD(xm(c, q8KSums+16*half), s)
+			VPSLLD(U8(5), s, s)
+			VPSUBD(s, zr, s)
+			VMOVDQU64(s, negSums(c, 8*half))
+		}
+	}
+	sumi, acc := make([]VecVirtual, C), make([]VecVirtual, C)
+	for c := range sumi {
+		sumi[c], acc[c] = YMM(), YMM()
+		VPXORD(sumi[c], sumi[c], sumi[c])
+	}
+	for h := 0; h < 2; h++ {
+		for is := 0; is < 2; is++ {
+			for t := 0; t < 4; t++ {
+				j := 8*h + is + 2*t
+				for c := 0; c < C; c++ {
+					VPBROADCASTD(negSums(c, j), acc[c])
+				}
+				for m := 4 * is; m < 4*is+4; m++ {
+					// Values 128h+32t+4m+k of the rows: the low (t < 2)
+					// or high nibble of ql chunk 16h+m (t even) or
+					// 16h+8+m (t odd), and bits 2t, 2t+1 of qh chunk
+					// 8h+m at bits 4, 5.
+					ql := Mem{Base: wp, Disp: k6QL + 32*(16*h+m)}
+					if t%2 == 1 {
+						ql = Mem{Base: wp, Disp: k6QL + 32*(16*h+8+m)}
+					}
+					qh := Mem{Base: wp, Disp: k6QH + 32*(8*h+m)}
+					v, b := YMM(), YMM()
+					if t < 2 {
+						VPANDD(ql, m0f, v)
+					} else {
+						VPSRLW(U8(4), ql, v)
+						VPANDD(m0f, v, v)
+					}
+					switch t {
+					case 0:
+						VPSLLW(U8(4), qh, b)
+					case 1:
+						VPSLLW(U8(2), qh, b)
+					case 2:
+						VMOVDQU64(qh, b)
+					case 3:
+						VPSRLW(U8(2), qh, b)
+					}
+					VPANDD(m30, b, b)
+					VPORD(b, v, v)
+					for c := 0; c < C; c++ {
+						VPDPBUSD_BCST(xm(c, 4+128*h+32*t+4*m), v, acc[c])
+					}
+				}
+				sc := YMM()
+				VPMOVSXBD(Mem{Base: wp, Disp: k6Scales + 8*j}, sc)
+				for c := 0; c < C; c++ {
+					VPMULLD(sc, acc[c], acc[c])
+					VPADDD(acc[c], sumi[c], sumi[c])
+				}
+			}
+		}
+	}
+	// sum += float32(float32(d_w·d_x)·float32(sumi)), per row in lanes.
+	dw := YMM()
+	VCVTPH2PS(Mem{Base: wp}, dw)
+	for c := 0; c < C; c++ {
+		p := YMM()
+		VBROADCASTSS(xm(c, 0), p)
+		VMULPS(p, dw, p)
+		VCVTDQ2PS(sumi[c], sumi[c])
+		VMULPS(sumi[c], p, p)
+		VADDPS(p, fsum[c], fsum[c])
+	}
+	ADDQ(U32(k6Size), wp)
+	ADDQ(U32(sizeQ8_K), xp)
+	if C > 1 {
+		ADDQ(U32(sizeQ8_K), x1)
+	}
+	DECQ(n)
+	JMP(LabelRef(name + "_blocks"))
+
+	Label(name + "_store")
+	yp := GP64()
+	MOVQ(y, yp)
+	for c := 0; c < C; c++ {
+		VMOVUPS(fsum[c], Mem{Base: yp})
+		if c < C-1 {
+			ADDQ(ys, yp)
+		}
+	}
+	ADDQ(gs, w)
+	ADDQ(U32(32), y)
+	SUBQ(U32(8), rows)
+	JMP(LabelRef(name + "_rows"))
+
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
