@@ -9,10 +9,15 @@ package tensor
 //   - 128 bytes: the int8 scales, byte 8j+r that of sub-block j (16
 //     values) of row r, so that one sign extension of 8 bytes gives the
 //     eight rows' scales of a sub-block, one int32 lane per row;
-//   - 1024 bytes: 32 chunks of 32 bytes of low nibbles; byte 4r+k of chunk
-//     c is byte 4c+k of row r's ql;
-//   - 512 bytes: 16 chunks of 32 bytes of high bit pairs; byte 4r+k of
-//     chunk c is byte 4c+k of row r's qh.
+//   - 1536 bytes: 32 chunks of 32 bytes of low nibbles, in which byte
+//     4r+k of chunk c is byte 4c+k of row r's ql, and 16 of high bit
+//     pairs, byte 4r+k of chunk c byte 4c+k of row r's qh, in the order
+//     the tiles read them: four quarters of 384 bytes, quarter 2h+i (half
+//     h of the block, i = 0, 1) holding ql chunks 16h+4i..16h+4i+3, then
+//     16h+8+4i..16h+8+4i+3, then qh chunks 8h+4i..8h+4i+3 (the values
+//     of sub-blocks 8h+i, 8h+i+2, 8h+i+4 and 8h+i+6). Chunks in the order
+//     of ql and qh streamed from DRAM at half the speed (the tiles then
+//     jump back and forth by up to 1 KB within a block).
 //
 // Each value is then put together from the chunks as Q6_K puts it
 // together from ql and qh (see dotQ6_KQ8_K), weight q-32. The activations
@@ -22,14 +27,29 @@ const Q6_Kx8 Type = 1<<16 | Q6_K
 // Offsets in a Q6_Kx8 group-block.
 const (
 	k6Scales = 2 * repackRows            // the 16 sub-blocks' eight scales
-	k6QL     = k6Scales + 16*repackRows  // the 32 chunks of low nibbles
-	k6QH     = k6QL + 32*32              // the 16 chunks of high bit pairs
+	k6Chunks = k6Scales + 16*repackRows  // the four quarters of chunks
 	k6Size   = repackRows * sizeQ6_K     // bytes per group-block
 	q6QL     = 0                         // ql, qh, scales and d in a Q6_K block
 	q6QH     = QK_K / 2                  //
 	q6Scales = QK_K/2 + QK_K/4           //
 	q6D      = QK_K/2 + QK_K/4 + QK_K/16 //
 )
+
+// k6QL and k6QH return the offsets of ql chunk c (c < 32) and qh chunk c
+// (c < 16) in a Q6_Kx8 group-block.
+func k6QL(c int) int {
+	h, m := c/16, c%16
+	b := 0
+	if m >= 8 {
+		b, m = 128, m-8
+	}
+	return k6Chunks + 384*(2*h+m/4) + b + 32*(m%4)
+}
+
+func k6QH(c int) int {
+	h, m := c/8, c%8
+	return k6Chunks + 384*(2*h+m/4) + 256 + 32*(m%4)
+}
 
 // repackQ6_K is Repack of Q6_K, whose arguments Repack has checked.
 func repackQ6_K(rows, cols int, dst, src []byte) {
@@ -44,10 +64,10 @@ func repackQ6_K(rows, cols int, dst, src []byte) {
 					out[k6Scales+8*j+r] = in[q6Scales+j]
 				}
 				for c := range 32 {
-					le.PutUint32(out[k6QL+32*c+4*r:], le.Uint32(in[q6QL+4*c:]))
+					le.PutUint32(out[k6QL(c)+4*r:], le.Uint32(in[q6QL+4*c:]))
 				}
 				for c := range 16 {
-					le.PutUint32(out[k6QH+32*c+4*r:], le.Uint32(in[q6QH+4*c:]))
+					le.PutUint32(out[k6QH(c)+4*r:], le.Uint32(in[q6QH+4*c:]))
 				}
 			}
 		}
@@ -65,10 +85,10 @@ func unpackRowQ6_K(nb int, wg []byte, i int, dst []byte) {
 			out[q6Scales+j] = in[k6Scales+8*j+i]
 		}
 		for c := range 32 {
-			copy(out[q6QL+4*c:q6QL+4*c+4], in[k6QL+32*c+4*i:])
+			copy(out[q6QL+4*c:q6QL+4*c+4], in[k6QL(c)+4*i:])
 		}
 		for c := range 16 {
-			copy(out[q6QH+4*c:q6QH+4*c+4], in[k6QH+32*c+4*i:])
+			copy(out[q6QH+4*c:q6QH+4*c+4], in[k6QH(c)+4*i:])
 		}
 	}
 }
@@ -100,9 +120,9 @@ func dotQ6_Kx8(nb int, wg []byte, r int, x []byte) float32 {
 		for h := range 2 {
 			for l := range 32 {
 				// ql[64h+l] and ql[64h+32+l], qh[32h+l] of row r.
-				ql0 := bw[k6QL+32*(16*h+l/4)+4*r+l%4]
-				ql1 := bw[k6QL+32*(16*h+8+l/4)+4*r+l%4]
-				hb := bw[k6QH+32*(8*h+l/4)+4*r+l%4]
+				ql0 := bw[k6QL(16*h+l/4)+4*r+l%4]
+				ql1 := bw[k6QL(16*h+8+l/4)+4*r+l%4]
+				hb := bw[k6QH(8*h+l/4)+4*r+l%4]
 				y := qy[128*h:]
 				is := 8*h + l/16
 				for t, q := range [4]int32{

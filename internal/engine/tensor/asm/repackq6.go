@@ -23,8 +23,7 @@ import (
 // bit-identical to the reference.
 const (
 	k6Scales = 16             // after the eight fp16 d
-	k6QL     = k6Scales + 128 // 32 chunks of low nibbles
-	k6QH     = k6QL + 32*32   // 16 chunks of high bit pairs
+	k6Chunks = k6Scales + 128 // the four quarters of chunks
 	k6Size   = 8 * sizeQ6_K   // bytes per group-block
 	q8KSums  = 4 + 256        // the int16 sub-block sums of a Q8_K block
 )
@@ -117,11 +116,14 @@ func genTileQ6_Kx8(C int, m0fMem, m30Mem Mem) {
 					// or high nibble of ql chunk 16h+m (t even) or
 					// 16h+8+m (t odd), and bits 2t, 2t+1 of qh chunk
 					// 8h+m at bits 4, 5.
-					ql := Mem{Base: wp, Disp: k6QL + 32*(16*h+m)}
+					// Quarter 2h+is: ql chunks 16h+m, then 16h+8+m,
+					// then qh chunks 8h+m (m from 4is), 4 of each.
+					quarter := k6Chunks + 384*(2*h+is) + 32*(m%4)
+					ql := Mem{Base: wp, Disp: quarter}
 					if t%2 == 1 {
-						ql = Mem{Base: wp, Disp: k6QL + 32*(16*h+8+m)}
+						ql = Mem{Base: wp, Disp: quarter + 128}
 					}
-					qh := Mem{Base: wp, Disp: k6QH + 32*(8*h+m)}
+					qh := Mem{Base: wp, Disp: quarter + 256}
 					v, b := YMM(), YMM()
 					if t < 2 {
 						VPANDD(ql, m0f, v)
