@@ -28,7 +28,7 @@ func benchKx8(b *testing.B, typ tensor.Type, nxs []int) {
 	k := tensor.DefaultKernels()
 	rt, _ := tensor.Repacked(typ)
 	if k.MatFunc(rt) == nil || k.MatFunc(typ) == nil {
-		b.Skip(fmt.Sprintf("no %v kernels in the %s table", rt, k.Name))
+		b.Skipf("no %v kernels in the %s table", rt, k.Name)
 	}
 	const rows, n = 896, 4864
 	r := rand.New(rand.NewPCG(31, 32))
