@@ -113,13 +113,20 @@ func unpackRowQ4_K(nb int, wg []byte, i int, dst []byte) {
 // computes it on the row-major matrix. rows must be a multiple of 8 and
 // the rows contiguous (wstride the bytes of a row).
 func matQ4_Kx8Go(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
-	nb := checkKx8(n, rows, nx, w, wstride, x, xstride, y, ystride, sizeQ4_K)
+	matKx8Go(dotQ4_Kx8, sizeQ4_K, n, rows, nx, w, wstride, x, xstride, y, ystride)
+}
+
+// matKx8Go is the pure-Go MatFunc of a repacked k-quant (Q4_Kx8, Q6_Kx8)
+// whose row-major blocks take size bytes: dot(nb, wg, r, x) is row r of the
+// group at wg times x.
+func matKx8Go(dot func(nb int, wg []byte, r int, x []byte) float32, size, n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
+	nb := checkKx8(n, rows, nx, w, wstride, x, xstride, y, ystride, size)
 	for g := 0; g < rows; g += repackRows {
 		wg := w[g*wstride : (g+repackRows)*wstride]
 		for i := range nx {
 			xi := x[i*xstride : i*xstride+nb*sizeQ8_K]
 			for r := range repackRows {
-				y[i*ystride+g+r] = dotQ4_Kx8(nb, wg, r, xi)
+				y[i*ystride+g+r] = dot(nb, wg, r, xi)
 			}
 		}
 	}

@@ -97,16 +97,7 @@ func unpackRowQ6_K(nb int, wg []byte, i int, dst []byte) {
 // computes it on the row-major matrix. rows must be a multiple of 8 and
 // the rows contiguous (wstride the bytes of a row).
 func matQ6_Kx8Go(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
-	nb := checkKx8(n, rows, nx, w, wstride, x, xstride, y, ystride, sizeQ6_K)
-	for g := 0; g < rows; g += repackRows {
-		wg := w[g*wstride : (g+repackRows)*wstride]
-		for i := range nx {
-			xi := x[i*xstride : i*xstride+nb*sizeQ8_K]
-			for r := range repackRows {
-				y[i*ystride+g+r] = dotQ6_Kx8(nb, wg, r, xi)
-			}
-		}
-	}
+	matKx8Go(dotQ6_Kx8, sizeQ6_K, n, rows, nx, w, wstride, x, xstride, y, ystride)
 }
 
 // dotQ6_Kx8 is row r of the group wg times x, in dotQ6_KQ8_K's float32

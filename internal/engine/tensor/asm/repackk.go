@@ -159,16 +159,10 @@ func genTileQ4_Kx8Wide(C int, far bool, c3f, cc0, c0f Mem) {
 	sc, mn := local, local.Offset(64)
 	pairs := func(c int) Mem { return local.Offset(128 + 32*c) }
 
-	w := Load(Param("w").Base(), GP64())
-	gs := Load(Param("wstride"), GP64())
-	SHLQ(U8(3), gs)
-	y := Load(Param("y").Base(), GP64())
-	ys := Load(Param("ystride"), GP64())
-	SHLQ(U8(2), ys)
-	xs := Load(Param("xstride"), GP64())
+	a := loadKx8Args(C)
+	w, xs, rows := a.w, a.xs, a.rows
 	xs3 := GP64()
 	LEAQ(Mem{Base: xs, Index: xs, Scale: 2}, xs3)
-	rows := Load(Param("rows"), GP64())
 	m0f := YMM()
 	VMOVDQU64(c0f, m0f)
 	fsum := make([]VecVirtual, C)
@@ -265,19 +259,7 @@ func genTileQ4_Kx8Wide(C int, far bool, c3f, cc0, c0f Mem) {
 	DECQ(n)
 	JMP(LabelRef(name + "_blocks"))
 
-	Label(name + "_store")
-	yp := GP64()
-	MOVQ(y, yp)
-	for c := 0; c < C; c++ {
-		VMOVUPS(fsum[c], Mem{Base: yp})
-		if c < C-1 {
-			ADDQ(ys, yp)
-		}
-	}
-	ADDQ(gs, w)
-	ADDQ(U32(32), y)
-	SUBQ(U32(8), rows)
-	JMP(LabelRef(name + "_rows"))
+	a.storeRows(name, fsum)
 
 	Label(name + "_done")
 	VZEROUPPER()
@@ -313,6 +295,47 @@ func q4Kx8VNNIBlockSum(wp Register, mn Mem, pairs func(int) Mem, xm func(c, off 
 		VSUBPS(t2, t1, t1)
 		VADDPS(t1, fsum[c], fsum[c])
 	}
+}
+
+// kx8Args are the argument registers of the Q4_Kx8 and Q6_Kx8 tiles
+// (genTileQ4_Kx8's signature): the weights and the bytes of a group of
+// eight rows, the outputs and their stride in bytes, the vectors' stride
+// (none for one vector) and the rows left.
+type kx8Args struct{ w, gs, y, ys, xs, rows Register }
+
+// loadKx8Args loads the arguments of a tile of C vectors.
+func loadKx8Args(C int) kx8Args {
+	var a kx8Args
+	a.w = Load(Param("w").Base(), GP64())
+	a.gs = Load(Param("wstride"), GP64())
+	SHLQ(U8(3), a.gs) // bytes per group of eight rows
+	a.y = Load(Param("y").Base(), GP64())
+	a.ys = Load(Param("ystride"), GP64())
+	SHLQ(U8(2), a.ys)
+	if C > 1 {
+		a.xs = Load(Param("xstride"), GP64())
+	}
+	a.rows = Load(Param("rows"), GP64())
+	return a
+}
+
+// storeRows emits the end of a tile's loop over groups of eight rows:
+// name_store, each vector's eight sums in fsum to y, and the step to the
+// next group (name_rows).
+func (a kx8Args) storeRows(name string, fsum []VecVirtual) {
+	Label(name + "_store")
+	yp := GP64()
+	MOVQ(a.y, yp)
+	for c, f := range fsum {
+		VMOVUPS(f, Mem{Base: yp})
+		if c < len(fsum)-1 {
+			ADDQ(a.ys, yp)
+		}
+	}
+	ADDQ(a.gs, a.w)
+	ADDQ(U32(32), a.y)
+	SUBQ(U32(8), a.rows)
+	JMP(LabelRef(name + "_rows"))
 }
 
 // stridedX1 returns x1 = xp + xstride (nil if k = 1), set here, and the
@@ -353,17 +376,8 @@ func genTileQ4_Kx8(C int, far bool, c3f, cc0, c0f, cf0 Mem) {
 	sc, mn := local, local.Offset(64)
 	pairs := func(c int) Mem { return local.Offset(128 + 32*c) }
 
-	w := Load(Param("w").Base(), GP64())
-	gs := Load(Param("wstride"), GP64())
-	SHLQ(U8(3), gs) // bytes per group of eight rows
-	y := Load(Param("y").Base(), GP64())
-	ys := Load(Param("ystride"), GP64())
-	SHLQ(U8(2), ys)
-	var xs Register
-	if C > 1 {
-		xs = Load(Param("xstride"), GP64())
-	}
-	rows := Load(Param("rows"), GP64())
+	a := loadKx8Args(C)
+	w, xs, rows := a.w, a.xs, a.rows
 	m0f, mf0 := YMM(), YMM()
 	VMOVDQU64(c0f, m0f)
 	VMOVDQU64(cf0, mf0)
@@ -466,19 +480,7 @@ func genTileQ4_Kx8(C int, far bool, c3f, cc0, c0f, cf0 Mem) {
 	DECQ(n)
 	JMP(LabelRef(name + "_blocks"))
 
-	Label(name + "_store")
-	yp := GP64()
-	MOVQ(y, yp)
-	for c := 0; c < C; c++ {
-		VMOVUPS(fsum[c], Mem{Base: yp})
-		if c < C-1 {
-			ADDQ(ys, yp)
-		}
-	}
-	ADDQ(gs, w)
-	ADDQ(U32(32), y)
-	SUBQ(U32(8), rows)
-	JMP(LabelRef(name + "_rows"))
+	a.storeRows(name, fsum)
 
 	Label(name + "_done")
 	VZEROUPPER()

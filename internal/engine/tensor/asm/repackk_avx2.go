@@ -106,17 +106,8 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 	pairs := func(c int) Mem { return local.Offset(128 + 32*c) }
 	fmem := func(c int) Mem { return local.Offset(128 + 32*C + 32*c) }
 
-	w := Load(Param("w").Base(), GP64())
-	gs := Load(Param("wstride"), GP64())
-	SHLQ(U8(3), gs) // bytes per group of eight rows
-	y := Load(Param("y").Base(), GP64())
-	ys := Load(Param("ystride"), GP64())
-	SHLQ(U8(2), ys)
-	var xs Register
-	if C > 1 {
-		xs = Load(Param("xstride"), GP64())
-	}
-	rows := Load(Param("rows"), GP64())
+	a := loadKx8Args(C)
+	w, gs, y, ys, xs, rows := a.w, a.gs, a.y, a.ys, a.xs, a.rows
 	var m0f Op = c0f
 	if maskInReg {
 		r := YMM()

@@ -51,17 +51,8 @@ func genTileQ6_Kx8(C int, m0fMem, m30Mem Mem) {
 	local := AllocLocal(64 * C)
 	negSums := func(c, j int) Mem { return local.Offset(64*c + 4*j) }
 
-	w := Load(Param("w").Base(), GP64())
-	gs := Load(Param("wstride"), GP64())
-	SHLQ(U8(3), gs) // bytes per group of eight rows
-	y := Load(Param("y").Base(), GP64())
-	ys := Load(Param("ystride"), GP64())
-	SHLQ(U8(2), ys)
-	var xs Register
-	if C > 1 {
-		xs = Load(Param("xstride"), GP64())
-	}
-	rows := Load(Param("rows"), GP64())
+	a := loadKx8Args(C)
+	w, xs, rows := a.w, a.xs, a.rows
 	m0f, m30 := YMM(), YMM()
 	VMOVDQU64(m0fMem, m0f)
 	VMOVDQU64(m30Mem, m30)
@@ -175,19 +166,7 @@ func genTileQ6_Kx8(C int, m0fMem, m30Mem Mem) {
 	DECQ(n)
 	JMP(LabelRef(name + "_blocks"))
 
-	Label(name + "_store")
-	yp := GP64()
-	MOVQ(y, yp)
-	for c := 0; c < C; c++ {
-		VMOVUPS(fsum[c], Mem{Base: yp})
-		if c < C-1 {
-			ADDQ(ys, yp)
-		}
-	}
-	ADDQ(gs, w)
-	ADDQ(U32(32), y)
-	SUBQ(U32(8), rows)
-	JMP(LabelRef(name + "_rows"))
+	a.storeRows(name, fsum)
 
 	Label(name + "_done")
 	VZEROUPPER()
