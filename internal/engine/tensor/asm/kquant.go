@@ -295,21 +295,10 @@ func genQ6_Kx4() {
 	Pragma("noescape")
 	Doc("dotQ6_Kx4AVX2 is dotQ6_KAVX2 of one weight row with four activation",
 		"rows, the r-th at x[r*stride:], into dst[r]; bit-identical to it.")
-	n, w, x := dotParams()
-	SHRQ(U8(8), n)
-	stride := Load(Param("stride"), GP64())
-	dst := Load(Param("dst"), GP64())
-	s3 := GP64()
-	LEAQ(Mem{Base: stride, Index: stride, Scale: 2}, s3)
+	n, w, x, xm, out := x4Params()
 	wm := Mem{Base: w}
-	xm := []Mem{{Base: x}, {Base: x, Index: stride, Scale: 1}, {Base: x, Index: stride, Scale: 2}, {Base: x, Index: s3, Scale: 1}}
-	out := func(r int) Mem { return Mem{Base: dst, Disp: 4 * r} }
 	m0f, m30 := byteConst(0x0f), byteConst(0x30)
-	z := GP32()
-	XORL(z, z)
-	for r := range xm {
-		MOVL(z, out(r))
-	}
+	zeroOut(out)
 
 	Label(name + "_loop")
 	CMPQ(n, U32(0))
@@ -353,9 +342,9 @@ func genQ6_Kx4() {
 		VMULSS(p, d, p)
 		VMULSS(si, p, p)
 		sum := XMM()
-		VMOVSS(out(r), sum)
+		VMOVSS(out[r], sum)
 		VADDSS(p, sum, sum)
-		VMOVSS(sum, out(r))
+		VMOVSS(sum, out[r])
 	}
 
 	ADDQ(U32(sizeQ6_K), w)
@@ -366,6 +355,34 @@ func genQ6_Kx4() {
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// x4Params loads the arguments of the four-vector kernels, func(n int, w,
+// x []byte, stride int, dst *[4]float32): n in super-blocks, the weights,
+// the first vector, the four vectors' blocks (xm, stride apart) and the
+// four results (out).
+func x4Params() (n, w, x Register, xm []Mem, out []Mem) {
+	n, w, x = dotParams()
+	SHRQ(U8(8), n)
+	stride := Load(Param("stride"), GP64())
+	dst := Load(Param("dst"), GP64())
+	s3 := GP64()
+	LEAQ(Mem{Base: stride, Index: stride, Scale: 2}, s3)
+	xm = []Mem{{Base: x}, {Base: x, Index: stride, Scale: 1}, {Base: x, Index: stride, Scale: 2}, {Base: x, Index: s3, Scale: 1}}
+	for r := range 4 {
+		out = append(out, Mem{Base: dst, Disp: 4 * r})
+	}
+	return n, w, x, xm, out
+}
+
+// zeroOut sets the four results to +0, where the kernels keep their
+// running sums.
+func zeroOut(out []Mem) {
+	z := GP32()
+	XORL(z, z)
+	for _, m := range out {
+		MOVL(z, m)
+	}
 }
 
 // genK4x4 generates the four-row Q4_K (qhOff < 0) or Q5_K kernel:
@@ -379,25 +396,14 @@ func genK4x4(name string, doc []string, size, qhOff, qsOff int) {
 	TEXT(name, NOSPLIT, "func(n int, w, x []byte, stride int, dst *[4]float32)")
 	Pragma("noescape")
 	Doc(doc...)
-	n, w, x := dotParams()
-	SHRQ(U8(8), n)
-	stride := Load(Param("stride"), GP64())
-	dst := Load(Param("dst"), GP64())
-	s3 := GP64()
-	LEAQ(Mem{Base: stride, Index: stride, Scale: 2}, s3)
+	n, w, x, xm, out := x4Params()
 	wm := Mem{Base: w}
-	xm := []Mem{{Base: x}, {Base: x, Index: stride, Scale: 1}, {Base: x, Index: stride, Scale: 2}, {Base: x, Index: s3, Scale: 1}}
-	out := func(r int) Mem { return Mem{Base: dst, Disp: 4 * r} }
 	m0f := byteConst(0x0f)
 	var m10 VecVirtual
 	if qhOff >= 0 {
 		m10 = byteConst(0x10)
 	}
-	z := GP32()
-	XORL(z, z)
-	for r := range xm {
-		MOVL(z, out(r))
-	}
+	zeroOut(out)
 
 	Label(name + "_loop")
 	CMPQ(n, U32(0))
@@ -459,9 +465,9 @@ func genK4x4(name string, doc []string, size, qhOff, qsOff int) {
 		VMULSS(bh, dm, dm)
 		VSUBSS(dm, d, d)
 		sum := XMM()
-		VMOVSS(out(r), sum)
+		VMOVSS(out[r], sum)
 		VADDSS(d, sum, sum)
-		VMOVSS(sum, out(r))
+		VMOVSS(sum, out[r])
 	}
 
 	ADDQ(U32(size), w)
