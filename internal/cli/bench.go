@@ -35,7 +35,7 @@ fastest, as the server uses. --no-repack keeps every weight in the
 memory-mapped file: by default, as in the server, Q4_0, Q5_0, Q8_0, Q4_K
 and Q6_K matrices are copied on load into a layout of eight interleaved
 rows where the table has kernels for it (avx512vnni: all five; avx2: Q4_0,
-Q5_0, Q4_K; JSON
+Q5_0, Q4_K, Q6_K; JSON
 "repacked_bytes"), and on
 Linux moved to huge pages in the background after loading; the
 benchmark waits for that (JSON "settle_seconds") before measuring, after

@@ -664,3 +664,24 @@ func tileQ6_Kx8_8x2VNNI(n int, w []byte, wstride int, x []byte, xstride int, y [
 //
 //go:noescape
 func tileQ6_Kx8_8x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ6_Kx8_8x1AVX2 sets y[c*ystride+r] to the product of row r of the Q6_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ6_KQ8_K, for r < rows (a multiple of 8) and c < 1, in AVX2.
+//
+//go:noescape
+func tileQ6_Kx8_8x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ6_Kx8_8x2AVX2 sets y[c*ystride+r] to the product of row r of the Q6_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ6_KQ8_K, for r < rows (a multiple of 8) and c < 2, in AVX2.
+//
+//go:noescape
+func tileQ6_Kx8_8x2AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ6_Kx8_8x4AVX2 sets y[c*ystride+r] to the product of row r of the Q6_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ6_KQ8_K, for r < rows (a multiple of 8) and c < 4, in AVX2.
+//
+//go:noescape
+func tileQ6_Kx8_8x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)

@@ -82,7 +82,10 @@ func avx2Kernels() *Kernels {
 	// one goroutine, 1.23-1.56 at two).
 	k.Q5_0x8Mat = tilesQ5_0x8AVX2.mat
 	k.Q4_Kx8Mat = matQ4_Kx8AVX2
-	k.Q6_Kx8Mat = nil // no AVX2 tiles: Q6_K stays row-major
+	// Q6_Kx8 through its AVX2 tiles (asm/repackq6.go): in cache 1.21-1.31
+	// times the row-major MatFunc (BenchmarkQ6_Kx8AVX2), from DRAM at two
+	// goroutines 0.91-0.98 of the bandwidth probe against 0.80-0.82.
+	k.Q6_Kx8Mat = matQ6_Kx8AVX2
 	return k
 }
 

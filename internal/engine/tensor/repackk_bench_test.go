@@ -25,7 +25,11 @@ func BenchmarkQ6_Kx8(b *testing.B) { benchKx8(b, tensor.Q6_K, []int{1, 4, 8, 64}
 
 // benchKx8 is BenchmarkQ4_Kx8 for typ (Q4_K or Q6_K) with nxs vectors.
 func benchKx8(b *testing.B, typ tensor.Type, nxs []int) {
-	k := tensor.DefaultKernels()
+	benchKx8With(b, tensor.DefaultKernels(), typ, nxs)
+}
+
+// benchKx8With is benchKx8 with the kernels of table k.
+func benchKx8With(b *testing.B, k *tensor.Kernels, typ tensor.Type, nxs []int) {
 	rt, _ := tensor.Repacked(typ)
 	if k.MatFunc(rt) == nil || k.MatFunc(typ) == nil {
 		b.Skipf("no %v kernels in the %s table", rt, k.Name)

@@ -324,6 +324,11 @@ func loadKx8Args(C int) kx8Args {
 // next group (name_rows).
 func (a kx8Args) storeRows(name string, fsum []VecVirtual) {
 	Label(name + "_store")
+	a.storeSums(name, fsum)
+}
+
+// storeSums is storeRows after its label.
+func (a kx8Args) storeSums(name string, fsum []VecVirtual) {
 	yp := GP64()
 	MOVQ(a.y, yp)
 	for c, f := range fsum {

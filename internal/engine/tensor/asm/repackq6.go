@@ -29,12 +29,68 @@ const (
 )
 
 // genQ6_Kx8 generates the Q6_Kx8 VNNI tiles tileQ6_Kx8_8xCVNNI, C = 1, 2
-// and 4 (the MatFunc takes eight vectors as two fours).
+// and 4 (the MatFunc takes eight vectors as two fours), and the AVX2
+// tiles tileQ6_Kx8_8xCAVX2 (genTileQ6_Kx8AVX2), C = 1, 2 and 4.
 func genQ6_Kx8() {
 	m0f, m30 := byteMem("b0f_k6", 0x0f), byteMem("b30_k6", 0x30)
 	for _, C := range []int{1, 2, 4} {
 		genTileQ6_Kx8(C, m0f, m30)
 	}
+	mffff := GLOBL("k6lo16", RODATA|NOPTR)
+	for i := range 8 {
+		DATA(4*i, U32(0xffff))
+	}
+	for _, C := range []int{1, 2, 4} {
+		genTileQ6_Kx8AVX2(C, m0f, m30, mffff)
+	}
+}
+
+// q6ChunkValues emits the values 128h+32t+4m+k (k < 4) of the eight rows
+// of the Q6_Kx8 group-block at wp into v (EVEX or, with avx2, VEX
+// instructions): the low (t < 2) or high nibble of ql chunk 16h+m (t
+// even) or 16h+8+m (t odd), and bits 2t, 2t+1 of qh chunk 8h+m at bits 4
+// and 5 (as genQ6_K puts them together). m0f and m30 are 0x0f and 0x30
+// in every byte.
+func q6ChunkValues(wp Register, h, is, t, m int, m0f, m30 Op, avx2 bool) VecVirtual {
+	and := func(a, b, c Op) { VPANDD(a, b, c) }
+	or := func(a, b, c Op) { VPORD(a, b, c) }
+	load := func(a, b Op) { VMOVDQU64(a, b) }
+	if avx2 {
+		and = func(a, b, c Op) { VPAND(a, b, c) }
+		or = func(a, b, c Op) { VPOR(a, b, c) }
+		load = func(a, b Op) { VMOVDQU(a, b) }
+	}
+	// Quarter 2h+is: ql chunks 16h+m, then 16h+8+m, then qh chunks 8h+m
+	// (m from 4is), 4 of each.
+	quarter := k6Chunks + 384*(2*h+is) + 32*(m%4)
+	ql := Mem{Base: wp, Disp: quarter}
+	if t%2 == 1 {
+		ql = Mem{Base: wp, Disp: quarter + 128}
+	}
+	qh := Mem{Base: wp, Disp: quarter + 256}
+	v, b := YMM(), YMM()
+	if t < 2 && avx2 {
+		load(ql, v) // m0f may be in memory
+		and(m0f, v, v)
+	} else if t < 2 {
+		and(ql, m0f, v)
+	} else {
+		VPSRLW(U8(4), ql, v)
+		and(m0f, v, v)
+	}
+	switch t {
+	case 0:
+		VPSLLW(U8(4), qh, b)
+	case 1:
+		VPSLLW(U8(2), qh, b)
+	case 2:
+		load(qh, b)
+	case 3:
+		VPSRLW(U8(2), qh, b)
+	}
+	and(m30, b, b)
+	or(b, v, v)
+	return v
 }
 
 // genTileQ6_Kx8 generates the 8×C tile, with genTileQ4_Kx8's signature:
@@ -103,37 +159,7 @@ func genTileQ6_Kx8(C int, m0fMem, m30Mem Mem) {
 					VPBROADCASTD(negSums(c, j), acc[c])
 				}
 				for m := 4 * is; m < 4*is+4; m++ {
-					// Values 128h+32t+4m+k of the rows: the low (t < 2)
-					// or high nibble of ql chunk 16h+m (t even) or
-					// 16h+8+m (t odd), and bits 2t, 2t+1 of qh chunk
-					// 8h+m at bits 4, 5.
-					// Quarter 2h+is: ql chunks 16h+m, then 16h+8+m,
-					// then qh chunks 8h+m (m from 4is), 4 of each.
-					quarter := k6Chunks + 384*(2*h+is) + 32*(m%4)
-					ql := Mem{Base: wp, Disp: quarter}
-					if t%2 == 1 {
-						ql = Mem{Base: wp, Disp: quarter + 128}
-					}
-					qh := Mem{Base: wp, Disp: quarter + 256}
-					v, b := YMM(), YMM()
-					if t < 2 {
-						VPANDD(ql, m0f, v)
-					} else {
-						VPSRLW(U8(4), ql, v)
-						VPANDD(m0f, v, v)
-					}
-					switch t {
-					case 0:
-						VPSLLW(U8(4), qh, b)
-					case 1:
-						VPSLLW(U8(2), qh, b)
-					case 2:
-						VMOVDQU64(qh, b)
-					case 3:
-						VPSRLW(U8(2), qh, b)
-					}
-					VPANDD(m30, b, b)
-					VPORD(b, v, v)
+					v := q6ChunkValues(wp, h, is, t, m, m0f, m30, false)
 					for c := 0; c < C; c++ {
 						VPDPBUSD_BCST(xm(c, 4+128*h+32*t+4*m), v, acc[c])
 					}
@@ -167,6 +193,163 @@ func genTileQ6_Kx8(C int, m0fMem, m30Mem Mem) {
 	JMP(LabelRef(name + "_blocks"))
 
 	a.storeRows(name, fsum)
+
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// genTileQ6_Kx8AVX2 generates the 8×C AVX2 tile of Q6_Kx8, with
+// genTileQ6_Kx8's signature and results, for CPUs without VNNI: each
+// chunk's values (≤ 63) times the broadcast activation dword by
+// VPMADDUBSW (pairs of at most 2·63·128 = 16128, exact in int16), the
+// pairs times the rows' scale, duplicated into both words of its lane,
+// by VPMADDWD into int32, added to sumi, which starts each sub-block
+// with VPMULLD of the scales and -32·bsum_j. With four vectors the float
+// sums live on the stack (16 YMM registers). Against the avx2 table's
+// row-major Q6_K MatFunc, one goroutine, in cache (BenchmarkQ6_Kx8AVX2, two
+// runs): one vector ×1.31, four ×1.22-1.24, eight ×1.21, 64 ×1.26; from
+// DRAM on huge pages at two goroutines (StreamVsProbe with the avx2 table
+// and a row-major stream, four runs at ~34 GB/s) 0.91-0.98 of the probe
+// against 0.80-0.82.
+func genTileQ6_Kx8AVX2(C int, m0fMem, m30Mem, mffff Mem) {
+	name := fmt.Sprintf("tileQ6_Kx8_8x%dAVX2", C)
+	TEXT(name, NOSPLIT, "func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)")
+	Pragma("noescape")
+	Doc(name+" sets y[c*ystride+r] to the product of row r of the Q6_Kx8 matrix w",
+		"(rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],",
+		fmt.Sprintf("bit-identical to dotQ6_KQ8_K, for r < rows (a multiple of 8) and c < %d, in AVX2.", C))
+	fsumInReg := C <= 2
+	// Stack: -32·bsum_j of each vector (64 bytes each), then (C > 2) the
+	// float sums (32 bytes each).
+	local := AllocLocal(96 * C)
+	negSums := func(c, j int) Mem { return local.Offset(64*c + 4*j) }
+	fmem := func(c int) Mem { return local.Offset(64*C + 32*c) }
+
+	a := loadKx8Args(C)
+	w, xs, rows := a.w, a.xs, a.rows
+	var m0f, m30 Op = m0fMem, m30Mem
+	if fsumInReg {
+		r0, r3 := YMM(), YMM()
+		VMOVDQU(m0fMem, r0)
+		VMOVDQU(m30Mem, r3)
+		m0f, m30 = r0, r3
+	}
+	var fsum []VecVirtual
+	if fsumInReg {
+		fsum = make([]VecVirtual, C)
+		for c := range fsum {
+			fsum[c] = YMM()
+		}
+	}
+
+	Label(name + "_rows")
+	CMPQ(rows, U32(0))
+	JE(LabelRef(name + "_done"))
+	if fsumInReg {
+		for _, f := range fsum {
+			VPXOR(f, f, f)
+		}
+	} else {
+		z := YMM()
+		VPXOR(z, z, z)
+		for c := 0; c < C; c++ {
+			VMOVDQU(z, fmem(c))
+		}
+	}
+	n := Load(Param("n"), GP64())
+	SHRQ(U8(8), n)
+	wp := GP64()
+	MOVQ(w, wp)
+	xp := Load(Param("x").Base(), GP64())
+	x1, xv := stridedX1(xp, xs, C)
+	xm := func(c, off int) Mem { return xv[c].Offset(off) }
+
+	Label(name + "_blocks")
+	CMPQ(n, U32(0))
+	JE(LabelRef(name + "_store"))
+	for c := 0; c < C; c++ {
+		// -32·bsum_j = -(bsum_j << 5), sixteen of them.
+		zr := YMM()
+		VPXOR(zr, zr, zr)
+		for half := 0; half < 2; half++ {
+			s := YMM()
+			VPMOVSXWD(xm(c, q8KSums+16*half), s)
+			VPSLLD(U8(5), s, s)
+			VPSUBD(s, zr, s)
+			VMOVDQU(s, negSums(c, 8*half))
+		}
+	}
+	sumi := make([]VecVirtual, C)
+	for c := range sumi {
+		sumi[c] = YMM()
+		VPXOR(sumi[c], sumi[c], sumi[c])
+	}
+	for h := 0; h < 2; h++ {
+		for is := 0; is < 2; is++ {
+			for t := 0; t < 4; t++ {
+				j := 8*h + is + 2*t
+				// The rows' scales as int32 lanes, and as the same
+				// int16 in both words of each lane.
+				sc, scw := YMM(), YMM()
+				VPMOVSXBD(Mem{Base: wp, Disp: k6Scales + 8*j}, sc)
+				for c := 0; c < C; c++ {
+					o := YMM()
+					VPBROADCASTD(negSums(c, j), o)
+					VPMULLD(sc, o, o)
+					VPADDD(o, sumi[c], sumi[c])
+				}
+				VPSLLD(U8(16), sc, scw)
+				VPAND(mffff, sc, sc)
+				VPOR(sc, scw, scw)
+				for m := 4 * is; m < 4*is+4; m++ {
+					v := q6ChunkValues(wp, h, is, t, m, m0f, m30, true)
+					for c := 0; c < C; c++ {
+						p := YMM()
+						VPBROADCASTD(xm(c, 4+128*h+32*t+4*m), p)
+						VPMADDUBSW(p, v, p)
+						VPMADDWD(scw, p, p)
+						VPADDD(p, sumi[c], sumi[c])
+					}
+				}
+			}
+		}
+	}
+	// sum += float32(float32(d_w·d_x)·float32(sumi)), per row in lanes.
+	dw := YMM()
+	VCVTPH2PS(Mem{Base: wp}, dw)
+	for c := 0; c < C; c++ {
+		p := YMM()
+		VBROADCASTSS(xm(c, 0), p)
+		VMULPS(p, dw, p)
+		VCVTDQ2PS(sumi[c], sumi[c])
+		VMULPS(sumi[c], p, p)
+		if fsumInReg {
+			VADDPS(p, fsum[c], fsum[c])
+			continue
+		}
+		f := YMM()
+		VMOVUPS(fmem(c), f)
+		VADDPS(p, f, f)
+		VMOVUPS(f, fmem(c))
+	}
+	ADDQ(U32(k6Size), wp)
+	ADDQ(U32(sizeQ8_K), xp)
+	if C > 1 {
+		ADDQ(U32(sizeQ8_K), x1)
+	}
+	DECQ(n)
+	JMP(LabelRef(name + "_blocks"))
+
+	Label(name + "_store")
+	if !fsumInReg {
+		fsum = make([]VecVirtual, C)
+		for c := range fsum {
+			fsum[c] = YMM()
+			VMOVUPS(fmem(c), fsum[c])
+		}
+	}
+	a.storeSums(name, fsum)
 
 	Label(name + "_done")
 	VZEROUPPER()
