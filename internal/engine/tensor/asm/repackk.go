@@ -319,6 +319,52 @@ func loadKx8Args(C int) kx8Args {
 	return a
 }
 
+// kx8Loop is a tile's state in its loop over the super-blocks of a group
+// of eight rows: the super-blocks left, the weights, and the vectors'
+// current blocks (xv; x1 is the second vector's, nil for one vector).
+type kx8Loop struct {
+	n, wp, xp, x1 Register
+	xv            []Mem
+}
+
+// xm is vector c's current block at offset off.
+func (l kx8Loop) xm(c, off int) Mem { return l.xv[c].Offset(off) }
+
+// beginRows emits the start of a tile's loop over groups of eight rows
+// (name_rows, which ends at name_done after the last group), zero (the
+// group's float sums), and the start of its loop over the group's
+// super-blocks (name_blocks, which ends at name_store after the last).
+func (a kx8Args) beginRows(name string, C int, zero func()) kx8Loop {
+	Label(name + "_rows")
+	CMPQ(a.rows, U32(0))
+	JE(LabelRef(name + "_done"))
+	zero()
+	var l kx8Loop
+	l.n = Load(Param("n"), GP64())
+	SHRQ(U8(8), l.n)
+	l.wp = GP64()
+	MOVQ(a.w, l.wp)
+	l.xp = Load(Param("x").Base(), GP64())
+	l.x1, l.xv = stridedX1(l.xp, a.xs, C)
+
+	Label(name + "_blocks")
+	CMPQ(l.n, U32(0))
+	JE(LabelRef(name + "_store"))
+	return l
+}
+
+// nextBlock emits the step to the next super-block (size bytes of
+// weights) and the jump back to name_blocks.
+func (l kx8Loop) nextBlock(name string, size int) {
+	ADDQ(U32(size), l.wp)
+	ADDQ(U32(sizeQ8_K), l.xp)
+	if l.x1 != nil {
+		ADDQ(U32(sizeQ8_K), l.x1)
+	}
+	DECQ(l.n)
+	JMP(LabelRef(name + "_blocks"))
+}
+
 // storeRows emits the end of a tile's loop over groups of eight rows:
 // name_store, each vector's eight sums in fsum to y, and the step to the
 // next group (name_rows).
@@ -382,7 +428,6 @@ func genTileQ4_Kx8(C int, far bool, c3f, cc0, c0f, cf0 Mem) {
 	pairs := func(c int) Mem { return local.Offset(128 + 32*c) }
 
 	a := loadKx8Args(C)
-	w, xs, rows := a.w, a.xs, a.rows
 	m0f, mf0 := YMM(), YMM()
 	VMOVDQU64(c0f, m0f)
 	VMOVDQU64(cf0, mf0)
@@ -391,23 +436,12 @@ func genTileQ4_Kx8(C int, far bool, c3f, cc0, c0f, cf0 Mem) {
 		fsum[c] = YMM()
 	}
 
-	Label(name + "_rows")
-	CMPQ(rows, U32(0))
-	JE(LabelRef(name + "_done"))
-	for _, f := range fsum {
-		VPXORD(f, f, f)
-	}
-	n := Load(Param("n"), GP64())
-	SHRQ(U8(8), n)
-	wp := GP64()
-	MOVQ(w, wp)
-	xp := Load(Param("x").Base(), GP64())
-	x1, xv := stridedX1(xp, xs, C)
-	xm := func(c, off int) Mem { return xv[c].Offset(off) }
-
-	Label(name + "_blocks")
-	CMPQ(n, U32(0))
-	JE(LabelRef(name + "_store"))
+	l := a.beginRows(name, C, func() {
+		for _, f := range fsum {
+			VPXORD(f, f, f)
+		}
+	})
+	wp, xm := l.wp, l.xm
 	if far {
 		prefetchAhead(wp, widePrefetchK, k8Size)
 	}
@@ -477,13 +511,7 @@ func genTileQ4_Kx8(C int, far bool, c3f, cc0, c0f, cf0 Mem) {
 		}
 	}
 	q4Kx8VNNIBlockSum(wp, mn, pairs, xm, sumi, accL, fsum) // accL is free again: the mins
-	ADDQ(U32(k8Size), wp)
-	ADDQ(U32(sizeQ8_K), xp)
-	if C > 1 {
-		ADDQ(U32(sizeQ8_K), x1)
-	}
-	DECQ(n)
-	JMP(LabelRef(name + "_blocks"))
+	l.nextBlock(name, k8Size)
 
 	a.storeRows(name, fsum)
 

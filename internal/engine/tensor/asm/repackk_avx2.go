@@ -107,7 +107,7 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 	fmem := func(c int) Mem { return local.Offset(128 + 32*C + 32*c) }
 
 	a := loadKx8Args(C)
-	w, gs, y, ys, xs, rows := a.w, a.gs, a.y, a.ys, a.xs, a.rows
+	w, gs, y, ys, rows := a.w, a.gs, a.y, a.ys, a.rows
 	var m0f Op = c0f
 	if maskInReg {
 		r := YMM()
@@ -122,31 +122,20 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 		}
 	}
 
-	Label(name + "_rows")
-	CMPQ(rows, U32(0))
-	JE(LabelRef(name + "_done"))
-	if fsumInReg {
-		for _, f := range fsum {
-			VPXOR(f, f, f)
+	l := a.beginRows(name, C, func() {
+		if fsumInReg {
+			for _, f := range fsum {
+				VPXOR(f, f, f)
+			}
+		} else {
+			z := YMM()
+			VPXOR(z, z, z)
+			for c := 0; c < C; c++ {
+				VMOVDQU(z, fmem(c))
+			}
 		}
-	} else {
-		z := YMM()
-		VPXOR(z, z, z)
-		for c := 0; c < C; c++ {
-			VMOVDQU(z, fmem(c))
-		}
-	}
-	n := Load(Param("n"), GP64())
-	SHRQ(U8(8), n)
-	wp := GP64()
-	MOVQ(w, wp)
-	xp := Load(Param("x").Base(), GP64())
-	x1, xv := stridedX1(xp, xs, C)
-	xm := func(c, off int) Mem { return xv[c].Offset(off) }
-
-	Label(name + "_blocks")
-	CMPQ(n, U32(0))
-	JE(LabelRef(name + "_store"))
+	})
+	wp, xm := l.wp, l.xm
 	if far {
 		prefetchAhead(wp, widePrefetchK, k8Size)
 	}
@@ -265,13 +254,7 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 		VADDPS(t1, f, f)
 		VMOVUPS(f, fmem(c))
 	}
-	ADDQ(U32(k8Size), wp)
-	ADDQ(U32(sizeQ8_K), xp)
-	if C > 1 {
-		ADDQ(U32(sizeQ8_K), x1)
-	}
-	DECQ(n)
-	JMP(LabelRef(name + "_blocks"))
+	l.nextBlock(name, k8Size)
 
 	Label(name + "_store")
 	yp := GP64()

@@ -93,6 +93,31 @@ func q6ChunkValues(wp Register, h, is, t, m int, m0f, m30 Op, avx2 bool) VecVirt
 	return v
 }
 
+// q6NegSums stores -32·bsum_j = -(bsum_j << 5) of the sixteen sub-blocks
+// of each of C vectors' current blocks (l) to negSums(c, j), with EVEX or
+// (avx2) VEX instructions.
+func q6NegSums(l kx8Loop, C int, negSums func(c, j int) Mem, avx2 bool) {
+	for c := 0; c < C; c++ {
+		zr := YMM()
+		if avx2 {
+			VPXOR(zr, zr, zr)
+		} else {
+			VPXORD(zr, zr, zr)
+		}
+		for half := 0; half < 2; half++ {
+			s := YMM()
+			VPMOVSXWD(l.xm(c, q8KSums+16*half), s)
+			VPSLLD(U8(5), s, s)
+			VPSUBD(s, zr, s)
+			if avx2 {
+				VMOVDQU(s, negSums(c, 8*half))
+			} else {
+				VMOVDQU64(s, negSums(c, 8*half))
+			}
+		}
+	}
+}
+
 // genTileQ6_Kx8 generates the 8×C tile, with genTileQ4_Kx8's signature:
 //
 //	func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
@@ -108,7 +133,6 @@ func genTileQ6_Kx8(C int, m0fMem, m30Mem Mem) {
 	negSums := func(c, j int) Mem { return local.Offset(64*c + 4*j) }
 
 	a := loadKx8Args(C)
-	w, xs, rows := a.w, a.xs, a.rows
 	m0f, m30 := YMM(), YMM()
 	VMOVDQU64(m0fMem, m0f)
 	VMOVDQU64(m30Mem, m30)
@@ -117,35 +141,13 @@ func genTileQ6_Kx8(C int, m0fMem, m30Mem Mem) {
 		fsum[c] = YMM()
 	}
 
-	Label(name + "_rows")
-	CMPQ(rows, U32(0))
-	JE(LabelRef(name + "_done"))
-	for _, f := range fsum {
-		VPXORD(f, f, f)
-	}
-	n := Load(Param("n"), GP64())
-	SHRQ(U8(8), n)
-	wp := GP64()
-	MOVQ(w, wp)
-	xp := Load(Param("x").Base(), GP64())
-	x1, xv := stridedX1(xp, xs, C)
-	xm := func(c, off int) Mem { return xv[c].Offset(off) }
-
-	Label(name + "_blocks")
-	CMPQ(n, U32(0))
-	JE(LabelRef(name + "_store"))
-	for c := 0; c < C; c++ {
-		// -32·bsum_j = -(bsum_j << 5), sixteen of them.
-		zr := YMM()
-		VPXORD(zr, zr, zr)
-		for half := 0; half < 2; half++ {
-			s := YMM()
-			VPMOVSXWD(xm(c, q8KSums+16*half), s)
-			VPSLLD(U8(5), s, s)
-			VPSUBD(s, zr, s)
-			VMOVDQU64(s, negSums(c, 8*half))
+	l := a.beginRows(name, C, func() {
+		for _, f := range fsum {
+			VPXORD(f, f, f)
 		}
-	}
+	})
+	wp, xm := l.wp, l.xm
+	q6NegSums(l, C, negSums, false)
 	sumi, acc := make([]VecVirtual, C), make([]VecVirtual, C)
 	for c := range sumi {
 		sumi[c], acc[c] = YMM(), YMM()
@@ -184,13 +186,7 @@ func genTileQ6_Kx8(C int, m0fMem, m30Mem Mem) {
 		VMULPS(sumi[c], p, p)
 		VADDPS(p, fsum[c], fsum[c])
 	}
-	ADDQ(U32(k6Size), wp)
-	ADDQ(U32(sizeQ8_K), xp)
-	if C > 1 {
-		ADDQ(U32(sizeQ8_K), x1)
-	}
-	DECQ(n)
-	JMP(LabelRef(name + "_blocks"))
+	l.nextBlock(name, k6Size)
 
 	a.storeRows(name, fsum)
 
@@ -227,7 +223,6 @@ func genTileQ6_Kx8AVX2(C int, m0fMem, m30Mem, mffff Mem) {
 	fmem := func(c int) Mem { return local.Offset(64*C + 32*c) }
 
 	a := loadKx8Args(C)
-	w, xs, rows := a.w, a.xs, a.rows
 	var m0f, m30 Op = m0fMem, m30Mem
 	if fsumInReg {
 		r0, r3 := YMM(), YMM()
@@ -243,43 +238,21 @@ func genTileQ6_Kx8AVX2(C int, m0fMem, m30Mem, mffff Mem) {
 		}
 	}
 
-	Label(name + "_rows")
-	CMPQ(rows, U32(0))
-	JE(LabelRef(name + "_done"))
-	if fsumInReg {
-		for _, f := range fsum {
-			VPXOR(f, f, f)
+	l := a.beginRows(name, C, func() {
+		if fsumInReg {
+			for _, f := range fsum {
+				VPXOR(f, f, f)
+			}
+		} else {
+			z := YMM()
+			VPXOR(z, z, z)
+			for c := 0; c < C; c++ {
+				VMOVDQU(z, fmem(c))
+			}
 		}
-	} else {
-		z := YMM()
-		VPXOR(z, z, z)
-		for c := 0; c < C; c++ {
-			VMOVDQU(z, fmem(c))
-		}
-	}
-	n := Load(Param("n"), GP64())
-	SHRQ(U8(8), n)
-	wp := GP64()
-	MOVQ(w, wp)
-	xp := Load(Param("x").Base(), GP64())
-	x1, xv := stridedX1(xp, xs, C)
-	xm := func(c, off int) Mem { return xv[c].Offset(off) }
-
-	Label(name + "_blocks")
-	CMPQ(n, U32(0))
-	JE(LabelRef(name + "_store"))
-	for c := 0; c < C; c++ {
-		// -32·bsum_j = -(bsum_j << 5), sixteen of them.
-		zr := YMM()
-		VPXOR(zr, zr, zr)
-		for half := 0; half < 2; half++ {
-			s := YMM()
-			VPMOVSXWD(xm(c, q8KSums+16*half), s)
-			VPSLLD(U8(5), s, s)
-			VPSUBD(s, zr, s)
-			VMOVDQU(s, negSums(c, 8*half))
-		}
-	}
+	})
+	wp, xm := l.wp, l.xm
+	q6NegSums(l, C, negSums, true)
 	sumi := make([]VecVirtual, C)
 	for c := range sumi {
 		sumi[c] = YMM()
@@ -333,13 +306,7 @@ func genTileQ6_Kx8AVX2(C int, m0fMem, m30Mem, mffff Mem) {
 		VADDPS(p, f, f)
 		VMOVUPS(f, fmem(c))
 	}
-	ADDQ(U32(k6Size), wp)
-	ADDQ(U32(sizeQ8_K), xp)
-	if C > 1 {
-		ADDQ(U32(sizeQ8_K), x1)
-	}
-	DECQ(n)
-	JMP(LabelRef(name + "_blocks"))
+	l.nextBlock(name, k6Size)
 
 	Label(name + "_store")
 	if !fsumInReg {
