@@ -212,7 +212,7 @@ func genQ6_K() {
 		VMOVDQU(wm.Offset(64*h+32), ql1)
 		VMOVDQU(wm.Offset(128+32*h), qh)
 		for k := 0; k < 4; k++ {
-			q, t := q6Values(k, ql0, ql1, qh, m0f, m30)
+			q, t := q6Build(k, q6Half(k, ql0, ql1), qh, m0f, m30, true), YMM()
 			VPMADDUBSW(xm.Offset(4+128*h+32*k), q, q)
 			VPSHUFB(k6Shuf[k], sy, t)
 			VPMADDWD(t, q, q)
@@ -248,36 +248,57 @@ func genQ6_K() {
 	RET()
 }
 
-// q6Values unpacks values l+32k (l < 32) of a Q6_K half-block into q, from
-// its low nibbles ql0 (ql[l]) and ql1 (ql[l+32]) and high bit pairs qh:
-// the low nibble of ql[l] (k even) or ql[l+32] (k odd), low (k < 2) or
-// high, and bits 2k, 2k+1 of qh[l] moved to bits 4, 5. t is a scratch
-// register the caller may reuse.
-func q6Values(k int, ql0, ql1, qh, m0f, m30 VecVirtual) (q, t VecVirtual) {
-	q, t = YMM(), YMM()
-	src := ql0
-	if k%2 == 1 {
-		src = ql1
+// q6Build puts together values l+32k of a Q6_K half-block (or of a
+// Q6_Kx8 chunk, see q6ChunkValues) into a new register: the low (k < 2) or
+// high nibble of ql (ql[l], or ql[l+32] for odd k, in a register or in
+// memory), and bits 2k, 2k+1 of qh at bits 4, 5; m0f and m30 hold 0x0f and
+// 0x30 in every byte. With avx2 it uses VEX instructions (m0f may then be
+// in memory, so ql in memory is loaded first), otherwise EVEX ones.
+func q6Build(k int, ql, qh, m0f, m30 Op, avx2 bool) VecVirtual {
+	and := func(a, b, c Op) { VPANDD(a, b, c) }
+	or := func(a, b, c Op) { VPORD(a, b, c) }
+	load := func(a, b Op) { VMOVDQU64(a, b) }
+	if avx2 {
+		and = func(a, b, c Op) { VPAND(a, b, c) }
+		or = func(a, b, c Op) { VPOR(a, b, c) }
+		load = func(a, b Op) { VMOVDQU(a, b) }
 	}
-	if k < 2 {
-		VPAND(m0f, src, q)
-	} else {
-		VPSRLW(U8(4), src, q)
-		VPAND(m0f, q, q)
+	_, qlMem := ql.(Mem)
+	v, b := YMM(), YMM()
+	switch {
+	case k >= 2:
+		VPSRLW(U8(4), ql, v)
+		and(m0f, v, v)
+	case avx2 && qlMem:
+		load(ql, v)
+		and(m0f, v, v)
+	case avx2:
+		and(m0f, ql, v)
+	default:
+		and(ql, m0f, v)
 	}
 	switch k {
 	case 0:
-		VPSLLW(U8(4), qh, t)
+		VPSLLW(U8(4), qh, b)
 	case 1:
-		VPSLLW(U8(2), qh, t)
+		VPSLLW(U8(2), qh, b)
 	case 2:
-		VMOVDQU(qh, t)
+		load(qh, b)
 	case 3:
-		VPSRLW(U8(2), qh, t)
+		VPSRLW(U8(2), qh, b)
 	}
-	VPAND(m30, t, t)
-	VPOR(t, q, q)
-	return q, t
+	and(m30, b, b)
+	or(b, v, v)
+	return v
+}
+
+// q6Half returns ql0 for even k, else ql1: the low nibbles q6Build takes
+// from a half-block held in registers.
+func q6Half(k int, ql0, ql1 VecVirtual) VecVirtual {
+	if k%2 == 1 {
+		return ql1
+	}
+	return ql0
 }
 
 // genQ6_Kx4 generates dotQ6_Kx4AVX2, dotQ6_KAVX2 of one weight row with
@@ -315,7 +336,7 @@ func genQ6_Kx4() {
 		VMOVDQU(wm.Offset(64*h+32), ql1)
 		VMOVDQU(wm.Offset(128+32*h), qh)
 		for k := 0; k < 4; k++ {
-			q, t := q6Values(k, ql0, ql1, qh, m0f, m30)
+			q, t := q6Build(k, q6Half(k, ql0, ql1), qh, m0f, m30, true), YMM()
 			VPSHUFB(k6Shuf[k], sy, t) // the scales of these values
 			for r, m := range xm {
 				p := YMM()
@@ -341,20 +362,9 @@ func genQ6_Kx4() {
 		VMOVSS(m, p)
 		VMULSS(p, d, p)
 		VMULSS(si, p, p)
-		sum := XMM()
-		VMOVSS(out[r], sum)
-		VADDSS(p, sum, sum)
-		VMOVSS(sum, out[r])
+		addOut(out[r], p)
 	}
-
-	ADDQ(U32(sizeQ6_K), w)
-	ADDQ(U32(sizeQ8_K), x)
-	DECQ(n)
-	JMP(LabelRef(name + "_loop"))
-
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	endX4(name, sizeQ6_K, n, w, x)
 }
 
 // x4Params loads the arguments of the four-vector kernels, func(n int, w,
@@ -383,6 +393,27 @@ func zeroOut(out []Mem) {
 	for _, m := range out {
 		MOVL(z, m)
 	}
+}
+
+// addOut adds p to the running sum at out.
+func addOut(out Mem, p VecVirtual) {
+	sum := XMM()
+	VMOVSS(out, sum)
+	VADDSS(p, sum, sum)
+	VMOVSS(sum, out)
+}
+
+// endX4 emits the end of a four-vector kernel's loop over super-blocks
+// (size bytes of weights each; n of them left) and its return.
+func endX4(name string, size int, n, w, x Register) {
+	ADDQ(U32(size), w)
+	ADDQ(U32(sizeQ8_K), x)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
 }
 
 // genK4x4 generates the four-row Q4_K (qhOff < 0) or Q5_K kernel:
@@ -464,18 +495,7 @@ func genK4x4(name string, doc []string, size, qhOff, qsOff int) {
 		VMULSS(dm, dy, dm)
 		VMULSS(bh, dm, dm)
 		VSUBSS(dm, d, d)
-		sum := XMM()
-		VMOVSS(out[r], sum)
-		VADDSS(d, sum, sum)
-		VMOVSS(sum, out[r])
+		addOut(out[r], d)
 	}
-
-	ADDQ(U32(size), w)
-	ADDQ(U32(sizeQ8_K), x)
-	DECQ(n)
-	JMP(LabelRef(name + "_loop"))
-
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	endX4(name, size, n, w, x)
 }

@@ -88,6 +88,67 @@ func genQ4_Kx8AVX2(c3f, cc0, c0f Mem) {
 
 // genTileQ4_Kx8AVX2 generates the 8×C AVX2 tile, prefetching the weights
 // widePrefetchK bytes ahead if far.
+// avx2Sums are the float sums of an AVX2 tile's vectors, one YMM each:
+// in registers (regs) for few vectors, otherwise on the stack at mem(c).
+type avx2Sums struct {
+	regs []VecVirtual
+	mem  func(c int) Mem
+	n    int
+}
+
+// newAVX2Sums returns the sums of C vectors, in registers if inReg.
+func newAVX2Sums(inReg bool, C int, mem func(c int) Mem) avx2Sums {
+	s := avx2Sums{mem: mem, n: C}
+	if inReg {
+		s.regs = make([]VecVirtual, C)
+		for c := range s.regs {
+			s.regs[c] = YMM()
+		}
+	}
+	return s
+}
+
+// zero sets the sums to +0.
+func (s avx2Sums) zero() {
+	if s.regs != nil {
+		for _, f := range s.regs {
+			VPXOR(f, f, f)
+		}
+		return
+	}
+	z := YMM()
+	VPXOR(z, z, z)
+	for c := range s.n {
+		VMOVDQU(z, s.mem(c))
+	}
+}
+
+// add adds p to vector c's sum.
+func (s avx2Sums) add(c int, p VecVirtual) {
+	if s.regs != nil {
+		VADDPS(p, s.regs[c], s.regs[c])
+		return
+	}
+	f := YMM()
+	VMOVUPS(s.mem(c), f)
+	VADDPS(p, f, f)
+	VMOVUPS(f, s.mem(c))
+}
+
+// load returns the sums in registers, loading them from the stack if they
+// live there.
+func (s avx2Sums) load() []VecVirtual {
+	if s.regs != nil {
+		return s.regs
+	}
+	fs := make([]VecVirtual, s.n)
+	for c := range fs {
+		fs[c] = YMM()
+		VMOVUPS(s.mem(c), fs[c])
+	}
+	return fs
+}
+
 func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 	name := fmt.Sprintf("tileQ4_Kx8_8x%dAVX2", C)
 	if far {
@@ -107,34 +168,15 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 	fmem := func(c int) Mem { return local.Offset(128 + 32*C + 32*c) }
 
 	a := loadKx8Args(C)
-	w, gs, y, ys, rows := a.w, a.gs, a.y, a.ys, a.rows
 	var m0f Op = c0f
 	if maskInReg {
 		r := YMM()
 		VMOVDQU(c0f, r)
 		m0f = r
 	}
-	var fsum []VecVirtual
-	if fsumInReg {
-		fsum = make([]VecVirtual, C)
-		for c := range fsum {
-			fsum[c] = YMM()
-		}
-	}
+	fsum := newAVX2Sums(fsumInReg, C, fmem)
 
-	l := a.beginRows(name, C, func() {
-		if fsumInReg {
-			for _, f := range fsum {
-				VPXOR(f, f, f)
-			}
-		} else {
-			z := YMM()
-			VPXOR(z, z, z)
-			for c := 0; c < C; c++ {
-				VMOVDQU(z, fmem(c))
-			}
-		}
-	})
+	l := a.beginRows(name, C, fsum.zero)
 	wp, xm := l.wp, l.xm
 	if far {
 		prefetchAhead(wp, widePrefetchK, k8Size)
@@ -245,36 +287,12 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 		VCVTDQ2PS(mins[c], mins[c])
 		VMULPS(mins[c], t2, t2)
 		VSUBPS(t2, t1, t1)
-		if fsumInReg {
-			VADDPS(t1, fsum[c], fsum[c])
-			continue
-		}
-		f := YMM()
-		VMOVUPS(fmem(c), f)
-		VADDPS(t1, f, f)
-		VMOVUPS(f, fmem(c))
+		fsum.add(c, t1)
 	}
 	l.nextBlock(name, k8Size)
 
 	Label(name + "_store")
-	yp := GP64()
-	MOVQ(y, yp)
-	for c := 0; c < C; c++ {
-		if fsumInReg {
-			VMOVUPS(fsum[c], Mem{Base: yp})
-		} else {
-			f := YMM()
-			VMOVUPS(fmem(c), f)
-			VMOVUPS(f, Mem{Base: yp})
-		}
-		if c < C-1 {
-			ADDQ(ys, yp)
-		}
-	}
-	ADDQ(gs, w)
-	ADDQ(U32(32), y)
-	SUBQ(U32(8), rows)
-	JMP(LabelRef(name + "_rows"))
+	a.storeSums(name, fsum.load())
 
 	Label(name + "_done")
 	VZEROUPPER()

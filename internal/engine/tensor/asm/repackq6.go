@@ -52,14 +52,6 @@ func genQ6_Kx8() {
 // and 5 (as genQ6_K puts them together). m0f and m30 are 0x0f and 0x30
 // in every byte.
 func q6ChunkValues(wp Register, h, is, t, m int, m0f, m30 Op, avx2 bool) VecVirtual {
-	and := func(a, b, c Op) { VPANDD(a, b, c) }
-	or := func(a, b, c Op) { VPORD(a, b, c) }
-	load := func(a, b Op) { VMOVDQU64(a, b) }
-	if avx2 {
-		and = func(a, b, c Op) { VPAND(a, b, c) }
-		or = func(a, b, c Op) { VPOR(a, b, c) }
-		load = func(a, b Op) { VMOVDQU(a, b) }
-	}
 	// Quarter 2h+is: ql chunks 16h+m, then 16h+8+m, then qh chunks 8h+m
 	// (m from 4is), 4 of each.
 	quarter := k6Chunks + 384*(2*h+is) + 32*(m%4)
@@ -67,30 +59,23 @@ func q6ChunkValues(wp Register, h, is, t, m int, m0f, m30 Op, avx2 bool) VecVirt
 	if t%2 == 1 {
 		ql = Mem{Base: wp, Disp: quarter + 128}
 	}
-	qh := Mem{Base: wp, Disp: quarter + 256}
-	v, b := YMM(), YMM()
-	if t < 2 && avx2 {
-		load(ql, v) // m0f may be in memory
-		and(m0f, v, v)
-	} else if t < 2 {
-		and(ql, m0f, v)
-	} else {
-		VPSRLW(U8(4), ql, v)
-		and(m0f, v, v)
+	return q6Build(t, ql, Mem{Base: wp, Disp: quarter + 256}, m0f, m30, avx2)
+}
+
+// q6AddSums emits the float work of a super-block, dotQ6_KQ8_K's in
+// lanes: float32(d_w·d_x)·float32(sumi[c]) of each vector c (its current
+// block at xm(c, 0)), handed to add; sumi is clobbered.
+func q6AddSums(wp Register, xm func(c, off int) Mem, sumi []VecVirtual, add func(c int, p VecVirtual)) {
+	dw := YMM()
+	VCVTPH2PS(Mem{Base: wp}, dw)
+	for c := range sumi {
+		p := YMM()
+		VBROADCASTSS(xm(c, 0), p)
+		VMULPS(p, dw, p)
+		VCVTDQ2PS(sumi[c], sumi[c])
+		VMULPS(sumi[c], p, p)
+		add(c, p)
 	}
-	switch t {
-	case 0:
-		VPSLLW(U8(4), qh, b)
-	case 1:
-		VPSLLW(U8(2), qh, b)
-	case 2:
-		load(qh, b)
-	case 3:
-		VPSRLW(U8(2), qh, b)
-	}
-	and(m30, b, b)
-	or(b, v, v)
-	return v
 }
 
 // q6NegSums stores -32·bsum_j = -(bsum_j << 5) of the sixteen sub-blocks
@@ -175,17 +160,7 @@ func genTileQ6_Kx8(C int, m0fMem, m30Mem Mem) {
 			}
 		}
 	}
-	// sum += float32(float32(d_w·d_x)·float32(sumi)), per row in lanes.
-	dw := YMM()
-	VCVTPH2PS(Mem{Base: wp}, dw)
-	for c := 0; c < C; c++ {
-		p := YMM()
-		VBROADCASTSS(xm(c, 0), p)
-		VMULPS(p, dw, p)
-		VCVTDQ2PS(sumi[c], sumi[c])
-		VMULPS(sumi[c], p, p)
-		VADDPS(p, fsum[c], fsum[c])
-	}
+	q6AddSums(wp, xm, sumi, func(c int, p VecVirtual) { VADDPS(p, fsum[c], fsum[c]) })
 	l.nextBlock(name, k6Size)
 
 	a.storeRows(name, fsum)
@@ -230,27 +205,9 @@ func genTileQ6_Kx8AVX2(C int, m0fMem, m30Mem, mffff Mem) {
 		VMOVDQU(m30Mem, r3)
 		m0f, m30 = r0, r3
 	}
-	var fsum []VecVirtual
-	if fsumInReg {
-		fsum = make([]VecVirtual, C)
-		for c := range fsum {
-			fsum[c] = YMM()
-		}
-	}
+	fsum := newAVX2Sums(fsumInReg, C, fmem)
 
-	l := a.beginRows(name, C, func() {
-		if fsumInReg {
-			for _, f := range fsum {
-				VPXOR(f, f, f)
-			}
-		} else {
-			z := YMM()
-			VPXOR(z, z, z)
-			for c := 0; c < C; c++ {
-				VMOVDQU(z, fmem(c))
-			}
-		}
-	})
+	l := a.beginRows(name, C, fsum.zero)
 	wp, xm := l.wp, l.xm
 	q6NegSums(l, C, negSums, true)
 	sumi := make([]VecVirtual, C)
@@ -288,35 +245,11 @@ func genTileQ6_Kx8AVX2(C int, m0fMem, m30Mem, mffff Mem) {
 			}
 		}
 	}
-	// sum += float32(float32(d_w·d_x)·float32(sumi)), per row in lanes.
-	dw := YMM()
-	VCVTPH2PS(Mem{Base: wp}, dw)
-	for c := 0; c < C; c++ {
-		p := YMM()
-		VBROADCASTSS(xm(c, 0), p)
-		VMULPS(p, dw, p)
-		VCVTDQ2PS(sumi[c], sumi[c])
-		VMULPS(sumi[c], p, p)
-		if fsumInReg {
-			VADDPS(p, fsum[c], fsum[c])
-			continue
-		}
-		f := YMM()
-		VMOVUPS(fmem(c), f)
-		VADDPS(p, f, f)
-		VMOVUPS(f, fmem(c))
-	}
+	q6AddSums(wp, xm, sumi, fsum.add)
 	l.nextBlock(name, k6Size)
 
 	Label(name + "_store")
-	if !fsumInReg {
-		fsum = make([]VecVirtual, C)
-		for c := range fsum {
-			fsum[c] = YMM()
-			VMOVUPS(fmem(c), fsum[c])
-		}
-	}
-	a.storeSums(name, fsum)
+	a.storeSums(name, fsum.load())
 
 	Label(name + "_done")
 	VZEROUPPER()
