@@ -16,14 +16,18 @@ import (
 
 // synthTypes are the weight types `models synth --type` takes.
 func synthTypes() []tensor.Type {
-	return []tensor.Type{tensor.F32, tensor.F16, tensor.BF16, tensor.Q8_0, tensor.Q4_0, tensor.Q5_0, tensor.Q4_K, tensor.Q6_K}
+	return []tensor.Type{tensor.F32, tensor.F16, tensor.BF16, tensor.Q8_0, tensor.Q4_0, tensor.Q5_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K}
 }
 
-// parseSynthType parses --type: a type of synthTypes, or q4_k_m for
-// llama.cpp's Q4_K_M mixture (Q4_K with mixture set).
+// parseSynthType parses --type: a type of synthTypes, or q4_k_m or
+// q5_k_m for llama.cpp's Q4_K_M and Q5_K_M mixtures (Q4_K or Q5_K with
+// mixture set).
 func parseSynthType(s string) (t tensor.Type, mixture bool, err error) {
-	if strings.EqualFold(s, "q4_k_m") {
+	switch {
+	case strings.EqualFold(s, "q4_k_m"):
 		return tensor.Q4_K, true, nil
+	case strings.EqualFold(s, "q5_k_m"):
+		return tensor.Q5_K, true, nil
 	}
 	var names []string
 	for _, t := range synthTypes() {
@@ -33,7 +37,7 @@ func parseSynthType(s string) (t tensor.Type, mixture bool, err error) {
 		}
 		names = append(names, name)
 	}
-	names = append(names, "q4_k_m")
+	names = append(names, "q4_k_m", "q5_k_m")
 	return 0, false, usagef("--type %q: want one of %s", s, strings.Join(names, ", "))
 }
 
@@ -91,7 +95,7 @@ In this command -o/--output names the file to write.`,
 			}
 			typeName := p.Type.String()
 			if p.Mixture {
-				typeName = "Q4_K_M"
+				typeName += "_M"
 			}
 			fmt.Fprintf(a.env.Stdout, "Wrote %s (%s): %s %s %s, %s parameters, %d tokens\n",
 				path, byteSize(p.Size), p.Shape.Name, p.Arch, typeName, paramCount(p.Params), p.VocabSize)
@@ -102,7 +106,7 @@ In this command -o/--output names the file to write.`,
 	f := cmd.Flags()
 	f.StringVar(&shape, "shape", "tiny", "model shape: "+strings.Join(synth.ShapeNames(), ", "))
 	f.StringVar(&arch, "arch", "", "architecture: llama or qwen2 (default: the shape's own)")
-	f.StringVar(&typ, "type", "q8_0", "type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q6_k, or q4_k_m (llama.cpp's Q4_K_M mixture)")
+	f.StringVar(&typ, "type", "q8_0", "type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q5_k, q6_k, or q4_k_m or q5_k_m (llama.cpp's Q4_K_M and Q5_K_M mixtures)")
 	f.StringVar(&vocab, "vocab", "", "GGUF file to copy the tokenizer from")
 	f.Int64Var(&seed, "seed", 1, "random seed")
 	// Shadows the global -o/--output (table|json) for this command only.

@@ -91,9 +91,9 @@ func TestModelsSynth(t *testing.T) {
 		},
 		{
 			name:       "bad type",
-			args:       []string{"--vocab", vocab, "--type", "q5_k", "-o", out},
+			args:       []string{"--vocab", vocab, "--type", "q5_1", "-o", out},
 			wantCode:   2,
-			wantStderr: "Error: --type \"q5_k\": want one of f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q6_k, q4_k_m\nRun 'cerulean models synth --help' for usage.\n",
+			wantStderr: "Error: --type \"q5_1\": want one of f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q5_k, q6_k, q4_k_m, q5_k_m\nRun 'cerulean models synth --help' for usage.\n",
 		},
 		{
 			name:       "wrong arch",

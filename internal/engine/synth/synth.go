@@ -50,12 +50,12 @@ type Options struct {
 	// Shape is a name from ShapeNames, e.g. "tiny".
 	Shape string
 	// Type is the type of the 2-D weight matrices (F32, F16, BF16, Q8_0,
-	// Q4_0, Q5_0, Q4_K, Q6_K). Norms and biases are always F32. A matrix whose
+	// Q4_0, Q5_0, Q4_K, Q5_K, Q6_K). Norms and biases are always F32. A matrix whose
 	// rows are not a whole number of the type's blocks falls back per
 	// tensor; see TensorType.
 	Type tensor.Type
-	// Mixture, with Type Q4_K, makes llama.cpp's Q4_K_M mixture instead of
-	// a pure file: see MixtureType.
+	// Mixture, with Type Q4_K or Q5_K, makes llama.cpp's Q4_K_M or Q5_K_M
+	// mixture instead of a pure file: see MixtureType.
 	Mixture bool
 	// Vocab is a GGUF file whose tokenizer.* metadata is copied key for key;
 	// its token count is the model's vocabulary size. Vocab-only files such
@@ -72,7 +72,7 @@ type Plan struct {
 	Arch      string
 	Shape     Shape
 	Type      tensor.Type
-	Mixture   bool // Q4_K_M, see MixtureType
+	Mixture   bool // Q4_K_M or Q5_K_M, see MixtureType
 	VocabSize int
 	// Metadata is every key/value pair, in file order.
 	Metadata []KV
@@ -166,13 +166,14 @@ func TensorType(want tensor.Type, cols uint64) tensor.Type {
 	return tensor.F16
 }
 
-// MixtureType is the type llama.cpp's Q4_K_M preset gives the matrix
-// name (of layer i of n; tied: no output matrix) before the fallback of
-// TensorType, following llama_tensor_get_type: output.weight, or
-// token_embd.weight when the embeddings are tied, Q6_K; attn_v.weight and
-// ffn_down.weight Q6_K in the layers use_more_bits picks (the first and
-// last eighth and every third between); everything else Q4_K.
-func MixtureType(name string, i, n int, tied bool) tensor.Type {
+// MixtureType is the type llama.cpp's Q4_K_M preset (base Q4_K) or
+// Q5_K_M preset (base Q5_K) gives the matrix name (of layer i of n; tied:
+// no output matrix) before the fallback of TensorType, following
+// llama_tensor_get_type: output.weight, or token_embd.weight when the
+// embeddings are tied, Q6_K; attn_v.weight and ffn_down.weight Q6_K in
+// the layers use_more_bits picks (the first and last eighth and every
+// third between); everything else base.
+func MixtureType(base tensor.Type, name string, i, n int, tied bool) tensor.Type {
 	moreBits := i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2
 	switch {
 	case name == "output.weight", tied && name == "token_embd.weight":
@@ -180,7 +181,7 @@ func MixtureType(name string, i, n int, tied bool) tensor.Type {
 	case strings.HasSuffix(name, ".attn_v.weight") && moreBits, strings.HasSuffix(name, ".ffn_down.weight") && moreBits:
 		return tensor.Q6_K
 	}
-	return tensor.Q4_K
+	return base
 }
 
 // DryRun lays out the model o describes, checking o, without generating
@@ -204,8 +205,8 @@ func DryRun(o Options) (*Plan, error) {
 	if !ok || len(tokens) == 0 {
 		return nil, errors.New("synth: the vocabulary GGUF has no tokenizer.ggml.tokens")
 	}
-	if o.Mixture && o.Type != tensor.Q4_K {
-		return nil, fmt.Errorf("synth: the mixture is Q4_K_M's, not %v's", o.Type)
+	if o.Mixture && o.Type != tensor.Q4_K && o.Type != tensor.Q5_K {
+		return nil, fmt.Errorf("synth: the mixtures are Q4_K_M's and Q5_K_M's, not %v's", o.Type)
 	}
 	p := &Plan{Arch: shape.Arch, Shape: shape, Type: o.Type, Mixture: o.Mixture, VocabSize: len(tokens), seed: o.Seed}
 	p.Metadata = metadata(shape, o, len(tokens), ftype)
@@ -290,7 +291,7 @@ func (p *Plan) addTensors() {
 	matrix := func(name string, cols, rows uint64, f fill) {
 		typ := p.Type
 		if p.Mixture {
-			typ = MixtureType(name, layer, s.BlockCount, s.Tied)
+			typ = MixtureType(p.Type, name, layer, s.BlockCount, s.Tied)
 		}
 		p.Tensors = append(p.Tensors, gguf.TensorInfo{Name: name, Dims: []uint64{cols, rows}, Type: TensorType(typ, cols)})
 		p.fills = append(p.fills, f)

@@ -436,7 +436,8 @@ func TestDryRunErrors(t *testing.T) {
 		{"unknown arch", Options{Arch: "gpt2", Shape: "tiny", Vocab: vocab}, `synth: unknown architecture "gpt2" (known: llama, qwen2)`},
 		{"wrong arch", Options{Arch: "llama", Shape: "qwen2.5-0.5b", Vocab: vocab}, `synth: shape "qwen2.5-0.5b" is a qwen2 model, not llama`},
 		{"no vocab", Options{Shape: "tiny"}, "synth: a vocabulary GGUF (Options.Vocab) is required"},
-		{"type", Options{Shape: "tiny", Type: tensor.Q5_K, Vocab: vocab}, "synth: cannot write Q5_K weights"},
+		{"type", Options{Shape: "tiny", Type: tensor.Q5_1, Vocab: vocab}, "synth: cannot write Q5_1 weights"},
+		{"mixture type", Options{Shape: "tiny", Type: tensor.Q6_K, Mixture: true, Vocab: vocab}, "synth: the mixtures are Q4_K_M's and Q5_K_M's, not Q6_K's"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -493,33 +494,36 @@ func TestRopeFactors(t *testing.T) {
 // attn_v and ffn_down are Q6_K in layers 0-2, 21-23 and every third from
 // 5, as llama.cpp's use_more_bits picks them; tied embeddings take the
 // output's Q6_K.
+// The Q5_K_M preset is the same with Q5_K for Q4_K.
 func TestMixtureType(t *testing.T) {
 	more := map[int]bool{0: true, 1: true, 2: true, 5: true, 8: true, 11: true, 14: true, 17: true, 20: true, 21: true, 22: true, 23: true}
-	for i := range 24 {
-		want := tensor.Q4_K
-		if more[i] {
-			want = tensor.Q6_K
-		}
-		for _, name := range []string{"attn_v", "ffn_down"} {
-			if got := MixtureType(fmt.Sprintf("blk.%d.%s.weight", i, name), i, 24, true); got != want {
-				t.Errorf("layer %d %s: %v, want %v", i, name, got, want)
+	for _, base := range []tensor.Type{tensor.Q4_K, tensor.Q5_K} {
+		for i := range 24 {
+			want := base
+			if more[i] {
+				want = tensor.Q6_K
+			}
+			for _, name := range []string{"attn_v", "ffn_down"} {
+				if got := MixtureType(base, fmt.Sprintf("blk.%d.%s.weight", i, name), i, 24, true); got != want {
+					t.Errorf("%v layer %d %s: %v, want %v", base, i, name, got, want)
+				}
+			}
+			if got := MixtureType(base, fmt.Sprintf("blk.%d.attn_q.weight", i), i, 24, true); got != base {
+				t.Errorf("%v layer %d attn_q: %v, want %v", base, i, got, base)
 			}
 		}
-		if got := MixtureType(fmt.Sprintf("blk.%d.attn_q.weight", i), i, 24, true); got != tensor.Q4_K {
-			t.Errorf("layer %d attn_q: %v, want Q4_K", i, got)
-		}
-	}
-	for _, tc := range []struct {
-		name string
-		tied bool
-		want tensor.Type
-	}{
-		{"token_embd.weight", true, tensor.Q6_K},
-		{"token_embd.weight", false, tensor.Q4_K},
-		{"output.weight", false, tensor.Q6_K},
-	} {
-		if got := MixtureType(tc.name, 0, 24, tc.tied); got != tc.want {
-			t.Errorf("%s (tied %v): %v, want %v", tc.name, tc.tied, got, tc.want)
+		for _, tc := range []struct {
+			name string
+			tied bool
+			want tensor.Type
+		}{
+			{"token_embd.weight", true, tensor.Q6_K},
+			{"token_embd.weight", false, base},
+			{"output.weight", false, tensor.Q6_K},
+		} {
+			if got := MixtureType(base, tc.name, 0, 24, tc.tied); got != tc.want {
+				t.Errorf("%v %s (tied %v): %v, want %v", base, tc.name, tc.tied, got, tc.want)
+			}
 		}
 	}
 }

@@ -73,6 +73,7 @@ func TestQuantizeMatchesLlamaQuantize(t *testing.T) {
 		{"llama-tiny-F32.gguf", "llama-tiny-Q4_0.gguf"},
 		{"llama-tiny-F32.gguf", "llama-tiny-Q5_0.gguf"},
 		{"llama-tiny-F32.gguf", "llama-tiny-Q4_K.gguf"},
+		{"llama-tiny-F32.gguf", "llama-tiny-Q5_K.gguf"},
 		{"llama-tiny-F32.gguf", "llama-tiny-Q6_K.gguf"},
 		{"llama-tiny-F32.gguf", "llama-tiny-Q4_K_M.gguf"},
 		{"qwen2-tiny-F32.gguf", "qwen2-tiny-Q8_0.gguf"},

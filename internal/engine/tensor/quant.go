@@ -12,7 +12,7 @@ import (
 // reference quantizers (quantize_row_*_ref, which llama-quantize uses when
 // no importance matrix is given).
 //
-// Supported types: F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q6_K.
+// Supported types: F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K.
 //
 // Products that feed a sum are rounded explicitly (float32(a*b)) so that
 // the compiler cannot fuse them into FMA instructions (it does on arm64 and
@@ -34,6 +34,8 @@ func Quantize(t Type, src []float32, dst []byte) error {
 		fn = quantQ8_0
 	case Q4_K:
 		fn = quantQ4_K
+	case Q5_K:
+		fn = quantQ5_K
 	case Q6_K:
 		fn = quantQ6_K
 	default:
@@ -56,7 +58,7 @@ func Quantize(t Type, src []float32, dst []byte) error {
 // CanQuantize reports whether Quantize supports t.
 func CanQuantize(t Type) bool {
 	switch t {
-	case F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q6_K:
+	case F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K:
 		return true
 	}
 	return false
@@ -270,7 +272,16 @@ func makeQKX2Quants(nmax int32, x, weights []float32, L, Laux []uint8, rmin, rde
 // scale and min from makeQKX2Quants (weights = rms + |x|), those are
 // quantized to 6 bits against the block's largest, and the values are then
 // requantized with the rounded scales.
-func quantQ4_K(src []float32, dst []byte) {
+func quantQ4_K(src []float32, dst []byte) { quantK(src, dst, 15, -1, 20) }
+
+// quantQ5_K follows quantize_row_q5_K_ref: quantQ4_K's steps with values
+// of 0..31 (their fifth bits in qh) and makeQKX2Quants searching from
+// rmin -0.5 in 15 steps.
+func quantQ5_K(src []float32, dst []byte) { quantK(src, dst, 31, -0.5, 15) }
+
+// quantK is quantQ4_K (nmax 15) or quantQ5_K (nmax 31), makeQKX2Quants
+// taking rmin and nstep.
+func quantK(src []float32, dst []byte, nmax int32, rmin float32, nstep int) {
 	var (
 		L       [QK_K]uint8
 		Laux    [32]uint8
@@ -278,9 +289,13 @@ func quantQ4_K(src []float32, dst []byte) {
 		mins    [QK_K / 32]float32
 		scales  [QK_K / 32]float32
 	)
+	size := sizeQ4_K
+	if nmax == 31 {
+		size = sizeQ5_K
+	}
 	for len(src) > 0 {
 		x := src[:QK_K]
-		b := dst[:sizeQ4_K]
+		b := dst[:size]
 		var maxScale, maxMin float32
 		for j := range QK_K / 32 {
 			xs := x[32*j : 32*j+32]
@@ -292,7 +307,7 @@ func quantQ4_K(src []float32, dst []byte) {
 			for l, v := range xs {
 				weights[l] = avX + abs32(v)
 			}
-			scales[j], mins[j] = makeQKX2Quants(15, xs, weights[:], L[32*j:32*j+32], Laux[:], -1, 0.1, 20)
+			scales[j], mins[j] = makeQKX2Quants(nmax, xs, weights[:], L[32*j:32*j+32], Laux[:], rmin, 0.1, nstep)
 			if scales[j] > maxScale {
 				maxScale = scales[j]
 			}
@@ -335,17 +350,31 @@ func quantQ4_K(src []float32, dst []byte) {
 			dm := float32(mf * float32(m))
 			for i := range 32 {
 				l := nearestInt((x[32*j+i] + dm) / d)
-				L[32*j+i] = uint8(max(0, min(15, l)))
+				L[32*j+i] = uint8(max(0, min(nmax, l)))
 			}
 		}
-		qs := b[16:144]
+		qs := b[16:]
+		if nmax == 31 {
+			// qh, then the low four bits: bit 2(j/64) of qh[l] is the
+			// fifth bit of value j+l, bit 2(j/64)+1 that of value j+l+32.
+			qh := b[16:48]
+			clear(qh)
+			qs = b[48:]
+			for j := 0; j < QK_K; j += 64 {
+				for l := range 32 {
+					lo, hi := L[j+l], L[j+l+32]
+					qh[l] |= lo>>4<<(j/32) | hi>>4<<(j/32+1)
+					L[j+l], L[j+l+32] = lo&15, hi&15
+				}
+			}
+		}
 		for j := 0; j < QK_K; j += 64 {
 			q := qs[j/2 : j/2+32]
 			for l := range 32 {
 				q[l] = L[j+l] | L[j+l+32]<<4
 			}
 		}
-		src, dst = src[QK_K:], dst[sizeQ4_K:]
+		src, dst = src[QK_K:], dst[size:]
 	}
 }
 

@@ -331,8 +331,9 @@ func TestConvertErrors(t *testing.T) {
 		{"dequant short src", Dequantize(Q8_0, make([]byte, 33), make([]float32, 32)), ErrBadLength},
 		{"dequant long src", Dequantize(F32, make([]byte, 12), make([]float32, 2)), ErrBadLength},
 		{"quant unknown", Quantize(Type(99), nil, nil), ErrUnknownType},
-		{"quant unsupported", Quantize(Q5_K, nil, nil), ErrUnsupported},
+		{"quant unsupported", Quantize(Q5_1, nil, nil), ErrUnsupported},
 		{"quant partial block", Quantize(Q4_K, make([]float32, 255), make([]byte, 144)), ErrBadLength},
+		{"quant Q5_K short dst", Quantize(Q5_K, make([]float32, 256), make([]byte, 175)), ErrBadLength},
 		{"quant short dst", Quantize(Q6_K, make([]float32, 256), make([]byte, 209)), ErrBadLength},
 	}
 	for _, tc := range tests {
