@@ -8,7 +8,7 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 )
 
-// TestRepackMatchesMapped checks that a model whose Q4_0, Q8_0 or Q4_K matrices
+// TestRepackMatchesMapped checks that a model whose Q4_0, Q8_0, Q4_K or Q5_K matrices
 // are repacked on load gives bit for bit the logits of the pure-Go
 // kernels on the memory-mapped matrices, on every kernel table with
 // repacked kernels (the repacked kernels compute each row as the reference
@@ -25,6 +25,7 @@ func TestRepackMatchesMapped(t *testing.T) {
 		{"llama Q4_0", testSpec{seed: 11, typ: tensor.Q4_0, vocab: 304}},
 		{"qwen2 Q8_0 tied", testSpec{seed: 12, arch: "qwen2", typ: tensor.Q8_0, vocab: 304, tied: true}},
 		{"llama Q4_K", testSpec{seed: 15, typ: tensor.Q4_K, embd: 256, ff: 256, vocab: 304}},
+		{"llama Q5_K", testSpec{seed: 16, typ: tensor.Q5_K, embd: 256, ff: 256, vocab: 304}},
 		// Vocabularies of 8k+4 and 8k+3: the output's last rows stay
 		// row-major.
 		{"llama Q8_0 vocab 8k+4", testSpec{seed: 13, typ: tensor.Q8_0, vocab: 308}},

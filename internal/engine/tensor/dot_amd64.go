@@ -644,6 +644,27 @@ func tileQ4_Kx8_8x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y [
 //go:noescape
 func tileQ4_Kx8_8x4FarAVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
+// tileQ5_Kx8_8x1VNNI sets y[c*ystride+r] to the product of row r of the Q5_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ5_KQ8_K, for r < rows (a multiple of 8) and c < 1.
+//
+//go:noescape
+func tileQ5_Kx8_8x1VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ5_Kx8_8x2VNNI sets y[c*ystride+r] to the product of row r of the Q5_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ5_KQ8_K, for r < rows (a multiple of 8) and c < 2.
+//
+//go:noescape
+func tileQ5_Kx8_8x2VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ5_Kx8_8x4VNNI sets y[c*ystride+r] to the product of row r of the Q5_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ5_KQ8_K, for r < rows (a multiple of 8) and c < 4.
+//
+//go:noescape
+func tileQ5_Kx8_8x4VNNI(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
 // tileQ6_Kx8_8x1VNNI sets y[c*ystride+r] to the product of row r of the Q6_Kx8 matrix w
 // (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
 // bit-identical to dotQ6_KQ8_K, for r < rows (a multiple of 8) and c < 1.

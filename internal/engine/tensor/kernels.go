@@ -57,7 +57,7 @@ type Kernels struct {
 	// DotFunc (a row is not contiguous); nil where the table has none, and
 	// then a caller should not repack. Rows come in whole groups of 8.
 	Q4_0x8Mat, Q5_0x8Mat, Q8_0x8Mat MatFunc
-	Q4_Kx8Mat, Q6_Kx8Mat            MatFunc // with Q8_K activations
+	Q4_Kx8Mat, Q5_Kx8Mat, Q6_Kx8Mat MatFunc // with Q8_K activations
 }
 
 // ReferenceKernels returns the pure-Go kernels, which every other
@@ -70,7 +70,7 @@ func ReferenceKernels() *Kernels {
 		Q4_1: dotQ4_1Q8_1, Q5_1: dotQ5_1Q8_1,
 		Q4_K: dotQ4_KQ8_K, Q5_K: dotQ5_KQ8_K, Q6_K: dotQ6_KQ8_K,
 		Q4_0x8Mat: matRepackedGo(Q4_0x8), Q5_0x8Mat: matRepackedGo(Q5_0x8), Q8_0x8Mat: matRepackedGo(Q8_0x8),
-		Q4_Kx8Mat: matQ4_Kx8Go, Q6_Kx8Mat: matQ6_Kx8Go,
+		Q4_Kx8Mat: matQ4_Kx8Go, Q5_Kx8Mat: matQ5_Kx8Go, Q6_Kx8Mat: matQ6_Kx8Go,
 	}
 }
 
@@ -153,6 +153,8 @@ func (k *Kernels) MatFunc(t Type) MatFunc {
 		return k.Q8_0x8Mat
 	case Q4_Kx8:
 		return k.Q4_Kx8Mat
+	case Q5_Kx8:
+		return k.Q5_Kx8Mat
 	case Q6_Kx8:
 		return k.Q6_Kx8Mat
 	}
@@ -198,7 +200,7 @@ func VecDotType(t Type) (Type, bool) {
 		return Q8_0, true
 	case Q4_1, Q5_1:
 		return Q8_1, true
-	case Q4_K, Q5_K, Q6_K, Q4_Kx8, Q6_Kx8:
+	case Q4_K, Q5_K, Q6_K, Q4_Kx8, Q5_Kx8, Q6_Kx8:
 		return Q8_K, true
 	}
 	return 0, false

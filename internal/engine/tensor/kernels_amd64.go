@@ -23,8 +23,8 @@ func simdKernels() *Kernels {
 // run, slowest first: "avx2" if it has AVX2, FMA and F16C (with the
 // pure-Go kernels for the types they do not cover, Q4_1 and Q5_1), then
 // "avx512vnni", the same with the VNNI tiles for Q8_0, Q4_0 and Q4_K
-// matrices and the repacked layouts Q4_0x8, Q5_0x8 and Q8_0x8
-// (repack_amd64.go),
+// matrices and the repacked layouts Q4_0x8, Q5_0x8, Q8_0x8 (repack_amd64.go),
+// Q4_Kx8, Q5_Kx8 and Q6_Kx8,
 // if it also has AVX-512 VNNI (hasVNNI).
 //
 // x/sys/cpu only reports AVX, AVX2 and AVX-512 when the OS saves the
@@ -45,6 +45,7 @@ func simdKernelSets() []*Kernels {
 		v.Q5_0x8Mat = tilesQ5_0x8VNNI.mat
 		v.Q8_0x8Mat = tilesQ8_0x8VNNI.mat
 		v.Q4_Kx8Mat = matQ4_Kx8VNNI
+		v.Q5_Kx8Mat = matQ5_Kx8VNNI
 		v.Q6_Kx8Mat = matQ6_Kx8VNNI
 		sets = append(sets, &v)
 	}
@@ -86,6 +87,8 @@ func avx2Kernels() *Kernels {
 	// times the row-major MatFunc (BenchmarkQ6_Kx8AVX2), from DRAM at two
 	// goroutines 0.91-0.98 of the bandwidth probe against 0.80-0.82.
 	k.Q6_Kx8Mat = matQ6_Kx8AVX2
+	// Q5_Kx8 has VNNI tiles only: on this table Q5_K stays row-major.
+	k.Q5_Kx8Mat = nil
 	return k
 }
 

@@ -55,8 +55,8 @@ const (
 const repackRows = 8
 
 // Repacked returns the repacked layout of t (Q4_0x8 for Q4_0, Q5_0x8 for
-// Q5_0, Q8_0x8 for Q8_0, Q4_Kx8 for Q4_K: repackk.go, Q6_Kx8 for Q6_K:
-// repackq6.go), and false if t has none.
+// Q5_0, Q8_0x8 for Q8_0, Q4_Kx8 for Q4_K: repackk.go, Q5_Kx8 for Q5_K:
+// repackq5k.go, Q6_Kx8 for Q6_K: repackq6.go), and false if t has none.
 func Repacked(t Type) (Type, bool) {
 	switch t {
 	case Q4_0:
@@ -67,6 +67,8 @@ func Repacked(t Type) (Type, bool) {
 		return Q8_0x8, true
 	case Q4_K:
 		return Q4_Kx8, true
+	case Q5_K:
+		return Q5_Kx8, true
 	case Q6_K:
 		return Q6_Kx8, true
 	}
@@ -85,7 +87,7 @@ func RepackRows(t Type) int {
 
 // isRepacked reports whether t is one of the repacked layouts.
 func (t Type) isRepacked() bool {
-	return t == Q4_0x8 || t == Q5_0x8 || t == Q8_0x8 || t == Q4_Kx8 || t == Q6_Kx8
+	return t == Q4_0x8 || t == Q5_0x8 || t == Q8_0x8 || t == Q4_Kx8 || t == Q5_Kx8 || t == Q6_Kx8
 }
 
 // base returns the row-major type of a repacked one, or t itself.
@@ -97,7 +99,7 @@ func (t Type) base() Type {
 }
 
 // Repack writes the rows of src, rows × cols values of type t (Q4_0, Q5_0,
-// Q8_0, Q4_K or Q6_K, row-major), to dst in t's repacked layout. rows must be a
+// Q8_0, Q4_K, Q5_K or Q6_K, row-major), to dst in t's repacked layout. rows must be a
 // multiple of 8 and dst the size of src. Groups are independent: callers
 // may repack a large matrix in parallel, a range of whole groups at a time
 // (a group's bytes are the same range in src and dst).
@@ -119,6 +121,9 @@ func Repack(t Type, rows, cols int, dst, src []byte) error {
 	switch t {
 	case Q4_K:
 		repackQ4_K(rows, cols, dst, src)
+		return nil
+	case Q5_K:
+		repackQ5_K(rows, cols, dst, src)
 		return nil
 	case Q6_K:
 		repackQ6_K(rows, cols, dst, src)
@@ -184,7 +189,7 @@ const q5Quants = 2*repackRows + 32
 var le = binary.LittleEndian
 
 // UnpackRow writes row r of the repacked matrix w (type t, Q4_0x8,
-// Q5_0x8, Q8_0x8, Q4_Kx8 or Q6_Kx8, rows of cols values) to dst in the row-major type, e.g. to look
+// Q5_0x8, Q8_0x8, Q4_Kx8, Q5_Kx8 or Q6_Kx8, rows of cols values) to dst in the row-major type, e.g. to look
 // up an embedding row of a matrix repacked for the output product.
 func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 	if !t.isRepacked() {
@@ -202,6 +207,9 @@ func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 	switch bt {
 	case Q4_K:
 		unpackRowQ4_K(cols/QK_K, w[g*rb:(g+repackRows)*rb], r-g, dst)
+		return nil
+	case Q5_K:
+		unpackRowQ5_K(cols/QK_K, w[g*rb:(g+repackRows)*rb], r-g, dst)
 		return nil
 	case Q6_K:
 		unpackRowQ6_K(cols/QK_K, w[g*rb:(g+repackRows)*rb], r-g, dst)

@@ -23,7 +23,7 @@ func randomMatrix(r *rand.Rand, typ tensor.Type, rows, n int, mode scaleMode) []
 // was given, and that a group takes the bytes of its eight rows.
 func TestRepackRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q6_K} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
 		rt, ok := tensor.Repacked(typ)
 		if !ok {
 			t.Fatalf("Repacked(%v) = false", typ)
@@ -74,7 +74,9 @@ func TestRepackErrors(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"no layout", tensor.Repack(tensor.Q5_K, 8, 256, make([]byte, 8*176), make([]byte, 8*176)), tensor.ErrUnsupported},
+		{"no layout", tensor.Repack(tensor.Q5_1, 8, 32, make([]byte, 8*24), make([]byte, 8*24)), tensor.ErrUnsupported},
+		{"Q5_K rows", tensor.Repack(tensor.Q5_K, 4, 256, make([]byte, 4*176), make([]byte, 4*176)), tensor.ErrBadLength},
+		{"unpack Q5_K short", tensor.UnpackRow(tensor.Q5_Kx8, 256, make([]byte, 7*176), 0, make([]byte, 176)), tensor.ErrBadLength},
 		{"Q4_K cols", tensor.Repack(tensor.Q4_K, 8, 128, make([]byte, 8*72), make([]byte, 8*72)), tensor.ErrBadLength},
 		{"Q4_K rows", tensor.Repack(tensor.Q4_K, 4, 256, make([]byte, 4*144), make([]byte, 4*144)), tensor.ErrBadLength},
 		{"unpack Q4_K short", tensor.UnpackRow(tensor.Q4_Kx8, 256, make([]byte, 7*144), 0, make([]byte, 144)), tensor.ErrBadLength},
@@ -94,7 +96,7 @@ func TestRepackErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", tc.name, tc.err, tc.want)
 		}
 	}
-	for _, typ := range []tensor.Type{tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8, tensor.Q6_Kx8} {
+	for _, typ := range []tensor.Type{tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8, tensor.Q5_Kx8, tensor.Q6_Kx8} {
 		if typ.Valid() {
 			t.Errorf("%v.Valid() = true; no file may hold a repacked layout", typ)
 		}
@@ -108,7 +110,13 @@ func TestRepackErrors(t *testing.T) {
 	if tensor.Q4_Kx8.BlockSize() != 256 || tensor.Q4_Kx8.TypeSize() != 144 || tensor.RepackRows(tensor.Q4_Kx8) != 8 {
 		t.Errorf("Q4_Kx8: block %d, %d bytes, groups of %d", tensor.Q4_Kx8.BlockSize(), tensor.Q4_Kx8.TypeSize(), tensor.RepackRows(tensor.Q4_Kx8))
 	}
-	if got := fmt.Sprint(tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8, tensor.Q6_Kx8); got != "Q4_0x8 Q5_0x8 Q8_0x8 Q4_Kx8 Q6_Kx8" {
+	if xt, ok := tensor.VecDotType(tensor.Q5_Kx8); !ok || xt != tensor.Q8_K {
+		t.Errorf("VecDotType(Q5_Kx8) = %v, %v", xt, ok)
+	}
+	if tensor.Q5_Kx8.BlockSize() != 256 || tensor.Q5_Kx8.TypeSize() != 176 || tensor.RepackRows(tensor.Q5_Kx8) != 8 {
+		t.Errorf("Q5_Kx8: block %d, %d bytes, groups of %d", tensor.Q5_Kx8.BlockSize(), tensor.Q5_Kx8.TypeSize(), tensor.RepackRows(tensor.Q5_Kx8))
+	}
+	if got := fmt.Sprint(tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8, tensor.Q5_Kx8, tensor.Q6_Kx8); got != "Q4_0x8 Q5_0x8 Q8_0x8 Q4_Kx8 Q5_Kx8 Q6_Kx8" {
 		t.Errorf("names %q", got)
 	}
 }
@@ -124,7 +132,7 @@ func TestRepackedMatFunc(t *testing.T) {
 	ref := tensor.ReferenceKernels()
 	checked := 0
 	for _, k := range tensor.KernelSets() {
-		for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q6_K} {
+		for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
 			rt, _ := tensor.Repacked(typ)
 			mf := k.MatFunc(rt)
 			if mf == nil {
@@ -230,16 +238,17 @@ func TestRepackedMatFunc(t *testing.T) {
 // scaleMax, in TestRepackedMatFunc, asks for maxK's weights.
 const scaleMax scaleMode = 100
 
-// maxK returns rows × n weights of typ (Q4_K or Q6_K) whose values and
-// scales are of the largest magnitude, with random fp16 d (and dmin): Q4_K
-// every nibble 15 and every 6-bit scale and min 63; Q6_K every value 0
-// (-32) and every int8 scale -128.
+// maxK returns rows × n weights of typ (Q4_K, Q5_K or Q6_K) whose values
+// and scales are of the largest magnitude, with random fp16 d (and dmin):
+// Q4_K every nibble 15 and every 6-bit scale and min 63, Q5_K so and every
+// fifth bit set (31); Q6_K every value 0 (-32) and every int8 scale -128.
 func maxK(r *rand.Rand, typ tensor.Type, rows, n int) []byte {
 	w := randomMatrix(r, typ, rows, n, scaleRandom)
 	switch typ {
-	case tensor.Q4_K:
-		for off := 0; off < len(w); off += 144 {
-			for i := 4; i < 144; i++ {
+	case tensor.Q4_K, tensor.Q5_K:
+		size := mustRows(typ, tensor.QK_K)
+		for off := 0; off < len(w); off += size {
+			for i := 4; i < size; i++ {
 				w[off+i] = 0xff
 			}
 		}
@@ -259,7 +268,7 @@ func maxK(r *rand.Rand, typ tensor.Type, rows, n int) []byte {
 // BenchmarkRepack measures Repack on a matrix of 896 rows of 4864 values
 // (ffn_down of a 0.5B model), in bytes of weights per second.
 func BenchmarkRepack(b *testing.B) {
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q6_K} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
 		b.Run(typ.String(), func(b *testing.B) {
 			const rows, n = 896, 4864
 			w := randomMatrix(rand.New(rand.NewPCG(1, 2)), typ, rows, n, scaleRandom)

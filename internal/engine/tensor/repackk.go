@@ -44,26 +44,37 @@ func repackQ4_K(rows, cols int, dst, src []byte) {
 	for g := 0; g < rows; g += repackRows {
 		for b := range nb {
 			out := (*[k8Size]byte)(dst[(g*nb+repackRows*b)*sizeQ4_K:])
-			var sc, mn [64]byte
+			in := func(r int) []byte { return src[(g+r)*rb+b*sizeQ4_K : (g+r)*rb+(b+1)*sizeQ4_K] }
+			k8Head(out[:k8Quants], in)
 			for r := range repackRows {
-				in := (*[sizeQ4_K]byte)(src[(g+r)*rb+b*sizeQ4_K:])
-				out[2*r], out[2*r+1] = in[0], in[1]
-				out[k8Dmin+2*r], out[k8Dmin+2*r+1] = in[2], in[3]
-				for j := range 8 {
-					s, m := scaleMinK4(j, in[4:16])
-					is, im := k8ScaleIndex(j, r)
-					sc[is], mn[im] = s, m
-				}
 				for c := range 32 {
-					le.PutUint32(out[k8Quants+32*c+4*r:], le.Uint32(in[16+4*c:]))
+					le.PutUint32(out[k8Quants+32*c+4*r:], le.Uint32(in(r)[16+4*c:]))
 				}
-			}
-			for i := range 32 {
-				out[k8A+i] = sc[i] | sc[i+32]>>4<<6
-				out[k8A+32+i] = mn[i] | mn[i+32]>>4<<6
-				out[k8A+64+i] = sc[i+32]&15 | mn[i+32]&15<<4
 			}
 		}
+	}
+}
+
+// k8Head writes the first k8Quants bytes of a Q4_Kx8 (or Q5_Kx8)
+// group-block to out: the d, dmin, scales and mins of the eight rows'
+// blocks, whose first 16 bytes (d, dmin and the 12 bytes of scales and
+// mins, as Q4_K and Q5_K both start) block(r) returns for row r.
+func k8Head(out []byte, block func(r int) []byte) {
+	var sc, mn [64]byte
+	for r := range repackRows {
+		in := block(r)
+		out[2*r], out[2*r+1] = in[0], in[1]
+		out[k8Dmin+2*r], out[k8Dmin+2*r+1] = in[2], in[3]
+		for j := range 8 {
+			s, m := scaleMinK4(j, in[4:16])
+			is, im := k8ScaleIndex(j, r)
+			sc[is], mn[im] = s, m
+		}
+	}
+	for i := range 32 {
+		out[k8A+i] = sc[i] | sc[i+32]>>4<<6
+		out[k8A+32+i] = mn[i] | mn[i+32]>>4<<6
+		out[k8A+64+i] = sc[i+32]&15 | mn[i+32]&15<<4
 	}
 }
 
@@ -91,21 +102,28 @@ func unpackRowQ4_K(nb int, wg []byte, i int, dst []byte) {
 	for b := range nb {
 		in := wg[b*k8Size : (b+1)*k8Size]
 		out := dst[b*sizeQ4_K : (b+1)*sizeQ4_K]
-		out[0], out[1] = in[2*i], in[2*i+1]
-		out[2], out[3] = in[k8Dmin+2*i], in[k8Dmin+2*i+1]
-		var sc, m [8]uint8
-		for j := range 8 {
-			sc[j], m[j] = k8ScaleMin(in, j, i)
-		}
-		s := out[4:16]
-		for j := range 4 {
-			s[j] = sc[j] | sc[j+4]>>4<<6
-			s[j+4] = m[j] | m[j+4]>>4<<6
-			s[j+8] = sc[j+4]&15 | m[j+4]&15<<4
-		}
+		k8HeadRow(in, i, out[:16])
 		for c := range 32 {
 			copy(out[16+4*c:16+4*c+4], in[k8Quants+32*c+4*i:])
 		}
+	}
+}
+
+// k8HeadRow writes row i's d, dmin and 12 bytes of scales and mins from
+// the group-block in (Q4_Kx8 or Q5_Kx8) to out, as its block starts in
+// Q4_K and Q5_K.
+func k8HeadRow(in []byte, i int, out []byte) {
+	out[0], out[1] = in[2*i], in[2*i+1]
+	out[2], out[3] = in[k8Dmin+2*i], in[k8Dmin+2*i+1]
+	var sc, m [8]uint8
+	for j := range 8 {
+		sc[j], m[j] = k8ScaleMin(in, j, i)
+	}
+	s := out[4:16]
+	for j := range 4 {
+		s[j] = sc[j] | sc[j+4]>>4<<6
+		s[j+4] = m[j] | m[j+4]>>4<<6
+		s[j+8] = sc[j+4]&15 | m[j+4]&15<<4
 	}
 }
 

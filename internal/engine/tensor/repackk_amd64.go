@@ -2,12 +2,12 @@
 
 package tensor
 
-// q4kTiles are the Q4_Kx8 (or Q6_Kx8) tiles: by[c] computes 8 rows × c
-// vectors (c = 1..4 and 8 for Q4_Kx8's VNNI tiles, asm/repackk.go; 1, 2 and
-// 4 for Q6_Kx8's, asm/repackq6.go).
+// q4kTiles are the Q4_Kx8 (or Q5_Kx8, Q6_Kx8) tiles: by[c] computes 8
+// rows × c vectors (c = 1..4 and 8 for Q4_Kx8's VNNI tiles, 1, 2 and 4 for
+// Q5_Kx8's, asm/repackk.go; 1, 2 and 4 for Q6_Kx8's, asm/repackq6.go).
 type q4kTiles struct {
-	// size is the bytes of a block of the row-major type (sizeQ4_K or
-	// sizeQ6_K).
+	// size is the bytes of a block of the row-major type (sizeQ4_K,
+	// sizeQ5_K or sizeQ6_K).
 	size int
 	by   [9]tileFunc
 	// far[c] is by[c] that prefetches the weights, for a call's first c
@@ -33,6 +33,18 @@ var tilesQ6_Kx8VNNI = &q4kTiles{
 	size: sizeQ6_K,
 	by:   [9]tileFunc{nil, tileQ6_Kx8_8x1VNNI, tileQ6_Kx8_8x2VNNI, 4: tileQ6_Kx8_8x4VNNI},
 	maxC: 4,
+}
+
+// tilesQ5_Kx8VNNI are the Q5_Kx8 VNNI tiles (asm/repackk.go).
+var tilesQ5_Kx8VNNI = &q4kTiles{
+	size: sizeQ5_K,
+	by:   [9]tileFunc{nil, tileQ5_Kx8_8x1VNNI, tileQ5_Kx8_8x2VNNI, 4: tileQ5_Kx8_8x4VNNI},
+	maxC: 4,
+}
+
+// matQ5_Kx8VNNI is the Q5_Kx8 MatFunc of the avx512vnni table.
+func matQ5_Kx8VNNI(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
+	tilesQ5_Kx8VNNI.mat(n, rows, nx, w, wstride, x, xstride, y, ystride)
 }
 
 // matQ6_Kx8VNNI is the Q6_Kx8 MatFunc of the avx512vnni table.

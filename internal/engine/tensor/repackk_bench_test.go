@@ -23,7 +23,13 @@ func BenchmarkQ4_Kx8(b *testing.B) { benchKx8(b, tensor.Q4_K, []int{1, 4, 8}) }
 //	go test -run '^$' -bench 'Q6_Kx8$' -count 6 ./internal/engine/tensor/
 func BenchmarkQ6_Kx8(b *testing.B) { benchKx8(b, tensor.Q6_K, []int{1, 4, 8, 64}) }
 
-// benchKx8 is BenchmarkQ4_Kx8 for typ (Q4_K or Q6_K) with nxs vectors.
+// BenchmarkQ5_Kx8 is BenchmarkQ4_Kx8 for Q5_K and its Q5_Kx8 MatFunc.
+//
+//	go test -run '^$' -bench 'Q5_Kx8$' -count 6 ./internal/engine/tensor/
+func BenchmarkQ5_Kx8(b *testing.B) { benchKx8(b, tensor.Q5_K, []int{1, 4, 8, 64}) }
+
+// benchKx8 is BenchmarkQ4_Kx8 for typ (Q4_K, Q5_K or Q6_K) with nxs
+// vectors.
 func benchKx8(b *testing.B, typ tensor.Type, nxs []int) {
 	benchKx8With(b, tensor.DefaultKernels(), typ, nxs)
 }

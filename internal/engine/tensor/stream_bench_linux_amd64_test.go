@@ -41,7 +41,7 @@ func BenchmarkStreamVsProbe(b *testing.B) {
 	for _, c := range []struct {
 		t          tensor.Type
 		rows, cols int
-	}{{tensor.Q4_0, 4864, 896}, {tensor.Q5_0, 4864, 896}, {tensor.Q8_0, 4864, 896}, {tensor.Q4_K, 896, 4864}, {tensor.Q6_K, 896, 4864}} {
+	}{{tensor.Q4_0, 4864, 896}, {tensor.Q5_0, 4864, 896}, {tensor.Q8_0, 4864, 896}, {tensor.Q4_K, 896, 4864}, {tensor.Q5_K, 896, 4864}, {tensor.Q6_K, 896, 4864}} {
 		rt, ok := tensor.Repacked(c.t)
 		if !ok || k.MatFunc(rt) == nil {
 			continue

@@ -166,6 +166,8 @@ func traitsOf(t Type) (traits, bool) {
 		return traits{"Q8_0x8", qk8_0, sizeQ8_0}, true
 	case Q4_Kx8:
 		return traits{"Q4_Kx8", QK_K, sizeQ4_K}, true
+	case Q5_Kx8:
+		return traits{"Q5_Kx8", QK_K, sizeQ5_K}, true
 	case Q6_Kx8:
 		return traits{"Q6_Kx8", QK_K, sizeQ6_K}, true
 	}

@@ -112,12 +112,14 @@ const widePrefetchK = 4096
 // 3, 4 and 8 (measured with farTile's in repack.go).
 func farTileK(C int) bool { return C >= 3 }
 
-// k8 layout offsets (tensor.Q4_Kx8).
+// k8 layout offsets (tensor.Q4_Kx8), and Q5_Kx8's masks and size.
 const (
 	k8Dmin   = 16
 	k8A      = 32
 	k8Quants = 128
 	k8Size   = 8 * sizeQ4_K
+	k5Masks  = k8Quants + 32*32
+	k5Size   = 8 * sizeQ5_K
 )
 
 // genQ4_Kx8 generates the Q4_Kx8 VNNI tiles tileQ4_Kx8_8xCVNNI, C = 1..4
@@ -133,6 +135,10 @@ func genQ4_Kx8() {
 	genTileQ4_Kx8Wide(8, false, c3f, cc0, c0f)
 	genTileQ4_Kx8Wide(8, true, c3f, cc0, c0f)
 	genQ4_Kx8AVX2(c3f, cc0, c0f)
+	c10 := byteMem("b10_k5", 0x10)
+	for _, C := range []int{1, 2, 4} {
+		genTileK5x8(C, c3f, cc0, c0f, c10)
+	}
 }
 
 // genTileQ4_Kx8Wide generates the 8×C tile for C of 5 to 8, with the
@@ -416,11 +422,34 @@ func genTileQ4_Kx8(C int, far bool, c3f, cc0, c0f, cf0 Mem) {
 	if far {
 		name = fmt.Sprintf("tileQ4_Kx8_8x%dFarVNNI", C)
 	}
+	genTileKx8(name, "Q4_K", C, far, c3f, cc0, c0f, cf0)
+}
+
+// genTileK5x8 generates the 8×C tile of Q5_Kx8 (tensor.Q5_Kx8): the
+// Q4_Kx8 tile with the high nibbles shifted down (VPSRLW, VPANDD) rather
+// than kept 16 times their value, and 16 added to each value whose fifth
+// bit is set: one KMOVQ of the chunk's two masks, a merge-masked VPADDB of
+// 16s (c10's bytes, in a register) into the low nibbles, KSHIFTRQ by 32
+// and another into the high ones (as the Q5_0x8 tiles, repack.go). The
+// products stay exact in the int32 lanes (at most 8·4·31·127 a
+// sub-block).
+func genTileK5x8(C int, c3f, cc0, c0f, c10 Mem) {
+	genTileKx8(fmt.Sprintf("tileQ5_Kx8_8x%dVNNI", C), "Q5_K", C, false, c3f, cc0, c0f, c10)
+}
+
+// genTileKx8 generates the 8×C tile named name of Q4_Kx8 (base "Q4_K";
+// cf0 the 0xf0 bytes) or Q5_Kx8 ("Q5_K"; cf0 the 16s).
+func genTileKx8(name, base string, C int, far bool, c3f, cc0, c0f, cf0 Mem) {
+	fifth := base == "Q5_K"
+	size := k8Size
+	if fifth {
+		size = k5Size
+	}
 	TEXT(name, NOSPLIT, "func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)")
 	Pragma("noescape")
-	Doc(name+" sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w",
+	Doc(name+" sets y[c*ystride+r] to the product of row r of the "+base+"x8 matrix w",
 		"(rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],",
-		fmt.Sprintf("bit-identical to dotQ4_KQ8_K, for r < rows (a multiple of 8) and c < %d.", C))
+		fmt.Sprintf("bit-identical to dot%sQ8_K, for r < rows (a multiple of 8) and c < %d.", base, C))
 	// Stack: SC (64 bytes), MN (64), then the sub-block sum pairs of each
 	// vector (32 bytes each).
 	local := AllocLocal(128 + 32*C)
@@ -489,7 +518,17 @@ func genTileQ4_Kx8(C int, far bool, c3f, cc0, c0f, cf0 Mem) {
 			qr, lo, hi := YMM(), YMM(), YMM()
 			VMOVDQU64(q, qr)
 			VPANDD(qr, m0f, lo)
-			VPANDD(qr, mf0, hi) // 16 times the nibble
+			if fifth {
+				VPSRLW(U8(4), qr, hi)
+				VPANDD(m0f, hi, hi)
+				kl, kh := K(), K()
+				KMOVQ(Mem{Base: wp, Disp: k5Masks + 8*(8*g+k)}, kl)
+				VPADDB(mf0, lo, kl, lo) // mf0: the 16s
+				KSHIFTRQ(U8(32), kl, kh)
+				VPADDB(mf0, hi, kh, hi)
+			} else {
+				VPANDD(qr, mf0, hi) // 16 times the nibble
+			}
 			for c := 0; c < C; c++ {
 				VPDPBUSD_BCST(xm(c, 4+64*g+4*k), lo, accL[c])
 				VPDPBUSD_BCST(xm(c, 4+64*g+32+4*k), hi, accH[c])
@@ -499,7 +538,9 @@ func genTileQ4_Kx8(C int, far bool, c3f, cc0, c0f, cf0 Mem) {
 		VPMOVZXBD(sc.Offset(8*(2*g)), sl)
 		VPMOVZXBD(sc.Offset(8*(2*g+1)), sh)
 		for c := 0; c < C; c++ {
-			VPSRAD(U8(4), accH[c], accH[c])
+			if !fifth {
+				VPSRAD(U8(4), accH[c], accH[c])
+			}
 			VPMULLD(sl, accL[c], accL[c])
 			VPMULLD(sh, accH[c], accH[c])
 			if g == 0 {
@@ -511,7 +552,7 @@ func genTileQ4_Kx8(C int, far bool, c3f, cc0, c0f, cf0 Mem) {
 		}
 	}
 	q4Kx8VNNIBlockSum(wp, mn, pairs, xm, sumi, accL, fsum) // accL is free again: the mins
-	l.nextBlock(name, k8Size)
+	l.nextBlock(name, size)
 
 	a.storeRows(name, fsum)
 
