@@ -644,6 +644,27 @@ func tileQ4_Kx8_8x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y [
 //go:noescape
 func tileQ4_Kx8_8x4FarAVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
 
+// tileQ5_Kx8_8x1AVX2 sets y[c*ystride+r] to the product of row r of the Q5_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ5_KQ8_K, for r < rows (a multiple of 8) and c < 1, in AVX2.
+//
+//go:noescape
+func tileQ5_Kx8_8x1AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ5_Kx8_8x2AVX2 sets y[c*ystride+r] to the product of row r of the Q5_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ5_KQ8_K, for r < rows (a multiple of 8) and c < 2, in AVX2.
+//
+//go:noescape
+func tileQ5_Kx8_8x2AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
+// tileQ5_Kx8_8x4AVX2 sets y[c*ystride+r] to the product of row r of the Q5_Kx8 matrix w
+// (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
+// bit-identical to dotQ5_KQ8_K, for r < rows (a multiple of 8) and c < 4, in AVX2.
+//
+//go:noescape
+func tileQ5_Kx8_8x4AVX2(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)
+
 // tileQ5_Kx8_8x1VNNI sets y[c*ystride+r] to the product of row r of the Q5_Kx8 matrix w
 // (rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],
 // bit-identical to dotQ5_KQ8_K, for r < rows (a multiple of 8) and c < 1.

@@ -56,3 +56,16 @@ var tilesQ6_Kx8AVX2 = &q4kTiles{
 func matQ6_Kx8AVX2(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
 	tilesQ6_Kx8AVX2.mat(n, rows, nx, w, wstride, x, xstride, y, ystride)
 }
+
+// tilesQ5_Kx8AVX2 are the Q5_Kx8 AVX2 tiles (asm/repackk_avx2.go): by[c]
+// computes 8 rows × c vectors, c = 1, 2 and 4.
+var tilesQ5_Kx8AVX2 = &q4kTiles{
+	size: sizeQ5_K,
+	by:   [9]tileFunc{nil, tileQ5_Kx8_8x1AVX2, tileQ5_Kx8_8x2AVX2, 4: tileQ5_Kx8_8x4AVX2},
+	maxC: 4,
+}
+
+// matQ5_Kx8AVX2 is the Q5_Kx8 MatFunc of the AVX2 tiles (see q4kTiles.mat).
+func matQ5_Kx8AVX2(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
+	tilesQ5_Kx8AVX2.mat(n, rows, nx, w, wstride, x, xstride, y, ystride)
+}

@@ -225,3 +225,11 @@ func BenchmarkQ4_Kx8AVX2DRAM(b *testing.B) {
 func BenchmarkQ6_Kx8AVX2(b *testing.B) {
 	benchKx8With(b, avx2KernelSet(b), tensor.Q6_K, []int{1, 4, 8, 64})
 }
+
+// BenchmarkQ5_Kx8AVX2 is BenchmarkQ5_Kx8 with the avx2 table: its
+// row-major Q5_K MatFunc against its Q5_Kx8 tiles.
+//
+//	go test -run '^$' -bench 'Q5_Kx8AVX2$' -count 6 ./internal/engine/tensor/
+func BenchmarkQ5_Kx8AVX2(b *testing.B) {
+	benchKx8With(b, avx2KernelSet(b), tensor.Q5_K, []int{1, 4, 8, 64})
+}

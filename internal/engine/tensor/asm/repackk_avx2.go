@@ -84,6 +84,10 @@ func genQ4_Kx8AVX2(c3f, cc0, c0f Mem) {
 			genTileQ4_Kx8AVX2(C, true, c3f, cc0, c0f, dup)
 		}
 	}
+	c10 := byteMem("b10_k5avx2", 0x10)
+	for _, C := range []int{1, 2, 4} {
+		genTileKx8AVX2(fmt.Sprintf("tileQ5_Kx8_8x%dAVX2", C), "Q5_K", C, false, c3f, cc0, c0f, dup, c10)
+	}
 }
 
 // genTileQ4_Kx8AVX2 generates the 8×C AVX2 tile, prefetching the weights
@@ -154,12 +158,39 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 	if far {
 		name = fmt.Sprintf("tileQ4_Kx8_8x%dFarAVX2", C)
 	}
+	genTileKx8AVX2(name, "Q4_K", C, far, c3f, cc0, c0f, dup, Mem{})
+}
+
+// genTileKx8AVX2 generates the 8×C AVX2 tile named name of Q4_Kx8 (base
+// "Q4_K") or Q5_Kx8 ("Q5_K", c10 the 16s). Q5_Kx8's values have their
+// fifth bits ORed in as the Q5_0x8 AVX2 tiles do (repack_avx2.go: each
+// half-chunk's mask spread to bytes with VPSHUFB, VPAND, VPCMPEQB, 16
+// kept with VPAND); up to 31, their VPMADDUBSW pairs (≤ 2·31·128 = 7936)
+// add up in int16 for four chunks only (≤ 31744), so each half of a
+// sub-block is widened and scaled (VPMADDWD by the scale pairs) on its
+// own and added in int32. With one vector the spreading constants stay in
+// registers. Against the avx2 table's row-major Q5_K MatFunc, one
+// goroutine, in cache, 896×4864 (BenchmarkQ5_Kx8AVX2, -count 3): one
+// vector 17.5-17.6 → 26.0-26.1 GB/s (×1.48), 4 vectors ×1.53, 8 ×1.53,
+// 64 ×1.51; cerulean bench --kernels avx2 on a 1B Q5_K_M file (2048
+// wide), repacked against --no-repack, two rounds each at ~60-67 GB/s:
+// prefill 81 → 125-132 tokens/s, decode ÷ sustained bound 0.49-0.58 →
+// 0.62-0.64.
+func genTileKx8AVX2(name, base string, C int, far bool, c3f, cc0, c0f, dup, c10 Mem) {
+	fifth := base == "Q5_K"
+	size := k8Size
+	if fifth {
+		size = k5Size
+	}
 	TEXT(name, NOSPLIT, "func(n int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int, rows int)")
 	Pragma("noescape")
-	Doc(name+" sets y[c*ystride+r] to the product of row r of the Q4_Kx8 matrix w",
+	Doc(name+" sets y[c*ystride+r] to the product of row r of the "+base+"x8 matrix w",
 		"(rows of wstride bytes, contiguous) with the Q8_K vector at x[c*xstride:],",
-		fmt.Sprintf("bit-identical to dotQ4_KQ8_K, for r < rows (a multiple of 8) and c < %d, in AVX2.", C))
+		fmt.Sprintf("bit-identical to dot%sQ8_K, for r < rows (a multiple of 8) and c < %d, in AVX2.", base, C))
 	fsumInReg, maskInReg := C <= 2, C <= 3
+	if fifth {
+		fsumInReg, maskInReg = C <= 1, C <= 2
+	}
 	// Stack: SC (64 bytes), MN (64), the sub-block sum pairs of each
 	// vector (32 bytes each), then (C > 2) the float sums (32 bytes each).
 	local := AllocLocal(128 + 64*C)
@@ -175,6 +206,14 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 		m0f = r
 	}
 	fsum := newAVX2Sums(fsumInReg, C, fmem)
+	var spread, bits, sixteen Op = q5Spread, q5Bits, c10
+	if fifth && C == 1 {
+		r := [3]VecVirtual{YMM(), YMM(), YMM()}
+		VMOVDQU(q5Spread, r[0])
+		VMOVDQU(q5Bits, r[1])
+		VMOVDQU(c10, r[2])
+		spread, bits, sixteen = r[0], r[1], r[2]
+	}
 
 	l := a.beginRows(name, C, fsum.zero)
 	wp, xm := l.wp, l.xm
@@ -217,6 +256,36 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 	for c := range accL {
 		accL[c], accH[c], sumi[c] = YMM(), YMM(), YMM()
 	}
+	// scalePairs returns the scales of sub-blocks 2g and 2g+1 as int16
+	// pairs, sc(r) twice in dword r.
+	scalePairs := func(g int) (sl, sh VecVirtual) {
+		sl, sh = YMM(), YMM()
+		VPBROADCASTQ(sc.Offset(8*(2*g)), sl)
+		VPSHUFB(dup, sl, sl)
+		VPBROADCASTQ(sc.Offset(8*(2*g+1)), sh)
+		VPSHUFB(dup, sh, sh)
+		return sl, sh
+	}
+	// flush adds sc·(p0+p1) per row of accL and accH (the int16 pair sums
+	// of chunks since the last flush) to sumi, which it sets if first.
+	flush := func(sl, sh VecVirtual, first bool) {
+		for c := 0; c < C; c++ {
+			VPMADDWD(sl, accL[c], accL[c])
+			VPMADDWD(sh, accH[c], accH[c])
+			if first {
+				VPADDD(accL[c], accH[c], sumi[c])
+			} else {
+				VPADDD(accL[c], sumi[c], sumi[c])
+				VPADDD(accH[c], sumi[c], sumi[c])
+			}
+		}
+	}
+	// Chunks per int16 sum: all eight of a sub-block (nibbles), or four
+	// (five-bit values).
+	run := 8
+	if fifth {
+		run = 4
+	}
 	for g := 0; g < 4; g++ {
 		for k := 0; k < 8; k++ {
 			lo, hi := YMM(), YMM()
@@ -224,6 +293,17 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 			VPSRLW(U8(4), lo, hi)
 			VPAND(m0f, lo, lo)
 			VPAND(m0f, hi, hi)
+			if fifth {
+				for h, q := range []VecVirtual{lo, hi} {
+					mb := YMM()
+					VPBROADCASTD(Mem{Base: wp, Disp: k5Masks + 8*(8*g+k) + 4*h}, mb)
+					VPSHUFB(spread, mb, mb)
+					VPAND(bits, mb, mb)
+					VPCMPEQB(bits, mb, mb)
+					VPAND(sixteen, mb, mb)
+					VPOR(mb, q, q)
+				}
+			}
 			for c := 0; c < C; c++ {
 				for h, q := range []VecVirtual{lo, hi} {
 					acc := accL[c]
@@ -232,7 +312,7 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 					}
 					b := YMM()
 					VPBROADCASTD(xm(c, 4+64*g+32*h+4*k), b)
-					if k == 0 {
+					if k%run == 0 {
 						VPMADDUBSW(b, q, acc)
 						continue
 					}
@@ -240,22 +320,12 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 					VPADDW(b, acc, acc)
 				}
 			}
-		}
-		// sc·(p0+p1) per row: the scales of sub-blocks 2g and 2g+1 as
-		// int16 pairs.
-		sl, sh := YMM(), YMM()
-		VPBROADCASTQ(sc.Offset(8*(2*g)), sl)
-		VPSHUFB(dup, sl, sl)
-		VPBROADCASTQ(sc.Offset(8*(2*g+1)), sh)
-		VPSHUFB(dup, sh, sh)
-		for c := 0; c < C; c++ {
-			VPMADDWD(sl, accL[c], accL[c])
-			VPMADDWD(sh, accH[c], accH[c])
-			if g == 0 {
-				VPADDD(accL[c], accH[c], sumi[c])
-			} else {
-				VPADDD(accL[c], sumi[c], sumi[c])
-				VPADDD(accH[c], sumi[c], sumi[c])
+			if k%run == run-1 {
+				// The scale pairs are put together here, not held
+				// through the chunks: the 8×4 tile has no register
+				// left for them.
+				sl, sh := scalePairs(g)
+				flush(sl, sh, g == 0 && k < run)
 			}
 		}
 	}
@@ -289,7 +359,7 @@ func genTileQ4_Kx8AVX2(C int, far bool, c3f, cc0, c0f, dup Mem) {
 		VSUBPS(t2, t1, t1)
 		fsum.add(c, t1)
 	}
-	l.nextBlock(name, k8Size)
+	l.nextBlock(name, size)
 
 	Label(name + "_store")
 	a.storeSums(name, fsum.load())
