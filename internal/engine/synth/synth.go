@@ -133,12 +133,12 @@ func FileType(t tensor.Type) (uint32, error) {
 // the model's type is want. Like llama.cpp's llama_tensor_get_type, a row
 // that is not a whole number of want's blocks falls back: Q6_K → Q8_0,
 // Q5_K → Q5_1, Q4_K → Q5_0, and Q2_K/Q3_K → IQ4_NL; where package tensor
-// cannot quantize the type llama.cpp would pick, Q8_0 is used (for Q5_1 and
+// cannot quantize the type llama.cpp would pick, Q8_0 is used (for
 // IQ4_NL). If that does not fit either, the matrix is F16. In the known
 // shapes this matters for the K-quants of smollm2-135m (n_embd 576) and
 // qwen2.5-0.5b (896): every matrix with rows of n_embd becomes Q5_0 for
-// Q4_K and Q8_0 for Q6_K, as in llama.cpp's files of these models;
-// ffn_down keeps the K-quant.
+// Q4_K, Q5_1 for Q5_K and Q8_0 for Q6_K, as in llama.cpp's files of these
+// models; ffn_down keeps the K-quant.
 func TensorType(want tensor.Type, cols uint64) tensor.Type {
 	fits := func(t tensor.Type) bool { return cols%uint64(t.BlockSize()) == 0 }
 	if fits(want) {

@@ -436,7 +436,7 @@ func TestDryRunErrors(t *testing.T) {
 		{"unknown arch", Options{Arch: "gpt2", Shape: "tiny", Vocab: vocab}, `synth: unknown architecture "gpt2" (known: llama, qwen2)`},
 		{"wrong arch", Options{Arch: "llama", Shape: "qwen2.5-0.5b", Vocab: vocab}, `synth: shape "qwen2.5-0.5b" is a qwen2 model, not llama`},
 		{"no vocab", Options{Shape: "tiny"}, "synth: a vocabulary GGUF (Options.Vocab) is required"},
-		{"type", Options{Shape: "tiny", Type: tensor.Q5_1, Vocab: vocab}, "synth: cannot write Q5_1 weights"},
+		{"type", Options{Shape: "tiny", Type: tensor.Q2_K, Vocab: vocab}, "synth: cannot write Q2_K weights"},
 		{"mixture type", Options{Shape: "tiny", Type: tensor.Q6_K, Mixture: true, Vocab: vocab}, "synth: the mixtures are Q4_K_M's and Q5_K_M's, not Q6_K's"},
 	}
 	for _, tt := range tests {
@@ -458,7 +458,7 @@ func TestTensorType(t *testing.T) {
 	}{
 		{tensor.Q4_K, 256, tensor.Q4_K},
 		{tensor.Q4_K, 576, tensor.Q5_0},
-		{tensor.Q5_K, 576, tensor.Q8_0},
+		{tensor.Q5_K, 576, tensor.Q5_1},
 		{tensor.Q6_K, 896, tensor.Q8_0},
 		{tensor.Q8_0, 48, tensor.F16},
 		{tensor.Q4_K, 40, tensor.F16},

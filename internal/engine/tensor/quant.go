@@ -12,7 +12,7 @@ import (
 // reference quantizers (quantize_row_*_ref, which llama-quantize uses when
 // no importance matrix is given).
 //
-// Supported types: F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K.
+// Supported types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K.
 //
 // Products that feed a sum are rounded explicitly (float32(a*b)) so that
 // the compiler cannot fuse them into FMA instructions (it does on arm64 and
@@ -30,6 +30,10 @@ func Quantize(t Type, src []float32, dst []byte) error {
 		fn = quantQ4_0
 	case Q5_0:
 		fn = quantQ5_0
+	case Q4_1:
+		fn = quantQ4_1
+	case Q5_1:
+		fn = quantQ5_1
 	case Q8_0:
 		fn = quantQ8_0
 	case Q4_K:
@@ -58,7 +62,7 @@ func Quantize(t Type, src []float32, dst []byte) error {
 // CanQuantize reports whether Quantize supports t.
 func CanQuantize(t Type) bool {
 	switch t {
-	case F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K:
+	case F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K:
 		return true
 	}
 	return false
@@ -187,6 +191,67 @@ func quantQ5_0(src []float32, dst []byte) {
 		}
 		le.PutUint32(b[2:], qh)
 		src, dst = src[qk5_0:], dst[sizeQ5_0:]
+	}
+}
+
+// minMaxScale returns the minimum of x and the scale that spreads x over
+// levels+1 values from it, and its inverse (0 for a zero scale), as
+// quantize_row_q4_1_ref and quantize_row_q5_1_ref work them out.
+func minMaxScale(x []float32, levels float32) (mn, d, id float32) {
+	mn, mx := float32(math.MaxFloat32), float32(-math.MaxFloat32)
+	for _, v := range x {
+		mn = min(mn, v)
+		mx = max(mx, v)
+	}
+	d = (mx - mn) / levels
+	if d != 0 {
+		id = 1 / d
+	}
+	return mn, d, id
+}
+
+// quantQ4_1 follows quantize_row_q4_1_ref: per block of 32, d = (max -
+// min)/15 and m = min, values j and 16+j in byte j.
+func quantQ4_1(src []float32, dst []byte) {
+	for len(src) > 0 {
+		x := src[:qk4_1]
+		b := dst[:sizeQ4_1]
+		mn, d, id := minMaxScale(x, 15)
+		put16(b, FP32ToFP16(d))
+		put16(b[2:], FP32ToFP16(mn))
+		for j := range 16 {
+			x0 := float32((x[j] - mn) * id)
+			x1 := float32((x[16+j] - mn) * id)
+			q0 := min(15, uint8(int8(toInt(x0+0.5))))
+			q1 := min(15, uint8(int8(toInt(x1+0.5))))
+			b[4+j] = q0 | q1<<4
+		}
+		src, dst = src[qk4_1:], dst[sizeQ4_1:]
+	}
+}
+
+// quantQ5_1 follows quantize_row_q5_1_ref: quantQ4_1 with d = (max -
+// min)/31 and the fifth bits of values j and 16+j in bits j and 16+j of
+// qh.
+func quantQ5_1(src []float32, dst []byte) {
+	for len(src) > 0 {
+		x := src[:qk5_1]
+		b := dst[:sizeQ5_1]
+		mn, d, id := minMaxScale(x, 31)
+		put16(b, FP32ToFP16(d))
+		put16(b[2:], FP32ToFP16(mn))
+		var qh uint32
+		for j := range 16 {
+			x0 := float32((x[j] - mn) * id)
+			x1 := float32((x[16+j] - mn) * id)
+			q0 := uint32(uint8(toInt(x0 + 0.5)))
+			q1 := uint32(uint8(toInt(x1 + 0.5)))
+			b[8+j] = byte(q0&0x0f) | byte(q1&0x0f)<<4
+			qh |= (q0 >> 4 & 1) << j
+			qh |= (q1 >> 4 & 1) << (j + 16)
+		}
+		le.PutUint32(b[4:], qh)
+		src, dst = src[qk5_1:], dst[sizeQ5_1:]
 	}
 }
 

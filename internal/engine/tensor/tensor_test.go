@@ -331,7 +331,7 @@ func TestConvertErrors(t *testing.T) {
 		{"dequant short src", Dequantize(Q8_0, make([]byte, 33), make([]float32, 32)), ErrBadLength},
 		{"dequant long src", Dequantize(F32, make([]byte, 12), make([]float32, 2)), ErrBadLength},
 		{"quant unknown", Quantize(Type(99), nil, nil), ErrUnknownType},
-		{"quant unsupported", Quantize(Q5_1, nil, nil), ErrUnsupported},
+		{"quant unsupported", Quantize(Q2_K, nil, nil), ErrUnsupported},
 		{"quant partial block", Quantize(Q4_K, make([]float32, 255), make([]byte, 144)), ErrBadLength},
 		{"quant Q5_K short dst", Quantize(Q5_K, make([]float32, 256), make([]byte, 175)), ErrBadLength},
 		{"quant short dst", Quantize(Q6_K, make([]float32, 256), make([]byte, 209)), ErrBadLength},
@@ -349,8 +349,8 @@ func TestConvertErrors(t *testing.T) {
 			t.Errorf("CanDequantize(%v) = false", typ)
 		}
 	}
-	if CanDequantize(Q2_K) || CanQuantize(Q5_1) {
-		t.Error("CanDequantize(Q2_K) or CanQuantize(Q5_1) = true")
+	if CanDequantize(Q2_K) || CanQuantize(Q2_K) {
+		t.Error("CanDequantize(Q2_K) or CanQuantize(Q2_K) = true")
 	}
 }
 
