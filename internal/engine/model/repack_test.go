@@ -8,7 +8,7 @@ import (
 	"github.com/cerulean-ai/cerulean/internal/engine/tensor"
 )
 
-// TestRepackMatchesMapped checks that a model whose Q4_0, Q8_0, Q4_K or Q5_K matrices
+// TestRepackMatchesMapped checks that a model whose Q4_0, Q8_0, Q4_1, Q5_1, Q4_K or Q5_K matrices
 // are repacked on load gives bit for bit the logits of the pure-Go
 // kernels on the memory-mapped matrices, on every kernel table with
 // repacked kernels (the repacked kernels compute each row as the reference
@@ -26,6 +26,8 @@ func TestRepackMatchesMapped(t *testing.T) {
 		{"qwen2 Q8_0 tied", testSpec{seed: 12, arch: "qwen2", typ: tensor.Q8_0, vocab: 304, tied: true}},
 		{"llama Q4_K", testSpec{seed: 15, typ: tensor.Q4_K, embd: 256, ff: 256, vocab: 304}},
 		{"llama Q5_K", testSpec{seed: 16, typ: tensor.Q5_K, embd: 256, ff: 256, vocab: 304}},
+		{"llama Q4_1", testSpec{seed: 17, typ: tensor.Q4_1, vocab: 304}},
+		{"qwen2 Q5_1 tied", testSpec{seed: 18, arch: "qwen2", typ: tensor.Q5_1, vocab: 304, tied: true}},
 		// Vocabularies of 8k+4 and 8k+3: the output's last rows stay
 		// row-major.
 		{"llama Q8_0 vocab 8k+4", testSpec{seed: 13, typ: tensor.Q8_0, vocab: 308}},

@@ -283,6 +283,118 @@ func tileQ8_0x8_8x8VNNI(n int, w []byte, x []byte, xstride int, y []float32, yst
 //go:noescape
 func tileQ8_0x8_8x8FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
+// tileQ4_1x8_8x1VNNI sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 1 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_1x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x2VNNI sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 2 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_1x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x3VNNI sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 3 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_1x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x3FarVNNI sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 3 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_1x8_8x3FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x4VNNI sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_1x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x4FarVNNI sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_1x8_8x4FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x8VNNI sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 8 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_1x8_8x8VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x8FarVNNI sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 8 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ4_1x8_8x8FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x1VNNI sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 1 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ5_1x8_8x1VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x2VNNI sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 2 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ5_1x8_8x2VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x3VNNI sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 3 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ5_1x8_8x3VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x3FarVNNI sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 3 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ5_1x8_8x3FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x4VNNI sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ5_1x8_8x4VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x4FarVNNI sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 4 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ5_1x8_8x4FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x8VNNI sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 8 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ5_1x8_8x8VNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x8FarVNNI sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 8 and groups·8 rows, 1 group(s) of 8 at a time,
+// bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.
+//
+//go:noescape
+func tileQ5_1x8_8x8FarVNNI(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
 // tileQ4_0x8_8x1AVX2 sets y[c*ystride+r] to row r of the Q4_0x8 matrix w times
 // the Q8_0 vector x[c*xstride:], for c < 1 and groups·8 rows, in AVX2,
 // bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
@@ -415,6 +527,90 @@ func tileQ8_0x8_8x4AVX2(n int, w []byte, x []byte, xstride int, y []float32, yst
 //
 //go:noescape
 func tileQ8_0x8_8x4FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x1AVX2 sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 1 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_1x8_8x1AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x2AVX2 sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 2 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_1x8_8x2AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x3AVX2 sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 3 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_1x8_8x3AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x3FarAVX2 sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 3 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_1x8_8x3FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x4AVX2 sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 4 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_1x8_8x4AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ4_1x8_8x4FarAVX2 sets y[c*ystride+r] to row r of the Q4_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 4 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ4_1x8_8x4FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x1AVX2 sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 1 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_1x8_8x1AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x2AVX2 sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 2 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_1x8_8x2AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x3AVX2 sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 3 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_1x8_8x3AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x3FarAVX2 sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 3 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_1x8_8x3FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x4AVX2 sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 4 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_1x8_8x4AVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
+
+// tileQ5_1x8_8x4FarAVX2 sets y[c*ystride+r] to row r of the Q5_1x8 matrix w times
+// the Q8_1 vector x[c*xstride:], for c < 4 and groups·8 rows, in AVX2,
+// bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.
+//
+//go:noescape
+func tileQ5_1x8_8x4FarAVX2(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
 // dotQ4_0AVX2 is dotQ4_0Q8_0 with AVX2 and FMA.
 //

@@ -34,6 +34,10 @@ func RepackVNNIVariants(t Type) []RepackVNNIVariant {
 	switch t {
 	case Q5_0x8:
 		base = tilesQ5_0x8VNNI
+	case Q4_1x8:
+		base = tilesQ4_1x8VNNI
+	case Q5_1x8:
+		base = tilesQ5_1x8VNNI
 	case Q8_0x8:
 		base = tilesQ8_0x8VNNI
 	}

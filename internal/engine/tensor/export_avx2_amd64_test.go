@@ -17,6 +17,10 @@ func RepackAVX2Variants(t Type) []RepackVNNIVariant {
 	switch t {
 	case Q5_0x8:
 		base = tilesQ5_0x8AVX2
+	case Q4_1x8:
+		base = tilesQ4_1x8AVX2
+	case Q5_1x8:
+		base = tilesQ5_1x8AVX2
 	case Q8_0x8:
 		base = tilesQ8_0x8AVX2
 	}
@@ -33,7 +37,7 @@ func RepackAVX2Variants(t Type) []RepackVNNIVariant {
 func HasAVX2FMA() bool { return hasAVX2FMA() }
 
 // AVX2RepackedKernels returns the avx2 table with the AVX2 tiles of
-// Q4_0x8, Q5_0x8, Q8_0x8, Q4_Kx8, Q5_Kx8 and Q6_Kx8, whether or not the table itself has them,
+// Q4_0x8, Q5_0x8, Q4_1x8, Q5_1x8, Q8_0x8, Q4_Kx8, Q5_Kx8 and Q6_Kx8, whether or not the table itself has them,
 // for the benchmarks; nil without AVX2, FMA and F16C.
 func AVX2RepackedKernels() *Kernels {
 	if !hasAVX2FMA() {
@@ -42,6 +46,8 @@ func AVX2RepackedKernels() *Kernels {
 	k := avx2Kernels()
 	k.Q4_0x8Mat = tilesQ4_0x8AVX2.mat
 	k.Q5_0x8Mat = tilesQ5_0x8AVX2.mat
+	k.Q4_1x8Mat = tilesQ4_1x8AVX2.mat
+	k.Q5_1x8Mat = tilesQ5_1x8AVX2.mat
 	k.Q8_0x8Mat = tilesQ8_0x8AVX2.mat
 	k.Q4_Kx8Mat = matQ4_Kx8AVX2
 	k.Q5_Kx8Mat = matQ5_Kx8AVX2

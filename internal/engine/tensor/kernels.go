@@ -57,6 +57,7 @@ type Kernels struct {
 	// DotFunc (a row is not contiguous); nil where the table has none, and
 	// then a caller should not repack. Rows come in whole groups of 8.
 	Q4_0x8Mat, Q5_0x8Mat, Q8_0x8Mat MatFunc
+	Q4_1x8Mat, Q5_1x8Mat            MatFunc // with Q8_1 activations
 	Q4_Kx8Mat, Q5_Kx8Mat, Q6_Kx8Mat MatFunc // with Q8_K activations
 }
 
@@ -70,6 +71,7 @@ func ReferenceKernels() *Kernels {
 		Q4_1: dotQ4_1Q8_1, Q5_1: dotQ5_1Q8_1,
 		Q4_K: dotQ4_KQ8_K, Q5_K: dotQ5_KQ8_K, Q6_K: dotQ6_KQ8_K,
 		Q4_0x8Mat: matRepackedGo(Q4_0x8), Q5_0x8Mat: matRepackedGo(Q5_0x8), Q8_0x8Mat: matRepackedGo(Q8_0x8),
+		Q4_1x8Mat: matRepackedGo(Q4_1x8), Q5_1x8Mat: matRepackedGo(Q5_1x8),
 		Q4_Kx8Mat: matQ4_Kx8Go, Q5_Kx8Mat: matQ5_Kx8Go, Q6_Kx8Mat: matQ6_Kx8Go,
 	}
 }
@@ -151,6 +153,10 @@ func (k *Kernels) MatFunc(t Type) MatFunc {
 		return k.Q5_0x8Mat
 	case Q8_0x8:
 		return k.Q8_0x8Mat
+	case Q4_1x8:
+		return k.Q4_1x8Mat
+	case Q5_1x8:
+		return k.Q5_1x8Mat
 	case Q4_Kx8:
 		return k.Q4_Kx8Mat
 	case Q5_Kx8:
@@ -198,7 +204,7 @@ func VecDotType(t Type) (Type, bool) {
 		return t, true
 	case Q4_0, Q5_0, Q8_0, Q4_0x8, Q5_0x8, Q8_0x8:
 		return Q8_0, true
-	case Q4_1, Q5_1:
+	case Q4_1, Q5_1, Q4_1x8, Q5_1x8:
 		return Q8_1, true
 	case Q4_K, Q5_K, Q6_K, Q4_Kx8, Q5_Kx8, Q6_Kx8:
 		return Q8_K, true

@@ -43,6 +43,8 @@ func simdKernelSets() []*Kernels {
 		v.Q4_KMat = kTiles{dotQ4_KAVX2, dotQ4_Kx4AVX2, tileQ4_K_2x1VNNI, sizeQ4_K}.mat
 		v.Q4_0x8Mat = tilesQ4_0x8VNNI.mat
 		v.Q5_0x8Mat = tilesQ5_0x8VNNI.mat
+		v.Q4_1x8Mat = tilesQ4_1x8VNNI.mat
+		v.Q5_1x8Mat = tilesQ5_1x8VNNI.mat
 		v.Q8_0x8Mat = tilesQ8_0x8VNNI.mat
 		v.Q4_Kx8Mat = matQ4_Kx8VNNI
 		v.Q5_Kx8Mat = matQ5_Kx8VNNI
@@ -91,6 +93,10 @@ func avx2Kernels() *Kernels {
 	// 1.48-1.53 times the row-major MatFunc, prefill of a Q5_K_M file
 	// ×1.6.
 	k.Q5_Kx8Mat = matQ5_Kx8AVX2
+	// Q4_1 and Q5_1 (the Q5_K_M files' fallback for rows that are not
+	// whole super-blocks) have no row-major assembly, only their
+	// repacked tiles.
+	k.Q4_1x8Mat, k.Q5_1x8Mat = tilesQ4_1x8AVX2.mat, tilesQ5_1x8AVX2.mat
 	return k
 }
 

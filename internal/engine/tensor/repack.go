@@ -32,13 +32,16 @@ import (
 //     whose bit 4r+k is that of value 16+4j+k (so that a mask register
 //     adds 16 to exactly the bytes of a chunk's nibbles that have it);
 //     then 4 chunks of 32 bytes laid out as Q4_0x8's (each value stored
-//     as q, weight q-16, exactly as in Q5_0).
+//     as q, weight q-16, exactly as in Q5_0);
+//   - Q4_1x8 and Q5_1x8 (blockBytes 20 and 24): Q4_0x8 and Q5_0x8 with
+//     the eight rows' fp16 mins m after their scales (16 bytes more); the
+//     values are q, weight d·q + m, as in Q4_1 and Q5_1.
 //
 // A group of rows takes exactly the bytes of its eight rows in the
 // row-major type, so a row range that starts and ends on a multiple of 8
-// is the same byte range in both layouts. The activations are Q8_0, and
-// every product is computed as the pure-Go Q4_0 and Q8_0 kernels compute
-// it (per row, block by block, the same float32 operations in the same
+// is the same byte range in both layouts. The activations are Q8_0 (Q8_1
+// for Q4_1x8 and Q5_1x8), and every product is computed as the pure-Go
+// kernels compute it (per row, block by block, the same float32 operations in the same
 // order), so results are bit-identical to ReferenceKernels' on the
 // row-major matrix.
 const (
@@ -47,6 +50,10 @@ const (
 	Q4_0x8 Type = 1<<16 | Q4_0
 	// Q5_0x8 is Q5_0 repacked in groups of eight rows.
 	Q5_0x8 Type = 1<<16 | Q5_0
+	// Q4_1x8 is Q4_1 repacked in groups of eight rows.
+	Q4_1x8 Type = 1<<16 | Q4_1
+	// Q5_1x8 is Q5_1 repacked in groups of eight rows.
+	Q5_1x8 Type = 1<<16 | Q5_1
 	// Q8_0x8 is Q8_0 repacked in groups of eight rows.
 	Q8_0x8 Type = 1<<16 | Q8_0
 )
@@ -63,6 +70,10 @@ func Repacked(t Type) (Type, bool) {
 		return Q4_0x8, true
 	case Q5_0:
 		return Q5_0x8, true
+	case Q4_1:
+		return Q4_1x8, true
+	case Q5_1:
+		return Q5_1x8, true
 	case Q8_0:
 		return Q8_0x8, true
 	case Q4_K:
@@ -87,7 +98,11 @@ func RepackRows(t Type) int {
 
 // isRepacked reports whether t is one of the repacked layouts.
 func (t Type) isRepacked() bool {
-	return t == Q4_0x8 || t == Q5_0x8 || t == Q8_0x8 || t == Q4_Kx8 || t == Q5_Kx8 || t == Q6_Kx8
+	switch t {
+	case Q4_0x8, Q5_0x8, Q4_1x8, Q5_1x8, Q8_0x8, Q4_Kx8, Q5_Kx8, Q6_Kx8:
+		return true
+	}
+	return false
 }
 
 // base returns the row-major type of a repacked one, or t itself.
@@ -149,6 +164,11 @@ func Repack(t Type, rows, cols int, dst, src []byte) error {
 				repackQ5_0Block((*[repackRows * sizeQ5_0]byte)(dst[(g*nb+repackRows*b)*sizeQ5_0:]), src[g*rb+b*sizeQ5_0:], rb)
 				continue
 			}
+			if t == Q4_1 || t == Q5_1 {
+				bs := t.TypeSize()
+				repackQ1Block(t, dst[(g*nb+repackRows*b)*bs:(g*nb+repackRows*(b+1))*bs], src[g*rb+b*bs:], rb)
+				continue
+			}
 			out := (*[repackRows * sizeQ4_0]byte)(dst[(g*nb+repackRows*b)*sizeQ4_0:])
 			for r := range repackRows {
 				in := (*[sizeQ4_0]byte)(src[(g+r)*rb+b*sizeQ4_0:])
@@ -185,6 +205,46 @@ func repackQ5_0Block(out *[repackRows * sizeQ5_0]byte, src []byte, rb int) {
 // after the scales and the fifth bits' masks.
 const q5Quants = 2*repackRows + 32
 
+// q1Masks is where a Q5_1x8 group-block's masks start, after the scales
+// and the mins; q1Quants returns where the chunks of t (Q4_1 or Q5_1)
+// start.
+const q1Masks = 4 * repackRows
+
+func q1Quants(t Type) int {
+	if t == Q5_1 {
+		return q1Masks + 32
+	}
+	return q1Masks
+}
+
+// repackQ1Block writes the group-block of eight Q4_1 or Q5_1 row-blocks,
+// the first at src and the others rb bytes apart, to out.
+func repackQ1Block(t Type, out, src []byte, rb int) {
+	quants, q := q1Quants(t), 4 // q: the row-block's quants
+	if t == Q5_1 {
+		q = 8
+	}
+	var masks [8]uint32 // Q5_1: lo and hi mask of chunks 0..3
+	for r := range repackRows {
+		in := src[r*rb : r*rb+t.TypeSize()]
+		out[2*r], out[2*r+1] = in[0], in[1]
+		out[2*repackRows+2*r], out[2*repackRows+2*r+1] = in[2], in[3]
+		qh := le.Uint32(in[4:])
+		for j := range 4 {
+			if t == Q5_1 {
+				masks[2*j] |= (qh >> (4 * j) & 0xf) << (4 * r)
+				masks[2*j+1] |= (qh >> (16 + 4*j) & 0xf) << (4 * r)
+			}
+			le.PutUint32(out[quants+32*j+4*r:], le.Uint32(in[q+4*j:]))
+		}
+	}
+	if t == Q5_1 {
+		for i, m := range masks {
+			le.PutUint32(out[q1Masks+4*i:], m)
+		}
+	}
+}
+
 // le is the byte order of every layout here.
 var le = binary.LittleEndian
 
@@ -220,6 +280,25 @@ func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 		in := w[(g*nb+repackRows*b)*bsize : (g*nb+repackRows*(b+1))*bsize]
 		out := dst[b*bsize : (b+1)*bsize]
 		out[0], out[1] = in[2*i], in[2*i+1]
+		if bt == Q4_1 || bt == Q5_1 {
+			out[2], out[3] = in[2*repackRows+2*i], in[2*repackRows+2*i+1]
+			quants, q := q1Quants(bt), 4
+			var qh uint32
+			for j := range 4 {
+				if bt == Q5_1 {
+					qh |= (le.Uint32(in[q1Masks+8*j:]) >> (4 * i) & 0xf) << (4 * j)
+					qh |= (le.Uint32(in[q1Masks+8*j+4:]) >> (4 * i) & 0xf) << (16 + 4*j)
+				}
+			}
+			if bt == Q5_1 {
+				le.PutUint32(out[4:], qh)
+				q = 8
+			}
+			for j := range 4 {
+				copy(out[q+4*j:q+4*j+4], in[quants+32*j+4*i:])
+			}
+			continue
+		}
 		if bt == Q5_0 {
 			var qh uint32
 			for j := range 4 {
@@ -245,23 +324,26 @@ func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 }
 
 // matRepackedGo is the pure-Go MatFunc of the repacked types: each row as
-// dotQ4_0Q8_0, dotQ5_0Q8_0 or dotQ8_0Q8_0 computes it on the row-major matrix. rows
-// must be a multiple of 8; row r's group starts at w[r/8·8·wstride:].
+// dotQ4_0Q8_0, dotQ5_0Q8_0, dotQ4_1Q8_1, dotQ5_1Q8_1 or dotQ8_0Q8_0
+// computes it on the row-major matrix. rows must be a multiple of 8; row
+// r's group starts at w[r/8·8·wstride:].
 func matRepackedGo(t Type) MatFunc {
 	bsize := t.base().TypeSize()
+	xt, _ := VecDotType(t)
+	xsize := xt.TypeSize()
 	return func(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y []float32, ystride int) {
 		if n%32 != 0 || rows%repackRows != 0 {
 			panic("tensor: repacked matrix kernel size is not whole blocks and groups")
 		}
 		nb := n / 32
-		checkMat(rows, nx, w, wstride, nb*bsize, x, xstride, nb*sizeQ8_0, y, ystride)
+		checkMat(rows, nx, w, wstride, nb*bsize, x, xstride, nb*xsize, y, ystride)
 		if rows > 0 && wstride != nb*bsize {
 			panic("tensor: repacked matrix rows must be contiguous")
 		}
 		for g := 0; g < rows; g += repackRows {
 			wg := w[g*wstride : (g+repackRows)*wstride]
 			for i := range nx {
-				xi := x[i*xstride : i*xstride+nb*sizeQ8_0]
+				xi := x[i*xstride : i*xstride+nb*xsize]
 				for r := range repackRows {
 					y[i*ystride+g+r] = dotRepacked(t, nb, wg, r, xi)
 				}
@@ -271,8 +353,12 @@ func matRepackedGo(t Type) MatFunc {
 }
 
 // dotRepacked is row r of the group wg times x, in dotQ4_0Q8_0's,
-// dotQ5_0Q8_0's or dotQ8_0Q8_0's float32 operations.
+// dotQ5_0Q8_0's, dotQ4_1Q8_1's, dotQ5_1Q8_1's or dotQ8_0Q8_0's float32
+// operations.
 func dotRepacked(t Type, nb int, wg []byte, r int, x []byte) float32 {
+	if t == Q4_1x8 || t == Q5_1x8 {
+		return dotRepackedQ1(t, nb, wg, r, x)
+	}
 	var sum float32
 	for b := range nb {
 		bw, bx := wg[b*repackRows*t.base().TypeSize():], x[b*sizeQ8_0:(b+1)*sizeQ8_0]
@@ -306,6 +392,33 @@ func dotRepacked(t Type, nb int, wg []byte, r int, x []byte) float32 {
 			}
 		}
 		sum += float32(float32(sumi) * (half(bw[2*r:]) * half(bx)))
+	}
+	return sum
+}
+
+// dotRepackedQ1 is dotRepacked of Q4_1x8 and Q5_1x8, in dotQ4_1Q8_1's and
+// dotQ5_1Q8_1's float32 operations.
+func dotRepackedQ1(t Type, nb int, wg []byte, r int, x []byte) float32 {
+	bt := t.base()
+	quants := q1Quants(bt)
+	var sum float32
+	for b := range nb {
+		bw, bx := wg[b*repackRows*bt.TypeSize():], x[b*sizeQ8_1:(b+1)*sizeQ8_1]
+		qx := bx[4:36]
+		var sumi int32
+		for j := range 4 {
+			q := bw[quants+32*j+4*r:][:4]
+			var mlo, mhi uint32
+			if bt == Q5_1 {
+				mlo, mhi = le.Uint32(bw[q1Masks+8*j:])>>(4*r), le.Uint32(bw[q1Masks+8*j+4:])>>(4*r)
+			}
+			for k, v := range q {
+				h0, h1 := int32(mlo>>k&1)<<4, int32(mhi>>k&1)<<4
+				sumi += (int32(v&0x0f) | h0) * int32(int8(qx[4*j+k]))
+				sumi += (int32(v>>4) | h1) * int32(int8(qx[16+4*j+k]))
+			}
+		}
+		sum += float32(float32(sumi)*(half(bw[2*r:])*half(bx))) + float32(half(bw[2*repackRows+2*r:])*half(bx[2:]))
 	}
 	return sum
 }

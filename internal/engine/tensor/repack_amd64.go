@@ -25,7 +25,8 @@ type repackTile func(n int, w []byte, x []byte, xstride int, y []float32, ystrid
 // Q8_0x8 21.5-23.3; with PREFETCHNTA of the next group 16.3-18.9 and
 // 16.7-25.6).
 type repackTiles struct {
-	bsize int
+	bsize int // bytes of a row-block of the row-major type
+	xsize int // bytes of an activation block: sizeQ8_0, or sizeQ8_1 for Q4_1x8 and Q5_1x8
 	by    [9]repackTile
 	// far[c] is by[c] that prefetches the weights, for a call's first c
 	// vectors of rows whose group (eight rows) has more than farGroup
@@ -40,6 +41,7 @@ type repackTiles struct {
 var (
 	tilesQ4_0x8VNNI = &repackTiles{
 		bsize:    sizeQ4_0,
+		xsize:    sizeQ8_0,
 		by:       [9]repackTile{nil, tileQ4_0x8_8x1VNNI, tileQ4_0x8_8x2VNNI, tileQ4_0x8_8x3VNNI, tileQ4_0x8_8x4VNNI, 8: tileQ4_0x8_8x8VNNI},
 		far:      [9]repackTile{2: tileQ4_0x8_8x2FarVNNI, tileQ4_0x8_8x3FarVNNI, tileQ4_0x8_8x4FarVNNI, 8: tileQ4_0x8_8x8FarVNNI},
 		farGroup: farGroupBytes,
@@ -47,6 +49,7 @@ var (
 	}
 	tilesQ5_0x8VNNI = &repackTiles{
 		bsize:    sizeQ5_0,
+		xsize:    sizeQ8_0,
 		by:       [9]repackTile{nil, tileQ5_0x8_8x1VNNI, tileQ5_0x8_8x2VNNI, tileQ5_0x8_8x3VNNI, tileQ5_0x8_8x4VNNI, 8: tileQ5_0x8_8x8VNNI},
 		far:      [9]repackTile{3: tileQ5_0x8_8x3FarVNNI, tileQ5_0x8_8x4FarVNNI, 8: tileQ5_0x8_8x8FarVNNI},
 		farGroup: farGroupBytes,
@@ -54,8 +57,25 @@ var (
 	}
 	tilesQ8_0x8VNNI = &repackTiles{
 		bsize:    sizeQ8_0,
+		xsize:    sizeQ8_0,
 		by:       [9]repackTile{nil, tileQ8_0x8_8x1VNNI, tileQ8_0x8_8x2VNNI, tileQ8_0x8_8x3VNNI, tileQ8_0x8_8x4VNNI, 8: tileQ8_0x8_8x8VNNI},
 		far:      [9]repackTile{3: tileQ8_0x8_8x3FarVNNI, tileQ8_0x8_8x4FarVNNI, 8: tileQ8_0x8_8x8FarVNNI},
+		farGroup: farGroupBytes,
+		maxC:     8,
+	}
+	tilesQ4_1x8VNNI = &repackTiles{
+		bsize:    sizeQ4_1,
+		xsize:    sizeQ8_1,
+		by:       [9]repackTile{nil, tileQ4_1x8_8x1VNNI, tileQ4_1x8_8x2VNNI, tileQ4_1x8_8x3VNNI, tileQ4_1x8_8x4VNNI, 8: tileQ4_1x8_8x8VNNI},
+		far:      [9]repackTile{3: tileQ4_1x8_8x3FarVNNI, tileQ4_1x8_8x4FarVNNI, 8: tileQ4_1x8_8x8FarVNNI},
+		farGroup: farGroupBytes,
+		maxC:     8,
+	}
+	tilesQ5_1x8VNNI = &repackTiles{
+		bsize:    sizeQ5_1,
+		xsize:    sizeQ8_1,
+		by:       [9]repackTile{nil, tileQ5_1x8_8x1VNNI, tileQ5_1x8_8x2VNNI, tileQ5_1x8_8x3VNNI, tileQ5_1x8_8x4VNNI, 8: tileQ5_1x8_8x8VNNI},
+		far:      [9]repackTile{3: tileQ5_1x8_8x3FarVNNI, tileQ5_1x8_8x4FarVNNI, 8: tileQ5_1x8_8x8FarVNNI},
 		farGroup: farGroupBytes,
 		maxC:     8,
 	}
@@ -91,7 +111,7 @@ func (t *repackTiles) mat(n, rows, nx int, w []byte, wstride int, x []byte, xstr
 		panic("tensor: repacked matrix kernel size is not whole blocks and groups")
 	}
 	nb := n / 32
-	checkMat(rows, nx, w, wstride, nb*t.bsize, x, xstride, nb*sizeQ8_0, y, ystride)
+	checkMat(rows, nx, w, wstride, nb*t.bsize, x, xstride, nb*t.xsize, y, ystride)
 	if rows > 0 && wstride != nb*t.bsize {
 		panic("tensor: repacked matrix rows must be contiguous")
 	}

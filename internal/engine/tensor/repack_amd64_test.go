@@ -49,12 +49,12 @@ func repackedCase(t testing.TB, r *rand.Rand, typ tensor.Type, rows, n int, w []
 // 0xffc00000 for the same product), as in TestMatFuncIdentical.
 func TestRepackedVNNIIdentical(t *testing.T) {
 	vnniKernelSet(t)
-	checkRepackedVariants(t, rand.New(rand.NewPCG(61, 62)), []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0}, tensor.RepackVNNIVariants, []int{8, 16, 24, 40}, 17)
+	checkRepackedVariants(t, rand.New(rand.NewPCG(61, 62)), []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q4_1, tensor.Q5_1, tensor.Q8_0}, tensor.RepackVNNIVariants, []int{8, 16, 24, 40}, 17)
 }
 
 // checkRepackedVariants runs the cases of TestRepackedVNNIIdentical on
 // the tile variants that variants returns of the repacked layouts of
-// types (Q4_0, Q5_0, Q8_0), and on
+// types (Q4_0, Q5_0, Q4_1, Q5_1, Q8_0), and on
 // the reference table's repacked MatFunc, with rows of each count in
 // rowCounts and 1 to maxNX vectors.
 func checkRepackedVariants(t *testing.T, r *rand.Rand, types []tensor.Type, variants func(tensor.Type) []tensor.RepackVNNIVariant, rowCounts []int, maxNX int) {
@@ -63,6 +63,7 @@ func checkRepackedVariants(t *testing.T, r *rand.Rand, types []tensor.Type, vari
 		rt, _ := tensor.Repacked(typ)
 		mats := append([]tensor.RepackVNNIVariant{{Name: "go", Mat: ref.MatFunc(rt)}}, variants(rt)...)
 		dot := ref.Func(typ)
+		xt, _ := tensor.VecDotType(typ)
 		for _, n := range []int{32, 64, 96, 256, 896} {
 			for _, tc := range []struct {
 				name string
@@ -91,13 +92,13 @@ func checkRepackedVariants(t *testing.T, r *rand.Rand, types []tensor.Type, vari
 						}
 					}
 					rw := repackedCase(t, r, typ, rows, n, w)
-					xrb := mustRows(tensor.Q8_0, n)
+					xrb := mustRows(xt, n)
 					xstride := xrb + tc.pad
 					x := make([]byte, (maxNX-1)*xstride+xrb)
 					for i := range maxNX {
-						copy(x[i*xstride:], randomActs(r, tensor.Q8_0, n, tc.mode, tc.ext))
+						copy(x[i*xstride:], randomActs(r, xt, n, tc.mode, tc.ext))
 						if tc.mode == scaleEdge {
-							setEdgeActScales(r, tensor.Q8_0, x[i*xstride:i*xstride+xrb])
+							setEdgeActScales(r, xt, x[i*xstride:i*xstride+xrb])
 						}
 					}
 					// want[i][row]: the reference on the row-major rows.
@@ -144,16 +145,17 @@ func checkRepackedVariants(t *testing.T, r *rand.Rand, types []tensor.Type, vari
 // repacked weights, with two goroutines (chunks of whole groups), against
 // the reference table on the row-major weights, bit for bit.
 func TestRepackedVNNIMatMul(t *testing.T) {
-	checkRepackedMatMul(t, rand.New(rand.NewPCG(63, 64)), vnniKernelSet(t), []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0})
+	checkRepackedMatMul(t, rand.New(rand.NewPCG(63, 64)), vnniKernelSet(t), []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q4_1, tensor.Q5_1, tensor.Q8_0})
 }
 
 // checkRepackedMatMul checks MatMul of table k on the repacked layouts of
-// types (Q4_0, Q5_0, Q8_0), with two goroutines, against the reference
+// types (Q4_0, Q5_0, Q4_1, Q5_1, Q8_0), with two goroutines, against the reference
 // table on the row-major weights, bit for bit.
 func checkRepackedMatMul(t *testing.T, r *rand.Rand, k *tensor.Kernels, types []tensor.Type) {
 	ref := tensor.ReferenceKernels()
 	for _, typ := range types {
 		rt, _ := tensor.Repacked(typ)
+		xt, _ := tensor.VecDotType(typ)
 		for _, s := range []struct{ rows, cols, nx int }{
 			{8, 32, 1}, {40, 256, 3}, {896, 896, 1}, {896, 896, 5}, {136, 4864, 1}, {264, 4864, 8}, {24, 9216, 6},
 		} {
@@ -162,7 +164,7 @@ func checkRepackedMatMul(t *testing.T, r *rand.Rand, k *tensor.Kernels, types []
 				rw := repackedCase(t, r, typ, s.rows, s.cols, w)
 				var x []byte
 				for range s.nx {
-					x = append(x, randomActs(r, tensor.Q8_0, s.cols, scaleRandom, false)...)
+					x = append(x, randomActs(r, xt, s.cols, scaleRandom, false)...)
 				}
 				got, want := make([]float32, s.rows*s.nx), make([]float32, s.rows*s.nx)
 				if err := k.MatMul(tensor.Goroutines(2), rt, s.cols, rw, x, s.nx, got); err != nil {

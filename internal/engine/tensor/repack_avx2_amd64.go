@@ -7,6 +7,7 @@ package tensor
 var (
 	tilesQ4_0x8AVX2 = &repackTiles{
 		bsize:    sizeQ4_0,
+		xsize:    sizeQ8_0,
 		by:       [9]repackTile{nil, tileQ4_0x8_8x1AVX2, tileQ4_0x8_8x2AVX2, tileQ4_0x8_8x3AVX2, tileQ4_0x8_8x4AVX2},
 		far:      [9]repackTile{2: tileQ4_0x8_8x2FarAVX2, tileQ4_0x8_8x3FarAVX2, tileQ4_0x8_8x4FarAVX2},
 		farGroup: farGroupBytes,
@@ -14,13 +15,31 @@ var (
 	}
 	tilesQ5_0x8AVX2 = &repackTiles{
 		bsize:    sizeQ5_0,
+		xsize:    sizeQ8_0,
 		by:       [9]repackTile{nil, tileQ5_0x8_8x1AVX2, tileQ5_0x8_8x2AVX2, tileQ5_0x8_8x3AVX2, tileQ5_0x8_8x4AVX2},
 		far:      [9]repackTile{3: tileQ5_0x8_8x3FarAVX2, tileQ5_0x8_8x4FarAVX2},
 		farGroup: farGroupBytes,
 		maxC:     4,
 	}
+	tilesQ4_1x8AVX2 = &repackTiles{
+		bsize:    sizeQ4_1,
+		xsize:    sizeQ8_1,
+		by:       [9]repackTile{nil, tileQ4_1x8_8x1AVX2, tileQ4_1x8_8x2AVX2, tileQ4_1x8_8x3AVX2, tileQ4_1x8_8x4AVX2},
+		far:      [9]repackTile{3: tileQ4_1x8_8x3FarAVX2, tileQ4_1x8_8x4FarAVX2},
+		farGroup: farGroupBytes,
+		maxC:     4,
+	}
+	tilesQ5_1x8AVX2 = &repackTiles{
+		bsize:    sizeQ5_1,
+		xsize:    sizeQ8_1,
+		by:       [9]repackTile{nil, tileQ5_1x8_8x1AVX2, tileQ5_1x8_8x2AVX2, tileQ5_1x8_8x3AVX2, tileQ5_1x8_8x4AVX2},
+		far:      [9]repackTile{3: tileQ5_1x8_8x3FarAVX2, tileQ5_1x8_8x4FarAVX2},
+		farGroup: farGroupBytes,
+		maxC:     4,
+	}
 	tilesQ8_0x8AVX2 = &repackTiles{
 		bsize:    sizeQ8_0,
+		xsize:    sizeQ8_0,
 		by:       [9]repackTile{nil, tileQ8_0x8_8x1AVX2, tileQ8_0x8_8x2AVX2, tileQ8_0x8_8x3AVX2, tileQ8_0x8_8x4AVX2},
 		far:      [9]repackTile{3: tileQ8_0x8_8x3FarAVX2, tileQ8_0x8_8x4FarAVX2},
 		farGroup: farGroupBytes,

@@ -24,7 +24,7 @@ func avx2KernelSet(t testing.TB) *tensor.Kernels {
 }
 
 // TestRepackedAVX2Identical checks every tile path of the AVX2 kernels of
-// Q4_0x8, Q5_0x8 and Q8_0x8 (RepackAVX2Variants: at most 4, 3, 2 and 1 vectors
+// Q4_0x8, Q5_0x8, Q4_1x8, Q5_1x8 and Q8_0x8 (RepackAVX2Variants: at most 4, 3, 2 and 1 vectors
 // per call, so 1 to 9 vectors run every tile and every leftover, the
 // first through the tiles that prefetch or not) bit for
 // bit against the reference DotFunc of the row-major type on every row,
@@ -40,7 +40,7 @@ func TestRepackedAVX2Identical(t *testing.T) {
 		}
 		return v
 	}
-	checkRepackedVariants(t, rand.New(rand.NewPCG(71, 72)), []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0}, variants, []int{8, 16, 40}, 9)
+	checkRepackedVariants(t, rand.New(rand.NewPCG(71, 72)), []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q4_1, tensor.Q5_1, tensor.Q8_0}, variants, []int{8, 16, 40}, 9)
 }
 
 // TestRepackedAVX2MatMul checks MatMul of the avx2 table with the AVX2
@@ -49,5 +49,5 @@ func TestRepackedAVX2Identical(t *testing.T) {
 // reference table on the row-major weights, bit for bit.
 func TestRepackedAVX2MatMul(t *testing.T) {
 	avx2KernelSet(t)
-	checkRepackedMatMul(t, rand.New(rand.NewPCG(73, 74)), tensor.AVX2RepackedKernels(), []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0})
+	checkRepackedMatMul(t, rand.New(rand.NewPCG(73, 74)), tensor.AVX2RepackedKernels(), []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q4_1, tensor.Q5_1, tensor.Q8_0})
 }

@@ -12,9 +12,10 @@ import (
 )
 
 // BenchmarkRepacked alternates, on one goroutine with the avx512vnni
-// table, MatMul of a row-major Q4_0, Q5_0 or Q8_0 matrix (the VNNI
-// row-major tiles; Q5_0's AVX2 ones) and of the same matrix repacked
-// (Q4_0x8, Q5_0x8, Q8_0x8), data in
+// table, MatMul of a row-major Q4_0, Q5_0, Q8_0, Q4_1 or Q5_1 matrix (the
+// VNNI row-major tiles; Q5_0's AVX2 ones; Q4_1's and Q5_1's pure-Go
+// DotFunc) and of the same matrix repacked (Q4_0x8, Q5_0x8, Q8_0x8,
+// Q4_1x8, Q5_1x8), data in
 // cache, and reports each one's GMAC/s and weight GB/s of its fastest
 // call and their ratio ("speedup", repacked over row-major).
 //
@@ -29,11 +30,12 @@ func BenchmarkRepacked(b *testing.B) {
 // repacked (where it has them).
 func benchRepacked(b *testing.B, rowMajor, repacked *tensor.Kernels) {
 	r := rand.New(rand.NewPCG(65, 66))
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_1, tensor.Q5_1} {
 		rt, _ := tensor.Repacked(typ)
 		if repacked.MatFunc(rt) == nil {
-			continue // the AVX2 table has no Q5_0x8
+			continue
 		}
+		xt, _ := tensor.VecDotType(typ)
 		for _, s := range []struct{ rows, cols, nx int }{
 			{896, 896, 1}, {896, 4864, 1}, {896, 896, 4}, {896, 896, 8}, {896, 4864, 4}, {896, 4864, 8},
 		} {
@@ -44,7 +46,7 @@ func benchRepacked(b *testing.B, rowMajor, repacked *tensor.Kernels) {
 			}
 			var x []byte
 			for range s.nx {
-				x = append(x, randomActs(r, tensor.Q8_0, s.cols, scaleRandom, false)...)
+				x = append(x, randomActs(r, xt, s.cols, scaleRandom, false)...)
 			}
 			y := make([]float32, s.rows*s.nx)
 			b.Run(fmt.Sprintf("%v/%dx%d/nx=%d", typ, s.rows, s.cols, s.nx), func(b *testing.B) {

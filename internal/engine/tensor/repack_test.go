@@ -23,7 +23,7 @@ func randomMatrix(r *rand.Rand, typ tensor.Type, rows, n int, mode scaleMode) []
 // was given, and that a group takes the bytes of its eight rows.
 func TestRepackRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q4_1, tensor.Q5_1, tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
 		rt, ok := tensor.Repacked(typ)
 		if !ok {
 			t.Fatalf("Repacked(%v) = false", typ)
@@ -74,7 +74,7 @@ func TestRepackErrors(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"no layout", tensor.Repack(tensor.Q5_1, 8, 32, make([]byte, 8*24), make([]byte, 8*24)), tensor.ErrUnsupported},
+		{"no layout", tensor.Repack(tensor.Q3_K, 8, 256, make([]byte, 8*110), make([]byte, 8*110)), tensor.ErrUnsupported},
 		{"Q5_K rows", tensor.Repack(tensor.Q5_K, 4, 256, make([]byte, 4*176), make([]byte, 4*176)), tensor.ErrBadLength},
 		{"unpack Q5_K short", tensor.UnpackRow(tensor.Q5_Kx8, 256, make([]byte, 7*176), 0, make([]byte, 176)), tensor.ErrBadLength},
 		{"Q4_K cols", tensor.Repack(tensor.Q4_K, 8, 128, make([]byte, 8*72), make([]byte, 8*72)), tensor.ErrBadLength},
@@ -96,7 +96,7 @@ func TestRepackErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %v", tc.name, tc.err, tc.want)
 		}
 	}
-	for _, typ := range []tensor.Type{tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8, tensor.Q5_Kx8, tensor.Q6_Kx8} {
+	for _, typ := range []tensor.Type{tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q4_1x8, tensor.Q5_1x8, tensor.Q8_0x8, tensor.Q4_Kx8, tensor.Q5_Kx8, tensor.Q6_Kx8} {
 		if typ.Valid() {
 			t.Errorf("%v.Valid() = true; no file may hold a repacked layout", typ)
 		}
@@ -116,7 +116,10 @@ func TestRepackErrors(t *testing.T) {
 	if tensor.Q5_Kx8.BlockSize() != 256 || tensor.Q5_Kx8.TypeSize() != 176 || tensor.RepackRows(tensor.Q5_Kx8) != 8 {
 		t.Errorf("Q5_Kx8: block %d, %d bytes, groups of %d", tensor.Q5_Kx8.BlockSize(), tensor.Q5_Kx8.TypeSize(), tensor.RepackRows(tensor.Q5_Kx8))
 	}
-	if got := fmt.Sprint(tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q8_0x8, tensor.Q4_Kx8, tensor.Q5_Kx8, tensor.Q6_Kx8); got != "Q4_0x8 Q5_0x8 Q8_0x8 Q4_Kx8 Q5_Kx8 Q6_Kx8" {
+	if xt, ok := tensor.VecDotType(tensor.Q5_1x8); !ok || xt != tensor.Q8_1 {
+		t.Errorf("VecDotType(Q5_1x8) = %v, %v", xt, ok)
+	}
+	if got := fmt.Sprint(tensor.Q4_0x8, tensor.Q5_0x8, tensor.Q4_1x8, tensor.Q5_1x8, tensor.Q8_0x8, tensor.Q4_Kx8, tensor.Q5_Kx8, tensor.Q6_Kx8); got != "Q4_0x8 Q5_0x8 Q4_1x8 Q5_1x8 Q8_0x8 Q4_Kx8 Q5_Kx8 Q6_Kx8" {
 		t.Errorf("names %q", got)
 	}
 }
@@ -132,7 +135,7 @@ func TestRepackedMatFunc(t *testing.T) {
 	ref := tensor.ReferenceKernels()
 	checked := 0
 	for _, k := range tensor.KernelSets() {
-		for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
+		for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q4_1, tensor.Q5_1, tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
 			rt, _ := tensor.Repacked(typ)
 			mf := k.MatFunc(rt)
 			if mf == nil {
@@ -268,7 +271,7 @@ func maxK(r *rand.Rand, typ tensor.Type, rows, n int) []byte {
 // BenchmarkRepack measures Repack on a matrix of 896 rows of 4864 values
 // (ffn_down of a 0.5B model), in bytes of weights per second.
 func BenchmarkRepack(b *testing.B) {
-	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
+	for _, typ := range []tensor.Type{tensor.Q4_0, tensor.Q5_0, tensor.Q4_1, tensor.Q5_1, tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
 		b.Run(typ.String(), func(b *testing.B) {
 			const rows, n = 896, 4864
 			w := randomMatrix(rand.New(rand.NewPCG(1, 2)), typ, rows, n, scaleRandom)

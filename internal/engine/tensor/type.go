@@ -162,6 +162,10 @@ func traitsOf(t Type) (traits, bool) {
 		return traits{"Q4_0x8", qk4_0, sizeQ4_0}, true
 	case Q5_0x8:
 		return traits{"Q5_0x8", qk5_0, sizeQ5_0}, true
+	case Q4_1x8:
+		return traits{"Q4_1x8", qk4_1, sizeQ4_1}, true
+	case Q5_1x8:
+		return traits{"Q5_1x8", qk5_1, sizeQ5_1}, true
 	case Q8_0x8:
 		return traits{"Q8_0x8", qk8_0, sizeQ8_0}, true
 	case Q4_Kx8:

@@ -11,6 +11,9 @@ const (
 	sizeQ8_0 = 34
 	sizeQ4_0 = 18
 	sizeQ5_0 = 22
+	sizeQ4_1 = 20
+	sizeQ5_1 = 24
+	sizeQ8_1 = 36
 	sizeQ4_K = 144
 	sizeQ5_K = 176
 	sizeQ6_K = 210

@@ -167,18 +167,47 @@ type repackType struct {
 	bsize  int // bytes of one row-block of the row-major type (18, 22 or 34)
 	chunks int // 32-byte chunks per group-block (4 or 8)
 	offset uint8
-	// fifth: Q5_0x8, whose group-blocks hold a mask of the values'
-	// fifth bits for each half of each chunk (8 bytes a chunk) between
-	// the scales and the chunks.
+	// fifth: Q5_0x8 or Q5_1x8, whose group-blocks hold a mask of the
+	// values' fifth bits for each half of each chunk (8 bytes a chunk)
+	// between the scales (and mins) and the chunks.
 	fifth bool
+	// min: Q4_1x8 or Q5_1x8, whose group-blocks hold the rows' fp16
+	// mins after their scales, whose values have no offset (offset is
+	// then only the 16 added for a fifth bit) and whose activations are
+	// Q8_1 (d, s, then the quants).
+	min bool
+}
+
+// masks is the offset of a group-block's masks (fifth).
+func (t repackType) masks() int {
+	if t.min {
+		return 32
+	}
+	return 16
 }
 
 // quants is the offset of a group-block's first chunk.
 func (t repackType) quants() int {
 	if t.fifth {
-		return 16 + 8*t.chunks
+		return t.masks() + 8*t.chunks
 	}
-	return 16
+	return t.masks()
+}
+
+// xsize is the bytes of an activation block (Q8_0 or Q8_1), xq the offset
+// of its quants.
+func (t repackType) xsize() int {
+	if t.min {
+		return sizeQ8_1
+	}
+	return sizeQ8_0
+}
+
+func (t repackType) xq() int {
+	if t.min {
+		return 4
+	}
+	return 2
 }
 
 // groupBlock is the bytes of one group-block: eight rows' scales and
@@ -200,8 +229,13 @@ func genRepack() {
 		{name: "Q4_0", bsize: sizeQ4_0, chunks: 4, offset: 8},
 		{name: "Q5_0", bsize: sizeQ5_0, chunks: 4, offset: 16, fifth: true},
 		{name: "Q8_0", bsize: sizeQ8_0, chunks: 8, offset: 0x80},
+		{name: "Q4_1", bsize: sizeQ4_1, chunks: 4, min: true},
+		{name: "Q5_1", bsize: sizeQ5_1, chunks: 4, offset: 16, fifth: true, min: true},
 	} {
-		off := byteMem(fmt.Sprintf("b%02x_rp%s", t.offset, t.name), t.offset)
+		var off Mem
+		if t.offset != 0 {
+			off = byteMem(fmt.Sprintf("b%02x_rp%s", t.offset, t.name), t.offset)
+		}
 		for _, s := range [][2]int{{1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 8}} {
 			genRepackTile(t, s[0], s[1], false, m0f, mf0, off)
 			if farTile(t, s[1]) {
@@ -217,12 +251,17 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 	name := repackTileName(t, G, C, far)
 	TEXT(name, NOSPLIT, "func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)")
 	Pragma("noescape")
+	xt := "Q8_0"
+	if t.min {
+		xt = "Q8_1"
+	}
 	Doc(fmt.Sprintf("%s sets y[c*ystride+r] to row r of the %sx8 matrix w times", name, t.name),
-		fmt.Sprintf("the Q8_0 vector x[c*xstride:], for c < %d and groups·8 rows, %d group(s) of 8 at a time,", C, G),
+		fmt.Sprintf("the %s vector x[c*xstride:], for c < %d and groups·8 rows, %d group(s) of 8 at a time,", xt, C, G),
 		"bit-identical to matRepackedGo; scratch holds 2·n/32 words for one vector, 10·C·n/32 for more.")
 
-	// Per call: (d_x, -o·Σx) of every block of every vector into scratch,
-	// and with more than one vector the blocks' quants too (interleave).
+	// Per call: (d_x, -o·Σx) (min: (d_x, s_x)) of every block of every
+	// vector into scratch, and with more than one vector the blocks'
+	// quants too (interleave).
 	interleave := C > 1
 	blockScratch := 8 * C
 	if interleave {
@@ -248,10 +287,12 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 		return m
 	}
 	{
-		off := YMM()
-		VMOVDQU64(offMem, off)
-		zr := YMM()
-		VPXORD(zr, zr, zr)
+		var off, zr VecVirtual
+		if !t.min {
+			off, zr = YMM(), YMM()
+			VMOVDQU64(offMem, off)
+			VPXORD(zr, zr, zr)
+		}
 		n := Load(Param("n"), GP64())
 		SHRQ(U8(5), n)
 		xp, sp := GP64(), GP64()
@@ -266,6 +307,22 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 		CMPQ(n, U32(0))
 		JE(LabelRef(name + "_main"))
 		for c, xm := range vecs(xp, xp4, xs, xs3) {
+			if t.min {
+				if interleave {
+					q := YMM()
+					VMOVDQU64(xm.Offset(t.xq()), q)
+					VMOVDQU64(q, Mem{Base: sp, Disp: 8*C + 32*c})
+				}
+				sx := XMM()
+				VPBROADCASTW(xm.Offset(2), sx)
+				VCVTPH2PS(sx, sx)
+				VMOVSS(sx, Mem{Base: sp, Disp: 8*c + 4})
+				h := XMM()
+				VPBROADCASTW(xm, h)
+				VCVTPH2PS(h, h)
+				VMOVSS(h, Mem{Base: sp, Disp: 8 * c})
+				continue
+			}
 			a := YMM()
 			VPXORD(a, a, a)
 			if interleave {
@@ -284,9 +341,9 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 			VCVTPH2PS(h, h)
 			VMOVSS(h, Mem{Base: sp, Disp: 8 * c})
 		}
-		ADDQ(U32(sizeQ8_0), xp)
+		ADDQ(U32(t.xsize()), xp)
 		if C > 4 {
-			ADDQ(U32(sizeQ8_0), xp4)
+			ADDQ(U32(t.xsize()), xp4)
 		}
 		ADDQ(U32(blockScratch), sp)
 		DECQ(n)
@@ -340,7 +397,7 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 	// xm[c]: vector c's current block, xq: its quants' offset there.
 	var xp, xp4 Register
 	var xm []Mem
-	xq := 2
+	xq := t.xq()
 	if interleave {
 		xm, xq = make([]Mem, C), 0
 		for c := range xm {
@@ -408,7 +465,11 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 		for c := range acc[g] {
 			acc[g][c] = make([]VecVirtual, chains)
 			a := YMM()
-			VPBROADCASTD(Mem{Base: sp, Disp: 8*c + 4}, a)
+			if t.min {
+				VPXORD(a, a, a)
+			} else {
+				VPBROADCASTD(Mem{Base: sp, Disp: 8*c + 4}, a)
+			}
 			acc[g][c][0] = a
 			if chains > 1 {
 				b := YMM()
@@ -437,7 +498,7 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 					// Add 16 (offMem's bytes) to the values whose
 					// fifth bit is set, a mask bit per byte.
 					kl, kh := K(), K()
-					KMOVQ(wm[g].Offset(16+8*j), kl)
+					KMOVQ(wm[g].Offset(t.masks()+8*j), kl)
 					VPADDB(off16, lo, kl, lo)
 					KSHIFTRQ(U8(32), kl, kh)
 					VPADDB(off16, hi, kh, hi)
@@ -459,6 +520,11 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 		scaleProds()
 	}
 	for g := 0; g < G; g++ {
+		var mw VecVirtual
+		if t.min {
+			mw = YMM()
+			VCVTPH2PS(wm[g].Offset(16), mw) // the rows' mins
+		}
 		for c := 0; c < C; c++ {
 			a := acc[g][c][0]
 			if chains > 1 {
@@ -469,14 +535,19 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 			}
 			VCVTDQ2PS(a, a)
 			VMULPS(prods[g][c], a, a) // float32(sumi)·(d_w·d_x)
+			if t.min {
+				m := YMM()
+				VMULPS_BCST(Mem{Base: sp, Disp: 8*c + 4}, mw, m) // m_w·s_x
+				VADDPS(m, a, a)
+			}
 			VADDPS(a, sums[g][c], sums[g][c])
 		}
 	}
 	ADDQ(U32(t.groupBlock()), wp)
 	if !interleave {
-		ADDQ(U32(sizeQ8_0), xp)
+		ADDQ(U32(t.xsize()), xp)
 		if C > 4 {
-			ADDQ(U32(sizeQ8_0), xp4)
+			ADDQ(U32(t.xsize()), xp4)
 		}
 	}
 	ADDQ(U32(blockScratch), sp)

@@ -112,6 +112,8 @@ func genRepackAVX2() {
 		{name: "Q4_0", bsize: sizeQ4_0, chunks: 4, offset: 8},
 		{name: "Q5_0", bsize: sizeQ5_0, chunks: 4, offset: 16, fifth: true},
 		{name: "Q8_0", bsize: sizeQ8_0, chunks: 8, offset: 0x80},
+		{name: "Q4_1", bsize: sizeQ4_1, chunks: 4, min: true},
+		{name: "Q5_1", bsize: sizeQ5_1, chunks: 4, offset: 16, fifth: true, min: true},
 	} {
 		off := m08
 		if t.fifth {
@@ -133,13 +135,17 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 	name := repackTileNameAVX2(t, C, far)
 	TEXT(name, NOSPLIT, "func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)")
 	Pragma("noescape")
+	xt := "Q8_0"
+	if t.min {
+		xt = "Q8_1"
+	}
 	Doc(fmt.Sprintf("%s sets y[c*ystride+r] to row r of the %sx8 matrix w times", name, t.name),
-		fmt.Sprintf("the Q8_0 vector x[c*xstride:], for c < %d and groups·8 rows, in AVX2,", C),
+		fmt.Sprintf("the %s vector x[c*xstride:], for c < %d and groups·8 rows, in AVX2,", xt, C),
 		"bit-identical to matRepackedGo; scratch holds 2·C·n/32 words.")
 	q4 := t.chunks == 4
 
-	// Per call: (d_x, -8·Σx) (Q4_0; Q8_0: d_x only) of every block of
-	// every vector into scratch.
+	// Per call: (d_x, -o·Σx) (Q4_0, Q5_0; Q4_1, Q5_1: (d_x, s_x); Q8_0:
+	// d_x only) of every block of every vector into scratch.
 	sp0 := Load(Param("scratch").Base(), GP64())
 	x := Load(Param("x").Base(), GP64())
 	var xs, xs3 Register
@@ -152,7 +158,7 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 	}
 	{
 		var e8, zr VecVirtual
-		if q4 {
+		if q4 && !t.min {
 			e8 = YMM()
 			VMOVDQU(m08, e8)
 			zr = YMM()
@@ -167,7 +173,12 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 		CMPQ(n, U32(0))
 		JE(LabelRef(name + "_main"))
 		for c, xm := range strided(xp, xs, xs3, C) {
-			if q4 {
+			if t.min {
+				sx := XMM()
+				VPBROADCASTW(xm.Offset(2), sx)
+				VCVTPH2PS(sx, sx)
+				VMOVSS(sx, Mem{Base: sp, Disp: 8*c + 4})
+			} else if q4 {
 				a := YMM()
 				VPMADDUBSW(xm.Offset(2), e8, a) // o·(x0+x1) per word, exact
 				VPMADDWD(onesWMem, a, a)
@@ -180,7 +191,7 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 			VCVTPH2PS(h, h)
 			VMOVSS(h, Mem{Base: sp, Disp: 8 * c})
 		}
-		ADDQ(U32(sizeQ8_0), xp)
+		ADDQ(U32(t.xsize()), xp)
 		ADDQ(U32(8*C), sp)
 		DECQ(n)
 		JMP(LabelRef(name + "_pre"))
@@ -256,7 +267,7 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 				// in int16 and then widened, chunk by chunk.
 				for h, q := range []VecVirtual{lo, hi} {
 					mb := YMM()
-					VPBROADCASTD(wm.Offset(16+8*j+4*h), mb)
+					VPBROADCASTD(wm.Offset(t.masks()+8*j+4*h), mb)
 					VPSHUFB(spread, mb, mb)
 					VPAND(bits, mb, mb)
 					VPCMPEQB(bits, mb, mb)
@@ -265,9 +276,9 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 				}
 				for c := 0; c < C; c++ {
 					b, b2 := YMM(), YMM()
-					VPBROADCASTD(xm[c].Offset(2+4*j), b)
+					VPBROADCASTD(xm[c].Offset(t.xq()+4*j), b)
 					VPMADDUBSW(b, lo, b)
-					VPBROADCASTD(xm[c].Offset(2+16+4*j), b2)
+					VPBROADCASTD(xm[c].Offset(t.xq()+16+4*j), b2)
 					VPMADDUBSW(b2, hi, b2)
 					VPADDW(b2, b, b)
 					widenAddOnes(ones, b, acc[c], j == 0)
@@ -277,7 +288,7 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 			for c := 0; c < C; c++ {
 				for h, q := range []VecVirtual{lo, hi} {
 					b := YMM()
-					VPBROADCASTD(xm[c].Offset(2+16*h+4*j), b)
+					VPBROADCASTD(xm[c].Offset(t.xq()+16*h+4*j), b)
 					if j == 0 && h == 0 {
 						VPMADDUBSW(b, q, acc[c])
 						continue
@@ -307,19 +318,29 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 			if !t.fifth {
 				VPMADDWD(onesWMem, a, a)
 			}
-			o := YMM()
-			VPBROADCASTD(Mem{Base: sp, Disp: 8*c + 4}, o)
-			VPADDD(o, a, a) // Σq·x - 8·Σx
+			if !t.min {
+				o := YMM()
+				VPBROADCASTD(Mem{Base: sp, Disp: 8*c + 4}, o)
+				VPADDD(o, a, a) // Σq·x - o·Σx
+			}
 		}
 		p := YMM()
 		VBROADCASTSS(Mem{Base: sp, Disp: 8 * c}, p)
 		VMULPS(p, dw, p) // d_w·d_x
 		VCVTDQ2PS(a, a)
 		VMULPS(p, a, a) // float32(sumi)·(d_w·d_x)
+		if t.min {
+			m := YMM()
+			VCVTPH2PS(wm.Offset(16), m) // the rows' mins
+			sx := YMM()
+			VBROADCASTSS(Mem{Base: sp, Disp: 8*c + 4}, sx)
+			VMULPS(sx, m, m) // m_w·s_x
+			VADDPS(m, a, a)
+		}
 		VADDPS(a, sums[c], sums[c])
 	}
 	ADDQ(U32(t.groupBlock()), wp)
-	ADDQ(U32(sizeQ8_0), xp)
+	ADDQ(U32(t.xsize()), xp)
 	ADDQ(U32(8*C), sp)
 	DECQ(n)
 	JMP(LabelRef(name + "_blocks"))
