@@ -17,7 +17,7 @@ import (
 // It is the one copy of weights on load. It costs time at start
 // (0.2-0.55 s for the 0.5B test models on two cores) and takes the repacked
 // matrices out of the page cache's sharing between processes; in return
-// the Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K products run on the interleaved
+// the Q4_0, Q5_0, Q4_1, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K products run on the interleaved
 // layouts, and from huge pages once settled.
 func (m *Model) repack(threads int) error {
 	var mats []*matrix
