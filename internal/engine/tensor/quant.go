@@ -200,8 +200,14 @@ func quantQ5_0(src []float32, dst []byte) {
 func minMaxScale(x []float32, levels float32) (mn, d, id float32) {
 	mn, mx := float32(math.MaxFloat32), float32(-math.MaxFloat32)
 	for _, v := range x {
-		mn = min(mn, v)
-		mx = max(mx, v)
+		// Comparisons, as ggml's, not min and max: a NaN is skipped
+		// rather than carried into the scale.
+		if v < mn {
+			mn = v
+		}
+		if v > mx {
+			mx = v
+		}
 	}
 	d = (mx - mn) / levels
 	if d != 0 {
