@@ -218,46 +218,45 @@ func minMaxScale(x []float32, levels float32) (mn, d, id float32) {
 
 // quantQ4_1 follows quantize_row_q4_1_ref: per block of 32, d = (max -
 // min)/15 and m = min, values j and 16+j in byte j.
-func quantQ4_1(src []float32, dst []byte) {
-	for len(src) > 0 {
-		x := src[:qk4_1]
-		b := dst[:sizeQ4_1]
-		mn, d, id := minMaxScale(x, 15)
-		put16(b, FP32ToFP16(d))
-		put16(b[2:], FP32ToFP16(mn))
-		for j := range 16 {
-			x0 := float32((x[j] - mn) * id)
-			x1 := float32((x[16+j] - mn) * id)
-			q0 := min(15, uint8(int8(toInt(x0+0.5))))
-			q1 := min(15, uint8(int8(toInt(x1+0.5))))
-			b[4+j] = q0 | q1<<4
-		}
-		src, dst = src[qk4_1:], dst[sizeQ4_1:]
-	}
-}
+func quantQ4_1(src []float32, dst []byte) { quantQ1(src, dst, false) }
 
 // quantQ5_1 follows quantize_row_q5_1_ref: quantQ4_1 with d = (max -
 // min)/31 and the fifth bits of values j and 16+j in bits j and 16+j of
 // qh.
-func quantQ5_1(src []float32, dst []byte) {
+func quantQ5_1(src []float32, dst []byte) { quantQ1(src, dst, true) }
+
+// quantQ1 is quantQ4_1, or with fifth quantQ5_1.
+func quantQ1(src []float32, dst []byte, fifth bool) {
+	size, levels, qs := sizeQ4_1, float32(15), 4
+	if fifth {
+		size, levels, qs = sizeQ5_1, 31, 8
+	}
 	for len(src) > 0 {
-		x := src[:qk5_1]
-		b := dst[:sizeQ5_1]
-		mn, d, id := minMaxScale(x, 31)
+		x := src[:32]
+		b := dst[:size]
+		mn, d, id := minMaxScale(x, levels)
 		put16(b, FP32ToFP16(d))
 		put16(b[2:], FP32ToFP16(mn))
 		var qh uint32
 		for j := range 16 {
 			x0 := float32((x[j] - mn) * id)
 			x1 := float32((x[16+j] - mn) * id)
-			q0 := uint32(uint8(toInt(x0 + 0.5)))
-			q1 := uint32(uint8(toInt(x1 + 0.5)))
-			b[8+j] = byte(q0&0x0f) | byte(q1&0x0f)<<4
+			// Q4_1 rounds through int8 and caps at 15, Q5_1 through
+			// uint8 (its values cannot exceed 31), as ggml does.
+			var q0, q1 uint32
+			if fifth {
+				q0, q1 = uint32(uint8(toInt(x0+0.5))), uint32(uint8(toInt(x1+0.5)))
+			} else {
+				q0, q1 = uint32(min(15, uint8(int8(toInt(x0+0.5))))), uint32(min(15, uint8(int8(toInt(x1+0.5)))))
+			}
+			b[qs+j] = byte(q0&0x0f) | byte(q1&0x0f)<<4
 			qh |= (q0 >> 4 & 1) << j
 			qh |= (q1 >> 4 & 1) << (j + 16)
 		}
-		le.PutUint32(b[4:], qh)
-		src, dst = src[qk5_1:], dst[sizeQ5_1:]
+		if fifth {
+			le.PutUint32(b[4:], qh)
+		}
+		src, dst = src[32:], dst[size:]
 	}
 }
 

@@ -167,10 +167,18 @@ func checkKx8(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, y [
 
 // dotQ4_Kx8 is row r of the group wg times x, in dotQ4_KQ8_K's float32
 // operations (its integer sums are exact, so their order is free).
-func dotQ4_Kx8(nb int, wg []byte, r int, x []byte) float32 {
+func dotQ4_Kx8(nb int, wg []byte, r int, x []byte) float32 { return dotK8(nb, wg, r, x, false) }
+
+// dotK8 is dotQ4_Kx8, or with fifth dotQ5_Kx8 (Q5_Kx8: the same
+// group-block and the fifth bits' masks after it).
+func dotK8(nb int, wg []byte, r int, x []byte, fifth bool) float32 {
+	size := k8Size
+	if fifth {
+		size = k5Size
+	}
 	var sum float32
 	for b := range nb {
-		bw := wg[b*k8Size : (b+1)*k8Size]
+		bw := wg[b*size : (b+1)*size]
 		dy, qy, bsum := q8K(x[b*sizeQ8_K : (b+1)*sizeQ8_K])
 		var sumi, sumMins int32
 		for g := range 4 {
@@ -179,10 +187,14 @@ func dotQ4_Kx8(nb int, wg []byte, r int, x []byte) float32 {
 			var lo, hi int32
 			for c := 8 * g; c < 8*g+8; c++ {
 				q := bw[k8Quants+32*c+4*r:][:4]
+				var mlo, mhi uint32 // the fifth bits of the low and high nibbles
+				if fifth {
+					mlo, mhi = le.Uint32(bw[k5Masks+8*c:])>>(4*r), le.Uint32(bw[k5Masks+8*c+4:])>>(4*r)
+				}
 				y := qy[64*g+4*(c%8):]
 				for k, v := range q {
-					lo += int32(v&0x0f) * int32(int8(y[k]))
-					hi += int32(v>>4) * int32(int8(y[32+k]))
+					lo += int32(v&0x0f|byte(mlo>>k&1)<<4) * int32(int8(y[k]))
+					hi += int32(v>>4|byte(mhi>>k&1)<<4) * int32(int8(y[32+k]))
 				}
 			}
 			sumi += int32(sc1)*lo + int32(sc2)*hi

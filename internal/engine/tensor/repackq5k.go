@@ -80,30 +80,5 @@ func matQ5_Kx8Go(n, rows, nx int, w []byte, wstride int, x []byte, xstride int, 
 }
 
 // dotQ5_Kx8 is row r of the group wg times x, in dotQ5_KQ8_K's float32
-// operations (its integer sums are exact, so their order is free).
-func dotQ5_Kx8(nb int, wg []byte, r int, x []byte) float32 {
-	var sum float32
-	for b := range nb {
-		bw := wg[b*k5Size : (b+1)*k5Size]
-		dy, qy, bsum := q8K(x[b*sizeQ8_K : (b+1)*sizeQ8_K])
-		var sumi, sumMins int32
-		for g := range 4 {
-			sc1, m1 := k8ScaleMin(bw, 2*g, r)
-			sc2, m2 := k8ScaleMin(bw, 2*g+1, r)
-			var lo, hi int32
-			for c := 8 * g; c < 8*g+8; c++ {
-				q := bw[k8Quants+32*c+4*r:][:4]
-				mlo, mhi := le.Uint32(bw[k5Masks+8*c:])>>(4*r), le.Uint32(bw[k5Masks+8*c+4:])>>(4*r)
-				y := qy[64*g+4*(c%8):]
-				for k, v := range q {
-					lo += int32(v&0x0f|byte(mlo>>k&1)<<4) * int32(int8(y[k]))
-					hi += int32(v>>4|byte(mhi>>k&1)<<4) * int32(int8(y[32+k]))
-				}
-			}
-			sumi += int32(sc1)*lo + int32(sc2)*hi
-			sumMins += int32(m1)*(bsum(4*g)+bsum(4*g+1)) + int32(m2)*(bsum(4*g+2)+bsum(4*g+3))
-		}
-		sum += float32(float32(dy*half(bw[2*r:]))*float32(sumi)) - float32(float32(dy*half(bw[k8Dmin+2*r:]))*float32(sumMins))
-	}
-	return sum
-}
+// operations.
+func dotQ5_Kx8(nb int, wg []byte, r int, x []byte) float32 { return dotK8(nb, wg, r, x, true) }
