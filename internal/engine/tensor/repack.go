@@ -114,7 +114,7 @@ func (t Type) base() Type {
 }
 
 // Repack writes the rows of src, rows × cols values of type t (Q4_0, Q5_0,
-// Q8_0, Q4_K, Q5_K or Q6_K, row-major), to dst in t's repacked layout. rows must be a
+// Q4_1, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K, row-major), to dst in t's repacked layout. rows must be a
 // multiple of 8 and dst the size of src. Groups are independent: callers
 // may repack a large matrix in parallel, a range of whole groups at a time
 // (a group's bytes are the same range in src and dst).
@@ -185,20 +185,47 @@ func Repack(t Type, rows, cols int, dst, src []byte) error {
 // repackQ5_0Block writes the group-block of eight Q5_0 row-blocks, the
 // first at src and the others rb bytes apart, to out.
 func repackQ5_0Block(out *[repackRows * sizeQ5_0]byte, src []byte, rb int) {
-	var masks [8]uint32 // lo and hi mask of chunks 0..3
+	var masks fifthMasks
 	for r := range repackRows {
 		in := (*[sizeQ5_0]byte)(src[r*rb:])
 		out[2*r], out[2*r+1] = in[0], in[1]
-		qh := le.Uint32(in[2:])
+		masks.add(le.Uint32(in[2:]), r)
 		for j := range 4 {
-			masks[2*j] |= (qh >> (4 * j) & 0xf) << (4 * r)
-			masks[2*j+1] |= (qh >> (16 + 4*j) & 0xf) << (4 * r)
 			le.PutUint32(out[q5Quants+32*j+4*r:], le.Uint32(in[6+4*j:]))
 		}
 	}
-	for i, m := range masks {
-		le.PutUint32(out[2*repackRows+4*i:], m)
+	masks.put(out[2*repackRows:])
+}
+
+// fifthMasks are the masks of a Q5_0x8 or Q5_1x8 group-block: the low and
+// the high nibbles' fifth bits of chunks 0..3, bit 4r+k of a mask that of
+// byte 4r+k of the chunk.
+type fifthMasks [8]uint32
+
+// add adds row r's fifth bits, qh of its row-block (bit j of value j).
+func (m *fifthMasks) add(qh uint32, r int) {
+	for j := range 4 {
+		m[2*j] |= (qh >> (4 * j) & 0xf) << (4 * r)
+		m[2*j+1] |= (qh >> (16 + 4*j) & 0xf) << (4 * r)
 	}
+}
+
+// put writes the masks to their 32 bytes of a group-block.
+func (m *fifthMasks) put(dst []byte) {
+	for i, v := range m {
+		le.PutUint32(dst[4*i:], v)
+	}
+}
+
+// rowFifthBits returns row i's qh from the 32 bytes of masks of a
+// group-block: the inverse of fifthMasks.add.
+func rowFifthBits(masks []byte, i int) uint32 {
+	var qh uint32
+	for j := range 4 {
+		qh |= (le.Uint32(masks[8*j:]) >> (4 * i) & 0xf) << (4 * j)
+		qh |= (le.Uint32(masks[8*j+4:]) >> (4 * i) & 0xf) << (16 + 4*j)
+	}
+	return qh
 }
 
 // q5Quants is where a Q5_0x8 group-block's chunks of nibbles start:
@@ -224,33 +251,29 @@ func repackQ1Block(t Type, out, src []byte, rb int) {
 	if t == Q5_1 {
 		q = 8
 	}
-	var masks [8]uint32 // Q5_1: lo and hi mask of chunks 0..3
+	var masks fifthMasks // Q5_1
 	for r := range repackRows {
 		in := src[r*rb : r*rb+t.TypeSize()]
 		out[2*r], out[2*r+1] = in[0], in[1]
 		out[2*repackRows+2*r], out[2*repackRows+2*r+1] = in[2], in[3]
-		qh := le.Uint32(in[4:])
+		if t == Q5_1 {
+			masks.add(le.Uint32(in[4:]), r)
+		}
 		for j := range 4 {
-			if t == Q5_1 {
-				masks[2*j] |= (qh >> (4 * j) & 0xf) << (4 * r)
-				masks[2*j+1] |= (qh >> (16 + 4*j) & 0xf) << (4 * r)
-			}
 			le.PutUint32(out[quants+32*j+4*r:], le.Uint32(in[q+4*j:]))
 		}
 	}
 	if t == Q5_1 {
-		for i, m := range masks {
-			le.PutUint32(out[q1Masks+4*i:], m)
-		}
+		masks.put(out[q1Masks:])
 	}
 }
 
 // le is the byte order of every layout here.
 var le = binary.LittleEndian
 
-// UnpackRow writes row r of the repacked matrix w (type t, Q4_0x8,
-// Q5_0x8, Q8_0x8, Q4_Kx8, Q5_Kx8 or Q6_Kx8, rows of cols values) to dst in the row-major type, e.g. to look
-// up an embedding row of a matrix repacked for the output product.
+// UnpackRow writes row r of the repacked matrix w (a repacked type t, rows
+// of cols values) to dst in the row-major type, e.g. to look up an
+// embedding row of a matrix repacked for the output product.
 func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 	if !t.isRepacked() {
 		return fmt.Errorf("unpack: %w: %v is not a repacked layout", ErrUnsupported, t)
@@ -282,31 +305,21 @@ func UnpackRow(t Type, cols int, w []byte, r int, dst []byte) error {
 		out[0], out[1] = in[2*i], in[2*i+1]
 		if bt == Q4_1 || bt == Q5_1 {
 			out[2], out[3] = in[2*repackRows+2*i], in[2*repackRows+2*i+1]
-			quants, q := q1Quants(bt), 4
-			var qh uint32
-			for j := range 4 {
-				if bt == Q5_1 {
-					qh |= (le.Uint32(in[q1Masks+8*j:]) >> (4 * i) & 0xf) << (4 * j)
-					qh |= (le.Uint32(in[q1Masks+8*j+4:]) >> (4 * i) & 0xf) << (16 + 4*j)
-				}
-			}
+			q := 4 // the row-block's quants
 			if bt == Q5_1 {
-				le.PutUint32(out[4:], qh)
+				le.PutUint32(out[4:], rowFifthBits(in[q1Masks:], i))
 				q = 8
 			}
 			for j := range 4 {
-				copy(out[q+4*j:q+4*j+4], in[quants+32*j+4*i:])
+				copy(out[q+4*j:q+4*j+4], in[q1Quants(bt)+32*j+4*i:])
 			}
 			continue
 		}
 		if bt == Q5_0 {
-			var qh uint32
+			le.PutUint32(out[2:], rowFifthBits(in[2*repackRows:], i))
 			for j := range 4 {
-				qh |= (le.Uint32(in[2*repackRows+8*j:]) >> (4 * i) & 0xf) << (4 * j)
-				qh |= (le.Uint32(in[2*repackRows+8*j+4:]) >> (4 * i) & 0xf) << (16 + 4*j)
 				copy(out[6+4*j:6+4*j+4], in[q5Quants+32*j+4*i:])
 			}
-			le.PutUint32(out[2:], qh)
 			continue
 		}
 		for j := 0; j < bsize-2; j += 4 {
