@@ -2952,19 +2952,19 @@ TEXT ·tileQ4_0x8_8x1VNNI(SB), NOSPLIT, $0-128
 tileQ4_0x8_8x1VNNI_pre:
 	CMPQ          DX, $0x00000000
 	JE            tileQ4_0x8_8x1VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VPDPBUSD      2(BX), Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X4
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0xb1, X3, X4
-	VPADDD        X4, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (BX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (BX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VPDPBUSD      2(BX), Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X6
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0xb1, X2, X6
+	VPADDD        X6, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
 	ADDQ          $0x00000022, BX
 	ADDQ          $0x00000008, SI
 	DECQ          DX
@@ -2983,7 +2983,7 @@ tileQ4_0x8_8x1VNNI_main:
 tileQ4_0x8_8x1VNNI_rows:
 	CMPQ   SI, $0x00000000
 	JE     tileQ4_0x8_8x1VNNI_done
-	VPXORD Y5, Y5, Y5
+	VPXORD Y4, Y4, Y4
 	MOVQ   n+0(FP), DI
 	SHRQ   $0x05, DI
 	MOVQ   AX, R8
@@ -2995,32 +2995,32 @@ tileQ4_0x8_8x1VNNI_blocks:
 	VCVTPH2PS     (DX), Y2
 	VMULPS.BCST   (R8), Y2, Y2
 	VPBROADCASTD  4(R8), Y3
-	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     16(DX), Y4
-	VPANDD        Y4, Y0, Y7
-	VPANDD        Y4, Y1, Y4
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     16(DX), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
 	VPDPBUSD.BCST 2(R9), Y7, Y3
-	VPDPBUSD.BCST 18(R9), Y4, Y6
-	VMOVDQU64     48(DX), Y4
-	VPANDD        Y4, Y0, Y7
-	VPANDD        Y4, Y1, Y4
+	VPDPBUSD.BCST 18(R9), Y6, Y5
+	VMOVDQU64     48(DX), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
 	VPDPBUSD.BCST 6(R9), Y7, Y3
-	VPDPBUSD.BCST 22(R9), Y4, Y6
-	VMOVDQU64     80(DX), Y4
-	VPANDD        Y4, Y0, Y7
-	VPANDD        Y4, Y1, Y4
+	VPDPBUSD.BCST 22(R9), Y6, Y5
+	VMOVDQU64     80(DX), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
 	VPDPBUSD.BCST 10(R9), Y7, Y3
-	VPDPBUSD.BCST 26(R9), Y4, Y6
-	VMOVDQU64     112(DX), Y4
-	VPANDD        Y4, Y0, Y7
-	VPANDD        Y4, Y1, Y4
+	VPDPBUSD.BCST 26(R9), Y6, Y5
+	VMOVDQU64     112(DX), Y6
+	VPANDD        Y6, Y0, Y7
+	VPANDD        Y6, Y1, Y6
 	VPDPBUSD.BCST 14(R9), Y7, Y3
-	VPDPBUSD.BCST 30(R9), Y4, Y6
-	VPSRAD        $0x04, Y6, Y6
-	VPADDD        Y6, Y3, Y3
+	VPDPBUSD.BCST 30(R9), Y6, Y5
+	VPSRAD        $0x04, Y5, Y5
+	VPADDD        Y5, Y3, Y3
 	VCVTDQ2PS     Y3, Y3
 	VMULPS        Y2, Y3, Y3
-	VADDPS        Y3, Y5, Y5
+	VADDPS        Y3, Y4, Y4
 	ADDQ          $0x00000090, DX
 	ADDQ          $0x00000022, R9
 	ADDQ          $0x00000008, R8
@@ -3028,7 +3028,7 @@ tileQ4_0x8_8x1VNNI_blocks:
 	JMP           tileQ4_0x8_8x1VNNI_blocks
 
 tileQ4_0x8_8x1VNNI_store:
-	VMOVUPS Y5, (BX)
+	VMOVUPS Y4, (BX)
 	ADDQ    $0x00000020, BX
 	SUBQ    $0x00000001, SI
 	JMP     tileQ4_0x8_8x1VNNI_rows
@@ -3052,36 +3052,36 @@ TEXT ·tileQ4_0x8_8x2VNNI(SB), NOSPLIT, $0-128
 tileQ4_0x8_8x2VNNI_pre:
 	CMPQ          BX, $0x00000000
 	JE            tileQ4_0x8_8x2VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 16(SI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X7
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0xb1, X3, X7
-	VPADDD        X7, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 16(SI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X7
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0xb1, X2, X7
+	VPADDD        X7, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(SI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 48(SI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X7
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0xb1, X3, X7
-	VPADDD        X7, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(SI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(SI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 48(SI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X7
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0xb1, X2, X7
+	VPADDD        X7, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(SI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000050, SI
 	DECQ          BX
@@ -3184,36 +3184,36 @@ TEXT ·tileQ4_0x8_8x2FarVNNI(SB), NOSPLIT, $0-128
 tileQ4_0x8_8x2FarVNNI_pre:
 	CMPQ          BX, $0x00000000
 	JE            tileQ4_0x8_8x2FarVNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 16(SI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X7
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0xb1, X3, X7
-	VPADDD        X7, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 16(SI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X7
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0xb1, X2, X7
+	VPADDD        X7, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(SI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 48(SI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X7
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0xb1, X3, X7
-	VPADDD        X7, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(SI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(SI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 48(SI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X7
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0xb1, X2, X7
+	VPADDD        X7, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(SI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000050, SI
 	DECQ          BX
@@ -3319,51 +3319,51 @@ TEXT ·tileQ4_0x8_8x3VNNI(SB), NOSPLIT, $0-128
 tileQ4_0x8_8x3VNNI_pre:
 	CMPQ          BX, $0x00000000
 	JE            tileQ4_0x8_8x3VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 24(SI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 24(SI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(SI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 56(SI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(SI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(SI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 56(SI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(SI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(SI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 88(SI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(SI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(SI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 88(SI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(SI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000078, SI
 	DECQ          BX
@@ -3481,51 +3481,51 @@ TEXT ·tileQ4_0x8_8x3FarVNNI(SB), NOSPLIT, $0-128
 tileQ4_0x8_8x3FarVNNI_pre:
 	CMPQ          BX, $0x00000000
 	JE            tileQ4_0x8_8x3FarVNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 24(SI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 24(SI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(SI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 56(SI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(SI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(SI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 56(SI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(SI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(SI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 88(SI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(SI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(SI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 88(SI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(SI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000078, SI
 	DECQ          BX
@@ -3647,66 +3647,66 @@ TEXT ·tileQ4_0x8_8x4VNNI(SB), NOSPLIT, $0-128
 tileQ4_0x8_8x4VNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ4_0x8_8x4VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 32(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 32(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x000000a0, DI
 	DECQ          SI
@@ -3841,66 +3841,66 @@ TEXT ·tileQ4_0x8_8x4FarVNNI(SB), NOSPLIT, $0-128
 tileQ4_0x8_8x4FarVNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ4_0x8_8x4FarVNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 32(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 32(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x000000a0, DI
 	DECQ          SI
@@ -4039,126 +4039,126 @@ TEXT ·tileQ4_0x8_8x8VNNI(SB), NOSPLIT, $0-128
 tileQ4_0x8_8x8VNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ4_0x8_8x8VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 160(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 160(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
+	VPBROADCASTW  (R8), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 32(DI)
 	VPXORD        Y7, Y7, Y7
-	VMOVDQU64     2(R8), Y3
-	VMOVDQU64     Y3, 192(DI)
-	VPDPBUSD      Y3, Y0, Y7
-	VEXTRACTI32X4 $0x01, Y7, X3
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 36(DI)
-	VPBROADCASTW  (R8), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 32(DI)
+	VMOVDQU64     2(R8), Y2
+	VMOVDQU64     Y2, 192(DI)
+	VPDPBUSD      Y2, Y0, Y7
+	VEXTRACTI32X4 $0x01, Y7, X2
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 36(DI)
+	VPBROADCASTW  (R8)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 40(DI)
 	VPXORD        Y8, Y8, Y8
-	VMOVDQU64     2(R8)(DX*1), Y3
-	VMOVDQU64     Y3, 224(DI)
-	VPDPBUSD      Y3, Y0, Y8
-	VEXTRACTI32X4 $0x01, Y8, X3
-	VPADDD        X8, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 44(DI)
-	VPBROADCASTW  (R8)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 40(DI)
+	VMOVDQU64     2(R8)(DX*1), Y2
+	VMOVDQU64     Y2, 224(DI)
+	VPDPBUSD      Y2, Y0, Y8
+	VEXTRACTI32X4 $0x01, Y8, X2
+	VPADDD        X8, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 44(DI)
+	VPBROADCASTW  (R8)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 48(DI)
 	VPXORD        Y9, Y9, Y9
-	VMOVDQU64     2(R8)(DX*2), Y3
-	VMOVDQU64     Y3, 256(DI)
-	VPDPBUSD      Y3, Y0, Y9
-	VEXTRACTI32X4 $0x01, Y9, X3
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 52(DI)
-	VPBROADCASTW  (R8)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 48(DI)
+	VMOVDQU64     2(R8)(DX*2), Y2
+	VMOVDQU64     Y2, 256(DI)
+	VPDPBUSD      Y2, Y0, Y9
+	VEXTRACTI32X4 $0x01, Y9, X2
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 52(DI)
+	VPBROADCASTW  (R8)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 56(DI)
 	VPXORD        Y10, Y10, Y10
-	VMOVDQU64     2(R8)(BX*1), Y3
-	VMOVDQU64     Y3, 288(DI)
-	VPDPBUSD      Y3, Y0, Y10
-	VEXTRACTI32X4 $0x01, Y10, X3
-	VPADDD        X10, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 60(DI)
-	VPBROADCASTW  (R8)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 56(DI)
+	VMOVDQU64     2(R8)(BX*1), Y2
+	VMOVDQU64     Y2, 288(DI)
+	VPDPBUSD      Y2, Y0, Y10
+	VEXTRACTI32X4 $0x01, Y10, X2
+	VPADDD        X10, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 60(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000022, R8
 	ADDQ          $0x00000140, DI
@@ -4356,126 +4356,126 @@ TEXT ·tileQ4_0x8_8x8FarVNNI(SB), NOSPLIT, $0-128
 tileQ4_0x8_8x8FarVNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ4_0x8_8x8FarVNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 160(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 160(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
+	VPBROADCASTW  (R8), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 32(DI)
 	VPXORD        Y7, Y7, Y7
-	VMOVDQU64     2(R8), Y3
-	VMOVDQU64     Y3, 192(DI)
-	VPDPBUSD      Y3, Y0, Y7
-	VEXTRACTI32X4 $0x01, Y7, X3
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 36(DI)
-	VPBROADCASTW  (R8), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 32(DI)
+	VMOVDQU64     2(R8), Y2
+	VMOVDQU64     Y2, 192(DI)
+	VPDPBUSD      Y2, Y0, Y7
+	VEXTRACTI32X4 $0x01, Y7, X2
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 36(DI)
+	VPBROADCASTW  (R8)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 40(DI)
 	VPXORD        Y8, Y8, Y8
-	VMOVDQU64     2(R8)(DX*1), Y3
-	VMOVDQU64     Y3, 224(DI)
-	VPDPBUSD      Y3, Y0, Y8
-	VEXTRACTI32X4 $0x01, Y8, X3
-	VPADDD        X8, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 44(DI)
-	VPBROADCASTW  (R8)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 40(DI)
+	VMOVDQU64     2(R8)(DX*1), Y2
+	VMOVDQU64     Y2, 224(DI)
+	VPDPBUSD      Y2, Y0, Y8
+	VEXTRACTI32X4 $0x01, Y8, X2
+	VPADDD        X8, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 44(DI)
+	VPBROADCASTW  (R8)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 48(DI)
 	VPXORD        Y9, Y9, Y9
-	VMOVDQU64     2(R8)(DX*2), Y3
-	VMOVDQU64     Y3, 256(DI)
-	VPDPBUSD      Y3, Y0, Y9
-	VEXTRACTI32X4 $0x01, Y9, X3
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 52(DI)
-	VPBROADCASTW  (R8)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 48(DI)
+	VMOVDQU64     2(R8)(DX*2), Y2
+	VMOVDQU64     Y2, 256(DI)
+	VPDPBUSD      Y2, Y0, Y9
+	VEXTRACTI32X4 $0x01, Y9, X2
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 52(DI)
+	VPBROADCASTW  (R8)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 56(DI)
 	VPXORD        Y10, Y10, Y10
-	VMOVDQU64     2(R8)(BX*1), Y3
-	VMOVDQU64     Y3, 288(DI)
-	VPDPBUSD      Y3, Y0, Y10
-	VEXTRACTI32X4 $0x01, Y10, X3
-	VPADDD        X10, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 60(DI)
-	VPBROADCASTW  (R8)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 56(DI)
+	VMOVDQU64     2(R8)(BX*1), Y2
+	VMOVDQU64     Y2, 288(DI)
+	VPDPBUSD      Y2, Y0, Y10
+	VEXTRACTI32X4 $0x01, Y10, X2
+	VPADDD        X10, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 60(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000022, R8
 	ADDQ          $0x00000140, DI
@@ -4708,19 +4708,19 @@ TEXT ·tileQ5_0x8_8x1VNNI(SB), NOSPLIT, $0-128
 tileQ5_0x8_8x1VNNI_pre:
 	CMPQ          DX, $0x00000000
 	JE            tileQ5_0x8_8x1VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VPDPBUSD      2(BX), Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X4
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0xb1, X3, X4
-	VPADDD        X4, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (BX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (BX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VPDPBUSD      2(BX), Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X6
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0xb1, X2, X6
+	VPADDD        X6, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
 	ADDQ          $0x00000022, BX
 	ADDQ          $0x00000008, SI
 	DECQ          DX
@@ -4739,7 +4739,7 @@ tileQ5_0x8_8x1VNNI_main:
 tileQ5_0x8_8x1VNNI_rows:
 	CMPQ   SI, $0x00000000
 	JE     tileQ5_0x8_8x1VNNI_done
-	VPXORD Y5, Y5, Y5
+	VPXORD Y4, Y4, Y4
 	MOVQ   n+0(FP), DI
 	SHRQ   $0x05, DI
 	MOVQ   AX, R8
@@ -4751,51 +4751,51 @@ tileQ5_0x8_8x1VNNI_blocks:
 	VCVTPH2PS     (DX), Y2
 	VMULPS.BCST   (R8), Y2, Y2
 	VPBROADCASTD  4(R8), Y3
-	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     48(DX), Y4
-	VPANDD        Y4, Y0, Y7
-	VPSRLW        $0x04, Y4, Y4
-	VPANDD        Y0, Y4, Y4
+	VPXORD        Y5, Y5, Y5
+	VMOVDQU64     48(DX), Y6
+	VPANDD        Y6, Y0, Y7
+	VPSRLW        $0x04, Y6, Y6
+	VPANDD        Y0, Y6, Y6
 	KMOVQ         16(DX), K1
 	VPADDB        Y1, Y7, K1, Y7
 	KSHIFTRQ      $0x20, K1, K1
-	VPADDB        Y1, Y4, K1, Y4
+	VPADDB        Y1, Y6, K1, Y6
 	VPDPBUSD.BCST 2(R9), Y7, Y3
-	VPDPBUSD.BCST 18(R9), Y4, Y6
-	VMOVDQU64     80(DX), Y4
-	VPANDD        Y4, Y0, Y7
-	VPSRLW        $0x04, Y4, Y4
-	VPANDD        Y0, Y4, Y4
+	VPDPBUSD.BCST 18(R9), Y6, Y5
+	VMOVDQU64     80(DX), Y6
+	VPANDD        Y6, Y0, Y7
+	VPSRLW        $0x04, Y6, Y6
+	VPANDD        Y0, Y6, Y6
 	KMOVQ         24(DX), K1
 	VPADDB        Y1, Y7, K1, Y7
 	KSHIFTRQ      $0x20, K1, K1
-	VPADDB        Y1, Y4, K1, Y4
+	VPADDB        Y1, Y6, K1, Y6
 	VPDPBUSD.BCST 6(R9), Y7, Y3
-	VPDPBUSD.BCST 22(R9), Y4, Y6
-	VMOVDQU64     112(DX), Y4
-	VPANDD        Y4, Y0, Y7
-	VPSRLW        $0x04, Y4, Y4
-	VPANDD        Y0, Y4, Y4
+	VPDPBUSD.BCST 22(R9), Y6, Y5
+	VMOVDQU64     112(DX), Y6
+	VPANDD        Y6, Y0, Y7
+	VPSRLW        $0x04, Y6, Y6
+	VPANDD        Y0, Y6, Y6
 	KMOVQ         32(DX), K1
 	VPADDB        Y1, Y7, K1, Y7
 	KSHIFTRQ      $0x20, K1, K1
-	VPADDB        Y1, Y4, K1, Y4
+	VPADDB        Y1, Y6, K1, Y6
 	VPDPBUSD.BCST 10(R9), Y7, Y3
-	VPDPBUSD.BCST 26(R9), Y4, Y6
-	VMOVDQU64     144(DX), Y4
-	VPANDD        Y4, Y0, Y7
-	VPSRLW        $0x04, Y4, Y4
-	VPANDD        Y0, Y4, Y4
+	VPDPBUSD.BCST 26(R9), Y6, Y5
+	VMOVDQU64     144(DX), Y6
+	VPANDD        Y6, Y0, Y7
+	VPSRLW        $0x04, Y6, Y6
+	VPANDD        Y0, Y6, Y6
 	KMOVQ         40(DX), K1
 	VPADDB        Y1, Y7, K1, Y7
 	KSHIFTRQ      $0x20, K1, K1
-	VPADDB        Y1, Y4, K1, Y4
+	VPADDB        Y1, Y6, K1, Y6
 	VPDPBUSD.BCST 14(R9), Y7, Y3
-	VPDPBUSD.BCST 30(R9), Y4, Y6
-	VPADDD        Y6, Y3, Y3
+	VPDPBUSD.BCST 30(R9), Y6, Y5
+	VPADDD        Y5, Y3, Y3
 	VCVTDQ2PS     Y3, Y3
 	VMULPS        Y2, Y3, Y3
-	VADDPS        Y3, Y5, Y5
+	VADDPS        Y3, Y4, Y4
 	ADDQ          $0x000000b0, DX
 	ADDQ          $0x00000022, R9
 	ADDQ          $0x00000008, R8
@@ -4803,7 +4803,7 @@ tileQ5_0x8_8x1VNNI_blocks:
 	JMP           tileQ5_0x8_8x1VNNI_blocks
 
 tileQ5_0x8_8x1VNNI_store:
-	VMOVUPS Y5, (BX)
+	VMOVUPS Y4, (BX)
 	ADDQ    $0x00000020, BX
 	SUBQ    $0x00000001, SI
 	JMP     tileQ5_0x8_8x1VNNI_rows
@@ -4827,36 +4827,36 @@ TEXT ·tileQ5_0x8_8x2VNNI(SB), NOSPLIT, $0-128
 tileQ5_0x8_8x2VNNI_pre:
 	CMPQ          BX, $0x00000000
 	JE            tileQ5_0x8_8x2VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 16(SI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X7
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0xb1, X3, X7
-	VPADDD        X7, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 16(SI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X7
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0xb1, X2, X7
+	VPADDD        X7, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(SI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 48(SI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X7
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0xb1, X3, X7
-	VPADDD        X7, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(SI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(SI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 48(SI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X7
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0xb1, X2, X7
+	VPADDD        X7, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(SI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000050, SI
 	DECQ          BX
@@ -4976,51 +4976,51 @@ TEXT ·tileQ5_0x8_8x3VNNI(SB), NOSPLIT, $0-128
 tileQ5_0x8_8x3VNNI_pre:
 	CMPQ          BX, $0x00000000
 	JE            tileQ5_0x8_8x3VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 24(SI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 24(SI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(SI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 56(SI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(SI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(SI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 56(SI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(SI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(SI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 88(SI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(SI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(SI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 88(SI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(SI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000078, SI
 	DECQ          BX
@@ -5155,51 +5155,51 @@ TEXT ·tileQ5_0x8_8x3FarVNNI(SB), NOSPLIT, $0-128
 tileQ5_0x8_8x3FarVNNI_pre:
 	CMPQ          BX, $0x00000000
 	JE            tileQ5_0x8_8x3FarVNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 24(SI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 24(SI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(SI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 56(SI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(SI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(SI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 56(SI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(SI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(SI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 88(SI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(SI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(SI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 88(SI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(SI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000078, SI
 	DECQ          BX
@@ -5338,66 +5338,66 @@ TEXT ·tileQ5_0x8_8x4VNNI(SB), NOSPLIT, $0-128
 tileQ5_0x8_8x4VNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ5_0x8_8x4VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 32(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 32(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x000000a0, DI
 	DECQ          SI
@@ -5549,66 +5549,66 @@ TEXT ·tileQ5_0x8_8x4FarVNNI(SB), NOSPLIT, $0-128
 tileQ5_0x8_8x4FarVNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ5_0x8_8x4FarVNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 32(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 32(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x000000a0, DI
 	DECQ          SI
@@ -5764,126 +5764,126 @@ TEXT ·tileQ5_0x8_8x8VNNI(SB), NOSPLIT, $0-128
 tileQ5_0x8_8x8VNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ5_0x8_8x8VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 160(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 160(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
+	VPBROADCASTW  (R8), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 32(DI)
 	VPXORD        Y7, Y7, Y7
-	VMOVDQU64     2(R8), Y3
-	VMOVDQU64     Y3, 192(DI)
-	VPDPBUSD      Y3, Y0, Y7
-	VEXTRACTI32X4 $0x01, Y7, X3
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 36(DI)
-	VPBROADCASTW  (R8), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 32(DI)
+	VMOVDQU64     2(R8), Y2
+	VMOVDQU64     Y2, 192(DI)
+	VPDPBUSD      Y2, Y0, Y7
+	VEXTRACTI32X4 $0x01, Y7, X2
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 36(DI)
+	VPBROADCASTW  (R8)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 40(DI)
 	VPXORD        Y8, Y8, Y8
-	VMOVDQU64     2(R8)(DX*1), Y3
-	VMOVDQU64     Y3, 224(DI)
-	VPDPBUSD      Y3, Y0, Y8
-	VEXTRACTI32X4 $0x01, Y8, X3
-	VPADDD        X8, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 44(DI)
-	VPBROADCASTW  (R8)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 40(DI)
+	VMOVDQU64     2(R8)(DX*1), Y2
+	VMOVDQU64     Y2, 224(DI)
+	VPDPBUSD      Y2, Y0, Y8
+	VEXTRACTI32X4 $0x01, Y8, X2
+	VPADDD        X8, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 44(DI)
+	VPBROADCASTW  (R8)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 48(DI)
 	VPXORD        Y9, Y9, Y9
-	VMOVDQU64     2(R8)(DX*2), Y3
-	VMOVDQU64     Y3, 256(DI)
-	VPDPBUSD      Y3, Y0, Y9
-	VEXTRACTI32X4 $0x01, Y9, X3
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 52(DI)
-	VPBROADCASTW  (R8)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 48(DI)
+	VMOVDQU64     2(R8)(DX*2), Y2
+	VMOVDQU64     Y2, 256(DI)
+	VPDPBUSD      Y2, Y0, Y9
+	VEXTRACTI32X4 $0x01, Y9, X2
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 52(DI)
+	VPBROADCASTW  (R8)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 56(DI)
 	VPXORD        Y10, Y10, Y10
-	VMOVDQU64     2(R8)(BX*1), Y3
-	VMOVDQU64     Y3, 288(DI)
-	VPDPBUSD      Y3, Y0, Y10
-	VEXTRACTI32X4 $0x01, Y10, X3
-	VPADDD        X10, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 60(DI)
-	VPBROADCASTW  (R8)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 56(DI)
+	VMOVDQU64     2(R8)(BX*1), Y2
+	VMOVDQU64     Y2, 288(DI)
+	VPDPBUSD      Y2, Y0, Y10
+	VEXTRACTI32X4 $0x01, Y10, X2
+	VPADDD        X10, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 60(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000022, R8
 	ADDQ          $0x00000140, DI
@@ -6098,126 +6098,126 @@ TEXT ·tileQ5_0x8_8x8FarVNNI(SB), NOSPLIT, $0-128
 tileQ5_0x8_8x8FarVNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ5_0x8_8x8FarVNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 160(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 160(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
+	VPBROADCASTW  (R8), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 32(DI)
 	VPXORD        Y7, Y7, Y7
-	VMOVDQU64     2(R8), Y3
-	VMOVDQU64     Y3, 192(DI)
-	VPDPBUSD      Y3, Y0, Y7
-	VEXTRACTI32X4 $0x01, Y7, X3
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 36(DI)
-	VPBROADCASTW  (R8), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 32(DI)
+	VMOVDQU64     2(R8), Y2
+	VMOVDQU64     Y2, 192(DI)
+	VPDPBUSD      Y2, Y0, Y7
+	VEXTRACTI32X4 $0x01, Y7, X2
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 36(DI)
+	VPBROADCASTW  (R8)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 40(DI)
 	VPXORD        Y8, Y8, Y8
-	VMOVDQU64     2(R8)(DX*1), Y3
-	VMOVDQU64     Y3, 224(DI)
-	VPDPBUSD      Y3, Y0, Y8
-	VEXTRACTI32X4 $0x01, Y8, X3
-	VPADDD        X8, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 44(DI)
-	VPBROADCASTW  (R8)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 40(DI)
+	VMOVDQU64     2(R8)(DX*1), Y2
+	VMOVDQU64     Y2, 224(DI)
+	VPDPBUSD      Y2, Y0, Y8
+	VEXTRACTI32X4 $0x01, Y8, X2
+	VPADDD        X8, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 44(DI)
+	VPBROADCASTW  (R8)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 48(DI)
 	VPXORD        Y9, Y9, Y9
-	VMOVDQU64     2(R8)(DX*2), Y3
-	VMOVDQU64     Y3, 256(DI)
-	VPDPBUSD      Y3, Y0, Y9
-	VEXTRACTI32X4 $0x01, Y9, X3
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 52(DI)
-	VPBROADCASTW  (R8)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 48(DI)
+	VMOVDQU64     2(R8)(DX*2), Y2
+	VMOVDQU64     Y2, 256(DI)
+	VPDPBUSD      Y2, Y0, Y9
+	VEXTRACTI32X4 $0x01, Y9, X2
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 52(DI)
+	VPBROADCASTW  (R8)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 56(DI)
 	VPXORD        Y10, Y10, Y10
-	VMOVDQU64     2(R8)(BX*1), Y3
-	VMOVDQU64     Y3, 288(DI)
-	VPDPBUSD      Y3, Y0, Y10
-	VEXTRACTI32X4 $0x01, Y10, X3
-	VPADDD        X10, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 60(DI)
-	VPBROADCASTW  (R8)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 56(DI)
+	VMOVDQU64     2(R8)(BX*1), Y2
+	VMOVDQU64     Y2, 288(DI)
+	VPDPBUSD      Y2, Y0, Y10
+	VEXTRACTI32X4 $0x01, Y10, X2
+	VPADDD        X10, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 60(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000022, R8
 	ADDQ          $0x00000140, DI
@@ -6467,19 +6467,19 @@ TEXT ·tileQ8_0x8_8x1VNNI(SB), NOSPLIT, $0-128
 tileQ8_0x8_8x1VNNI_pre:
 	CMPQ          DX, $0x00000000
 	JE            tileQ8_0x8_8x1VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VPDPBUSD      2(BX), Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X4
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0xb1, X3, X4
-	VPADDD        X4, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (BX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (BX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VPDPBUSD      2(BX), Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X6
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0xb1, X2, X6
+	VPADDD        X6, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
 	ADDQ          $0x00000022, BX
 	ADDQ          $0x00000008, SI
 	DECQ          DX
@@ -6496,7 +6496,7 @@ tileQ8_0x8_8x1VNNI_main:
 tileQ8_0x8_8x1VNNI_rows:
 	CMPQ   SI, $0x00000000
 	JE     tileQ8_0x8_8x1VNNI_done
-	VPXORD Y5, Y5, Y5
+	VPXORD Y4, Y4, Y4
 	MOVQ   n+0(FP), DI
 	SHRQ   $0x05, DI
 	MOVQ   AX, R8
@@ -6508,27 +6508,27 @@ tileQ8_0x8_8x1VNNI_blocks:
 	VCVTPH2PS     (DX), Y0
 	VMULPS.BCST   (R8), Y0, Y0
 	VPBROADCASTD  4(R8), Y1
-	VPXORD        Y6, Y6, Y6
+	VPXORD        Y5, Y5, Y5
 	VMOVDQU64     16(DX), Y2
 	VPDPBUSD.BCST 2(R9), Y2, Y1
 	VMOVDQU64     48(DX), Y2
-	VPDPBUSD.BCST 6(R9), Y2, Y6
+	VPDPBUSD.BCST 6(R9), Y2, Y5
 	VMOVDQU64     80(DX), Y2
 	VPDPBUSD.BCST 10(R9), Y2, Y1
 	VMOVDQU64     112(DX), Y2
-	VPDPBUSD.BCST 14(R9), Y2, Y6
+	VPDPBUSD.BCST 14(R9), Y2, Y5
 	VMOVDQU64     144(DX), Y2
 	VPDPBUSD.BCST 18(R9), Y2, Y1
 	VMOVDQU64     176(DX), Y2
-	VPDPBUSD.BCST 22(R9), Y2, Y6
+	VPDPBUSD.BCST 22(R9), Y2, Y5
 	VMOVDQU64     208(DX), Y2
 	VPDPBUSD.BCST 26(R9), Y2, Y1
 	VMOVDQU64     240(DX), Y2
-	VPDPBUSD.BCST 30(R9), Y2, Y6
-	VPADDD        Y6, Y1, Y1
+	VPDPBUSD.BCST 30(R9), Y2, Y5
+	VPADDD        Y5, Y1, Y1
 	VCVTDQ2PS     Y1, Y1
 	VMULPS        Y0, Y1, Y1
-	VADDPS        Y1, Y5, Y5
+	VADDPS        Y1, Y4, Y4
 	ADDQ          $0x00000110, DX
 	ADDQ          $0x00000022, R9
 	ADDQ          $0x00000008, R8
@@ -6536,7 +6536,7 @@ tileQ8_0x8_8x1VNNI_blocks:
 	JMP           tileQ8_0x8_8x1VNNI_blocks
 
 tileQ8_0x8_8x1VNNI_store:
-	VMOVUPS Y5, (BX)
+	VMOVUPS Y4, (BX)
 	ADDQ    $0x00000020, BX
 	SUBQ    $0x00000001, SI
 	JMP     tileQ8_0x8_8x1VNNI_rows
@@ -6560,36 +6560,36 @@ TEXT ·tileQ8_0x8_8x2VNNI(SB), NOSPLIT, $0-128
 tileQ8_0x8_8x2VNNI_pre:
 	CMPQ          BX, $0x00000000
 	JE            tileQ8_0x8_8x2VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 16(SI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X7
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0xb1, X3, X7
-	VPADDD        X7, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 16(SI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X7
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0xb1, X2, X7
+	VPADDD        X7, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(SI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 48(SI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X7
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0xb1, X3, X7
-	VPADDD        X7, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(SI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(SI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 48(SI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X7
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0xb1, X2, X7
+	VPADDD        X7, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(SI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000050, SI
 	DECQ          BX
@@ -6683,51 +6683,51 @@ TEXT ·tileQ8_0x8_8x3VNNI(SB), NOSPLIT, $0-128
 tileQ8_0x8_8x3VNNI_pre:
 	CMPQ          BX, $0x00000000
 	JE            tileQ8_0x8_8x3VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 24(SI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 24(SI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(SI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 56(SI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(SI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(SI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 56(SI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(SI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(SI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 88(SI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(SI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(SI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 88(SI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(SI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000078, SI
 	DECQ          BX
@@ -6836,51 +6836,51 @@ TEXT ·tileQ8_0x8_8x3FarVNNI(SB), NOSPLIT, $0-128
 tileQ8_0x8_8x3FarVNNI_pre:
 	CMPQ          BX, $0x00000000
 	JE            tileQ8_0x8_8x3FarVNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 24(SI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(SI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (SI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (SI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 24(SI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(SI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(SI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 56(SI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(SI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(SI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 56(SI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(SI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(SI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 88(SI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X9
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0xb1, X3, X9
-	VPADDD        X9, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(SI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(SI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 88(SI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VPADDD        X9, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(SI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000078, SI
 	DECQ          BX
@@ -6995,66 +6995,66 @@ TEXT ·tileQ8_0x8_8x4VNNI(SB), NOSPLIT, $0-128
 tileQ8_0x8_8x4VNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ8_0x8_8x4VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 32(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 32(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x000000a0, DI
 	DECQ          SI
@@ -7180,66 +7180,66 @@ TEXT ·tileQ8_0x8_8x4FarVNNI(SB), NOSPLIT, $0-128
 tileQ8_0x8_8x4FarVNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ8_0x8_8x4FarVNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 32(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 32(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X11
-	VPADDD        X11, X3, X3
-	VPSHUFD       $0xb1, X3, X11
-	VPADDD        X11, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X11
+	VPADDD        X11, X2, X2
+	VPSHUFD       $0xb1, X2, X11
+	VPADDD        X11, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x000000a0, DI
 	DECQ          SI
@@ -7371,126 +7371,126 @@ TEXT ·tileQ8_0x8_8x8VNNI(SB), NOSPLIT, $0-128
 tileQ8_0x8_8x8VNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ8_0x8_8x8VNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 160(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 160(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
+	VPBROADCASTW  (R8), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 32(DI)
 	VPXORD        Y7, Y7, Y7
-	VMOVDQU64     2(R8), Y3
-	VMOVDQU64     Y3, 192(DI)
-	VPDPBUSD      Y3, Y0, Y7
-	VEXTRACTI32X4 $0x01, Y7, X3
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 36(DI)
-	VPBROADCASTW  (R8), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 32(DI)
+	VMOVDQU64     2(R8), Y2
+	VMOVDQU64     Y2, 192(DI)
+	VPDPBUSD      Y2, Y0, Y7
+	VEXTRACTI32X4 $0x01, Y7, X2
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 36(DI)
+	VPBROADCASTW  (R8)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 40(DI)
 	VPXORD        Y8, Y8, Y8
-	VMOVDQU64     2(R8)(DX*1), Y3
-	VMOVDQU64     Y3, 224(DI)
-	VPDPBUSD      Y3, Y0, Y8
-	VEXTRACTI32X4 $0x01, Y8, X3
-	VPADDD        X8, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 44(DI)
-	VPBROADCASTW  (R8)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 40(DI)
+	VMOVDQU64     2(R8)(DX*1), Y2
+	VMOVDQU64     Y2, 224(DI)
+	VPDPBUSD      Y2, Y0, Y8
+	VEXTRACTI32X4 $0x01, Y8, X2
+	VPADDD        X8, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 44(DI)
+	VPBROADCASTW  (R8)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 48(DI)
 	VPXORD        Y9, Y9, Y9
-	VMOVDQU64     2(R8)(DX*2), Y3
-	VMOVDQU64     Y3, 256(DI)
-	VPDPBUSD      Y3, Y0, Y9
-	VEXTRACTI32X4 $0x01, Y9, X3
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 52(DI)
-	VPBROADCASTW  (R8)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 48(DI)
+	VMOVDQU64     2(R8)(DX*2), Y2
+	VMOVDQU64     Y2, 256(DI)
+	VPDPBUSD      Y2, Y0, Y9
+	VEXTRACTI32X4 $0x01, Y9, X2
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 52(DI)
+	VPBROADCASTW  (R8)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 56(DI)
 	VPXORD        Y10, Y10, Y10
-	VMOVDQU64     2(R8)(BX*1), Y3
-	VMOVDQU64     Y3, 288(DI)
-	VPDPBUSD      Y3, Y0, Y10
-	VEXTRACTI32X4 $0x01, Y10, X3
-	VPADDD        X10, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 60(DI)
-	VPBROADCASTW  (R8)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 56(DI)
+	VMOVDQU64     2(R8)(BX*1), Y2
+	VMOVDQU64     Y2, 288(DI)
+	VPDPBUSD      Y2, Y0, Y10
+	VEXTRACTI32X4 $0x01, Y10, X2
+	VPADDD        X10, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 60(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000022, R8
 	ADDQ          $0x00000140, DI
@@ -7679,126 +7679,126 @@ TEXT ·tileQ8_0x8_8x8FarVNNI(SB), NOSPLIT, $0-128
 tileQ8_0x8_8x8FarVNNI_pre:
 	CMPQ          SI, $0x00000000
 	JE            tileQ8_0x8_8x8FarVNNI_main
-	VPXORD        Y2, Y2, Y2
-	VMOVDQU64     2(CX), Y3
-	VMOVDQU64     Y3, 64(DI)
-	VPDPBUSD      Y3, Y0, Y2
-	VEXTRACTI32X4 $0x01, Y2, X3
-	VPADDD        X2, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 4(DI)
-	VPBROADCASTW  (CX), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, (DI)
+	VPBROADCASTW  (CX), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, (DI)
+	VPXORD        Y3, Y3, Y3
+	VMOVDQU64     2(CX), Y2
+	VMOVDQU64     Y2, 64(DI)
+	VPDPBUSD      Y2, Y0, Y3
+	VEXTRACTI32X4 $0x01, Y3, X2
+	VPADDD        X3, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 4(DI)
+	VPBROADCASTW  (CX)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 8(DI)
 	VPXORD        Y4, Y4, Y4
-	VMOVDQU64     2(CX)(DX*1), Y3
-	VMOVDQU64     Y3, 96(DI)
-	VPDPBUSD      Y3, Y0, Y4
-	VEXTRACTI32X4 $0x01, Y4, X3
-	VPADDD        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 12(DI)
-	VPBROADCASTW  (CX)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 8(DI)
+	VMOVDQU64     2(CX)(DX*1), Y2
+	VMOVDQU64     Y2, 96(DI)
+	VPDPBUSD      Y2, Y0, Y4
+	VEXTRACTI32X4 $0x01, Y4, X2
+	VPADDD        X4, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 12(DI)
+	VPBROADCASTW  (CX)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 16(DI)
 	VPXORD        Y5, Y5, Y5
-	VMOVDQU64     2(CX)(DX*2), Y3
-	VMOVDQU64     Y3, 128(DI)
-	VPDPBUSD      Y3, Y0, Y5
-	VEXTRACTI32X4 $0x01, Y5, X3
-	VPADDD        X5, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 20(DI)
-	VPBROADCASTW  (CX)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 16(DI)
+	VMOVDQU64     2(CX)(DX*2), Y2
+	VMOVDQU64     Y2, 128(DI)
+	VPDPBUSD      Y2, Y0, Y5
+	VEXTRACTI32X4 $0x01, Y5, X2
+	VPADDD        X5, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 20(DI)
+	VPBROADCASTW  (CX)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 24(DI)
 	VPXORD        Y6, Y6, Y6
-	VMOVDQU64     2(CX)(BX*1), Y3
-	VMOVDQU64     Y3, 160(DI)
-	VPDPBUSD      Y3, Y0, Y6
-	VEXTRACTI32X4 $0x01, Y6, X3
-	VPADDD        X6, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 28(DI)
-	VPBROADCASTW  (CX)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 24(DI)
+	VMOVDQU64     2(CX)(BX*1), Y2
+	VMOVDQU64     Y2, 160(DI)
+	VPDPBUSD      Y2, Y0, Y6
+	VEXTRACTI32X4 $0x01, Y6, X2
+	VPADDD        X6, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 28(DI)
+	VPBROADCASTW  (R8), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 32(DI)
 	VPXORD        Y7, Y7, Y7
-	VMOVDQU64     2(R8), Y3
-	VMOVDQU64     Y3, 192(DI)
-	VPDPBUSD      Y3, Y0, Y7
-	VEXTRACTI32X4 $0x01, Y7, X3
-	VPADDD        X7, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 36(DI)
-	VPBROADCASTW  (R8), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 32(DI)
+	VMOVDQU64     2(R8), Y2
+	VMOVDQU64     Y2, 192(DI)
+	VPDPBUSD      Y2, Y0, Y7
+	VEXTRACTI32X4 $0x01, Y7, X2
+	VPADDD        X7, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 36(DI)
+	VPBROADCASTW  (R8)(DX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 40(DI)
 	VPXORD        Y8, Y8, Y8
-	VMOVDQU64     2(R8)(DX*1), Y3
-	VMOVDQU64     Y3, 224(DI)
-	VPDPBUSD      Y3, Y0, Y8
-	VEXTRACTI32X4 $0x01, Y8, X3
-	VPADDD        X8, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 44(DI)
-	VPBROADCASTW  (R8)(DX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 40(DI)
+	VMOVDQU64     2(R8)(DX*1), Y2
+	VMOVDQU64     Y2, 224(DI)
+	VPDPBUSD      Y2, Y0, Y8
+	VEXTRACTI32X4 $0x01, Y8, X2
+	VPADDD        X8, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 44(DI)
+	VPBROADCASTW  (R8)(DX*2), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 48(DI)
 	VPXORD        Y9, Y9, Y9
-	VMOVDQU64     2(R8)(DX*2), Y3
-	VMOVDQU64     Y3, 256(DI)
-	VPDPBUSD      Y3, Y0, Y9
-	VEXTRACTI32X4 $0x01, Y9, X3
-	VPADDD        X9, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 52(DI)
-	VPBROADCASTW  (R8)(DX*2), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 48(DI)
+	VMOVDQU64     2(R8)(DX*2), Y2
+	VMOVDQU64     Y2, 256(DI)
+	VPDPBUSD      Y2, Y0, Y9
+	VEXTRACTI32X4 $0x01, Y9, X2
+	VPADDD        X9, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 52(DI)
+	VPBROADCASTW  (R8)(BX*1), X2
+	VCVTPH2PS     X2, X2
+	VMOVSS        X2, 56(DI)
 	VPXORD        Y10, Y10, Y10
-	VMOVDQU64     2(R8)(BX*1), Y3
-	VMOVDQU64     Y3, 288(DI)
-	VPDPBUSD      Y3, Y0, Y10
-	VEXTRACTI32X4 $0x01, Y10, X3
-	VPADDD        X10, X3, X3
-	VPSHUFD       $0x4e, X3, X19
-	VPADDD        X19, X3, X3
-	VPSHUFD       $0xb1, X3, X19
-	VPADDD        X19, X3, X3
-	VPSUBD        X3, X1, X3
-	VMOVD         X3, 60(DI)
-	VPBROADCASTW  (R8)(BX*1), X3
-	VCVTPH2PS     X3, X3
-	VMOVSS        X3, 56(DI)
+	VMOVDQU64     2(R8)(BX*1), Y2
+	VMOVDQU64     Y2, 288(DI)
+	VPDPBUSD      Y2, Y0, Y10
+	VEXTRACTI32X4 $0x01, Y10, X2
+	VPADDD        X10, X2, X2
+	VPSHUFD       $0x4e, X2, X19
+	VPADDD        X19, X2, X2
+	VPSHUFD       $0xb1, X2, X19
+	VPADDD        X19, X2, X2
+	VPSUBD        X2, X1, X2
+	VMOVD         X2, 60(DI)
 	ADDQ          $0x00000022, CX
 	ADDQ          $0x00000022, R8
 	ADDQ          $0x00000140, DI
@@ -7988,12 +7988,12 @@ TEXT ·tileQ4_1x8_8x1VNNI(SB), NOSPLIT, $0-128
 tileQ4_1x8_8x1VNNI_pre:
 	CMPQ         DX, $0x00000000
 	JE           tileQ4_1x8_8x1VNNI_main
-	VPBROADCASTW 2(BX), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 4(SI)
 	VPBROADCASTW (BX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, (SI)
+	VPBROADCASTW 2(BX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, 4(SI)
 	ADDQ         $0x00000024, BX
 	ADDQ         $0x00000008, SI
 	DECQ         DX
@@ -8082,22 +8082,22 @@ TEXT ·tileQ4_1x8_8x2VNNI(SB), NOSPLIT, $0-128
 tileQ4_1x8_8x2VNNI_pre:
 	CMPQ         BX, $0x00000000
 	JE           tileQ4_1x8_8x2VNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (SI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 16(SI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(SI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (SI)
+	VMOVSS       X0, 8(SI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 48(SI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(SI)
-	VPBROADCASTW (CX)(DX*1), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(SI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x00000050, SI
 	DECQ         BX
@@ -8203,30 +8203,30 @@ TEXT ·tileQ4_1x8_8x3VNNI(SB), NOSPLIT, $0-128
 tileQ4_1x8_8x3VNNI_pre:
 	CMPQ         BX, $0x00000000
 	JE           tileQ4_1x8_8x3VNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (SI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 24(SI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(SI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (SI)
+	VMOVSS       X0, 8(SI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 56(SI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(SI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(SI)
+	VMOVSS       X0, 16(SI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 88(SI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(SI)
-	VPBROADCASTW (CX)(DX*2), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(SI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x00000078, SI
 	DECQ         BX
@@ -8349,30 +8349,30 @@ TEXT ·tileQ4_1x8_8x3FarVNNI(SB), NOSPLIT, $0-128
 tileQ4_1x8_8x3FarVNNI_pre:
 	CMPQ         BX, $0x00000000
 	JE           tileQ4_1x8_8x3FarVNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (SI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 24(SI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(SI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (SI)
+	VMOVSS       X0, 8(SI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 56(SI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(SI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(SI)
+	VMOVSS       X0, 16(SI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 88(SI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(SI)
-	VPBROADCASTW (CX)(DX*2), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(SI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x00000078, SI
 	DECQ         BX
@@ -8499,38 +8499,38 @@ TEXT ·tileQ4_1x8_8x4VNNI(SB), NOSPLIT, $0-128
 tileQ4_1x8_8x4VNNI_pre:
 	CMPQ         SI, $0x00000000
 	JE           tileQ4_1x8_8x4VNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (DI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 32(DI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(DI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (DI)
+	VMOVSS       X0, 8(DI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 64(DI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(DI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(DI)
+	VMOVSS       X0, 16(DI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 96(DI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(DI)
-	VPBROADCASTW (CX)(DX*2), X0
+	VPBROADCASTW (CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(DI)
+	VMOVSS       X0, 24(DI)
 	VMOVDQU64    4(CX)(BX*1), Y0
 	VMOVDQU64    Y0, 128(DI)
 	VPBROADCASTW 2(CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 28(DI)
-	VPBROADCASTW (CX)(BX*1), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 24(DI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x000000a0, DI
 	DECQ         SI
@@ -8672,38 +8672,38 @@ TEXT ·tileQ4_1x8_8x4FarVNNI(SB), NOSPLIT, $0-128
 tileQ4_1x8_8x4FarVNNI_pre:
 	CMPQ         SI, $0x00000000
 	JE           tileQ4_1x8_8x4FarVNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (DI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 32(DI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(DI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (DI)
+	VMOVSS       X0, 8(DI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 64(DI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(DI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(DI)
+	VMOVSS       X0, 16(DI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 96(DI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(DI)
-	VPBROADCASTW (CX)(DX*2), X0
+	VPBROADCASTW (CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(DI)
+	VMOVSS       X0, 24(DI)
 	VMOVDQU64    4(CX)(BX*1), Y0
 	VMOVDQU64    Y0, 128(DI)
 	VPBROADCASTW 2(CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 28(DI)
-	VPBROADCASTW (CX)(BX*1), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 24(DI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x000000a0, DI
 	DECQ         SI
@@ -8849,70 +8849,70 @@ TEXT ·tileQ4_1x8_8x8VNNI(SB), NOSPLIT, $0-128
 tileQ4_1x8_8x8VNNI_pre:
 	CMPQ         SI, $0x00000000
 	JE           tileQ4_1x8_8x8VNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (DI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 64(DI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(DI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (DI)
+	VMOVSS       X0, 8(DI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 96(DI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(DI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(DI)
+	VMOVSS       X0, 16(DI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 128(DI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(DI)
-	VPBROADCASTW (CX)(DX*2), X0
+	VPBROADCASTW (CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(DI)
+	VMOVSS       X0, 24(DI)
 	VMOVDQU64    4(CX)(BX*1), Y0
 	VMOVDQU64    Y0, 160(DI)
 	VPBROADCASTW 2(CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 28(DI)
-	VPBROADCASTW (CX)(BX*1), X0
+	VPBROADCASTW (R8), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 24(DI)
+	VMOVSS       X0, 32(DI)
 	VMOVDQU64    4(R8), Y0
 	VMOVDQU64    Y0, 192(DI)
 	VPBROADCASTW 2(R8), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 36(DI)
-	VPBROADCASTW (R8), X0
+	VPBROADCASTW (R8)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 32(DI)
+	VMOVSS       X0, 40(DI)
 	VMOVDQU64    4(R8)(DX*1), Y0
 	VMOVDQU64    Y0, 224(DI)
 	VPBROADCASTW 2(R8)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 44(DI)
-	VPBROADCASTW (R8)(DX*1), X0
+	VPBROADCASTW (R8)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 40(DI)
+	VMOVSS       X0, 48(DI)
 	VMOVDQU64    4(R8)(DX*2), Y0
 	VMOVDQU64    Y0, 256(DI)
 	VPBROADCASTW 2(R8)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 52(DI)
-	VPBROADCASTW (R8)(DX*2), X0
+	VPBROADCASTW (R8)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 48(DI)
+	VMOVSS       X0, 56(DI)
 	VMOVDQU64    4(R8)(BX*1), Y0
 	VMOVDQU64    Y0, 288(DI)
 	VPBROADCASTW 2(R8)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 60(DI)
-	VPBROADCASTW (R8)(BX*1), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 56(DI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x00000024, R8
 	ADDQ         $0x00000140, DI
@@ -9125,70 +9125,70 @@ TEXT ·tileQ4_1x8_8x8FarVNNI(SB), NOSPLIT, $0-128
 tileQ4_1x8_8x8FarVNNI_pre:
 	CMPQ         SI, $0x00000000
 	JE           tileQ4_1x8_8x8FarVNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (DI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 64(DI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(DI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (DI)
+	VMOVSS       X0, 8(DI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 96(DI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(DI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(DI)
+	VMOVSS       X0, 16(DI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 128(DI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(DI)
-	VPBROADCASTW (CX)(DX*2), X0
+	VPBROADCASTW (CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(DI)
+	VMOVSS       X0, 24(DI)
 	VMOVDQU64    4(CX)(BX*1), Y0
 	VMOVDQU64    Y0, 160(DI)
 	VPBROADCASTW 2(CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 28(DI)
-	VPBROADCASTW (CX)(BX*1), X0
+	VPBROADCASTW (R8), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 24(DI)
+	VMOVSS       X0, 32(DI)
 	VMOVDQU64    4(R8), Y0
 	VMOVDQU64    Y0, 192(DI)
 	VPBROADCASTW 2(R8), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 36(DI)
-	VPBROADCASTW (R8), X0
+	VPBROADCASTW (R8)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 32(DI)
+	VMOVSS       X0, 40(DI)
 	VMOVDQU64    4(R8)(DX*1), Y0
 	VMOVDQU64    Y0, 224(DI)
 	VPBROADCASTW 2(R8)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 44(DI)
-	VPBROADCASTW (R8)(DX*1), X0
+	VPBROADCASTW (R8)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 40(DI)
+	VMOVSS       X0, 48(DI)
 	VMOVDQU64    4(R8)(DX*2), Y0
 	VMOVDQU64    Y0, 256(DI)
 	VPBROADCASTW 2(R8)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 52(DI)
-	VPBROADCASTW (R8)(DX*2), X0
+	VPBROADCASTW (R8)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 48(DI)
+	VMOVSS       X0, 56(DI)
 	VMOVDQU64    4(R8)(BX*1), Y0
 	VMOVDQU64    Y0, 288(DI)
 	VPBROADCASTW 2(R8)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 60(DI)
-	VPBROADCASTW (R8)(BX*1), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 56(DI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x00000024, R8
 	ADDQ         $0x00000140, DI
@@ -9436,12 +9436,12 @@ TEXT ·tileQ5_1x8_8x1VNNI(SB), NOSPLIT, $0-128
 tileQ5_1x8_8x1VNNI_pre:
 	CMPQ         DX, $0x00000000
 	JE           tileQ5_1x8_8x1VNNI_main
-	VPBROADCASTW 2(BX), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 4(SI)
 	VPBROADCASTW (BX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, (SI)
+	VPBROADCASTW 2(BX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, 4(SI)
 	ADDQ         $0x00000024, BX
 	ADDQ         $0x00000008, SI
 	DECQ         DX
@@ -9549,22 +9549,22 @@ TEXT ·tileQ5_1x8_8x2VNNI(SB), NOSPLIT, $0-128
 tileQ5_1x8_8x2VNNI_pre:
 	CMPQ         BX, $0x00000000
 	JE           tileQ5_1x8_8x2VNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (SI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 16(SI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(SI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (SI)
+	VMOVSS       X0, 8(SI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 48(SI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(SI)
-	VPBROADCASTW (CX)(DX*1), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(SI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x00000050, SI
 	DECQ         BX
@@ -9687,30 +9687,30 @@ TEXT ·tileQ5_1x8_8x3VNNI(SB), NOSPLIT, $0-128
 tileQ5_1x8_8x3VNNI_pre:
 	CMPQ         BX, $0x00000000
 	JE           tileQ5_1x8_8x3VNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (SI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 24(SI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(SI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (SI)
+	VMOVSS       X0, 8(SI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 56(SI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(SI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(SI)
+	VMOVSS       X0, 16(SI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 88(SI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(SI)
-	VPBROADCASTW (CX)(DX*2), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(SI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x00000078, SI
 	DECQ         BX
@@ -9850,30 +9850,30 @@ TEXT ·tileQ5_1x8_8x3FarVNNI(SB), NOSPLIT, $0-128
 tileQ5_1x8_8x3FarVNNI_pre:
 	CMPQ         BX, $0x00000000
 	JE           tileQ5_1x8_8x3FarVNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (SI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 24(SI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(SI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (SI)
+	VMOVSS       X0, 8(SI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 56(SI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(SI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(SI)
+	VMOVSS       X0, 16(SI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 88(SI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(SI)
-	VPBROADCASTW (CX)(DX*2), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(SI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x00000078, SI
 	DECQ         BX
@@ -10017,38 +10017,38 @@ TEXT ·tileQ5_1x8_8x4VNNI(SB), NOSPLIT, $0-128
 tileQ5_1x8_8x4VNNI_pre:
 	CMPQ         SI, $0x00000000
 	JE           tileQ5_1x8_8x4VNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (DI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 32(DI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(DI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (DI)
+	VMOVSS       X0, 8(DI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 64(DI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(DI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(DI)
+	VMOVSS       X0, 16(DI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 96(DI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(DI)
-	VPBROADCASTW (CX)(DX*2), X0
+	VPBROADCASTW (CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(DI)
+	VMOVSS       X0, 24(DI)
 	VMOVDQU64    4(CX)(BX*1), Y0
 	VMOVDQU64    Y0, 128(DI)
 	VPBROADCASTW 2(CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 28(DI)
-	VPBROADCASTW (CX)(BX*1), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 24(DI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x000000a0, DI
 	DECQ         SI
@@ -10207,38 +10207,38 @@ TEXT ·tileQ5_1x8_8x4FarVNNI(SB), NOSPLIT, $0-128
 tileQ5_1x8_8x4FarVNNI_pre:
 	CMPQ         SI, $0x00000000
 	JE           tileQ5_1x8_8x4FarVNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (DI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 32(DI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(DI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (DI)
+	VMOVSS       X0, 8(DI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 64(DI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(DI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(DI)
+	VMOVSS       X0, 16(DI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 96(DI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(DI)
-	VPBROADCASTW (CX)(DX*2), X0
+	VPBROADCASTW (CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(DI)
+	VMOVSS       X0, 24(DI)
 	VMOVDQU64    4(CX)(BX*1), Y0
 	VMOVDQU64    Y0, 128(DI)
 	VPBROADCASTW 2(CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 28(DI)
-	VPBROADCASTW (CX)(BX*1), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 24(DI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x000000a0, DI
 	DECQ         SI
@@ -10401,70 +10401,70 @@ TEXT ·tileQ5_1x8_8x8VNNI(SB), NOSPLIT, $0-128
 tileQ5_1x8_8x8VNNI_pre:
 	CMPQ         SI, $0x00000000
 	JE           tileQ5_1x8_8x8VNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (DI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 64(DI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(DI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (DI)
+	VMOVSS       X0, 8(DI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 96(DI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(DI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(DI)
+	VMOVSS       X0, 16(DI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 128(DI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(DI)
-	VPBROADCASTW (CX)(DX*2), X0
+	VPBROADCASTW (CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(DI)
+	VMOVSS       X0, 24(DI)
 	VMOVDQU64    4(CX)(BX*1), Y0
 	VMOVDQU64    Y0, 160(DI)
 	VPBROADCASTW 2(CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 28(DI)
-	VPBROADCASTW (CX)(BX*1), X0
+	VPBROADCASTW (R8), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 24(DI)
+	VMOVSS       X0, 32(DI)
 	VMOVDQU64    4(R8), Y0
 	VMOVDQU64    Y0, 192(DI)
 	VPBROADCASTW 2(R8), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 36(DI)
-	VPBROADCASTW (R8), X0
+	VPBROADCASTW (R8)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 32(DI)
+	VMOVSS       X0, 40(DI)
 	VMOVDQU64    4(R8)(DX*1), Y0
 	VMOVDQU64    Y0, 224(DI)
 	VPBROADCASTW 2(R8)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 44(DI)
-	VPBROADCASTW (R8)(DX*1), X0
+	VPBROADCASTW (R8)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 40(DI)
+	VMOVSS       X0, 48(DI)
 	VMOVDQU64    4(R8)(DX*2), Y0
 	VMOVDQU64    Y0, 256(DI)
 	VPBROADCASTW 2(R8)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 52(DI)
-	VPBROADCASTW (R8)(DX*2), X0
+	VPBROADCASTW (R8)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 48(DI)
+	VMOVSS       X0, 56(DI)
 	VMOVDQU64    4(R8)(BX*1), Y0
 	VMOVDQU64    Y0, 288(DI)
 	VPBROADCASTW 2(R8)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 60(DI)
-	VPBROADCASTW (R8)(BX*1), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 56(DI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x00000024, R8
 	ADDQ         $0x00000140, DI
@@ -10694,70 +10694,70 @@ TEXT ·tileQ5_1x8_8x8FarVNNI(SB), NOSPLIT, $0-128
 tileQ5_1x8_8x8FarVNNI_pre:
 	CMPQ         SI, $0x00000000
 	JE           tileQ5_1x8_8x8FarVNNI_main
+	VPBROADCASTW (CX), X0
+	VCVTPH2PS    X0, X0
+	VMOVSS       X0, (DI)
 	VMOVDQU64    4(CX), Y0
 	VMOVDQU64    Y0, 64(DI)
 	VPBROADCASTW 2(CX), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 4(DI)
-	VPBROADCASTW (CX), X0
+	VPBROADCASTW (CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, (DI)
+	VMOVSS       X0, 8(DI)
 	VMOVDQU64    4(CX)(DX*1), Y0
 	VMOVDQU64    Y0, 96(DI)
 	VPBROADCASTW 2(CX)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 12(DI)
-	VPBROADCASTW (CX)(DX*1), X0
+	VPBROADCASTW (CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 8(DI)
+	VMOVSS       X0, 16(DI)
 	VMOVDQU64    4(CX)(DX*2), Y0
 	VMOVDQU64    Y0, 128(DI)
 	VPBROADCASTW 2(CX)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 20(DI)
-	VPBROADCASTW (CX)(DX*2), X0
+	VPBROADCASTW (CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 16(DI)
+	VMOVSS       X0, 24(DI)
 	VMOVDQU64    4(CX)(BX*1), Y0
 	VMOVDQU64    Y0, 160(DI)
 	VPBROADCASTW 2(CX)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 28(DI)
-	VPBROADCASTW (CX)(BX*1), X0
+	VPBROADCASTW (R8), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 24(DI)
+	VMOVSS       X0, 32(DI)
 	VMOVDQU64    4(R8), Y0
 	VMOVDQU64    Y0, 192(DI)
 	VPBROADCASTW 2(R8), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 36(DI)
-	VPBROADCASTW (R8), X0
+	VPBROADCASTW (R8)(DX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 32(DI)
+	VMOVSS       X0, 40(DI)
 	VMOVDQU64    4(R8)(DX*1), Y0
 	VMOVDQU64    Y0, 224(DI)
 	VPBROADCASTW 2(R8)(DX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 44(DI)
-	VPBROADCASTW (R8)(DX*1), X0
+	VPBROADCASTW (R8)(DX*2), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 40(DI)
+	VMOVSS       X0, 48(DI)
 	VMOVDQU64    4(R8)(DX*2), Y0
 	VMOVDQU64    Y0, 256(DI)
 	VPBROADCASTW 2(R8)(DX*2), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 52(DI)
-	VPBROADCASTW (R8)(DX*2), X0
+	VPBROADCASTW (R8)(BX*1), X0
 	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 48(DI)
+	VMOVSS       X0, 56(DI)
 	VMOVDQU64    4(R8)(BX*1), Y0
 	VMOVDQU64    Y0, 288(DI)
 	VPBROADCASTW 2(R8)(BX*1), X0
 	VCVTPH2PS    X0, X0
 	VMOVSS       X0, 60(DI)
-	VPBROADCASTW (R8)(BX*1), X0
-	VCVTPH2PS    X0, X0
-	VMOVSS       X0, 56(DI)
 	ADDQ         $0x00000024, CX
 	ADDQ         $0x00000024, R8
 	ADDQ         $0x00000140, DI

@@ -319,6 +319,10 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 		CMPQ(n, U32(0))
 		JE(LabelRef(name + "_main"))
 		for c, xm := range vecs(xp, xp4, xs, xs3) {
+			h := XMM() // d_x
+			VPBROADCASTW(xm, h)
+			VCVTPH2PS(h, h)
+			VMOVSS(h, Mem{Base: sp, Disp: 8 * c})
 			if t.min {
 				if interleave {
 					q := YMM()
@@ -329,10 +333,6 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 				VPBROADCASTW(xm.Offset(2), sx)
 				VCVTPH2PS(sx, sx)
 				VMOVSS(sx, Mem{Base: sp, Disp: 8*c + 4})
-				h := XMM()
-				VPBROADCASTW(xm, h)
-				VCVTPH2PS(h, h)
-				VMOVSS(h, Mem{Base: sp, Disp: 8 * c})
 				continue
 			}
 			a := YMM()
@@ -348,10 +348,6 @@ func genRepackTile(t repackType, G, C int, far bool, m0f, mf0Mem, offMem Mem) {
 			s := sumDEVEX(a)
 			VPSUBD(s, zr.AsX(), s) // -o·Σx
 			VMOVD(s, Mem{Base: sp, Disp: 8*c + 4})
-			h := XMM()
-			VPBROADCASTW(xm, h)
-			VCVTPH2PS(h, h)
-			VMOVSS(h, Mem{Base: sp, Disp: 8 * c})
 		}
 		ADDQ(U32(t.xsize()), xp)
 		if C > 4 {
