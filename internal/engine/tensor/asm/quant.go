@@ -67,15 +67,8 @@ func genQ5_0() {
 	block32Kernels(block32Type{name: "Q5_0", wsize: sizeQ5_0, decodeRows: 4, mode: offset, offset: m10, setup: func() func(Mem) (VecVirtual, Op) {
 		return func(wm Mem) (VecVirtual, Op) {
 			q := nibbles(wm.Offset(6), m0f)
-			// Spread the 32 high bits to 32 bytes: 0xff where set.
-			h := YMM()
-			VPBROADCASTD(wm.Offset(2), h)
-			VPSHUFB(q5Spread, h, h)
-			VPAND(q5Bits, h, h)
-			VPCMPEQB(q5Bits, h, h)
 			// The value is (nibble | bit<<4) - 16.
-			VPAND(m10, h, h)
-			VPOR(h, q, q)
+			orFifthBits(wm.Offset(2), q, q5Spread, q5Bits, m10)
 			return q, q
 		}
 	}})

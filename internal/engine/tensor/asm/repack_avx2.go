@@ -82,6 +82,21 @@ import (
 //
 //	func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
+// orFifthBits ORs 16 into the bytes of q whose bit is set in the 32-bit
+// mask at m (bit i for byte i): the mask broadcast, spread to one byte per
+// bit (VPSHUFB by spread, VPAND and VPCMPEQB by bits: 0xff where set) and
+// kept as 16 (VPAND by sixteen). spread, bits and sixteen are q5Spread,
+// q5Bits and 16s, in registers or memory.
+func orFifthBits(m Mem, q VecVirtual, spread, bits, sixteen Op) {
+	mb := YMM()
+	VPBROADCASTD(m, mb)
+	VPSHUFB(spread, mb, mb)
+	VPAND(bits, mb, mb)
+	VPCMPEQB(bits, mb, mb)
+	VPAND(sixteen, mb, mb)
+	VPOR(mb, q, q)
+}
+
 // widenAdd widens the int16 pairs of b to int32 sums and sets acc to
 // them (first) or adds them to it; b is clobbered.
 func widenAdd(b, acc VecVirtual, first bool) { widenAddOnes(onesWMem, b, acc, first) }
@@ -269,13 +284,7 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 				// 2·31·128 = 7936, so a chunk's two (≤ 15872) are added
 				// in int16 and then widened, chunk by chunk.
 				for h, q := range []VecVirtual{lo, hi} {
-					mb := YMM()
-					VPBROADCASTD(wm.Offset(t.masks()+8*j+4*h), mb)
-					VPSHUFB(spread, mb, mb)
-					VPAND(bits, mb, mb)
-					VPCMPEQB(bits, mb, mb)
-					VPAND(sixteen, mb, mb)
-					VPOR(mb, q, q)
+					orFifthBits(wm.Offset(t.masks()+8*j+4*h), q, spread, bits, sixteen)
 				}
 				for c := 0; c < C; c++ {
 					b, b2 := YMM(), YMM()

@@ -295,13 +295,7 @@ func genTileKx8AVX2(name, base string, C int, far bool, c3f, cc0, c0f, dup, c10 
 			VPAND(m0f, hi, hi)
 			if fifth {
 				for h, q := range []VecVirtual{lo, hi} {
-					mb := YMM()
-					VPBROADCASTD(Mem{Base: wp, Disp: k5Masks + 8*(8*g+k) + 4*h}, mb)
-					VPSHUFB(spread, mb, mb)
-					VPAND(bits, mb, mb)
-					VPCMPEQB(bits, mb, mb)
-					VPAND(sixteen, mb, mb)
-					VPOR(mb, q, q)
+					orFifthBits(Mem{Base: wp, Disp: k5Masks + 8*(8*g+k) + 4*h}, q, spread, bits, sixteen)
 				}
 			}
 			for c := 0; c < C; c++ {
