@@ -82,6 +82,22 @@ import (
 //
 //	func(n int, w []byte, x []byte, xstride int, y []float32, ystride int, groups int, scratch []uint32)
 
+// fifthOperands returns orFifthBits' q5Spread, q5Bits and 16s (c16), loaded
+// into registers if inReg, else as memory operands.
+func fifthOperands(inReg bool, c16 Mem) (spread, bits, sixteen Op) {
+	return inRegister(inReg, q5Spread), inRegister(inReg, q5Bits), inRegister(inReg, c16)
+}
+
+// inRegister returns m loaded into a new YMM register if inReg, else m.
+func inRegister(inReg bool, m Mem) Op {
+	if !inReg {
+		return m
+	}
+	r := YMM()
+	VMOVDQU(m, r)
+	return r
+}
+
 // orFifthBits ORs 16 into the bytes of q whose bit is set in the 32-bit
 // mask at m (bit i for byte i): the mask broadcast, spread to one byte per
 // bit (VPSHUFB by spread, VPAND and VPCMPEQB by bits: 0xff where set) and
@@ -232,15 +248,9 @@ func genRepackTileAVX2(t repackType, C int, far bool, m0f, m08, m80 Mem) {
 	// Q5_0x8 with one or two vectors keeps the constants of the fifth
 	// bits in registers: as memory operands they were four loads per
 	// half-chunk, and the tile is bound by loads.
-	var spread, bits, sixteen, ones Op = q5Spread, q5Bits, m08, onesWMem
-	if t.fifth && C <= 2 {
-		r := [4]VecVirtual{YMM(), YMM(), YMM(), YMM()}
-		VMOVDQU(q5Spread, r[0])
-		VMOVDQU(q5Bits, r[1])
-		VMOVDQU(m08, r[2])
-		VMOVDQU(onesWMem, r[3])
-		spread, bits, sixteen, ones = r[0], r[1], r[2], r[3]
-	}
+	inReg := t.fifth && C <= 2
+	spread, bits, sixteen := fifthOperands(inReg, m08)
+	ones := inRegister(inReg, onesWMem)
 
 	Label(name + "_rows")
 	CMPQ(groups, U32(0))

@@ -379,6 +379,19 @@ func (a kx8Args) storeRows(name string, fsum []VecVirtual) {
 	a.storeSums(name, fsum)
 }
 
+// endRows emits the end of a tile over groups of eight rows: the step to
+// the next super-block (size bytes, see nextBlock), storeRows with the
+// sums that sums returns (called after the label: the AVX2 tiles load
+// them from the stack there), and name_done.
+func (a kx8Args) endRows(name string, l kx8Loop, size int, sums func() []VecVirtual) {
+	l.nextBlock(name, size)
+	Label(name + "_store")
+	a.storeSums(name, sums())
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
 // storeSums is storeRows after its label.
 func (a kx8Args) storeSums(name string, fsum []VecVirtual) {
 	yp := GP64()
@@ -559,11 +572,5 @@ func genTileKx8(name, base string, C int, far bool, c3f, cc0, c0f, cf0 Mem) {
 		}
 	}
 	q4Kx8VNNIBlockSum(wp, mn, pairs, xm, sumi, accL, fsum) // accL is free again: the mins
-	l.nextBlock(name, size)
-
-	a.storeRows(name, fsum)
-
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	a.endRows(name, l, size, func() []VecVirtual { return fsum })
 }

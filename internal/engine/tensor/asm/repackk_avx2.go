@@ -199,21 +199,9 @@ func genTileKx8AVX2(name, base string, C int, far bool, c3f, cc0, c0f, dup, c10 
 	fmem := func(c int) Mem { return local.Offset(128 + 32*C + 32*c) }
 
 	a := loadKx8Args(C)
-	var m0f Op = c0f
-	if maskInReg {
-		r := YMM()
-		VMOVDQU(c0f, r)
-		m0f = r
-	}
+	m0f := inRegister(maskInReg, c0f)
 	fsum := newAVX2Sums(fsumInReg, C, fmem)
-	var spread, bits, sixteen Op = q5Spread, q5Bits, c10
-	if fifth && C == 1 {
-		r := [3]VecVirtual{YMM(), YMM(), YMM()}
-		VMOVDQU(q5Spread, r[0])
-		VMOVDQU(q5Bits, r[1])
-		VMOVDQU(c10, r[2])
-		spread, bits, sixteen = r[0], r[1], r[2]
-	}
+	spread, bits, sixteen := fifthOperands(fifth && C == 1, c10)
 
 	l := a.beginRows(name, C, fsum.zero)
 	wp, xm := l.wp, l.xm
@@ -353,12 +341,5 @@ func genTileKx8AVX2(name, base string, C int, far bool, c3f, cc0, c0f, dup, c10 
 		VSUBPS(t2, t1, t1)
 		fsum.add(c, t1)
 	}
-	l.nextBlock(name, size)
-
-	Label(name + "_store")
-	a.storeSums(name, fsum.load())
-
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	a.endRows(name, l, size, fsum.load)
 }

@@ -161,13 +161,7 @@ func genTileQ6_Kx8(C int, m0fMem, m30Mem Mem) {
 		}
 	}
 	q6AddSums(wp, xm, sumi, func(c int, p VecVirtual) { VADDPS(p, fsum[c], fsum[c]) })
-	l.nextBlock(name, k6Size)
-
-	a.storeRows(name, fsum)
-
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	a.endRows(name, l, k6Size, func() []VecVirtual { return fsum })
 }
 
 // genTileQ6_Kx8AVX2 generates the 8×C AVX2 tile of Q6_Kx8, with
@@ -198,13 +192,7 @@ func genTileQ6_Kx8AVX2(C int, m0fMem, m30Mem, mffff Mem) {
 	fmem := func(c int) Mem { return local.Offset(64*C + 32*c) }
 
 	a := loadKx8Args(C)
-	var m0f, m30 Op = m0fMem, m30Mem
-	if fsumInReg {
-		r0, r3 := YMM(), YMM()
-		VMOVDQU(m0fMem, r0)
-		VMOVDQU(m30Mem, r3)
-		m0f, m30 = r0, r3
-	}
+	m0f, m30 := inRegister(fsumInReg, m0fMem), inRegister(fsumInReg, m30Mem)
 	fsum := newAVX2Sums(fsumInReg, C, fmem)
 
 	l := a.beginRows(name, C, fsum.zero)
@@ -246,12 +234,5 @@ func genTileQ6_Kx8AVX2(C int, m0fMem, m30Mem, mffff Mem) {
 		}
 	}
 	q6AddSums(wp, xm, sumi, fsum.add)
-	l.nextBlock(name, k6Size)
-
-	Label(name + "_store")
-	a.storeSums(name, fsum.load())
-
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	a.endRows(name, l, k6Size, fsum.load)
 }
